@@ -1,0 +1,1 @@
+//! BGP: codec (`wire`), session state machine (`session`) and the IO driver (`peer`).

@@ -1,0 +1,3 @@
+fn main() {
+    // Wired up in daemon.rs once the modules land.
+}
