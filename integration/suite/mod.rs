@@ -1,0 +1,3 @@
+//! The test cases, grouped by what they exercise.
+
+mod announce;
