@@ -12,3 +12,4 @@
 
 pub mod announce;
 pub mod bgp;
+pub mod cli;
