@@ -14,3 +14,4 @@ pub mod addrs;
 pub mod announce;
 pub mod bgp;
 pub mod cli;
+pub mod logging;
