@@ -306,7 +306,7 @@ fn walk_attributes(
                     AS_PATH => as_path_is_valid(value, asn_len),
                     NEXT_HOP | MULTI_EXIT_DISC | LOCAL_PREF | ORIGINATOR_ID => value.len() == 4,
                     ATOMIC_AGGREGATE => value.is_empty(),
-                    AGGREGATOR => value.len() == 2 + asn_len,
+                    AGGREGATOR => value.len() == asn_len + 4,
                     COMMUNITIES | CLUSTER_LIST => {
                         !value.is_empty() && value.len().is_multiple_of(4)
                     }
