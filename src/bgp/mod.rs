@@ -2,3 +2,4 @@
 
 pub mod peer;
 pub mod session;
+pub mod wire;
