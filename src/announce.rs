@@ -49,12 +49,23 @@ mod tests {
 
     #[test]
     fn primary_and_secondary_get_their_community() {
-        let prefixes: Vec<IpNet> = vec!["203.0.113.10/32".parse().unwrap(), "2001:db8:100::/64".parse().unwrap()];
+        let prefixes: Vec<IpNet> = vec![
+            "203.0.113.10/32".parse().unwrap(),
+            "2001:db8:100::/64".parse().unwrap(),
+        ];
         let primary = desired_routes(&prefixes, Role::Primary, None);
         assert_eq!(primary.len(), 2);
-        assert!(primary.values().all(|a| a.communities == [COMMUNITY_PRIMARY] && a.med.is_none()));
+        assert!(
+            primary
+                .values()
+                .all(|a| a.communities == [COMMUNITY_PRIMARY] && a.med.is_none())
+        );
         let secondary = desired_routes(&prefixes, Role::Secondary, Some(10));
-        assert!(secondary.values().all(|a| a.communities == [COMMUNITY_SECONDARY] && a.med == Some(10)));
+        assert!(
+            secondary
+                .values()
+                .all(|a| a.communities == [COMMUNITY_SECONDARY] && a.med == Some(10))
+        );
         assert_eq!(COMMUNITY_PRIMARY, 4_259_840_001);
     }
 }

@@ -49,7 +49,11 @@ pub async fn run(settings: Settings) -> Result<(), DaemonError> {
     let prefixes = eligible(&settings, &interface_addrs);
     if prefixes.is_empty() {
         unbind_addresses(&netlink, &bound).await;
-        let where_ = if settings.allifs { "any interface" } else { "lo" };
+        let where_ = if settings.allifs {
+            "any interface"
+        } else {
+            "lo"
+        };
         return Err(DaemonError::NoAddresses { where_ });
     }
     let router_id = settings
@@ -116,7 +120,10 @@ pub async fn run(settings: Settings) -> Result<(), DaemonError> {
         }
     };
 
-    info!(signal = signal_name, "stopping: sending Cease to every route server");
+    info!(
+        signal = signal_name,
+        "stopping: sending Cease to every route server"
+    );
     let farewell = Notification::cease_admin_shutdown(&format!("elastic stopping ({signal_name})"));
     let _ = stop_tx.send(Some(farewell));
     let all_stopped = wait_for_peers(peers);
@@ -141,7 +148,11 @@ fn eligible(settings: &Settings, interface_addrs: &[addrs::InterfaceAddr]) -> Ve
 }
 
 /// Re-lists addresses and hands the sessions the new desired set when it changed.
-async fn rescan(netlink: &Netlink, settings: &Settings, routes_tx: &watch::Sender<Arc<DesiredRoutes>>) {
+async fn rescan(
+    netlink: &Netlink,
+    settings: &Settings,
+    routes_tx: &watch::Sender<Arc<DesiredRoutes>>,
+) {
     let interface_addrs = match netlink.addresses().await {
         Ok(list) => list,
         Err(error) => {
@@ -170,22 +181,36 @@ async fn rescan(netlink: &Netlink, settings: &Settings, routes_tx: &watch::Sende
 }
 
 /// Binds the `-address` prefixes to lo; returns what we actually added (only that is undone).
-async fn bind_addresses(netlink: &Netlink, wanted: &[IpNet]) -> Result<Vec<AddrChange>, DaemonError> {
+async fn bind_addresses(
+    netlink: &Netlink,
+    wanted: &[IpNet],
+) -> Result<Vec<AddrChange>, DaemonError> {
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
     let existing = netlink.addresses().await.map_err(DaemonError::Netlink)?;
-    let lo = netlink.loopback_index().await.map_err(DaemonError::Netlink)?;
+    let lo = netlink
+        .loopback_index()
+        .await
+        .map_err(DaemonError::Netlink)?;
     let mut added = Vec::new();
     for change in addrs::plan_bind(&existing, lo, wanted) {
-        if let AddrChange::Add { net, .. } = &change {
-            if let Err(error) = netlink.apply(&change).await {
-                unbind_addresses(netlink, &added).await;
-                return Err(DaemonError::Bind { net: *net, error });
+        let AddrChange::Add { net, .. } = change else {
+            continue;
+        };
+        // Record only what this call really added: an address someone else put there in the
+        // meantime must survive our stop.
+        match netlink.apply_checked(&change).await {
+            Ok(true) => {
+                info!(address = %net, "bound to lo");
+                added.push(change);
             }
-            info!(address = %net, "bound to lo");
+            Ok(false) => info!(address = %net, "already on lo"),
+            Err(error) => {
+                unbind_addresses(netlink, &added).await;
+                return Err(DaemonError::Bind { net, error });
+            }
         }
-        added.push(change);
     }
     Ok(added)
 }
@@ -223,5 +248,9 @@ fn hostname() -> String {
 }
 
 fn join<T: std::fmt::Display>(items: &[T]) -> String {
-    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }

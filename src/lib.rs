@@ -13,6 +13,6 @@
 pub mod addrs;
 pub mod announce;
 pub mod bgp;
-pub mod daemon;
 pub mod cli;
+pub mod daemon;
 pub mod logging;

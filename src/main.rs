@@ -25,7 +25,10 @@ fn main() -> ExitCode {
         warn!("{warning}");
     }
     // One thread: a handful of sessions and a netlink socket need no more, and it keeps RSS small.
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             error!(%error, "cannot start the runtime");

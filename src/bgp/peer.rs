@@ -114,7 +114,9 @@ impl Driver {
                     self.connecting = None;
                     self.on_connect_result(result)
                 }
-                result = self.read(), if self.connection.is_some() => self.on_read(result),
+                result = read(&mut self.connection, &mut self.read_buffer), if self.connection.is_some() => {
+                    self.on_read(result)
+                }
                 () = sleep_until(deadline), if deadline.is_some() => {
                     self.session.handle_timeout(Instant::now())
                 }
@@ -211,16 +213,6 @@ impl Driver {
         }
     }
 
-    async fn read(&mut self) -> io::Result<usize> {
-        let connection = self
-            .connection
-            .as_mut()
-            .expect("read is only polled with a connection");
-        self.read_buffer.reserve(READ_CHUNK);
-        // `read_buf` is cancel safe: if another branch wins, no bytes are lost.
-        connection.read_buf(&mut self.read_buffer).await
-    }
-
     /// Frames every whole message in the buffer and hands each to the session.
     fn on_read(&mut self, result: io::Result<usize>) -> Vec<Action> {
         match result {
@@ -278,6 +270,17 @@ fn connect(peer: SocketAddr, transport: Transport) -> io::Result<ConnectFuture> 
     Ok(Box::pin(socket.connect(peer)))
 }
 
+/// Reads what the kernel has into `buffer` (at most READ_CHUNK bytes more).
+async fn read(connection: &mut Option<TcpStream>, buffer: &mut Vec<u8>) -> io::Result<usize> {
+    let Some(connection) = connection.as_mut() else {
+        return std::future::pending().await;
+    };
+    buffer.reserve(READ_CHUNK);
+    // `read_buf` is cancel safe: if another branch wins, no bytes are lost.
+    let mut limited = (&mut *connection).take(READ_CHUNK as u64);
+    limited.read_buf(buffer).await
+}
+
 async fn poll_connect(connecting: &mut Option<ConnectFuture>) -> io::Result<TcpStream> {
     match connecting.as_mut() {
         Some(future) => future.await,
@@ -303,7 +306,11 @@ pub fn format_community(community: u32) -> String {
 }
 
 fn format_attrs(attrs: &RouteAttrs) -> String {
-    let communities: Vec<String> = attrs.communities.iter().map(|c| format_community(*c)).collect();
+    let communities: Vec<String> = attrs
+        .communities
+        .iter()
+        .map(|c| format_community(*c))
+        .collect();
     match attrs.med {
         Some(med) => format!("communities=[{}] med={med}", communities.join(" ")),
         None => format!("communities=[{}]", communities.join(" ")),
@@ -314,7 +321,7 @@ fn log_event(peer: IpAddr, event: &Event) {
     match event {
         Event::StateChanged { from, to } => {
             let (from, to) = (state_name(*from), state_name(*to));
-            info!(%peer, from, to, "session state changed");
+            info!(%peer, %from, %to, "session state changed");
         }
         Event::Announced { prefix, attrs } => {
             info!(%peer, %prefix, attrs = %format_attrs(attrs), "announced");

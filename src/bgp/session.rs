@@ -97,24 +97,44 @@ pub enum Action {
 /// Observable happenings, for logs and status. The driver logs them; tests assert on them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    StateChanged { from: State, to: State },
-    Announced { prefix: IpNet, attrs: RouteAttrs },
-    Withdrawn { prefix: IpNet },
+    StateChanged {
+        from: State,
+        to: State,
+    },
+    Announced {
+        prefix: IpNet,
+        attrs: RouteAttrs,
+    },
+    Withdrawn {
+        prefix: IpNet,
+    },
     /// We sent a NOTIFICATION (the session goes down).
     NotificationSent(Notification),
     /// The peer sent a NOTIFICATION (the session goes down).
     NotificationReceived(Notification),
     /// The connection failed or was lost; the next attempt comes after `retry_in`.
-    Down { reason: String, retry_in: Duration },
+    Down {
+        reason: String,
+        retry_in: Duration,
+    },
     /// The peer did not advertise extended next hop (RFC 8950) for IPv4 over IPv6. We send the
     /// IPv4 routes with an IPv6 next hop anyway, as lelastic does; route servers accept them.
     PeerLacksExtendedNextHop,
     /// A prefix that cannot be sent on this session (IPv6 route over an IPv4-only session).
-    Unsendable { prefix: IpNet, why: &'static str },
+    Unsendable {
+        prefix: IpNet,
+        why: &'static str,
+    },
     /// The peer finished sending its table for a family.
-    EndOfRibReceived { family: Family, prefixes: u64 },
+    EndOfRibReceived {
+        family: Family,
+        prefixes: u64,
+    },
     /// An UPDATE from the peer was malformed in a way RFC 7606 repairs without a reset.
-    UpdateRepaired { treat_as_withdraw: bool, discarded_attributes: u32 },
+    UpdateRepaired {
+        treat_as_withdraw: bool,
+        discarded_attributes: u32,
+    },
 }
 
 /// Message counters, one direction.
@@ -564,8 +584,7 @@ impl Session {
         self.status.negotiated_hold_time = Some(hold_secs);
         self.status.prefixes_received = 0;
         self.status.prefixes_withdrawn_by_peer = 0;
-        if self.local_address.is_some_and(|a| a.is_ipv6()) && !open.extended_next_hop_v4_over_v6()
-        {
+        if self.local_address.is_some_and(|a| a.is_ipv6()) && !open.extended_next_hop_v4_over_v6() {
             out.push(Action::Event(Event::PeerLacksExtendedNextHop));
         }
         self.send(out, wire::encode_keepalive(), |c| &mut c.keepalive);
@@ -820,7 +839,10 @@ mod tests {
     #[test]
     fn open_exchange_reaches_established_and_announces_then_end_of_rib() {
         let t0 = Instant::now();
-        let wanted = routes(&[("203.0.113.10/32", COMMUNITY_PRIMARY), ("2001:db8:100::/64", COMMUNITY_PRIMARY)]);
+        let wanted = routes(&[
+            ("203.0.113.10/32", COMMUNITY_PRIMARY),
+            ("2001:db8:100::/64", COMMUNITY_PRIMARY),
+        ]);
         let mut session = Session::new(config(), 1);
         session.handle(t0, Input::Routes(wanted));
         session.handle(t0, Input::Start);
@@ -916,7 +938,10 @@ mod tests {
         assert_eq!(session.poll_timeout(), Some(expiry));
         let actions = session.handle_timeout(expiry);
         let messages = sent_messages(&actions);
-        assert_eq!(messages, [Message::Notification(Notification::hold_timer_expired())]);
+        assert_eq!(
+            messages,
+            [Message::Notification(Notification::hold_timer_expired())]
+        );
         assert!(actions.contains(&Action::Disconnect));
         assert_eq!(session.state(), State::Active);
         let delay = retry_delay_of(&actions);
@@ -998,7 +1023,10 @@ mod tests {
     fn missing_extended_next_hop_is_reported_but_routes_still_go_out() {
         let t0 = Instant::now();
         let mut session = Session::new(config(), 1);
-        session.handle(t0, Input::Routes(routes(&[("203.0.113.10/32", COMMUNITY_PRIMARY)])));
+        session.handle(
+            t0,
+            Input::Routes(routes(&[("203.0.113.10/32", COMMUNITY_PRIMARY)])),
+        );
         session.handle(t0, Input::Start);
         session.handle(t0, Input::Connected { local: LOCAL });
         let actions = session.handle(t0, Input::Message(&peer_open_with(65000, 9, false)));
@@ -1012,13 +1040,22 @@ mod tests {
         let t0 = Instant::now();
         let (mut session, _) = established(
             t0,
-            routes(&[("203.0.113.10/32", COMMUNITY_PRIMARY), ("203.0.113.11/32", COMMUNITY_PRIMARY)]),
+            routes(&[
+                ("203.0.113.10/32", COMMUNITY_PRIMARY),
+                ("203.0.113.11/32", COMMUNITY_PRIMARY),
+            ]),
         );
         // Same set again: nothing on the wire.
-        let unchanged = routes(&[("203.0.113.10/32", COMMUNITY_PRIMARY), ("203.0.113.11/32", COMMUNITY_PRIMARY)]);
+        let unchanged = routes(&[
+            ("203.0.113.10/32", COMMUNITY_PRIMARY),
+            ("203.0.113.11/32", COMMUNITY_PRIMARY),
+        ]);
         assert!(sent_messages(&session.handle(t0, Input::Routes(unchanged))).is_empty());
         // .11 goes away, .10 is demoted, .12 is new.
-        let next = routes(&[("203.0.113.10/32", COMMUNITY_SECONDARY), ("203.0.113.12/32", COMMUNITY_PRIMARY)]);
+        let next = routes(&[
+            ("203.0.113.10/32", COMMUNITY_SECONDARY),
+            ("203.0.113.12/32", COMMUNITY_PRIMARY),
+        ]);
         let actions = session.handle(t0, Input::Routes(next));
         let messages = sent_messages(&actions);
         let summaries: Vec<(u32, u32)> = messages
@@ -1028,7 +1065,11 @@ mod tests {
                 other => panic!("unexpected {other:?}"),
             })
             .collect();
-        assert_eq!(summaries[0], (1, 0), "the withdrawal goes first: {summaries:?}");
+        assert_eq!(
+            summaries[0],
+            (1, 0),
+            "the withdrawal goes first: {summaries:?}"
+        );
         assert_eq!(summaries[1..].iter().map(|s| s.1).sum::<u32>(), 2);
         let withdrawn: Vec<&Event> = events(&actions)
             .into_iter()
@@ -1075,7 +1116,10 @@ mod tests {
         bad[17] = 20;
         let actions = session.handle(t0, Input::Message(&bad));
         let messages = sent_messages(&actions);
-        assert!(matches!(messages.as_slice(), [Message::Notification(n)] if n.code == 1), "{messages:?}");
+        assert!(
+            matches!(messages.as_slice(), [Message::Notification(n)] if n.code == 1),
+            "{messages:?}"
+        );
         assert!(actions.contains(&Action::Disconnect));
         assert_eq!(session.state(), State::Active);
         assert!(session.status().last_error.is_some());
@@ -1088,8 +1132,14 @@ mod tests {
         session.handle(t0, Input::Start);
         session.handle(t0, Input::Connected { local: LOCAL });
         session.handle(t0, Input::Message(&peer_open(9)));
-        let actions = session.handle(t0, Input::Message(&wire::encode_end_of_rib(Family::Ipv4Unicast)));
-        assert_eq!(sent_messages(&actions), [Message::Notification(Notification::fsm_error())]);
+        let actions = session.handle(
+            t0,
+            Input::Message(&wire::encode_end_of_rib(Family::Ipv4Unicast)),
+        );
+        assert_eq!(
+            sent_messages(&actions),
+            [Message::Notification(Notification::fsm_error())]
+        );
     }
 
     #[test]
@@ -1099,7 +1149,9 @@ mod tests {
         let cease = wire::encode_notification(&Notification::cease_peer_deconfigured());
         let actions = session.handle(t0, Input::Message(&cease));
         assert!(sent_messages(&actions).is_empty());
-        assert!(events(&actions).contains(&&Event::NotificationReceived(Notification::cease_peer_deconfigured())));
+        assert!(events(&actions).contains(&&Event::NotificationReceived(
+            Notification::cease_peer_deconfigured()
+        )));
         assert_eq!(session.state(), State::Active);
     }
 
@@ -1110,7 +1162,13 @@ mod tests {
         let cease = Notification::cease_admin_shutdown("elastic stopping");
         let actions = session.handle(t0, Input::Stop(cease.clone()));
         assert_eq!(sent_messages(&actions), [Message::Notification(cease)]);
-        assert_eq!(actions.last(), Some(&Action::Event(Event::StateChanged { from: State::Established, to: State::Idle })));
+        assert_eq!(
+            actions.last(),
+            Some(&Action::Event(Event::StateChanged {
+                from: State::Established,
+                to: State::Idle
+            }))
+        );
         assert!(actions.contains(&Action::Disconnect));
         assert_eq!(session.poll_timeout(), None);
         // Route changes after the stop send nothing.
@@ -1155,7 +1213,10 @@ mod tests {
         for update in wire::encode_announcements(&prefixes, &attrs, &context) {
             session.handle(t0, Input::Message(&update));
         }
-        let actions = session.handle(t0, Input::Message(&wire::encode_end_of_rib(Family::Ipv4Unicast)));
+        let actions = session.handle(
+            t0,
+            Input::Message(&wire::encode_end_of_rib(Family::Ipv4Unicast)),
+        );
         assert_eq!(session.status().prefixes_received, 500);
         assert!(events(&actions).contains(&&Event::EndOfRibReceived {
             family: Family::Ipv4Unicast,
