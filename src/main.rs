@@ -15,8 +15,8 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(usage_error) => {
+            // The message already ends with a hint to `-h`.
             eprintln!("elastic: {usage_error}");
-            eprintln!("Run 'elastic -h' for usage.");
             return ExitCode::from(2);
         }
     };
