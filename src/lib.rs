@@ -10,5 +10,9 @@
 //! - [`daemon`]: the event loop wiring the above; orderly stop.
 //! - [`status`]: plain-data snapshots.
 
+pub mod addrs;
 pub mod announce;
 pub mod bgp;
+pub mod cli;
+pub mod daemon;
+pub mod logging;

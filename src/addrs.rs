@@ -1,0 +1,711 @@
+//! Which addresses to announce, and binding them to `lo`.
+//!
+//! The top half is pure: lelastic's address rules ([`eligible_prefixes`]), the default router id,
+//! and plans of address changes ([`plan_bind`], [`plan_unbind`]). The bottom half ([`Netlink`],
+//! [`watch_addresses`]) is the only code in elastic that talks rtnetlink; it decides nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use futures_util::{StreamExt, TryStreamExt};
+use ipnet::IpNet;
+use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
+use rtnetlink::packet_route::link::LinkAttribute;
+use rtnetlink::{AddressMessageBuilder, MulticastGroup};
+use tokio::sync::mpsc;
+
+/// The loopback interface, where elastic IPs live.
+pub const LOOPBACK: &str = "lo";
+
+/// lelastic's router id, the same on every host; ours is only the last resort.
+pub const FALLBACK_ROUTER_ID: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+
+/// One address as the kernel lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceAddr {
+    pub ifname: String,
+    pub ifindex: u32,
+    pub addr: IpAddr,
+    pub prefix_len: u8,
+}
+
+/// lelastic's rules (lelastic-observed.md §9): addresses on `lo` only, unless `allifs`; loopback,
+/// link-local, multicast and unspecified addresses skipped silently; IPv4 only as /32 (any other
+/// length skipped with a warning); IPv6 /64 and /56 kept as they are, any other length set to /64
+/// (/56 with `send56`) with a warning. Each prefix is masked to its network address; duplicates are
+/// collapsed and the result is sorted (IPv4 first). Returns the prefixes and the warnings to log.
+pub fn eligible_prefixes(
+    addrs: &[InterfaceAddr],
+    allifs: bool,
+    send56: bool,
+) -> (Vec<IpNet>, Vec<String>) {
+    let mut prefixes = BTreeSet::new();
+    let mut warnings = Vec::new();
+    for found in addrs {
+        if !allifs && found.ifname != LOOPBACK {
+            continue;
+        }
+        if !is_global(found.addr) {
+            continue;
+        }
+        let shown = format!("{}/{} on {}", found.addr, found.prefix_len, found.ifname);
+        let prefix_len = match found.addr {
+            IpAddr::V4(_) if found.prefix_len == 32 => 32,
+            IpAddr::V4(_) => {
+                warnings.push(format!(
+                    "skipping {shown}: not accepted prefix length (IPv4 must be /32)"
+                ));
+                continue;
+            }
+            IpAddr::V6(_) if matches!(found.prefix_len, 56 | 64) => found.prefix_len,
+            IpAddr::V6(_) => {
+                let fixed = if send56 { 56 } else { 64 };
+                warnings.push(format!("fixing prefix length of {shown} to /{fixed}"));
+                fixed
+            }
+        };
+        // Lengths are 32, 56 or 64 here, all valid for their family.
+        if let Ok(net) = IpNet::new(found.addr, prefix_len) {
+            prefixes.insert(net.trunc());
+        }
+    }
+    (prefixes.into_iter().collect(), warnings)
+}
+
+/// An address that could identify this host or be announced: not loopback, link-local, multicast,
+/// unspecified or the IPv4 broadcast address. Private ranges count (the kernel's "scope global").
+fn is_global(addr: IpAddr) -> bool {
+    match addr {
+        IpAddr::V4(v4) => {
+            !(v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_multicast()
+                || v4.is_unspecified()
+                || v4.is_broadcast())
+        }
+        IpAddr::V6(v6) => {
+            !(v6.is_loopback()
+                || v6.is_unicast_link_local()
+                || v6.is_multicast()
+                || v6.is_unspecified())
+        }
+    }
+}
+
+/// The router id when none is configured, so that each host gets its own (lelastic uses 10.0.0.1
+/// everywhere). Only addresses on interfaces other than `lo` are considered, because the elastic
+/// IPs on `lo` are shared between hosts by design. In order:
+/// 1. the first global IPv4 address (private ranges included);
+/// 2. else the low 32 bits of the first global IPv6 address whose low 32 bits are not zero;
+/// 3. else 10.0.0.1, lelastic's fixed id.
+///
+/// "First" means lowest interface index, then lowest address, so the choice is stable across
+/// restarts and listing orders. The result is never 0.0.0.0.
+pub fn default_router_id(addrs: &[InterfaceAddr]) -> Ipv4Addr {
+    let mut candidates: Vec<(u32, IpAddr)> = addrs
+        .iter()
+        .filter(|found| found.ifname != LOOPBACK && is_global(found.addr))
+        .map(|found| (found.ifindex, found.addr))
+        .collect();
+    candidates.sort();
+    let first_v4 = candidates.iter().find_map(|(_, addr)| match addr {
+        IpAddr::V4(v4) => Some(*v4),
+        IpAddr::V6(_) => None,
+    });
+    let first_v6 = || {
+        candidates.iter().find_map(|(_, addr)| match addr {
+            IpAddr::V6(v6) => Some(low_32_bits(*v6)).filter(|id| !id.is_unspecified()),
+            IpAddr::V4(_) => None,
+        })
+    };
+    first_v4.or_else(first_v6).unwrap_or(FALLBACK_ROUTER_ID)
+}
+
+fn low_32_bits(v6: Ipv6Addr) -> Ipv4Addr {
+    let octets = v6.octets();
+    Ipv4Addr::new(octets[12], octets[13], octets[14], octets[15])
+}
+
+/// One change to the kernel's addresses: the plan's unit and what [`Netlink::apply`] performs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddrChange {
+    Add { ifindex: u32, net: IpNet },
+    Remove { ifindex: u32, net: IpNet },
+}
+
+fn is_present(existing: &[InterfaceAddr], ifindex: u32, net: &IpNet) -> bool {
+    existing.iter().any(|found| {
+        found.ifindex == ifindex && found.addr == net.addr() && found.prefix_len == net.prefix_len()
+    })
+}
+
+/// Which of `wanted` must be added to `lo`: those not already there with that exact address and
+/// length, in the order given, each once. (The kernel refuses a second IPv6 address that differs
+/// only in length; [`Netlink::apply_checked`] reports that as "nothing changed".)
+pub fn plan_bind(existing: &[InterfaceAddr], lo_ifindex: u32, wanted: &[IpNet]) -> Vec<AddrChange> {
+    let mut plan = Vec::new();
+    for net in wanted {
+        let change = AddrChange::Add {
+            ifindex: lo_ifindex,
+            net: *net,
+        };
+        if !is_present(existing, lo_ifindex, net) && !plan.contains(&change) {
+            plan.push(change);
+        }
+    }
+    plan
+}
+
+/// What to remove on stop: only the additions elastic itself made (`added`; other entries are
+/// ignored), and only those still present, so an address someone else added is never touched.
+pub fn plan_unbind(existing: &[InterfaceAddr], added: &[AddrChange]) -> Vec<AddrChange> {
+    let mut plan = Vec::new();
+    for change in added {
+        if let AddrChange::Add { ifindex, net } = change {
+            let removal = AddrChange::Remove {
+                ifindex: *ifindex,
+                net: *net,
+            };
+            if is_present(existing, *ifindex, net) && !plan.contains(&removal) {
+                plan.push(removal);
+            }
+        }
+    }
+    plan
+}
+
+/// A request connection to the kernel's routing netlink. The connection task lives as long as this.
+pub struct Netlink {
+    handle: rtnetlink::Handle,
+    connection: tokio::task::JoinHandle<()>,
+}
+
+impl Netlink {
+    /// Opens the socket and spawns its connection task on the current tokio runtime.
+    pub fn new() -> io::Result<Netlink> {
+        let runtime = current_runtime()?;
+        let (connection, handle, _unsolicited) = rtnetlink::new_connection()?;
+        let connection = runtime.spawn(connection);
+        Ok(Netlink { handle, connection })
+    }
+
+    /// Every address on every interface, with interface names.
+    pub async fn addresses(&self) -> io::Result<Vec<InterfaceAddr>> {
+        let mut names = BTreeMap::new();
+        let mut links = self.handle.link().get().execute();
+        while let Some(link) = links.try_next().await.map_err(to_io)? {
+            for attribute in &link.attributes {
+                if let LinkAttribute::IfName(name) = attribute {
+                    names.insert(link.header.index, name.clone());
+                }
+            }
+        }
+        let mut found = Vec::new();
+        let mut messages = self.handle.address().get().execute();
+        while let Some(message) = messages.try_next().await.map_err(to_io)? {
+            let Some(addr) = local_address(&message) else {
+                continue;
+            };
+            let ifindex = message.header.index;
+            found.push(InterfaceAddr {
+                // A link created between the two dumps has no name yet; the index still identifies it.
+                ifname: names
+                    .get(&ifindex)
+                    .cloned()
+                    .unwrap_or_else(|| format!("if{ifindex}")),
+                ifindex,
+                addr,
+                prefix_len: message.header.prefix_len,
+            });
+        }
+        Ok(found)
+    }
+
+    /// The index of `lo`.
+    pub async fn loopback_index(&self) -> io::Result<u32> {
+        let mut links = self.handle.link().get().match_name(LOOPBACK).execute();
+        match links.try_next().await.map_err(to_io)? {
+            Some(link) => Ok(link.header.index),
+            None => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "no loopback interface \"lo\"",
+            )),
+        }
+    }
+
+    /// Performs one change. Adding an address that exists or removing one that is gone is not an error.
+    pub async fn apply(&self, change: &AddrChange) -> io::Result<()> {
+        self.apply_checked(change).await.map(|_changed| ())
+    }
+
+    /// Like [`Netlink::apply`], and tells whether the kernel changed: `false` when the address was
+    /// already there (add) or already gone (remove). A daemon that records its additions for
+    /// [`plan_unbind`] should record only those that returned `true`.
+    pub async fn apply_checked(&self, change: &AddrChange) -> io::Result<bool> {
+        let outcome = match change {
+            AddrChange::Add { ifindex, net } => {
+                self.handle
+                    .address()
+                    .add(*ifindex, net.addr(), net.prefix_len())
+                    .execute()
+                    .await
+            }
+            AddrChange::Remove { ifindex, net } => {
+                self.handle
+                    .address()
+                    .del(address_message(*ifindex, net))
+                    .execute()
+                    .await
+            }
+        };
+        match outcome.map_err(to_io) {
+            Ok(()) => Ok(true),
+            Err(err) => match (change, err.kind()) {
+                (AddrChange::Add { .. }, io::ErrorKind::AlreadyExists) => Ok(false),
+                (AddrChange::Remove { .. }, io::ErrorKind::AddrNotAvailable) => Ok(false),
+                _ => Err(io::Error::new(err.kind(), format!("{change:?}: {err}"))),
+            },
+        }
+    }
+}
+
+impl Drop for Netlink {
+    fn drop(&mut self) {
+        self.connection.abort();
+    }
+}
+
+/// For IPv4 the kernel reports the interface's own address as IFA_LOCAL (IFA_ADDRESS is the peer
+/// on point-to-point links); IPv6 reports it as IFA_ADDRESS only.
+fn local_address(message: &AddressMessage) -> Option<IpAddr> {
+    let attribute = |want_local: bool| {
+        message
+            .attributes
+            .iter()
+            .find_map(|attribute| match attribute {
+                AddressAttribute::Local(addr) if want_local => Some(*addr),
+                AddressAttribute::Address(addr) if !want_local => Some(*addr),
+                _ => None,
+            })
+    };
+    attribute(true).or_else(|| attribute(false))
+}
+
+fn address_message(ifindex: u32, net: &IpNet) -> AddressMessage {
+    match net.addr() {
+        IpAddr::V4(v4) => AddressMessageBuilder::<Ipv4Addr>::new()
+            .index(ifindex)
+            .address(v4, net.prefix_len())
+            .build(),
+        IpAddr::V6(v6) => AddressMessageBuilder::<Ipv6Addr>::new()
+            .index(ifindex)
+            .address(v6, net.prefix_len())
+            .build(),
+    }
+}
+
+fn to_io(err: rtnetlink::Error) -> io::Error {
+    match err {
+        // The kernel's errno, so callers can match on the kind (EEXIST → AlreadyExists …).
+        rtnetlink::Error::NetlinkError(message) => message.to_io(),
+        other => io::Error::other(other.to_string()),
+    }
+}
+
+fn current_runtime() -> io::Result<tokio::runtime::Handle> {
+    tokio::runtime::Handle::try_current()
+        .map_err(|_| io::Error::other("netlink needs to be started from within a tokio runtime"))
+}
+
+/// Subscribes to RTNLGRP_IPV4_IFADDR and RTNLGRP_IPV6_IFADDR. The receiver gets a `()` each time
+/// the kernel reports an address change, or lost reports because its buffer overflowed; a burst
+/// coalesces into one pending notice, since the daemon re-lists addresses on each. Subscribe
+/// before the first listing so no change falls between them. The watch runs until the receiver is
+/// dropped; the receiver yields `None` if the kernel socket fails.
+pub fn watch_addresses() -> io::Result<mpsc::Receiver<()>> {
+    let runtime = current_runtime()?;
+    let (connection, _handle, mut reports) = rtnetlink::new_multicast_connection(&[
+        MulticastGroup::Ipv4Ifaddr,
+        MulticastGroup::Ipv6Ifaddr,
+    ])?;
+    let (notices, receiver) = mpsc::channel(1);
+    let connection = runtime.spawn(connection);
+    runtime.spawn(async move {
+        loop {
+            tokio::select! {
+                () = notices.closed() => break,
+                report = reports.next() => match report {
+                    // The connection ended: dropping `notices` tells the receiver.
+                    None => break,
+                    Some(_) => match notices.try_send(()) {
+                        // Full: a notice is already pending and covers this report.
+                        Ok(()) | Err(mpsc::error::TrySendError::Full(())) => {}
+                        Err(mpsc::error::TrySendError::Closed(())) => break,
+                    },
+                },
+            }
+        }
+        connection.abort();
+    });
+    Ok(receiver)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn on(ifname: &str, ifindex: u32, cidr: &str) -> InterfaceAddr {
+        let net: IpNet = cidr.parse().unwrap();
+        InterfaceAddr {
+            ifname: ifname.to_string(),
+            ifindex,
+            addr: net.addr(),
+            prefix_len: net.prefix_len(),
+        }
+    }
+
+    fn lo(cidr: &str) -> InterfaceAddr {
+        on("lo", 1, cidr)
+    }
+
+    fn nets(list: &[&str]) -> Vec<IpNet> {
+        list.iter().map(|text| text.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn lelastics_rules_decide_each_address_on_lo() {
+        // (address on lo, prefixes without -send56, with -send56, warns)
+        let table: &[(&str, &[&str], &[&str], bool)] = &[
+            (
+                "203.0.113.10/32",
+                &["203.0.113.10/32"],
+                &["203.0.113.10/32"],
+                false,
+            ),
+            ("192.0.2.5/24", &[], &[], true),
+            ("127.0.0.1/8", &[], &[], false),
+            ("::1/128", &[], &[], false),
+            ("fe80::1/64", &[], &[], false),
+            ("169.254.1.1/32", &[], &[], false),
+            (
+                "2001:db8:100::1/128",
+                &["2001:db8:100::/64"],
+                &["2001:db8:100::/56"],
+                true,
+            ),
+            (
+                "2001:db8:100::1/48",
+                &["2001:db8:100::/64"],
+                &["2001:db8:100::/56"],
+                true,
+            ),
+            (
+                "2001:db8:100::1/64",
+                &["2001:db8:100::/64"],
+                &["2001:db8:100::/64"],
+                false,
+            ),
+            (
+                "2001:db8:200::1/56",
+                &["2001:db8:200::/56"],
+                &["2001:db8:200::/56"],
+                false,
+            ),
+        ];
+        for (address, plain, wide, warns) in table {
+            for (send56, expected) in [(false, plain), (true, wide)] {
+                let (prefixes, warnings) = eligible_prefixes(&[lo(address)], false, send56);
+                assert_eq!(prefixes, nets(expected), "{address} send56={send56}");
+                assert_eq!(!warnings.is_empty(), *warns, "{address}: {warnings:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn warnings_name_the_address_and_what_happened() {
+        let (_, warnings) = eligible_prefixes(
+            &[lo("192.0.2.5/24"), lo("2001:db8:100::1/128")],
+            false,
+            false,
+        );
+        assert_eq!(
+            warnings,
+            vec![
+                "skipping 192.0.2.5/24 on lo: not accepted prefix length (IPv4 must be /32)",
+                "fixing prefix length of 2001:db8:100::1/128 on lo to /64",
+            ]
+        );
+    }
+
+    #[test]
+    fn only_lo_counts_unless_allifs() {
+        let addrs = [
+            lo("203.0.113.10/32"),
+            on("eth0", 2, "198.51.100.7/32"),
+            on("eth0", 2, "2001:db8:ff::1/64"),
+            on("eth0", 2, "192.0.2.5/24"),
+        ];
+        let (prefixes, warnings) = eligible_prefixes(&addrs, false, false);
+        assert_eq!(prefixes, nets(&["203.0.113.10/32"]));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let (prefixes, warnings) = eligible_prefixes(&addrs, true, false);
+        assert_eq!(
+            prefixes,
+            nets(&["198.51.100.7/32", "203.0.113.10/32", "2001:db8:ff::/64"])
+        );
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+    }
+
+    #[test]
+    fn duplicates_collapse_and_the_result_is_sorted() {
+        let addrs = [
+            lo("2001:db8:100::2/128"),
+            lo("203.0.113.10/32"),
+            lo("2001:db8:100::1/64"),
+            on("eth0", 2, "203.0.113.10/32"),
+            lo("198.51.100.1/32"),
+        ];
+        let (prefixes, _) = eligible_prefixes(&addrs, true, false);
+        assert_eq!(
+            prefixes,
+            nets(&["198.51.100.1/32", "203.0.113.10/32", "2001:db8:100::/64"])
+        );
+    }
+
+    #[test]
+    fn router_id_prefers_the_first_global_ipv4_off_lo() {
+        let addrs = [
+            lo("203.0.113.10/32"),
+            on("eth1", 3, "198.51.100.9/24"),
+            on("eth0", 2, "2001:db8:1::5/64"),
+            on("eth0", 2, "192.0.2.77/24"),
+            on("eth0", 2, "192.0.2.20/24"),
+            on("eth0", 2, "169.254.0.1/16"),
+        ];
+        assert_eq!(default_router_id(&addrs), Ipv4Addr::new(192, 0, 2, 20));
+        // The listing order does not matter.
+        let mut reversed = addrs.to_vec();
+        reversed.reverse();
+        assert_eq!(default_router_id(&reversed), Ipv4Addr::new(192, 0, 2, 20));
+    }
+
+    #[test]
+    fn router_id_falls_back_to_the_low_bits_of_a_global_ipv6() {
+        let addrs = [
+            lo("203.0.113.10/32"),
+            lo("2001:db8:100::1/64"),
+            on("eth0", 2, "fe80::1/64"),
+            on("eth0", 2, "2001:db8:1::/64"),
+            on("eth0", 2, "2001:db8:1::c000:205/64"),
+        ];
+        assert_eq!(default_router_id(&addrs), Ipv4Addr::new(192, 0, 2, 5));
+    }
+
+    #[test]
+    fn router_id_is_lelastics_when_nothing_fits_and_never_zero() {
+        assert_eq!(default_router_id(&[]), FALLBACK_ROUTER_ID);
+        let addrs = [
+            lo("203.0.113.10/32"),
+            lo("127.0.0.1/8"),
+            on("eth0", 2, "fe80::1/64"),
+            on("eth0", 2, "2001:db8:1::/64"),
+            on("eth0", 2, "0.0.0.0/0"),
+        ];
+        assert_eq!(default_router_id(&addrs), Ipv4Addr::new(10, 0, 0, 1));
+    }
+
+    #[test]
+    fn bind_plan_adds_only_what_is_missing_and_is_idempotent() {
+        let wanted = nets(&["203.0.113.10/32", "2001:db8:100::1/64", "203.0.113.10/32"]);
+        let mut existing = vec![lo("127.0.0.1/8"), on("eth0", 2, "2001:db8:100::1/64")];
+        let plan = plan_bind(&existing, 1, &wanted);
+        assert_eq!(
+            plan,
+            vec![
+                AddrChange::Add {
+                    ifindex: 1,
+                    net: wanted[0]
+                },
+                AddrChange::Add {
+                    ifindex: 1,
+                    net: wanted[1]
+                },
+            ]
+        );
+        existing.push(lo("203.0.113.10/32"));
+        existing.push(lo("2001:db8:100::1/64"));
+        assert_eq!(plan_bind(&existing, 1, &wanted), vec![]);
+        // Same address, other length: not what was asked for.
+        let other_length = [lo("203.0.113.10/24")];
+        assert_eq!(plan_bind(&other_length, 1, &wanted[..1]).len(), 1);
+    }
+
+    #[test]
+    fn unbind_plan_removes_only_our_additions_still_present() {
+        let ours = AddrChange::Add {
+            ifindex: 1,
+            net: "203.0.113.10/32".parse().unwrap(),
+        };
+        let gone = AddrChange::Add {
+            ifindex: 1,
+            net: "203.0.113.11/32".parse().unwrap(),
+        };
+        let not_an_add = AddrChange::Remove {
+            ifindex: 1,
+            net: "203.0.113.12/32".parse().unwrap(),
+        };
+        let existing = [
+            lo("203.0.113.10/32"),
+            lo("203.0.113.12/32"),
+            lo("203.0.113.13/32"),
+            lo("2001:db8:100::1/64"),
+        ];
+        let plan = plan_unbind(&existing, &[ours.clone(), gone, not_an_add, ours]);
+        assert_eq!(
+            plan,
+            vec![AddrChange::Remove {
+                ifindex: 1,
+                net: "203.0.113.10/32".parse().unwrap()
+            }]
+        );
+        assert_eq!(plan_unbind(&existing, &[]), vec![]);
+    }
+
+    /// Runs `ip` inside the test's namespace (the calling thread's) and fails loudly if it cannot.
+    fn ip(args: &[&str]) {
+        let status = std::process::Command::new("ip")
+            .args(args)
+            .status()
+            .unwrap_or_else(|err| {
+                panic!(
+                    "cannot run `ip {}` (is iproute2 installed?): {err}",
+                    args.join(" ")
+                )
+            });
+        assert!(status.success(), "`ip {}` failed: {status}", args.join(" "));
+    }
+
+    /// Waits (bounded) until no notice arrived for `quiet`, so the next notice is a fresh one.
+    async fn drain(watch: &mut mpsc::Receiver<()>, quiet: std::time::Duration) {
+        for _ in 0..50 {
+            if tokio::time::timeout(quiet, watch.recv()).await.is_err() {
+                return;
+            }
+        }
+        panic!("address notices kept coming for 50 rounds");
+    }
+
+    async fn expect_notice(watch: &mut mpsc::Receiver<()>, after: &str) {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), watch.recv()).await {
+            Ok(Some(())) => {}
+            Ok(None) => panic!("the watch ended instead of reporting {after}"),
+            Err(_) => panic!("no address notice within 5 s after {after}"),
+        }
+    }
+
+    /// The real kernel, as root, in a network namespace of its own: the test thread calls
+    /// `unshare(CLONE_NEWNET)`, so its sockets and the `ip` commands it starts see a fresh namespace
+    /// that holds only `lo` and disappears with the thread. Not root → the test fails, it never skips.
+    #[test]
+    fn netlink_binds_lists_watches_and_unbinds_in_a_fresh_namespace() {
+        let outcome = std::thread::spawn(|| {
+            if let Err(err) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET) {
+                panic!(
+                    "this test needs root (CAP_SYS_ADMIN) to create a network namespace with \
+                     unshare(CLONE_NEWNET): {err}; run `cargo test` as root (CI does)"
+                );
+            }
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            runtime.block_on(netlink_scenario());
+        })
+        .join();
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
+    async fn netlink_scenario() {
+        let quiet = std::time::Duration::from_millis(300);
+        let netlink = Netlink::new().expect("netlink socket");
+        let lo_index = netlink.loopback_index().await.expect("lo");
+        let before = netlink.addresses().await.expect("list");
+        assert!(
+            before.iter().all(|found| found.ifname == LOOPBACK),
+            "not a fresh namespace: {before:?}"
+        );
+        ip(&["link", "set", "lo", "up"]);
+        let mut watch = watch_addresses().expect("watch");
+
+        let wanted = nets(&["203.0.113.10/32", "2001:db8:100::1/64"]);
+        let existing = netlink.addresses().await.expect("list");
+        let plan = plan_bind(&existing, lo_index, &wanted);
+        assert_eq!(plan.len(), 2, "{plan:?}");
+        let mut added = Vec::new();
+        for change in &plan {
+            assert!(
+                netlink.apply_checked(change).await.expect("add"),
+                "{change:?} changed nothing"
+            );
+            added.push(change.clone());
+        }
+        let bound = netlink.addresses().await.expect("list");
+        for net in &wanted {
+            assert!(
+                is_present(&bound, lo_index, net),
+                "{net} missing from {bound:?}"
+            );
+        }
+        let (prefixes, _) = eligible_prefixes(&bound, false, false);
+        assert_eq!(prefixes, nets(&["203.0.113.10/32", "2001:db8:100::/64"]));
+        assert_eq!(plan_bind(&bound, lo_index, &wanted), vec![]);
+        for change in &plan {
+            netlink
+                .apply(change)
+                .await
+                .expect("adding again is not an error");
+            assert!(!netlink.apply_checked(change).await.expect("add again"));
+        }
+
+        // A change made by someone else is reported.
+        drain(&mut watch, quiet).await;
+        ip(&["addr", "add", "203.0.113.11/32", "dev", "lo"]);
+        expect_notice(&mut watch, "`ip addr add`").await;
+        drain(&mut watch, quiet).await;
+        ip(&["-6", "addr", "add", "2001:db8:200::1/64", "dev", "lo"]);
+        expect_notice(&mut watch, "`ip -6 addr add`").await;
+
+        // Stop: only what we added goes; what `ip` added stays.
+        let current = netlink.addresses().await.expect("list");
+        let unbind = plan_unbind(&current, &added);
+        assert_eq!(unbind.len(), 2, "{unbind:?}");
+        drain(&mut watch, quiet).await;
+        for change in &unbind {
+            assert!(
+                netlink.apply_checked(change).await.expect("remove"),
+                "{change:?} changed nothing"
+            );
+            netlink
+                .apply(change)
+                .await
+                .expect("removing again is not an error");
+        }
+        expect_notice(&mut watch, "removing our addresses").await;
+        let after = netlink.addresses().await.expect("list");
+        for net in &wanted {
+            assert!(
+                !is_present(&after, lo_index, net),
+                "{net} still on lo: {after:?}"
+            );
+        }
+        let (prefixes, _) = eligible_prefixes(&after, false, false);
+        assert_eq!(prefixes, nets(&["203.0.113.11/32", "2001:db8:200::/64"]));
+        assert_eq!(plan_unbind(&after, &added), vec![]);
+
+        // Dropping the receiver ends the watch (its task closes the subscription).
+        drop(watch);
+    }
+}

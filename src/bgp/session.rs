@@ -1,0 +1,1227 @@
+//! Pure per-peer BGP session state machine (RFC 4271 §8) for an announce-only speaker.
+//!
+//! No IO, no clock, no global state: the driver ([`super::peer`]) feeds [`Input`]s with the current
+//! time, executes the returned [`Action`]s, and sleeps until [`Session::poll_timeout`], then calls
+//! [`Session::handle_timeout`]. Randomness (connect jitter) comes from a seeded generator, so a
+//! test with a fixed seed replays exactly.
+//!
+//! The session owns the "wanted vs sent" diff: it is handed the whole desired route set and sends
+//! only the difference to what the peer already has (withdrawals first). After a reconnect "sent"
+//! is empty, so the whole set goes out again, followed by End-of-RIB.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
+
+use super::wire::{
+    self, Capability, DecodeContext, DecodeError, ExtendedNextHopTuple, Family, Message,
+    Notification, Open, UpdateContext,
+};
+use crate::announce::{DesiredRoutes, RouteAttrs};
+
+/// RFC 4271 §8.2.2: the hold timer while waiting for the peer's OPEN ("a large value", 4 minutes).
+const OPEN_HOLD_TIME: Duration = Duration::from_secs(240);
+/// RFC 6793: the 2-octet "My AS" of a speaker whose AS does not fit in 16 bits.
+const AS_TRANS: u16 = 23456;
+/// Longest wait between connection attempts once failures repeat.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
+/// Random extra delay added to every retry, in whole seconds like GoBGP (5 s → 5..9 s).
+const RETRY_JITTER_SECS: u64 = 4;
+/// A session that stayed Established this long counts as healthy: the next loss retries at the
+/// base delay again instead of continuing the backoff.
+const STABLE_SESSION: Duration = Duration::from_secs(30);
+
+/// What a session needs to know about itself and its peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionConfig {
+    pub peer: IpAddr,
+    pub local_as: u32,
+    pub peer_as: u32,
+    pub router_id: Ipv4Addr,
+    /// Sent in the FQDN capability, as GoBGP does (domain empty).
+    pub hostname: String,
+    /// Proposed hold time in seconds (lelastic: 9); keepalives go every third of the negotiated one.
+    pub hold_time: u16,
+    /// Base delay before reconnecting after a failure (lelastic: 5 s, plus 0..4 s of jitter).
+    pub connect_retry: Duration,
+}
+
+/// RFC 4271 states. `Active` here means "waiting for the connect-retry timer": we never listen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    Idle,
+    Connect,
+    Active,
+    OpenSent,
+    OpenConfirm,
+    Established,
+}
+
+/// Inputs from the driver.
+#[derive(Debug)]
+pub enum Input<'a> {
+    /// ManualStart: connect at once (no initial random delay, unlike GoBGP).
+    Start,
+    /// ManualStop: say goodbye with this NOTIFICATION (when a session is up) and stay down.
+    Stop(Notification),
+    /// Tcp_CR_Acked: the connection is up; `local` is our end's address (the next hop we announce).
+    Connected { local: IpAddr },
+    /// TcpConnectionFails while connecting.
+    ConnectFailed(String),
+    /// The peer closed the connection or a read/write failed.
+    Closed(String),
+    /// One whole message, framed by the driver with [`wire::frame_len`].
+    Message(&'a [u8]),
+    /// The byte stream could not be framed (bad marker or length).
+    FramingError(DecodeError),
+    /// The new desired route set.
+    Routes(Arc<DesiredRoutes>),
+}
+
+/// What the driver must do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Open a TCP connection to the peer; report `Connected` or `ConnectFailed`.
+    Connect,
+    /// Write these bytes (one or more whole messages).
+    Send(Vec<u8>),
+    /// Flush what was sent, then close the connection (or abandon the attempt in progress).
+    Disconnect,
+    /// Something worth logging happened.
+    Event(Event),
+}
+
+/// Observable happenings, for logs and status. The driver logs them; tests assert on them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    StateChanged {
+        from: State,
+        to: State,
+    },
+    Announced {
+        prefix: IpNet,
+        attrs: RouteAttrs,
+    },
+    Withdrawn {
+        prefix: IpNet,
+    },
+    /// We sent a NOTIFICATION (the session goes down).
+    NotificationSent(Notification),
+    /// The peer sent a NOTIFICATION (the session goes down).
+    NotificationReceived(Notification),
+    /// The connection failed or was lost; the next attempt comes after `retry_in`.
+    Down {
+        reason: String,
+        retry_in: Duration,
+    },
+    /// The peer did not advertise extended next hop (RFC 8950) for IPv4 over IPv6. We send the
+    /// IPv4 routes with an IPv6 next hop anyway, as lelastic does; route servers accept them.
+    PeerLacksExtendedNextHop,
+    /// A prefix that cannot be sent on this session (IPv6 route over an IPv4-only session).
+    Unsendable {
+        prefix: IpNet,
+        why: &'static str,
+    },
+    /// The peer finished sending its table for a family.
+    EndOfRibReceived {
+        family: Family,
+        prefixes: u64,
+    },
+    /// An UPDATE from the peer was malformed in a way RFC 7606 repairs without a reset.
+    UpdateRepaired {
+        treat_as_withdraw: bool,
+        discarded_attributes: u32,
+    },
+}
+
+/// Message counters, one direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MessageCounts {
+    pub open: u64,
+    pub update: u64,
+    pub notification: u64,
+    pub keepalive: u64,
+    pub route_refresh: u64,
+}
+
+/// A plain-data view of the session, for status and the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionStatus {
+    pub peer: IpAddr,
+    pub state: State,
+    pub local_address: Option<IpAddr>,
+    pub remote_router_id: Option<Ipv4Addr>,
+    pub remote_as: Option<u32>,
+    pub remote_hostname: Option<String>,
+    pub negotiated_hold_time: Option<u16>,
+    /// When the session last reached Established (while it is), or last went down.
+    pub established_since: Option<Instant>,
+    pub down_since: Option<Instant>,
+    pub sent: MessageCounts,
+    pub received: MessageCounts,
+    /// Prefixes the peer announced to us (counted, never used) and withdrew, this session.
+    pub prefixes_received: u64,
+    pub prefixes_withdrawn_by_peer: u64,
+    /// Prefixes we currently have announced on this session.
+    pub prefixes_announced: usize,
+    pub flaps: u32,
+    pub last_error: Option<String>,
+}
+
+/// Timers as deadlines; `None` means stopped.
+#[derive(Debug, Default, Clone, Copy)]
+struct Timers {
+    /// ConnectRetryTimer: in Active, when to try again; in Connect, when to give up the attempt.
+    connect_retry: Option<Instant>,
+    hold: Option<Instant>,
+    keepalive: Option<Instant>,
+}
+
+/// What both OPENs agreed.
+#[derive(Debug, Clone, Copy)]
+struct Negotiated {
+    hold_time: Duration,
+    keepalive: Duration,
+    four_octet_as: bool,
+}
+
+pub struct Session {
+    config: SessionConfig,
+    state: State,
+    timers: Timers,
+    rng: fastrand::Rng,
+    /// Consecutive failed attempts or short-lived sessions; drives the backoff.
+    failure_streak: u32,
+    local_address: Option<IpAddr>,
+    negotiated: Option<Negotiated>,
+    wanted: Arc<DesiredRoutes>,
+    /// What the peer has from us on this connection.
+    sent: BTreeMap<IpNet, RouteAttrs>,
+    status: SessionStatus,
+}
+
+// ===== impl Session =====
+
+impl Session {
+    /// `seed` feeds the connect jitter (the driver passes a random one; tests a fixed one).
+    pub fn new(config: SessionConfig, seed: u64) -> Session {
+        let status = SessionStatus {
+            peer: config.peer,
+            state: State::Idle,
+            local_address: None,
+            remote_router_id: None,
+            remote_as: None,
+            remote_hostname: None,
+            negotiated_hold_time: None,
+            established_since: None,
+            down_since: None,
+            sent: MessageCounts::default(),
+            received: MessageCounts::default(),
+            prefixes_received: 0,
+            prefixes_withdrawn_by_peer: 0,
+            prefixes_announced: 0,
+            flaps: 0,
+            last_error: None,
+        };
+        Session {
+            config,
+            state: State::Idle,
+            timers: Timers::default(),
+            rng: fastrand::Rng::with_seed(seed),
+            failure_streak: 0,
+            local_address: None,
+            negotiated: None,
+            wanted: Arc::new(DesiredRoutes::new()),
+            sent: BTreeMap::new(),
+            status,
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn status(&self) -> &SessionStatus {
+        &self.status
+    }
+
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// The earliest deadline the driver must wake up for.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.timers.connect_retry,
+            self.timers.hold,
+            self.timers.keepalive,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Handles every timer whose deadline is at or before `now`.
+    pub fn handle_timeout(&mut self, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.timers.hold.is_some_and(|t| t <= now) {
+            self.timers.hold = None;
+            // HoldTimer_Expires
+            self.fail_with_notification(now, Notification::hold_timer_expired(), &mut out);
+        }
+        if self.timers.keepalive.is_some_and(|t| t <= now) {
+            // KeepaliveTimer_Expires
+            self.send(&mut out, wire::encode_keepalive(), |c| &mut c.keepalive);
+            self.timers.keepalive = self.negotiated.map(|n| now + n.keepalive);
+        }
+        if self.timers.connect_retry.is_some_and(|t| t <= now) {
+            self.timers.connect_retry = None;
+            // ConnectRetryTimer_Expires
+            match self.state {
+                State::Active => self.start_connect(now, &mut out),
+                State::Connect => {
+                    out.push(Action::Disconnect);
+                    self.lost(now, "connect timed out".to_string(), &mut out);
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Handles one input at time `now`.
+    pub fn handle(&mut self, now: Instant, input: Input<'_>) -> Vec<Action> {
+        let mut out = Vec::new();
+        match input {
+            Input::Start => {
+                if self.state == State::Idle {
+                    self.start_connect(now, &mut out);
+                }
+            }
+            Input::Stop(notification) => self.stop(now, notification, &mut out),
+            Input::Connected { local } => self.on_connected(now, local, &mut out),
+            Input::ConnectFailed(reason) => {
+                if self.state == State::Connect {
+                    self.lost(now, reason, &mut out);
+                }
+            }
+            Input::Closed(reason) => {
+                if self.is_connected() {
+                    out.push(Action::Disconnect);
+                    self.lost(now, reason, &mut out);
+                }
+            }
+            Input::FramingError(error) => {
+                if self.is_connected() {
+                    self.fail_with_notification(now, error.notification(), &mut out);
+                    self.status.last_error = Some(error.to_string());
+                }
+            }
+            Input::Message(bytes) => self.on_message(now, bytes, &mut out),
+            Input::Routes(routes) => {
+                self.wanted = routes;
+                self.sync_routes(&mut out);
+            }
+        }
+        out
+    }
+
+    // ----- connection life cycle -----
+
+    fn is_connected(&self) -> bool {
+        matches!(
+            self.state,
+            State::OpenSent | State::OpenConfirm | State::Established
+        )
+    }
+
+    fn start_connect(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.set_state(now, State::Connect, out);
+        // RFC 4271: the ConnectRetryTimer also bounds the attempt itself.
+        self.timers.connect_retry = Some(now + self.config.connect_retry);
+        out.push(Action::Connect);
+    }
+
+    fn on_connected(&mut self, now: Instant, local: IpAddr, out: &mut Vec<Action>) {
+        if self.state != State::Connect {
+            return;
+        }
+        self.timers.connect_retry = None;
+        self.local_address = Some(local);
+        self.status.local_address = Some(local);
+        let open = self.our_open();
+        self.send(out, wire::encode_open(&open), |c| &mut c.open);
+        self.timers.hold = Some(now + OPEN_HOLD_TIME);
+        self.set_state(now, State::OpenSent, out);
+    }
+
+    /// Our OPEN: byte-identical to lelastic's (GoBGP's capability order) apart from the router id.
+    fn our_open(&self) -> Open {
+        let my_as = u16::try_from(self.config.local_as).unwrap_or(AS_TRANS);
+        Open {
+            version: 4,
+            my_as,
+            hold_time: self.config.hold_time,
+            router_id: self.config.router_id,
+            capabilities: vec![
+                Capability::RouteRefresh,
+                Capability::Fqdn {
+                    hostname: self.config.hostname.clone(),
+                    domain: String::new(),
+                },
+                Capability::MultiProtocol {
+                    afi: Family::Ipv4Unicast.afi(),
+                    safi: Family::Ipv4Unicast.safi(),
+                },
+                Capability::MultiProtocol {
+                    afi: Family::Ipv6Unicast.afi(),
+                    safi: Family::Ipv6Unicast.safi(),
+                },
+                Capability::FourOctetAs(self.config.local_as),
+                Capability::ExtendedNextHop(vec![ExtendedNextHopTuple {
+                    afi: 1,
+                    safi: 1,
+                    next_hop_afi: 2,
+                }]),
+            ],
+        }
+    }
+
+    fn stop(&mut self, now: Instant, notification: Notification, out: &mut Vec<Action>) {
+        if self.is_connected() {
+            self.send(out, wire::encode_notification(&notification), |c| {
+                &mut c.notification
+            });
+            out.push(Action::Event(Event::NotificationSent(notification)));
+        }
+        if self.state != State::Idle && self.state != State::Active {
+            out.push(Action::Disconnect);
+        }
+        self.reset_connection(now);
+        self.timers = Timers::default();
+        self.set_state(now, State::Idle, out);
+    }
+
+    /// Sends `notification`, closes, and schedules a reconnect.
+    fn fail_with_notification(
+        &mut self,
+        now: Instant,
+        notification: Notification,
+        out: &mut Vec<Action>,
+    ) {
+        self.send(out, wire::encode_notification(&notification), |c| {
+            &mut c.notification
+        });
+        let reason = format!("sent {notification}");
+        out.push(Action::Event(Event::NotificationSent(notification)));
+        out.push(Action::Disconnect);
+        self.lost(now, reason, out);
+    }
+
+    /// The connection (or attempt) is gone: forget it and arm the retry with backoff.
+    fn lost(&mut self, now: Instant, reason: String, out: &mut Vec<Action>) {
+        let was_stable = self
+            .status
+            .established_since
+            .filter(|_| self.state == State::Established)
+            .is_some_and(|since| now.duration_since(since) >= STABLE_SESSION);
+        if was_stable {
+            self.failure_streak = 0;
+        }
+        self.failure_streak = self.failure_streak.saturating_add(1);
+        let retry_in = self.retry_delay();
+        self.reset_connection(now);
+        self.timers = Timers {
+            connect_retry: Some(now + retry_in),
+            ..Timers::default()
+        };
+        self.status.last_error = Some(reason.clone());
+        out.push(Action::Event(Event::Down { reason, retry_in }));
+        self.set_state(now, State::Active, out);
+    }
+
+    /// Base delay doubled per consecutive failure, capped, plus whole-second jitter:
+    /// the first retry comes after 5..9 s exactly like lelastic's.
+    fn retry_delay(&mut self) -> Duration {
+        let doublings = self.failure_streak.saturating_sub(1).min(16);
+        let base = self
+            .config
+            .connect_retry
+            .saturating_mul(1 << doublings)
+            .min(MAX_RETRY_DELAY);
+        base + Duration::from_secs(self.rng.u64(0..=RETRY_JITTER_SECS))
+    }
+
+    fn reset_connection(&mut self, now: Instant) {
+        if self.state == State::Established {
+            self.status.flaps += 1;
+        }
+        if self.is_connected() {
+            self.status.down_since = Some(now);
+        }
+        self.local_address = None;
+        self.negotiated = None;
+        self.sent.clear();
+        self.status.prefixes_announced = 0;
+        self.status.negotiated_hold_time = None;
+    }
+
+    fn set_state(&mut self, now: Instant, to: State, out: &mut Vec<Action>) {
+        let from = self.state;
+        if from == to {
+            return;
+        }
+        self.state = to;
+        self.status.state = to;
+        if to == State::Established {
+            self.status.established_since = Some(now);
+        } else if from == State::Established {
+            self.status.established_since = None;
+        }
+        out.push(Action::Event(Event::StateChanged { from, to }));
+    }
+
+    // ----- messages from the peer -----
+
+    fn on_message(&mut self, now: Instant, bytes: &[u8], out: &mut Vec<Action>) {
+        if !self.is_connected() {
+            return;
+        }
+        let context = DecodeContext {
+            four_octet_as: self.negotiated.is_some_and(|n| n.four_octet_as),
+        };
+        let message = match wire::decode(bytes, &context) {
+            Ok(message) => message,
+            Err(error) => {
+                let notification = error.notification();
+                self.fail_with_notification(now, notification, out);
+                self.status.last_error = Some(format!("malformed message from peer: {error}"));
+                return;
+            }
+        };
+        match message {
+            Message::Open(open) => {
+                self.status.received.open += 1;
+                self.on_open(now, open, out);
+            }
+            Message::Keepalive => {
+                self.status.received.keepalive += 1;
+                self.restart_hold_timer(now);
+                if self.state == State::OpenConfirm {
+                    // KeepAliveMsg in OpenConfirm
+                    self.set_state(now, State::Established, out);
+                    self.sync_routes(out);
+                    for family in [Family::Ipv4Unicast, Family::Ipv6Unicast] {
+                        self.send(out, wire::encode_end_of_rib(family), |c| &mut c.update);
+                    }
+                }
+            }
+            Message::Update(summary) => {
+                self.status.received.update += 1;
+                if self.state != State::Established {
+                    self.fail_with_notification(now, Notification::fsm_error(), out);
+                    return;
+                }
+                self.restart_hold_timer(now);
+                self.status.prefixes_received += u64::from(summary.announced);
+                self.status.prefixes_withdrawn_by_peer += u64::from(summary.withdrawn);
+                if summary.treat_as_withdraw || summary.discarded_attributes > 0 {
+                    out.push(Action::Event(Event::UpdateRepaired {
+                        treat_as_withdraw: summary.treat_as_withdraw,
+                        discarded_attributes: summary.discarded_attributes,
+                    }));
+                }
+                if let Some(family) = summary.end_of_rib {
+                    out.push(Action::Event(Event::EndOfRibReceived {
+                        family,
+                        prefixes: self.status.prefixes_received,
+                    }));
+                }
+            }
+            Message::Notification(notification) => {
+                self.status.received.notification += 1;
+                let reason = format!("received {notification}");
+                out.push(Action::Event(Event::NotificationReceived(notification)));
+                out.push(Action::Disconnect);
+                self.lost(now, reason, out);
+            }
+            Message::RouteRefresh { .. } => {
+                self.status.received.route_refresh += 1;
+                if self.state == State::Established {
+                    // The peer asks for everything again: resend the whole set.
+                    self.restart_hold_timer(now);
+                    self.sent.clear();
+                    self.sync_routes(out);
+                }
+            }
+        }
+    }
+
+    fn on_open(&mut self, now: Instant, open: Open, out: &mut Vec<Action>) {
+        if self.state != State::OpenSent {
+            // An OPEN in OpenConfirm or Established is an FSM error (RFC 4271 §8.2.2).
+            self.fail_with_notification(now, Notification::fsm_error(), out);
+            return;
+        }
+        if open.asn() != self.config.peer_as {
+            self.fail_with_notification(now, Notification::open_bad_peer_as(open.asn()), out);
+            return;
+        }
+        // RFC 4271 §4.2: the smaller hold time wins; 0 means no keepalives at all.
+        let hold_secs = open.hold_time.min(self.config.hold_time);
+        let hold_time = Duration::from_secs(u64::from(hold_secs));
+        self.negotiated = Some(Negotiated {
+            hold_time,
+            keepalive: hold_time / 3,
+            four_octet_as: open.four_octet_as(),
+        });
+        self.status.remote_router_id = Some(open.router_id);
+        self.status.remote_as = Some(open.asn());
+        self.status.remote_hostname = open.hostname().map(str::to_owned);
+        self.status.negotiated_hold_time = Some(hold_secs);
+        self.status.prefixes_received = 0;
+        self.status.prefixes_withdrawn_by_peer = 0;
+        if self.local_address.is_some_and(|a| a.is_ipv6()) && !open.extended_next_hop_v4_over_v6() {
+            out.push(Action::Event(Event::PeerLacksExtendedNextHop));
+        }
+        self.send(out, wire::encode_keepalive(), |c| &mut c.keepalive);
+        self.restart_hold_timer(now);
+        self.timers.keepalive = (hold_secs > 0).then(|| now + hold_time / 3);
+        self.set_state(now, State::OpenConfirm, out);
+    }
+
+    fn restart_hold_timer(&mut self, now: Instant) {
+        self.timers.hold = match self.negotiated {
+            Some(n) if n.hold_time.is_zero() => None,
+            Some(n) => Some(now + n.hold_time),
+            None => Some(now + OPEN_HOLD_TIME),
+        };
+    }
+
+    // ----- routes we announce -----
+
+    /// Sends the difference between the desired set and what the peer has: withdrawals first
+    /// (so a failing host stops attracting traffic before anything else), then announcements
+    /// grouped by attributes so prefixes that share them share an UPDATE.
+    fn sync_routes(&mut self, out: &mut Vec<Action>) {
+        if self.state != State::Established {
+            return;
+        }
+        let Some(local) = self.local_address else {
+            return;
+        };
+        let mut withdraw = Vec::new();
+        for prefix in self.sent.keys() {
+            if !self.wanted.contains_key(prefix) {
+                withdraw.push(*prefix);
+            }
+        }
+        let mut announce: BTreeMap<&RouteAttrs, Vec<IpNet>> = BTreeMap::new();
+        for (prefix, attrs) in self.wanted.iter() {
+            if self.sent.get(prefix) == Some(attrs) {
+                continue;
+            }
+            if prefix.addr().is_ipv6() && local.is_ipv4() {
+                out.push(Action::Event(Event::Unsendable {
+                    prefix: *prefix,
+                    why: "IPv6 route needs an IPv6 next hop but the session runs over IPv4",
+                }));
+                continue;
+            }
+            announce.entry(attrs).or_default().push(*prefix);
+        }
+
+        let mut messages = Vec::new();
+        if !withdraw.is_empty() {
+            messages.extend(wire::encode_withdrawals(&withdraw));
+            for prefix in &withdraw {
+                self.sent.remove(prefix);
+                out.push(Action::Event(Event::Withdrawn { prefix: *prefix }));
+            }
+        }
+        let context = UpdateContext {
+            local_as: self.config.local_as,
+            four_octet_as: self.negotiated.is_some_and(|n| n.four_octet_as),
+            next_hop: local,
+        };
+        let mut newly_sent = Vec::new();
+        for (attrs, prefixes) in &announce {
+            messages.extend(wire::encode_announcements(prefixes, attrs, &context));
+            for prefix in prefixes {
+                newly_sent.push((*prefix, (*attrs).clone()));
+            }
+        }
+        for (prefix, attrs) in newly_sent {
+            out.push(Action::Event(Event::Announced {
+                prefix,
+                attrs: attrs.clone(),
+            }));
+            self.sent.insert(prefix, attrs);
+        }
+        self.status.prefixes_announced = self.sent.len();
+        if messages.is_empty() {
+            return;
+        }
+        self.status.sent.update += messages.len() as u64;
+        out.push(Action::Send(messages.concat()));
+    }
+
+    /// Queues `bytes` for sending and counts the message in the given counter.
+    fn send(
+        &mut self,
+        out: &mut Vec<Action>,
+        bytes: Vec<u8>,
+        counter: impl FnOnce(&mut MessageCounts) -> &mut u64,
+    ) {
+        *counter(&mut self.status.sent) += 1;
+        out.push(Action::Send(bytes));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv6Addr;
+
+    use super::*;
+    use crate::announce::{COMMUNITY_PRIMARY, COMMUNITY_SECONDARY};
+
+    const LOCAL: IpAddr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0xff, 1, 0, 0, 0, 2));
+
+    fn config() -> SessionConfig {
+        SessionConfig {
+            peer: "2001:db8:14:34::1".parse().unwrap(),
+            local_as: 65001,
+            peer_as: 65000,
+            router_id: Ipv4Addr::new(192, 0, 2, 1),
+            hostname: "host-a".to_string(),
+            hold_time: 9,
+            connect_retry: Duration::from_secs(5),
+        }
+    }
+
+    fn peer_open_with(asn: u32, hold_time: u16, extended_next_hop: bool) -> Vec<u8> {
+        let mut capabilities = vec![
+            Capability::MultiProtocol { afi: 1, safi: 1 },
+            Capability::MultiProtocol { afi: 2, safi: 1 },
+            Capability::FourOctetAs(asn),
+        ];
+        if extended_next_hop {
+            capabilities.push(Capability::ExtendedNextHop(vec![ExtendedNextHopTuple {
+                afi: 1,
+                safi: 1,
+                next_hop_afi: 2,
+            }]));
+        }
+        wire::encode_open(&Open {
+            version: 4,
+            my_as: u16::try_from(asn).unwrap_or(AS_TRANS),
+            hold_time,
+            router_id: Ipv4Addr::new(10, 0, 0, 2),
+            capabilities,
+        })
+    }
+
+    fn peer_open(hold_time: u16) -> Vec<u8> {
+        peer_open_with(65000, hold_time, true)
+    }
+
+    fn routes(entries: &[(&str, u32)]) -> Arc<DesiredRoutes> {
+        Arc::new(
+            entries
+                .iter()
+                .map(|(prefix, community)| {
+                    let attrs = RouteAttrs {
+                        communities: vec![*community],
+                        med: None,
+                    };
+                    (prefix.parse().unwrap(), attrs)
+                })
+                .collect(),
+        )
+    }
+
+    /// Every whole message in the Send actions, decoded.
+    fn sent_messages(actions: &[Action]) -> Vec<Message> {
+        let context = DecodeContext {
+            four_octet_as: true,
+        };
+        let mut messages = Vec::new();
+        for action in actions {
+            if let Action::Send(bytes) = action {
+                let mut rest = &bytes[..];
+                while let Some(length) = wire::frame_len(rest).unwrap() {
+                    messages.push(wire::decode(&rest[..length], &context).unwrap());
+                    rest = &rest[length..];
+                }
+                assert!(rest.is_empty(), "a Send action holds whole messages only");
+            }
+        }
+        messages
+    }
+
+    fn events(actions: &[Action]) -> Vec<&Event> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Event(event) => Some(event),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn retry_delay_of(actions: &[Action]) -> Duration {
+        events(actions)
+            .into_iter()
+            .find_map(|e| match e {
+                Event::Down { retry_in, .. } => Some(*retry_in),
+                _ => None,
+            })
+            .expect("a Down event")
+    }
+
+    /// Drives a fresh session to Established at `t0`; returns it and the Established step's actions.
+    fn established(t0: Instant, wanted: Arc<DesiredRoutes>) -> (Session, Vec<Action>) {
+        let mut session = Session::new(config(), 7);
+        session.handle(t0, Input::Routes(wanted));
+        session.handle(t0, Input::Start);
+        session.handle(t0, Input::Connected { local: LOCAL });
+        session.handle(t0, Input::Message(&peer_open(9)));
+        let actions = session.handle(t0, Input::Message(&wire::encode_keepalive()));
+        assert_eq!(session.state(), State::Established);
+        (session, actions)
+    }
+
+    #[test]
+    fn start_connects_at_once() {
+        let t0 = Instant::now();
+        let mut session = Session::new(config(), 1);
+        let actions = session.handle(t0, Input::Start);
+        assert!(actions.contains(&Action::Connect));
+        assert_eq!(session.state(), State::Connect);
+        // The attempt itself is bounded by the connect-retry time.
+        assert_eq!(session.poll_timeout(), Some(t0 + Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn connected_sends_lelastic_open_with_our_router_id() {
+        let t0 = Instant::now();
+        let mut session = Session::new(config(), 1);
+        session.handle(t0, Input::Start);
+        let actions = session.handle(t0, Input::Connected { local: LOCAL });
+        let messages = sent_messages(&actions);
+        let [Message::Open(open)] = messages.as_slice() else {
+            panic!("expected one OPEN, got {messages:?}");
+        };
+        assert_eq!((open.my_as, open.hold_time), (65001, 9));
+        assert_eq!(open.router_id, Ipv4Addr::new(192, 0, 2, 1));
+        let codes: Vec<&str> = open
+            .capabilities
+            .iter()
+            .map(|c| match c {
+                Capability::RouteRefresh => "rr",
+                Capability::Fqdn { .. } => "fqdn",
+                Capability::MultiProtocol { afi: 1, .. } => "mp4",
+                Capability::MultiProtocol { afi: 2, .. } => "mp6",
+                Capability::FourOctetAs(65001) => "as4",
+                Capability::ExtendedNextHop(_) => "enhe",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(codes, ["rr", "fqdn", "mp4", "mp6", "as4", "enhe"]);
+        assert_eq!(open.hostname(), Some("host-a"));
+        assert_eq!(session.state(), State::OpenSent);
+        assert_eq!(session.poll_timeout(), Some(t0 + OPEN_HOLD_TIME));
+    }
+
+    #[test]
+    fn open_exchange_reaches_established_and_announces_then_end_of_rib() {
+        let t0 = Instant::now();
+        let wanted = routes(&[
+            ("203.0.113.10/32", COMMUNITY_PRIMARY),
+            ("2001:db8:100::/64", COMMUNITY_PRIMARY),
+        ]);
+        let mut session = Session::new(config(), 1);
+        session.handle(t0, Input::Routes(wanted));
+        session.handle(t0, Input::Start);
+        session.handle(t0, Input::Connected { local: LOCAL });
+        let actions = session.handle(t0, Input::Message(&peer_open(9)));
+        assert_eq!(sent_messages(&actions), [Message::Keepalive]);
+        assert_eq!(session.state(), State::OpenConfirm);
+        // Nothing is announced before Established.
+        let actions = session.handle(t0, Input::Message(&wire::encode_keepalive()));
+        let messages = sent_messages(&actions);
+        let announced: u32 = messages
+            .iter()
+            .map(|m| match m {
+                Message::Update(u) => u.announced,
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(announced, 2);
+        let end_of_ribs: Vec<Family> = messages
+            .iter()
+            .filter_map(|m| match m {
+                Message::Update(u) => u.end_of_rib,
+                _ => None,
+            })
+            .collect();
+        assert_eq!(end_of_ribs, [Family::Ipv4Unicast, Family::Ipv6Unicast]);
+        // The End-of-RIB markers come last.
+        assert!(matches!(messages.last(), Some(Message::Update(u)) if u.end_of_rib.is_some()));
+        assert_eq!(session.status().prefixes_announced, 2);
+        let announced_events = events(&actions)
+            .into_iter()
+            .filter(|e| matches!(e, Event::Announced { .. }))
+            .count();
+        assert_eq!(announced_events, 2);
+    }
+
+    #[test]
+    fn prefixes_sharing_attributes_share_an_update() {
+        let t0 = Instant::now();
+        let wanted = routes(&[
+            ("203.0.113.10/32", COMMUNITY_PRIMARY),
+            ("203.0.113.11/32", COMMUNITY_PRIMARY),
+            ("203.0.113.12/32", COMMUNITY_PRIMARY),
+        ]);
+        let (_, actions) = established(t0, wanted);
+        let updates: Vec<u32> = sent_messages(&actions)
+            .iter()
+            .filter_map(|m| match m {
+                Message::Update(u) if u.announced > 0 => Some(u.announced),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(updates, [3]);
+    }
+
+    #[test]
+    fn hold_time_is_the_smaller_one_and_keepalives_go_every_third() {
+        let t0 = Instant::now();
+        let mut session = Session::new(config(), 1);
+        session.handle(t0, Input::Start);
+        session.handle(t0, Input::Connected { local: LOCAL });
+        session.handle(t0, Input::Message(&peer_open(6)));
+        assert_eq!(session.status().negotiated_hold_time, Some(6));
+        assert_eq!(session.poll_timeout(), Some(t0 + Duration::from_secs(2)));
+        let actions = session.handle_timeout(t0 + Duration::from_secs(2));
+        assert_eq!(sent_messages(&actions), [Message::Keepalive]);
+        assert_eq!(session.poll_timeout(), Some(t0 + Duration::from_secs(4)));
+    }
+
+    #[test]
+    fn hold_time_zero_means_no_keepalives_and_no_hold_timer() {
+        let t0 = Instant::now();
+        let mut session = Session::new(config(), 1);
+        session.handle(t0, Input::Start);
+        session.handle(t0, Input::Connected { local: LOCAL });
+        session.handle(t0, Input::Message(&peer_open(0)));
+        session.handle(t0, Input::Message(&wire::encode_keepalive()));
+        assert_eq!(session.state(), State::Established);
+        assert_eq!(session.poll_timeout(), None);
+    }
+
+    #[test]
+    fn hold_timer_expiry_sends_notification_and_retries_after_five_to_nine_seconds() {
+        let t0 = Instant::now();
+        let (mut session, _) = established(t0, routes(&[]));
+        // Our keepalives do not keep the session alive: only the peer's messages do.
+        let mut now = t0;
+        for _ in 0..2 {
+            now = session.poll_timeout().unwrap();
+            session.handle_timeout(now);
+        }
+        let expiry = t0 + Duration::from_secs(9);
+        assert_eq!(session.poll_timeout(), Some(expiry));
+        let actions = session.handle_timeout(expiry);
+        let messages = sent_messages(&actions);
+        assert_eq!(
+            messages,
+            [Message::Notification(Notification::hold_timer_expired())]
+        );
+        assert!(actions.contains(&Action::Disconnect));
+        assert_eq!(session.state(), State::Active);
+        let delay = retry_delay_of(&actions);
+        assert!((5..=9).contains(&delay.as_secs()), "{delay:?}");
+        assert!(now < expiry);
+    }
+
+    #[test]
+    fn peer_messages_restart_the_hold_timer() {
+        let t0 = Instant::now();
+        let (mut session, _) = established(t0, routes(&[]));
+        let t1 = t0 + Duration::from_secs(8);
+        session.handle(t1, Input::Message(&wire::encode_keepalive()));
+        let actions = session.handle_timeout(t0 + Duration::from_secs(9));
+        assert!(!actions.contains(&Action::Disconnect));
+        assert_eq!(session.state(), State::Established);
+    }
+
+    #[test]
+    fn repeated_connect_failures_back_off_up_to_a_minute() {
+        let mut now = Instant::now();
+        let mut session = Session::new(config(), 3);
+        session.handle(now, Input::Start);
+        let mut delays = Vec::new();
+        for _ in 0..6 {
+            let actions = session.handle(now, Input::ConnectFailed("refused".into()));
+            delays.push(retry_delay_of(&actions).as_secs());
+            assert_eq!(session.state(), State::Active);
+            now = session.poll_timeout().unwrap();
+            let actions = session.handle_timeout(now);
+            assert!(actions.contains(&Action::Connect));
+        }
+        let bases = [5, 10, 20, 40, 60, 60];
+        for (delay, base) in delays.iter().zip(bases) {
+            assert!((base..=base + 4).contains(delay), "{delays:?}");
+        }
+    }
+
+    #[test]
+    fn a_connect_that_hangs_is_abandoned_and_retried() {
+        let t0 = Instant::now();
+        let mut session = Session::new(config(), 3);
+        session.handle(t0, Input::Start);
+        let actions = session.handle_timeout(t0 + Duration::from_secs(5));
+        assert!(actions.contains(&Action::Disconnect));
+        assert_eq!(session.state(), State::Active);
+    }
+
+    #[test]
+    fn a_stable_session_that_drops_retries_at_the_base_delay() {
+        let t0 = Instant::now();
+        let (mut session, _) = established(t0, routes(&[]));
+        // Keep the session alive for a minute with peer keepalives.
+        let mut now = t0;
+        for _ in 0..20 {
+            now += Duration::from_secs(3);
+            session.handle(now, Input::Message(&wire::encode_keepalive()));
+        }
+        let actions = session.handle(now, Input::Closed("reset".into()));
+        assert!((5..=9).contains(&retry_delay_of(&actions).as_secs()));
+        assert_eq!(session.status().flaps, 1);
+    }
+
+    #[test]
+    fn wrong_peer_as_is_refused_with_bad_peer_as() {
+        let t0 = Instant::now();
+        let mut session = Session::new(config(), 1);
+        session.handle(t0, Input::Start);
+        session.handle(t0, Input::Connected { local: LOCAL });
+        let actions = session.handle(t0, Input::Message(&peer_open_with(64999, 9, true)));
+        assert_eq!(
+            sent_messages(&actions),
+            [Message::Notification(Notification::open_bad_peer_as(64999))]
+        );
+        assert_eq!(session.state(), State::Active);
+    }
+
+    #[test]
+    fn missing_extended_next_hop_is_reported_but_routes_still_go_out() {
+        let t0 = Instant::now();
+        let mut session = Session::new(config(), 1);
+        session.handle(
+            t0,
+            Input::Routes(routes(&[("203.0.113.10/32", COMMUNITY_PRIMARY)])),
+        );
+        session.handle(t0, Input::Start);
+        session.handle(t0, Input::Connected { local: LOCAL });
+        let actions = session.handle(t0, Input::Message(&peer_open_with(65000, 9, false)));
+        assert!(events(&actions).contains(&&Event::PeerLacksExtendedNextHop));
+        session.handle(t0, Input::Message(&wire::encode_keepalive()));
+        assert_eq!(session.status().prefixes_announced, 1);
+    }
+
+    #[test]
+    fn route_changes_send_withdrawals_first_and_only_the_difference() {
+        let t0 = Instant::now();
+        let (mut session, _) = established(
+            t0,
+            routes(&[
+                ("203.0.113.10/32", COMMUNITY_PRIMARY),
+                ("203.0.113.11/32", COMMUNITY_PRIMARY),
+            ]),
+        );
+        // Same set again: nothing on the wire.
+        let unchanged = routes(&[
+            ("203.0.113.10/32", COMMUNITY_PRIMARY),
+            ("203.0.113.11/32", COMMUNITY_PRIMARY),
+        ]);
+        assert!(sent_messages(&session.handle(t0, Input::Routes(unchanged))).is_empty());
+        // .11 goes away, .10 is demoted, .12 is new.
+        let next = routes(&[
+            ("203.0.113.10/32", COMMUNITY_SECONDARY),
+            ("203.0.113.12/32", COMMUNITY_PRIMARY),
+        ]);
+        let actions = session.handle(t0, Input::Routes(next));
+        let messages = sent_messages(&actions);
+        let summaries: Vec<(u32, u32)> = messages
+            .iter()
+            .map(|m| match m {
+                Message::Update(u) => (u.withdrawn, u.announced),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            summaries[0],
+            (1, 0),
+            "the withdrawal goes first: {summaries:?}"
+        );
+        assert_eq!(summaries[1..].iter().map(|s| s.1).sum::<u32>(), 2);
+        let withdrawn: Vec<&Event> = events(&actions)
+            .into_iter()
+            .filter(|e| matches!(e, Event::Withdrawn { .. }))
+            .collect();
+        assert_eq!(
+            withdrawn,
+            [&Event::Withdrawn {
+                prefix: "203.0.113.11/32".parse().unwrap()
+            }]
+        );
+        assert_eq!(session.status().prefixes_announced, 2);
+    }
+
+    #[test]
+    fn routes_wait_for_established_and_go_out_again_after_a_reconnect() {
+        let t0 = Instant::now();
+        let wanted = routes(&[("203.0.113.10/32", COMMUNITY_PRIMARY)]);
+        let (mut session, _) = established(t0, wanted.clone());
+        session.handle(t0, Input::Closed("reset".into()));
+        assert_eq!(session.status().prefixes_announced, 0);
+        let t1 = session.poll_timeout().unwrap();
+        session.handle_timeout(t1);
+        session.handle(t1, Input::Connected { local: LOCAL });
+        session.handle(t1, Input::Message(&peer_open(9)));
+        let actions = session.handle(t1, Input::Message(&wire::encode_keepalive()));
+        let announced: u32 = sent_messages(&actions)
+            .iter()
+            .map(|m| match m {
+                Message::Update(u) => u.announced,
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(announced, 1);
+    }
+
+    #[test]
+    fn garbage_from_the_peer_gets_a_notification_and_a_reconnect() {
+        let t0 = Instant::now();
+        let (mut session, _) = established(t0, routes(&[]));
+        // A KEEPALIVE with a bad length field inside a correctly framed buffer: type 4 with 20 bytes.
+        let mut bad = wire::encode_keepalive();
+        bad.push(0);
+        bad[17] = 20;
+        let actions = session.handle(t0, Input::Message(&bad));
+        let messages = sent_messages(&actions);
+        assert!(
+            matches!(messages.as_slice(), [Message::Notification(n)] if n.code == 1),
+            "{messages:?}"
+        );
+        assert!(actions.contains(&Action::Disconnect));
+        assert_eq!(session.state(), State::Active);
+        assert!(session.status().last_error.is_some());
+    }
+
+    #[test]
+    fn update_before_established_is_an_fsm_error() {
+        let t0 = Instant::now();
+        let mut session = Session::new(config(), 1);
+        session.handle(t0, Input::Start);
+        session.handle(t0, Input::Connected { local: LOCAL });
+        session.handle(t0, Input::Message(&peer_open(9)));
+        let actions = session.handle(
+            t0,
+            Input::Message(&wire::encode_end_of_rib(Family::Ipv4Unicast)),
+        );
+        assert_eq!(
+            sent_messages(&actions),
+            [Message::Notification(Notification::fsm_error())]
+        );
+    }
+
+    #[test]
+    fn a_notification_from_the_peer_closes_without_answering() {
+        let t0 = Instant::now();
+        let (mut session, _) = established(t0, routes(&[]));
+        let cease = wire::encode_notification(&Notification::cease_peer_deconfigured());
+        let actions = session.handle(t0, Input::Message(&cease));
+        assert!(sent_messages(&actions).is_empty());
+        assert!(events(&actions).contains(&&Event::NotificationReceived(
+            Notification::cease_peer_deconfigured()
+        )));
+        assert_eq!(session.state(), State::Active);
+    }
+
+    #[test]
+    fn stop_sends_the_cease_and_stays_down() {
+        let t0 = Instant::now();
+        let (mut session, _) = established(t0, routes(&[("203.0.113.10/32", COMMUNITY_PRIMARY)]));
+        let cease = Notification::cease_admin_shutdown("elastic stopping");
+        let actions = session.handle(t0, Input::Stop(cease.clone()));
+        assert_eq!(sent_messages(&actions), [Message::Notification(cease)]);
+        assert_eq!(
+            actions.last(),
+            Some(&Action::Event(Event::StateChanged {
+                from: State::Established,
+                to: State::Idle
+            }))
+        );
+        assert!(actions.contains(&Action::Disconnect));
+        assert_eq!(session.poll_timeout(), None);
+        // Route changes after the stop send nothing.
+        let actions = session.handle(t0, Input::Routes(routes(&[])));
+        assert!(sent_messages(&actions).is_empty());
+    }
+
+    #[test]
+    fn route_refresh_resends_everything() {
+        let t0 = Instant::now();
+        let (mut session, _) = established(t0, routes(&[("203.0.113.10/32", COMMUNITY_PRIMARY)]));
+        // ROUTE-REFRESH (RFC 2918) for IPv4 unicast.
+        let mut refresh = vec![0xff; 16];
+        refresh.extend_from_slice(&[0, 23, 5, 0, 1, 0, 1]);
+        let actions = session.handle(t0, Input::Message(&refresh));
+        let announced: u32 = sent_messages(&actions)
+            .iter()
+            .map(|m| match m {
+                Message::Update(u) => u.announced,
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(announced, 1);
+    }
+
+    #[test]
+    fn received_routes_are_counted_not_kept() {
+        let t0 = Instant::now();
+        let (mut session, _) = established(t0, routes(&[]));
+        let attrs = RouteAttrs {
+            communities: vec![],
+            med: None,
+        };
+        let prefixes: Vec<IpNet> = (0..500u32)
+            .map(|i| IpNet::new(IpAddr::V4(Ipv4Addr::from(0xc633_0000 + (i << 8))), 24).unwrap())
+            .collect();
+        let context = UpdateContext {
+            local_as: 65000,
+            four_octet_as: true,
+            next_hop: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9)),
+        };
+        for update in wire::encode_announcements(&prefixes, &attrs, &context) {
+            session.handle(t0, Input::Message(&update));
+        }
+        let actions = session.handle(
+            t0,
+            Input::Message(&wire::encode_end_of_rib(Family::Ipv4Unicast)),
+        );
+        assert_eq!(session.status().prefixes_received, 500);
+        assert!(events(&actions).contains(&&Event::EndOfRibReceived {
+            family: Family::Ipv4Unicast,
+            prefixes: 500
+        }));
+        assert_eq!(session.state(), State::Established);
+    }
+}

@@ -1,0 +1,909 @@
+//! lelastic-compatible command line → [`Settings`].
+//!
+//! lelastic uses Go's `flag` package, so existing units say `-dcid 14 -primary`. Go accepts
+//! `-name value`, `-name=value`, `--name value` and `--name=value`, lets the last occurrence win and
+//! takes `-flag=false` for booleans. [`canonicalize`] rewrites that grammar into clap's (`--name=value`,
+//! bare `--name` for a true boolean) before clap types and validates the values and renders the usage.
+//! Unlike Go, a stray word is an error: Go silently stops parsing there and ignores every flag after it.
+//!
+//! Pure: no IO; warnings that must be logged later travel in [`Settings::warnings`].
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::net::{IpAddr, Ipv4Addr};
+use std::str::FromStr;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Arg, ArgAction, ArgMatches};
+use ipnet::IpNet;
+
+/// lelastic's local AS.
+pub const LOCAL_AS: u32 = 65001;
+/// The route servers' AS.
+pub const PEER_AS: u32 = 65000;
+/// lelastic's default neighbor pattern, formatted with (dcid, i) for i = 1..=4.
+pub const DEFAULT_NEIGHBOR_PATTERN: &str = "2600:3c0f:%d:34::%d";
+/// lelastic's eBGP multihop TTL.
+pub const DEFAULT_MULTIHOP_TTL: u8 = 16;
+/// How many route servers the pattern names.
+pub const NEIGHBOR_COUNT: u32 = 4;
+
+/// The community an announcement carries: primary 65000:1 beats secondary 65000:2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Primary,
+    Secondary,
+}
+
+/// lelastic's level names (logrus), plus `error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    /// Parses a level name the way logrus does (case-insensitive; `warning`, `fatal` and `panic`
+    /// included, the last two mapped to `Error`, the most severe level we log at).
+    pub fn parse(name: &str) -> Option<LogLevel> {
+        match name.to_ascii_lowercase().as_str() {
+            "trace" => Some(LogLevel::Trace),
+            "debug" => Some(LogLevel::Debug),
+            "info" => Some(LogLevel::Info),
+            "warn" | "warning" => Some(LogLevel::Warn),
+            "error" | "fatal" | "panic" => Some(LogLevel::Error),
+            _ => None,
+        }
+    }
+}
+
+/// Everything the flags decide, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub dcid: u32,
+    pub role: Role,
+    pub send56: bool,
+    pub allifs: bool,
+    pub multihop_ttl: u8,
+    pub neighbor_pattern: String,
+    /// The pattern formatted with (dcid, i) for i = 1..=4, in that order.
+    pub neighbors: Vec<IpAddr>,
+    pub log_level: LogLevel,
+    pub log_json: bool,
+    /// `-address` values in the order given, duplicates dropped: bound to `lo` by elastic.
+    pub addresses: Vec<IpNet>,
+    pub med: Option<u32>,
+    pub router_id: Option<Ipv4Addr>,
+    pub local_as: u32,
+    pub peer_as: u32,
+    /// To log once logging is up (e.g. an unknown log level).
+    pub warnings: Vec<String>,
+}
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Run(Settings),
+    /// `-h`, `-help` or `--help`: print this usage text and exit 0.
+    Help(String),
+}
+
+/// A bad command line: print the message and exit 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct UsageError {
+    pub message: String,
+}
+
+/// Appended to every usage error so the one line tells the user where to look.
+const HINT: &str = "(run 'elastic -h' for usage)";
+
+impl UsageError {
+    fn new(problem: impl std::fmt::Display) -> UsageError {
+        UsageError {
+            message: format!("{problem} {HINT}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FlagKind {
+    /// Takes a value: `-name value` or `-name=value`.
+    Value,
+    /// A boolean: `-name`, or `-name=true|false` (Go's spellings).
+    Bool,
+    Help,
+}
+
+/// Every name the parser knows. clap's definitions in [`command`] use the same names.
+const FLAGS: &[(&str, FlagKind)] = &[
+    ("dcid", FlagKind::Value),
+    ("primary", FlagKind::Bool),
+    ("secondary", FlagKind::Bool),
+    ("send56", FlagKind::Bool),
+    ("allifs", FlagKind::Bool),
+    ("multihopttl", FlagKind::Value),
+    ("neighborpattern", FlagKind::Value),
+    ("loglevel", FlagKind::Value),
+    ("logjson", FlagKind::Bool),
+    ("address", FlagKind::Value),
+    ("med", FlagKind::Value),
+    ("routerid", FlagKind::Value),
+    ("h", FlagKind::Help),
+    ("help", FlagKind::Help),
+];
+
+/// Parses the arguments (without argv\[0\]).
+pub fn parse<I, T>(args: I) -> Result<Command, UsageError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let args = args
+        .into_iter()
+        .map(|arg| {
+            let arg: OsString = arg.into();
+            arg.into_string().map_err(|bad| {
+                UsageError::new(format!(
+                    "argument {:?} is not valid UTF-8",
+                    bad.to_string_lossy()
+                ))
+            })
+        })
+        .collect::<Result<Vec<String>, UsageError>>()?;
+    let canonical = match canonicalize(&args)? {
+        Canonical::Help => return Ok(Command::Help(usage())),
+        Canonical::Args(canonical) => canonical,
+    };
+    let matches = command()
+        .try_get_matches_from(canonical)
+        .map_err(clap_error)?;
+    settings(&matches).map(Command::Run)
+}
+
+/// The usage text printed for `-h`.
+pub fn usage() -> String {
+    command().render_help().to_string()
+}
+
+enum Canonical {
+    Help,
+    /// clap-style arguments: `--name=value` or `--name`.
+    Args(Vec<String>),
+}
+
+/// Rewrites Go `flag` syntax into clap's, rejecting unknown flags and stray words.
+fn canonicalize(args: &[String]) -> Result<Canonical, UsageError> {
+    let mut out = Vec::new();
+    // Booleans are resolved here (last occurrence wins, as in Go) and handed to clap as bare flags.
+    let mut bools: BTreeMap<&str, bool> = BTreeMap::new();
+    let mut rest = args.iter();
+    while let Some(token) = rest.next() {
+        if token == "--" {
+            // Go ends flag parsing here; anything after it is a stray word.
+            if let Some(stray) = rest.next() {
+                return Err(stray_word(stray));
+            }
+            break;
+        }
+        let body = match token.strip_prefix("--").or_else(|| token.strip_prefix('-')) {
+            Some(body) if !body.is_empty() => body,
+            _ => return Err(stray_word(token)),
+        };
+        if body.starts_with('-') || body.starts_with('=') {
+            return Err(UsageError::new(format!("bad flag syntax: {token}")));
+        }
+        let (name, inline_value) = match body.split_once('=') {
+            Some((name, value)) => (name, Some(value)),
+            None => (body, None),
+        };
+        let Some(&(name, kind)) = FLAGS.iter().find(|(known, _)| *known == name) else {
+            return Err(UsageError::new(format!(
+                "flag provided but not defined: -{name}"
+            )));
+        };
+        match kind {
+            FlagKind::Help => return Ok(Canonical::Help),
+            FlagKind::Bool => {
+                let value = match inline_value {
+                    None => true,
+                    Some(text) => parse_go_bool(text).ok_or_else(|| {
+                        UsageError::new(format!(
+                            "invalid boolean value {text:?} for -{name}: use true or false"
+                        ))
+                    })?,
+                };
+                bools.insert(name, value);
+            }
+            FlagKind::Value => {
+                // Like Go, the next word is the value even when it starts with '-' (`-dcid -5`).
+                let value = match inline_value {
+                    Some(value) => value,
+                    None => rest.next().ok_or_else(|| {
+                        UsageError::new(format!("flag needs an argument: -{name}"))
+                    })?,
+                };
+                out.push(format!("--{name}={value}"));
+            }
+        }
+    }
+    out.extend(
+        bools
+            .into_iter()
+            .filter(|(_, on)| *on)
+            .map(|(name, _)| format!("--{name}")),
+    );
+    Ok(Canonical::Args(out))
+}
+
+fn stray_word(word: &str) -> UsageError {
+    UsageError::new(format!(
+        "unexpected argument {word:?}: elastic takes flags only"
+    ))
+}
+
+/// Go's `strconv.ParseBool` spellings.
+fn parse_go_bool(text: &str) -> Option<bool> {
+    match text {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+fn command() -> clap::Command {
+    let value = |name: &'static str, value_name: &'static str, help: &'static str| {
+        Arg::new(name)
+            .long(name)
+            .value_name(value_name)
+            .action(ArgAction::Set)
+            .help(help)
+    };
+    let switch = |name: &'static str, help: &'static str| {
+        Arg::new(name)
+            .long(name)
+            .action(ArgAction::SetTrue)
+            .help(help)
+    };
+    clap::Command::new("elastic")
+        .no_binary_name(true)
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        // Go's flag package lets the last occurrence win.
+        .args_override_self(true)
+        .about("Announces this host's elastic IP addresses to the route servers over BGP (lelastic-compatible).")
+        .override_usage("elastic -dcid N (-primary | -secondary) [flags]")
+        .arg(value("dcid", "N", "Datacenter id, greater than 1 (required)").value_parser(parse_dcid))
+        .arg(switch("primary", "Announce as primary (community 65000:1)"))
+        .arg(switch("secondary", "Announce as secondary (community 65000:2)"))
+        .arg(switch("send56", "Widen IPv6 addresses that are not /64 or /56 to /56 instead of /64"))
+        .arg(switch("allifs", "Look for addresses on every interface, not only lo"))
+        .arg(
+            value("multihopttl", "TTL", "eBGP multihop TTL, 1-255")
+                .default_value("16")
+                .value_parser(parse_ttl),
+        )
+        .arg(
+            value("neighborpattern", "PATTERN", "Route-server address pattern, formatted with (dcid, 1..4)")
+                .default_value(DEFAULT_NEIGHBOR_PATTERN),
+        )
+        .arg(
+            value("loglevel", "LEVEL", "trace, debug, info, warn or error (unknown: info)")
+                .default_value("info"),
+        )
+        .arg(switch("logjson", "Log JSON lines instead of text"))
+        .arg(
+            value(
+                "address",
+                "CIDR",
+                "Address to bind to lo and announce (repeatable): IPv4 /32; IPv6 /64, /56 or /128; \
+                 a bare address means /32 or /128",
+            )
+            .action(ArgAction::Append)
+            .value_parser(parse_address),
+        )
+        .arg(value("med", "N", "MULTI_EXIT_DISC to send (none by default)").value_parser(clap::value_parser!(u32)))
+        .arg(value("routerid", "A.B.C.D", "BGP router id (default: derived from this host's addresses)").value_parser(parse_router_id))
+        .after_help(
+            "Flags take one dash or two, with the value after a space or '=': -dcid 14, --dcid=14.\n\
+             Booleans also take =true or =false. -h, -help or --help prints this text.",
+        )
+}
+
+/// Accepts any integer so that `-dcid 0` and `-dcid -5` get lelastic's rule, not a parse error.
+fn parse_dcid(text: &str) -> Result<i64, String> {
+    text.parse::<i64>().map_err(|err| err.to_string())
+}
+
+fn parse_ttl(text: &str) -> Result<u8, String> {
+    match text.parse::<i64>() {
+        Ok(ttl @ 1..=255) => Ok(ttl as u8),
+        Ok(_) => Err("multihopttl must be between 1 and 255".to_string()),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
+fn parse_router_id(text: &str) -> Result<Ipv4Addr, String> {
+    let id = Ipv4Addr::from_str(text).map_err(|_| "not an IPv4 address (A.B.C.D)".to_string())?;
+    if id.is_unspecified() {
+        // RFC 6286: the BGP Identifier is a non-zero 32-bit value.
+        return Err("router id must not be 0.0.0.0".to_string());
+    }
+    Ok(id)
+}
+
+/// `-address`: what elastic will bind to `lo` and what discovery will then announce.
+/// IPv4 must be /32 (lelastic skips any other length); IPv6 may be /64 or /56 (announced as is) or
+/// /128 (announced widened to /64, or /56 with -send56). The host part is kept: it is the address bound.
+fn parse_address(text: &str) -> Result<IpNet, String> {
+    let net = match IpNet::from_str(text) {
+        Ok(net) => net,
+        Err(_) => match IpAddr::from_str(text) {
+            Ok(addr) => IpNet::from(addr),
+            Err(_) => return Err("not an address or CIDR".to_string()),
+        },
+    };
+    match net {
+        IpNet::V4(v4) if v4.prefix_len() != 32 => {
+            return Err("IPv4 addresses must be /32".to_string());
+        }
+        IpNet::V6(v6) if !matches!(v6.prefix_len(), 56 | 64 | 128) => {
+            return Err("IPv6 addresses must be /64, /56 or /128".to_string());
+        }
+        _ => {}
+    }
+    if let Some(why) = never_announced(net.addr()) {
+        return Err(format!("{why} addresses are never announced"));
+    }
+    Ok(net)
+}
+
+/// Why discovery would skip this address, if it would.
+fn never_announced(addr: IpAddr) -> Option<&'static str> {
+    match addr {
+        _ if addr.is_loopback() => Some("loopback"),
+        _ if addr.is_unspecified() => Some("unspecified"),
+        _ if addr.is_multicast() => Some("multicast"),
+        IpAddr::V4(v4) if v4.is_link_local() => Some("link-local"),
+        IpAddr::V6(v6) if v6.is_unicast_link_local() => Some("link-local"),
+        _ => None,
+    }
+}
+
+/// Turns a clap error (only value errors can reach here) into one line naming the flag Go-style.
+fn clap_error(err: clap::Error) -> UsageError {
+    let text = |kind| match err.get(kind) {
+        Some(ContextValue::String(text)) => Some(text.clone()),
+        _ => None,
+    };
+    match (
+        err.kind(),
+        text(ContextKind::InvalidArg),
+        text(ContextKind::InvalidValue),
+    ) {
+        (ErrorKind::ValueValidation | ErrorKind::InvalidValue, Some(arg), Some(value)) => {
+            // clap names the argument "--dcid <N>"; users typed -dcid.
+            let flag = arg
+                .split_whitespace()
+                .next()
+                .unwrap_or(&arg)
+                .trim_start_matches('-');
+            let reason = std::error::Error::source(&err)
+                .map(|source| source.to_string())
+                .unwrap_or_else(|| "invalid value".to_string());
+            UsageError::new(format!(
+                "invalid value {value:?} for flag -{flag}: {reason}"
+            ))
+        }
+        _ => {
+            let rendered = err.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            UsageError::new(first.trim_start_matches("error: "))
+        }
+    }
+}
+
+/// Validates across flags and builds [`Settings`].
+fn settings(matches: &ArgMatches) -> Result<Settings, UsageError> {
+    let dcid = match matches.get_one::<i64>("dcid") {
+        None => {
+            return Err(UsageError::new(
+                "-dcid is required (dcid must be greater than 1)",
+            ));
+        }
+        Some(&dcid) if dcid <= 1 => return Err(UsageError::new("dcid must be greater than 1")),
+        Some(&dcid) => {
+            u32::try_from(dcid).map_err(|_| UsageError::new(format!("dcid {dcid} is too large")))?
+        }
+    };
+    let role = match (matches.get_flag("primary"), matches.get_flag("secondary")) {
+        (true, false) => Role::Primary,
+        (false, true) => Role::Secondary,
+        (true, true) => {
+            return Err(UsageError::new(
+                "-primary and -secondary cannot be used together: choose one",
+            ));
+        }
+        (false, false) => return Err(UsageError::new("use either -primary or -secondary")),
+    };
+    let neighbor_pattern = string(matches, "neighborpattern");
+    let neighbors = format_neighbors(&neighbor_pattern, dcid).map_err(UsageError::new)?;
+
+    let mut warnings = Vec::new();
+    let level_name = string(matches, "loglevel");
+    let log_level = LogLevel::parse(&level_name).unwrap_or_else(|| {
+        warnings.push(format!(
+            "unknown log level {level_name:?}, falling back to loglevel info"
+        ));
+        LogLevel::Info
+    });
+
+    let mut addresses: Vec<IpNet> = Vec::new();
+    for net in matches.get_many::<IpNet>("address").into_iter().flatten() {
+        if !addresses.contains(net) {
+            addresses.push(*net);
+        }
+    }
+
+    Ok(Settings {
+        dcid,
+        role,
+        send56: matches.get_flag("send56"),
+        allifs: matches.get_flag("allifs"),
+        multihop_ttl: matches
+            .get_one::<u8>("multihopttl")
+            .copied()
+            .unwrap_or(DEFAULT_MULTIHOP_TTL),
+        neighbor_pattern,
+        neighbors,
+        log_level,
+        log_json: matches.get_flag("logjson"),
+        addresses,
+        med: matches.get_one::<u32>("med").copied(),
+        router_id: matches.get_one::<Ipv4Addr>("routerid").copied(),
+        local_as: LOCAL_AS,
+        peer_as: PEER_AS,
+        warnings,
+    })
+}
+
+fn string(matches: &ArgMatches, name: &str) -> String {
+    matches.get_one::<String>(name).cloned().unwrap_or_default()
+}
+
+/// Formats the pattern the way lelastic's `fmt.Sprintf(pattern, dcid, i)` does for i = 1..=4.
+/// The pattern must hold exactly two `%d`, and every result must be an IP address.
+pub fn format_neighbors(pattern: &str, dcid: u32) -> Result<Vec<IpAddr>, String> {
+    let parts: Vec<&str> = pattern.split("%d").collect();
+    if parts.len() != 3 {
+        return Err(format!(
+            "neighborpattern {pattern:?} must contain exactly two %d (datacenter id, then 1..4)"
+        ));
+    }
+    (1..=NEIGHBOR_COUNT)
+        .map(|i| {
+            let text = format!("{}{dcid}{}{i}{}", parts[0], parts[1], parts[2]);
+            IpAddr::from_str(&text).map_err(|_| {
+                format!("neighborpattern {pattern:?} gives {text:?}, which is not an IP address")
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads one field of the settings, so one table can cover every flag.
+    type Reader<T> = fn(&Settings) -> T;
+
+    fn run(args: &[&str]) -> Settings {
+        match parse(args.iter().copied()) {
+            Ok(Command::Run(settings)) => settings,
+            Ok(Command::Help(_)) => panic!("{args:?}: got help"),
+            Err(err) => panic!("{args:?}: {err}"),
+        }
+    }
+
+    fn error(args: &[&str]) -> String {
+        match parse(args.iter().copied()) {
+            Err(err) => {
+                assert!(err.message.ends_with(HINT), "no hint in {:?}", err.message);
+                assert!(
+                    !err.message.contains('\n'),
+                    "not one line: {:?}",
+                    err.message
+                );
+                err.message
+            }
+            Ok(other) => panic!("{args:?}: expected an error, got {other:?}"),
+        }
+    }
+
+    fn with(extra: &[&str]) -> Settings {
+        let mut args = vec!["-dcid", "14", "-primary"];
+        args.extend_from_slice(extra);
+        run(&args)
+    }
+
+    #[test]
+    fn minimal_invocation_gets_lelastics_defaults() {
+        let settings = run(&["-dcid", "14", "-primary"]);
+        let expected = Settings {
+            dcid: 14,
+            role: Role::Primary,
+            send56: false,
+            allifs: false,
+            multihop_ttl: 16,
+            neighbor_pattern: "2600:3c0f:%d:34::%d".to_string(),
+            neighbors: (1..=4)
+                .map(|i| format!("2600:3c0f:14:34::{i}").parse().unwrap())
+                .collect(),
+            log_level: LogLevel::Info,
+            log_json: false,
+            addresses: vec![],
+            med: None,
+            router_id: None,
+            local_as: 65001,
+            peer_as: 65000,
+            warnings: vec![],
+        };
+        assert_eq!(settings, expected);
+    }
+
+    #[test]
+    fn value_flags_work_in_all_four_spellings() {
+        for args in [
+            ["-dcid", "14", "-secondary"].as_slice(),
+            &["-dcid=14", "-secondary"],
+            &["--dcid", "14", "-secondary"],
+            &["--dcid=14", "--secondary"],
+        ] {
+            let settings = run(args);
+            assert_eq!(settings.dcid, 14, "{args:?}");
+            assert_eq!(settings.role, Role::Secondary, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn every_value_flag_is_read_in_go_and_gnu_style() {
+        let cases: &[(&str, &str, Reader<String>)] = &[
+            ("multihopttl", "5", |s| s.multihop_ttl.to_string()),
+            ("neighborpattern", "2001:db8:%d:34::%d", |s| {
+                s.neighbor_pattern.clone()
+            }),
+            ("loglevel", "debug", |s| format!("{:?}", s.log_level)),
+            ("address", "203.0.113.10/32", |s| {
+                format!("{:?}", s.addresses)
+            }),
+            ("med", "50", |s| format!("{:?}", s.med)),
+            ("routerid", "192.0.2.1", |s| format!("{:?}", s.router_id)),
+        ];
+        for (name, value, read) in cases {
+            let expected = read(&with(&[&format!("-{name}"), value]));
+            for spelling in [
+                vec![format!("-{name}={value}")],
+                vec![format!("--{name}"), value.to_string()],
+                vec![format!("--{name}={value}")],
+            ] {
+                let refs: Vec<&str> = spelling.iter().map(String::as_str).collect();
+                assert_eq!(read(&with(&refs)), expected, "{spelling:?}");
+            }
+            assert_ne!(read(&with(&[])), expected, "-{name} changed nothing");
+        }
+        let settings = with(&[
+            "-multihopttl",
+            "5",
+            "-neighborpattern",
+            "2001:db8:%d:34::%d",
+            "-loglevel",
+            "debug",
+            "-address",
+            "203.0.113.10/32",
+            "-med",
+            "50",
+            "-routerid",
+            "192.0.2.1",
+        ]);
+        assert_eq!(settings.multihop_ttl, 5);
+        assert_eq!(settings.log_level, LogLevel::Debug);
+        assert_eq!(settings.med, Some(50));
+        assert_eq!(settings.router_id, Some(Ipv4Addr::new(192, 0, 2, 1)));
+        assert_eq!(
+            settings.addresses,
+            vec!["203.0.113.10/32".parse::<IpNet>().unwrap()]
+        );
+        assert_eq!(
+            settings.neighbors,
+            [
+                "2001:db8:14:34::1",
+                "2001:db8:14:34::2",
+                "2001:db8:14:34::3",
+                "2001:db8:14:34::4"
+            ]
+            .map(|a| a.parse::<IpAddr>().unwrap())
+        );
+    }
+
+    #[test]
+    fn every_bool_flag_is_read_in_go_and_gnu_style() {
+        let cases: &[(&str, Reader<bool>)] = &[
+            ("send56", |s| s.send56),
+            ("allifs", |s| s.allifs),
+            ("logjson", |s| s.log_json),
+        ];
+        for (name, read) in cases {
+            assert!(!read(&with(&[])), "-{name} defaults to false");
+            for spelling in [
+                format!("-{name}"),
+                format!("--{name}"),
+                format!("-{name}=true"),
+                format!("--{name}=1"),
+                format!("-{name}=T"),
+            ] {
+                assert!(read(&with(&[&spelling])), "{spelling}");
+            }
+            for spelling in [
+                format!("-{name}=false"),
+                format!("--{name}=0"),
+                format!("-{name}=F"),
+            ] {
+                assert!(!read(&with(&[&spelling])), "{spelling}");
+            }
+        }
+    }
+
+    #[test]
+    fn role_flags_take_go_booleans_and_the_last_occurrence_wins() {
+        assert_eq!(run(&["-dcid=14", "--primary"]).role, Role::Primary);
+        assert_eq!(run(&["-dcid=14", "-primary=true"]).role, Role::Primary);
+        assert_eq!(
+            run(&["-dcid=14", "-primary=false", "-secondary"]).role,
+            Role::Secondary
+        );
+        assert_eq!(
+            run(&["-dcid=14", "-primary", "-primary=false", "-secondary"]).role,
+            Role::Secondary
+        );
+        assert_eq!(run(&["-dcid=14", "-dcid=15", "-primary"]).dcid, 15);
+    }
+
+    #[test]
+    fn help_in_every_spelling_prints_usage() {
+        for spelling in ["-h", "-help", "--help", "--h"] {
+            match parse([spelling]) {
+                Ok(Command::Help(text)) => assert_eq!(text, usage()),
+                other => panic!("{spelling}: {other:?}"),
+            }
+        }
+        match parse(["-dcid", "14", "-help"]) {
+            Ok(Command::Help(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn usage_names_every_flag() {
+        let text = usage();
+        for (name, kind) in FLAGS {
+            if *kind != FlagKind::Help {
+                assert!(
+                    text.contains(&format!("--{name}")),
+                    "usage lacks {name}:\n{text}"
+                );
+            }
+        }
+        assert!(text.contains("-dcid 14"), "{text}");
+    }
+
+    #[test]
+    fn dcid_must_be_given_and_greater_than_one() {
+        assert!(error(&["-primary"]).starts_with("-dcid is required"));
+        assert!(error(&[]).starts_with("-dcid is required"));
+        for bad in ["1", "0", "-5"] {
+            assert!(
+                error(&["-dcid", bad, "-primary"]).starts_with("dcid must be greater than 1"),
+                "{bad}"
+            );
+        }
+        assert_eq!(run(&["-dcid", "2", "-primary"]).dcid, 2);
+    }
+
+    #[test]
+    fn role_is_required_and_exclusive() {
+        assert!(error(&["-dcid", "14"]).starts_with("use either -primary or -secondary"));
+        assert!(
+            error(&["-dcid", "14", "-primary", "-secondary"])
+                .starts_with("-primary and -secondary cannot be used together")
+        );
+        assert!(error(&["-dcid", "14", "-primary=false"]).starts_with("use either"));
+    }
+
+    #[test]
+    fn unknown_flags_are_rejected_with_gos_wording() {
+        assert!(
+            error(&["-dcid", "14", "-primary", "-foo"])
+                .starts_with("flag provided but not defined: -foo")
+        );
+        assert!(error(&["--foo=1"]).starts_with("flag provided but not defined: -foo"));
+        assert!(error(&["-Primary"]).starts_with("flag provided but not defined: -Primary"));
+        assert!(error(&["---dcid", "14"]).starts_with("bad flag syntax: ---dcid"));
+        assert!(error(&["-=14"]).starts_with("bad flag syntax: -=14"));
+    }
+
+    #[test]
+    fn bad_values_name_the_flag_and_the_value() {
+        assert_eq!(
+            error(&["-dcid", "abc", "-primary"]),
+            format!("invalid value \"abc\" for flag -dcid: invalid digit found in string {HINT}")
+        );
+        assert!(error(&["-dcid=", "-primary"]).starts_with("invalid value \"\" for flag -dcid:"));
+        assert!(
+            error(&["-dcid", "14", "-primary", "-med", "x"])
+                .starts_with("invalid value \"x\" for flag -med:")
+        );
+        assert!(
+            error(&["-dcid", "14", "-primary", "-med", "-1"])
+                .starts_with("invalid value \"-1\" for flag -med:")
+        );
+        assert!(
+            error(&["-dcid", "14", "-primary=maybe"])
+                .starts_with("invalid boolean value \"maybe\" for -primary")
+        );
+    }
+
+    #[test]
+    fn a_value_flag_at_the_end_needs_its_value() {
+        assert!(error(&["-primary", "-dcid"]).starts_with("flag needs an argument: -dcid"));
+        assert!(
+            error(&["-dcid", "14", "-primary", "--address"])
+                .starts_with("flag needs an argument: -address")
+        );
+    }
+
+    #[test]
+    fn stray_words_are_rejected_not_silently_ignored() {
+        // Go would stop at "extra" and drop -neighborpattern without a word.
+        assert!(
+            error(&["-dcid", "14", "-primary", "extra", "-neighborpattern", "x"])
+                .starts_with("unexpected argument \"extra\"")
+        );
+        assert!(error(&["-dcid", "14", "-primary", "-"]).starts_with("unexpected argument \"-\""));
+        assert!(
+            error(&["-dcid", "14", "-primary", "--", "-secondary"])
+                .starts_with("unexpected argument \"-secondary\"")
+        );
+        assert_eq!(run(&["-dcid", "14", "-primary", "--"]).dcid, 14);
+    }
+
+    #[test]
+    fn multihop_ttl_must_be_1_to_255() {
+        assert_eq!(with(&["-multihopttl", "1"]).multihop_ttl, 1);
+        assert_eq!(with(&["-multihopttl", "255"]).multihop_ttl, 255);
+        for bad in ["0", "256", "-1"] {
+            assert!(
+                error(&["-dcid=14", "-primary", "-multihopttl", bad])
+                    .contains("multihopttl must be between 1 and 255"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn neighbor_pattern_needs_two_placeholders_and_must_give_addresses() {
+        assert!(
+            error(&["-dcid=14", "-primary", "-neighborpattern", "bogus"])
+                .starts_with("neighborpattern \"bogus\" must contain exactly two %d")
+        );
+        assert!(
+            error(&[
+                "-dcid=14",
+                "-primary",
+                "-neighborpattern",
+                "2001:db8:%d:%d::%d"
+            ])
+            .contains("exactly two %d")
+        );
+        assert!(error(&["-dcid=14", "-primary", "-neighborpattern", "2001:db8:%d:zz::%d"])
+            .starts_with("neighborpattern \"2001:db8:%d:zz::%d\" gives \"2001:db8:14:zz::1\", which is not an IP address"));
+        // dcid is formatted in decimal, so a big one overflows an IPv6 group.
+        assert!(error(&["-dcid=70000", "-primary"]).contains("not an IP address"));
+        let v4 = with(&["-neighborpattern", "192.0.%d.%d"]);
+        assert_eq!(v4.neighbors[3], "192.0.14.4".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn log_levels_follow_logrus_and_unknown_ones_warn() {
+        for (name, level) in [
+            ("trace", LogLevel::Trace),
+            ("debug", LogLevel::Debug),
+            ("info", LogLevel::Info),
+            ("warn", LogLevel::Warn),
+            ("warning", LogLevel::Warn),
+            ("error", LogLevel::Error),
+            ("DEBUG", LogLevel::Debug),
+        ] {
+            let settings = with(&["-loglevel", name]);
+            assert_eq!(settings.log_level, level, "{name}");
+            assert!(settings.warnings.is_empty());
+        }
+        let settings = with(&["-loglevel", "bogus"]);
+        assert_eq!(settings.log_level, LogLevel::Info);
+        assert_eq!(
+            settings.warnings,
+            vec!["unknown log level \"bogus\", falling back to loglevel info".to_string()]
+        );
+    }
+
+    #[test]
+    fn addresses_accept_the_documented_lengths_only() {
+        let settings = with(&[
+            "-address",
+            "203.0.113.10/32",
+            "-address",
+            "2001:db8:100::1/64",
+            "--address=2001:db8:200::/56",
+            "-address",
+            "2001:db8:300::1/128",
+            "-address",
+            "203.0.113.11",
+            "-address",
+            "2001:db8:400::1",
+            "-address",
+            "203.0.113.10/32",
+        ]);
+        let expected: Vec<IpNet> = [
+            "203.0.113.10/32",
+            "2001:db8:100::1/64",
+            "2001:db8:200::/56",
+            "2001:db8:300::1/128",
+            "203.0.113.11/32",
+            "2001:db8:400::1/128",
+        ]
+        .iter()
+        .map(|text| text.parse().unwrap())
+        .collect();
+        assert_eq!(settings.addresses, expected);
+
+        let bad = |value: &str| error(&["-dcid=14", "-primary", "-address", value]);
+        assert!(bad("192.0.2.5/24").contains("IPv4 addresses must be /32"));
+        assert!(bad("2001:db8::1/48").contains("IPv6 addresses must be /64, /56 or /128"));
+        assert!(bad("127.0.0.2/32").contains("loopback addresses are never announced"));
+        assert!(bad("::1").contains("loopback"));
+        assert!(bad("fe80::1/64").contains("link-local"));
+        assert!(bad("169.254.0.1").contains("link-local"));
+        assert!(bad("0.0.0.0").contains("unspecified"));
+        assert!(bad("ff02::1/128").contains("multicast"));
+        assert!(
+            bad("example")
+                .starts_with("invalid value \"example\" for flag -address: not an address")
+        );
+    }
+
+    #[test]
+    fn router_id_must_be_a_nonzero_ipv4_address() {
+        assert!(
+            error(&["-dcid=14", "-primary", "-routerid", "0.0.0.0"])
+                .contains("must not be 0.0.0.0")
+        );
+        assert!(
+            error(&["-dcid=14", "-primary", "-routerid", "2001:db8::1"])
+                .contains("not an IPv4 address")
+        );
+    }
+
+    #[test]
+    fn non_utf8_arguments_are_usage_errors() {
+        use std::os::unix::ffi::OsStringExt;
+        let bad = OsString::from_vec(vec![b'-', 0xff]);
+        assert!(
+            parse([bad])
+                .unwrap_err()
+                .message
+                .contains("not valid UTF-8")
+        );
+    }
+}
