@@ -1110,7 +1110,7 @@ fn rfc7606_outcomes() {
             Fine,
         ),
         (
-            "Extended Length flag on ORIGIN is fine (§5.1? any attribute may use it)",
+            "Extended Length flag on ORIGIN is fine (RFC 4271 §4.3: any attribute may set it)",
             classic(&format!("50010001 02 {AS_PATH_OK} {NEXT_HOP_OK}")),
             Fine,
         ),
