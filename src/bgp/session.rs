@@ -186,6 +186,17 @@ struct Negotiated {
     hold_time: Duration,
     keepalive: Duration,
     four_octet_as: bool,
+    ipv4: bool,
+    ipv6: bool,
+}
+
+impl Negotiated {
+    fn family(&self, family: Family) -> bool {
+        match family {
+            Family::Ipv4Unicast => self.ipv4,
+            Family::Ipv6Unicast => self.ipv6,
+        }
+    }
 }
 
 pub struct Session {
@@ -515,7 +526,9 @@ impl Session {
                     self.set_state(now, State::Established, out);
                     self.sync_routes(out);
                     for family in [Family::Ipv4Unicast, Family::Ipv6Unicast] {
-                        self.send(out, wire::encode_end_of_rib(family), |c| &mut c.update);
+                        if self.negotiated.is_some_and(|n| n.family(family)) {
+                            self.send(out, wire::encode_end_of_rib(family), |c| &mut c.update);
+                        }
                     }
                 }
             }
@@ -573,10 +586,18 @@ impl Session {
         // RFC 4271 §4.2: the smaller hold time wins; 0 means no keepalives at all.
         let hold_secs = open.hold_time.min(self.config.hold_time);
         let hold_time = Duration::from_secs(u64::from(hold_secs));
+        // RFC 4760: only families both sides advertise are exchanged; a peer that advertises
+        // no multiprotocol capability at all speaks IPv4 unicast only. We advertise both.
+        let advertises_any_family = open
+            .capabilities
+            .iter()
+            .any(|c| matches!(c, Capability::MultiProtocol { .. }));
         self.negotiated = Some(Negotiated {
             hold_time,
             keepalive: hold_time / 3,
             four_octet_as: open.four_octet_as(),
+            ipv4: open.multiprotocol(Family::Ipv4Unicast) || !advertises_any_family,
+            ipv6: open.multiprotocol(Family::Ipv6Unicast),
         });
         self.status.remote_router_id = Some(open.router_id);
         self.status.remote_as = Some(open.asn());
@@ -610,7 +631,7 @@ impl Session {
         if self.state != State::Established {
             return;
         }
-        let Some(local) = self.local_address else {
+        let (Some(local), Some(negotiated)) = (self.local_address, self.negotiated) else {
             return;
         };
         let mut withdraw = Vec::new();
@@ -622,6 +643,13 @@ impl Session {
         let mut announce: BTreeMap<&RouteAttrs, Vec<IpNet>> = BTreeMap::new();
         for (prefix, attrs) in self.wanted.iter() {
             if self.sent.get(prefix) == Some(attrs) {
+                continue;
+            }
+            if !negotiated.family(Family::of(prefix)) {
+                out.push(Action::Event(Event::Unsendable {
+                    prefix: *prefix,
+                    why: "the peer did not advertise this address family",
+                }));
                 continue;
             }
             if prefix.addr().is_ipv6() && local.is_ipv4() {
@@ -644,7 +672,7 @@ impl Session {
         }
         let context = UpdateContext {
             local_as: self.config.local_as,
-            four_octet_as: self.negotiated.is_some_and(|n| n.four_octet_as),
+            four_octet_as: negotiated.four_octet_as,
             next_hop: local,
         };
         let mut newly_sent = Vec::new();
@@ -1033,6 +1061,44 @@ mod tests {
         assert!(events(&actions).contains(&&Event::PeerLacksExtendedNextHop));
         session.handle(t0, Input::Message(&wire::encode_keepalive()));
         assert_eq!(session.status().prefixes_announced, 1);
+    }
+
+    #[test]
+    fn families_the_peer_does_not_speak_are_not_sent() {
+        let t0 = Instant::now();
+        let mut session = Session::new(config(), 1);
+        let wanted = routes(&[
+            ("203.0.113.10/32", COMMUNITY_PRIMARY),
+            ("2001:db8:100::/64", COMMUNITY_PRIMARY),
+        ]);
+        session.handle(t0, Input::Routes(wanted));
+        session.handle(t0, Input::Start);
+        session.handle(t0, Input::Connected { local: LOCAL });
+        // An OPEN with no multiprotocol capability: IPv4 unicast only (RFC 4760).
+        let open = wire::encode_open(&Open {
+            version: 4,
+            my_as: 65000,
+            hold_time: 9,
+            router_id: Ipv4Addr::new(10, 0, 0, 2),
+            capabilities: vec![Capability::FourOctetAs(65000)],
+        });
+        session.handle(t0, Input::Message(&open));
+        let actions = session.handle(t0, Input::Message(&wire::encode_keepalive()));
+        let messages = sent_messages(&actions);
+        let families: Vec<Option<Family>> = messages
+            .iter()
+            .map(|m| match m {
+                Message::Update(u) => u.end_of_rib,
+                _ => None,
+            })
+            .collect();
+        assert_eq!(families, [None, Some(Family::Ipv4Unicast)], "{messages:?}");
+        assert_eq!(session.status().prefixes_announced, 1);
+        assert!(
+            events(&actions)
+                .iter()
+                .any(|e| matches!(e, Event::Unsendable { prefix, .. } if prefix.addr().is_ipv6()))
+        );
     }
 
     #[test]
