@@ -165,8 +165,9 @@ pub struct SessionStatus {
     /// Prefixes the peer announced to us (counted, never used) and withdrew, this session.
     pub prefixes_received: u64,
     pub prefixes_withdrawn_by_peer: u64,
-    /// Prefixes we currently have announced on this session.
-    pub prefixes_announced: usize,
+    /// What the peer has from us on this connection (adj-RIB-out). Shared with status readers;
+    /// copied only when it changes while a reader holds it.
+    pub adj_out: Arc<BTreeMap<IpNet, RouteAttrs>>,
     pub flaps: u32,
     pub last_error: Option<String>,
 }
@@ -209,8 +210,6 @@ pub struct Session {
     local_address: Option<IpAddr>,
     negotiated: Option<Negotiated>,
     wanted: Arc<DesiredRoutes>,
-    /// What the peer has from us on this connection.
-    sent: BTreeMap<IpNet, RouteAttrs>,
     status: SessionStatus,
 }
 
@@ -233,7 +232,7 @@ impl Session {
             received: MessageCounts::default(),
             prefixes_received: 0,
             prefixes_withdrawn_by_peer: 0,
-            prefixes_announced: 0,
+            adj_out: Arc::default(),
             flaps: 0,
             last_error: None,
         };
@@ -246,7 +245,6 @@ impl Session {
             local_address: None,
             negotiated: None,
             wanted: Arc::new(DesiredRoutes::new()),
-            sent: BTreeMap::new(),
             status,
         }
     }
@@ -475,8 +473,7 @@ impl Session {
         }
         self.local_address = None;
         self.negotiated = None;
-        self.sent.clear();
-        self.status.prefixes_announced = 0;
+        self.status.adj_out = Arc::default();
         self.status.negotiated_hold_time = None;
     }
 
@@ -566,7 +563,7 @@ impl Session {
                 if self.state == State::Established {
                     // The peer asks for everything again: resend the whole set.
                     self.restart_hold_timer(now);
-                    self.sent.clear();
+                    self.status.adj_out = Arc::default();
                     self.sync_routes(out);
                 }
             }
@@ -634,15 +631,16 @@ impl Session {
         let (Some(local), Some(negotiated)) = (self.local_address, self.negotiated) else {
             return;
         };
+        let sent = &self.status.adj_out;
         let mut withdraw = Vec::new();
-        for prefix in self.sent.keys() {
+        for prefix in sent.keys() {
             if !self.wanted.contains_key(prefix) {
                 withdraw.push(*prefix);
             }
         }
         let mut announce: BTreeMap<&RouteAttrs, Vec<IpNet>> = BTreeMap::new();
         for (prefix, attrs) in self.wanted.iter() {
-            if self.sent.get(prefix) == Some(attrs) {
+            if sent.get(prefix) == Some(attrs) {
                 continue;
             }
             if !negotiated.family(Family::of(prefix)) {
@@ -662,11 +660,15 @@ impl Session {
             announce.entry(attrs).or_default().push(*prefix);
         }
 
+        if withdraw.is_empty() && announce.is_empty() {
+            return;
+        }
         let mut messages = Vec::new();
+        let sent = Arc::make_mut(&mut self.status.adj_out);
         if !withdraw.is_empty() {
             messages.extend(wire::encode_withdrawals(&withdraw));
             for prefix in &withdraw {
-                self.sent.remove(prefix);
+                sent.remove(prefix);
                 out.push(Action::Event(Event::Withdrawn { prefix: *prefix }));
             }
         }
@@ -675,23 +677,15 @@ impl Session {
             four_octet_as: negotiated.four_octet_as,
             next_hop: local,
         };
-        let mut newly_sent = Vec::new();
         for (attrs, prefixes) in &announce {
             messages.extend(wire::encode_announcements(prefixes, attrs, &context));
             for prefix in prefixes {
-                newly_sent.push((*prefix, (*attrs).clone()));
+                out.push(Action::Event(Event::Announced {
+                    prefix: *prefix,
+                    attrs: (*attrs).clone(),
+                }));
+                sent.insert(*prefix, (*attrs).clone());
             }
-        }
-        for (prefix, attrs) in newly_sent {
-            out.push(Action::Event(Event::Announced {
-                prefix,
-                attrs: attrs.clone(),
-            }));
-            self.sent.insert(prefix, attrs);
-        }
-        self.status.prefixes_announced = self.sent.len();
-        if messages.is_empty() {
-            return;
         }
         self.status.sent.update += messages.len() as u64;
         out.push(Action::Send(messages.concat()));
@@ -899,7 +893,7 @@ mod tests {
         assert_eq!(end_of_ribs, [Family::Ipv4Unicast, Family::Ipv6Unicast]);
         // The End-of-RIB markers come last.
         assert!(matches!(messages.last(), Some(Message::Update(u)) if u.end_of_rib.is_some()));
-        assert_eq!(session.status().prefixes_announced, 2);
+        assert_eq!(session.status().adj_out.len(), 2);
         let announced_events = events(&actions)
             .into_iter()
             .filter(|e| matches!(e, Event::Announced { .. }))
@@ -1060,7 +1054,7 @@ mod tests {
         let actions = session.handle(t0, Input::Message(&peer_open_with(65000, 9, false)));
         assert!(events(&actions).contains(&&Event::PeerLacksExtendedNextHop));
         session.handle(t0, Input::Message(&wire::encode_keepalive()));
-        assert_eq!(session.status().prefixes_announced, 1);
+        assert_eq!(session.status().adj_out.len(), 1);
     }
 
     #[test]
@@ -1093,7 +1087,7 @@ mod tests {
             })
             .collect();
         assert_eq!(families, [None, Some(Family::Ipv4Unicast)], "{messages:?}");
-        assert_eq!(session.status().prefixes_announced, 1);
+        assert_eq!(session.status().adj_out.len(), 1);
         assert!(
             events(&actions)
                 .iter()
@@ -1147,7 +1141,7 @@ mod tests {
                 prefix: "203.0.113.11/32".parse().unwrap()
             }]
         );
-        assert_eq!(session.status().prefixes_announced, 2);
+        assert_eq!(session.status().adj_out.len(), 2);
     }
 
     #[test]
@@ -1156,7 +1150,7 @@ mod tests {
         let wanted = routes(&[("203.0.113.10/32", COMMUNITY_PRIMARY)]);
         let (mut session, _) = established(t0, wanted.clone());
         session.handle(t0, Input::Closed("reset".into()));
-        assert_eq!(session.status().prefixes_announced, 0);
+        assert_eq!(session.status().adj_out.len(), 0);
         let t1 = session.poll_timeout().unwrap();
         session.handle_timeout(t1);
         session.handle(t1, Input::Connected { local: LOCAL });
