@@ -40,6 +40,10 @@ pub enum DaemonError {
 
 /// Runs until SIGTERM or SIGINT.
 pub async fn run(settings: Settings) -> Result<(), DaemonError> {
+    // Handlers first: a signal during start-up must not kill us with addresses half bound.
+    let mut terminate = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
+    let mut hangup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
     let netlink = Netlink::new().map_err(DaemonError::Netlink)?;
     // Subscribe before the first listing, so no change can slip between the two.
     let mut address_changes = addrs::watch_addresses().map_err(DaemonError::Netlink)?;
@@ -94,9 +98,6 @@ pub async fn run(settings: Settings) -> Result<(), DaemonError> {
         })
         .collect();
 
-    let mut terminate = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
-    let mut interrupt = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
-    let mut hangup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
     let mut watching = true;
     let signal_name = loop {
         tokio::select! {
