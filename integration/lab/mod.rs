@@ -655,10 +655,14 @@ pub(crate) fn labnet_binary() -> String {
     if dir.ends_with("deps") || dir.ends_with("examples") {
         dir.pop();
     }
-    dir.join("examples")
-        .join("labnet")
-        .to_string_lossy()
-        .into_owned()
+    let path = dir.join("examples").join("labnet");
+    assert!(
+        path.exists(),
+        "{} is missing: `cargo test` builds it, `cargo test --test integration` alone does not \
+         (run `cargo build --examples` first)",
+        path.display()
+    );
+    path.to_string_lossy().into_owned()
 }
 
 /// Polls `check` every `poll` until it returns `Some`, or fails after `timeout`. Never unbounded.
