@@ -558,13 +558,16 @@ impl Session {
                 out.push(Action::Disconnect);
                 self.lost(now, reason, out);
             }
-            Message::RouteRefresh { .. } => {
+            Message::RouteRefresh { afi, safi } => {
                 self.status.received.route_refresh += 1;
                 if self.state == State::Established {
-                    // The peer asks for everything again: resend the whole set.
                     self.restart_hold_timer(now);
-                    self.status.adj_out = Arc::default();
-                    self.sync_routes(out);
+                    // RFC 2918: the peer asks for one family again; forget we sent it and resend.
+                    if let Some(family) = Family::from_afi_safi(afi, safi) {
+                        Arc::make_mut(&mut self.status.adj_out)
+                            .retain(|prefix, _| Family::of(prefix) != family);
+                        self.sync_routes(out);
+                    }
                 }
             }
         }
@@ -1237,21 +1240,27 @@ mod tests {
     }
 
     #[test]
-    fn route_refresh_resends_everything() {
+    fn route_refresh_resends_the_requested_family_only() {
         let t0 = Instant::now();
-        let (mut session, _) = established(t0, routes(&[("203.0.113.10/32", COMMUNITY_PRIMARY)]));
-        // ROUTE-REFRESH (RFC 2918) for IPv4 unicast.
+        let wanted = routes(&[
+            ("203.0.113.10/32", COMMUNITY_PRIMARY),
+            ("2001:db8:100::/64", COMMUNITY_PRIMARY),
+        ]);
+        let (mut session, _) = established(t0, wanted);
+        // ROUTE-REFRESH (RFC 2918) for IPv4 unicast: AFI 1, reserved, SAFI 1.
         let mut refresh = vec![0xff; 16];
         refresh.extend_from_slice(&[0, 23, 5, 0, 1, 0, 1]);
         let actions = session.handle(t0, Input::Message(&refresh));
-        let announced: u32 = sent_messages(&actions)
-            .iter()
-            .map(|m| match m {
-                Message::Update(u) => u.announced,
-                _ => 0,
+        let announced: Vec<IpNet> = events(&actions)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Announced { prefix, .. } => Some(*prefix),
+                _ => None,
             })
-            .sum();
-        assert_eq!(announced, 1);
+            .collect();
+        assert_eq!(announced, ["203.0.113.10/32".parse::<IpNet>().unwrap()]);
+        assert_eq!(sent_messages(&actions).len(), 1);
+        assert_eq!(session.status().adj_out.len(), 2);
     }
 
     #[test]
