@@ -807,12 +807,29 @@ mod tests {
             .expect("a Down event")
     }
 
-    /// Drives a fresh session to Established at `t0`; returns it and the Established step's actions.
-    fn established(t0: Instant, wanted: Arc<DesiredRoutes>) -> (Session, Vec<Action>) {
-        let mut session = Session::new(config(), 7);
-        session.handle(t0, Input::Routes(wanted));
+    /// A fresh session whose TCP connection just came up (OPEN sent).
+    fn connected(t0: Instant) -> Session {
+        let mut session = Session::new(config(), 1);
         session.handle(t0, Input::Start);
         session.handle(t0, Input::Connected { local: LOCAL });
+        session
+    }
+
+    /// Prefixes announced by the UPDATEs among the actions.
+    fn announced_count(actions: &[Action]) -> u32 {
+        sent_messages(actions)
+            .iter()
+            .map(|m| match m {
+                Message::Update(u) => u.announced,
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// Drives a fresh session to Established at `t0`; returns it and the Established step's actions.
+    fn established(t0: Instant, wanted: Arc<DesiredRoutes>) -> (Session, Vec<Action>) {
+        let mut session = connected(t0);
+        session.handle(t0, Input::Routes(wanted));
         session.handle(t0, Input::Message(&peer_open(9)));
         let actions = session.handle(t0, Input::Message(&wire::encode_keepalive()));
         assert_eq!(session.state(), State::Established);
@@ -868,24 +885,15 @@ mod tests {
             ("203.0.113.10/32", COMMUNITY_PRIMARY),
             ("2001:db8:100::/64", COMMUNITY_PRIMARY),
         ]);
-        let mut session = Session::new(config(), 1);
+        let mut session = connected(t0);
         session.handle(t0, Input::Routes(wanted));
-        session.handle(t0, Input::Start);
-        session.handle(t0, Input::Connected { local: LOCAL });
         let actions = session.handle(t0, Input::Message(&peer_open(9)));
         assert_eq!(sent_messages(&actions), [Message::Keepalive]);
         assert_eq!(session.state(), State::OpenConfirm);
         // Nothing is announced before Established.
         let actions = session.handle(t0, Input::Message(&wire::encode_keepalive()));
         let messages = sent_messages(&actions);
-        let announced: u32 = messages
-            .iter()
-            .map(|m| match m {
-                Message::Update(u) => u.announced,
-                _ => 0,
-            })
-            .sum();
-        assert_eq!(announced, 2);
+        assert_eq!(announced_count(&actions), 2);
         let end_of_ribs: Vec<Family> = messages
             .iter()
             .filter_map(|m| match m {
@@ -926,9 +934,7 @@ mod tests {
     #[test]
     fn hold_time_is_the_smaller_one_and_keepalives_go_every_third() {
         let t0 = Instant::now();
-        let mut session = Session::new(config(), 1);
-        session.handle(t0, Input::Start);
-        session.handle(t0, Input::Connected { local: LOCAL });
+        let mut session = connected(t0);
         session.handle(t0, Input::Message(&peer_open(6)));
         assert_eq!(session.status().negotiated_hold_time, Some(6));
         assert_eq!(session.poll_timeout(), Some(t0 + Duration::from_secs(2)));
@@ -940,9 +946,7 @@ mod tests {
     #[test]
     fn hold_time_zero_means_no_keepalives_and_no_hold_timer() {
         let t0 = Instant::now();
-        let mut session = Session::new(config(), 1);
-        session.handle(t0, Input::Start);
-        session.handle(t0, Input::Connected { local: LOCAL });
+        let mut session = connected(t0);
         session.handle(t0, Input::Message(&peer_open(0)));
         session.handle(t0, Input::Message(&wire::encode_keepalive()));
         assert_eq!(session.state(), State::Established);
@@ -1033,9 +1037,7 @@ mod tests {
     #[test]
     fn wrong_peer_as_is_refused_with_bad_peer_as() {
         let t0 = Instant::now();
-        let mut session = Session::new(config(), 1);
-        session.handle(t0, Input::Start);
-        session.handle(t0, Input::Connected { local: LOCAL });
+        let mut session = connected(t0);
         let actions = session.handle(t0, Input::Message(&peer_open_with(64999, 9, true)));
         assert_eq!(
             sent_messages(&actions),
@@ -1063,14 +1065,12 @@ mod tests {
     #[test]
     fn families_the_peer_does_not_speak_are_not_sent() {
         let t0 = Instant::now();
-        let mut session = Session::new(config(), 1);
+        let mut session = connected(t0);
         let wanted = routes(&[
             ("203.0.113.10/32", COMMUNITY_PRIMARY),
             ("2001:db8:100::/64", COMMUNITY_PRIMARY),
         ]);
         session.handle(t0, Input::Routes(wanted));
-        session.handle(t0, Input::Start);
-        session.handle(t0, Input::Connected { local: LOCAL });
         // An OPEN with no multiprotocol capability: IPv4 unicast only (RFC 4760).
         let open = wire::encode_open(&Open {
             version: 4,
@@ -1159,13 +1159,7 @@ mod tests {
         session.handle(t1, Input::Connected { local: LOCAL });
         session.handle(t1, Input::Message(&peer_open(9)));
         let actions = session.handle(t1, Input::Message(&wire::encode_keepalive()));
-        let announced: u32 = sent_messages(&actions)
-            .iter()
-            .map(|m| match m {
-                Message::Update(u) => u.announced,
-                _ => 0,
-            })
-            .sum();
+        let announced = announced_count(&actions);
         assert_eq!(announced, 1);
     }
 
@@ -1191,9 +1185,7 @@ mod tests {
     #[test]
     fn update_before_established_is_an_fsm_error() {
         let t0 = Instant::now();
-        let mut session = Session::new(config(), 1);
-        session.handle(t0, Input::Start);
-        session.handle(t0, Input::Connected { local: LOCAL });
+        let mut session = connected(t0);
         session.handle(t0, Input::Message(&peer_open(9)));
         let actions = session.handle(
             t0,
