@@ -1,0 +1,1 @@
+//! Fake BGP peer (hostile input, full tables).

@@ -1,0 +1,743 @@
+//! The network-namespace lab shared by the integration tests, the demo and the benchmarks.
+//!
+//! One `Lab` is a router namespace (forwarding, the four route servers on its loopback at
+//! 2001:db8:14:34::1..4), one namespace per host (where `elastic` runs, the VIPs on `lo`) and
+//! optionally a client namespace (198.51.100.2) whose traffic to the VIP the router forwards along
+//! the route its route server installed. Everything it creates — namespaces, processes, FRR
+//! pathspaces — is removed in `Drop`, also when a test panics. Root only.
+//!
+//! ```text
+//!  client 198.51.100.2 ──cl── router ──h1── host 1  2001:db8:ff:1::2  (lo: 203.0.113.10, 2001:db8:100::1)
+//!                              │ lo: 2001:db8:14:34::1..4 (route servers)
+//!                              └──h2── host 2  2001:db8:ff:2::2
+//! ```
+
+pub(crate) mod fakepeer;
+pub(crate) mod rs;
+
+use std::fs::{self, File};
+use std::net::IpAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{self, Signal};
+use nix::unistd::Pid;
+
+pub(crate) use rs::{Community, Origin, RouteServer, RouteView, RsKind, SessionView};
+
+/// The data-center id every lab uses; route servers are `2001:db8:14:34::1..4`.
+pub(crate) const DCID: u32 = 14;
+/// lelastic's `-neighborpattern`, pointed at documentation space.
+pub(crate) const NEIGHBOR_PATTERN: &str = "2001:db8:%d:34::%d";
+/// The shared IPv4 address (VIP) every host puts on `lo`.
+pub(crate) const VIP4: &str = "203.0.113.10";
+/// The shared IPv6 address every host puts on `lo` (announced as its /64, or /56 with -send56).
+pub(crate) const VIP6: &str = "2001:db8:100::1";
+/// The UDP port `labnet serve` answers on.
+pub(crate) const LABNET_PORT: u16 = 7777;
+/// Where hosts' session addresses come from: host N is 2001:db8:ff:N::2, its router side ::1.
+pub(crate) const HOST_RANGE: &str = "2001:db8:ff::/48";
+
+/// Route-server address `slot` (1..=4).
+pub(crate) fn rs_address(slot: u8) -> IpAddr {
+    format!("2001:db8:{DCID}:34::{slot}")
+        .parse()
+        .expect("valid address")
+}
+
+/// What a test asks for.
+#[derive(Clone, Debug)]
+pub(crate) struct LabSpec {
+    /// The route-server software on the four addresses.
+    pub(crate) rs: RsKind,
+    /// Slots (1..=4) where no route server runs, e.g. for a fake peer.
+    pub(crate) empty_slots: Vec<u8>,
+    /// How many host namespaces (1 or 2).
+    pub(crate) hosts: usize,
+    /// Whether to build the client namespace.
+    pub(crate) client: bool,
+    /// Whether hosts get the VIPs on `lo` from the lab (lelastic needs that; elastic can bind them
+    /// itself with `-address`).
+    pub(crate) vips_on_lo: bool,
+}
+
+impl LabSpec {
+    pub(crate) fn new(rs: RsKind) -> Self {
+        Self {
+            rs,
+            empty_slots: Vec::new(),
+            hosts: 1,
+            client: false,
+            vips_on_lo: true,
+        }
+    }
+    pub(crate) fn hosts(mut self, n: usize) -> Self {
+        self.hosts = n;
+        self
+    }
+    pub(crate) fn with_client(mut self) -> Self {
+        self.client = true;
+        self
+    }
+    pub(crate) fn empty_slots(mut self, slots: &[u8]) -> Self {
+        self.empty_slots = slots.to_vec();
+        self
+    }
+    pub(crate) fn without_vips(mut self) -> Self {
+        self.vips_on_lo = false;
+        self
+    }
+}
+
+/// A network namespace we created; deleted on drop.
+pub(crate) struct Netns {
+    pub(crate) name: String,
+}
+
+impl Netns {
+    fn create(name: String) -> Result<Self, String> {
+        run_cmd("ip", &["netns", "add", &name])?;
+        let ns = Self { name };
+        ns.ip(&["link", "set", "lo", "up"])?;
+        Ok(ns)
+    }
+
+    /// `ip -n NAME ARGS…`.
+    pub(crate) fn ip(&self, args: &[&str]) -> Result<String, String> {
+        let mut all = vec!["-n", &self.name];
+        all.extend_from_slice(args);
+        run_cmd("ip", &all)
+    }
+
+    /// Runs `PROGRAM ARGS…` inside the namespace and returns its stdout.
+    pub(crate) fn exec(&self, program: &str, args: &[&str]) -> Result<String, String> {
+        let mut all = vec!["netns", "exec", &self.name, program];
+        all.extend_from_slice(args);
+        run_cmd("ip", &all)
+    }
+
+    fn sysctl(&self, settings: &[&str]) -> Result<(), String> {
+        let mut args = vec!["-q", "-w"];
+        args.extend_from_slice(settings);
+        self.exec("sysctl", &args).map(drop)
+    }
+
+    /// A command that would run `program` inside the namespace (`ip netns exec` execs it, so the
+    /// child's PID is the program's).
+    pub(crate) fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.name, program]);
+        cmd
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        if let Err(e) = run_cmd("ip", &["netns", "del", &self.name]) {
+            eprintln!("lab: could not delete namespace {}: {e}", self.name);
+        }
+    }
+}
+
+/// A handle on a process the lab started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ProcId(usize);
+
+/// A process the lab started, killed by PID on drop.
+struct Proc {
+    name: String,
+    child: Child,
+    log: PathBuf,
+    exited: Option<ExitStatus>,
+}
+
+impl Proc {
+    fn poll_exit(&mut self) -> Option<ExitStatus> {
+        if self.exited.is_none() {
+            self.exited = self.child.try_wait().ok().flatten();
+        }
+        self.exited
+    }
+
+    fn kill(&mut self) {
+        if self.poll_exit().is_none() {
+            // Child::kill sends SIGKILL to this child's PID only.
+            let _ = self.child.kill();
+            self.exited = self.child.wait().ok();
+        }
+    }
+}
+
+/// One host namespace.
+pub(crate) struct Host {
+    /// 1-based index; the host's address is 2001:db8:ff:N::2.
+    pub(crate) index: usize,
+    /// Short name ("a", "b") used in logs and by `labnet serve`.
+    pub(crate) label: String,
+    pub(crate) ns: Netns,
+}
+
+impl Host {
+    /// The host's BGP session (and next-hop) address.
+    pub(crate) fn session_address(&self) -> IpAddr {
+        format!("2001:db8:ff:{}::2", self.index)
+            .parse()
+            .expect("valid address")
+    }
+    /// The router's address on the host's link.
+    pub(crate) fn router_address(&self) -> IpAddr {
+        format!("2001:db8:ff:{}::1", self.index)
+            .parse()
+            .expect("valid address")
+    }
+}
+
+static LAB_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// The lab. Field order matters for drop: processes die (in `Drop::drop`) before namespaces go.
+pub(crate) struct Lab {
+    pub(crate) tag: String,
+    pub(crate) dir: PathBuf,
+    pub(crate) spec: LabSpec,
+    procs: Vec<Proc>,
+    pub(crate) route_servers: Vec<RouteServer>,
+    pub(crate) hosts: Vec<Host>,
+    pub(crate) client: Option<Netns>,
+    pub(crate) router: Netns,
+}
+
+impl Lab {
+    /// Builds the lab, or panics with what is missing or what failed (tests never skip).
+    pub(crate) fn new(spec: LabSpec) -> Self {
+        check_prerequisites(&spec.rs).unwrap_or_else(|e| panic!("lab prerequisites: {e}"));
+        match Self::build(spec) {
+            Ok(lab) => lab,
+            Err(e) => panic!("lab setup failed: {e}"),
+        }
+    }
+
+    fn build(spec: LabSpec) -> Result<Self, String> {
+        // Unique per process and per test (tests in one binary run in parallel); short, so
+        // namespace and pathspace names stay readable.
+        let n = LAB_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let tag = format!(
+            "{}{}",
+            std::process::id() % 100_000,
+            char::from(b'a' + (n % 26) as u8)
+        );
+        let tag = if n >= 26 {
+            format!("{tag}{}", n / 26)
+        } else {
+            tag
+        };
+        let dir = std::env::temp_dir().join(format!("el-{tag}"));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+        // Route-server daemons drop privileges (FRR runs as `frr`) and must write their logs here.
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).map_err(|e| e.to_string())?;
+
+        let router = Netns::create(format!("el-{tag}-r"))?;
+        // From here on, a failure drops `lab` and with it everything built so far.
+        let mut lab = Self {
+            tag: tag.clone(),
+            dir,
+            spec: spec.clone(),
+            procs: Vec::new(),
+            route_servers: Vec::new(),
+            hosts: Vec::new(),
+            client: None,
+            router,
+        };
+        lab.setup_router()?;
+        for index in 1..=spec.hosts {
+            lab.add_host(index)?;
+        }
+        if spec.client {
+            lab.add_client()?;
+        }
+        for slot in 1..=4u8 {
+            if spec.rs != RsKind::None && !spec.empty_slots.contains(&slot) {
+                let rs = RouteServer::start(&mut lab, spec.rs, slot)?;
+                lab.route_servers.push(rs);
+            }
+        }
+        for i in 0..lab.route_servers.len() {
+            let slot = lab.route_servers[i].slot;
+            wait_until(
+                &format!("route server {slot} to answer queries"),
+                Duration::from_secs(20),
+                Duration::from_millis(100),
+                || lab.sessions(slot).ok(),
+            )
+            .map_err(|e| format!("{e}\n{}", lab.diagnostics()))?;
+        }
+        Ok(lab)
+    }
+
+    fn setup_router(&mut self) -> Result<(), String> {
+        let r = &self.router;
+        r.sysctl(&[
+            "net.ipv4.ip_forward=1",
+            "net.ipv6.conf.all.forwarding=1",
+            "net.ipv4.conf.all.rp_filter=0",
+            "net.ipv4.conf.default.rp_filter=0",
+        ])?;
+        for slot in 1..=4 {
+            r.ip(&[
+                "addr",
+                "add",
+                &format!("{}/128", rs_address(slot)),
+                "dev",
+                "lo",
+                "nodad",
+            ])?;
+        }
+        Ok(())
+    }
+
+    fn add_host(&mut self, index: usize) -> Result<(), String> {
+        let label = ((b'a' + (index - 1) as u8) as char).to_string();
+        let ns = Netns::create(format!("el-{}-{label}", self.tag))?;
+        // FRR's zebra sends router advertisements once extended next hop is on; a host that
+        // listened would pick a SLAAC address as its session source.
+        ns.sysctl(&[
+            "net.ipv6.conf.all.accept_ra=0",
+            "net.ipv6.conf.default.accept_ra=0",
+            "net.ipv6.conf.all.autoconf=0",
+            "net.ipv6.conf.default.autoconf=0",
+            "net.ipv4.conf.all.rp_filter=0",
+            "net.ipv4.conf.default.rp_filter=0",
+        ])?;
+        let host = Host { index, label, ns };
+        let link = format!("h{index}");
+        // Created inside the router namespace, the peer end directly in the host's: names only
+        // have to be unique per namespace.
+        self.router.ip(&[
+            "link",
+            "add",
+            &link,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            &host.ns.name,
+        ])?;
+        self.router.ip(&[
+            "addr",
+            "add",
+            &format!("{}/64", host.router_address()),
+            "dev",
+            &link,
+            "nodad",
+        ])?;
+        self.router.ip(&["link", "set", &link, "up"])?;
+        let h = &host.ns;
+        h.ip(&[
+            "addr",
+            "add",
+            &format!("{}/64", host.session_address()),
+            "dev",
+            "eth0",
+            "nodad",
+        ])?;
+        h.ip(&["link", "set", "eth0", "up"])?;
+        let via = host.router_address().to_string();
+        h.ip(&[
+            "-6",
+            "route",
+            "add",
+            &format!("2001:db8:{DCID}:34::/64"),
+            "via",
+            &via,
+            "dev",
+            "eth0",
+        ])?;
+        h.ip(&[
+            "route",
+            "add",
+            "198.51.100.0/24",
+            "via",
+            "inet6",
+            &via,
+            "dev",
+            "eth0",
+        ])?;
+        if self.spec.vips_on_lo {
+            h.ip(&["addr", "add", &format!("{VIP4}/32"), "dev", "lo"])?;
+            // A /128, as an operator would add it: the daemon widens it to /64 (or /56).
+            h.ip(&["addr", "add", &format!("{VIP6}/128"), "dev", "lo", "nodad"])?;
+        }
+        self.hosts.push(host);
+        Ok(())
+    }
+
+    fn add_client(&mut self) -> Result<(), String> {
+        let ns = Netns::create(format!("el-{}-c", self.tag))?;
+        self.router.ip(&[
+            "link", "add", "cl", "type", "veth", "peer", "name", "eth0", "netns", &ns.name,
+        ])?;
+        self.router
+            .ip(&["addr", "add", "198.51.100.1/24", "dev", "cl"])?;
+        self.router.ip(&["link", "set", "cl", "up"])?;
+        ns.ip(&["addr", "add", "198.51.100.2/24", "dev", "eth0"])?;
+        ns.ip(&["link", "set", "eth0", "up"])?;
+        ns.ip(&["route", "add", "203.0.113.0/24", "via", "198.51.100.1"])?;
+        self.client = Some(ns);
+        Ok(())
+    }
+
+    /// Host `index` (1-based).
+    pub(crate) fn host(&self, index: usize) -> &Host {
+        &self.hosts[index - 1]
+    }
+
+    /// The route server at `slot` (1..=4).
+    pub(crate) fn route_server(&self, slot: u8) -> &RouteServer {
+        self.route_servers
+            .iter()
+            .find(|rs| rs.slot == slot)
+            .unwrap_or_else(|| panic!("no route server in slot {slot}"))
+    }
+
+    /// Starts a process in namespace `ns` with its output going to `<lab dir>/<name>.log`.
+    pub(crate) fn spawn(&mut self, name: &str, mut cmd: Command) -> Result<ProcId, String> {
+        let log = self.dir.join(format!("{name}.log"));
+        let out = File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let err = out.try_clone().map_err(|e| e.to_string())?;
+        cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+        let child = cmd.spawn().map_err(|e| format!("spawn {name}: {e}"))?;
+        self.procs.push(Proc {
+            name: name.to_string(),
+            child,
+            log,
+            exited: None,
+        });
+        Ok(ProcId(self.procs.len() - 1))
+    }
+
+    /// Starts the daemon under test on host `index`: `-dcid 14 -neighborpattern … ARGS…`, logging
+    /// at debug level to `<lab dir>/daemon-<label>.log`.
+    pub(crate) fn start_daemon(&mut self, index: usize, args: &[&str]) -> ProcId {
+        let bin = daemon_binary();
+        let host = self.host(index);
+        let mut cmd = host.ns.command(&bin);
+        cmd.args([
+            "-dcid",
+            &DCID.to_string(),
+            "-neighborpattern",
+            NEIGHBOR_PATTERN,
+        ]);
+        cmd.args(args);
+        cmd.args(["-loglevel", "debug"]);
+        let name = format!("daemon-{}", host.label);
+        let id = self.spawn(&name, cmd).unwrap_or_else(|e| panic!("{e}"));
+        // A daemon that dies at once (bad flags, missing binary) should fail here, not in a wait.
+        std::thread::sleep(Duration::from_millis(200));
+        if let Some(status) = self.exit_status(id) {
+            panic!(
+                "{name} ({bin}) exited at start with {status}\n{}",
+                self.log(id)
+            );
+        }
+        id
+    }
+
+    /// Starts `labnet serve` on host `index`, answering on VIP4:LABNET_PORT with the host's label.
+    pub(crate) fn start_responder(&mut self, index: usize) -> ProcId {
+        let host = self.host(index);
+        let mut cmd = host.ns.command(&labnet_binary());
+        cmd.args([
+            "serve",
+            "--bind",
+            &format!("{VIP4}:{LABNET_PORT}"),
+            "--name",
+            &host.label,
+        ]);
+        let name = format!("labnet-serve-{}", host.label);
+        self.spawn(&name, cmd).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Runs `labnet probe` in the client namespace for `duration` and returns its report.
+    pub(crate) fn probe(&self, duration: Duration) -> Result<serde_json::Value, String> {
+        let client = self.client.as_ref().ok_or("lab has no client")?;
+        let out = client.exec(
+            &labnet_binary(),
+            &[
+                "probe",
+                "--target",
+                &format!("{VIP4}:{LABNET_PORT}"),
+                "--duration-ms",
+                &duration.as_millis().to_string(),
+            ],
+        )?;
+        serde_json::from_str(&out).map_err(|e| format!("labnet probe printed {out:?}: {e}"))
+    }
+
+    pub(crate) fn pid(&self, id: ProcId) -> Pid {
+        Pid::from_raw(self.procs[id.0].child.id() as i32)
+    }
+
+    /// Sends `sig` to the process (by PID) unless it has already exited.
+    pub(crate) fn signal(&mut self, id: ProcId, sig: Signal) {
+        if self.procs[id.0].poll_exit().is_none() {
+            signal::kill(self.pid(id), sig).unwrap_or_else(|e| panic!("kill {sig}: {e}"));
+        }
+    }
+
+    /// The exit status, if the process has exited.
+    pub(crate) fn exit_status(&mut self, id: ProcId) -> Option<ExitStatus> {
+        self.procs[id.0].poll_exit()
+    }
+
+    /// Waits (bounded) for the process to exit.
+    pub(crate) fn wait_exit(
+        &mut self,
+        id: ProcId,
+        timeout: Duration,
+    ) -> Result<ExitStatus, String> {
+        let name = self.procs[id.0].name.clone();
+        wait_until(
+            &format!("{name} to exit"),
+            timeout,
+            Duration::from_millis(20),
+            || self.procs[id.0].poll_exit(),
+        )
+    }
+
+    /// Kills the process (SIGKILL by PID) and reaps it.
+    pub(crate) fn kill(&mut self, id: ProcId) {
+        self.procs[id.0].kill();
+    }
+
+    /// What the process wrote to stdout/stderr so far.
+    pub(crate) fn log(&self, id: ProcId) -> String {
+        fs::read_to_string(&self.procs[id.0].log).unwrap_or_default()
+    }
+
+    /// Resident set size of the process in kB (`VmRSS`).
+    pub(crate) fn rss_kb(&self, id: ProcId) -> Result<u64, String> {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.pid(id)))
+            .map_err(|e| format!("read status: {e}"))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .ok_or_else(|| "no VmRSS".to_string())
+    }
+
+    /// Routes for `prefix` at the route server in `slot` (empty: absent).
+    pub(crate) fn routes(&self, slot: u8, prefix: &str) -> Result<Vec<RouteView>, String> {
+        self.route_server(slot).routes(self, prefix)
+    }
+
+    /// The sessions the route server in `slot` knows.
+    pub(crate) fn sessions(&self, slot: u8) -> Result<Vec<SessionView>, String> {
+        self.route_server(slot).sessions(self)
+    }
+
+    /// Whether the route server in `slot` has an Established session with `neighbor`.
+    pub(crate) fn established(&self, slot: u8, neighbor: IpAddr) -> bool {
+        self.sessions(slot)
+            .map(|s| s.iter().any(|s| s.neighbor == neighbor && s.established))
+            .unwrap_or(false)
+    }
+
+    /// Whether the route server in `slot` logged a Cease NOTIFICATION received from `neighbor`.
+    pub(crate) fn logged_cease_from(&self, slot: u8, neighbor: IpAddr) -> Result<bool, String> {
+        self.route_server(slot).logged_cease_from(self, neighbor)
+    }
+
+    /// Stops the route server in `slot` (SIGTERM, then SIGKILL after 5 s).
+    pub(crate) fn stop_route_server(&mut self, slot: u8) -> Result<(), String> {
+        let proc = self.route_server(slot).proc;
+        self.signal(proc, Signal::SIGTERM);
+        if self.wait_exit(proc, Duration::from_secs(5)).is_err() {
+            self.kill(proc);
+        }
+        Ok(())
+    }
+
+    /// Starts the route server in `slot` again, with the same configuration.
+    pub(crate) fn start_route_server(&mut self, slot: u8) -> Result<(), String> {
+        let kind = self.route_server(slot).kind;
+        let fresh = RouteServer::start(self, kind, slot)?;
+        let i = self
+            .route_servers
+            .iter()
+            .position(|rs| rs.slot == slot)
+            .expect("slot present");
+        self.route_servers[i] = fresh;
+        wait_until(
+            &format!("route server {slot} to answer queries again"),
+            Duration::from_secs(20),
+            Duration::from_millis(100),
+            || self.sessions(slot).ok(),
+        )
+        .map(drop)
+    }
+
+    /// Everything a failing test wants to see: process states, log tails, route-server views.
+    pub(crate) fn diagnostics(&self) -> String {
+        let mut out = format!(
+            "--- lab {} (files in {}) ---\n",
+            self.tag,
+            self.dir.display()
+        );
+        for p in &self.procs {
+            let state = match p.exited {
+                Some(s) => format!("exited: {s}"),
+                None => "running".to_string(),
+            };
+            out.push_str(&format!(
+                "process {} pid {} {state}\n",
+                p.name,
+                p.child.id()
+            ));
+            if p.name.starts_with("daemon") || p.exited.is_some() {
+                let log = fs::read_to_string(&p.log).unwrap_or_default();
+                out.push_str(&tail(&log, 40));
+            }
+        }
+        for rs in &self.route_servers {
+            out.push_str(&format!(
+                "route server {} ({:?}): {:?}\n",
+                rs.slot,
+                rs.kind,
+                rs.sessions(self)
+            ));
+            if let Some(log) = &rs.log_file {
+                let text = fs::read_to_string(log).unwrap_or_default();
+                out.push_str(&tail(&text, 15));
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        // Daemons first (so they do not reconnect to half-dead route servers), then the rest.
+        for p in self.procs.iter_mut().rev() {
+            p.kill();
+        }
+        for rs in &self.route_servers {
+            rs.cleanup();
+        }
+        if std::thread::panicking() {
+            eprintln!("lab {}: files kept in {}", self.tag, self.dir.display());
+        } else {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+        // Namespaces are dropped after this, with the fields.
+    }
+}
+
+/// The daemon under test: `ELASTIC_BIN` if set (e.g. the real lelastic while developing the lab),
+/// else this crate's `elastic` binary.
+pub(crate) fn daemon_binary() -> String {
+    std::env::var("ELASTIC_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_elastic").to_string())
+}
+
+/// `target/<profile>/examples/labnet`, which `cargo test` builds next to the test binaries.
+pub(crate) fn labnet_binary() -> String {
+    if let Ok(path) = std::env::var("LABNET_BIN") {
+        return path;
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    // target/debug/deps/integration-HASH → target/debug/examples/labnet; a demo binary lives in
+    // target/debug/examples itself.
+    let mut dir = exe.parent().expect("exe dir").to_path_buf();
+    if dir.ends_with("deps") || dir.ends_with("examples") {
+        dir.pop();
+    }
+    dir.join("examples")
+        .join("labnet")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Polls `check` every `poll` until it returns `Some`, or fails after `timeout`. Never unbounded.
+pub(crate) fn wait_until<T>(
+    what: &str,
+    timeout: Duration,
+    poll: Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> Result<T, String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return Ok(v);
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("timed out after {timeout:?} waiting for {what}"));
+        }
+        std::thread::sleep(poll);
+    }
+}
+
+/// Runs a command to completion; `Err` carries its stderr.
+pub(crate) fn run_cmd(program: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("{program}: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "`{program} {}` failed ({}): {}{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim(),
+            String::from_utf8_lossy(&out.stdout).trim()
+        ))
+    }
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    let start = all.len().saturating_sub(lines);
+    all[start..].iter().map(|l| format!("    {l}\n")).collect()
+}
+
+fn find_in_path(program: &str) -> bool {
+    if program.contains('/') {
+        return Path::new(program).is_file();
+    }
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+        .unwrap_or(false)
+}
+
+/// Root, `ip`, the route-server software and the daemon binary, or an error naming what is missing.
+pub(crate) fn check_prerequisites(kind: &RsKind) -> Result<(), String> {
+    let mut missing = Vec::new();
+    if !nix::unistd::geteuid().is_root() {
+        missing.push("root (the lab creates network namespaces)".to_string());
+    }
+    let mut programs = vec!["ip", "sysctl"];
+    programs.extend(kind.programs());
+    for p in programs {
+        if !find_in_path(p) {
+            missing.push(format!("{p} (apt-get install {})", rs::package_of(p)));
+        }
+    }
+    let bin = daemon_binary();
+    if !find_in_path(&bin) {
+        missing.push(format!("daemon binary {bin}"));
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "missing: {} — run integration/test.sh as root",
+            missing.join(", ")
+        ))
+    }
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests: the daemon under test against real route servers (FRR, BIRD 2, GoBGP) in
+//! network namespaces. Root only; missing prerequisites fail the tests, they never skip.
+//!
+//! The daemon is this crate's `elastic` binary, or `ELASTIC_BIN` (e.g. the real lelastic while
+//! developing the lab). Run: `integration/test.sh`, or `cargo test --test integration`.
+
+// The lab is shared with the demo and the benchmarks; each uses a part of it.
+#[allow(dead_code)]
+mod lab;
+mod suite;

@@ -1,0 +1,69 @@
+//! Bounded waits the tests share. Generous deadlines: machines are shared and noisy; the tests
+//! assert behaviour, never timings.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::lab::{Lab, RouteView, wait_until};
+
+pub(crate) const SLOTS: [u8; 4] = [1, 2, 3, 4];
+const POLL: Duration = Duration::from_millis(200);
+
+pub(crate) fn or_panic<T>(lab: &Lab, r: Result<T, String>) -> T {
+    r.unwrap_or_else(|e| panic!("{e}\n{}", lab.diagnostics()))
+}
+
+pub(crate) fn wait_established(lab: &Lab, slot: u8, host: IpAddr, timeout: Duration) {
+    let r = wait_until(
+        &format!("route server {slot} to have an Established session with {host}"),
+        timeout,
+        POLL,
+        || lab.established(slot, host).then_some(()),
+    );
+    or_panic(lab, r)
+}
+
+/// Waits until the route server in `slot` has a path for `prefix` from `host`, and returns it.
+pub(crate) fn wait_route_from(
+    lab: &Lab,
+    slot: u8,
+    prefix: &str,
+    host: IpAddr,
+    timeout: Duration,
+) -> RouteView {
+    let r = wait_until(
+        &format!("{prefix} from {host} at route server {slot}"),
+        timeout,
+        POLL,
+        || {
+            lab.routes(slot, prefix)
+                .ok()?
+                .into_iter()
+                .find(|r| r.from == Some(host) || r.next_hop == Some(host))
+        },
+    );
+    or_panic(lab, r)
+}
+
+/// Waits until the route server in `slot` has no path for `prefix` from `host`.
+pub(crate) fn wait_no_route_from(
+    lab: &Lab,
+    slot: u8,
+    prefix: &str,
+    host: IpAddr,
+    timeout: Duration,
+) {
+    let r = wait_until(
+        &format!("{prefix} from {host} to disappear at route server {slot}"),
+        timeout,
+        POLL,
+        || {
+            let routes = lab.routes(slot, prefix).ok()?;
+            (!routes
+                .iter()
+                .any(|r| r.from == Some(host) || r.next_hop == Some(host)))
+            .then_some(())
+        },
+    );
+    or_panic(lab, r)
+}

@@ -1,0 +1,7 @@
+//! The test cases, grouped by what they exercise.
+
+mod announce;
+mod common;
+mod failover;
+mod lifecycle;
+mod runtime;
