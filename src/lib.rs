@@ -16,3 +16,4 @@ pub mod bgp;
 pub mod cli;
 pub mod daemon;
 pub mod logging;
+pub mod status;

@@ -100,3 +100,37 @@ fn gobgp_sees_primary_routes_with_lelastic_attributes() {
 fn gobgp_sees_secondary_routes_and_a_56_with_send56() {
     announces_to_every_route_server(RsKind::Gobgp, "-secondary", true);
 }
+
+/// `-address` binds the addresses to `lo` itself (the lab puts none there) and announces them.
+#[test]
+fn frr_sees_addresses_the_daemon_bound_itself() {
+    let mut lab = Lab::new(LabSpec::new(RsKind::Frr).without_vips());
+    let lo_before = lab.host(1).ns.ip(&["addr", "show", "dev", "lo"]).unwrap();
+    assert!(
+        !lo_before.contains(VIP4),
+        "the lab must not have put the VIP on lo: {lo_before}"
+    );
+    lab.start_daemon(
+        1,
+        &[
+            "-primary",
+            "-address",
+            "203.0.113.10/32",
+            "-address",
+            "2001:db8:100::1/64",
+        ],
+    );
+    let host = lab.host(1).session_address();
+    for slot in SLOTS {
+        for prefix in ["203.0.113.10/32", "2001:db8:100::/64"] {
+            let r =
+                super::common::wait_route_from(&lab, slot, prefix, host, Duration::from_secs(60));
+            assert_eq!(r.communities, vec![Community(65000, 1)], "{r:?}");
+        }
+    }
+    let lo = lab.host(1).ns.ip(&["addr", "show", "dev", "lo"]).unwrap();
+    assert!(
+        lo.contains("203.0.113.10/32") && lo.contains("2001:db8:100::1/64"),
+        "lo: {lo}"
+    );
+}

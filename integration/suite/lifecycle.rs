@@ -8,8 +8,8 @@ use crate::lab::{Lab, LabSpec, RsKind};
 
 use super::common::{SLOTS, or_panic, wait_established, wait_no_route_from, wait_route_from};
 
-/// SIGTERM: a Cease to every route server, the routes disappear, exit status 0.
-fn sigterm_withdraws_with_a_cease(kind: RsKind) {
+/// SIGTERM (or SIGINT): a Cease to every route server, the routes disappear, exit status 0.
+fn stop_signal_withdraws_with_a_cease(kind: RsKind, stop: Signal) {
     let mut lab = Lab::new(LabSpec::new(kind));
     let daemon = lab.start_daemon(1, &["-primary"]);
     let host = lab.host(1).session_address();
@@ -24,12 +24,12 @@ fn sigterm_withdraws_with_a_cease(kind: RsKind) {
         );
     }
 
-    lab.signal(daemon, Signal::SIGTERM);
+    lab.signal(daemon, stop);
     let r = lab.wait_exit(daemon, Duration::from_secs(15));
     let status = or_panic(&lab, r);
     assert!(
         status.success(),
-        "daemon exit status after SIGTERM: {status}\n{}",
+        "daemon exit status after {stop}: {status}\n{}",
         lab.diagnostics()
     );
     for slot in SLOTS {
@@ -56,17 +56,22 @@ fn sigterm_withdraws_with_a_cease(kind: RsKind) {
 
 #[test]
 fn frr_sigterm_withdraws_with_a_cease() {
-    sigterm_withdraws_with_a_cease(RsKind::Frr);
+    stop_signal_withdraws_with_a_cease(RsKind::Frr, Signal::SIGTERM);
+}
+
+#[test]
+fn frr_sigint_withdraws_with_a_cease() {
+    stop_signal_withdraws_with_a_cease(RsKind::Frr, Signal::SIGINT);
 }
 
 #[test]
 fn bird_sigterm_withdraws_with_a_cease() {
-    sigterm_withdraws_with_a_cease(RsKind::Bird);
+    stop_signal_withdraws_with_a_cease(RsKind::Bird, Signal::SIGTERM);
 }
 
 #[test]
 fn gobgp_sigterm_withdraws_with_a_cease() {
-    sigterm_withdraws_with_a_cease(RsKind::Gobgp);
+    stop_signal_withdraws_with_a_cease(RsKind::Gobgp, Signal::SIGTERM);
 }
 
 /// The route server on ::1 goes away and comes back: the session and the routes come back; the

@@ -3,5 +3,6 @@
 mod announce;
 mod common;
 mod failover;
+mod hostile;
 mod lifecycle;
 mod runtime;

@@ -165,8 +165,9 @@ pub struct SessionStatus {
     /// Prefixes the peer announced to us (counted, never used) and withdrew, this session.
     pub prefixes_received: u64,
     pub prefixes_withdrawn_by_peer: u64,
-    /// Prefixes we currently have announced on this session.
-    pub prefixes_announced: usize,
+    /// What the peer has from us on this connection (adj-RIB-out). Shared with status readers;
+    /// copied only when it changes while a reader holds it.
+    pub adj_out: Arc<BTreeMap<IpNet, RouteAttrs>>,
     pub flaps: u32,
     pub last_error: Option<String>,
 }
@@ -186,6 +187,17 @@ struct Negotiated {
     hold_time: Duration,
     keepalive: Duration,
     four_octet_as: bool,
+    ipv4: bool,
+    ipv6: bool,
+}
+
+impl Negotiated {
+    fn family(&self, family: Family) -> bool {
+        match family {
+            Family::Ipv4Unicast => self.ipv4,
+            Family::Ipv6Unicast => self.ipv6,
+        }
+    }
 }
 
 pub struct Session {
@@ -198,8 +210,6 @@ pub struct Session {
     local_address: Option<IpAddr>,
     negotiated: Option<Negotiated>,
     wanted: Arc<DesiredRoutes>,
-    /// What the peer has from us on this connection.
-    sent: BTreeMap<IpNet, RouteAttrs>,
     status: SessionStatus,
 }
 
@@ -222,7 +232,7 @@ impl Session {
             received: MessageCounts::default(),
             prefixes_received: 0,
             prefixes_withdrawn_by_peer: 0,
-            prefixes_announced: 0,
+            adj_out: Arc::default(),
             flaps: 0,
             last_error: None,
         };
@@ -235,7 +245,6 @@ impl Session {
             local_address: None,
             negotiated: None,
             wanted: Arc::new(DesiredRoutes::new()),
-            sent: BTreeMap::new(),
             status,
         }
     }
@@ -464,8 +473,7 @@ impl Session {
         }
         self.local_address = None;
         self.negotiated = None;
-        self.sent.clear();
-        self.status.prefixes_announced = 0;
+        self.status.adj_out = Arc::default();
         self.status.negotiated_hold_time = None;
     }
 
@@ -515,7 +523,9 @@ impl Session {
                     self.set_state(now, State::Established, out);
                     self.sync_routes(out);
                     for family in [Family::Ipv4Unicast, Family::Ipv6Unicast] {
-                        self.send(out, wire::encode_end_of_rib(family), |c| &mut c.update);
+                        if self.negotiated.is_some_and(|n| n.family(family)) {
+                            self.send(out, wire::encode_end_of_rib(family), |c| &mut c.update);
+                        }
                     }
                 }
             }
@@ -553,7 +563,7 @@ impl Session {
                 if self.state == State::Established {
                     // The peer asks for everything again: resend the whole set.
                     self.restart_hold_timer(now);
-                    self.sent.clear();
+                    self.status.adj_out = Arc::default();
                     self.sync_routes(out);
                 }
             }
@@ -573,10 +583,18 @@ impl Session {
         // RFC 4271 §4.2: the smaller hold time wins; 0 means no keepalives at all.
         let hold_secs = open.hold_time.min(self.config.hold_time);
         let hold_time = Duration::from_secs(u64::from(hold_secs));
+        // RFC 4760: only families both sides advertise are exchanged; a peer that advertises
+        // no multiprotocol capability at all speaks IPv4 unicast only. We advertise both.
+        let advertises_any_family = open
+            .capabilities
+            .iter()
+            .any(|c| matches!(c, Capability::MultiProtocol { .. }));
         self.negotiated = Some(Negotiated {
             hold_time,
             keepalive: hold_time / 3,
             four_octet_as: open.four_octet_as(),
+            ipv4: open.multiprotocol(Family::Ipv4Unicast) || !advertises_any_family,
+            ipv6: open.multiprotocol(Family::Ipv6Unicast),
         });
         self.status.remote_router_id = Some(open.router_id);
         self.status.remote_as = Some(open.asn());
@@ -610,18 +628,26 @@ impl Session {
         if self.state != State::Established {
             return;
         }
-        let Some(local) = self.local_address else {
+        let (Some(local), Some(negotiated)) = (self.local_address, self.negotiated) else {
             return;
         };
+        let sent = &self.status.adj_out;
         let mut withdraw = Vec::new();
-        for prefix in self.sent.keys() {
+        for prefix in sent.keys() {
             if !self.wanted.contains_key(prefix) {
                 withdraw.push(*prefix);
             }
         }
         let mut announce: BTreeMap<&RouteAttrs, Vec<IpNet>> = BTreeMap::new();
         for (prefix, attrs) in self.wanted.iter() {
-            if self.sent.get(prefix) == Some(attrs) {
+            if sent.get(prefix) == Some(attrs) {
+                continue;
+            }
+            if !negotiated.family(Family::of(prefix)) {
+                out.push(Action::Event(Event::Unsendable {
+                    prefix: *prefix,
+                    why: "the peer did not advertise this address family",
+                }));
                 continue;
             }
             if prefix.addr().is_ipv6() && local.is_ipv4() {
@@ -634,36 +660,32 @@ impl Session {
             announce.entry(attrs).or_default().push(*prefix);
         }
 
+        if withdraw.is_empty() && announce.is_empty() {
+            return;
+        }
         let mut messages = Vec::new();
+        let sent = Arc::make_mut(&mut self.status.adj_out);
         if !withdraw.is_empty() {
             messages.extend(wire::encode_withdrawals(&withdraw));
             for prefix in &withdraw {
-                self.sent.remove(prefix);
+                sent.remove(prefix);
                 out.push(Action::Event(Event::Withdrawn { prefix: *prefix }));
             }
         }
         let context = UpdateContext {
             local_as: self.config.local_as,
-            four_octet_as: self.negotiated.is_some_and(|n| n.four_octet_as),
+            four_octet_as: negotiated.four_octet_as,
             next_hop: local,
         };
-        let mut newly_sent = Vec::new();
         for (attrs, prefixes) in &announce {
             messages.extend(wire::encode_announcements(prefixes, attrs, &context));
             for prefix in prefixes {
-                newly_sent.push((*prefix, (*attrs).clone()));
+                out.push(Action::Event(Event::Announced {
+                    prefix: *prefix,
+                    attrs: (*attrs).clone(),
+                }));
+                sent.insert(*prefix, (*attrs).clone());
             }
-        }
-        for (prefix, attrs) in newly_sent {
-            out.push(Action::Event(Event::Announced {
-                prefix,
-                attrs: attrs.clone(),
-            }));
-            self.sent.insert(prefix, attrs);
-        }
-        self.status.prefixes_announced = self.sent.len();
-        if messages.is_empty() {
-            return;
         }
         self.status.sent.update += messages.len() as u64;
         out.push(Action::Send(messages.concat()));
@@ -871,7 +893,7 @@ mod tests {
         assert_eq!(end_of_ribs, [Family::Ipv4Unicast, Family::Ipv6Unicast]);
         // The End-of-RIB markers come last.
         assert!(matches!(messages.last(), Some(Message::Update(u)) if u.end_of_rib.is_some()));
-        assert_eq!(session.status().prefixes_announced, 2);
+        assert_eq!(session.status().adj_out.len(), 2);
         let announced_events = events(&actions)
             .into_iter()
             .filter(|e| matches!(e, Event::Announced { .. }))
@@ -1032,7 +1054,45 @@ mod tests {
         let actions = session.handle(t0, Input::Message(&peer_open_with(65000, 9, false)));
         assert!(events(&actions).contains(&&Event::PeerLacksExtendedNextHop));
         session.handle(t0, Input::Message(&wire::encode_keepalive()));
-        assert_eq!(session.status().prefixes_announced, 1);
+        assert_eq!(session.status().adj_out.len(), 1);
+    }
+
+    #[test]
+    fn families_the_peer_does_not_speak_are_not_sent() {
+        let t0 = Instant::now();
+        let mut session = Session::new(config(), 1);
+        let wanted = routes(&[
+            ("203.0.113.10/32", COMMUNITY_PRIMARY),
+            ("2001:db8:100::/64", COMMUNITY_PRIMARY),
+        ]);
+        session.handle(t0, Input::Routes(wanted));
+        session.handle(t0, Input::Start);
+        session.handle(t0, Input::Connected { local: LOCAL });
+        // An OPEN with no multiprotocol capability: IPv4 unicast only (RFC 4760).
+        let open = wire::encode_open(&Open {
+            version: 4,
+            my_as: 65000,
+            hold_time: 9,
+            router_id: Ipv4Addr::new(10, 0, 0, 2),
+            capabilities: vec![Capability::FourOctetAs(65000)],
+        });
+        session.handle(t0, Input::Message(&open));
+        let actions = session.handle(t0, Input::Message(&wire::encode_keepalive()));
+        let messages = sent_messages(&actions);
+        let families: Vec<Option<Family>> = messages
+            .iter()
+            .map(|m| match m {
+                Message::Update(u) => u.end_of_rib,
+                _ => None,
+            })
+            .collect();
+        assert_eq!(families, [None, Some(Family::Ipv4Unicast)], "{messages:?}");
+        assert_eq!(session.status().adj_out.len(), 1);
+        assert!(
+            events(&actions)
+                .iter()
+                .any(|e| matches!(e, Event::Unsendable { prefix, .. } if prefix.addr().is_ipv6()))
+        );
     }
 
     #[test]
@@ -1081,7 +1141,7 @@ mod tests {
                 prefix: "203.0.113.11/32".parse().unwrap()
             }]
         );
-        assert_eq!(session.status().prefixes_announced, 2);
+        assert_eq!(session.status().adj_out.len(), 2);
     }
 
     #[test]
@@ -1090,7 +1150,7 @@ mod tests {
         let wanted = routes(&[("203.0.113.10/32", COMMUNITY_PRIMARY)]);
         let (mut session, _) = established(t0, wanted.clone());
         session.handle(t0, Input::Closed("reset".into()));
-        assert_eq!(session.status().prefixes_announced, 0);
+        assert_eq!(session.status().adj_out.len(), 0);
         let t1 = session.poll_timeout().unwrap();
         session.handle_timeout(t1);
         session.handle(t1, Input::Connected { local: LOCAL });

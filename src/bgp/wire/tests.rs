@@ -658,6 +658,36 @@ fn a_thousand_packed_prefixes_are_counted() {
     assert_eq!(update_summary(&messages[0], &AS4).announced, 1000);
 }
 
+#[test]
+fn a_million_route_table_is_counted_in_packed_updates() {
+    // 1M distinct /24s (10.0.0.0 upwards), as a route server sending a full table would pack them.
+    let prefixes: Vec<IpNet> = (0..1_000_000u32)
+        .map(|i| IpNet::new(Ipv4Addr::from(0x0a00_0000 + (i << 8)).into(), 24).unwrap())
+        .collect();
+    let ctx = UpdateContext {
+        next_hop: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)),
+        ..lelastic_ctx()
+    };
+    let messages = encode_announcements(&prefixes, &primary(), &ctx);
+    let mut stream = Vec::new();
+    for message in &messages {
+        stream.extend_from_slice(message);
+    }
+    let mut announced = 0u64;
+    let mut rest = stream.as_slice();
+    while let Some(length) = frame_len(rest).unwrap() {
+        announced += u64::from(update_summary(&rest[..length], &AS4).announced);
+        rest = &rest[length..];
+    }
+    assert!(rest.is_empty());
+    assert_eq!(announced, 1_000_000);
+    // Fully packed: 50 octets of header and attributes, then 4-octet /24s up to 4096.
+    assert_eq!(
+        messages.len(),
+        1_000_000usize.div_ceil((MAX_MESSAGE_LEN - 50) / 4)
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // NOTIFICATION
 // ---------------------------------------------------------------------------------------------
@@ -1080,7 +1110,7 @@ fn rfc7606_outcomes() {
             Fine,
         ),
         (
-            "Extended Length flag on ORIGIN is fine (§5.1? any attribute may use it)",
+            "Extended Length flag on ORIGIN is fine (RFC 4271 §4.3: any attribute may set it)",
             classic(&format!("50010001 02 {AS_PATH_OK} {NEXT_HOP_OK}")),
             Fine,
         ),

@@ -1,0 +1,98 @@
+//! Plain-data snapshots of the daemon, shared by the daemon (writer) and the API (reader).
+//!
+//! The daemon owns one [`StatusSource`]; readers call [`StatusSource::snapshot`] and never block
+//! the event loop (watch channels hand out the latest value).
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use ipnet::IpNet;
+use tokio::sync::watch;
+
+use crate::announce::DesiredRoutes;
+use crate::bgp::session::SessionStatus;
+use crate::cli::Role;
+
+/// What does not change while the daemon runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonInfo {
+    pub version: &'static str,
+    pub started_at: SystemTime,
+    pub role: Role,
+    pub router_id: Ipv4Addr,
+    pub local_as: u32,
+    pub peer_as: u32,
+    pub hostname: String,
+}
+
+/// Health of one probe, as the health module publishes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeStatus {
+    pub name: String,
+    pub healthy: bool,
+    /// Human-readable state ("up", "down", "rising 1/2", "falling 1/2", "waiting").
+    pub state: String,
+    pub last_ok: Option<bool>,
+    pub last_output: String,
+    pub last_latency: Option<Duration>,
+    pub successes: u64,
+    pub failures: u64,
+    pub last_change: Option<Instant>,
+}
+
+/// Why each address is (or is not) announced, as computed with the desired route set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressStatus {
+    pub prefix: IpNet,
+    pub announced: bool,
+    pub communities: Vec<u32>,
+    pub med: Option<u32>,
+    pub reason: String,
+}
+
+/// The receivers a reader needs; cheap to clone.
+#[derive(Clone)]
+pub struct StatusSource {
+    pub info: Arc<DaemonInfo>,
+    pub sessions: Vec<watch::Receiver<SessionStatus>>,
+    pub routes: watch::Receiver<Arc<DesiredRoutes>>,
+    pub addresses: watch::Receiver<Arc<Vec<AddressStatus>>>,
+    pub probes: watch::Receiver<Arc<Vec<ProbeStatus>>>,
+}
+
+/// Everything at one moment. `taken_at` pairs the monotonic and wall clocks so readers can turn
+/// the sessions' `Instant`s into wall-clock times.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub info: Arc<DaemonInfo>,
+    pub taken_at: (Instant, SystemTime),
+    pub sessions: Vec<SessionStatus>,
+    pub routes: Arc<DesiredRoutes>,
+    pub addresses: Arc<Vec<AddressStatus>>,
+    pub probes: Arc<Vec<ProbeStatus>>,
+}
+
+impl StatusSource {
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            info: self.info.clone(),
+            taken_at: (Instant::now(), SystemTime::now()),
+            sessions: self.sessions.iter().map(|s| s.borrow().clone()).collect(),
+            routes: self.routes.borrow().clone(),
+            addresses: self.addresses.borrow().clone(),
+            probes: self.probes.borrow().clone(),
+        }
+    }
+}
+
+impl Snapshot {
+    /// Wall-clock time of a monotonic instant taken by the daemon.
+    pub fn wall_clock(&self, instant: Instant) -> SystemTime {
+        let (now, wall) = self.taken_at;
+        match now.checked_duration_since(instant) {
+            Some(ago) => wall - ago,
+            None => wall + instant.duration_since(now),
+        }
+    }
+}
