@@ -202,7 +202,7 @@ fn run(interrupt: &Interrupt, timeline: &Timeline) -> Result<String, String> {
             .without_vips(),
     );
     timeline.note(format!(
-        "lab up: route servers 2001:db8:14:34::1..4 (namespace {}), A {} , B {}, client 198.51.100.2",
+        "lab up: route servers 2001:db8:14:34::1..4 (namespace {}), A {}, B {}, client 198.51.100.2",
         lab.router.name,
         lab.host(1).session_address(),
         lab.host(2).session_address(),
