@@ -1,0 +1,487 @@
+//! The demo (README's first command, run by `integration/demo.sh`): two hosts share the VIP
+//! 203.0.113.10; host A runs `elastic -primary`, host B `elastic -secondary`, both announcing to
+//! FRR route servers that stand in for the data center's (2001:db8:14:34::1..4). A client sends a
+//! request every 10 ms. A answers; A's daemon is stopped (SIGTERM) and B answers; A comes back and
+//! answers again, because 65000:1 wins. Prints a timeline and the client's gaps, removes everything.
+//!
+//! Root only. SIGINT / SIGTERM stop it between steps; the lab's `Drop` removes namespaces and
+//! processes in every case.
+
+use std::process::ExitCode;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use serde_json::Value;
+
+/// Cargo sets `CARGO_BIN_EXE_elastic` only for tests and benches, and the lab module names the
+/// daemon with `env!("CARGO_BIN_EXE_elastic")`. For this example that name resolves to the
+/// `elastic` binary built next to it (`target/<profile>/elastic`); `ELASTIC_BIN` still wins.
+/// Defined before `mod lab` so the lab's `env!` sees it; every other name goes to the real macro.
+macro_rules! env {
+    ("CARGO_BIN_EXE_elastic") => {
+        crate::sibling_elastic()
+    };
+    ($name:literal) => {
+        ::core::env!($name)
+    };
+}
+
+// The lab is shared with the tests and the benchmark; the demo uses a part of it.
+#[allow(dead_code, unused_imports)]
+#[path = "lab/mod.rs"]
+mod lab;
+
+#[path = "bench/interrupt.rs"]
+mod interrupt;
+
+use interrupt::{INTERRUPTED, Interrupt};
+use lab::{LABNET_PORT, Lab, LabSpec, RsKind, VIP4};
+
+/// `target/<profile>/elastic`, next to `target/<profile>/examples/demo`.
+fn sibling_elastic() -> &'static str {
+    static PATH: OnceLock<String> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap_or_default();
+        let profile_dir = exe.parent().and_then(|examples| examples.parent());
+        profile_dir
+            .map(|dir| dir.join("elastic").to_string_lossy().into_owned())
+            .unwrap_or_else(|| "elastic".to_string())
+    })
+}
+
+const VIP4_PREFIX: &str = "203.0.113.10/32";
+const VIP6_ADDRESS: &str = "2001:db8:100::1/64";
+/// Generous bounds: the machine may be shared and busy; the demo reports, it does not judge.
+const ROUTE_TIMEOUT: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(20);
+
+fn main() -> ExitCode {
+    let interrupt = match Interrupt::install("demo") {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("demo: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let timeline = Timeline::new();
+    let result = run(&interrupt, &timeline);
+    // The lab is gone by now (dropped inside `run`, also on error).
+    match result {
+        Ok(summary) => {
+            timeline.note("lab torn down: namespaces, route servers and daemons removed");
+            println!();
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(e) if e == INTERRUPTED => {
+            eprintln!("demo: interrupted; lab removed");
+            ExitCode::from(130)
+        }
+        Err(e) => {
+            eprintln!("demo failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Events with their time since the demo started, printed as they happen.
+struct Timeline {
+    start: Instant,
+}
+
+impl Timeline {
+    fn new() -> Self {
+        Self {
+            start: Instant::now(),
+        }
+    }
+
+    fn now(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+
+    fn note(&self, event: impl AsRef<str>) {
+        println!("t+{:5.2}s  {}", self.now(), event.as_ref());
+    }
+}
+
+/// The client's view of one phase, from `labnet probe`.
+struct ProbeReport {
+    sent: u64,
+    lost: u64,
+    longest_gap_ms: u64,
+    /// (second since the probe started, answerer or "lost", count), in time order.
+    per_second: Vec<(u64, String, u64)>,
+}
+
+impl ProbeReport {
+    fn parse(log: &str) -> Result<Self, String> {
+        let line = log
+            .lines()
+            .find(|l| l.starts_with('{'))
+            .ok_or_else(|| format!("labnet probe printed no report: {log:?}"))?;
+        let v: Value = serde_json::from_str(line).map_err(|e| format!("probe report: {e}"))?;
+        let number = |key: &str| {
+            v[key]
+                .as_u64()
+                .ok_or_else(|| format!("probe report has no {key}: {line}"))
+        };
+        let mut per_second = Vec::new();
+        if let Some(seconds) = v["per_second"].as_object() {
+            for (second, counts) in seconds {
+                let second: u64 = second.parse().map_err(|_| format!("bad second {second}"))?;
+                for (who, n) in counts.as_object().into_iter().flatten() {
+                    per_second.push((second, who.clone(), n.as_u64().unwrap_or(0)));
+                }
+            }
+        }
+        per_second.sort();
+        Ok(Self {
+            sent: number("sent")?,
+            lost: number("lost")?,
+            longest_gap_ms: number("longest_gap_ms")?,
+            per_second,
+        })
+    }
+
+    fn answered_by(&self, who: &str) -> u64 {
+        self.per_second
+            .iter()
+            .filter(|(_, w, _)| w == who)
+            .map(|(_, _, n)| n)
+            .sum()
+    }
+
+    /// "a 200" or "a 37, lost 3, b 160": answers per host, in the order hosts first answered.
+    fn breakdown(&self) -> String {
+        let mut order: Vec<&str> = Vec::new();
+        for (_, who, _) in &self.per_second {
+            if !order.contains(&who.as_str()) {
+                order.push(who);
+            }
+        }
+        order
+            .iter()
+            .map(|who| format!("{who} {}", self.answered_by(who)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// One line per second: "s0 a×100  s1 a×37 lost×3 b×60 …".
+    fn seconds(&self) -> String {
+        let mut out = String::new();
+        let mut current = None;
+        for (second, who, n) in &self.per_second {
+            if current != Some(*second) {
+                if current.is_some() {
+                    out.push_str(" | ");
+                }
+                out.push_str(&format!("{second}s:"));
+                current = Some(*second);
+            }
+            out.push_str(&format!(" {who}×{n}"));
+        }
+        out
+    }
+}
+
+fn run(interrupt: &Interrupt, timeline: &Timeline) -> Result<String, String> {
+    lab::check_prerequisites(&RsKind::Frr)?;
+    let labnet = lab::labnet_binary();
+    if !std::path::Path::new(&labnet).is_file() {
+        return Err(format!(
+            "missing {labnet}: build it with `cargo build --release --examples`"
+        ));
+    }
+    timeline.note("building the lab: FRR route servers, hosts A and B, a client");
+    let mut lab = Lab::new(
+        LabSpec::new(RsKind::Frr)
+            .hosts(2)
+            .with_client()
+            .without_vips(),
+    );
+    timeline.note(format!(
+        "lab up: route servers 2001:db8:14:34::1..4 (namespace {}), A {}, B {}, client 198.51.100.2",
+        lab.router.name,
+        lab.host(1).session_address(),
+        lab.host(2).session_address(),
+    ));
+    interrupt.check()?;
+
+    let daemon_args =
+        |role: &'static str| [role, "-address", VIP4_PREFIX, "-address", VIP6_ADDRESS];
+    let started_a = timeline.now();
+    let a = lab.start_daemon(1, &daemon_args("-primary"));
+    timeline.note(format!(
+        "A: elastic -dcid 14 -primary -neighborpattern '2001:db8:%d:34::%d' -address {VIP4_PREFIX} -address {VIP6_ADDRESS}"
+    ));
+    let b = lab.start_daemon(2, &daemon_args("-secondary"));
+    timeline.note("B: the same with -secondary");
+    lab.start_responder(1);
+    lab.start_responder(2);
+
+    let host_a = lab.host(1).session_address();
+    let host_b = lab.host(2).session_address();
+    for slot in 1..=4 {
+        wait_path(interrupt, &lab, slot, Some(host_a))?;
+        wait_path(interrupt, &lab, slot, Some(host_b))?;
+    }
+    timeline.note(format!(
+        "all four route servers have {VIP4_PREFIX} from A and B ({:.2} s after A started)",
+        timeline.now() - started_a
+    ));
+    timeline.note(format!("route server 1 says: {}", describe_paths(&lab)?));
+    wait_fib_via(interrupt, &lab, &host_a.to_string())?;
+    timeline.note(format!(
+        "router forwards {VIP4} to A ({host_a}), the kernel route zebra installed"
+    ));
+
+    // Phase 1: A answers.
+    let steady = probe_for(
+        interrupt,
+        &mut lab,
+        "steady",
+        Duration::from_secs(2),
+        |_| Ok(()),
+    )?;
+    timeline.note(format!(
+        "client → {VIP4}:{LABNET_PORT} every 10 ms for 2 s: {} (longest gap {} ms, lost {})",
+        steady.breakdown(),
+        steady.longest_gap_ms,
+        steady.lost
+    ));
+
+    // Phase 2: A's daemon stops; B takes over.
+    let failover = probe_for(
+        interrupt,
+        &mut lab,
+        "failover",
+        Duration::from_secs(5),
+        |lab| {
+            interrupt.sleep(Duration::from_secs(1))?;
+            lab.signal(a, Signal::SIGTERM);
+            timeline.note("SIGTERM to A's daemon");
+            let status = lab
+                .wait_exit(a, Duration::from_secs(10))
+                .map_err(|e| with_diagnostics(lab, e))?;
+            let cease = lab.logged_cease_from(1, host_a).unwrap_or(false);
+            timeline.note(format!(
+                "A's daemon exited ({status}){}",
+                if cease {
+                    "; route server 1 logged its Cease NOTIFICATION"
+                } else {
+                    ""
+                }
+            ));
+            wait_no_path(interrupt, lab, 1, host_a)?;
+            timeline.note(format!(
+                "route server 1: A's path for {VIP4_PREFIX} withdrawn"
+            ));
+            wait_fib_via(interrupt, lab, &host_b.to_string())?;
+            timeline.note(format!("router forwards {VIP4} to B ({host_b})"));
+            Ok(())
+        },
+    )?;
+    timeline.note(format!(
+        "client during the failover: {} (longest gap {} ms, lost {} of {})",
+        failover.breakdown(),
+        failover.longest_gap_ms,
+        failover.lost,
+        failover.sent
+    ));
+    timeline.note(format!("  per second: {}", failover.seconds()));
+
+    // Phase 3: A comes back and wins again (65000:1 → local-preference 200).
+    let mut a_again = None;
+    let comeback = probe_for(
+        interrupt,
+        &mut lab,
+        "comeback",
+        Duration::from_secs(4),
+        |lab| {
+            interrupt.sleep(Duration::from_secs(1))?;
+            let restarted = timeline.now();
+            a_again = Some(lab.start_daemon(1, &daemon_args("-primary")));
+            timeline.note("A's daemon started again (-primary)");
+            wait_path(interrupt, lab, 1, Some(host_a))?;
+            timeline.note(format!(
+                "route server 1 has A's path again ({:.2} s after the restart)",
+                timeline.now() - restarted
+            ));
+            wait_fib_via(interrupt, lab, &host_a.to_string())?;
+            timeline.note(format!("router forwards {VIP4} to A again"));
+            Ok(())
+        },
+    )?;
+    timeline.note(format!(
+        "client while A returns: {} (longest gap {} ms, lost {} of {})",
+        comeback.breakdown(),
+        comeback.longest_gap_ms,
+        comeback.lost,
+        comeback.sent
+    ));
+    timeline.note(format!("  per second: {}", comeback.seconds()));
+
+    // Orderly stop (each daemon sends Cease), then the lab goes.
+    for id in [a_again, Some(b)].into_iter().flatten() {
+        lab.signal(id, Signal::SIGTERM);
+        let _ = lab.wait_exit(id, Duration::from_secs(10));
+    }
+    timeline.note("both daemons stopped (SIGTERM); tearing the lab down");
+    drop(lab);
+
+    let mut summary = String::from("Summary (the client sent a request every 10 ms):\n");
+    summary.push_str(&format!(
+        "  A serving:        answered {} of {}, longest gap {:>4} ms, lost {}\n",
+        steady.answered_by("a"),
+        steady.sent,
+        steady.longest_gap_ms,
+        steady.lost
+    ));
+    summary.push_str(&format!(
+        "  failover A → B:   longest gap {:>4} ms, lost {} of {} requests ({})\n",
+        failover.longest_gap_ms,
+        failover.lost,
+        failover.sent,
+        failover.breakdown()
+    ));
+    summary.push_str(&format!(
+        "  A back (B → A):   longest gap {:>4} ms, lost {} of {} requests ({})",
+        comeback.longest_gap_ms,
+        comeback.lost,
+        comeback.sent,
+        comeback.breakdown()
+    ));
+    Ok(summary)
+}
+
+/// Runs `labnet probe` in the client for `duration` while `during` acts on the lab; returns the
+/// client's report.
+fn probe_for(
+    interrupt: &Interrupt,
+    lab: &mut Lab,
+    name: &str,
+    duration: Duration,
+    during: impl FnOnce(&mut Lab) -> Result<(), String>,
+) -> Result<ProbeReport, String> {
+    let client = lab.client.as_ref().ok_or("lab has no client")?;
+    let mut cmd = client.command(&lab::labnet_binary());
+    cmd.args([
+        "probe",
+        "--target",
+        &format!("{VIP4}:{LABNET_PORT}"),
+        "--duration-ms",
+        &duration.as_millis().to_string(),
+    ]);
+    let probe = lab.spawn(&format!("probe-{name}"), cmd)?;
+    during(lab)?;
+    let bound = duration + Duration::from_secs(5);
+    let exited =
+        interrupt.wait_for("the client's probe", bound, POLL, || lab.exit_status(probe))?;
+    if !exited.success() {
+        return Err(format!(
+            "labnet probe failed ({exited}): {}",
+            lab.log(probe)
+        ));
+    }
+    ProbeReport::parse(&lab.log(probe))
+}
+
+fn wait_path(
+    interrupt: &Interrupt,
+    lab: &Lab,
+    slot: u8,
+    from: Option<std::net::IpAddr>,
+) -> Result<(), String> {
+    interrupt
+        .wait_for(
+            &format!("{VIP4_PREFIX} from {from:?} at route server {slot}"),
+            ROUTE_TIMEOUT,
+            POLL,
+            || {
+                let routes = lab.routes(slot, VIP4_PREFIX).ok()?;
+                routes
+                    .iter()
+                    .any(|r| from.is_none() || r.from == from || r.next_hop == from)
+                    .then_some(())
+            },
+        )
+        .map_err(|e| with_diagnostics(lab, e))
+}
+
+fn wait_no_path(
+    interrupt: &Interrupt,
+    lab: &Lab,
+    slot: u8,
+    from: std::net::IpAddr,
+) -> Result<(), String> {
+    interrupt
+        .wait_for(
+            &format!("{VIP4_PREFIX} from {from} to disappear at route server {slot}"),
+            ROUTE_TIMEOUT,
+            POLL,
+            || {
+                let routes = lab.routes(slot, VIP4_PREFIX).ok()?;
+                (!routes
+                    .iter()
+                    .any(|r| r.from == Some(from) || r.next_hop == Some(from)))
+                .then_some(())
+            },
+        )
+        .map_err(|e| with_diagnostics(lab, e))
+}
+
+/// Waits until the router's kernel (zebra, fed by route server 1) forwards the VIP via `via`.
+fn wait_fib_via(interrupt: &Interrupt, lab: &Lab, via: &str) -> Result<(), String> {
+    interrupt
+        .wait_for(
+            &format!("the router to forward {VIP4} via {via}"),
+            ROUTE_TIMEOUT,
+            POLL,
+            || {
+                let out = lab.router.ip(&["-4", "route", "show", VIP4_PREFIX]).ok()?;
+                out.contains(&format!("via inet6 {via} ")).then_some(())
+            },
+        )
+        .map_err(|e| with_diagnostics(lab, e))
+}
+
+/// "A 65000:1 local-pref 200 (best), B 65000:2 local-pref 100".
+fn describe_paths(lab: &Lab) -> Result<String, String> {
+    let routes = lab.routes(1, VIP4_PREFIX)?;
+    let label = |addr: Option<std::net::IpAddr>| {
+        let a = lab.host(1).session_address();
+        let b = lab.host(2).session_address();
+        match addr {
+            Some(x) if x == a => "A".to_string(),
+            Some(x) if x == b => "B".to_string(),
+            other => format!("{other:?}"),
+        }
+    };
+    Ok(routes
+        .iter()
+        .map(|r| {
+            let communities: Vec<String> = r
+                .communities
+                .iter()
+                .map(|c| format!("{}:{}", c.0, c.1))
+                .collect();
+            format!(
+                "{VIP4_PREFIX} from {} community {} local-pref {}",
+                label(r.from.or(r.next_hop)),
+                communities.join(" "),
+                r.local_pref.map_or("-".to_string(), |p| p.to_string()),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; "))
+}
+
+fn with_diagnostics(lab: &Lab, error: String) -> String {
+    if error == INTERRUPTED {
+        error
+    } else {
+        format!("{error}\n{}", lab.diagnostics())
+    }
+}
