@@ -8,24 +8,10 @@
 //! processes in every case.
 
 use std::process::ExitCode;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use serde_json::Value;
-
-/// Cargo sets `CARGO_BIN_EXE_elastic` only for tests and benches, and the lab module names the
-/// daemon with `env!("CARGO_BIN_EXE_elastic")`. For this example that name resolves to the
-/// `elastic` binary built next to it (`target/<profile>/elastic`); `ELASTIC_BIN` still wins.
-/// Defined before `mod lab` so the lab's `env!` sees it; every other name goes to the real macro.
-macro_rules! env {
-    ("CARGO_BIN_EXE_elastic") => {
-        crate::sibling_elastic()
-    };
-    ($name:literal) => {
-        ::core::env!($name)
-    };
-}
 
 // The lab is shared with the tests and the benchmark; the demo uses a part of it.
 #[allow(dead_code, unused_imports)]
@@ -37,18 +23,6 @@ mod interrupt;
 
 use interrupt::{INTERRUPTED, Interrupt};
 use lab::{LABNET_PORT, Lab, LabSpec, RsKind, VIP4};
-
-/// `target/<profile>/elastic`, next to `target/<profile>/examples/demo`.
-fn sibling_elastic() -> &'static str {
-    static PATH: OnceLock<String> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap_or_default();
-        let profile_dir = exe.parent().and_then(|examples| examples.parent());
-        profile_dir
-            .map(|dir| dir.join("elastic").to_string_lossy().into_owned())
-            .unwrap_or_else(|| "elastic".to_string())
-    })
-}
 
 const VIP4_PREFIX: &str = "203.0.113.10/32";
 const VIP6_ADDRESS: &str = "2001:db8:100::1/64";

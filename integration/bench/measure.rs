@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::lab::{Lab, run_cmd};
+use crate::lab::Lab;
 
 /// Clock ticks per second in /proc/PID/stat: USER_HZ, 100 on every Linux ABI.
 const USER_HZ: f64 = 100.0;
@@ -54,11 +54,9 @@ pub(crate) fn proc_sample(pid: i32) -> Result<ProcSample, String> {
     })
 }
 
-/// `vtysh` against the FRR route server in `slot`. The lab names FRR pathspaces
-/// `el-<tag>-rs<slot>` (integration/lab/rs.rs); its own vtysh helper is private to the lab.
+/// `vtysh` against the FRR route server in `slot`.
 pub(crate) fn vtysh(lab: &Lab, slot: u8, command: &str) -> Result<String, String> {
-    let pathspace = format!("el-{}-rs{slot}", lab.tag);
-    run_cmd("vtysh", &["-N", &pathspace, "-d", "bgpd", "-c", command])
+    lab.route_server(slot).vtysh(command)
 }
 
 /// Prefixes the route server in `slot` received from `neighbor` in `afi` ("ipv4" / "ipv6"), from

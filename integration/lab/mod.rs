@@ -650,8 +650,22 @@ impl Drop for Lab {
 
 /// The daemon under test: `ELASTIC_BIN` if set (e.g. the real lelastic while developing the lab),
 /// else this crate's `elastic` binary.
+///
+/// Cargo names the binary (`CARGO_BIN_EXE_elastic`) only for tests and benches; examples (the
+/// demo) find it next to themselves: `target/<profile>/examples/demo` → `target/<profile>/elastic`.
 pub(crate) fn daemon_binary() -> String {
-    std::env::var("ELASTIC_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_elastic").to_string())
+    if let Ok(path) = std::env::var("ELASTIC_BIN") {
+        return path;
+    }
+    if let Some(path) = option_env!("CARGO_BIN_EXE_elastic") {
+        return path.to_string();
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/examples/<name>");
+    profile_dir.join("elastic").to_string_lossy().into_owned()
 }
 
 /// `target/<profile>/examples/labnet`, which `cargo test` builds next to the test binaries.

@@ -282,7 +282,7 @@ impl RouteServer {
         }
     }
 
-    fn vtysh(&self, command: &str) -> Result<String, String> {
+    pub(crate) fn vtysh(&self, command: &str) -> Result<String, String> {
         let ps = self.frr_pathspace.as_deref().expect("FRR route server");
         run_cmd("vtysh", &["-N", ps, "-d", "bgpd", "-c", command])
     }
