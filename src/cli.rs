@@ -326,7 +326,7 @@ fn parse_ttl(text: &str) -> Result<u8, String> {
     }
 }
 
-fn parse_router_id(text: &str) -> Result<Ipv4Addr, String> {
+pub(crate) fn parse_router_id(text: &str) -> Result<Ipv4Addr, String> {
     let id = Ipv4Addr::from_str(text).map_err(|_| "not an IPv4 address (A.B.C.D)".to_string())?;
     if id.is_unspecified() {
         // RFC 6286: the BGP Identifier is a non-zero 32-bit value.
@@ -338,7 +338,7 @@ fn parse_router_id(text: &str) -> Result<Ipv4Addr, String> {
 /// `-address`: what elastic will bind to `lo` and what discovery will then announce.
 /// IPv4 must be /32 (lelastic skips any other length); IPv6 may be /64 or /56 (announced as is) or
 /// /128 (announced widened to /64, or /56 with -send56). The host part is kept: it is the address bound.
-fn parse_address(text: &str) -> Result<IpNet, String> {
+pub(crate) fn parse_address(text: &str) -> Result<IpNet, String> {
     let net = match IpNet::from_str(text) {
         Ok(net) => net,
         Err(_) => match IpAddr::from_str(text) {

@@ -14,6 +14,7 @@ pub mod addrs;
 pub mod announce;
 pub mod bgp;
 pub mod cli;
+pub mod config;
 pub mod daemon;
 pub mod logging;
 pub mod status;
