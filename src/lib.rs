@@ -16,5 +16,6 @@ pub mod bgp;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod health;
 pub mod logging;
 pub mod status;
