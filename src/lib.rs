@@ -18,4 +18,5 @@ pub mod config;
 pub mod daemon;
 pub mod health;
 pub mod logging;
+pub mod probe;
 pub mod status;
