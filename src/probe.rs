@@ -475,7 +475,7 @@ mod tests {
                 body: Some("good".into()),
             };
             let t = Duration::from_secs(5);
-            assert_eq!(run_check("web", &check, t).await.0, true);
+            assert!(run_check("web", &check, t).await.0);
             let (ok, detail) = run_check("web", &check, t).await;
             assert!(
                 !ok && detail.ends_with("status 503, expected 200"),
