@@ -17,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod health;
+pub mod hooks;
 pub mod logging;
 pub mod probe;
 pub mod status;
