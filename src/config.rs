@@ -264,6 +264,174 @@ pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
     Ok(raw.into())
 }
 
+/// Reads the file `choice` names: `Ok(None)` when there is none to read.
+pub fn load_choice(
+    choice: &crate::cli::ConfigChoice,
+) -> Result<Option<(PathBuf, FileConfig)>, ConfigError> {
+    use crate::cli::ConfigChoice;
+    let path = match choice {
+        ConfigChoice::Nothing => return Ok(None),
+        ConfigChoice::Path(path) => path.clone(),
+        ConfigChoice::Default if Path::new(DEFAULT_PATH).exists() => PathBuf::from(DEFAULT_PATH),
+        ConfigChoice::Default => return Ok(None),
+    };
+    load(&path).map(|config| Some((path, config)))
+}
+
+/// The effective configuration as YAML that [`parse`] accepts: every key with the value in force
+/// (flags merged, defaults filled in). `elastic check-config` prints it.
+pub fn render(settings: &crate::cli::Settings) -> String {
+    use serde_yaml::{Mapping, Value};
+    fn map(entries: Vec<(&str, Value)>) -> Value {
+        let mut m = Mapping::new();
+        for (k, v) in entries {
+            if !v.is_null() {
+                m.insert(Value::from(k), v);
+            }
+        }
+        Value::Mapping(m)
+    }
+    let text = |t: &dyn fmt::Display| Value::from(t.to_string());
+    let dur = |d: Duration| Value::from(humantime::format_duration(d).to_string());
+    let list = |items: Vec<Value>| Value::Sequence(items);
+    let opt = |v: Option<Value>| v.unwrap_or(Value::Null);
+    let community = |c: &u32| Value::from(format!("{}:{}", c >> 16, c & 0xffff));
+    let outcome = |o: &Outcome| match o {
+        Outcome::Withdraw => Value::from("withdraw"),
+        Outcome::Demote(attrs) => map(vec![(
+            "demote",
+            map(vec![
+                (
+                    "communities",
+                    list(attrs.communities.iter().map(community).collect()),
+                ),
+                ("med", opt(attrs.med.map(Value::from))),
+            ]),
+        )]),
+    };
+    let h = &settings.health;
+    let probes: Mapping = h
+        .probes
+        .iter()
+        .map(|p| {
+            let mut entries = match &p.check {
+                Check::Exec { argv, user } => vec![
+                    (
+                        "exec",
+                        list(argv.iter().map(|a| Value::from(a.as_str())).collect()),
+                    ),
+                    ("user", opt(user.as_deref().map(Value::from))),
+                ],
+                Check::Tcp { address } => vec![("tcp", text(address))],
+                Check::Http { url, status, body } => vec![(
+                    "http",
+                    map(vec![
+                        ("url", Value::from(url.text.clone())),
+                        ("status", Value::from(*status)),
+                        ("body", opt(body.as_deref().map(Value::from))),
+                    ]),
+                )],
+            };
+            entries.extend([
+                ("interval", dur(p.interval)),
+                ("fast_interval", dur(p.fast_interval)),
+                ("timeout", dur(p.timeout)),
+                ("rise", Value::from(p.rise)),
+                ("fall", Value::from(p.fall)),
+            ]);
+            (Value::from(p.name.clone()), map(entries))
+        })
+        .collect();
+    let services = h
+        .services
+        .iter()
+        .map(|s| {
+            map(vec![
+                ("name", Value::from(s.name.clone())),
+                (
+                    "addresses",
+                    opt(s
+                        .addresses
+                        .as_ref()
+                        .map(|l| list(l.iter().map(|a| text(a)).collect()))),
+                ),
+                (
+                    "probes",
+                    opt(s
+                        .probes
+                        .as_ref()
+                        .map(|l| list(l.iter().map(|p| Value::from(p.clone())).collect()))),
+                ),
+                ("on_down", outcome(&s.on_down)),
+                ("maintenance", outcome(&s.maintenance)),
+                (
+                    "announce_delay",
+                    if s.announce_delay.is_zero() {
+                        Value::from("0s")
+                    } else {
+                        dur(s.announce_delay)
+                    },
+                ),
+                ("preempt", Value::from(s.preempt)),
+            ])
+        })
+        .collect();
+    let role = match settings.role {
+        Role::Primary => "primary",
+        Role::Secondary => "secondary",
+    };
+    let level = match settings.log_level {
+        LogLevel::Trace => "trace",
+        LogLevel::Debug => "debug",
+        LogLevel::Info => "info",
+        LogLevel::Warn => "warn",
+        LogLevel::Error => "error",
+    };
+    let root = map(vec![
+        ("dcid", Value::from(settings.dcid)),
+        ("role", Value::from(role)),
+        ("send56", Value::from(settings.send56)),
+        ("allifs", Value::from(settings.allifs)),
+        ("multihop_ttl", Value::from(settings.multihop_ttl)),
+        (
+            "neighbor_pattern",
+            Value::from(settings.neighbor_pattern.clone()),
+        ),
+        ("log_level", Value::from(level)),
+        ("log_json", Value::from(settings.log_json)),
+        (
+            "addresses",
+            list(settings.addresses.iter().map(|a| text(a)).collect()),
+        ),
+        ("med", opt(settings.med.map(Value::from))),
+        ("router_id", opt(settings.router_id.map(|r| text(&r)))),
+        ("probes", Value::Mapping(probes)),
+        ("services", list(services)),
+        (
+            "maintenance_file",
+            opt(h
+                .maintenance_file
+                .as_ref()
+                .map(|p| Value::from(p.display().to_string()))),
+        ),
+        ("maintenance_poll", dur(h.maintenance_poll)),
+        (
+            "hooks",
+            opt(h.hook.as_ref().map(|hook| {
+                map(vec![
+                    (
+                        "on_change",
+                        list(hook.argv.iter().map(|a| Value::from(a.as_str())).collect()),
+                    ),
+                    ("timeout", dur(hook.timeout)),
+                    ("user", opt(hook.user.as_deref().map(Value::from))),
+                ])
+            })),
+        ),
+    ]);
+    serde_yaml::to_string(&root).unwrap_or_else(|error| format!("# cannot render: {error}\n"))
+}
+
 // ---- deserialization -----------------------------------------------------------------------
 
 thread_local! {
@@ -300,7 +468,7 @@ struct RawFile {
     send56: Option<bool>,
     allifs: Option<bool>,
     multihop_ttl: Option<Ttl>,
-    neighbor_pattern: Option<String>,
+    neighbor_pattern: Option<Pattern>,
     log_level: Option<Level>,
     log_json: Option<bool>,
     addresses: Option<Vec<Address>>,
@@ -334,7 +502,7 @@ impl From<RawFile> for FileConfig {
             send56: raw.send56,
             allifs: raw.allifs,
             multihop_ttl: raw.multihop_ttl.map(|t| t.0),
-            neighbor_pattern: raw.neighbor_pattern,
+            neighbor_pattern: raw.neighbor_pattern.map(|p| p.0),
             log_level: raw.log_level.map(|l| l.0),
             log_json: raw.log_json,
             addresses: raw
@@ -655,6 +823,10 @@ parsed_newtype!(Level, LogLevel, |t: &str| LogLevel::parse(t).ok_or_else(
     || { "expected trace, debug, info, warn or error".to_string() }
 ));
 parsed_newtype!(Name, String, parse_name);
+parsed_newtype!(Pattern, String, |t: &str| match t.matches("%d").count() {
+    2 => Ok(t.to_string()),
+    _ => Err("expected exactly two %d (datacenter id, then 1..4)".to_string()),
+});
 
 impl PartialEq for Name {
     fn eq(&self, other: &Self) -> bool {
