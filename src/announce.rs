@@ -47,6 +47,12 @@ pub fn desired_routes(prefixes: &[IpNet], role: Role, med: Option<u32>) -> Desir
     prefixes.iter().map(|p| (*p, attrs.clone())).collect()
 }
 
+/// Added to the MED (0 when none is configured) of a route held as secondary by `preempt: false`.
+/// The community alone would tie with the healthy secondary's route (both 65000:2), and route
+/// servers that spread traffic over equal paths (multipath) would send traffic back; a higher MED
+/// makes the held route strictly worse than the peer's, yet better than a demoted one (1000).
+pub const HELD_SECONDARY_MED_PENALTY: u32 = 100;
+
 /// How one service wants its addresses announced right now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Treatment {
@@ -169,7 +175,7 @@ pub fn plan(
             }),
             Treatment::Secondary => Some(RouteAttrs {
                 communities: role_communities(Role::Secondary),
-                med,
+                med: Some(med.unwrap_or(0).saturating_add(HELD_SECONDARY_MED_PENALTY)),
             }),
             Treatment::Demoted(attrs) => Some(attrs.clone()),
             Treatment::Withdrawn => None,
@@ -374,7 +380,7 @@ mod tests {
                 Some(true),
                 false,
                 true,
-                Some((COMMUNITY_SECONDARY, Some(7))),
+                Some((COMMUNITY_SECONDARY, Some(107))),
                 "secondary: service default is up; held as secondary",
             ),
         ];

@@ -140,6 +140,8 @@ fn with_preempt_false_a_recovered_primary_comes_back_as_secondary() {
     let back = wait_route_from(&lab, 1, PREFIX, host_a, LONG);
     assert_eq!(back.communities, vec![Community(65000, 2)], "{back:?}");
     assert_eq!(back.local_pref, Some(100), "{back:?}");
+    // Worse than b's healthy secondary route (no MED), so the two do not tie.
+    assert_eq!(back.med, Some(100), "{back:?}");
     // Traffic stays with b.
     assert_eq!(
         main_answerer(&lab).as_deref(),
