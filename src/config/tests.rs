@@ -400,3 +400,24 @@ fn urls_are_split_for_the_client() {
     assert!(parse_url("http://user@host/").is_err());
     assert!(parse_url("ftp://host/").is_err());
 }
+
+#[test]
+fn the_example_configs_are_valid() {
+    for (name, text) in [
+        (
+            "elastic-minimal.yaml",
+            include_str!("../../configs/elastic-minimal.yaml"),
+        ),
+        (
+            "elastic-web.yaml",
+            include_str!("../../configs/elastic-web.yaml"),
+        ),
+        (
+            "elastic-keepalived-style.yaml",
+            include_str!("../../configs/elastic-keepalived-style.yaml"),
+        ),
+    ] {
+        let config = parse(text, Path::new(name)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.dcid, Some(14), "{name}");
+    }
+}
