@@ -262,7 +262,8 @@ pub async fn run_command(
         Ok(child) => child,
         Err(error) => return not_started(format!("{program}: {error}")),
     };
-    let group = child.id().map(|id| Pid::from_raw(id as i32));
+    // Kills the group on every way out, including the task being aborted at daemon stop.
+    let group = GroupKill(child.id().map(|id| Pid::from_raw(id as i32)));
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
     let (mut out, mut err) = (Vec::new(), Vec::new());
@@ -289,10 +290,7 @@ pub async fn run_command(
             }
         }
     }
-    if let Some(group) = group {
-        // ESRCH (nothing left in the group) is the normal case.
-        let _ = killpg(group, Signal::SIGKILL);
-    }
+    drop(group);
     if status.is_none() {
         let _ = tokio::time::timeout(REAP_TIMEOUT, child.wait()).await;
     }
@@ -308,6 +306,18 @@ pub async fn run_command(
         _ => CommandOutcome::TimedOut(timeout),
     };
     CommandRun { outcome, output }
+}
+
+/// SIGKILL to a process group when dropped.
+struct GroupKill(Option<Pid>);
+
+impl Drop for GroupKill {
+    fn drop(&mut self) {
+        if let Some(group) = self.0 {
+            // ESRCH (nothing left in the group) is the normal case.
+            let _ = killpg(group, Signal::SIGKILL);
+        }
+    }
 }
 
 /// Reads one chunk into `kept` (up to [`OUTPUT_LIMIT`]; the rest is dropped). Returns true at
