@@ -126,3 +126,7 @@ pub(crate) fn duration(d: Duration) -> prost_types::Duration {
         nanos: d.subsec_nanos() as i32,
     }
 }
+
+#[cfg(test)]
+#[path = "api/service_tests.rs"]
+mod service_tests;

@@ -425,6 +425,49 @@ mod tests {
     }
 
     #[test]
+    fn the_summary_names_what_is_missing() {
+        let status = pb::Status {
+            version: "0.1.0".to_string(),
+            role: pb::Role::Primary as i32,
+            addresses: vec![
+                pb::Address {
+                    prefix: "203.0.113.10/32".to_string(),
+                    announced: true,
+                    communities: vec!["65000:1".to_string()],
+                    announced_to: vec!["2001:db8:14:34::1".to_string()],
+                    ..pb::Address::default()
+                },
+                pb::Address {
+                    prefix: "2001:db8:100::/64".to_string(),
+                    announced: true,
+                    ..pb::Address::default()
+                },
+            ],
+            sessions: vec![pb::Session {
+                peer: "2001:db8:14:34::1".to_string(),
+                state: pb::SessionState::Active as i32,
+                last_error: "connection refused".to_string(),
+                ..pb::Session::default()
+            }],
+            all_announced: false,
+            ..pb::Status::default()
+        };
+        let text = render(&status);
+        assert!(text.contains("on 1/1 sessions"), "{text}");
+        assert!(text.contains("Active"), "{text}");
+        assert!(text.contains("last error: connection refused"), "{text}");
+        assert!(
+            text.contains("NOT OK: not announced on any Established session: 2001:db8:100::/64"),
+            "{text}"
+        );
+        assert_eq!(exit_code(&status), EXIT_NOT_ANNOUNCED);
+        let json = to_json(&status);
+        assert_eq!(json["sessions"][0]["state"], "Active");
+        assert_eq!(json["addresses"][1]["announced_to"], serde_json::json!([]));
+        assert_eq!(json["all_announced"], false);
+    }
+
+    #[test]
     fn durations_print_like_gobgps_up_down_column() {
         let d = |seconds| prost_types::Duration { seconds, nanos: 0 };
         assert_eq!(format_duration(Some(&d(62))), "00:01:02");

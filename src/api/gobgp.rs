@@ -349,7 +349,7 @@ fn known_raw_capability(code: u8, data: &[u8]) -> Option<prost_types::Any> {
     match code {
         64 => {
             let (head, rest) = data.split_first_chunk::<2>()?;
-            if rest.len() % 4 != 0 {
+            if !rest.len().is_multiple_of(4) {
                 return None;
             }
             let word = u16::from_be_bytes(*head);
@@ -369,7 +369,7 @@ fn known_raw_capability(code: u8, data: &[u8]) -> Option<prost_types::Any> {
             ))
         }
         69 => {
-            if data.len() % 4 != 0 {
+            if !data.len().is_multiple_of(4) {
                 return None;
             }
             Some(any(
@@ -390,7 +390,7 @@ fn known_raw_capability(code: u8, data: &[u8]) -> Option<prost_types::Any> {
             &EnhancedRouteRefreshCapability {},
         )),
         71 => {
-            if data.len() % 7 != 0 {
+            if !data.len().is_multiple_of(7) {
                 return None;
             }
             Some(any(
