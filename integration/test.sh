@@ -22,6 +22,7 @@ declare -A need=(
     [gobgpd]=/usr/bin/gobgpd
     [iproute2]=/usr/sbin/ip
     [procps]=/usr/sbin/sysctl
+    [systemd]=/usr/bin/systemd-analyze
 )
 missing=()
 for pkg in "${!need[@]}"; do

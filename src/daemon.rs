@@ -15,6 +15,7 @@ use crate::bgp::peer::{self, PeerHandle, Transport};
 use crate::bgp::session::SessionConfig;
 use crate::bgp::wire::Notification;
 use crate::cli::Settings;
+use crate::systemd;
 
 /// lelastic's timers: hold 9 s (keepalive 3 s), connect retry 5 s.
 const HOLD_TIME_SECS: u16 = 9;
@@ -98,10 +99,13 @@ pub async fn run(settings: Settings) -> Result<(), DaemonError> {
         })
         .collect();
 
+    systemd::ready(&summary(&routes_tx.borrow(), peers.len()));
+    let mut watchdog = systemd::watchdog_interval().map(tokio::time::interval);
     let mut watching = true;
     let signal_name = loop {
         tokio::select! {
             _ = terminate.recv() => break "SIGTERM",
+            _ = tick(&mut watchdog) => systemd::watchdog(),
             _ = interrupt.recv() => break "SIGINT",
             _ = hangup.recv() => {
                 info!("SIGHUP: rescanning addresses");
@@ -121,6 +125,7 @@ pub async fn run(settings: Settings) -> Result<(), DaemonError> {
         }
     };
 
+    systemd::stopping();
     info!(
         signal = signal_name,
         "stopping: sending Cease to every route server"
@@ -176,6 +181,7 @@ async fn rescan(
         if desired.is_empty() {
             warn!("no eligible address left: nothing is announced");
         }
+        systemd::status(&summary(&desired, settings.neighbors.len()));
         *current = Arc::new(desired);
         true
     });
@@ -232,6 +238,24 @@ async fn unbind_addresses(netlink: &Netlink, added: &[AddrChange]) {
             Ok(()) => info!(change = ?change, "unbound from lo"),
             Err(error) => error!(%error, change = ?change, "cannot unbind"),
         }
+    }
+}
+
+/// The one-line STATUS for `systemctl status`.
+fn summary(routes: &DesiredRoutes, route_servers: usize) -> String {
+    format!(
+        "announcing {} prefixes to {route_servers} route servers",
+        routes.len()
+    )
+}
+
+/// Ticks of the watchdog interval; never, when systemd asked for no watchdog.
+async fn tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
     }
 }
 

@@ -17,3 +17,4 @@ pub mod cli;
 pub mod daemon;
 pub mod logging;
 pub mod status;
+pub mod systemd;

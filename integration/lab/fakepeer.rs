@@ -270,31 +270,32 @@ impl FakeSession {
         }
     }
 
-    /// Streams `count` distinct IPv4 /24s (16.0.0.0/24, 16.0.1.0/24, …) in packed UPDATEs of up
-    /// to `per_update` prefixes (at most 1000, so a message stays within 4096 bytes), then an IPv4
-    /// End-of-RIB. Returns the number of UPDATEs sent.
-    ///
-    /// The prefixes never leave this TCP stream: the daemon counts and discards them.
-    pub(crate) fn stream_ipv4_prefixes(
+    /// Streams `count` distinct IPv6 /52s from 2001:db8::/32 (documentation space holds 2^20 of
+    /// them: enough for a million-route table without leaving the documentation ranges), packed
+    /// `per_update` to an MP_REACH UPDATE, then the IPv6 End-of-RIB. Returns the number of UPDATEs.
+    pub(crate) fn stream_ipv6_prefixes(
         &mut self,
         count: u32,
         per_update: u32,
     ) -> Result<u32, String> {
-        let per_update = per_update.clamp(1, 1000);
+        assert!(count <= 1 << 20, "2001:db8::/32 holds 2^20 /52s");
+        // 19 header + 4 + attributes (~50) + 8 bytes per /52 must stay within 4096.
+        let per_update = per_update.clamp(1, 500);
         let mut sent = 0;
         let mut messages = 0;
         // Batch many messages per write: fewer syscalls, same bytes on the wire.
         let mut batch = Vec::with_capacity(256 * 1024);
         while sent < count {
             let n = per_update.min(count - sent);
-            let nlri: Vec<[u8; 3]> = (sent..sent + n)
+            let nlri: Vec<[u8; 7]> = (sent..sent + n)
                 .map(|i| {
-                    let a = 0x1000_0000u32 + (i << 8);
-                    let b = a.to_be_bytes();
-                    [b[0], b[1], b[2]]
+                    // 2001:0db8 then the 20-bit index in the next 20 bits, /52.
+                    let bits = (0x2001_0db8_u64 << 32) | (u64::from(i) << 12);
+                    let b = bits.to_be_bytes();
+                    [b[0], b[1], b[2], b[3], b[4], b[5], b[6]]
                 })
                 .collect();
-            batch.extend_from_slice(&ipv4_update(&nlri));
+            batch.extend_from_slice(&ipv6_update(&nlri));
             sent += n;
             messages += 1;
             if batch.len() > 200 * 1024 {
@@ -303,7 +304,7 @@ impl FakeSession {
                 batch.clear();
             }
         }
-        batch.extend_from_slice(&end_of_rib_ipv4());
+        batch.extend_from_slice(&end_of_rib_ipv6());
         self.send(&batch).map_err(|e| format!("stream: {e}"))?;
         Ok(messages)
     }
@@ -351,31 +352,34 @@ pub(crate) fn open_message(asn: u32, hold: u16, router_id: [u8; 4]) -> Vec<u8> {
     message(OPEN, &body)
 }
 
-/// ORIGIN IGP, AS_PATH [65000] (4-octet), NEXT_HOP 192.0.2.1.
-fn ipv4_attrs() -> Vec<u8> {
-    let mut a = vec![0x40, 1, 1, 0];
-    a.extend_from_slice(&[0x40, 2, 6, 2, 1]);
-    a.extend_from_slice(&RS_ASN.to_be_bytes());
-    a.extend_from_slice(&[0x40, 3, 4, 192, 0, 2, 1]);
-    a
-}
-
-/// An UPDATE announcing IPv4 /24s (the 3 significant bytes each) in the classic NLRI field.
-fn ipv4_update(prefixes: &[[u8; 3]]) -> Vec<u8> {
-    let attrs = ipv4_attrs();
+/// An UPDATE announcing IPv6 /52s (their 7 significant bytes) in MP_REACH_NLRI, next hop
+/// 2001:db8:14:34::1, ORIGIN IGP, AS_PATH [65000].
+fn ipv6_update(prefixes: &[[u8; 7]]) -> Vec<u8> {
+    let mut mp_reach = vec![0, 2, 1, 16];
+    mp_reach.extend_from_slice(&[
+        0x20, 0x01, 0x0d, 0xb8, 0, 0x14, 0, 0x34, 0, 0, 0, 0, 0, 0, 0, 1,
+    ]);
+    mp_reach.push(0); // reserved
+    for p in prefixes {
+        mp_reach.push(52);
+        mp_reach.extend_from_slice(p);
+    }
+    let mut attrs = vec![0x40, 1, 1, 0];
+    attrs.extend_from_slice(&[0x40, 2, 6, 2, 1]);
+    attrs.extend_from_slice(&RS_ASN.to_be_bytes());
+    // Optional, non-transitive, Extended Length: the NLRI list exceeds 255 bytes.
+    attrs.extend_from_slice(&[0x90, 14]);
+    attrs.extend_from_slice(&(mp_reach.len() as u16).to_be_bytes());
+    attrs.extend_from_slice(&mp_reach);
     let mut body = vec![0, 0];
     body.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
     body.extend_from_slice(&attrs);
-    for p in prefixes {
-        body.push(24);
-        body.extend_from_slice(p);
-    }
     message(UPDATE, &body)
 }
 
-/// The IPv4 unicast End-of-RIB marker: an empty UPDATE (RFC 4724 §2).
-fn end_of_rib_ipv4() -> Vec<u8> {
-    message(UPDATE, &[0, 0, 0, 0])
+/// The IPv6 unicast End-of-RIB marker: an UPDATE with only an empty MP_UNREACH_NLRI (RFC 4724 §2).
+fn end_of_rib_ipv6() -> Vec<u8> {
+    message(UPDATE, &[0, 0, 0, 6, 0x80, 15, 3, 0, 2, 1])
 }
 
 /// A garbage case: what is sent and what RFC 4271 / RFC 7606 say the daemon must answer.

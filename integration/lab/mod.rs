@@ -423,9 +423,20 @@ impl Lab {
     /// Starts the daemon under test on host `index`: `-dcid 14 -neighborpattern … ARGS…`, logging
     /// at debug level to `<lab dir>/daemon-<label>.log`.
     pub(crate) fn start_daemon(&mut self, index: usize, args: &[&str]) -> ProcId {
+        self.start_daemon_with_env(index, args, &[])
+    }
+
+    /// [`Lab::start_daemon`] with extra environment variables (e.g. `NOTIFY_SOCKET`).
+    pub(crate) fn start_daemon_with_env(
+        &mut self,
+        index: usize,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> ProcId {
         let bin = daemon_binary();
         let host = self.host(index);
         let mut cmd = host.ns.command(&bin);
+        cmd.envs(env.iter().copied());
         cmd.args([
             "-dcid",
             &DCID.to_string(),
@@ -655,10 +666,14 @@ pub(crate) fn labnet_binary() -> String {
     if dir.ends_with("deps") || dir.ends_with("examples") {
         dir.pop();
     }
-    dir.join("examples")
-        .join("labnet")
-        .to_string_lossy()
-        .into_owned()
+    let path = dir.join("examples").join("labnet");
+    assert!(
+        path.exists(),
+        "{} is missing: `cargo test` builds it, `cargo test --test integration` alone does not \
+         (run `cargo build --examples` first)",
+        path.display()
+    );
+    path.to_string_lossy().into_owned()
 }
 
 /// Polls `check` every `poll` until it returns `Some`, or fails after `timeout`. Never unbounded.

@@ -6,3 +6,4 @@ mod failover;
 mod hostile;
 mod lifecycle;
 mod runtime;
+mod systemd;

@@ -558,13 +558,16 @@ impl Session {
                 out.push(Action::Disconnect);
                 self.lost(now, reason, out);
             }
-            Message::RouteRefresh { .. } => {
+            Message::RouteRefresh { afi, safi } => {
                 self.status.received.route_refresh += 1;
                 if self.state == State::Established {
-                    // The peer asks for everything again: resend the whole set.
                     self.restart_hold_timer(now);
-                    self.status.adj_out = Arc::default();
-                    self.sync_routes(out);
+                    // RFC 2918: the peer asks for one family again; forget we sent it and resend.
+                    if let Some(family) = Family::from_afi_safi(afi, safi) {
+                        Arc::make_mut(&mut self.status.adj_out)
+                            .retain(|prefix, _| Family::of(prefix) != family);
+                        self.sync_routes(out);
+                    }
                 }
             }
         }
@@ -804,12 +807,29 @@ mod tests {
             .expect("a Down event")
     }
 
-    /// Drives a fresh session to Established at `t0`; returns it and the Established step's actions.
-    fn established(t0: Instant, wanted: Arc<DesiredRoutes>) -> (Session, Vec<Action>) {
-        let mut session = Session::new(config(), 7);
-        session.handle(t0, Input::Routes(wanted));
+    /// A fresh session whose TCP connection just came up (OPEN sent).
+    fn connected(t0: Instant) -> Session {
+        let mut session = Session::new(config(), 1);
         session.handle(t0, Input::Start);
         session.handle(t0, Input::Connected { local: LOCAL });
+        session
+    }
+
+    /// Prefixes announced by the UPDATEs among the actions.
+    fn announced_count(actions: &[Action]) -> u32 {
+        sent_messages(actions)
+            .iter()
+            .map(|m| match m {
+                Message::Update(u) => u.announced,
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// Drives a fresh session to Established at `t0`; returns it and the Established step's actions.
+    fn established(t0: Instant, wanted: Arc<DesiredRoutes>) -> (Session, Vec<Action>) {
+        let mut session = connected(t0);
+        session.handle(t0, Input::Routes(wanted));
         session.handle(t0, Input::Message(&peer_open(9)));
         let actions = session.handle(t0, Input::Message(&wire::encode_keepalive()));
         assert_eq!(session.state(), State::Established);
@@ -865,24 +885,15 @@ mod tests {
             ("203.0.113.10/32", COMMUNITY_PRIMARY),
             ("2001:db8:100::/64", COMMUNITY_PRIMARY),
         ]);
-        let mut session = Session::new(config(), 1);
+        let mut session = connected(t0);
         session.handle(t0, Input::Routes(wanted));
-        session.handle(t0, Input::Start);
-        session.handle(t0, Input::Connected { local: LOCAL });
         let actions = session.handle(t0, Input::Message(&peer_open(9)));
         assert_eq!(sent_messages(&actions), [Message::Keepalive]);
         assert_eq!(session.state(), State::OpenConfirm);
         // Nothing is announced before Established.
         let actions = session.handle(t0, Input::Message(&wire::encode_keepalive()));
         let messages = sent_messages(&actions);
-        let announced: u32 = messages
-            .iter()
-            .map(|m| match m {
-                Message::Update(u) => u.announced,
-                _ => 0,
-            })
-            .sum();
-        assert_eq!(announced, 2);
+        assert_eq!(announced_count(&actions), 2);
         let end_of_ribs: Vec<Family> = messages
             .iter()
             .filter_map(|m| match m {
@@ -923,9 +934,7 @@ mod tests {
     #[test]
     fn hold_time_is_the_smaller_one_and_keepalives_go_every_third() {
         let t0 = Instant::now();
-        let mut session = Session::new(config(), 1);
-        session.handle(t0, Input::Start);
-        session.handle(t0, Input::Connected { local: LOCAL });
+        let mut session = connected(t0);
         session.handle(t0, Input::Message(&peer_open(6)));
         assert_eq!(session.status().negotiated_hold_time, Some(6));
         assert_eq!(session.poll_timeout(), Some(t0 + Duration::from_secs(2)));
@@ -937,9 +946,7 @@ mod tests {
     #[test]
     fn hold_time_zero_means_no_keepalives_and_no_hold_timer() {
         let t0 = Instant::now();
-        let mut session = Session::new(config(), 1);
-        session.handle(t0, Input::Start);
-        session.handle(t0, Input::Connected { local: LOCAL });
+        let mut session = connected(t0);
         session.handle(t0, Input::Message(&peer_open(0)));
         session.handle(t0, Input::Message(&wire::encode_keepalive()));
         assert_eq!(session.state(), State::Established);
@@ -1030,9 +1037,7 @@ mod tests {
     #[test]
     fn wrong_peer_as_is_refused_with_bad_peer_as() {
         let t0 = Instant::now();
-        let mut session = Session::new(config(), 1);
-        session.handle(t0, Input::Start);
-        session.handle(t0, Input::Connected { local: LOCAL });
+        let mut session = connected(t0);
         let actions = session.handle(t0, Input::Message(&peer_open_with(64999, 9, true)));
         assert_eq!(
             sent_messages(&actions),
@@ -1060,14 +1065,12 @@ mod tests {
     #[test]
     fn families_the_peer_does_not_speak_are_not_sent() {
         let t0 = Instant::now();
-        let mut session = Session::new(config(), 1);
+        let mut session = connected(t0);
         let wanted = routes(&[
             ("203.0.113.10/32", COMMUNITY_PRIMARY),
             ("2001:db8:100::/64", COMMUNITY_PRIMARY),
         ]);
         session.handle(t0, Input::Routes(wanted));
-        session.handle(t0, Input::Start);
-        session.handle(t0, Input::Connected { local: LOCAL });
         // An OPEN with no multiprotocol capability: IPv4 unicast only (RFC 4760).
         let open = wire::encode_open(&Open {
             version: 4,
@@ -1156,13 +1159,7 @@ mod tests {
         session.handle(t1, Input::Connected { local: LOCAL });
         session.handle(t1, Input::Message(&peer_open(9)));
         let actions = session.handle(t1, Input::Message(&wire::encode_keepalive()));
-        let announced: u32 = sent_messages(&actions)
-            .iter()
-            .map(|m| match m {
-                Message::Update(u) => u.announced,
-                _ => 0,
-            })
-            .sum();
+        let announced = announced_count(&actions);
         assert_eq!(announced, 1);
     }
 
@@ -1188,9 +1185,7 @@ mod tests {
     #[test]
     fn update_before_established_is_an_fsm_error() {
         let t0 = Instant::now();
-        let mut session = Session::new(config(), 1);
-        session.handle(t0, Input::Start);
-        session.handle(t0, Input::Connected { local: LOCAL });
+        let mut session = connected(t0);
         session.handle(t0, Input::Message(&peer_open(9)));
         let actions = session.handle(
             t0,
@@ -1237,21 +1232,27 @@ mod tests {
     }
 
     #[test]
-    fn route_refresh_resends_everything() {
+    fn route_refresh_resends_the_requested_family_only() {
         let t0 = Instant::now();
-        let (mut session, _) = established(t0, routes(&[("203.0.113.10/32", COMMUNITY_PRIMARY)]));
-        // ROUTE-REFRESH (RFC 2918) for IPv4 unicast.
+        let wanted = routes(&[
+            ("203.0.113.10/32", COMMUNITY_PRIMARY),
+            ("2001:db8:100::/64", COMMUNITY_PRIMARY),
+        ]);
+        let (mut session, _) = established(t0, wanted);
+        // ROUTE-REFRESH (RFC 2918) for IPv4 unicast: AFI 1, reserved, SAFI 1.
         let mut refresh = vec![0xff; 16];
         refresh.extend_from_slice(&[0, 23, 5, 0, 1, 0, 1]);
         let actions = session.handle(t0, Input::Message(&refresh));
-        let announced: u32 = sent_messages(&actions)
-            .iter()
-            .map(|m| match m {
-                Message::Update(u) => u.announced,
-                _ => 0,
+        let announced: Vec<IpNet> = events(&actions)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Announced { prefix, .. } => Some(*prefix),
+                _ => None,
             })
-            .sum();
-        assert_eq!(announced, 1);
+            .collect();
+        assert_eq!(announced, ["203.0.113.10/32".parse::<IpNet>().unwrap()]);
+        assert_eq!(sent_messages(&actions).len(), 1);
+        assert_eq!(session.status().adj_out.len(), 2);
     }
 
     #[test]
