@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -86,6 +86,12 @@ pub struct Settings {
     pub health: HealthConfig,
     /// The config file these settings were merged from, if any.
     pub config_file: Option<PathBuf>,
+    /// gRPC API address (elastic.v1 and the GoBGP subset); `None` with `-api off`.
+    pub api: Option<SocketAddr>,
+    /// Allow `api` on a non-loopback address (the API is unauthenticated).
+    pub api_allow_remote: bool,
+    /// Prometheus metrics address; off by default.
+    pub metrics: Option<SocketAddr>,
     /// To log once logging is up (e.g. an unknown log level).
     pub warnings: Vec<String>,
 }
@@ -135,6 +141,10 @@ pub struct FlagValues {
     pub addresses: Option<Vec<IpNet>>,
     pub med: Option<u32>,
     pub router_id: Option<Ipv4Addr>,
+    /// `Some(None)` is `-api off`.
+    pub api: Option<Option<SocketAddr>>,
+    pub api_allow_remote: Option<bool>,
+    pub metrics: Option<SocketAddr>,
 }
 
 /// A bad command line: print the message and exit 2.
@@ -179,6 +189,9 @@ const FLAGS: &[(&str, FlagKind)] = &[
     ("med", FlagKind::Value),
     ("routerid", FlagKind::Value),
     ("config", FlagKind::Value),
+    ("api", FlagKind::Value),
+    ("api-allow-remote", FlagKind::Bool),
+    ("metrics", FlagKind::Value),
     ("h", FlagKind::Help),
     ("help", FlagKind::Help),
 ];
@@ -241,6 +254,9 @@ fn invocation(matches: &ArgMatches, bools: &BTreeMap<&str, bool>) -> Invocation 
         addresses,
         med: matches.get_one::<u32>("med").copied(),
         router_id: matches.get_one::<Ipv4Addr>("routerid").copied(),
+        api: matches.get_one::<Option<SocketAddr>>("api").copied(),
+        api_allow_remote: bools.get("api-allow-remote").copied(),
+        metrics: matches.get_one::<SocketAddr>("metrics").copied(),
     };
     let config = match matches.get_one::<String>("config") {
         None => ConfigChoice::Default,
@@ -399,11 +415,28 @@ fn command() -> clap::Command {
             "PATH",
             "YAML config file; flags win over it [default: /etc/elastic/elastic.yaml when it exists; '' for none]",
         ))
+        .arg(
+            value("api", "ADDR:PORT", "gRPC API for `elastic status` and the gobgp CLI, or 'off' [default: 127.0.0.1:50051]")
+                .value_parser(parse_listen_or_off),
+        )
+        .arg(switch("api-allow-remote", "Allow -api on a non-loopback address (the API is unauthenticated)"))
+        .arg(value("metrics", "ADDR:PORT", "Serve Prometheus metrics at http://ADDR:PORT/metrics (off by default)").value_parser(parse_listen))
         .after_help(
             "Flags take one dash or two, with the value after a space or '=': -dcid 14, --dcid=14.\n\
              Booleans also take =true or =false. -h, -help or --help prints this text.\n\
              check-config validates the flags and the config file and prints the effective configuration.",
         )
+}
+
+pub(crate) fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    SocketAddr::from_str(text).map_err(|_| "not an ADDR:PORT ([ADDR]:PORT for IPv6)".to_string())
+}
+
+pub(crate) fn parse_listen_or_off(text: &str) -> Result<Option<SocketAddr>, String> {
+    if text == "off" {
+        return Ok(None);
+    }
+    parse_listen(text).map(Some)
 }
 
 /// Accepts any integer so that `-dcid 0` and `-dcid -5` get lelastic's rule, not a parse error.
@@ -585,6 +618,25 @@ pub fn resolve(
         }
     }
 
+    let default_api: SocketAddr = crate::api::DEFAULT_LISTEN
+        .parse()
+        .expect("the default API address parses");
+    let api = flags.api.or(config.api).unwrap_or(Some(default_api));
+    let api_allow_remote = flags
+        .api_allow_remote
+        .or(config.api_allow_remote)
+        .unwrap_or(false);
+    if let Some(addr) = api
+        && !crate::api::is_local(&addr)
+        && !api_allow_remote
+    {
+        return Err(UsageError::new(format!(
+            "-api {addr} is not a loopback address: the API is unauthenticated, so add \
+             -api-allow-remote{} to serve it there",
+            in_file("api_allow_remote: true")
+        )));
+    }
+
     Ok(Settings {
         dcid,
         role,
@@ -605,6 +657,9 @@ pub fn resolve(
         peer_as: PEER_AS,
         health,
         config_file: path.map(Path::to_path_buf),
+        api,
+        api_allow_remote,
+        metrics: flags.metrics.or(config.metrics),
         warnings,
     })
 }
@@ -693,9 +748,32 @@ mod tests {
             peer_as: 65000,
             health: HealthConfig::default(),
             config_file: None,
+            api: Some("127.0.0.1:50051".parse().unwrap()),
+            api_allow_remote: false,
+            metrics: None,
             warnings: vec![],
         };
         assert_eq!(settings, expected);
+    }
+
+    #[test]
+    fn api_stays_on_loopback_unless_remote_is_allowed() {
+        assert_eq!(with(&["-api", "off"]).api, None);
+        assert_eq!(
+            with(&["-api", "[::1]:6000"]).api,
+            Some("[::1]:6000".parse().unwrap())
+        );
+        let refused = error(&["-dcid", "14", "-primary", "-api", "192.0.2.1:50051"]);
+        assert!(refused.contains("-api-allow-remote"), "{refused}");
+        assert_eq!(
+            with(&["-api", "192.0.2.1:50051", "-api-allow-remote"]).api,
+            Some("192.0.2.1:50051".parse().unwrap())
+        );
+        assert!(error(&["-dcid", "14", "-primary", "-api", "nowhere"]).contains("-api"));
+        assert_eq!(
+            with(&["-metrics", "127.0.0.1:9100"]).metrics,
+            Some("127.0.0.1:9100".parse().unwrap())
+        );
     }
 
     #[test]

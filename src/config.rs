@@ -53,6 +53,10 @@ pub struct FileConfig {
     pub addresses: Option<Vec<IpNet>>,
     pub med: Option<u32>,
     pub router_id: Option<Ipv4Addr>,
+    /// `Some(None)` is `api: off`.
+    pub api: Option<Option<SocketAddr>>,
+    pub api_allow_remote: Option<bool>,
+    pub metrics: Option<SocketAddr>,
     pub health: HealthConfig,
 }
 
@@ -405,6 +409,12 @@ pub fn render(settings: &crate::cli::Settings) -> String {
         ),
         ("med", opt(settings.med.map(Value::from))),
         ("router_id", opt(settings.router_id.map(|r| text(&r)))),
+        (
+            "api",
+            Value::from(settings.api.map_or("off".to_string(), |a| a.to_string())),
+        ),
+        ("api_allow_remote", Value::from(settings.api_allow_remote)),
+        ("metrics", opt(settings.metrics.map(|m| text(&m)))),
         ("probes", Value::Mapping(probes)),
         ("services", list(services)),
         (
@@ -474,6 +484,9 @@ struct RawFile {
     addresses: Option<Vec<Address>>,
     med: Option<u32>,
     router_id: Option<RouterId>,
+    api: Option<ApiListen>,
+    api_allow_remote: Option<bool>,
+    metrics: Option<Listen>,
     #[serde(default)]
     probes: BTreeMap<Name, RawProbe>,
     services: Option<Vec<RawService>>,
@@ -510,6 +523,9 @@ impl From<RawFile> for FileConfig {
                 .map(|list| dedup(list.into_iter().map(|a| a.0))),
             med: raw.med,
             router_id: raw.router_id.map(|r| r.0),
+            api: raw.api.map(|a| a.0),
+            api_allow_remote: raw.api_allow_remote,
+            metrics: raw.metrics.map(|m| m.0),
             health: HealthConfig {
                 probes,
                 services,
@@ -812,6 +828,12 @@ int_newtype!(Status, u16, |n: i64| match n {
 parsed_newtype!(Dur, Duration, parse_duration);
 parsed_newtype!(Address, IpNet, crate::cli::parse_address);
 parsed_newtype!(RouterId, Ipv4Addr, crate::cli::parse_router_id);
+parsed_newtype!(Listen, SocketAddr, crate::cli::parse_listen);
+parsed_newtype!(
+    ApiListen,
+    Option<SocketAddr>,
+    crate::cli::parse_listen_or_off
+);
 parsed_newtype!(TcpTarget, SocketAddr, |t: &str| t
     .parse::<SocketAddr>()
     .map_err(|_| {

@@ -14,12 +14,14 @@ use tracing::{debug, error, info, warn};
 
 use crate::addrs::{self, AddrChange, Netlink};
 use crate::announce::{self, DesiredRoutes};
+use crate::api::{self, ApiError};
 use crate::bgp::peer::{self, PeerHandle, Transport};
 use crate::bgp::session::SessionConfig;
 use crate::bgp::wire::Notification;
 use crate::cli::{Role, Settings};
 use crate::health::{self, ProbeHealth, ServiceHealth};
 use crate::hooks::{HookEvent, Hooks};
+use crate::metrics::{self, MetricsError};
 use crate::probe::{self, ProbeReport};
 use crate::status::{AddressStatus, DaemonInfo, ProbeStatus, StatusSource};
 use crate::systemd;
@@ -44,6 +46,10 @@ pub enum DaemonError {
     NoAddresses { where_: &'static str },
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
 }
 
 /// Runs until SIGTERM or SIGINT.
@@ -52,6 +58,10 @@ pub async fn run(settings: Settings) -> Result<(), DaemonError> {
     let mut terminate = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
     let mut hangup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
+    // Listeners next: a taken port fails start-up before anything is bound or announced.
+    let api_listener = settings.api.map(api::bind).transpose()?;
+    let metrics_listener = settings.metrics.map(metrics::bind).transpose()?;
+    let started_at = SystemTime::now();
     let netlink = Netlink::new().map_err(DaemonError::Netlink)?;
     // Subscribe before the first listing, so no change can slip between the two.
     let mut address_changes = addrs::watch_addresses().map_err(DaemonError::Netlink)?;
@@ -119,23 +129,6 @@ pub async fn run(settings: Settings) -> Result<(), DaemonError> {
             peer::spawn(config, transport, routes_rx.clone(), stop_rx.clone())
         })
         .collect();
-    // What the status API (api.rs) reads; kept here so the channels always have a reader.
-    let _status_source = StatusSource {
-        info: Arc::new(DaemonInfo {
-            version: env!("CARGO_PKG_VERSION"),
-            started_at: SystemTime::now(),
-            role: settings.role,
-            router_id,
-            local_as: settings.local_as,
-            peer_as: settings.peer_as,
-            hostname: hostname.clone(),
-        }),
-        sessions: peers.iter().map(|p| p.status.clone()).collect(),
-        routes: routes_rx.clone(),
-        addresses: addresses_rx,
-        probes: probes_rx,
-    };
-
     let (reports_tx, mut reports) = mpsc::channel::<ProbeReport>(64);
     let probe_tasks: Vec<_> = settings
         .health
@@ -152,6 +145,29 @@ pub async fn run(settings: Settings) -> Result<(), DaemonError> {
         addresses: &addresses_tx,
         probes: &probes_tx,
     };
+
+    // What the API and the metrics read: snapshots of the channels above, never the loop itself.
+    let source = StatusSource {
+        info: Arc::new(DaemonInfo {
+            version: env!("CARGO_PKG_VERSION"),
+            started_at,
+            role: settings.role,
+            router_id,
+            local_as: settings.local_as,
+            peer_as: settings.peer_as,
+            hostname: hostname.clone(),
+            hold_time: HOLD_TIME_SECS,
+            connect_retry: CONNECT_RETRY,
+            multihop_ttl: settings.multihop_ttl,
+        }),
+        sessions: peers.iter().map(|p| p.status.clone()).collect(),
+        routes: routes_rx.clone(),
+        addresses: addresses_rx,
+        probes: probes_rx,
+    };
+    // The sessions have not run yet (one thread; no await since spawning them).
+    let _api = api_listener.map(|bound| api::serve(bound, source.clone()));
+    let _metrics = metrics_listener.map(|bound| metrics::serve(bound, source));
 
     systemd::ready(&summary(&routes_tx.borrow(), peers.len()));
     let mut watchdog = systemd::watchdog_interval().map(tokio::time::interval);
@@ -316,6 +332,7 @@ impl Gate {
                     last_latency: None,
                     successes: 0,
                     failures: 0,
+                    transitions: 0,
                     last_change: None,
                 })
                 .collect(),
@@ -361,6 +378,7 @@ impl Gate {
         status.failures = report.health.failures;
         if report.changed.is_some() {
             status.last_change = Some(now());
+            status.transitions += 1;
         }
         self.probe_health[report.index] = report.health;
         self.probes_changed = true;

@@ -8,10 +8,15 @@
 //! - [`bgp::session`]: pure per-peer FSM, timers as deadlines, wanted-vs-sent diff.
 //! - [`bgp::peer`]: thin tokio driver for one session.
 //! - [`daemon`]: the event loop wiring the above; orderly stop.
-//! - [`status`]: plain-data snapshots.
+//! - [`config`]: the YAML file, merged under the flags; [`probe`], [`health`], [`hooks`]: health
+//!   probes, their rise/fall state, and the commands run on service state changes.
+//! - [`status`]: plain-data snapshots; [`systemd`]: sd_notify.
+//! - [`api`]: gRPC (elastic.v1 and the GoBGP v3 subset) over snapshots; [`status_cmd`] is its
+//!   `elastic status` client; [`metrics`] exports snapshots in the Prometheus text format.
 
 pub mod addrs;
 pub mod announce;
+pub mod api;
 pub mod bgp;
 pub mod cli;
 pub mod config;
@@ -19,6 +24,8 @@ pub mod daemon;
 pub mod health;
 pub mod hooks;
 pub mod logging;
+pub mod metrics;
 pub mod probe;
 pub mod status;
+pub mod status_cmd;
 pub mod systemd;

@@ -4,13 +4,18 @@
 use std::process::ExitCode;
 
 use elastic::cli::{self, Command, Invocation, Settings};
-use elastic::{config, daemon, logging};
+use elastic::{config, daemon, logging, status_cmd};
 use tracing::{error, warn};
 
 /// Exit codes: 0 after an orderly stop, `-h` or a valid `check-config`; 1 for a fatal runtime
 /// error or an invalid config file (and anything `check-config` rejects); 2 for bad usage.
 fn main() -> ExitCode {
-    let (invocation, check_only) = match cli::parse(std::env::args_os().skip(1)) {
+    let mut args = std::env::args_os().skip(1).peekable();
+    // `elastic status …` asks a running daemon; its exit codes are documented in status_cmd.
+    if args.peek().is_some_and(|first| first == "status") {
+        return status_cmd::main(args.skip(1));
+    }
+    let (invocation, check_only) = match cli::parse(args) {
         Ok(Command::Run(invocation)) => (invocation, false),
         Ok(Command::CheckConfig(invocation)) => (invocation, true),
         Ok(Command::Help(usage)) => {

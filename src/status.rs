@@ -11,7 +11,7 @@ use ipnet::IpNet;
 use tokio::sync::watch;
 
 use crate::announce::DesiredRoutes;
-use crate::bgp::session::SessionStatus;
+use crate::bgp::session::{SessionStatus, State};
 use crate::cli::Role;
 
 /// What does not change while the daemon runs.
@@ -24,10 +24,14 @@ pub struct DaemonInfo {
     pub local_as: u32,
     pub peer_as: u32,
     pub hostname: String,
+    /// Session settings shown by `gobgp neighbor ADDR` (lelastic: 9 s, 5 s, 16).
+    pub hold_time: u16,
+    pub connect_retry: Duration,
+    pub multihop_ttl: u8,
 }
 
 /// Health of one probe, as the health module publishes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProbeStatus {
     pub name: String,
     pub healthy: bool,
@@ -39,6 +43,8 @@ pub struct ProbeStatus {
     pub successes: u64,
     pub failures: u64,
     pub last_change: Option<Instant>,
+    /// How many times `healthy` flipped since start (metrics).
+    pub transitions: u64,
 }
 
 /// Why each address is (or is not) announced, as computed with the desired route set.
@@ -86,7 +92,46 @@ impl StatusSource {
     }
 }
 
+/// Why an address is announced when no health module publishes reasons: it is on the interface.
+pub const REASON_ON_INTERFACE: &str = "address present; no health checks";
+
 impl Snapshot {
+    /// Every address with whether and why it is announced. Without a health module publishing
+    /// them, the desired route set is the whole story: every route in it is wanted.
+    pub fn address_statuses(&self) -> Vec<AddressStatus> {
+        if !self.addresses.is_empty() {
+            return self.addresses.as_ref().clone();
+        }
+        self.routes
+            .iter()
+            .map(|(prefix, attrs)| AddressStatus {
+                prefix: *prefix,
+                announced: true,
+                communities: attrs.communities.clone(),
+                med: attrs.med,
+                reason: REASON_ON_INTERFACE.to_string(),
+            })
+            .collect()
+    }
+
+    /// Established sessions whose adj-RIB-out carries `prefix`.
+    pub fn announced_to(&self, prefix: &IpNet) -> Vec<&SessionStatus> {
+        self.sessions
+            .iter()
+            .filter(|s| s.state == State::Established && s.adj_out.contains_key(prefix))
+            .collect()
+    }
+
+    /// Addresses that should be announced but are on no Established session. Empty means
+    /// healthy, also when there is nothing to announce at all.
+    pub fn missing_announcements(&self) -> Vec<IpNet> {
+        self.address_statuses()
+            .into_iter()
+            .filter(|a| a.announced && self.announced_to(&a.prefix).is_empty())
+            .map(|a| a.prefix)
+            .collect()
+    }
+
     /// Wall-clock time of a monotonic instant taken by the daemon.
     pub fn wall_clock(&self, instant: Instant) -> SystemTime {
         let (now, wall) = self.taken_at;

@@ -437,6 +437,11 @@ impl Lab {
         let host = self.host(index);
         let mut cmd = host.ns.command(&bin);
         cmd.envs(env.iter().copied());
+        // Never the machine's /etc/elastic/elastic.yaml: a test that wants a file passes its own
+        // `-config`, which comes later and wins. (Not for ELASTIC_BIN=lelastic: it has no -config.)
+        if std::env::var_os("ELASTIC_BIN").is_none() {
+            cmd.args(["-config", ""]);
+        }
         cmd.args([
             "-dcid",
             &DCID.to_string(),

@@ -1,6 +1,7 @@
 //! The test cases, grouped by what they exercise.
 
 mod announce;
+mod api;
 mod common;
 mod failover;
 mod health;

@@ -170,6 +170,11 @@ pub struct SessionStatus {
     pub adj_out: Arc<BTreeMap<IpNet, RouteAttrs>>,
     pub flaps: u32,
     pub last_error: Option<String>,
+    /// Capabilities of our OPEN and of the peer's last OPEN (`gobgp neighbor ADDR` lists them).
+    pub local_capabilities: Vec<Capability>,
+    pub remote_capabilities: Vec<Capability>,
+    /// State changes since start (metrics).
+    pub state_changes: u64,
 }
 
 /// Timers as deadlines; `None` means stopped.
@@ -235,6 +240,9 @@ impl Session {
             adj_out: Arc::default(),
             flaps: 0,
             last_error: None,
+            local_capabilities: Vec::new(),
+            remote_capabilities: Vec::new(),
+            state_changes: 0,
         };
         Session {
             config,
@@ -363,6 +371,7 @@ impl Session {
         self.status.local_address = Some(local);
         let open = self.our_open();
         self.send(out, wire::encode_open(&open), |c| &mut c.open);
+        self.status.local_capabilities = open.capabilities;
         self.timers.hold = Some(now + OPEN_HOLD_TIME);
         self.set_state(now, State::OpenSent, out);
     }
@@ -484,6 +493,7 @@ impl Session {
         }
         self.state = to;
         self.status.state = to;
+        self.status.state_changes += 1;
         if to == State::Established {
             self.status.established_since = Some(now);
         } else if from == State::Established {
@@ -600,6 +610,7 @@ impl Session {
             ipv6: open.multiprotocol(Family::Ipv6Unicast),
         });
         self.status.remote_router_id = Some(open.router_id);
+        self.status.remote_capabilities = open.capabilities.clone();
         self.status.remote_as = Some(open.asn());
         self.status.remote_hostname = open.hostname().map(str::to_owned);
         self.status.negotiated_hold_time = Some(hold_secs);

@@ -1,0 +1,132 @@
+//! The gRPC API: our `elastic.v1` status service and the GoBGP v3 subset (`apipb.GobgpApi`) that
+//! the `gobgp` CLI of lelastic users calls. One h2c listener serves both.
+//!
+//! Every answer is built from a [`StatusSource::snapshot`] (watch channels hand out the latest
+//! values without waiting), so a slow or hostile client can never stall a BGP session.
+//! Conversions live in [`gobgp`] and [`elastic`]; they are pure functions of a snapshot.
+
+pub mod elastic;
+pub mod gobgp;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tonic::transport::server::TcpIncoming;
+use tracing::{error, info};
+
+use crate::status::StatusSource;
+
+/// The protobuf types and service stubs generated from `proto/` by build.rs.
+pub mod proto {
+    pub mod elastic {
+        pub mod v1 {
+            tonic::include_proto!("elastic.v1");
+        }
+    }
+    pub mod apipb {
+        tonic::include_proto!("apipb");
+    }
+}
+
+/// Where lelastic (GoBGP) serves its API, and so where the `gobgp` CLI looks by default.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+
+/// Requests are tiny (the largest real one is a ListPath with a few prefixes).
+const MAX_REQUEST_BYTES: usize = 64 * 1024;
+/// A handful of local clients; more concurrent streams per connection is abuse.
+const MAX_STREAMS_PER_CONNECTION: u32 = 16;
+/// No request takes long: everything comes from a snapshot.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// lelastic's wording, so log searches keep working.
+    #[error("failed to listen grpc port {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// The API's listening socket, bound early so that a taken port fails start-up before anything
+/// else happens.
+pub struct Bound {
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+}
+
+impl Bound {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+/// Binds `listen` (call on the runtime).
+pub fn bind(listen: SocketAddr) -> Result<Bound, ApiError> {
+    let error = |source| ApiError::Listen {
+        addr: listen,
+        source,
+    };
+    let listener = std::net::TcpListener::bind(listen).map_err(error)?;
+    listener.set_nonblocking(true).map_err(error)?;
+    let addr = listener.local_addr().map_err(error)?;
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(error)?;
+    Ok(Bound { listener, addr })
+}
+
+/// Serves both services on `bound` until the task is aborted or the runtime ends.
+pub fn serve(bound: Bound, source: StatusSource) -> JoinHandle<()> {
+    let incoming = TcpIncoming::from(bound.listener).with_nodelay(Some(true));
+    let elastic = proto::elastic::v1::elastic_server::ElasticServer::new(elastic::Service::new(
+        source.clone(),
+    ))
+    .max_decoding_message_size(MAX_REQUEST_BYTES);
+    let gobgp = proto::apipb::gobgp_api_server::GobgpApiServer::new(gobgp::Service::new(source))
+        .max_decoding_message_size(MAX_REQUEST_BYTES);
+    let router = tonic::transport::Server::builder()
+        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
+        .timeout(REQUEST_TIMEOUT)
+        .add_service(elastic)
+        .add_service(gobgp);
+    info!(listen = %bound.addr, "gRPC API listening");
+    tokio::spawn(async move {
+        if let Err(error) = router.serve_with_incoming(incoming).await {
+            error!(%error, "gRPC API stopped");
+        }
+    })
+}
+
+/// [`bind`] then [`serve`].
+pub fn spawn(listen: SocketAddr, source: StatusSource) -> Result<JoinHandle<()>, ApiError> {
+    Ok(serve(bind(listen)?, source))
+}
+
+/// Whether serving on `addr` keeps the API on this host (the default); anything else needs the
+/// operator's explicit consent, as the API is unauthenticated.
+pub fn is_local(addr: &SocketAddr) -> bool {
+    addr.ip().is_loopback()
+}
+
+/// `type.googleapis.com/<package>.<Message>`, as Go's `anypb.New` writes it.
+pub(crate) fn any<M: prost::Message>(full_name: &str, message: &M) -> prost_types::Any {
+    prost_types::Any {
+        type_url: format!("type.googleapis.com/{full_name}"),
+        value: message.encode_to_vec(),
+    }
+}
+
+pub(crate) fn timestamp(time: std::time::SystemTime) -> prost_types::Timestamp {
+    prost_types::Timestamp::from(time)
+}
+
+pub(crate) fn duration(d: Duration) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        nanos: d.subsec_nanos() as i32,
+    }
+}
+
+#[cfg(test)]
+#[path = "api/service_tests.rs"]
+mod service_tests;

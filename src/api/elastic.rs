@@ -1,0 +1,336 @@
+//! `elastic.v1.Elastic`: GetStatus, WatchStatus and SetMaintenance, built from snapshots.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures_util::Stream;
+use tokio::sync::mpsc;
+use tonic::{Request, Response, Status as GrpcStatus};
+
+use super::proto::elastic::v1 as pb;
+use super::proto::elastic::v1::elastic_server;
+use super::{duration, timestamp};
+use crate::bgp::session::{MessageCounts, SessionStatus, State};
+use crate::cli::Role;
+use crate::status::{Snapshot, StatusSource};
+
+/// Changes are rare; a client that does not read gets dropped once this many are queued.
+const WATCH_QUEUE: usize = 16;
+/// Several channels often change together (a session and its adj-RIB-out): gather them.
+const WATCH_SETTLE: Duration = Duration::from_millis(20);
+
+pub fn community(value: u32) -> String {
+    format!("{}:{}", value >> 16, value & 0xffff)
+}
+
+fn session_state(state: State) -> pb::SessionState {
+    match state {
+        State::Idle => pb::SessionState::Idle,
+        State::Connect => pb::SessionState::Connect,
+        State::Active => pb::SessionState::Active,
+        State::OpenSent => pb::SessionState::OpenSent,
+        State::OpenConfirm => pb::SessionState::OpenConfirm,
+        State::Established => pb::SessionState::Established,
+    }
+}
+
+fn counts(c: &MessageCounts) -> pb::MessageCounts {
+    pb::MessageCounts {
+        open: c.open,
+        update: c.update,
+        notification: c.notification,
+        keepalive: c.keepalive,
+        route_refresh: c.route_refresh,
+    }
+}
+
+fn session(s: &SessionStatus, snapshot: &Snapshot) -> pb::Session {
+    let (now, _) = snapshot.taken_at;
+    pb::Session {
+        peer: s.peer.to_string(),
+        state: session_state(s.state) as i32,
+        local_address: s.local_address.map(|a| a.to_string()).unwrap_or_default(),
+        remote_router_id: s
+            .remote_router_id
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
+        remote_asn: s.remote_as.unwrap_or(0),
+        remote_hostname: s.remote_hostname.clone().unwrap_or_default(),
+        negotiated_hold_time: s.negotiated_hold_time.map(u32::from).unwrap_or(0),
+        established_since: s
+            .established_since
+            .map(|at| timestamp(snapshot.wall_clock(at))),
+        uptime: s
+            .established_since
+            .map(|at| duration(now.saturating_duration_since(at))),
+        down_since: s.down_since.map(|at| timestamp(snapshot.wall_clock(at))),
+        sent: Some(counts(&s.sent)),
+        received: Some(counts(&s.received)),
+        prefixes_received: s.prefixes_received,
+        prefixes_withdrawn: s.prefixes_withdrawn_by_peer,
+        advertised: s.adj_out.keys().map(ToString::to_string).collect(),
+        flaps: s.flaps,
+        last_error: s.last_error.clone().unwrap_or_default(),
+    }
+}
+
+/// The whole status at the snapshot's moment.
+pub fn status(snapshot: &Snapshot) -> pb::Status {
+    let info = &snapshot.info;
+    let (_, wall) = snapshot.taken_at;
+    let addresses = snapshot
+        .address_statuses()
+        .into_iter()
+        .map(|a| pb::Address {
+            prefix: a.prefix.to_string(),
+            announced: a.announced,
+            communities: a.communities.iter().map(|c| community(*c)).collect(),
+            med: a.med,
+            reason: a.reason.clone(),
+            announced_to: snapshot
+                .announced_to(&a.prefix)
+                .iter()
+                .map(|s| s.peer.to_string())
+                .collect(),
+        })
+        .collect();
+    let probes = snapshot
+        .probes
+        .iter()
+        .map(|p| pb::Probe {
+            name: p.name.clone(),
+            healthy: p.healthy,
+            state: p.state.clone(),
+            last_ok: p.last_ok,
+            last_output: p.last_output.clone(),
+            last_latency: p.last_latency.map(duration),
+            successes: p.successes,
+            failures: p.failures,
+            last_change: p.last_change.map(|at| timestamp(snapshot.wall_clock(at))),
+            transitions: p.transitions,
+        })
+        .collect();
+    pb::Status {
+        version: info.version.to_string(),
+        role: match info.role {
+            Role::Primary => pb::Role::Primary,
+            Role::Secondary => pb::Role::Secondary,
+        } as i32,
+        started_at: Some(timestamp(info.started_at)),
+        uptime: Some(duration(
+            wall.duration_since(info.started_at).unwrap_or_default(),
+        )),
+        router_id: info.router_id.to_string(),
+        local_asn: info.local_as,
+        peer_asn: info.peer_as,
+        hostname: info.hostname.clone(),
+        addresses,
+        probes,
+        sessions: snapshot
+            .sessions
+            .iter()
+            .map(|s| session(s, snapshot))
+            .collect(),
+        all_announced: snapshot.missing_announcements().is_empty(),
+    }
+}
+
+/// What changed between two statuses: session states, addresses (wanted, or how many sessions
+/// carry them) and probe states. Counters and uptimes are not changes.
+pub fn changes(before: &pb::Status, after: &pb::Status) -> Vec<pb::Change> {
+    use pb::change::What;
+    let mut out = Vec::new();
+    for s in &after.sessions {
+        let from = before
+            .sessions
+            .iter()
+            .find(|b| b.peer == s.peer)
+            .map_or(pb::SessionState::Unspecified as i32, |b| b.state);
+        if from != s.state {
+            out.push(What::Session(pb::SessionChange {
+                peer: s.peer.clone(),
+                from,
+                to: s.state,
+            }));
+        }
+    }
+    for a in &after.addresses {
+        let old = before.addresses.iter().find(|b| b.prefix == a.prefix);
+        let to_before = old.map_or(0, |b| b.announced_to.len() as u32);
+        if old.map(|b| (b.announced, &b.reason)) != Some((a.announced, &a.reason))
+            || to_before != a.announced_to.len() as u32
+        {
+            out.push(What::Address(pb::AddressChange {
+                prefix: a.prefix.clone(),
+                announced: a.announced,
+                reason: a.reason.clone(),
+                announced_to_before: to_before,
+                announced_to_after: a.announced_to.len() as u32,
+            }));
+        }
+    }
+    for b in &before.addresses {
+        if !after.addresses.iter().any(|a| a.prefix == b.prefix) {
+            out.push(What::Address(pb::AddressChange {
+                prefix: b.prefix.clone(),
+                announced: false,
+                reason: "address gone".to_string(),
+                announced_to_before: b.announced_to.len() as u32,
+                announced_to_after: 0,
+            }));
+        }
+    }
+    for p in &after.probes {
+        let from = before
+            .probes
+            .iter()
+            .find(|b| b.name == p.name)
+            .map(|b| b.state.clone())
+            .unwrap_or_default();
+        if from != p.state {
+            out.push(What::Probe(pb::ProbeChange {
+                name: p.name.clone(),
+                from,
+                to: p.state.clone(),
+            }));
+        }
+    }
+    out.into_iter()
+        .map(|what| pb::Change { what: Some(what) })
+        .collect()
+}
+
+pub struct Service {
+    source: StatusSource,
+}
+
+impl Service {
+    pub fn new(source: StatusSource) -> Self {
+        Service { source }
+    }
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchStatusResponse, GrpcStatus>> + Send>>;
+
+/// Waits until any channel of `source` changed (or all senders are gone: `false`).
+async fn any_changed(source: &mut StatusSource) -> bool {
+    let mut waits: Vec<Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>>> = Vec::new();
+    for session in &mut source.sessions {
+        waits.push(Box::pin(async move { session.changed().await.is_ok() }));
+    }
+    let (routes, addresses, probes) = (
+        &mut source.routes,
+        &mut source.addresses,
+        &mut source.probes,
+    );
+    waits.push(Box::pin(async move { routes.changed().await.is_ok() }));
+    waits.push(Box::pin(async move { addresses.changed().await.is_ok() }));
+    waits.push(Box::pin(async move { probes.changed().await.is_ok() }));
+    // A closed channel answers at once; keep waiting on the live ones.
+    let mut live = waits;
+    while !live.is_empty() {
+        let (changed, _, rest) = futures_util::future::select_all(live).await;
+        if changed {
+            return true;
+        }
+        live = rest;
+    }
+    false
+}
+
+fn mark_seen(source: &mut StatusSource) {
+    for session in &mut source.sessions {
+        session.mark_unchanged();
+    }
+    source.routes.mark_unchanged();
+    source.addresses.mark_unchanged();
+    source.probes.mark_unchanged();
+}
+
+#[tonic::async_trait]
+impl elastic_server::Elastic for Service {
+    async fn get_status(
+        &self,
+        _request: Request<pb::GetStatusRequest>,
+    ) -> Result<Response<pb::GetStatusResponse>, GrpcStatus> {
+        Ok(Response::new(pb::GetStatusResponse {
+            status: Some(status(&self.source.snapshot())),
+        }))
+    }
+
+    type WatchStatusStream = WatchStream;
+
+    async fn watch_status(
+        &self,
+        _request: Request<pb::WatchStatusRequest>,
+    ) -> Result<Response<Self::WatchStatusStream>, GrpcStatus> {
+        let mut source = self.source.clone();
+        mark_seen(&mut source);
+        let (tx, rx) = mpsc::channel(WATCH_QUEUE);
+        let mut last = status(&source.snapshot());
+        let first = pb::WatchStatusResponse {
+            status: Some(last.clone()),
+            changes: Vec::new(),
+        };
+        let _ = tx.try_send(Ok(first));
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tx.closed() => return,
+                    changed = any_changed(&mut source) => if !changed { return },
+                }
+                tokio::time::sleep(WATCH_SETTLE).await;
+                mark_seen(&mut source);
+                let now = status(&source.snapshot());
+                let changes = changes(&last, &now);
+                if changes.is_empty() {
+                    continue;
+                }
+                last = now.clone();
+                let message = pb::WatchStatusResponse {
+                    status: Some(now),
+                    changes,
+                };
+                // A client that stops reading is dropped rather than buffered without bound.
+                if tx.try_send(Ok(message)).is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream(rx))))
+    }
+
+    async fn set_maintenance(
+        &self,
+        _request: Request<pb::SetMaintenanceRequest>,
+    ) -> Result<Response<pb::SetMaintenanceResponse>, GrpcStatus> {
+        Err(GrpcStatus::failed_precondition(
+            "maintenance is not enabled in the config",
+        ))
+    }
+}
+
+/// An mpsc receiver as a stream (tokio-stream's wrapper, without the dependency).
+struct ReceiverStream<T>(mpsc::Receiver<T>);
+
+impl<T> Stream for ReceiverStream<T> {
+    type Item = T;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<T>> {
+        self.0.poll_recv(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn communities_print_as_asn_colon_value() {
+        assert_eq!(community(4_259_840_001), "65000:1");
+        assert_eq!(community((65000 << 16) | 2), "65000:2");
+    }
+}

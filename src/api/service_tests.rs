@@ -1,0 +1,236 @@
+//! The services over a real socket, with the generated clients.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::watch;
+
+use super::proto::apipb::{self, gobgp_api_client::GobgpApiClient};
+use super::proto::elastic::v1 as pb;
+use super::proto::elastic::v1::elastic_client::ElasticClient;
+use crate::announce::desired_routes;
+use crate::bgp::session::{SessionStatus, State};
+use crate::cli::Role;
+use crate::status::{DaemonInfo, StatusSource};
+
+fn session(state: State) -> SessionStatus {
+    SessionStatus {
+        peer: "2001:db8:14:34::1".parse().unwrap(),
+        state,
+        local_address: None,
+        remote_router_id: None,
+        remote_as: None,
+        remote_hostname: None,
+        negotiated_hold_time: None,
+        established_since: None,
+        down_since: None,
+        sent: Default::default(),
+        received: Default::default(),
+        prefixes_received: 0,
+        prefixes_withdrawn_by_peer: 0,
+        adj_out: Arc::default(),
+        flaps: 0,
+        last_error: None,
+        local_capabilities: Vec::new(),
+        remote_capabilities: Vec::new(),
+        state_changes: 0,
+    }
+}
+
+struct Fixture {
+    session_tx: watch::Sender<SessionStatus>,
+    _routes_tx: watch::Sender<Arc<crate::announce::DesiredRoutes>>,
+    _addresses_tx: watch::Sender<Arc<Vec<crate::status::AddressStatus>>>,
+    _probes_tx: watch::Sender<Arc<Vec<crate::status::ProbeStatus>>>,
+    url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn start() -> Fixture {
+    let routes = desired_routes(&["203.0.113.10/32".parse().unwrap()], Role::Secondary, None);
+    let (session_tx, session_rx) = watch::channel(session(State::Active));
+    let (routes_tx, routes_rx) = watch::channel(Arc::new(routes));
+    let (addresses_tx, addresses_rx) = watch::channel(Arc::new(Vec::new()));
+    let (probes_tx, probes_rx) = watch::channel(Arc::new(Vec::new()));
+    let source = StatusSource {
+        info: Arc::new(DaemonInfo {
+            version: "0.1.0",
+            started_at: SystemTime::now(),
+            role: Role::Secondary,
+            router_id: Ipv4Addr::new(192, 0, 2, 1),
+            local_as: 65001,
+            peer_as: 65000,
+            hostname: "b".to_string(),
+            hold_time: 9,
+            connect_retry: Duration::from_secs(5),
+            multihop_ttl: 16,
+        }),
+        sessions: vec![session_rx],
+        routes: routes_rx,
+        addresses: addresses_rx,
+        probes: probes_rx,
+    };
+    let bound = super::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let url = format!("http://{}", bound.local_addr());
+    let task = super::serve(bound, source);
+    Fixture {
+        session_tx,
+        _routes_tx: routes_tx,
+        _addresses_tx: addresses_tx,
+        _probes_tx: probes_tx,
+        url,
+        task,
+    }
+}
+
+#[tokio::test]
+async fn status_watch_and_maintenance_over_grpc() {
+    let fixture = start();
+    let mut client = ElasticClient::connect(fixture.url.clone()).await.unwrap();
+    let status = client
+        .get_status(pb::GetStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .status
+        .unwrap();
+    assert_eq!(status.role, pb::Role::Secondary as i32);
+    assert_eq!(status.addresses.len(), 1);
+    assert_eq!(status.addresses[0].communities, ["65000:2"]);
+    assert!(!status.all_announced, "no Established session carries it");
+    assert_eq!(crate::status_cmd::exit_code(&status), 1);
+
+    let mut watch = client
+        .watch_status(pb::WatchStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let first = watch.message().await.unwrap().unwrap();
+    assert!(first.changes.is_empty());
+    // The session comes up and carries the route.
+    let mut up = session(State::Established);
+    up.established_since = Some(Instant::now());
+    up.adj_out = Arc::new(desired_routes(
+        &["203.0.113.10/32".parse().unwrap()],
+        Role::Secondary,
+        None,
+    ));
+    fixture.session_tx.send(up).unwrap();
+    let next = tokio::time::timeout(Duration::from_secs(5), watch.message())
+        .await
+        .expect("a change within 5 s")
+        .unwrap()
+        .unwrap();
+    let status = next.status.unwrap();
+    assert!(status.all_announced);
+    assert_eq!(crate::status_cmd::exit_code(&status), 0);
+    let kinds: Vec<_> = next
+        .changes
+        .iter()
+        .map(|c| c.what.clone().unwrap())
+        .collect();
+    assert!(kinds.iter().any(|c| matches!(c, pb::change::What::Session(s)
+        if s.from == pb::SessionState::Active as i32 && s.to == pb::SessionState::Established as i32)));
+    assert!(
+        kinds
+            .iter()
+            .any(|c| matches!(c, pb::change::What::Address(a)
+        if a.announced_to_before == 0 && a.announced_to_after == 1))
+    );
+
+    let refused = client
+        .set_maintenance(pb::SetMaintenanceRequest { drain: true })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    assert_eq!(
+        refused.message(),
+        "maintenance is not enabled in the config"
+    );
+    fixture.task.abort();
+}
+
+#[tokio::test]
+async fn gobgp_calls_and_hostile_requests_get_grpc_codes() {
+    let fixture = start();
+    let mut client = GobgpApiClient::connect(fixture.url.clone()).await.unwrap();
+    let global = client
+        .get_bgp(apipb::GetBgpRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .global
+        .unwrap();
+    assert_eq!(global.router_id, "192.0.2.1");
+    let mut peers = client
+        .list_peer(apipb::ListPeerRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let peer = peers.message().await.unwrap().unwrap().peer.unwrap();
+    assert_eq!(peer.conf.unwrap().neighbor_address, "2001:db8:14:34::1");
+    assert!(peers.message().await.unwrap().is_none());
+
+    // 100,000 lookup prefixes: far over the request limit.
+    let huge = apipb::ListPathRequest {
+        family: Some(apipb::Family { afi: 1, safi: 1 }),
+        prefixes: (0..100_000)
+            .map(|_| apipb::TableLookupPrefix {
+                prefix: "203.0.113.0/24".to_string(),
+                r#type: 0,
+            })
+            .collect(),
+        ..apipb::ListPathRequest::default()
+    };
+    let error = client.list_path(huge).await.unwrap_err();
+    assert_eq!(error.code(), tonic::Code::OutOfRange, "{error}");
+
+    // A method this server does not declare.
+    let mut raw = tonic::client::Grpc::new(
+        tonic::transport::Channel::from_shared(fixture.url.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap(),
+    );
+    raw.ready().await.unwrap();
+    let error = raw
+        .unary::<apipb::GetBgpRequest, apipb::GetBgpResponse, _>(
+            tonic::Request::new(apipb::GetBgpRequest {}),
+            "/apipb.GobgpApi/StartBgp".parse().unwrap(),
+            tonic_prost::ProstCodec::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), tonic::Code::Unimplemented);
+
+    // A body that does not decode as the request: field 1 is a varint where ListPeerRequest
+    // has a string. The call fails like grpc-go's (INTERNAL, "failed to decode"), nothing else.
+    raw.ready().await.unwrap();
+    let error = raw
+        .unary::<apipb::Family, apipb::ListPeerResponse, _>(
+            tonic::Request::new(apipb::Family { afi: 5, safi: 0 }),
+            "/apipb.GobgpApi/ListPeer".parse().unwrap(),
+            tonic_prost::ProstCodec::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), tonic::Code::Internal, "{error}");
+    assert!(error.message().contains("decod"), "{error}");
+    // And the server still answers.
+    assert!(client.get_bgp(apipb::GetBgpRequest {}).await.is_ok());
+    fixture.task.abort();
+}
+
+#[tokio::test]
+async fn a_taken_port_is_lelastics_fatal_error() {
+    let fixture = start();
+    let addr: std::net::SocketAddr = fixture.url.trim_start_matches("http://").parse().unwrap();
+    let error = super::bind(addr).err().expect("port taken").to_string();
+    assert!(
+        error.starts_with(&format!("failed to listen grpc port {addr}")),
+        "{error}"
+    );
+    fixture.task.abort();
+}

@@ -1,0 +1,397 @@
+//! Metrics in the Prometheus text format, on an optional listen address (off by default).
+//!
+//! Every scrape renders one [`StatusSource::snapshot`]: the daemon's counters are the source of
+//! truth (monotonic for the process's life), so nothing is double-booked and the BGP sessions
+//! never wait for a scrape. The values go through the official `prometheus` crate's types and
+//! text encoder.
+//!
+//! The HTTP side is hand-written on purpose: it answers `GET /metrics` and nothing else, one
+//! request per connection, with a bounded request size and time. hyper's HTTP/1 server would add
+//! code for keep-alive, chunking and upgrades that a scrape endpoint does not need.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use prometheus::{Encoder, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+use crate::bgp::session::{MessageCounts, State};
+use crate::cli::Role;
+use crate::status::{Snapshot, StatusSource};
+
+/// A scrape request is one line and a few headers.
+const MAX_REQUEST_HEAD: usize = 8 * 1024;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Scrapers are few; more connections than this at once are refused by not accepting.
+const MAX_CONNECTIONS: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error("failed to listen metrics port {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// The metrics socket, bound early so that a taken port fails start-up.
+pub struct Bound {
+    listener: TcpListener,
+    addr: SocketAddr,
+}
+
+impl Bound {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+/// Binds `listen` (call on the runtime).
+pub fn bind(listen: SocketAddr) -> Result<Bound, MetricsError> {
+    let error = |source| MetricsError::Listen {
+        addr: listen,
+        source,
+    };
+    let listener = std::net::TcpListener::bind(listen).map_err(error)?;
+    listener.set_nonblocking(true).map_err(error)?;
+    let addr = listener.local_addr().map_err(error)?;
+    let listener = TcpListener::from_std(listener).map_err(error)?;
+    Ok(Bound { listener, addr })
+}
+
+/// Serves `GET /metrics` on `bound` until the task is aborted or the runtime ends.
+pub fn serve(bound: Bound, source: StatusSource) -> JoinHandle<()> {
+    info!(listen = %bound.addr, "metrics listening");
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    tokio::spawn(async move {
+        loop {
+            let Ok(permit) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            let (stream, peer) = match bound.listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    warn!(%error, "metrics: accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let source = source.clone();
+            tokio::spawn(async move {
+                let _permit = permit;
+                match tokio::time::timeout(REQUEST_TIMEOUT, answer(stream, &source)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => debug!(%peer, %error, "metrics: request failed"),
+                    Err(_) => debug!(%peer, "metrics: request timed out"),
+                }
+            });
+        }
+    })
+}
+
+/// [`bind`] then [`serve`].
+pub fn spawn(listen: SocketAddr, source: StatusSource) -> Result<JoinHandle<()>, MetricsError> {
+    Ok(serve(bind(listen)?, source))
+}
+
+async fn answer(mut stream: TcpStream, source: &StatusSource) -> std::io::Result<()> {
+    let mut head = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        if head.len() >= MAX_REQUEST_HEAD {
+            return respond(
+                &mut stream,
+                "431 Request Header Fields Too Large",
+                "text/plain",
+                b"",
+            )
+            .await;
+        }
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        head.extend_from_slice(&chunk[..n]);
+    }
+    let line = head.split(|b| *b == b'\r').next().unwrap_or_default();
+    let mut words = line.split(|b| *b == b' ');
+    let (method, target) = (
+        words.next().unwrap_or_default(),
+        words.next().unwrap_or_default(),
+    );
+    let path = target.split(|b| *b == b'?').next().unwrap_or_default();
+    match (method, path) {
+        (b"GET", b"/metrics") => {
+            let body = render(&source.snapshot());
+            respond(&mut stream, "200 OK", prometheus::TEXT_FORMAT, &body).await
+        }
+        (b"GET", _) => {
+            respond(
+                &mut stream,
+                "404 Not Found",
+                "text/plain",
+                b"try /metrics\n",
+            )
+            .await
+        }
+        _ => respond(&mut stream, "405 Method Not Allowed", "text/plain", b"").await,
+    }
+}
+
+async fn respond(
+    stream: &mut TcpStream,
+    status: &str,
+    content_type: &str,
+    body: &[u8],
+) -> std::io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body).await?;
+    stream.shutdown().await
+}
+
+fn state_name(state: State) -> &'static str {
+    match state {
+        State::Idle => "idle",
+        State::Connect => "connect",
+        State::Active => "active",
+        State::OpenSent => "opensent",
+        State::OpenConfirm => "openconfirm",
+        State::Established => "established",
+    }
+}
+
+const STATES: [State; 6] = [
+    State::Idle,
+    State::Connect,
+    State::Active,
+    State::OpenSent,
+    State::OpenConfirm,
+    State::Established,
+];
+
+fn message_kinds(counts: &MessageCounts) -> [(&'static str, u64); 5] {
+    [
+        ("open", counts.open),
+        ("update", counts.update),
+        ("notification", counts.notification),
+        ("keepalive", counts.keepalive),
+        ("route_refresh", counts.route_refresh),
+    ]
+}
+
+/// Builds every metric of one snapshot in a fresh registry.
+fn registry(snapshot: &Snapshot) -> prometheus::Result<Registry> {
+    let registry = Registry::new();
+    let gauge_vec = |name: &str, help: &str, labels: &[&str]| -> prometheus::Result<IntGaugeVec> {
+        let vec = IntGaugeVec::new(Opts::new(name, help), labels)?;
+        registry.register(Box::new(vec.clone()))?;
+        Ok(vec)
+    };
+    let counter_vec =
+        |name: &str, help: &str, labels: &[&str]| -> prometheus::Result<IntCounterVec> {
+            let vec = IntCounterVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(vec.clone()))?;
+            Ok(vec)
+        };
+    let gauge = |name: &str, help: &str| -> prometheus::Result<IntGauge> {
+        let gauge = IntGauge::new(name, help)?;
+        registry.register(Box::new(gauge.clone()))?;
+        Ok(gauge)
+    };
+    let i64_of = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+
+    let info = &snapshot.info;
+    let role = match info.role {
+        Role::Primary => "primary",
+        Role::Secondary => "secondary",
+    };
+    gauge_vec(
+        "elastic_info",
+        "Constant 1, labelled with the version, role and router id.",
+        &["version", "role", "router_id"],
+    )?
+    .with_label_values(&[info.version, role, &info.router_id.to_string()])
+    .set(1);
+    let started = info
+        .started_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    gauge(
+        "elastic_start_time_seconds",
+        "When the daemon started, in Unix seconds.",
+    )?
+    .set(i64_of(started));
+
+    let sessions_up = gauge(
+        "elastic_bgp_sessions_up",
+        "Route-server sessions in state Established.",
+    )?;
+    let session_up = gauge_vec(
+        "elastic_bgp_session_up",
+        "1 while the session with this route server is Established.",
+        &["peer"],
+    )?;
+    let session_state = gauge_vec(
+        "elastic_bgp_session_state",
+        "1 for the session's current RFC 4271 state, 0 for the others.",
+        &["peer", "state"],
+    )?;
+    let transitions = counter_vec(
+        "elastic_bgp_session_state_transitions_total",
+        "Session state changes since start.",
+        &["peer"],
+    )?;
+    let flaps = counter_vec(
+        "elastic_bgp_session_flaps_total",
+        "Times the session left Established.",
+        &["peer"],
+    )?;
+    let announced = gauge_vec(
+        "elastic_bgp_prefixes_announced",
+        "Prefixes the route server has from us now (adj-RIB-out).",
+        &["peer"],
+    )?;
+    let received = gauge_vec(
+        "elastic_bgp_prefixes_received",
+        "Prefixes the route server announced to us this session (counted, never used).",
+        &["peer"],
+    )?;
+    let sent = counter_vec(
+        "elastic_bgp_messages_sent_total",
+        "BGP messages sent, by type.",
+        &["peer", "type"],
+    )?;
+    let rcvd = counter_vec(
+        "elastic_bgp_messages_received_total",
+        "BGP messages received, by type.",
+        &["peer", "type"],
+    )?;
+    let mut up = 0;
+    for s in &snapshot.sessions {
+        let peer = s.peer.to_string();
+        let established = s.state == State::Established;
+        up += i64::from(established);
+        session_up
+            .with_label_values(&[peer.as_str()])
+            .set(i64::from(established));
+        for state in STATES {
+            session_state
+                .with_label_values(&[peer.as_str(), state_name(state)])
+                .set(i64::from(s.state == state));
+        }
+        transitions
+            .with_label_values(&[peer.as_str()])
+            .inc_by(s.state_changes);
+        flaps
+            .with_label_values(&[peer.as_str()])
+            .inc_by(u64::from(s.flaps));
+        announced
+            .with_label_values(&[peer.as_str()])
+            .set(i64_of(s.adj_out.len() as u64));
+        received
+            .with_label_values(&[peer.as_str()])
+            .set(i64_of(s.prefixes_received));
+        for (kind, n) in message_kinds(&s.sent) {
+            sent.with_label_values(&[peer.as_str(), kind]).inc_by(n);
+        }
+        for (kind, n) in message_kinds(&s.received) {
+            rcvd.with_label_values(&[peer.as_str(), kind]).inc_by(n);
+        }
+    }
+    sessions_up.set(up);
+
+    let wanted = gauge_vec(
+        "elastic_address_wanted",
+        "1 when the address should be announced (health, maintenance and role decide).",
+        &["prefix"],
+    )?;
+    let carried = gauge_vec(
+        "elastic_address_announced_sessions",
+        "Established sessions that carry the address.",
+        &["prefix"],
+    )?;
+    for a in snapshot.address_statuses() {
+        let prefix = a.prefix.to_string();
+        wanted
+            .with_label_values(&[prefix.as_str()])
+            .set(i64::from(a.announced));
+        carried
+            .with_label_values(&[prefix.as_str()])
+            .set(i64_of(snapshot.announced_to(&a.prefix).len() as u64));
+    }
+    gauge(
+        "elastic_addresses_missing",
+        "Addresses that should be announced but are on no Established session.",
+    )?
+    .set(i64_of(snapshot.missing_announcements().len() as u64));
+
+    let probe_up = gauge_vec(
+        "elastic_probe_up",
+        "1 while the probe counts as healthy.",
+        &["probe"],
+    )?;
+    let probe_duration = prometheus::GaugeVec::new(
+        Opts::new(
+            "elastic_probe_duration_seconds",
+            "How long the probe's last run took.",
+        ),
+        &["probe"],
+    )?;
+    registry.register(Box::new(probe_duration.clone()))?;
+    let probe_runs = counter_vec(
+        "elastic_probe_runs_total",
+        "Probe runs by result.",
+        &["probe", "result"],
+    )?;
+    let probe_transitions = counter_vec(
+        "elastic_probe_transitions_total",
+        "Times the probe's health flipped.",
+        &["probe"],
+    )?;
+    for p in snapshot.probes.iter() {
+        let name = p.name.as_str();
+        probe_up
+            .with_label_values(&[name])
+            .set(i64::from(p.healthy));
+        if let Some(latency) = p.last_latency {
+            probe_duration
+                .with_label_values(&[name])
+                .set(latency.as_secs_f64());
+        }
+        probe_runs
+            .with_label_values(&[name, "success"])
+            .inc_by(p.successes);
+        probe_runs
+            .with_label_values(&[name, "failure"])
+            .inc_by(p.failures);
+        probe_transitions
+            .with_label_values(&[name])
+            .inc_by(p.transitions);
+    }
+    Ok(registry)
+}
+
+/// The text exposition of one snapshot.
+pub fn render(snapshot: &Snapshot) -> Vec<u8> {
+    let mut out = Vec::new();
+    match registry(snapshot) {
+        Ok(registry) => {
+            if let Err(error) = TextEncoder::new().encode(&registry.gather(), &mut out) {
+                warn!(%error, "metrics: cannot encode");
+            }
+        }
+        Err(error) => warn!(%error, "metrics: cannot build"),
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

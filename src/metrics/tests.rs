@@ -1,0 +1,227 @@
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::*;
+use crate::announce::desired_routes;
+use crate::bgp::session::SessionStatus;
+use crate::status::{DaemonInfo, ProbeStatus};
+
+fn session(peer: &str, state: State, routes: &crate::announce::DesiredRoutes) -> SessionStatus {
+    SessionStatus {
+        peer: peer.parse().unwrap(),
+        state,
+        local_address: Some("2001:db8:ff:1::2".parse().unwrap()),
+        remote_router_id: None,
+        remote_as: Some(65000),
+        remote_hostname: None,
+        negotiated_hold_time: Some(9),
+        established_since: (state == State::Established).then(Instant::now),
+        down_since: None,
+        sent: MessageCounts {
+            open: 1,
+            update: 4,
+            notification: 0,
+            keepalive: 7,
+            route_refresh: 0,
+        },
+        received: MessageCounts {
+            open: 1,
+            update: 2,
+            notification: 1,
+            keepalive: 6,
+            route_refresh: 0,
+        },
+        prefixes_received: 2,
+        prefixes_withdrawn_by_peer: 0,
+        adj_out: Arc::new(if state == State::Established {
+            routes.clone()
+        } else {
+            Default::default()
+        }),
+        flaps: 1,
+        last_error: None,
+        local_capabilities: Vec::new(),
+        remote_capabilities: Vec::new(),
+        state_changes: 9,
+    }
+}
+
+fn snapshot() -> Snapshot {
+    let routes = desired_routes(
+        &[
+            "203.0.113.10/32".parse().unwrap(),
+            "2001:db8:100::/64".parse().unwrap(),
+        ],
+        Role::Primary,
+        None,
+    );
+    Snapshot {
+        info: Arc::new(DaemonInfo {
+            version: "0.1.0",
+            started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+            role: Role::Primary,
+            router_id: Ipv4Addr::new(192, 0, 2, 1),
+            local_as: 65001,
+            peer_as: 65000,
+            hostname: "a".to_string(),
+            hold_time: 9,
+            connect_retry: Duration::from_secs(5),
+            multihop_ttl: 16,
+        }),
+        taken_at: (Instant::now(), SystemTime::now()),
+        sessions: vec![
+            session("2001:db8:14:34::1", State::Established, &routes),
+            session("2001:db8:14:34::2", State::Active, &routes),
+        ],
+        routes: Arc::new(routes),
+        addresses: Arc::new(Vec::new()),
+        probes: Arc::new(vec![ProbeStatus {
+            name: "web".to_string(),
+            healthy: true,
+            state: "up".to_string(),
+            last_ok: Some(true),
+            last_latency: Some(Duration::from_millis(250)),
+            successes: 10,
+            failures: 2,
+            transitions: 3,
+            ..ProbeStatus::default()
+        }]),
+    }
+}
+
+fn value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn a_scrape_renders_sessions_addresses_and_probes() {
+    let text = String::from_utf8(render(&snapshot())).unwrap();
+    let get = |series: &str| value(&text, series).unwrap_or_else(|| panic!("{series} in\n{text}"));
+    assert_eq!(get("elastic_bgp_sessions_up"), 1.0);
+    assert_eq!(
+        get("elastic_bgp_session_up{peer=\"2001:db8:14:34::1\"}"),
+        1.0
+    );
+    assert_eq!(
+        get("elastic_bgp_session_up{peer=\"2001:db8:14:34::2\"}"),
+        0.0
+    );
+    assert_eq!(
+        get("elastic_bgp_session_state{peer=\"2001:db8:14:34::2\",state=\"active\"}"),
+        1.0
+    );
+    assert_eq!(
+        get("elastic_bgp_session_state{peer=\"2001:db8:14:34::2\",state=\"established\"}"),
+        0.0
+    );
+    assert_eq!(
+        get("elastic_bgp_prefixes_announced{peer=\"2001:db8:14:34::1\"}"),
+        2.0
+    );
+    assert_eq!(
+        get("elastic_bgp_prefixes_announced{peer=\"2001:db8:14:34::2\"}"),
+        0.0
+    );
+    assert_eq!(
+        get("elastic_bgp_messages_sent_total{peer=\"2001:db8:14:34::1\",type=\"update\"}"),
+        4.0
+    );
+    assert_eq!(
+        get(
+            "elastic_bgp_messages_received_total{peer=\"2001:db8:14:34::1\",type=\"notification\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        get("elastic_bgp_session_state_transitions_total{peer=\"2001:db8:14:34::1\"}"),
+        9.0
+    );
+    assert_eq!(
+        get("elastic_address_announced_sessions{prefix=\"203.0.113.10/32\"}"),
+        1.0
+    );
+    assert_eq!(
+        get("elastic_address_wanted{prefix=\"2001:db8:100::/64\"}"),
+        1.0
+    );
+    assert_eq!(get("elastic_addresses_missing"), 0.0);
+    assert_eq!(get("elastic_probe_up{probe=\"web\"}"), 1.0);
+    assert_eq!(get("elastic_probe_duration_seconds{probe=\"web\"}"), 0.25);
+    assert_eq!(
+        get("elastic_probe_runs_total{probe=\"web\",result=\"failure\"}"),
+        2.0
+    );
+    assert_eq!(get("elastic_probe_transitions_total{probe=\"web\"}"), 3.0);
+    assert_eq!(get("elastic_start_time_seconds"), 1_800_000_000.0);
+    assert!(
+        text.contains("# TYPE elastic_bgp_messages_sent_total counter"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE elastic_bgp_sessions_up gauge"),
+        "{text}"
+    );
+    assert!(
+        text.contains("elastic_info{role=\"primary\",router_id=\"192.0.2.1\",version=\"0.1.0\"} 1"),
+        "{text}"
+    );
+}
+
+#[test]
+fn no_established_session_means_missing_addresses() {
+    let mut snapshot = snapshot();
+    snapshot.sessions.remove(0);
+    let text = String::from_utf8(render(&snapshot)).unwrap();
+    assert_eq!(value(&text, "elastic_addresses_missing"), Some(2.0));
+    assert_eq!(value(&text, "elastic_bgp_sessions_up"), Some(0.0));
+}
+
+#[tokio::test]
+async fn only_get_metrics_is_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (_tx, routes) = tokio::sync::watch::channel(snapshot().routes.clone());
+    let (_a, addresses) = tokio::sync::watch::channel(Arc::new(Vec::new()));
+    let (_p, probes) = tokio::sync::watch::channel(Arc::new(Vec::new()));
+    let source = StatusSource {
+        info: snapshot().info.clone(),
+        sessions: Vec::new(),
+        routes,
+        addresses,
+        probes,
+    };
+    let bound = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = bound.local_addr();
+    let task = serve(bound, source);
+    let ask = |request: &'static str| async move {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        answer
+    };
+    let ok = ask("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
+    assert!(ok.contains("elastic_bgp_sessions_up 0"), "{ok}");
+    assert!(
+        ask("GET / HTTP/1.1\r\n\r\n")
+            .await
+            .starts_with("HTTP/1.1 404")
+    );
+    assert!(
+        ask("POST /metrics HTTP/1.1\r\n\r\n")
+            .await
+            .starts_with("HTTP/1.1 405")
+    );
+    let huge: &'static str =
+        Box::leak(format!("GET /metrics HTTP/1.1\r\nX: {}", "a".repeat(10_000)).into_boxed_str());
+    assert!(ask(huge).await.starts_with("HTTP/1.1 431"));
+    // The port is taken now: binding it again is the start-up error.
+    let error = bind(addr).err().expect("taken").to_string();
+    assert!(
+        error.starts_with("failed to listen metrics port"),
+        "{error}"
+    );
+    task.abort();
+}

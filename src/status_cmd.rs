@@ -1,0 +1,477 @@
+//! `elastic status`: asks a running daemon's API (elastic.v1 GetStatus) and prints a summary,
+//! or the status as JSON with `--json`.
+//!
+//! Exit codes, for scripts: 0 when every address that should be announced is announced on at
+//! least one Established session; 1 when one is not; 2 for bad usage; 3 when the API cannot be
+//! reached or answers with an error.
+
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Arg, ArgAction};
+use serde_json::{Value, json};
+
+use crate::api::DEFAULT_LISTEN;
+use crate::api::proto::elastic::v1 as pb;
+use crate::api::proto::elastic::v1::elastic_client::ElasticClient;
+
+pub const EXIT_ALL_ANNOUNCED: u8 = 0;
+pub const EXIT_NOT_ANNOUNCED: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_UNREACHABLE: u8 = 3;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    pub api: String,
+    pub json: bool,
+}
+
+fn command() -> clap::Command {
+    clap::Command::new("elastic status")
+        .no_binary_name(true)
+        .disable_version_flag(true)
+        .about("Shows the running daemon's sessions, addresses and probes.")
+        .arg(
+            Arg::new("api")
+                .long("api")
+                .value_name("ADDR:PORT")
+                .default_value(DEFAULT_LISTEN)
+                .help("The daemon's API address"),
+        )
+        .arg(
+            Arg::new("json")
+                .long("json")
+                .action(ArgAction::SetTrue)
+                .help("Print the status as JSON"),
+        )
+        .after_help(
+            "Exit status: 0 when every address that should be announced is announced on at least\n\
+             one Established session, 1 when not, 2 for bad usage, 3 when the API cannot be reached.",
+        )
+}
+
+/// Parses the arguments after `status`. `Err` carries the text to print and the exit code (0
+/// for `--help`). Go-style single-dash long flags (`-api`, `-json`) work as in the daemon.
+pub fn parse<I, T>(args: I) -> Result<Options, (String, u8)>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString>,
+{
+    let args: Vec<OsString> = args
+        .into_iter()
+        .map(|a| {
+            let a: OsString = a.into();
+            match a.to_str() {
+                Some(s) if s.starts_with('-') && !s.starts_with("--") && s.len() > 2 => {
+                    OsString::from(format!("-{s}"))
+                }
+                _ => a,
+            }
+        })
+        .collect();
+    match command().try_get_matches_from(args) {
+        Ok(matches) => Ok(Options {
+            api: matches
+                .get_one::<String>("api")
+                .cloned()
+                .unwrap_or_else(|| DEFAULT_LISTEN.to_string()),
+            json: matches.get_flag("json"),
+        }),
+        Err(error) => {
+            let code = if error.use_stderr() { EXIT_USAGE } else { 0 };
+            Err((error.render().to_string(), code))
+        }
+    }
+}
+
+/// Runs `elastic status ARGS…`.
+pub fn main<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString>,
+{
+    let options = match parse(args) {
+        Ok(options) => options,
+        Err((text, code)) => {
+            if code == 0 {
+                print!("{text}");
+            } else {
+                eprint!("elastic status: {text}");
+            }
+            return ExitCode::from(code);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("elastic status: cannot start the runtime: {error}");
+            return ExitCode::from(EXIT_UNREACHABLE);
+        }
+    };
+    let status = match runtime.block_on(fetch(&options.api)) {
+        Ok(status) => status,
+        Err(error) => {
+            eprintln!("elastic status: {error}");
+            return ExitCode::from(EXIT_UNREACHABLE);
+        }
+    };
+    if options.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&to_json(&status)).unwrap_or_default()
+        );
+    } else {
+        print!("{}", render(&status));
+    }
+    ExitCode::from(exit_code(&status))
+}
+
+pub fn exit_code(status: &pb::Status) -> u8 {
+    if status.all_announced {
+        EXIT_ALL_ANNOUNCED
+    } else {
+        EXIT_NOT_ANNOUNCED
+    }
+}
+
+/// GetStatus from the API at `api` (`ADDR:PORT`).
+pub async fn fetch(api: &str) -> Result<pb::Status, String> {
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{api}"))
+        .map_err(|e| format!("bad API address {api:?}: {e}"))?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT);
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|e| format!("cannot reach the API at {api}: {}", source_chain(&e)))?;
+    let response = ElasticClient::new(channel)
+        .get_status(pb::GetStatusRequest {})
+        .await
+        .map_err(|s| format!("the API at {api} answered {:?}: {}", s.code(), s.message()))?;
+    response
+        .into_inner()
+        .status
+        .ok_or_else(|| format!("the API at {api} sent no status"))
+}
+
+fn source_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let _ = write!(text, ": {cause}");
+        source = cause.source();
+    }
+    text
+}
+
+fn session_state_name(state: i32) -> &'static str {
+    match pb::SessionState::try_from(state) {
+        Ok(pb::SessionState::Idle) => "Idle",
+        Ok(pb::SessionState::Connect) => "Connect",
+        Ok(pb::SessionState::Active) => "Active",
+        Ok(pb::SessionState::OpenSent) => "OpenSent",
+        Ok(pb::SessionState::OpenConfirm) => "OpenConfirm",
+        Ok(pb::SessionState::Established) => "Established",
+        _ => "Unknown",
+    }
+}
+
+fn role_name(role: i32) -> &'static str {
+    match pb::Role::try_from(role) {
+        Ok(pb::Role::Primary) => "primary",
+        Ok(pb::Role::Secondary) => "secondary",
+        _ => "unknown",
+    }
+}
+
+/// `1d 02:03:04` or `02:03:04`, like gobgp's Up/Down column.
+pub fn format_duration(d: Option<&prost_types::Duration>) -> String {
+    let Some(d) = d else {
+        return "-".to_string();
+    };
+    let secs = d.seconds.max(0);
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let clock = format!(
+        "{:02}:{:02}:{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    );
+    if days > 0 {
+        format!("{days}d {clock}")
+    } else {
+        clock
+    }
+}
+
+/// The readable summary.
+pub fn render(status: &pb::Status) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "elastic {} on {}: {}, router id {}, AS {} → route servers AS {}, up {}",
+        status.version,
+        status.hostname,
+        role_name(status.role),
+        status.router_id,
+        status.local_asn,
+        status.peer_asn,
+        format_duration(status.uptime.as_ref()),
+    );
+    let sessions_total = status.sessions.len();
+    let _ = writeln!(out, "\nAddresses:");
+    if status.addresses.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    }
+    for a in &status.addresses {
+        let wanted = if a.announced { "announce" } else { "withdraw" };
+        let mut attrs = a.communities.join(" ");
+        if let Some(med) = a.med {
+            let _ = write!(attrs, " med {med}");
+        }
+        let _ = writeln!(
+            out,
+            "  {:<24} {:<9} {:<16} on {}/{} sessions  ({})",
+            a.prefix,
+            wanted,
+            attrs,
+            a.announced_to.len(),
+            sessions_total,
+            a.reason
+        );
+    }
+    let _ = writeln!(out, "\nSessions:");
+    if status.sessions.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    }
+    for s in &status.sessions {
+        let since = if s.state == pb::SessionState::Established as i32 {
+            format!("up {}", format_duration(s.uptime.as_ref()))
+        } else {
+            String::new()
+        };
+        let sent = s.sent.unwrap_or_default();
+        let received = s.received.unwrap_or_default();
+        let _ = write!(
+            out,
+            "  {:<24} {:<11} {:<14} advertised {}, received {}; updates {}/{} notifications {}/{} (sent/rcvd)",
+            s.peer,
+            session_state_name(s.state),
+            since,
+            s.advertised.len(),
+            s.prefixes_received.saturating_sub(s.prefixes_withdrawn),
+            sent.update,
+            received.update,
+            sent.notification,
+            received.notification,
+        );
+        if !s.last_error.is_empty() && s.state != pb::SessionState::Established as i32 {
+            let _ = write!(out, "; last error: {}", s.last_error);
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "\nProbes:");
+    if status.probes.is_empty() {
+        let _ = writeln!(out, "  (none configured)");
+    }
+    for p in &status.probes {
+        let latency = p
+            .last_latency
+            .map(|d| format!("{} ms", d.seconds * 1000 + i64::from(d.nanos) / 1_000_000))
+            .unwrap_or_else(|| "-".to_string());
+        let _ = writeln!(
+            out,
+            "  {:<16} {:<12} last {} ({}), {} ok / {} failed  {}",
+            p.name,
+            p.state,
+            match p.last_ok {
+                Some(true) => "ok",
+                Some(false) => "failed",
+                None => "never run",
+            },
+            latency,
+            p.successes,
+            p.failures,
+            p.last_output.trim(),
+        );
+    }
+    let missing: Vec<&str> = status
+        .addresses
+        .iter()
+        .filter(|a| a.announced && a.announced_to.is_empty())
+        .map(|a| a.prefix.as_str())
+        .collect();
+    if status.all_announced {
+        let _ = writeln!(
+            out,
+            "\nOK: every address that should be announced is announced"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "\nNOT OK: not announced on any Established session: {}",
+            missing.join(", ")
+        );
+    }
+    out
+}
+
+fn timestamp_json(t: Option<&prost_types::Timestamp>) -> Value {
+    match t {
+        Some(t) => json!(t.seconds),
+        None => Value::Null,
+    }
+}
+
+fn duration_json(d: Option<&prost_types::Duration>) -> Value {
+    match d {
+        Some(d) => json!(d.seconds as f64 + f64::from(d.nanos) / 1e9),
+        None => Value::Null,
+    }
+}
+
+fn counts_json(c: Option<&pb::MessageCounts>) -> Value {
+    let c = c.copied().unwrap_or_default();
+    json!({
+        "open": c.open, "update": c.update, "notification": c.notification,
+        "keepalive": c.keepalive, "route_refresh": c.route_refresh,
+    })
+}
+
+/// The status as JSON: times as Unix seconds, durations as seconds, enums as names.
+pub fn to_json(status: &pb::Status) -> Value {
+    json!({
+        "version": status.version,
+        "role": role_name(status.role),
+        "hostname": status.hostname,
+        "router_id": status.router_id,
+        "local_asn": status.local_asn,
+        "peer_asn": status.peer_asn,
+        "started_at": timestamp_json(status.started_at.as_ref()),
+        "uptime_seconds": duration_json(status.uptime.as_ref()),
+        "all_announced": status.all_announced,
+        "addresses": status.addresses.iter().map(|a| json!({
+            "prefix": a.prefix,
+            "announced": a.announced,
+            "communities": a.communities,
+            "med": a.med,
+            "reason": a.reason,
+            "announced_to": a.announced_to,
+        })).collect::<Vec<_>>(),
+        "sessions": status.sessions.iter().map(|s| json!({
+            "peer": s.peer,
+            "state": session_state_name(s.state),
+            "local_address": s.local_address,
+            "remote_router_id": s.remote_router_id,
+            "remote_asn": s.remote_asn,
+            "remote_hostname": s.remote_hostname,
+            "negotiated_hold_time": s.negotiated_hold_time,
+            "established_since": timestamp_json(s.established_since.as_ref()),
+            "uptime_seconds": duration_json(s.uptime.as_ref()),
+            "down_since": timestamp_json(s.down_since.as_ref()),
+            "sent": counts_json(s.sent.as_ref()),
+            "received": counts_json(s.received.as_ref()),
+            "prefixes_received": s.prefixes_received,
+            "prefixes_withdrawn": s.prefixes_withdrawn,
+            "advertised": s.advertised,
+            "flaps": s.flaps,
+            "last_error": s.last_error,
+        })).collect::<Vec<_>>(),
+        "probes": status.probes.iter().map(|p| json!({
+            "name": p.name,
+            "healthy": p.healthy,
+            "state": p.state,
+            "last_ok": p.last_ok,
+            "last_output": p.last_output,
+            "last_latency_seconds": duration_json(p.last_latency.as_ref()),
+            "successes": p.successes,
+            "failures": p.failures,
+            "last_change": timestamp_json(p.last_change.as_ref()),
+            "transitions": p.transitions,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_take_one_dash_or_two_and_default_to_lelastics_port() {
+        assert_eq!(
+            parse(Vec::<String>::new()).unwrap(),
+            Options {
+                api: "127.0.0.1:50051".to_string(),
+                json: false
+            }
+        );
+        let options = parse(["-api", "[::1]:6000", "-json"]).unwrap();
+        assert_eq!(options.api, "[::1]:6000");
+        assert!(options.json);
+        assert_eq!(parse(["--api=127.0.0.1:1"]).unwrap().api, "127.0.0.1:1");
+        let (_, code) = parse(["--bogus"]).unwrap_err();
+        assert_eq!(code, EXIT_USAGE);
+        let (help, code) = parse(["-h"]).unwrap_err();
+        assert_eq!(code, 0);
+        assert!(help.contains("Exit status"), "{help}");
+    }
+
+    #[test]
+    fn the_summary_names_what_is_missing() {
+        let status = pb::Status {
+            version: "0.1.0".to_string(),
+            role: pb::Role::Primary as i32,
+            addresses: vec![
+                pb::Address {
+                    prefix: "203.0.113.10/32".to_string(),
+                    announced: true,
+                    communities: vec!["65000:1".to_string()],
+                    announced_to: vec!["2001:db8:14:34::1".to_string()],
+                    ..pb::Address::default()
+                },
+                pb::Address {
+                    prefix: "2001:db8:100::/64".to_string(),
+                    announced: true,
+                    ..pb::Address::default()
+                },
+            ],
+            sessions: vec![pb::Session {
+                peer: "2001:db8:14:34::1".to_string(),
+                state: pb::SessionState::Active as i32,
+                last_error: "connection refused".to_string(),
+                ..pb::Session::default()
+            }],
+            all_announced: false,
+            ..pb::Status::default()
+        };
+        let text = render(&status);
+        assert!(text.contains("on 1/1 sessions"), "{text}");
+        assert!(text.contains("Active"), "{text}");
+        assert!(text.contains("last error: connection refused"), "{text}");
+        assert!(
+            text.contains("NOT OK: not announced on any Established session: 2001:db8:100::/64"),
+            "{text}"
+        );
+        assert_eq!(exit_code(&status), EXIT_NOT_ANNOUNCED);
+        let json = to_json(&status);
+        assert_eq!(json["sessions"][0]["state"], "Active");
+        assert_eq!(json["addresses"][1]["announced_to"], serde_json::json!([]));
+        assert_eq!(json["all_announced"], false);
+    }
+
+    #[test]
+    fn durations_print_like_gobgps_up_down_column() {
+        let d = |seconds| prost_types::Duration { seconds, nanos: 0 };
+        assert_eq!(format_duration(Some(&d(62))), "00:01:02");
+        assert_eq!(format_duration(Some(&d(90_061))), "1d 01:01:01");
+        assert_eq!(format_duration(None), "-");
+    }
+}
