@@ -6,7 +6,7 @@
 //! References between keys (a service naming a probe) are checked the same way: the probe names
 //! are collected in a first pass and consulted while the services are read.
 //!
-//! Pure except [`load`], which reads the file. The keys are documented in docs/config.md.
+//! Pure except [`load`], which reads the file. The keys are documented in the README ("Configuration file").
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -926,7 +926,7 @@ pub fn parse_community(text: &str) -> Result<u32, String> {
     Ok((u32::from(asn) << 16) | u32::from(value))
 }
 
-/// `http://HOST[:PORT]/PATH`. HTTPS is not built in (see docs/config.md): an exec probe with
+/// `http://HOST[:PORT]/PATH`. HTTPS is not built in (see the README): an exec probe with
 /// curl covers it without a TLS stack in the daemon.
 fn parse_url(text: &str) -> Result<HttpUrl, String> {
     if text.starts_with("https://") {

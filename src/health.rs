@@ -1,7 +1,7 @@
 //! Pure health state: rise/fall per probe, and per service the state that decides what its
 //! addresses announce (probes, maintenance, `announce_delay`, `preempt`).
 //!
-//! Rules (the ones docs/config.md states):
+//! Rules (the ones the README's "Configuration file" section states):
 //! - A probe starts *waiting*: it has no verdict until `rise` passes in a row (→ up) or `fall`
 //!   failures in a row (→ down). A mixed result restarts the count.
 //! - Once it has a verdict, `fall` failures in a row turn up into down and `rise` passes turn down
