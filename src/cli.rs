@@ -92,6 +92,12 @@ pub struct Settings {
     pub api_allow_remote: bool,
     /// Prometheus metrics address; off by default.
     pub metrics: Option<SocketAddr>,
+    /// How long a planned stop announces GRACEFUL_SHUTDOWN before withdrawing (0: no drain).
+    pub drain_time: std::time::Duration,
+    /// The unix socket serving SetMaintenance and Drain (`elastic drain`); off by default.
+    pub control_socket: Option<PathBuf>,
+    /// With it, the socket is mode 0660 and owned by this group; without, 0600.
+    pub control_socket_group: Option<String>,
     /// To log once logging is up (e.g. an unknown log level).
     pub warnings: Vec<String>,
 }
@@ -637,6 +643,14 @@ pub fn resolve(
         )));
     }
 
+    let control_socket = config.control_socket.clone();
+    if config.control_socket_group.is_some() && control_socket.is_none() {
+        warnings.push(
+            "control_socket_group is set but control_socket is not: there is no control socket"
+                .to_string(),
+        );
+    }
+
     Ok(Settings {
         dcid,
         role,
@@ -660,6 +674,11 @@ pub fn resolve(
         api,
         api_allow_remote,
         metrics: flags.metrics.or(config.metrics),
+        drain_time: config
+            .drain_time
+            .unwrap_or(crate::config::DEFAULT_DRAIN_TIME),
+        control_socket,
+        control_socket_group: config.control_socket_group.clone(),
         warnings,
     })
 }
@@ -751,6 +770,9 @@ mod tests {
             api: Some("127.0.0.1:50051".parse().unwrap()),
             api_allow_remote: false,
             metrics: None,
+            drain_time: std::time::Duration::from_secs(5),
+            control_socket: None,
+            control_socket_group: None,
             warnings: vec![],
         };
         assert_eq!(settings, expected);

@@ -38,6 +38,11 @@ pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(10);
 /// The service gating every address when the file lists no `services`.
 pub const DEFAULT_SERVICE: &str = "default";
 pub const SHELL: &str = "/bin/sh";
+/// How long a planned stop announces GRACEFUL_SHUTDOWN (RFC 8326) before withdrawing: enough for
+/// the route servers to pick the other host's path and for the routers behind them to install it
+/// (well under a second in the lab; seconds on a loaded route server), short enough that a
+/// restart stays quick. systemd's TimeoutStopSec must exceed it.
+pub const DEFAULT_DRAIN_TIME: Duration = Duration::from_secs(5);
 
 /// What the file says. Flag keys are `None` when absent (flags and built-in defaults apply).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -58,6 +63,9 @@ pub struct FileConfig {
     pub api_allow_remote: Option<bool>,
     pub metrics: Option<SocketAddr>,
     pub health: HealthConfig,
+    pub drain_time: Option<Duration>,
+    pub control_socket: Option<PathBuf>,
+    pub control_socket_group: Option<String>,
 }
 
 /// Probes, services, maintenance and hooks: what gates the announcements.
@@ -282,6 +290,25 @@ pub fn load_choice(
     load(&path).map(|config| Some((path, config)))
 }
 
+/// Why the effective settings could not be made: the file itself, or the flags merged with it.
+#[derive(Debug, thiserror::Error)]
+pub enum EffectiveError {
+    #[error(transparent)]
+    File(#[from] ConfigError),
+    #[error(transparent)]
+    Usage(#[from] crate::cli::UsageError),
+}
+
+/// The file `invocation` names (if any), read and merged under its flags: what start-up and every
+/// SIGHUP use, so flags keep winning over the file on reload.
+pub fn effective(
+    invocation: &crate::cli::Invocation,
+) -> Result<crate::cli::Settings, EffectiveError> {
+    let file = load_choice(&invocation.config)?;
+    let file_ref = file.as_ref().map(|(path, config)| (path.as_path(), config));
+    Ok(crate::cli::resolve(&invocation.flags, file_ref)?)
+}
+
 /// The effective configuration as YAML that [`parse`] accepts: every key with the value in force
 /// (flags merged, defaults filled in). `elastic check-config` prints it.
 pub fn render(settings: &crate::cli::Settings) -> String {
@@ -415,6 +442,25 @@ pub fn render(settings: &crate::cli::Settings) -> String {
         ),
         ("api_allow_remote", Value::from(settings.api_allow_remote)),
         ("metrics", opt(settings.metrics.map(|m| text(&m)))),
+        (
+            "drain_time",
+            if settings.drain_time.is_zero() {
+                Value::from("0s")
+            } else {
+                dur(settings.drain_time)
+            },
+        ),
+        (
+            "control_socket",
+            opt(settings
+                .control_socket
+                .as_ref()
+                .map(|p| Value::from(p.display().to_string()))),
+        ),
+        (
+            "control_socket_group",
+            opt(settings.control_socket_group.as_deref().map(Value::from)),
+        ),
         ("probes", Value::Mapping(probes)),
         ("services", list(services)),
         (
@@ -493,6 +539,9 @@ struct RawFile {
     maintenance_file: Option<PathBuf>,
     maintenance_poll: Option<Dur>,
     hooks: Option<RawHooks>,
+    drain_time: Option<DrainTime>,
+    control_socket: Option<SocketPath>,
+    control_socket_group: Option<GroupName>,
 }
 
 impl From<RawFile> for FileConfig {
@@ -526,6 +575,9 @@ impl From<RawFile> for FileConfig {
             api: raw.api.map(|a| a.0),
             api_allow_remote: raw.api_allow_remote,
             metrics: raw.metrics.map(|m| m.0),
+            drain_time: raw.drain_time.map(|d| d.0),
+            control_socket: raw.control_socket.map(|p| p.0),
+            control_socket_group: raw.control_socket_group.map(|g| g.0),
             health: HealthConfig {
                 probes,
                 services,
@@ -826,6 +878,33 @@ int_newtype!(Status, u16, |n: i64| match n {
 });
 
 parsed_newtype!(Dur, Duration, parse_duration);
+parsed_newtype!(DrainTime, Duration, |t: &str| match t.trim() {
+    "0" => Ok(Duration::ZERO),
+    _ => humantime::parse_duration(t)
+        .map_err(|_| "expected a duration such as 5s or 500ms, or 0 to skip the drain".to_string()),
+});
+parsed_newtype!(SocketPath, PathBuf, |t: &str| {
+    let path = PathBuf::from(t);
+    // sun_path holds 108 bytes with the terminating NUL.
+    if !path.is_absolute() {
+        Err("expected an absolute path, e.g. /run/elastic/control.sock".to_string())
+    } else if t.len() > 107 {
+        Err("the path is too long for a unix socket (107 bytes at most)".to_string())
+    } else {
+        Ok(path)
+    }
+});
+parsed_newtype!(GroupName, String, |t: &str| {
+    let ok = !t.is_empty()
+        && t.len() <= 32
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(t.to_string())
+    } else {
+        Err("expected a group name (letters, digits, '-', '_' and '.')".to_string())
+    }
+});
 parsed_newtype!(Address, IpNet, crate::cli::parse_address);
 parsed_newtype!(RouterId, Ipv4Addr, crate::cli::parse_router_id);
 parsed_newtype!(Listen, SocketAddr, crate::cli::parse_listen);

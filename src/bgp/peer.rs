@@ -32,7 +32,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 const TRAFFIC_CLASS_CS6: u32 = 0xc0;
 
 /// Socket settings for the session's connection.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transport {
     /// IP TTL / IPv6 hop limit, set before connecting (eBGP multihop; lelastic: 16).
     pub ttl: u8,
