@@ -1288,7 +1288,8 @@ mod tests {
             "{FILE}probes:\n  web: {{http: {{url: \"http://127.0.0.1:8080/h\", body: ok}}, interval: 2s}}\n  \
              db: {{exec: [/bin/true], user: nobody}}\nservices:\n  - name: www\n    addresses: [203.0.113.10/32]\n    \
              probes: [web]\n    on_down: demote\n    announce_delay: 1s\n    preempt: false\n\
-             maintenance_file: /etc/elastic/maintenance\nhooks: {{on_change: [/bin/echo, hi]}}\n"
+             maintenance_file: /etc/elastic/maintenance\nhooks: {{on_change: [/bin/echo, hi]}}\n\
+             drain_time: 0\ncontrol_socket: /run/elastic/control.sock\ncontrol_socket_group: adm\n"
         );
         let settings = with_file(&[], &yaml).unwrap();
         let rendered = crate::config::render(&settings);
@@ -1299,5 +1300,18 @@ mod tests {
             (settings.dcid, settings.role, settings.med)
         );
         assert!(rendered.contains("fast_interval: 500ms"), "{rendered}");
+        assert_eq!(
+            (
+                again.drain_time,
+                &again.control_socket,
+                &again.control_socket_group
+            ),
+            (
+                std::time::Duration::ZERO,
+                &settings.control_socket,
+                &settings.control_socket_group
+            )
+        );
+        assert!(settings.control_socket.is_some());
     }
 }

@@ -1221,6 +1221,89 @@ mod tests {
         assert_eq!(session.state(), State::Active);
     }
 
+    /// Whether a sent UPDATE carries exactly these standard communities (attribute 8, optional
+    /// transitive, RFC 1997), in this order.
+    fn sends_communities(actions: &[Action], communities: &[u32]) -> bool {
+        let mut attribute = vec![0xc0, 8, (communities.len() * 4) as u8];
+        for community in communities {
+            attribute.extend_from_slice(&community.to_be_bytes());
+        }
+        actions.iter().any(|a| match a {
+            Action::Send(bytes) => bytes.windows(attribute.len()).any(|w| w == attribute),
+            _ => false,
+        })
+    }
+
+    #[test]
+    fn a_graceful_shutdown_replaces_the_routes_in_place_and_undrain_restores_them() {
+        use crate::announce::GRACEFUL_SHUTDOWN;
+        let t0 = Instant::now();
+        let normal = routes(&[
+            ("203.0.113.10/32", COMMUNITY_PRIMARY),
+            ("2001:db8:100::/64", COMMUNITY_PRIMARY),
+        ]);
+        let (mut session, actions) = established(t0, normal.clone());
+        assert!(sends_communities(&actions, &[COMMUNITY_PRIMARY]));
+        // Drain: the same prefixes, demoted, with 65535:0 (what announce::plan gives).
+        let drained: Arc<DesiredRoutes> = Arc::new(
+            normal
+                .keys()
+                .map(|prefix| {
+                    let attrs = RouteAttrs {
+                        communities: vec![COMMUNITY_SECONDARY, GRACEFUL_SHUTDOWN],
+                        med: Some(1000),
+                    };
+                    (*prefix, attrs)
+                })
+                .collect(),
+        );
+        let actions = session.handle(t0, Input::Routes(drained.clone()));
+        assert!(sends_communities(
+            &actions,
+            &[COMMUNITY_SECONDARY, GRACEFUL_SHUTDOWN]
+        ));
+        // MULTI_EXIT_DISC 1000 (optional, type 4, length 4).
+        let med = [0x80, 4, 4, 0, 0, 0x03, 0xe8];
+        assert!(
+            actions
+                .iter()
+                .any(|a| matches!(a, Action::Send(b) if b.windows(med.len()).any(|w| w == med)))
+        );
+        // An implicit replacement: the path stays usable until the peer picks another one.
+        let summaries: Vec<(u32, u32)> = sent_messages(&actions)
+            .iter()
+            .filter_map(|m| match m {
+                Message::Update(u) => Some((u.announced, u.withdrawn)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            summaries,
+            [(1, 0), (1, 0)],
+            "one UPDATE per family, no withdrawal"
+        );
+        assert_eq!(session.status().adj_out, drained);
+        // Undrain: back to the role's community, again without a withdrawal.
+        let actions = session.handle(t0, Input::Routes(normal.clone()));
+        assert!(sends_communities(&actions, &[COMMUNITY_PRIMARY]));
+        assert_eq!(announced_count(&actions), 2);
+        assert_eq!(session.status().adj_out, normal);
+        // The stop that follows a drain: withdraw everything, then the Cease.
+        let actions = session.handle(t0, Input::Routes(routes(&[])));
+        let withdrawn: u32 = sent_messages(&actions)
+            .iter()
+            .map(|m| match m {
+                Message::Update(u) => u.withdrawn,
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(withdrawn, 2);
+        assert!(session.status().adj_out.is_empty());
+        let cease = Notification::cease_admin_shutdown("elastic stopping (SIGTERM)");
+        let actions = session.handle(t0, Input::Stop(cease.clone()));
+        assert_eq!(sent_messages(&actions), [Message::Notification(cease)]);
+    }
+
     #[test]
     fn stop_sends_the_cease_and_stays_down() {
         let t0 = Instant::now();

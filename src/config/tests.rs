@@ -421,3 +421,27 @@ fn the_example_configs_are_valid() {
         assert_eq!(config.dcid, Some(14), "{name}");
     }
 }
+
+#[test]
+fn drain_time_and_the_control_socket() {
+    let c = ok(
+        "drain_time: 10s\ncontrol_socket: /run/elastic/control.sock\ncontrol_socket_group: adm\n",
+    );
+    assert_eq!(c.drain_time, Some(Duration::from_secs(10)));
+    assert_eq!(
+        c.control_socket.as_deref(),
+        Some(Path::new("/run/elastic/control.sock"))
+    );
+    assert_eq!(c.control_socket_group.as_deref(), Some("adm"));
+    // 0 skips the drain (other durations refuse zero).
+    assert_eq!(ok("drain_time: 0\n").drain_time, Some(Duration::ZERO));
+    assert_eq!(ok("drain_time: 0s\n").drain_time, Some(Duration::ZERO));
+    assert_eq!(ok("").drain_time, None);
+    let e = err("drain_time: soon\n");
+    assert_eq!(e.line, Some(1));
+    assert!(e.message.contains("drain_time"), "{e}");
+    let e = err("control_socket: control.sock\n");
+    assert!(e.message.contains("absolute path"), "{e}");
+    let e = err("control_socket_group: \"wheel;rm\"\n");
+    assert!(e.message.contains("group name"), "{e}");
+}
