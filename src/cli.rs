@@ -30,6 +30,8 @@ pub const DEFAULT_NEIGHBOR_PATTERN: &str = "2600:3c0f:%d:34::%d";
 pub const DEFAULT_MULTIHOP_TTL: u8 = 16;
 /// How many route servers the pattern names.
 pub const NEIGHBOR_COUNT: u32 = 4;
+/// The `i` the pattern is formatted with: 1..=4, like lelastic.
+pub const DEFAULT_NEIGHBOR_SLOTS: [u8; 4] = [1, 2, 3, 4];
 
 /// The community an announcement carries: primary 65000:1 beats secondary 65000:2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +74,9 @@ pub struct Settings {
     pub allifs: bool,
     pub multihop_ttl: u8,
     pub neighbor_pattern: String,
-    /// The pattern formatted with (dcid, i) for i = 1..=4, in that order.
+    /// The `i` values the pattern is formatted with (`neighbor_slots`; default 1..=4).
+    pub neighbor_slots: Vec<u8>,
+    /// The pattern formatted with (dcid, i) for each slot i, in that order.
     pub neighbors: Vec<IpAddr>,
     pub log_level: LogLevel,
     pub log_json: bool,
@@ -591,7 +595,12 @@ pub fn resolve(
         .clone()
         .or_else(|| config.neighbor_pattern.clone())
         .unwrap_or_else(|| DEFAULT_NEIGHBOR_PATTERN.to_string());
-    let neighbors = format_neighbors(&neighbor_pattern, dcid).map_err(UsageError::new)?;
+    let neighbor_slots = config
+        .neighbor_slots
+        .clone()
+        .unwrap_or_else(|| DEFAULT_NEIGHBOR_SLOTS.to_vec());
+    let neighbors =
+        format_neighbor_slots(&neighbor_pattern, dcid, &neighbor_slots).map_err(UsageError::new)?;
 
     let mut warnings = Vec::new();
     let log_level = match (&flags.log_level, config.log_level) {
@@ -661,6 +670,7 @@ pub fn resolve(
             .or(config.multihop_ttl)
             .unwrap_or(DEFAULT_MULTIHOP_TTL),
         neighbor_pattern,
+        neighbor_slots,
         neighbors,
         log_level,
         log_json: flags.log_json.or(config.log_json).unwrap_or(false),
@@ -686,13 +696,23 @@ pub fn resolve(
 /// Formats the pattern the way lelastic's `fmt.Sprintf(pattern, dcid, i)` does for i = 1..=4.
 /// The pattern must hold exactly two `%d`, and every result must be an IP address.
 pub fn format_neighbors(pattern: &str, dcid: u32) -> Result<Vec<IpAddr>, String> {
+    format_neighbor_slots(pattern, dcid, &DEFAULT_NEIGHBOR_SLOTS)
+}
+
+/// The same for the given slots (`neighbor_slots` in the config file) instead of 1..=4.
+pub fn format_neighbor_slots(
+    pattern: &str,
+    dcid: u32,
+    slots: &[u8],
+) -> Result<Vec<IpAddr>, String> {
     let parts: Vec<&str> = pattern.split("%d").collect();
     if parts.len() != 3 {
         return Err(format!(
             "neighborpattern {pattern:?} must contain exactly two %d (datacenter id, then 1..4)"
         ));
     }
-    (1..=NEIGHBOR_COUNT)
+    slots
+        .iter()
         .map(|i| {
             let text = format!("{}{dcid}{}{i}{}", parts[0], parts[1], parts[2]);
             IpAddr::from_str(&text).map_err(|_| {
@@ -755,6 +775,7 @@ mod tests {
             allifs: false,
             multihop_ttl: 16,
             neighbor_pattern: "2600:3c0f:%d:34::%d".to_string(),
+            neighbor_slots: vec![1, 2, 3, 4],
             neighbors: (1..=4)
                 .map(|i| format!("2600:3c0f:14:34::{i}").parse().unwrap())
                 .collect(),
@@ -1168,6 +1189,19 @@ mod tests {
     const FILE: &str = "dcid: 14\nrole: secondary\nsend56: true\nallifs: true\nmultihop_ttl: 5\n\
         neighbor_pattern: \"2001:db8:%d:34::%d\"\nlog_level: debug\nlog_json: true\n\
         addresses: [203.0.113.10/32]\nmed: 50\nrouter_id: 192.0.2.1\n";
+
+    #[test]
+    fn neighbor_slots_choose_which_addresses_the_pattern_gives() {
+        let s = with_file(&[], &format!("{FILE}neighbor_slots: [2, 5]\n")).unwrap();
+        assert_eq!(
+            s.neighbors,
+            [
+                "2001:db8:14:34::2".parse::<IpAddr>().unwrap(),
+                "2001:db8:14:34::5".parse().unwrap()
+            ]
+        );
+        assert_eq!(with_file(&[], FILE).unwrap().neighbors.len(), 4);
+    }
 
     #[test]
     fn the_file_supplies_what_the_flags_do_not_give() {

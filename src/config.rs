@@ -53,6 +53,8 @@ pub struct FileConfig {
     pub allifs: Option<bool>,
     pub multihop_ttl: Option<u8>,
     pub neighbor_pattern: Option<String>,
+    /// The `i` values the pattern is formatted with (default 1..=4).
+    pub neighbor_slots: Option<Vec<u8>>,
     pub log_level: Option<LogLevel>,
     pub log_json: Option<bool>,
     pub addresses: Option<Vec<IpNet>>,
@@ -428,6 +430,16 @@ pub fn render(settings: &crate::cli::Settings) -> String {
             "neighbor_pattern",
             Value::from(settings.neighbor_pattern.clone()),
         ),
+        (
+            "neighbor_slots",
+            list(
+                settings
+                    .neighbor_slots
+                    .iter()
+                    .map(|s| Value::from(*s))
+                    .collect(),
+            ),
+        ),
         ("log_level", Value::from(level)),
         ("log_json", Value::from(settings.log_json)),
         (
@@ -525,6 +537,7 @@ struct RawFile {
     allifs: Option<bool>,
     multihop_ttl: Option<Ttl>,
     neighbor_pattern: Option<Pattern>,
+    neighbor_slots: Option<Slots>,
     log_level: Option<Level>,
     log_json: Option<bool>,
     addresses: Option<Vec<Address>>,
@@ -565,6 +578,7 @@ impl From<RawFile> for FileConfig {
             allifs: raw.allifs,
             multihop_ttl: raw.multihop_ttl.map(|t| t.0),
             neighbor_pattern: raw.neighbor_pattern.map(|p| p.0),
+            neighbor_slots: raw.neighbor_slots.map(|s| s.0),
             log_level: raw.log_level.map(|l| l.0),
             log_json: raw.log_json,
             addresses: raw
@@ -1052,6 +1066,37 @@ fn parse_url(text: &str) -> Result<HttpUrl, String> {
         port,
         path: path.to_string(),
     })
+}
+
+/// `neighbor_slots`: the `i` values (1 to 255) the neighbor pattern is formatted with, each once.
+struct Slots(Vec<u8>);
+impl<'de> Deserialize<'de> for Slots {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct SlotsVisitor;
+        impl<'de> Visitor<'de> for SlotsVisitor {
+            type Value = Slots;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of route-server slots, e.g. [1, 2, 3, 4]")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Slots, A::Error> {
+                let mut slots = Vec::new();
+                while let Some(slot) = seq.next_element::<i64>()? {
+                    let slot = u8::try_from(slot).ok().filter(|s| *s >= 1).ok_or_else(|| {
+                        de::Error::custom(format!("invalid slot {slot}: expected 1 to 255"))
+                    })?;
+                    if slots.contains(&slot) {
+                        return Err(de::Error::custom(format!("slot {slot} is listed twice")));
+                    }
+                    slots.push(slot);
+                }
+                if slots.is_empty() {
+                    return Err(de::Error::custom("at least one slot is needed"));
+                }
+                Ok(Slots(slots))
+            }
+        }
+        d.deserialize_seq(SlotsVisitor)
+    }
 }
 
 /// A command: one program path (a string) or an argv list. Never run through a shell.

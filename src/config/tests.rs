@@ -445,3 +445,22 @@ fn drain_time_and_the_control_socket() {
     let e = err("control_socket_group: \"wheel;rm\"\n");
     assert!(e.message.contains("group name"), "{e}");
 }
+
+#[test]
+fn neighbor_slots_pick_the_route_servers() {
+    assert_eq!(
+        ok("neighbor_slots: [1, 2, 4]\n").neighbor_slots,
+        Some(vec![1, 2, 4])
+    );
+    assert!(
+        err("neighbor_slots: [1, 1]\n")
+            .message
+            .contains("listed twice")
+    );
+    assert!(
+        err("neighbor_slots: [0]\n")
+            .message
+            .contains("expected 1 to 255")
+    );
+    assert!(err("neighbor_slots: []\n").message.contains("at least one"));
+}
