@@ -606,11 +606,13 @@ impl Peers {
     /// connects, a removed one gets a Cease (6/3 Peer De-configured), and a session whose
     /// settings changed is restarted (6/6 Other Configuration Change).
     async fn reconcile(&mut self, wanted: Vec<(SessionConfig, Transport)>) {
+        // At start every neighbor is new; only later is one "added".
+        let reload = !self.slots.is_empty();
         let mut old = std::mem::take(&mut self.slots);
         let mut next = Vec::with_capacity(wanted.len());
         for (config, transport) in wanted {
             let Some(index) = old.iter().position(|s| s.config.peer == config.peer) else {
-                if !old.is_empty() || !next.is_empty() || !self.leaving.is_empty() {
+                if reload {
                     info!(peer = %config.peer, "neighbor added: connecting");
                 }
                 next.push(self.spawn(config, transport));

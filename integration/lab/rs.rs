@@ -398,6 +398,10 @@ fn parse_origin(s: &str) -> Option<Origin> {
 }
 
 fn parse_community(s: &str) -> Option<Community> {
+    // FRR names the well-known RFC 8326 community instead of printing 65535:0.
+    if matches!(s.trim(), "graceful-shutdown" | "gracefulShutdown") {
+        return Some(Community(65535, 0));
+    }
     let (a, b) = s
         .trim()
         .trim_matches(|c| c == '(' || c == ')')

@@ -7,5 +7,6 @@ mod failover;
 mod health;
 mod hostile;
 mod lifecycle;
+mod ops;
 mod runtime;
 mod systemd;
