@@ -393,7 +393,9 @@ fn command() -> clap::Command {
         .args_override_self(true)
         .about("Announces this host's elastic IP addresses to the route servers over BGP (lelastic-compatible).")
         .override_usage(
-            "elastic -dcid N (-primary | -secondary) [flags]\n       elastic check-config [-config PATH] [flags]",
+            "elastic -dcid N (-primary | -secondary) [flags]\n       elastic check-config [-config PATH] [flags]\n       \
+             elastic status [--json] [--api ADDR:PORT]\n       \
+             elastic drain [--undo] | undrain | maintenance on|off  [--socket PATH]",
         )
         .arg(value("dcid", "N", "Datacenter id, greater than 1 (required)").value_parser(parse_dcid))
         .arg(switch("primary", "Announce as primary (community 65000:1)"))
