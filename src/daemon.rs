@@ -340,8 +340,17 @@ impl Daemon {
             info!(signal = name, "stopping (drain_time 0: no drain)");
             return Some(name);
         }
+        // After `elastic drain` the route servers moved the traffic already.
+        let drained_before = self.gate.draining.is_some();
         self.gate.draining = Some(format!("stopping ({name})"));
         self.refresh();
+        if drained_before {
+            info!(
+                signal = name,
+                "stopping: drained already (elastic drain); no further wait"
+            );
+            return Some(name);
+        }
         if self.out.routes.borrow().is_empty() {
             info!(
                 signal = name,
@@ -765,6 +774,8 @@ struct Gate {
     hook_config: Option<HookConfig>,
     hooks: Option<Hooks>,
     probes_changed: bool,
+    /// Set by the first [`Gate::reconfigure`].
+    configured: bool,
 }
 
 fn waiting_status(name: &str) -> ProbeStatus {
@@ -797,6 +808,7 @@ impl Gate {
             hook_config: None,
             hooks: None,
             probes_changed: true,
+            configured: false,
         };
         gate.reconfigure(health, reports);
         gate
@@ -822,6 +834,8 @@ impl Gate {
     /// state; a new or changed one starts over; a removed one stops. A service keeps its state
     /// when its name, announce_delay and preempt are unchanged.
     fn reconfigure(&mut self, health: &HealthConfig, reports: &mpsc::Sender<ProbeReport>) {
+        // At start every probe is new; only later is one "added".
+        let reload = std::mem::replace(&mut self.configured, true);
         let mut old = std::mem::take(&mut self.probes);
         let mut probes = Vec::with_capacity(health.probes.len());
         for config in &health.probes {
@@ -831,7 +845,7 @@ impl Gate {
             }
             if old.iter().any(|p| p.config.name == config.name) {
                 info!(probe = config.name, "probe changed: starting over");
-            } else if self.next_probe_id > 0 {
+            } else if reload {
                 info!(probe = config.name, "probe added");
             }
             probes.push(self.spawn_probe(config, reports));
