@@ -450,3 +450,55 @@ fn drain_undrain_and_maintenance_through_the_control_socket_lose_no_request() {
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("control_socket"), "{err}");
 }
+
+#[test]
+fn a_reload_keeps_unchanged_probes_so_a_healthy_address_is_never_withdrawn() {
+    let mut lab = Lab::new(LabSpec::new(RsKind::Frr));
+    let host = lab.host(1).session_address();
+    let up_file = lab.dir.join("svc-up");
+    fs::write(&up_file, "up\n").unwrap();
+    let probe = |interval: &str| {
+        format!(
+            "role: primary\nprobes:\n  svc:\n    exec: [test, -e, \"{}\"]\n    interval: {interval}\n    \
+             rise: 2\n    fall: 2\n",
+            up_file.display()
+        )
+    };
+    let config = write_config(&lab, "probes.yaml", &format!("{}med: 10\n", probe("200ms")));
+    let daemon = lab.start_daemon(1, &["-config", &config.to_string_lossy()]);
+    wait_route_where(&lab, 1, host, "MED 10", LONG, |r| r.med == Some(10));
+    let before = lab.log(daemon).len();
+
+    // Same probe, new MED: re-announced, never withdrawn, the service never changes state.
+    fs::write(&config, format!("{}med: 20\n", probe("200ms"))).unwrap();
+    lab.signal(daemon, Signal::SIGHUP);
+    wait_route_where(&lab, 1, host, "MED 20", LONG, |r| r.med == Some(20));
+    std::thread::sleep(Duration::from_secs(1));
+    let after = lab.log(daemon)[before..].to_string();
+    assert!(
+        !after.contains("withdrawn") && !after.contains("service state changed"),
+        "a reload with an unchanged probe disturbed the service:\n{after}"
+    );
+
+    // A changed probe starts over: its service waits for the first verdict again (withdrawn),
+    // then comes back.
+    let before = lab.log(daemon).len();
+    fs::write(&config, format!("{}med: 20\n", probe("300ms"))).unwrap();
+    lab.signal(daemon, Signal::SIGHUP);
+    wait_log(&lab, daemon, "probe changed: starting over");
+    wait_route_where(
+        &lab,
+        1,
+        host,
+        "back after the probe's first verdict",
+        LONG,
+        |r| r.med == Some(20),
+    );
+    let r = wait_until("the service to go waiting and up again", LONG, POLL, || {
+        let after = lab.log(daemon)[before..].to_string();
+        (after.contains("to=\"waiting\"") || after.contains("to=waiting"))
+            .then_some(())
+            .filter(|()| after.contains("to=\"up\"") || after.contains("to=up"))
+    });
+    or_panic(&lab, r);
+}
