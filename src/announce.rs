@@ -1,12 +1,16 @@
-//! The desired route set: which prefixes to announce, with which attributes.
+//! The desired route set: which prefixes to announce, with which attributes, and why.
 //!
-//! Pure: computed from settings and addresses; every BGP session diffs it against what it sent.
+//! Pure: computed from the settings, the services' health and the addresses; every BGP session
+//! diffs it against what it sent, so it only changes when a service's state does.
 
 use std::collections::BTreeMap;
 
 use ipnet::IpNet;
 
 use crate::cli::Role;
+use crate::config::{Outcome, ServiceConfig};
+use crate::health::{ServiceHealth, ServiceState};
+use crate::status::AddressStatus;
 
 /// Standard community 65000:1: the route servers prefer it (local-preference 200).
 pub const COMMUNITY_PRIMARY: u32 = (65000 << 16) | 1;
@@ -43,9 +47,162 @@ pub fn desired_routes(prefixes: &[IpNet], role: Role, med: Option<u32>) -> Desir
     prefixes.iter().map(|p| (*p, attrs.clone())).collect()
 }
 
+/// Added to the MED (0 when none is configured) of a route held as secondary by `preempt: false`.
+/// The community alone would tie with the healthy secondary's route (both 65000:2), and route
+/// servers that spread traffic over equal paths (multipath) would send traffic back; a higher MED
+/// makes the held route strictly worse than the peer's, yet better than a demoted one (1000).
+pub const HELD_SECONDARY_MED_PENALTY: u32 = 100;
+
+/// How one service wants its addresses announced right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Treatment {
+    /// With the host's role community (and the configured MED).
+    Normal,
+    /// Up, but held as secondary by `preempt: false`.
+    Secondary,
+    /// Down or in maintenance with `demote`.
+    Demoted(RouteAttrs),
+    /// Waiting for its probes, or down / in maintenance with `withdraw`.
+    Withdrawn,
+}
+
+impl Treatment {
+    /// How bad it is for the prefix: when several services gate one prefix, the worst wins.
+    fn rank(&self) -> u8 {
+        match self {
+            Treatment::Normal => 0,
+            Treatment::Secondary => 1,
+            Treatment::Demoted(_) => 2,
+            Treatment::Withdrawn => 3,
+        }
+    }
+
+    /// The word hooks and logs use: primary, secondary, demoted or withdrawn.
+    pub fn name(&self, role: Role) -> &'static str {
+        match (self, role) {
+            (Treatment::Normal, Role::Primary) => "primary",
+            (Treatment::Normal, Role::Secondary) | (Treatment::Secondary, _) => "secondary",
+            (Treatment::Demoted(_), _) => "demoted",
+            (Treatment::Withdrawn, _) => "withdrawn",
+        }
+    }
+}
+
+/// The treatment a service's state calls for, with a reason for people.
+pub fn treatment(service: &ServiceConfig, health: &ServiceHealth) -> (Treatment, String) {
+    let name = &service.name;
+    let outcome = |outcome: &Outcome| match outcome {
+        Outcome::Withdraw => Treatment::Withdrawn,
+        Outcome::Demote(attrs) => Treatment::Demoted(RouteAttrs {
+            communities: attrs.communities.clone(),
+            med: attrs.med,
+        }),
+    };
+    match health.state() {
+        ServiceState::Waiting => (
+            Treatment::Withdrawn,
+            format!("service {name} is waiting for its probes' first verdict"),
+        ),
+        ServiceState::Up if health.held_secondary() => (
+            Treatment::Secondary,
+            format!("service {name} is up; held as secondary after a failure (preempt: false)"),
+        ),
+        ServiceState::Up => (Treatment::Normal, format!("service {name} is up")),
+        ServiceState::Down => (outcome(&service.on_down), format!("service {name} is down")),
+        ServiceState::Delayed => (
+            outcome(&service.on_down),
+            format!("service {name} recovered; announce_delay running"),
+        ),
+        ServiceState::Maintenance => {
+            let mut chosen = outcome(&service.maintenance);
+            // Draining a host whose probes fail must not announce more than failing would.
+            match health.probes_verdict() {
+                None => chosen = Treatment::Withdrawn,
+                Some(false) if outcome(&service.on_down).rank() > chosen.rank() => {
+                    chosen = outcome(&service.on_down);
+                }
+                _ => {}
+            }
+            (chosen, format!("service {name} is in maintenance"))
+        }
+    }
+}
+
+/// The desired set and, per prefix, whether and why it is announced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub routes: DesiredRoutes,
+    pub addresses: Vec<AddressStatus>,
+}
+
+/// Every eligible prefix, gated by the services that cover it: all of them must be up for the
+/// normal announcement; otherwise the worst treatment among them applies (withdrawn, then
+/// demoted, then secondary). A prefix no service covers is announced normally.
+pub fn plan(
+    prefixes: &[IpNet],
+    role: Role,
+    med: Option<u32>,
+    services: &[(&ServiceConfig, &ServiceHealth)],
+) -> Plan {
+    let treatments: Vec<(&ServiceConfig, Treatment, String)> = services
+        .iter()
+        .map(|(config, health)| {
+            let (t, reason) = treatment(config, health);
+            (*config, t, reason)
+        })
+        .collect();
+    let mut routes = DesiredRoutes::new();
+    let mut addresses = Vec::with_capacity(prefixes.len());
+    for prefix in prefixes {
+        let worst = treatments
+            .iter()
+            .filter(|(config, _, _)| config.gates(prefix))
+            .fold(
+                None::<(&Treatment, &str)>,
+                |worst, (_, t, reason)| match worst {
+                    Some((w, _)) if w.rank() >= t.rank() => worst,
+                    _ => Some((t, reason)),
+                },
+            );
+        let (treatment, reason) = match worst {
+            Some((t, reason)) => (t.clone(), reason.to_string()),
+            None => (Treatment::Normal, "not gated by any service".to_string()),
+        };
+        let attrs = match &treatment {
+            Treatment::Normal => Some(RouteAttrs {
+                communities: role_communities(role),
+                med,
+            }),
+            Treatment::Secondary => Some(RouteAttrs {
+                communities: role_communities(Role::Secondary),
+                med: Some(med.unwrap_or(0).saturating_add(HELD_SECONDARY_MED_PENALTY)),
+            }),
+            Treatment::Demoted(attrs) => Some(attrs.clone()),
+            Treatment::Withdrawn => None,
+        };
+        addresses.push(AddressStatus {
+            prefix: *prefix,
+            announced: attrs.is_some(),
+            communities: attrs
+                .as_ref()
+                .map(|a| a.communities.clone())
+                .unwrap_or_default(),
+            med: attrs.as_ref().and_then(|a| a.med),
+            reason: format!("{}: {reason}", treatment.name(role)),
+        });
+        if let Some(attrs) = attrs {
+            routes.insert(*prefix, attrs);
+        }
+    }
+    Plan { routes, addresses }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, Instant};
+
     use super::*;
+    use crate::config::DemoteAttrs;
 
     #[test]
     fn primary_and_secondary_get_their_community() {
@@ -67,5 +224,251 @@ mod tests {
                 .all(|a| a.communities == [COMMUNITY_SECONDARY] && a.med == Some(10))
         );
         assert_eq!(COMMUNITY_PRIMARY, 4_259_840_001);
+    }
+
+    fn prefixes() -> Vec<IpNet> {
+        vec![
+            "203.0.113.10/32".parse().unwrap(),
+            "2001:db8:100::/64".parse().unwrap(),
+        ]
+    }
+
+    /// A service health driven into `state` (probes, maintenance) through its public API.
+    fn health(probes: Option<bool>, maintenance: bool, held_secondary: bool) -> ServiceHealth {
+        let t0 = Instant::now();
+        let mut h = ServiceHealth::new(Duration::ZERO, !held_secondary);
+        if held_secondary {
+            h.update(t0, Some(true), false);
+            h.update(t0, Some(false), false);
+        }
+        h.update(t0, probes, maintenance);
+        h
+    }
+
+    fn service(on_down: Outcome, maintenance: Outcome) -> ServiceConfig {
+        ServiceConfig {
+            on_down,
+            maintenance,
+            ..ServiceConfig::default_service()
+        }
+    }
+
+    const DEMOTED: u32 = COMMUNITY_SECONDARY;
+
+    #[test]
+    fn plan_table_role_times_health() {
+        let demote = || Outcome::Demote(DemoteAttrs::default());
+        // (role, on_down, maintenance outcome, probes, maintenance file, held, expected attrs)
+        type Case = (
+            Role,
+            Outcome,
+            Outcome,
+            Option<bool>,
+            bool,
+            bool,
+            Option<(u32, Option<u32>)>,
+            &'static str,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                Role::Primary,
+                Outcome::Withdraw,
+                Outcome::Withdraw,
+                None,
+                false,
+                false,
+                None,
+                "withdrawn: service default is waiting",
+            ),
+            (
+                Role::Primary,
+                demote(),
+                demote(),
+                None,
+                false,
+                false,
+                None,
+                "withdrawn: service default is waiting",
+            ),
+            (
+                Role::Primary,
+                Outcome::Withdraw,
+                Outcome::Withdraw,
+                Some(true),
+                false,
+                false,
+                Some((COMMUNITY_PRIMARY, Some(7))),
+                "primary: service default is up",
+            ),
+            (
+                Role::Secondary,
+                Outcome::Withdraw,
+                Outcome::Withdraw,
+                Some(true),
+                false,
+                false,
+                Some((COMMUNITY_SECONDARY, Some(7))),
+                "secondary: service default is up",
+            ),
+            (
+                Role::Primary,
+                Outcome::Withdraw,
+                Outcome::Withdraw,
+                Some(false),
+                false,
+                false,
+                None,
+                "withdrawn: service default is down",
+            ),
+            (
+                Role::Primary,
+                demote(),
+                Outcome::Withdraw,
+                Some(false),
+                false,
+                false,
+                Some((DEMOTED, Some(1000))),
+                "demoted: service default is down",
+            ),
+            (
+                Role::Primary,
+                Outcome::Withdraw,
+                Outcome::Withdraw,
+                Some(true),
+                true,
+                false,
+                None,
+                "withdrawn: service default is in maintenance",
+            ),
+            (
+                Role::Primary,
+                Outcome::Withdraw,
+                demote(),
+                Some(true),
+                true,
+                false,
+                Some((DEMOTED, Some(1000))),
+                "demoted: service default is in maintenance",
+            ),
+            // Maintenance with demote while the probes fail and on_down withdraws: withdrawn.
+            (
+                Role::Primary,
+                Outcome::Withdraw,
+                demote(),
+                Some(false),
+                true,
+                false,
+                None,
+                "withdrawn: service default is in maintenance",
+            ),
+            // ... and while the probes still wait: withdrawn.
+            (
+                Role::Primary,
+                Outcome::Withdraw,
+                demote(),
+                None,
+                true,
+                false,
+                None,
+                "withdrawn: service default is in maintenance",
+            ),
+            // preempt: false after a failure: up, but secondary.
+            (
+                Role::Primary,
+                Outcome::Withdraw,
+                Outcome::Withdraw,
+                Some(true),
+                false,
+                true,
+                Some((COMMUNITY_SECONDARY, Some(107))),
+                "secondary: service default is up; held as secondary",
+            ),
+        ];
+        for (i, (role, on_down, maint, probes, file, held, expected, reason)) in
+            cases.into_iter().enumerate()
+        {
+            let config = service(on_down, maint);
+            let health = health(probes, file, held);
+            let plan = plan(&prefixes(), role, Some(7), &[(&config, &health)]);
+            let got = plan
+                .routes
+                .get(&prefixes()[0])
+                .map(|a| (a.communities[0], a.med));
+            assert_eq!(got, expected, "case {i}");
+            assert_eq!(
+                plan.routes.len(),
+                if expected.is_some() { 2 } else { 0 },
+                "case {i}"
+            );
+            let status = &plan.addresses[0];
+            assert_eq!(status.announced, expected.is_some(), "case {i}");
+            assert!(
+                status.reason.starts_with(reason),
+                "case {i}: {:?}",
+                status.reason
+            );
+        }
+    }
+
+    #[test]
+    fn each_service_gates_only_its_addresses_and_the_worst_wins() {
+        let [p4, p6] = [prefixes()[0], prefixes()[1]];
+        let v4_only = ServiceConfig {
+            name: "v4".into(),
+            addresses: Some(vec![p4]),
+            ..ServiceConfig::default_service()
+        };
+        let everything = ServiceConfig {
+            name: "all".into(),
+            on_down: Outcome::Demote(DemoteAttrs::default()),
+            ..ServiceConfig::default_service()
+        };
+        let up = health(Some(true), false, false);
+        let down = health(Some(false), false, false);
+        // v4 down (withdraw): only the IPv4 prefix goes.
+        let plan_a = plan(
+            &prefixes(),
+            Role::Primary,
+            None,
+            &[(&v4_only, &down), (&everything, &up)],
+        );
+        assert_eq!(plan_a.routes.keys().copied().collect::<Vec<_>>(), vec![p6]);
+        assert!(plan_a.addresses[0].reason.contains("service v4 is down"));
+        // "all" down (demote) and v4 down (withdraw): IPv4 withdrawn (worse), IPv6 demoted.
+        let plan_b = plan(
+            &prefixes(),
+            Role::Primary,
+            None,
+            &[(&v4_only, &down), (&everything, &down)],
+        );
+        assert_eq!(plan_b.routes.len(), 1);
+        assert_eq!(plan_b.routes[&p6].med, Some(1000));
+        // A prefix no service covers is announced as before.
+        let plan_c = plan(&prefixes(), Role::Primary, None, &[(&v4_only, &down)]);
+        assert_eq!(plan_c.routes[&p6].communities, vec![COMMUNITY_PRIMARY]);
+        assert_eq!(
+            plan_c.addresses[1].reason,
+            "primary: not gated by any service"
+        );
+    }
+
+    #[test]
+    fn the_plan_changes_only_when_a_state_does() {
+        let config = ServiceConfig::default_service();
+        let t0 = Instant::now();
+        let mut h = ServiceHealth::new(Duration::ZERO, true);
+        h.update(t0, Some(true), false);
+        let before = plan(&prefixes(), Role::Primary, None, &[(&config, &h)]);
+        // Same verdict again (a probe passing once more): identical plan, so no UPDATE.
+        assert_eq!(h.update(t0, Some(true), false), None);
+        assert_eq!(
+            plan(&prefixes(), Role::Primary, None, &[(&config, &h)]),
+            before
+        );
+        // No services at all (flags only): everything announced as before.
+        assert_eq!(
+            plan(&prefixes(), Role::Primary, None, &[]).routes,
+            desired_routes(&prefixes(), Role::Primary, None)
+        );
     }
 }

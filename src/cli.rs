@@ -11,11 +11,14 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches};
 use ipnet::IpNet;
+
+use crate::config::{FileConfig, HealthConfig};
 
 /// lelastic's local AS.
 pub const LOCAL_AS: u32 = 65001;
@@ -79,6 +82,10 @@ pub struct Settings {
     pub router_id: Option<Ipv4Addr>,
     pub local_as: u32,
     pub peer_as: u32,
+    /// Probes, services, maintenance file and hook (from the config file; none with flags only).
+    pub health: HealthConfig,
+    /// The config file these settings were merged from, if any.
+    pub config_file: Option<PathBuf>,
     /// To log once logging is up (e.g. an unknown log level).
     pub warnings: Vec<String>,
 }
@@ -86,9 +93,48 @@ pub struct Settings {
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Run(Settings),
+    /// Run the daemon.
+    Run(Invocation),
+    /// `elastic check-config [flags]`: validate, print the effective configuration, exit.
+    CheckConfig(Invocation),
     /// `-h`, `-help` or `--help`: print this usage text and exit 0.
     Help(String),
+}
+
+/// The flags as given, before the config file is merged in ([`resolve`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    pub flags: FlagValues,
+    pub config: ConfigChoice,
+}
+
+/// Which config file to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigChoice {
+    /// No `-config`: [`crate::config::DEFAULT_PATH`] when it exists, else none.
+    Default,
+    /// `-config PATH`: this file, which must exist.
+    Path(PathBuf),
+    /// `-config ''`: flags only, even if the default file exists.
+    Nothing,
+}
+
+/// Each flag's value when it was given on the command line, `None` when it was not (so the
+/// config file's key, then the built-in default, applies).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FlagValues {
+    pub dcid: Option<i64>,
+    pub primary: Option<bool>,
+    pub secondary: Option<bool>,
+    pub send56: Option<bool>,
+    pub allifs: Option<bool>,
+    pub multihop_ttl: Option<u8>,
+    pub neighbor_pattern: Option<String>,
+    pub log_level: Option<String>,
+    pub log_json: Option<bool>,
+    pub addresses: Option<Vec<IpNet>>,
+    pub med: Option<u32>,
+    pub router_id: Option<Ipv4Addr>,
 }
 
 /// A bad command line: print the message and exit 2.
@@ -132,17 +178,22 @@ const FLAGS: &[(&str, FlagKind)] = &[
     ("address", FlagKind::Value),
     ("med", FlagKind::Value),
     ("routerid", FlagKind::Value),
+    ("config", FlagKind::Value),
     ("h", FlagKind::Help),
     ("help", FlagKind::Help),
 ];
 
-/// Parses the arguments (without argv\[0\]).
+/// The word that selects `elastic check-config`.
+pub const CHECK_CONFIG: &str = "check-config";
+
+/// Parses the arguments (without argv\[0\]). Pure: the config file is read by the caller and
+/// merged with [`resolve`].
 pub fn parse<I, T>(args: I) -> Result<Command, UsageError>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let args = args
+    let mut args = args
         .into_iter()
         .map(|arg| {
             let arg: OsString = arg.into();
@@ -154,14 +205,59 @@ where
             })
         })
         .collect::<Result<Vec<String>, UsageError>>()?;
-    let canonical = match canonicalize(&args)? {
+    let check_only = args.first().map(String::as_str) == Some(CHECK_CONFIG);
+    if check_only {
+        args.remove(0);
+    }
+    let (canonical, bools) = match canonicalize(&args)? {
         Canonical::Help => return Ok(Command::Help(usage())),
-        Canonical::Args(canonical) => canonical,
+        Canonical::Args(canonical, bools) => (canonical, bools),
     };
     let matches = command()
         .try_get_matches_from(canonical)
         .map_err(clap_error)?;
-    settings(&matches).map(Command::Run)
+    let invocation = invocation(&matches, &bools);
+    Ok(if check_only {
+        Command::CheckConfig(invocation)
+    } else {
+        Command::Run(invocation)
+    })
+}
+
+fn invocation(matches: &ArgMatches, bools: &BTreeMap<&str, bool>) -> Invocation {
+    let addresses: Option<Vec<IpNet>> = matches
+        .get_many::<IpNet>("address")
+        .map(|nets| dedup(nets.copied()));
+    let flags = FlagValues {
+        dcid: matches.get_one::<i64>("dcid").copied(),
+        primary: bools.get("primary").copied(),
+        secondary: bools.get("secondary").copied(),
+        send56: bools.get("send56").copied(),
+        allifs: bools.get("allifs").copied(),
+        multihop_ttl: matches.get_one::<u8>("multihopttl").copied(),
+        neighbor_pattern: matches.get_one::<String>("neighborpattern").cloned(),
+        log_level: matches.get_one::<String>("loglevel").cloned(),
+        log_json: bools.get("logjson").copied(),
+        addresses,
+        med: matches.get_one::<u32>("med").copied(),
+        router_id: matches.get_one::<Ipv4Addr>("routerid").copied(),
+    };
+    let config = match matches.get_one::<String>("config") {
+        None => ConfigChoice::Default,
+        Some(path) if path.is_empty() => ConfigChoice::Nothing,
+        Some(path) => ConfigChoice::Path(PathBuf::from(path)),
+    };
+    Invocation { flags, config }
+}
+
+fn dedup<T: PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut out = Vec::new();
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
 }
 
 /// The usage text printed for `-h`.
@@ -171,15 +267,16 @@ pub fn usage() -> String {
 
 enum Canonical {
     Help,
-    /// clap-style arguments: `--name=value` or `--name`.
-    Args(Vec<String>),
+    /// clap-style `--name=value` arguments, and each boolean flag given with its last value
+    /// (booleans are resolved here, so an explicit `-logjson=false` can override the file).
+    Args(Vec<String>, BTreeMap<&'static str, bool>),
 }
 
 /// Rewrites Go `flag` syntax into clap's, rejecting unknown flags and stray words.
 fn canonicalize(args: &[String]) -> Result<Canonical, UsageError> {
     let mut out = Vec::new();
     // Booleans are resolved here (last occurrence wins, as in Go) and handed to clap as bare flags.
-    let mut bools: BTreeMap<&str, bool> = BTreeMap::new();
+    let mut bools: BTreeMap<&'static str, bool> = BTreeMap::new();
     let mut rest = args.iter();
     while let Some(token) = rest.next() {
         if token == "--" {
@@ -230,13 +327,7 @@ fn canonicalize(args: &[String]) -> Result<Canonical, UsageError> {
             }
         }
     }
-    out.extend(
-        bools
-            .into_iter()
-            .filter(|(_, on)| *on)
-            .map(|(name, _)| format!("--{name}")),
-    );
-    Ok(Canonical::Args(out))
+    Ok(Canonical::Args(out, bools))
 }
 
 fn stray_word(word: &str) -> UsageError {
@@ -275,25 +366,21 @@ fn command() -> clap::Command {
         // Go's flag package lets the last occurrence win.
         .args_override_self(true)
         .about("Announces this host's elastic IP addresses to the route servers over BGP (lelastic-compatible).")
-        .override_usage("elastic -dcid N (-primary | -secondary) [flags]")
+        .override_usage(
+            "elastic -dcid N (-primary | -secondary) [flags]\n       elastic check-config [-config PATH] [flags]",
+        )
         .arg(value("dcid", "N", "Datacenter id, greater than 1 (required)").value_parser(parse_dcid))
         .arg(switch("primary", "Announce as primary (community 65000:1)"))
         .arg(switch("secondary", "Announce as secondary (community 65000:2)"))
         .arg(switch("send56", "Widen IPv6 addresses that are not /64 or /56 to /56 instead of /64"))
         .arg(switch("allifs", "Look for addresses on every interface, not only lo"))
-        .arg(
-            value("multihopttl", "TTL", "eBGP multihop TTL, 1-255")
-                .default_value("16")
-                .value_parser(parse_ttl),
-        )
-        .arg(
-            value("neighborpattern", "PATTERN", "Route-server address pattern, formatted with (dcid, 1..4)")
-                .default_value(DEFAULT_NEIGHBOR_PATTERN),
-        )
-        .arg(
-            value("loglevel", "LEVEL", "trace, debug, info, warn or error (unknown: info)")
-                .default_value("info"),
-        )
+        .arg(value("multihopttl", "TTL", "eBGP multihop TTL, 1-255 [default: 16]").value_parser(parse_ttl))
+        .arg(value(
+            "neighborpattern",
+            "PATTERN",
+            "Route-server address pattern, formatted with (dcid, 1..4) [default: 2600:3c0f:%d:34::%d]",
+        ))
+        .arg(value("loglevel", "LEVEL", "trace, debug, info, warn or error (unknown: info) [default: info]"))
         .arg(switch("logjson", "Log JSON lines instead of text"))
         .arg(
             value(
@@ -307,9 +394,15 @@ fn command() -> clap::Command {
         )
         .arg(value("med", "N", "MULTI_EXIT_DISC to send (none by default)").value_parser(clap::value_parser!(u32)))
         .arg(value("routerid", "A.B.C.D", "BGP router id (default: derived from this host's addresses)").value_parser(parse_router_id))
+        .arg(value(
+            "config",
+            "PATH",
+            "YAML config file; flags win over it [default: /etc/elastic/elastic.yaml when it exists; '' for none]",
+        ))
         .after_help(
             "Flags take one dash or two, with the value after a space or '=': -dcid 14, --dcid=14.\n\
-             Booleans also take =true or =false. -h, -help or --help prints this text.",
+             Booleans also take =true or =false. -h, -help or --help prints this text.\n\
+             check-config validates the flags and the config file and prints the effective configuration.",
         )
 }
 
@@ -326,7 +419,7 @@ fn parse_ttl(text: &str) -> Result<u8, String> {
     }
 }
 
-fn parse_router_id(text: &str) -> Result<Ipv4Addr, String> {
+pub(crate) fn parse_router_id(text: &str) -> Result<Ipv4Addr, String> {
     let id = Ipv4Addr::from_str(text).map_err(|_| "not an IPv4 address (A.B.C.D)".to_string())?;
     if id.is_unspecified() {
         // RFC 6286: the BGP Identifier is a non-zero 32-bit value.
@@ -338,7 +431,7 @@ fn parse_router_id(text: &str) -> Result<Ipv4Addr, String> {
 /// `-address`: what elastic will bind to `lo` and what discovery will then announce.
 /// IPv4 must be /32 (lelastic skips any other length); IPv6 may be /64 or /56 (announced as is) or
 /// /128 (announced widened to /64, or /56 with -send56). The host part is kept: it is the address bound.
-fn parse_address(text: &str) -> Result<IpNet, String> {
+pub(crate) fn parse_address(text: &str) -> Result<IpNet, String> {
     let net = match IpNet::from_str(text) {
         Ok(net) => net,
         Err(_) => match IpAddr::from_str(text) {
@@ -406,72 +499,114 @@ fn clap_error(err: clap::Error) -> UsageError {
     }
 }
 
-/// Validates across flags and builds [`Settings`].
-fn settings(matches: &ArgMatches) -> Result<Settings, UsageError> {
-    let dcid = match matches.get_one::<i64>("dcid") {
-        None => {
-            return Err(UsageError::new(
-                "-dcid is required (dcid must be greater than 1)",
-            ));
-        }
-        Some(&dcid) if dcid <= 1 => return Err(UsageError::new("dcid must be greater than 1")),
-        Some(&dcid) => {
+/// Merges the flags with the config file (flags win, then the file, then the defaults),
+/// validates across keys and builds [`Settings`]. `file` is the file's path and contents.
+pub fn resolve(
+    flags: &FlagValues,
+    file: Option<(&Path, &FileConfig)>,
+) -> Result<Settings, UsageError> {
+    let empty = FileConfig::default();
+    let (path, config) = match file {
+        Some((path, config)) => (Some(path), config),
+        None => (None, &empty),
+    };
+    let in_file = |key: &str| match path {
+        Some(path) => format!(" (or {key}: in {})", path.display()),
+        None => String::new(),
+    };
+    let dcid = match (flags.dcid, config.dcid) {
+        (Some(dcid), _) if dcid <= 1 => return Err(UsageError::new("dcid must be greater than 1")),
+        (Some(dcid), _) => {
             u32::try_from(dcid).map_err(|_| UsageError::new(format!("dcid {dcid} is too large")))?
         }
+        (None, Some(dcid)) => dcid,
+        (None, None) => {
+            return Err(UsageError::new(format!(
+                "-dcid is required{} (dcid must be greater than 1)",
+                in_file("dcid")
+            )));
+        }
     };
-    let role = match (matches.get_flag("primary"), matches.get_flag("secondary")) {
-        (true, false) => Role::Primary,
-        (false, true) => Role::Secondary,
-        (true, true) => {
+    let role = match (
+        flags.primary == Some(true),
+        flags.secondary == Some(true),
+        config.role,
+    ) {
+        (true, false, _) => Role::Primary,
+        (false, true, _) => Role::Secondary,
+        (true, true, _) => {
             return Err(UsageError::new(
                 "-primary and -secondary cannot be used together: choose one",
             ));
         }
-        (false, false) => return Err(UsageError::new("use either -primary or -secondary")),
+        (false, false, Some(role)) => role,
+        (false, false, None) => {
+            return Err(UsageError::new(format!(
+                "use either -primary or -secondary{}",
+                in_file("role")
+            )));
+        }
     };
-    let neighbor_pattern = string(matches, "neighborpattern");
+    let neighbor_pattern = flags
+        .neighbor_pattern
+        .clone()
+        .or_else(|| config.neighbor_pattern.clone())
+        .unwrap_or_else(|| DEFAULT_NEIGHBOR_PATTERN.to_string());
     let neighbors = format_neighbors(&neighbor_pattern, dcid).map_err(UsageError::new)?;
 
     let mut warnings = Vec::new();
-    let level_name = string(matches, "loglevel");
-    let log_level = LogLevel::parse(&level_name).unwrap_or_else(|| {
-        warnings.push(format!(
-            "unknown log level {level_name:?}, falling back to loglevel info"
-        ));
-        LogLevel::Info
-    });
-
-    let mut addresses: Vec<IpNet> = Vec::new();
-    for net in matches.get_many::<IpNet>("address").into_iter().flatten() {
-        if !addresses.contains(net) {
-            addresses.push(*net);
+    let log_level = match (&flags.log_level, config.log_level) {
+        (Some(name), _) => LogLevel::parse(name).unwrap_or_else(|| {
+            warnings.push(format!(
+                "unknown log level {name:?}, falling back to loglevel info"
+            ));
+            LogLevel::Info
+        }),
+        (None, Some(level)) => level,
+        (None, None) => LogLevel::Info,
+    };
+    let addresses = flags
+        .addresses
+        .clone()
+        .or_else(|| config.addresses.clone())
+        .unwrap_or_default();
+    let health = config.health.clone();
+    for service in &health.services {
+        for spec in service.addresses.iter().flatten() {
+            let covered = addresses
+                .iter()
+                .any(|a| a.contains(&spec.addr()) || spec.contains(&a.addr()));
+            if !addresses.is_empty() && !covered {
+                warnings.push(format!(
+                    "service {}: address {spec} is not among the configured addresses (it may still be found on lo)",
+                    service.name
+                ));
+            }
         }
     }
 
     Ok(Settings {
         dcid,
         role,
-        send56: matches.get_flag("send56"),
-        allifs: matches.get_flag("allifs"),
-        multihop_ttl: matches
-            .get_one::<u8>("multihopttl")
-            .copied()
+        send56: flags.send56.or(config.send56).unwrap_or(false),
+        allifs: flags.allifs.or(config.allifs).unwrap_or(false),
+        multihop_ttl: flags
+            .multihop_ttl
+            .or(config.multihop_ttl)
             .unwrap_or(DEFAULT_MULTIHOP_TTL),
         neighbor_pattern,
         neighbors,
         log_level,
-        log_json: matches.get_flag("logjson"),
+        log_json: flags.log_json.or(config.log_json).unwrap_or(false),
         addresses,
-        med: matches.get_one::<u32>("med").copied(),
-        router_id: matches.get_one::<Ipv4Addr>("routerid").copied(),
+        med: flags.med.or(config.med),
+        router_id: flags.router_id.or(config.router_id),
         local_as: LOCAL_AS,
         peer_as: PEER_AS,
+        health,
+        config_file: path.map(Path::to_path_buf),
         warnings,
     })
-}
-
-fn string(matches: &ArgMatches, name: &str) -> String {
-    matches.get_one::<String>(name).cloned().unwrap_or_default()
 }
 
 /// Formats the pattern the way lelastic's `fmt.Sprintf(pattern, dcid, i)` does for i = 1..=4.
@@ -500,16 +635,23 @@ mod tests {
     /// Reads one field of the settings, so one table can cover every flag.
     type Reader<T> = fn(&Settings) -> T;
 
+    /// Parses and resolves without a config file.
+    fn parse_settings(args: &[&str]) -> Result<Settings, UsageError> {
+        match parse(args.iter().copied())? {
+            Command::Run(invocation) => resolve(&invocation.flags, None),
+            other => panic!("{args:?}: got {other:?}"),
+        }
+    }
+
     fn run(args: &[&str]) -> Settings {
-        match parse(args.iter().copied()) {
-            Ok(Command::Run(settings)) => settings,
-            Ok(Command::Help(_)) => panic!("{args:?}: got help"),
+        match parse_settings(args) {
+            Ok(settings) => settings,
             Err(err) => panic!("{args:?}: {err}"),
         }
     }
 
     fn error(args: &[&str]) -> String {
-        match parse(args.iter().copied()) {
+        match parse_settings(args) {
             Err(err) => {
                 assert!(err.message.ends_with(HINT), "no hint in {:?}", err.message);
                 assert!(
@@ -549,6 +691,8 @@ mod tests {
             router_id: None,
             local_as: 65001,
             peer_as: 65000,
+            health: HealthConfig::default(),
+            config_file: None,
             warnings: vec![],
         };
         assert_eq!(settings, expected);
@@ -905,5 +1049,155 @@ mod tests {
                 .message
                 .contains("not valid UTF-8")
         );
+    }
+
+    fn invocation_of(args: &[&str]) -> (Invocation, bool) {
+        match parse(args.iter().copied()) {
+            Ok(Command::Run(invocation)) => (invocation, false),
+            Ok(Command::CheckConfig(invocation)) => (invocation, true),
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    fn with_file(args: &[&str], yaml: &str) -> Result<Settings, UsageError> {
+        let path = Path::new("/etc/elastic/elastic.yaml");
+        let file = crate::config::parse(yaml, path).unwrap_or_else(|e| panic!("{e}"));
+        resolve(&invocation_of(args).0.flags, Some((path, &file)))
+    }
+
+    const FILE: &str = "dcid: 14\nrole: secondary\nsend56: true\nallifs: true\nmultihop_ttl: 5\n\
+        neighbor_pattern: \"2001:db8:%d:34::%d\"\nlog_level: debug\nlog_json: true\n\
+        addresses: [203.0.113.10/32]\nmed: 50\nrouter_id: 192.0.2.1\n";
+
+    #[test]
+    fn the_file_supplies_what_the_flags_do_not_give() {
+        let s = with_file(&[], FILE).unwrap();
+        assert_eq!(
+            (s.dcid, s.role, s.send56, s.allifs, s.multihop_ttl),
+            (14, Role::Secondary, true, true, 5)
+        );
+        assert_eq!(
+            s.neighbors[0],
+            "2001:db8:14:34::1".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            (s.log_level, s.log_json, s.med),
+            (LogLevel::Debug, true, Some(50))
+        );
+        assert_eq!(
+            s.addresses,
+            vec!["203.0.113.10/32".parse::<IpNet>().unwrap()]
+        );
+        assert_eq!(s.router_id, Some(Ipv4Addr::new(192, 0, 2, 1)));
+        assert_eq!(
+            s.config_file,
+            Some(PathBuf::from("/etc/elastic/elastic.yaml"))
+        );
+    }
+
+    #[test]
+    fn every_flag_given_wins_over_the_file() {
+        let s = with_file(
+            &[
+                "-dcid",
+                "15",
+                "-primary",
+                "-send56=false",
+                "-allifs=false",
+                "-multihopttl",
+                "7",
+                "-neighborpattern",
+                "2001:db8:%d:35::%d",
+                "-loglevel",
+                "warn",
+                "-logjson=false",
+                "-address",
+                "203.0.113.20/32",
+                "-med",
+                "9",
+                "-routerid",
+                "192.0.2.9",
+            ],
+            FILE,
+        )
+        .unwrap();
+        assert_eq!(
+            (s.dcid, s.role, s.send56, s.allifs, s.multihop_ttl),
+            (15, Role::Primary, false, false, 7)
+        );
+        assert_eq!(
+            s.neighbors[0],
+            "2001:db8:15:35::1".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            (s.log_level, s.log_json, s.med),
+            (LogLevel::Warn, false, Some(9))
+        );
+        assert_eq!(
+            s.addresses,
+            vec!["203.0.113.20/32".parse::<IpNet>().unwrap()]
+        );
+        assert_eq!(s.router_id, Some(Ipv4Addr::new(192, 0, 2, 9)));
+        // -primary=false alone does not pick a role: the file's applies.
+        assert_eq!(
+            with_file(&["-primary=false"], FILE).unwrap().role,
+            Role::Secondary
+        );
+    }
+
+    #[test]
+    fn missing_required_values_mention_the_file_key() {
+        let e = with_file(&[], "role: primary\n").unwrap_err().message;
+        assert!(
+            e.starts_with("-dcid is required (or dcid: in /etc/elastic/elastic.yaml)"),
+            "{e}"
+        );
+        let e = with_file(&[], "dcid: 14\n").unwrap_err().message;
+        assert!(
+            e.starts_with(
+                "use either -primary or -secondary (or role: in /etc/elastic/elastic.yaml)"
+            ),
+            "{e}"
+        );
+        let e = with_file(&["-dcid", "70000"], FILE).unwrap_err().message;
+        assert!(e.contains("which is not an IP address"), "{e}");
+    }
+
+    #[test]
+    fn config_flag_and_check_config_word() {
+        let (inv, check) = invocation_of(&["-dcid", "14", "-primary"]);
+        assert_eq!((inv.config, check), (ConfigChoice::Default, false));
+        let (inv, check) = invocation_of(&["check-config", "-config", "/tmp/e.yaml"]);
+        assert_eq!(
+            (inv.config, check),
+            (ConfigChoice::Path("/tmp/e.yaml".into()), true)
+        );
+        assert_eq!(invocation_of(&["-config="]).0.config, ConfigChoice::Nothing);
+        // Flags not given are None, so the file can supply them.
+        assert_eq!(
+            invocation_of(&["check-config"]).0.flags,
+            FlagValues::default()
+        );
+        // check-config is a word only in first position.
+        assert!(parse(["-dcid", "14", "check-config"]).is_err());
+    }
+
+    #[test]
+    fn the_rendered_configuration_reads_back_the_same() {
+        let yaml = format!(
+            "{FILE}probes:\n  web: {{http: {{url: \"http://127.0.0.1:8080/h\", body: ok}}, interval: 2s}}\n  \
+             db: {{exec: [/bin/true], user: nobody}}\nservices:\n  - name: www\n    addresses: [203.0.113.10/32]\n    \
+             probes: [web]\n    on_down: demote\n    announce_delay: 1s\n    preempt: false\n\
+             maintenance_file: /etc/elastic/maintenance\nhooks: {{on_change: [/bin/echo, hi]}}\n"
+        );
+        let settings = with_file(&[], &yaml).unwrap();
+        let rendered = crate::config::render(&settings);
+        let again = with_file(&[], &rendered).unwrap_or_else(|e| panic!("{e}\n{rendered}"));
+        assert_eq!(again.health, settings.health, "{rendered}");
+        assert_eq!(
+            (again.dcid, again.role, again.med),
+            (settings.dcid, settings.role, settings.med)
+        );
+        assert!(rendered.contains("fast_interval: 500ms"), "{rendered}");
     }
 }

@@ -1,20 +1,27 @@
-//! The one event loop: binds and watches addresses, computes the desired route set, runs one
-//! session per route server, and stops in order (Cease to every peer, then unbind what we bound).
+//! The one event loop: binds and watches addresses, runs the probes and the maintenance-file
+//! poll, computes the desired route set from the services' health, runs one session per route
+//! server, runs hooks on service state changes, and stops in order (Cease to every peer, then
+//! unbind what we bound).
 
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use ipnet::IpNet;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::watch;
-use tracing::{error, info, warn};
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, error, info, warn};
 
 use crate::addrs::{self, AddrChange, Netlink};
 use crate::announce::{self, DesiredRoutes};
 use crate::bgp::peer::{self, PeerHandle, Transport};
 use crate::bgp::session::SessionConfig;
 use crate::bgp::wire::Notification;
-use crate::cli::Settings;
+use crate::cli::{Role, Settings};
+use crate::health::{self, ProbeHealth, ServiceHealth};
+use crate::hooks::{HookEvent, Hooks};
+use crate::probe::{self, ProbeReport};
+use crate::status::{AddressStatus, DaemonInfo, ProbeStatus, StatusSource};
 use crate::systemd;
 
 /// lelastic's timers: hold 9 s (keepalive 3 s), connect retry 5 s.
@@ -51,7 +58,7 @@ pub async fn run(settings: Settings) -> Result<(), DaemonError> {
     let bound = bind_addresses(&netlink, &settings.addresses).await?;
 
     let interface_addrs = netlink.addresses().await.map_err(DaemonError::Netlink)?;
-    let prefixes = eligible(&settings, &interface_addrs);
+    let mut prefixes = eligible(&settings, &interface_addrs);
     if prefixes.is_empty() {
         unbind_addresses(&netlink, &bound).await;
         let where_ = if settings.allifs {
@@ -75,9 +82,23 @@ pub async fn run(settings: Settings) -> Result<(), DaemonError> {
         prefixes = %join(&prefixes),
         "elastic starting"
     );
+    for service in &settings.health.services {
+        let probes = service.probe_names(&settings.health.probes).join(",");
+        info!(
+            service = service.name,
+            probes,
+            addresses = %service.addresses.as_deref().map_or("all".to_string(), join),
+            "service: its addresses wait for its probes' first verdict"
+        );
+    }
 
-    let desired = announce::desired_routes(&prefixes, settings.role, settings.med);
-    let (routes_tx, routes_rx) = watch::channel(Arc::new(desired));
+    let mut gate = Gate::new(&settings);
+    gate.maintenance = gate.maintenance_file_exists();
+    gate.update_services(now());
+    let plan = gate.plan(&prefixes, &settings);
+    let (routes_tx, routes_rx) = watch::channel(Arc::new(plan.routes));
+    let (addresses_tx, addresses_rx) = watch::channel(Arc::new(plan.addresses));
+    let (probes_tx, probes_rx) = watch::channel(Arc::new(gate.probe_status.clone()));
     let (stop_tx, stop_rx) = watch::channel(None);
     let transport = Transport {
         ttl: settings.multihop_ttl,
@@ -98,32 +119,87 @@ pub async fn run(settings: Settings) -> Result<(), DaemonError> {
             peer::spawn(config, transport, routes_rx.clone(), stop_rx.clone())
         })
         .collect();
+    // What the status API (api.rs) reads; kept here so the channels always have a reader.
+    let _status_source = StatusSource {
+        info: Arc::new(DaemonInfo {
+            version: env!("CARGO_PKG_VERSION"),
+            started_at: SystemTime::now(),
+            role: settings.role,
+            router_id,
+            local_as: settings.local_as,
+            peer_as: settings.peer_as,
+            hostname: hostname.clone(),
+        }),
+        sessions: peers.iter().map(|p| p.status.clone()).collect(),
+        routes: routes_rx.clone(),
+        addresses: addresses_rx,
+        probes: probes_rx,
+    };
+
+    let (reports_tx, mut reports) = mpsc::channel::<ProbeReport>(64);
+    let probe_tasks: Vec<_> = settings
+        .health
+        .probes
+        .iter()
+        .enumerate()
+        .map(|(index, config)| probe::spawn(index, config.clone(), reports_tx.clone()))
+        .collect();
+    drop(reports_tx);
+    let mut maintenance_poll = tokio::time::interval(settings.health.maintenance_poll);
+    maintenance_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let published = Published {
+        routes: &routes_tx,
+        addresses: &addresses_tx,
+        probes: &probes_tx,
+    };
 
     systemd::ready(&summary(&routes_tx.borrow(), peers.len()));
     let mut watchdog = systemd::watchdog_interval().map(tokio::time::interval);
     let mut watching = true;
     let signal_name = loop {
+        let deadline = gate.poll_timeout();
         tokio::select! {
             _ = terminate.recv() => break "SIGTERM",
             _ = tick(&mut watchdog) => systemd::watchdog(),
             _ = interrupt.recv() => break "SIGINT",
             _ = hangup.recv() => {
-                info!("SIGHUP: rescanning addresses");
-                rescan(&netlink, &settings, &routes_tx).await;
+                info!("SIGHUP: rescanning addresses, re-reading the maintenance file, re-arming preemption");
+                rescan(&netlink, &settings, &mut prefixes).await;
+                gate.maintenance = gate.maintenance_file_exists();
+                gate.rearm_preemption();
+                gate.refresh(&prefixes, &settings, &published);
             }
             notice = address_changes.recv(), if watching => match notice {
                 Some(()) => {
                     tokio::time::sleep(ADDRESS_SETTLE).await;
                     while address_changes.try_recv().is_ok() {}
-                    rescan(&netlink, &settings, &routes_tx).await;
+                    rescan(&netlink, &settings, &mut prefixes).await;
+                    gate.refresh(&prefixes, &settings, &published);
                 }
                 None => {
                     error!("address watch ended: changes on lo are no longer noticed (SIGHUP rescans)");
                     watching = false;
                 }
             },
+            Some(report) = reports.recv() => {
+                gate.on_report(&settings, report);
+                gate.refresh(&prefixes, &settings, &published);
+            }
+            _ = maintenance_poll.tick(), if gate.maintenance_file.is_some() => {
+                let exists = gate.maintenance_file_exists();
+                if exists != gate.maintenance {
+                    gate.maintenance = exists;
+                    gate.refresh(&prefixes, &settings, &published);
+                }
+            }
+            () = sleep_until(deadline), if deadline.is_some() => {
+                gate.refresh(&prefixes, &settings, &published);
+            }
         }
     };
+    for task in probe_tasks {
+        task.abort();
+    }
 
     systemd::stopping();
     info!(
@@ -153,12 +229,8 @@ fn eligible(settings: &Settings, interface_addrs: &[addrs::InterfaceAddr]) -> Ve
     prefixes
 }
 
-/// Re-lists addresses and hands the sessions the new desired set when it changed.
-async fn rescan(
-    netlink: &Netlink,
-    settings: &Settings,
-    routes_tx: &watch::Sender<Arc<DesiredRoutes>>,
-) {
+/// Re-lists addresses; the caller recomputes the desired set.
+async fn rescan(netlink: &Netlink, settings: &Settings, prefixes: &mut Vec<IpNet>) {
     let interface_addrs = match netlink.addresses().await {
         Ok(list) => list,
         Err(error) => {
@@ -166,25 +238,228 @@ async fn rescan(
             return;
         }
     };
-    let prefixes = eligible(settings, &interface_addrs);
-    let desired = announce::desired_routes(&prefixes, settings.role, settings.med);
-    routes_tx.send_if_modified(|current| {
-        if **current == desired {
-            return false;
+    let found = eligible(settings, &interface_addrs);
+    for prefix in found.iter().filter(|p| !prefixes.contains(p)) {
+        info!(%prefix, "address appeared");
+    }
+    for prefix in prefixes.iter().filter(|p| !found.contains(p)) {
+        info!(%prefix, "address gone: withdrawing");
+    }
+    if found.is_empty() && !prefixes.is_empty() {
+        warn!("no eligible address left: nothing is announced");
+    }
+    *prefixes = found;
+}
+
+/// The monotonic clock, read through tokio so paused-time tests see the same time.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The channels the event loop publishes into.
+struct Published<'a> {
+    routes: &'a watch::Sender<Arc<DesiredRoutes>>,
+    addresses: &'a watch::Sender<Arc<Vec<AddressStatus>>>,
+    probes: &'a watch::Sender<Arc<Vec<ProbeStatus>>>,
+}
+
+/// Probes' and services' health, the maintenance flag and the hook: everything that gates the
+/// announcements. The decisions are in `health` and `announce`; this only feeds and publishes.
+struct Gate {
+    probe_health: Vec<ProbeHealth>,
+    probe_status: Vec<ProbeStatus>,
+    services: Vec<ServiceHealth>,
+    /// Per service, the indices of its probes.
+    service_probes: Vec<Vec<usize>>,
+    maintenance_file: Option<std::path::PathBuf>,
+    maintenance: bool,
+    hooks: Option<Hooks>,
+    probes_changed: bool,
+}
+
+impl Gate {
+    fn new(settings: &Settings) -> Gate {
+        let health = &settings.health;
+        let service_probes = health
+            .services
+            .iter()
+            .map(|service| {
+                service
+                    .probe_names(&health.probes)
+                    .iter()
+                    .filter_map(|name| health.probes.iter().position(|p| p.name == *name))
+                    .collect()
+            })
+            .collect();
+        Gate {
+            probe_health: health
+                .probes
+                .iter()
+                .map(|p| ProbeHealth::new(p.rise, p.fall))
+                .collect(),
+            probe_status: health
+                .probes
+                .iter()
+                .map(|p| ProbeStatus {
+                    name: p.name.clone(),
+                    healthy: false,
+                    state: "waiting".to_string(),
+                    last_ok: None,
+                    last_output: String::new(),
+                    last_latency: None,
+                    successes: 0,
+                    failures: 0,
+                    last_change: None,
+                })
+                .collect(),
+            services: health
+                .services
+                .iter()
+                .map(|s| ServiceHealth::new(s.announce_delay, s.preempt))
+                .collect(),
+            service_probes,
+            maintenance_file: health.maintenance_file.clone(),
+            maintenance: false,
+            hooks: health.hook.clone().map(Hooks::spawn),
+            probes_changed: true,
         }
-        for prefix in desired.keys().filter(|p| !current.contains_key(*p)) {
-            info!(%prefix, "address appeared: announcing");
+    }
+
+    fn maintenance_file_exists(&self) -> bool {
+        self.maintenance_file.as_deref().is_some_and(Path::exists)
+    }
+
+    fn on_report(&mut self, settings: &Settings, report: ProbeReport) {
+        let Some(config) = settings.health.probes.get(report.index) else {
+            return;
+        };
+        if let Some(verdict) = report.changed {
+            let level_up = if verdict { "up" } else { "down" };
+            info!(
+                probe = config.name,
+                state = level_up,
+                detail = report.detail,
+                "probe verdict"
+            );
+        } else if !report.ok {
+            debug!(probe = config.name, detail = report.detail, "probe failed");
         }
-        for prefix in current.keys().filter(|p| !desired.contains_key(*p)) {
-            info!(%prefix, "address gone: withdrawing");
+        let status = &mut self.probe_status[report.index];
+        status.healthy = report.health.verdict() == Some(true);
+        status.state = report.health.describe();
+        status.last_ok = Some(report.ok);
+        status.last_output = report.detail;
+        status.last_latency = Some(report.latency);
+        status.successes = report.health.successes;
+        status.failures = report.health.failures;
+        if report.changed.is_some() {
+            status.last_change = Some(now());
         }
-        if desired.is_empty() {
-            warn!("no eligible address left: nothing is announced");
+        self.probe_health[report.index] = report.health;
+        self.probes_changed = true;
+    }
+
+    fn rearm_preemption(&mut self) {
+        for service in &mut self.services {
+            service.rearm_preemption();
         }
-        systemd::status(&summary(&desired, settings.neighbors.len()));
-        *current = Arc::new(desired);
-        true
-    });
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.services
+            .iter()
+            .filter_map(ServiceHealth::poll_timeout)
+            .min()
+    }
+
+    /// Feeds every service its probes' verdict and the maintenance flag; returns the changes.
+    fn update_services(&mut self, now: Instant) -> Vec<(usize, health::Change)> {
+        let mut changes = Vec::new();
+        for (index, service) in self.services.iter_mut().enumerate() {
+            let verdict = health::combine(
+                self.service_probes[index]
+                    .iter()
+                    .map(|&p| self.probe_health[p].verdict()),
+            );
+            if let Some(change) = service.update(now, verdict, self.maintenance) {
+                changes.push((index, change));
+            }
+        }
+        changes
+    }
+
+    fn plan(&self, prefixes: &[IpNet], settings: &Settings) -> announce::Plan {
+        let services: Vec<_> = settings
+            .health
+            .services
+            .iter()
+            .zip(&self.services)
+            .collect();
+        announce::plan(prefixes, settings.role, settings.med, &services)
+    }
+
+    /// Recomputes everything after an input changed, publishes, logs and runs hooks. The desired
+    /// set is handed to the sessions only when it differs, so a probe that passes again sends
+    /// nothing.
+    fn refresh(&mut self, prefixes: &[IpNet], settings: &Settings, out: &Published<'_>) {
+        let changes = self.update_services(now());
+        let plan = self.plan(prefixes, settings);
+        out.routes.send_if_modified(|current| {
+            if **current == plan.routes {
+                return false;
+            }
+            systemd::status(&summary(&plan.routes, settings.neighbors.len()));
+            *current = Arc::new(plan.routes.clone());
+            true
+        });
+        out.addresses.send_if_modified(|current| {
+            if **current == plan.addresses {
+                return false;
+            }
+            *current = Arc::new(plan.addresses.clone());
+            true
+        });
+        if std::mem::take(&mut self.probes_changed) {
+            out.probes.send_replace(Arc::new(self.probe_status.clone()));
+        }
+        for (index, change) in changes {
+            let config = &settings.health.services[index];
+            let (treatment, reason) = announce::treatment(config, &self.services[index]);
+            let announce_as = treatment.name(settings.role);
+            info!(
+                service = config.name,
+                from = change.from.name(),
+                to = change.to.name(),
+                announce = announce_as,
+                reason,
+                "service state changed"
+            );
+            if let Some(hooks) = &self.hooks {
+                hooks.notify(HookEvent {
+                    service: config.name.clone(),
+                    state: change.to.name(),
+                    previous: change.from.name(),
+                    announce: announce_as,
+                    role: match settings.role {
+                        Role::Primary => "primary",
+                        Role::Secondary => "secondary",
+                    },
+                    addresses: prefixes
+                        .iter()
+                        .filter(|p| config.gates(p))
+                        .copied()
+                        .collect(),
+                });
+            }
+        }
+    }
 }
 
 /// Binds the `-address` prefixes to lo; returns what we actually added (only that is undone).

@@ -1,15 +1,18 @@
-//! The `elastic` process: flags, logging, the runtime, exit codes. The work is in `daemon::run`.
+//! The `elastic` process: flags, config file, logging, the runtime, exit codes. The work is in
+//! `daemon::run`.
 
 use std::process::ExitCode;
 
-use elastic::cli::{self, Command};
-use elastic::{daemon, logging};
+use elastic::cli::{self, Command, Invocation, Settings};
+use elastic::{config, daemon, logging};
 use tracing::{error, warn};
 
-/// Exit codes: 0 after an orderly stop or `-h`; 1 for a fatal runtime error; 2 for bad usage.
+/// Exit codes: 0 after an orderly stop, `-h` or a valid `check-config`; 1 for a fatal runtime
+/// error or an invalid config file (and anything `check-config` rejects); 2 for bad usage.
 fn main() -> ExitCode {
-    let settings = match cli::parse(std::env::args_os().skip(1)) {
-        Ok(Command::Run(settings)) => settings,
+    let (invocation, check_only) = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(Command::Run(invocation)) => (invocation, false),
+        Ok(Command::CheckConfig(invocation)) => (invocation, true),
         Ok(Command::Help(usage)) => {
             print!("{usage}");
             return ExitCode::SUCCESS;
@@ -17,9 +20,30 @@ fn main() -> ExitCode {
         Err(usage_error) => {
             // The message already ends with a hint to `-h`.
             eprintln!("elastic: {usage_error}");
-            return ExitCode::from(2);
+            return ExitCode::from(if check_only_requested() { 1 } else { 2 });
         }
     };
+    let settings = match effective_settings(&invocation) {
+        Ok(settings) => settings,
+        Err((message, code)) => {
+            eprintln!("elastic: {message}");
+            return ExitCode::from(if check_only { 1 } else { code });
+        }
+    };
+    if check_only {
+        for warning in &settings.warnings {
+            eprintln!("elastic: warning: {warning}");
+        }
+        let source = match &settings.config_file {
+            Some(path) => format!("flags and {}", path.display()),
+            None => "flags only (no config file)".to_string(),
+        };
+        print!(
+            "# effective configuration ({source})\n{}",
+            config::render(&settings)
+        );
+        return ExitCode::SUCCESS;
+    }
     logging::init(settings.log_level, settings.log_json);
     for warning in &settings.warnings {
         warn!("{warning}");
@@ -42,4 +66,15 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+fn check_only_requested() -> bool {
+    std::env::args().nth(1).as_deref() == Some(cli::CHECK_CONFIG)
+}
+
+/// The config file (if any) merged under the flags; the error and its exit code.
+fn effective_settings(invocation: &Invocation) -> Result<Settings, (String, u8)> {
+    let file = config::load_choice(&invocation.config).map_err(|e| (e.to_string(), 1))?;
+    let file_ref = file.as_ref().map(|(path, config)| (path.as_path(), config));
+    cli::resolve(&invocation.flags, file_ref).map_err(|e| (e.to_string(), 2))
 }

@@ -3,6 +3,7 @@
 mod announce;
 mod common;
 mod failover;
+mod health;
 mod hostile;
 mod lifecycle;
 mod runtime;

@@ -1,0 +1,1040 @@
+//! The YAML config file (`-config PATH`, default [`DEFAULT_PATH`] when it exists): schema,
+//! defaults and validation.
+//!
+//! Every check that concerns one value runs while that value is deserialized, so yaml_serde's
+//! error carries the key's path and line; [`ConfigError`] prints `file:line:column: key: problem`.
+//! References between keys (a service naming a probe) are checked the same way: the probe names
+//! are collected in a first pass and consulted while the services are read.
+//!
+//! Pure except [`load`], which reads the file. The keys are documented in docs/config.md.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+
+use crate::announce::COMMUNITY_SECONDARY;
+use crate::cli::{LogLevel, Role};
+
+/// Read when `-config` is not given and the file exists.
+pub const DEFAULT_PATH: &str = "/etc/elastic/elastic.yaml";
+
+/// Probe defaults (anycast-healthchecker and Linode's keepalived guide use rise 2 / fall 2).
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
+pub const DEFAULT_RISE: u32 = 2;
+pub const DEFAULT_FALL: u32 = 2;
+/// `fast_interval` defaults to the interval divided by this (ExaBGP: 5 s, 1 s while changing).
+pub const FAST_INTERVAL_DIVISOR: u32 = 4;
+/// The MED a demoted route carries unless configured (ExaBGP's `--down-metric`).
+pub const DEFAULT_DEMOTE_MED: u32 = 1000;
+pub const DEFAULT_MAINTENANCE_POLL: Duration = Duration::from_secs(1);
+pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(10);
+/// The service gating every address when the file lists no `services`.
+pub const DEFAULT_SERVICE: &str = "default";
+pub const SHELL: &str = "/bin/sh";
+
+/// What the file says. Flag keys are `None` when absent (flags and built-in defaults apply).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FileConfig {
+    pub dcid: Option<u32>,
+    pub role: Option<Role>,
+    pub send56: Option<bool>,
+    pub allifs: Option<bool>,
+    pub multihop_ttl: Option<u8>,
+    pub neighbor_pattern: Option<String>,
+    pub log_level: Option<LogLevel>,
+    pub log_json: Option<bool>,
+    pub addresses: Option<Vec<IpNet>>,
+    pub med: Option<u32>,
+    pub router_id: Option<Ipv4Addr>,
+    pub health: HealthConfig,
+}
+
+/// Probes, services, maintenance and hooks: what gates the announcements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthConfig {
+    /// Sorted by name.
+    pub probes: Vec<ProbeConfig>,
+    /// Never empty: without `services` in the file, one service named [`DEFAULT_SERVICE`] gates
+    /// every address with every probe.
+    pub services: Vec<ServiceConfig>,
+    pub maintenance_file: Option<PathBuf>,
+    pub maintenance_poll: Duration,
+    pub hook: Option<HookConfig>,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            probes: Vec::new(),
+            services: vec![ServiceConfig::default_service()],
+            maintenance_file: None,
+            maintenance_poll: DEFAULT_MAINTENANCE_POLL,
+            hook: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeConfig {
+    pub name: String,
+    pub check: Check,
+    pub interval: Duration,
+    /// Used while the probe's state is changing (rising or falling, or waiting at start).
+    pub fast_interval: Duration,
+    pub timeout: Duration,
+    pub rise: u32,
+    pub fall: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// Exit status 0 passes. `shell` in the file becomes `["/bin/sh", "-c", script]`.
+    Exec {
+        argv: Vec<String>,
+        user: Option<String>,
+    },
+    /// A TCP connect that completes passes.
+    Tcp { address: SocketAddr },
+    /// A GET whose status matches (and whose body contains `body`, when set) passes.
+    Http {
+        url: HttpUrl,
+        status: u16,
+        body: Option<String>,
+    },
+}
+
+/// An `http://` URL, split for the hand-written client in `probe.rs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpUrl {
+    pub text: String,
+    pub host: String,
+    pub port: u16,
+    /// Path and query, starting with '/'.
+    pub path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceConfig {
+    pub name: String,
+    /// `None`: every announced address. A prefix is gated when it contains one of these
+    /// addresses or is contained in one of these prefixes.
+    pub addresses: Option<Vec<IpNet>>,
+    /// `None`: every probe.
+    pub probes: Option<Vec<String>>,
+    pub on_down: Outcome,
+    pub maintenance: Outcome,
+    pub announce_delay: Duration,
+    pub preempt: bool,
+}
+
+impl ServiceConfig {
+    pub fn default_service() -> Self {
+        ServiceConfig {
+            name: DEFAULT_SERVICE.to_string(),
+            addresses: None,
+            probes: None,
+            on_down: Outcome::Withdraw,
+            maintenance: Outcome::Withdraw,
+            announce_delay: Duration::ZERO,
+            preempt: true,
+        }
+    }
+
+    /// The names of the probes this service needs, in order.
+    pub fn probe_names<'a>(&'a self, all: &'a [ProbeConfig]) -> Vec<&'a str> {
+        match &self.probes {
+            Some(names) => names.iter().map(String::as_str).collect(),
+            None => all.iter().map(|p| p.name.as_str()).collect(),
+        }
+    }
+
+    /// Whether this service gates the announced `prefix`.
+    pub fn gates(&self, prefix: &IpNet) -> bool {
+        match &self.addresses {
+            None => true,
+            Some(list) => list
+                .iter()
+                .any(|spec| prefix.contains(&spec.addr()) || spec.contains(&prefix.network())),
+        }
+    }
+}
+
+/// What happens to a service's addresses when it is down (or in maintenance).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Withdraw,
+    /// Keep announcing with these attributes (so the peer's route wins while it is healthy).
+    Demote(DemoteAttrs),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoteAttrs {
+    pub communities: Vec<u32>,
+    pub med: Option<u32>,
+}
+
+impl Default for DemoteAttrs {
+    fn default() -> Self {
+        DemoteAttrs {
+            communities: vec![COMMUNITY_SECONDARY],
+            med: Some(DEFAULT_DEMOTE_MED),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookConfig {
+    /// The command; the state, the service and the addresses are appended as arguments.
+    pub argv: Vec<String>,
+    pub timeout: Duration,
+    pub user: Option<String>,
+}
+
+/// A config file problem, located.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// 1-based, when known.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// The key path (`probes.web.interval`) and what was wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let (Some(line), Some(column)) = (self.line, self.column) {
+            write!(f, ":{line}:{column}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Reads and parses the file at `path`.
+pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
+        file: path.to_path_buf(),
+        line: None,
+        column: None,
+        message: format!("cannot read: {error}"),
+    })?;
+    parse(&text, path)
+}
+
+/// Parses the text of the file at `path` (the path only labels errors).
+pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
+    let located = |error: serde_yaml::Error| {
+        let location = error.location();
+        let mut message = error.to_string();
+        // yaml_serde appends " at line L column C"; we put the location in front instead.
+        if let Some(cut) = message.rfind(" at line ") {
+            message.truncate(cut);
+        }
+        ConfigError {
+            file: path.to_path_buf(),
+            line: location.as_ref().map(|l| l.line()),
+            column: location.as_ref().map(|l| l.column()),
+            message,
+        }
+    };
+    // First pass: syntax, an empty file, and the probe names services may refer to.
+    let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(located)?;
+    if value.is_null() {
+        return Ok(FileConfig::default());
+    }
+    let probe_names = value
+        .get("probes")
+        .and_then(serde_yaml::Value::as_mapping)
+        .map(|probes| {
+            probes
+                .keys()
+                .filter_map(|k| k.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let raw: RawFile = with_context(probe_names, || serde_yaml::from_str(text)).map_err(located)?;
+    Ok(raw.into())
+}
+
+/// Reads the file `choice` names: `Ok(None)` when there is none to read.
+pub fn load_choice(
+    choice: &crate::cli::ConfigChoice,
+) -> Result<Option<(PathBuf, FileConfig)>, ConfigError> {
+    use crate::cli::ConfigChoice;
+    let path = match choice {
+        ConfigChoice::Nothing => return Ok(None),
+        ConfigChoice::Path(path) => path.clone(),
+        ConfigChoice::Default if Path::new(DEFAULT_PATH).exists() => PathBuf::from(DEFAULT_PATH),
+        ConfigChoice::Default => return Ok(None),
+    };
+    load(&path).map(|config| Some((path, config)))
+}
+
+/// The effective configuration as YAML that [`parse`] accepts: every key with the value in force
+/// (flags merged, defaults filled in). `elastic check-config` prints it.
+pub fn render(settings: &crate::cli::Settings) -> String {
+    use serde_yaml::{Mapping, Value};
+    fn map(entries: Vec<(&str, Value)>) -> Value {
+        let mut m = Mapping::new();
+        for (k, v) in entries {
+            if !v.is_null() {
+                m.insert(Value::from(k), v);
+            }
+        }
+        Value::Mapping(m)
+    }
+    let text = |t: &dyn fmt::Display| Value::from(t.to_string());
+    let dur = |d: Duration| Value::from(humantime::format_duration(d).to_string());
+    let list = |items: Vec<Value>| Value::Sequence(items);
+    let opt = |v: Option<Value>| v.unwrap_or(Value::Null);
+    let community = |c: &u32| Value::from(format!("{}:{}", c >> 16, c & 0xffff));
+    let outcome = |o: &Outcome| match o {
+        Outcome::Withdraw => Value::from("withdraw"),
+        Outcome::Demote(attrs) => map(vec![(
+            "demote",
+            map(vec![
+                (
+                    "communities",
+                    list(attrs.communities.iter().map(community).collect()),
+                ),
+                ("med", opt(attrs.med.map(Value::from))),
+            ]),
+        )]),
+    };
+    let h = &settings.health;
+    let probes: Mapping = h
+        .probes
+        .iter()
+        .map(|p| {
+            let mut entries = match &p.check {
+                Check::Exec { argv, user } => vec![
+                    (
+                        "exec",
+                        list(argv.iter().map(|a| Value::from(a.as_str())).collect()),
+                    ),
+                    ("user", opt(user.as_deref().map(Value::from))),
+                ],
+                Check::Tcp { address } => vec![("tcp", text(address))],
+                Check::Http { url, status, body } => vec![(
+                    "http",
+                    map(vec![
+                        ("url", Value::from(url.text.clone())),
+                        ("status", Value::from(*status)),
+                        ("body", opt(body.as_deref().map(Value::from))),
+                    ]),
+                )],
+            };
+            entries.extend([
+                ("interval", dur(p.interval)),
+                ("fast_interval", dur(p.fast_interval)),
+                ("timeout", dur(p.timeout)),
+                ("rise", Value::from(p.rise)),
+                ("fall", Value::from(p.fall)),
+            ]);
+            (Value::from(p.name.clone()), map(entries))
+        })
+        .collect();
+    let services = h
+        .services
+        .iter()
+        .map(|s| {
+            map(vec![
+                ("name", Value::from(s.name.clone())),
+                (
+                    "addresses",
+                    opt(s
+                        .addresses
+                        .as_ref()
+                        .map(|l| list(l.iter().map(|a| text(a)).collect()))),
+                ),
+                (
+                    "probes",
+                    opt(s
+                        .probes
+                        .as_ref()
+                        .map(|l| list(l.iter().map(|p| Value::from(p.clone())).collect()))),
+                ),
+                ("on_down", outcome(&s.on_down)),
+                ("maintenance", outcome(&s.maintenance)),
+                (
+                    "announce_delay",
+                    if s.announce_delay.is_zero() {
+                        Value::from("0s")
+                    } else {
+                        dur(s.announce_delay)
+                    },
+                ),
+                ("preempt", Value::from(s.preempt)),
+            ])
+        })
+        .collect();
+    let role = match settings.role {
+        Role::Primary => "primary",
+        Role::Secondary => "secondary",
+    };
+    let level = match settings.log_level {
+        LogLevel::Trace => "trace",
+        LogLevel::Debug => "debug",
+        LogLevel::Info => "info",
+        LogLevel::Warn => "warn",
+        LogLevel::Error => "error",
+    };
+    let root = map(vec![
+        ("dcid", Value::from(settings.dcid)),
+        ("role", Value::from(role)),
+        ("send56", Value::from(settings.send56)),
+        ("allifs", Value::from(settings.allifs)),
+        ("multihop_ttl", Value::from(settings.multihop_ttl)),
+        (
+            "neighbor_pattern",
+            Value::from(settings.neighbor_pattern.clone()),
+        ),
+        ("log_level", Value::from(level)),
+        ("log_json", Value::from(settings.log_json)),
+        (
+            "addresses",
+            list(settings.addresses.iter().map(|a| text(a)).collect()),
+        ),
+        ("med", opt(settings.med.map(Value::from))),
+        ("router_id", opt(settings.router_id.map(|r| text(&r)))),
+        ("probes", Value::Mapping(probes)),
+        ("services", list(services)),
+        (
+            "maintenance_file",
+            opt(h
+                .maintenance_file
+                .as_ref()
+                .map(|p| Value::from(p.display().to_string()))),
+        ),
+        ("maintenance_poll", dur(h.maintenance_poll)),
+        (
+            "hooks",
+            opt(h.hook.as_ref().map(|hook| {
+                map(vec![
+                    (
+                        "on_change",
+                        list(hook.argv.iter().map(|a| Value::from(a.as_str())).collect()),
+                    ),
+                    ("timeout", dur(hook.timeout)),
+                    ("user", opt(hook.user.as_deref().map(Value::from))),
+                ])
+            })),
+        ),
+    ]);
+    serde_yaml::to_string(&root).unwrap_or_else(|error| format!("# cannot render: {error}\n"))
+}
+
+// ---- deserialization -----------------------------------------------------------------------
+
+thread_local! {
+    /// What value-level checks need to know about the rest of the file (set for one parse).
+    static CONTEXT: RefCell<Context> = RefCell::new(Context::default());
+}
+
+#[derive(Default)]
+struct Context {
+    probe_names: Vec<String>,
+    service_names: Vec<String>,
+}
+
+fn with_context<T>(probe_names: Vec<String>, f: impl FnOnce() -> T) -> T {
+    CONTEXT.with(|c| {
+        *c.borrow_mut() = Context {
+            probe_names,
+            service_names: Vec::new(),
+        }
+    });
+    let result = f();
+    CONTEXT.with(|c| *c.borrow_mut() = Context::default());
+    result
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping of config keys (dcid, role, probes, …)"
+)]
+struct RawFile {
+    dcid: Option<Dcid>,
+    role: Option<RawRole>,
+    send56: Option<bool>,
+    allifs: Option<bool>,
+    multihop_ttl: Option<Ttl>,
+    neighbor_pattern: Option<Pattern>,
+    log_level: Option<Level>,
+    log_json: Option<bool>,
+    addresses: Option<Vec<Address>>,
+    med: Option<u32>,
+    router_id: Option<RouterId>,
+    #[serde(default)]
+    probes: BTreeMap<Name, RawProbe>,
+    services: Option<Vec<RawService>>,
+    maintenance_file: Option<PathBuf>,
+    maintenance_poll: Option<Dur>,
+    hooks: Option<RawHooks>,
+}
+
+impl From<RawFile> for FileConfig {
+    fn from(raw: RawFile) -> Self {
+        let probes = raw
+            .probes
+            .into_iter()
+            .map(|(name, probe)| probe.into_config(name.0))
+            .collect();
+        let services = match raw.services {
+            Some(list) if !list.is_empty() => list.into_iter().map(RawService::into).collect(),
+            _ => vec![ServiceConfig::default_service()],
+        };
+        FileConfig {
+            dcid: raw.dcid.map(|d| d.0),
+            role: raw.role.map(|r| match r {
+                RawRole::Primary => Role::Primary,
+                RawRole::Secondary => Role::Secondary,
+            }),
+            send56: raw.send56,
+            allifs: raw.allifs,
+            multihop_ttl: raw.multihop_ttl.map(|t| t.0),
+            neighbor_pattern: raw.neighbor_pattern.map(|p| p.0),
+            log_level: raw.log_level.map(|l| l.0),
+            log_json: raw.log_json,
+            addresses: raw
+                .addresses
+                .map(|list| dedup(list.into_iter().map(|a| a.0))),
+            med: raw.med,
+            router_id: raw.router_id.map(|r| r.0),
+            health: HealthConfig {
+                probes,
+                services,
+                maintenance_file: raw.maintenance_file,
+                maintenance_poll: raw
+                    .maintenance_poll
+                    .map_or(DEFAULT_MAINTENANCE_POLL, |d| d.0),
+                hook: raw.hooks.map(|h| HookConfig {
+                    argv: h.on_change.0,
+                    timeout: h.timeout.map_or(DEFAULT_HOOK_TIMEOUT, |d| d.0),
+                    user: h.user,
+                }),
+            },
+        }
+    }
+}
+
+fn dedup<T: PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut out = Vec::new();
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RawRole {
+    Primary,
+    Secondary,
+}
+
+struct RawProbe {
+    check: Check,
+    interval: Duration,
+    fast_interval: Duration,
+    timeout: Duration,
+    rise: u32,
+    fall: u32,
+}
+
+impl RawProbe {
+    fn into_config(self, name: String) -> ProbeConfig {
+        ProbeConfig {
+            name,
+            check: self.check,
+            interval: self.interval,
+            fast_interval: self.fast_interval,
+            timeout: self.timeout,
+            rise: self.rise,
+            fall: self.fall,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a probe (exec, shell, tcp or http, with timings)"
+)]
+struct ProbeFields {
+    exec: Option<Argv>,
+    shell: Option<String>,
+    tcp: Option<TcpTarget>,
+    http: Option<RawHttp>,
+    user: Option<String>,
+    interval: Option<Dur>,
+    fast_interval: Option<Dur>,
+    timeout: Option<Dur>,
+    rise: Option<Count>,
+    fall: Option<Count>,
+}
+
+impl<'de> Deserialize<'de> for RawProbe {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(MapVisitor(RawProbe::check, std::marker::PhantomData))
+    }
+}
+
+impl RawProbe {
+    fn check(f: ProbeFields) -> Result<Self, String> {
+        let kinds = [
+            f.exec.is_some(),
+            f.shell.is_some(),
+            f.tcp.is_some(),
+            f.http.is_some(),
+        ];
+        let check = match (f.exec, f.shell, f.tcp, f.http) {
+            _ if kinds.iter().filter(|k| **k).count() != 1 => {
+                return Err("a probe needs exactly one of exec, shell, tcp or http".to_string());
+            }
+            (Some(argv), ..) => Check::Exec {
+                argv: argv.0,
+                user: f.user,
+            },
+            (_, Some(script), ..) => Check::Exec {
+                argv: vec![SHELL.to_string(), "-c".to_string(), script],
+                user: f.user,
+            },
+            (_, _, Some(tcp), _) => {
+                no_user(&f.user, "tcp")?;
+                Check::Tcp { address: tcp.0 }
+            }
+            (_, _, _, Some(http)) => {
+                no_user(&f.user, "http")?;
+                Check::Http {
+                    url: http.url.0,
+                    status: http.status.map_or(200, |s| s.0),
+                    body: http.body,
+                }
+            }
+            _ => unreachable!("exactly one kind is set"),
+        };
+        let interval = f.interval.map_or(DEFAULT_INTERVAL, |d| d.0);
+        let fast_interval = f
+            .fast_interval
+            .map_or(interval / FAST_INTERVAL_DIVISOR, |d| d.0);
+        if fast_interval > interval {
+            return Err(format!(
+                "fast_interval ({}) must not be longer than interval ({})",
+                humantime::format_duration(fast_interval),
+                humantime::format_duration(interval)
+            ));
+        }
+        Ok(RawProbe {
+            check,
+            interval,
+            fast_interval,
+            timeout: f.timeout.map_or(interval, |d| d.0),
+            rise: f.rise.map_or(DEFAULT_RISE, |c| c.0),
+            fall: f.fall.map_or(DEFAULT_FALL, |c| c.0),
+        })
+    }
+}
+
+fn no_user(user: &Option<String>, kind: &str) -> Result<(), String> {
+    match user {
+        Some(_) => Err(format!("user applies to exec and shell probes, not {kind}")),
+        None => Ok(()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    url: Url,
+    status: Option<Status>,
+    body: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    name: ServiceName,
+    addresses: Option<Vec<Address>>,
+    probes: Option<Vec<ProbeRef>>,
+    on_down: Option<OutcomeDe>,
+    maintenance: Option<OutcomeDe>,
+    announce_delay: Option<Dur>,
+    preempt: Option<bool>,
+}
+
+impl From<RawService> for ServiceConfig {
+    fn from(raw: RawService) -> Self {
+        ServiceConfig {
+            name: raw.name.0,
+            addresses: raw.addresses.map(|l| dedup(l.into_iter().map(|a| a.0))),
+            probes: raw.probes.map(|l| dedup(l.into_iter().map(|p| p.0))),
+            on_down: raw.on_down.map_or(Outcome::Withdraw, |o| o.0),
+            maintenance: raw.maintenance.map_or(Outcome::Withdraw, |o| o.0),
+            announce_delay: raw.announce_delay.map_or(Duration::ZERO, |d| d.0),
+            preempt: raw.preempt.unwrap_or(true),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHooks {
+    on_change: Argv,
+    timeout: Option<Dur>,
+    user: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDemote {
+    communities: Option<Vec<Community>>,
+    med: Option<u32>,
+}
+
+/// Parses a string inside yaml_serde's `deserialize_str`, so an error carries the value's own
+/// path and line (an error returned after `deserialize` has finished gets the parent's).
+struct StrVisitor<F>(F);
+
+impl<'de, T, F: FnOnce(&str) -> Result<T, String>> Visitor<'de> for StrVisitor<F> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
+        (self.0)(text).map_err(|why| E::custom(format!("invalid value {text:?}: {why}")))
+    }
+}
+
+fn parse_str<'de, D, T>(d: D, parse: impl FnOnce(&str) -> Result<T, String>) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    d.deserialize_str(StrVisitor(parse))
+}
+
+/// The same for integers.
+struct IntVisitor<F>(F);
+
+impl<'de, T, F: FnOnce(i64) -> Result<T, String>> Visitor<'de> for IntVisitor<F> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an integer")
+    }
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<T, E> {
+        (self.0)(n).map_err(|why| E::custom(format!("invalid value {n}: {why}")))
+    }
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<T, E> {
+        match i64::try_from(n) {
+            Ok(n) => self.visit_i64(n),
+            Err(_) => Err(E::custom(format!("invalid value {n}: too large"))),
+        }
+    }
+}
+
+fn parse_int<'de, D, T>(d: D, check: impl FnOnce(i64) -> Result<T, String>) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    d.deserialize_i64(IntVisitor(check))
+}
+
+/// Reads a mapping as `F` and checks it as a whole inside the same call, so the error is located
+/// at the mapping and names its path.
+struct MapVisitor<F, C>(C, std::marker::PhantomData<F>);
+
+impl<'de, F, T, C> Visitor<'de> for MapVisitor<F, C>
+where
+    F: Deserialize<'de>,
+    C: FnOnce(F) -> Result<T, String>,
+{
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a mapping")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        let fields = F::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        (self.0)(fields).map_err(de::Error::custom)
+    }
+}
+
+macro_rules! parsed_newtype {
+    ($name:ident, $inner:ty, $parse:expr) => {
+        struct $name($inner);
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                parse_str(d, $parse).map($name)
+            }
+        }
+    };
+}
+
+macro_rules! int_newtype {
+    ($name:ident, $inner:ty, $check:expr) => {
+        struct $name($inner);
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                parse_int(d, $check).map($name)
+            }
+        }
+    };
+}
+
+int_newtype!(Dcid, u32, |n: i64| match n {
+    ..=1 => Err("dcid must be greater than 1".to_string()),
+    n => u32::try_from(n).map_err(|_| "too large".to_string()),
+});
+int_newtype!(Ttl, u8, |n: i64| u8::try_from(n)
+    .ok()
+    .filter(|t| *t >= 1)
+    .ok_or_else(|| "expected 1 to 255".to_string()));
+// rise / fall: how many results in a row change a probe's state.
+int_newtype!(Count, u32, |n: i64| match n {
+    1..=1000 => Ok(n as u32),
+    _ => Err("expected 1 to 1000".to_string()),
+});
+int_newtype!(Status, u16, |n: i64| match n {
+    100..=599 => Ok(n as u16),
+    _ => Err("expected an HTTP status, 100 to 599".to_string()),
+});
+
+parsed_newtype!(Dur, Duration, parse_duration);
+parsed_newtype!(Address, IpNet, crate::cli::parse_address);
+parsed_newtype!(RouterId, Ipv4Addr, crate::cli::parse_router_id);
+parsed_newtype!(TcpTarget, SocketAddr, |t: &str| t
+    .parse::<SocketAddr>()
+    .map_err(|_| {
+        "expected IP:PORT, e.g. 127.0.0.1:80 or [::1]:80".to_string()
+    }));
+parsed_newtype!(Url, HttpUrl, parse_url);
+parsed_newtype!(Community, u32, parse_community);
+parsed_newtype!(Level, LogLevel, |t: &str| LogLevel::parse(t).ok_or_else(
+    || { "expected trace, debug, info, warn or error".to_string() }
+));
+parsed_newtype!(Name, String, parse_name);
+parsed_newtype!(Pattern, String, |t: &str| match t.matches("%d").count() {
+    2 => Ok(t.to_string()),
+    _ => Err("expected exactly two %d (datacenter id, then 1..4)".to_string()),
+});
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+impl Eq for Name {}
+impl PartialOrd for Name {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Name {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.cmp(&other.0)
+    }
+}
+
+parsed_newtype!(ServiceName, String, |t: &str| {
+    let name = parse_name(t)?;
+    CONTEXT.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.service_names.contains(&name) {
+            return Err("another service has this name".to_string());
+        }
+        c.service_names.push(name.clone());
+        Ok(name)
+    })
+});
+parsed_newtype!(ProbeRef, String, |t: &str| {
+    CONTEXT.with(|c| {
+        let c = c.borrow();
+        if c.probe_names.iter().any(|known| known == t) {
+            Ok(t.to_string())
+        } else if c.probe_names.is_empty() {
+            Err("no probes are defined (add them under `probes:`)".to_string())
+        } else {
+            Err(format!(
+                "no such probe; defined: {}",
+                c.probe_names.join(", ")
+            ))
+        }
+    })
+});
+
+/// Humantime durations ("1s", "500ms", "1m 30s"); zero is refused (a zero interval would spin).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("must be longer than 0".to_string()),
+        Ok(d) => Ok(d),
+        Err(_) => Err("expected a duration such as 1s, 500ms or 1m30s".to_string()),
+    }
+}
+
+/// Probe and service names end up in logs, hook arguments and metric labels.
+fn parse_name(text: &str) -> Result<String, String> {
+    let ok = !text.is_empty()
+        && text.len() <= 64
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(text.to_string())
+    } else {
+        Err("names use letters, digits, '-', '_' and '.' (1 to 64 of them)".to_string())
+    }
+}
+
+/// `ASN:VALUE`, each 0..=65535 (RFC 1997 standard community).
+pub fn parse_community(text: &str) -> Result<u32, String> {
+    let expected = || "expected ASN:VALUE with both parts 0-65535, e.g. 65000:2".to_string();
+    let (asn, value) = text.split_once(':').ok_or_else(expected)?;
+    let asn: u16 = asn.parse().map_err(|_| expected())?;
+    let value: u16 = value.parse().map_err(|_| expected())?;
+    Ok((u32::from(asn) << 16) | u32::from(value))
+}
+
+/// `http://HOST[:PORT]/PATH`. HTTPS is not built in (see docs/config.md): an exec probe with
+/// curl covers it without a TLS stack in the daemon.
+fn parse_url(text: &str) -> Result<HttpUrl, String> {
+    if text.starts_with("https://") {
+        return Err(
+            "https is not supported by the built-in http probe; use an exec probe, e.g. \
+             exec: [curl, -fsS, --max-time, \"1\", URL]"
+                .to_string(),
+        );
+    }
+    let rest = text
+        .strip_prefix("http://")
+        .ok_or("expected a URL starting with http://")?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    if authority.is_empty() || authority.contains('@') {
+        return Err("expected http://HOST[:PORT]/PATH".to_string());
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(':') && !port.contains(']') => {
+            let port: u16 = port
+                .parse()
+                .map_err(|_| format!("bad port {port:?} in the URL"))?;
+            (host, port)
+        }
+        _ => (authority, 80),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let valid_host = host.parse::<IpAddr>().is_ok()
+        || (!host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.')));
+    if !valid_host {
+        return Err(format!("bad host {host:?} in the URL"));
+    }
+    if path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("the path must not contain spaces or control characters".to_string());
+    }
+    Ok(HttpUrl {
+        text: text.to_string(),
+        host: host.to_string(),
+        port,
+        path: path.to_string(),
+    })
+}
+
+/// A command: one program path (a string) or an argv list. Never run through a shell.
+struct Argv(Vec<String>);
+impl<'de> Deserialize<'de> for Argv {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ArgvVisitor;
+        impl<'de> Visitor<'de> for ArgvVisitor {
+            type Value = Argv;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a program path or a list [program, args…]")
+            }
+            fn visit_str<E: de::Error>(self, program: &str) -> Result<Argv, E> {
+                check_argv(vec![program.to_string()]).map_err(E::custom)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Argv, A::Error> {
+                let mut argv = Vec::new();
+                while let Some(arg) = seq.next_element::<String>()? {
+                    argv.push(arg);
+                }
+                check_argv(argv).map_err(de::Error::custom)
+            }
+        }
+        d.deserialize_any(ArgvVisitor)
+    }
+}
+
+fn check_argv(argv: Vec<String>) -> Result<Argv, String> {
+    match argv.first().map(String::as_str) {
+        None => Err("the command is empty: give [program, args…]".to_string()),
+        Some("") => Err("the program name is empty".to_string()),
+        Some(program) if !program.starts_with('/') && program.contains('/') => Err(format!(
+            "invalid value {program:?}: give an absolute path, or a bare name looked up in PATH"
+        )),
+        Some(_) => Ok(Argv(argv)),
+    }
+}
+
+/// `withdraw`, `demote`, or `{demote: {communities: [...], med: N}}`.
+struct OutcomeDe(Outcome);
+impl<'de> Deserialize<'de> for OutcomeDe {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct OutcomeVisitor;
+        impl<'de> Visitor<'de> for OutcomeVisitor {
+            type Value = OutcomeDe;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("withdraw, demote, or {demote: {communities: [...], med: N}}")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<OutcomeDe, E> {
+                match v {
+                    "withdraw" => Ok(OutcomeDe(Outcome::Withdraw)),
+                    "demote" => Ok(OutcomeDe(Outcome::Demote(DemoteAttrs::default()))),
+                    other => Err(E::custom(format!(
+                        "invalid value {other:?}: expected withdraw or demote"
+                    ))),
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OutcomeDe, A::Error> {
+                let Some(key) = map.next_key::<String>()? else {
+                    return Err(de::Error::custom("expected {demote: {...}}"));
+                };
+                if key != "demote" {
+                    return Err(de::Error::custom(format!(
+                        "unknown key `{key}`, expected `demote`"
+                    )));
+                }
+                let raw: RawDemote = map.next_value()?;
+                if let Some(extra) = map.next_key::<String>()? {
+                    return Err(de::Error::custom(format!(
+                        "unexpected key `{extra}` after `demote`"
+                    )));
+                }
+                let defaults = DemoteAttrs::default();
+                Ok(OutcomeDe(Outcome::Demote(DemoteAttrs {
+                    communities: raw.communities.map_or(defaults.communities, |list| {
+                        dedup(list.into_iter().map(|c| c.0))
+                    }),
+                    med: raw.med.or(defaults.med),
+                })))
+            }
+        }
+        d.deserialize_any(OutcomeVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests;

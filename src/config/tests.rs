@@ -1,0 +1,423 @@
+use super::*;
+
+const FILE: &str = "/etc/elastic/elastic.yaml";
+
+fn ok(text: &str) -> FileConfig {
+    parse(text, Path::new(FILE)).unwrap_or_else(|e| panic!("{text:?}: {e}"))
+}
+
+fn err(text: &str) -> ConfigError {
+    match parse(text, Path::new(FILE)) {
+        Err(e) => e,
+        Ok(c) => panic!("{text:?}: expected an error, got {c:?}"),
+    }
+}
+
+#[test]
+fn an_empty_file_or_only_comments_changes_nothing() {
+    assert_eq!(ok(""), FileConfig::default());
+    assert_eq!(ok("# nothing yet\n"), FileConfig::default());
+    let health = HealthConfig::default();
+    assert_eq!(health.services, vec![ServiceConfig::default_service()]);
+    assert!(health.probes.is_empty() && health.hook.is_none());
+}
+
+#[test]
+fn every_flag_has_a_key() {
+    let c = ok(
+        "dcid: 14\nrole: secondary\nsend56: true\nallifs: true\nmultihop_ttl: 5\n\
+         neighbor_pattern: \"2001:db8:%d:34::%d\"\nlog_level: debug\nlog_json: true\n\
+         addresses: [203.0.113.10/32, \"2001:db8:100::1/64\", 203.0.113.10]\nmed: 50\n\
+         router_id: 192.0.2.1\n",
+    );
+    assert_eq!(c.dcid, Some(14));
+    assert_eq!(c.role, Some(Role::Secondary));
+    assert_eq!(c.send56, Some(true));
+    assert_eq!(c.allifs, Some(true));
+    assert_eq!(c.multihop_ttl, Some(5));
+    assert_eq!(c.neighbor_pattern.as_deref(), Some("2001:db8:%d:34::%d"));
+    assert_eq!(c.log_level, Some(LogLevel::Debug));
+    assert_eq!(c.log_json, Some(true));
+    assert_eq!(
+        c.addresses,
+        Some(vec![
+            "203.0.113.10/32".parse().unwrap(),
+            "2001:db8:100::1/64".parse().unwrap()
+        ])
+    );
+    assert_eq!(c.med, Some(50));
+    assert_eq!(c.router_id, Some(Ipv4Addr::new(192, 0, 2, 1)));
+}
+
+#[test]
+fn probes_get_documented_defaults() {
+    let c = ok(
+        "probes:\n  web:\n    http: {url: \"http://127.0.0.1:8080/healthz\"}\n  \
+         db:\n    exec: [/usr/local/bin/check-db, --quick]\n    interval: 2s\n    \
+         timeout: 500ms\n    rise: 3\n    fall: 1\n    fast_interval: 100ms\n  \
+         port:\n    tcp: \"[2001:db8::1]:443\"\n  sh:\n    shell: \"pidof nginx\"\n    user: nobody\n",
+    );
+    let names: Vec<&str> = c.health.probes.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["db", "port", "sh", "web"]);
+    let web = &c.health.probes[3];
+    assert_eq!(web.interval, Duration::from_secs(1));
+    assert_eq!(web.fast_interval, Duration::from_millis(250));
+    assert_eq!(web.timeout, Duration::from_secs(1));
+    assert_eq!((web.rise, web.fall), (2, 2));
+    assert_eq!(
+        web.check,
+        Check::Http {
+            url: HttpUrl {
+                text: "http://127.0.0.1:8080/healthz".into(),
+                host: "127.0.0.1".into(),
+                port: 8080,
+                path: "/healthz".into()
+            },
+            status: 200,
+            body: None
+        }
+    );
+    let db = &c.health.probes[0];
+    assert_eq!(
+        (db.interval, db.timeout, db.fast_interval, db.rise, db.fall),
+        (
+            Duration::from_secs(2),
+            Duration::from_millis(500),
+            Duration::from_millis(100),
+            3,
+            1
+        )
+    );
+    assert_eq!(
+        db.check,
+        Check::Exec {
+            argv: vec!["/usr/local/bin/check-db".into(), "--quick".into()],
+            user: None
+        }
+    );
+    assert_eq!(
+        c.health.probes[1].check,
+        Check::Tcp {
+            address: "[2001:db8::1]:443".parse().unwrap()
+        }
+    );
+    assert_eq!(
+        c.health.probes[2].check,
+        Check::Exec {
+            argv: vec!["/bin/sh".into(), "-c".into(), "pidof nginx".into()],
+            user: Some("nobody".into())
+        }
+    );
+    // No services: one default service, every probe, every address.
+    assert_eq!(c.health.services, vec![ServiceConfig::default_service()]);
+}
+
+#[test]
+fn services_outcomes_and_hooks() {
+    let c = ok(
+        "probes:\n  web: {tcp: \"127.0.0.1:80\"}\n  db: {tcp: \"127.0.0.1:5432\"}\n\
+         services:\n  - name: www\n    addresses: [203.0.113.10/32]\n    probes: [web]\n    \
+         on_down: demote\n    maintenance: {demote: {communities: [\"65000:2\", \"65000:666\"], med: 5000}}\n    \
+         announce_delay: 3s\n    preempt: false\n  - name: all\n\
+         maintenance_file: /etc/elastic/maintenance\nmaintenance_poll: 250ms\n\
+         hooks:\n  on_change: /etc/elastic/notify.sh\n  timeout: 5s\n",
+    );
+    let www = &c.health.services[0];
+    assert_eq!(www.name, "www");
+    assert_eq!(www.probes, Some(vec!["web".to_string()]));
+    assert_eq!(www.on_down, Outcome::Demote(DemoteAttrs::default()));
+    assert_eq!(
+        DemoteAttrs::default(),
+        DemoteAttrs {
+            communities: vec![(65000 << 16) | 2],
+            med: Some(1000)
+        }
+    );
+    assert_eq!(
+        www.maintenance,
+        Outcome::Demote(DemoteAttrs {
+            communities: vec![(65000 << 16) | 2, (65000 << 16) | 666],
+            med: Some(5000)
+        })
+    );
+    assert_eq!(www.announce_delay, Duration::from_secs(3));
+    assert!(!www.preempt);
+    let all = &c.health.services[1];
+    assert_eq!(
+        (
+            all.addresses.clone(),
+            all.probes.clone(),
+            &all.on_down,
+            all.preempt
+        ),
+        (None, None, &Outcome::Withdraw, true)
+    );
+    assert_eq!(
+        c.health.maintenance_file,
+        Some(PathBuf::from("/etc/elastic/maintenance"))
+    );
+    assert_eq!(c.health.maintenance_poll, Duration::from_millis(250));
+    assert_eq!(
+        c.health.hook,
+        Some(HookConfig {
+            argv: vec!["/etc/elastic/notify.sh".into()],
+            timeout: Duration::from_secs(5),
+            user: None
+        })
+    );
+}
+
+#[test]
+fn a_service_gates_prefixes_that_hold_its_addresses() {
+    let mut service = ServiceConfig::default_service();
+    let p4: IpNet = "203.0.113.10/32".parse().unwrap();
+    let p6: IpNet = "2001:db8:100::/64".parse().unwrap();
+    assert!(service.gates(&p4) && service.gates(&p6));
+    service.addresses = Some(vec!["2001:db8:100::1/128".parse().unwrap()]);
+    assert!(service.gates(&p6) && !service.gates(&p4));
+    service.addresses = Some(vec!["2001:db8:100::/56".parse().unwrap()]);
+    assert!(service.gates(&p6));
+    service.addresses = Some(vec!["203.0.113.11/32".parse().unwrap()]);
+    assert!(!service.gates(&p4));
+}
+
+/// Every error names the file, the line and column, the key, and what was expected.
+#[test]
+fn errors_name_file_line_key_and_expectation() {
+    let cases: &[(&str, usize, &str)] = &[
+        (
+            "dcid: 1\n",
+            1,
+            "dcid: invalid value 1: dcid must be greater than 1",
+        ),
+        (
+            "dcid: 14\nfoo: 1\n",
+            2,
+            "unknown field `foo`, expected one of `dcid`",
+        ),
+        (
+            "probes:\n  web:\n    tcp: 127.0.0.1:80\n    intervall: 1s\n",
+            4,
+            "probes.web: unknown field `intervall`, expected one of",
+        ),
+        (
+            "probes:\n  web:\n    tcp: 127.0.0.1:80\n    interval: 1x\n",
+            4,
+            "probes.web.interval: invalid value \"1x\": expected a duration such as 1s, 500ms",
+        ),
+        (
+            "probes:\n  web:\n    tcp: 127.0.0.1:80\n    timeout: 0s\n",
+            4,
+            "probes.web.timeout: invalid value \"0s\": must be longer than 0",
+        ),
+        (
+            "probes:\n  web:\n    tcp: 127.0.0.1:80\n    exec: [a]\n",
+            3,
+            "probes.web: a probe needs exactly one of exec, shell, tcp or http",
+        ),
+        (
+            "probes:\n  web:\n    interval: 1s\n",
+            3,
+            "probes.web: a probe needs exactly one of exec, shell, tcp or http",
+        ),
+        (
+            "probes:\n  web:\n    tcp: 127.0.0.1:80\n    interval: 1s\n    fast_interval: 2s\n",
+            3,
+            "probes.web: fast_interval (2s) must not be longer than interval (1s)",
+        ),
+        (
+            "probes:\n  web:\n    tcp: localhost:80\n",
+            3,
+            "probes.web.tcp: invalid value \"localhost:80\": expected IP:PORT",
+        ),
+        (
+            "probes:\n  web:\n    tcp: 127.0.0.1:80\n    user: nobody\n",
+            3,
+            "probes.web: user applies to exec and shell probes, not tcp",
+        ),
+        (
+            "probes:\n  web:\n    tcp: 127.0.0.1:80\n    rise: 0\n",
+            4,
+            "probes.web.rise: invalid value 0: expected 1 to 1000",
+        ),
+        (
+            "probes:\n  web:\n    http: {url: \"https://example.org/\"}\n",
+            3,
+            "probes.web.http.url: invalid value \"https://example.org/\": https is not supported",
+        ),
+        (
+            "probes:\n  web:\n    http: {url: \"http://127.0.0.1/\", status: 42}\n",
+            3,
+            "probes.web.http.status: invalid value 42: expected an HTTP status",
+        ),
+        (
+            "probes:\n  web:\n    exec: [bin/check]\n",
+            3,
+            "probes.web.exec: invalid value \"bin/check\": give an absolute path",
+        ),
+        (
+            "probes:\n  \"bad name\":\n    tcp: 127.0.0.1:80\n",
+            2,
+            "probes: invalid value \"bad name\": names use letters, digits",
+        ),
+        (
+            "probes:\n  web:\n    tcp: 127.0.0.1:80\nservices:\n  - name: a\n    probes: [web, db]\n",
+            6,
+            "services[0].probes[1]: invalid value \"db\": no such probe; defined: web",
+        ),
+        (
+            "services:\n  - name: a\n    probes: [web]\n",
+            3,
+            "services[0].probes[0]: invalid value \"web\": no probes are defined",
+        ),
+        (
+            "services:\n  - name: a\n    on_down: demot\n",
+            3,
+            "services[0].on_down: invalid value \"demot\": expected withdraw or demote",
+        ),
+        (
+            "services:\n  - name: a\n    on_down: {demote: {communities: [\"65000:x\"]}}\n",
+            3,
+            "services[0].on_down.demote.communities[0]: invalid value \"65000:x\": expected ASN:VALUE",
+        ),
+        (
+            "services:\n  - name: a\n    on_down: {demote: {metric: 5}}\n",
+            3,
+            "services[0].on_down.demote: unknown field `metric`, expected `communities` or `med`",
+        ),
+        (
+            "services:\n  - name: a\n  - name: a\n",
+            3,
+            "services[1].name: invalid value \"a\": another service has this name",
+        ),
+        (
+            "services:\n  - addresses: []\n",
+            2,
+            "services[0]: missing field `name`",
+        ),
+        (
+            "role: master\n",
+            1,
+            "role: unknown variant `master`, expected `primary` or `secondary`",
+        ),
+        (
+            "log_level: loud\n",
+            1,
+            "log_level: invalid value \"loud\": expected trace, debug",
+        ),
+        (
+            "multihop_ttl: 300\n",
+            1,
+            "multihop_ttl: invalid value 300: expected 1 to 255",
+        ),
+        (
+            "med: -1\n",
+            1,
+            "med: invalid type: integer `-1`, expected u32",
+        ),
+        (
+            "router_id: 0.0.0.0\n",
+            1,
+            "router_id: invalid value \"0.0.0.0\": router id must not be 0.0.0.0",
+        ),
+        ("dcid: [\n", 2, "did not find expected node content"),
+        (
+            "- a\n",
+            1,
+            "invalid type: sequence, expected a mapping of config keys",
+        ),
+        (
+            "addresses: [192.0.2.1/24]\n",
+            1,
+            "addresses[0]: invalid value \"192.0.2.1/24\": IPv4 addresses must be /32",
+        ),
+        (
+            "hooks: {on_change: []}\n",
+            1,
+            "hooks.on_change: the command is empty",
+        ),
+        (
+            "hooks: {timeout: 1s}\n",
+            1,
+            "hooks: missing field `on_change`",
+        ),
+        (
+            "maintenance_poll: soon\n",
+            1,
+            "maintenance_poll: invalid value \"soon\": expected a duration",
+        ),
+    ];
+    for (text, line, expected) in cases {
+        let e = err(text);
+        let shown = e.to_string();
+        assert_eq!(e.line, Some(*line), "{text:?} → {shown}");
+        assert!(
+            shown.starts_with(&format!("{FILE}:{line}:")),
+            "{text:?} → {shown}"
+        );
+        assert!(
+            e.message.starts_with(expected),
+            "{text:?}\n  got:      {}\n  expected: {expected}",
+            e.message
+        );
+        assert!(!shown.contains('\n'), "one line: {shown:?}");
+    }
+}
+
+#[test]
+fn a_missing_file_is_an_error_naming_it() {
+    let e = load(Path::new("/nonexistent/elastic.yaml")).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("/nonexistent/elastic.yaml: cannot read:"),
+        "{e}"
+    );
+}
+
+#[test]
+fn durations_and_communities_parse() {
+    assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+    assert_eq!(parse_duration("1m 30s"), Ok(Duration::from_secs(90)));
+    assert!(parse_duration("5").is_err());
+    assert_eq!(parse_community("65000:1"), Ok(4_259_840_001));
+    assert!(parse_community("65536:1").is_err());
+    assert!(parse_community("1").is_err());
+}
+
+#[test]
+fn urls_are_split_for_the_client() {
+    let url = parse_url("http://[2001:db8::1]:8080/health?full=1").unwrap();
+    assert_eq!(
+        (url.host.as_str(), url.port, url.path.as_str()),
+        ("2001:db8::1", 8080, "/health?full=1")
+    );
+    let url = parse_url("http://web.internal").unwrap();
+    assert_eq!(
+        (url.host.as_str(), url.port, url.path.as_str()),
+        ("web.internal", 80, "/")
+    );
+    assert!(parse_url("http://a b/").is_err());
+    assert!(parse_url("http://user@host/").is_err());
+    assert!(parse_url("ftp://host/").is_err());
+}
+
+#[test]
+fn the_example_configs_are_valid() {
+    for (name, text) in [
+        (
+            "elastic-minimal.yaml",
+            include_str!("../../configs/elastic-minimal.yaml"),
+        ),
+        (
+            "elastic-web.yaml",
+            include_str!("../../configs/elastic-web.yaml"),
+        ),
+        (
+            "elastic-keepalived-style.yaml",
+            include_str!("../../configs/elastic-keepalived-style.yaml"),
+        ),
+    ] {
+        let config = parse(text, Path::new(name)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.dcid, Some(14), "{name}");
+    }
+}

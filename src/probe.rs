@@ -1,0 +1,504 @@
+//! Runs probes (exec, tcp, http) on their intervals under their timeouts and reports each result.
+//!
+//! One task per probe. It owns the probe's pure [`ProbeHealth`] (to pick the fast interval while
+//! the state changes) and sends every result with the updated counters to the daemon, which
+//! decides what they mean for the services. Commands run in their own process group, so a timeout
+//! kills the whole group (a shell's children too); their output is kept, bounded.
+//!
+//! The HTTP client is hand-written (HTTP/1.0 GET, one request per connection): a status line and
+//! a bounded body are all a probe needs, and hyper/reqwest would more than double the binary.
+
+use std::io;
+use std::process::{ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::{Pid, User};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::process::Command;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::config::{Check, HttpUrl, ProbeConfig};
+use crate::health::ProbeHealth;
+
+/// Output kept per stream of a command (the rest is read and dropped, so the command never
+/// blocks on a full pipe).
+pub const OUTPUT_LIMIT: usize = 2048;
+/// How much of an HTTP response is read (status line, headers and the body searched).
+pub const HTTP_READ_LIMIT: usize = 64 * 1024;
+/// After a command exits, how long its leftover children may keep the output pipes open.
+const OUTPUT_GRACE: Duration = Duration::from_millis(100);
+/// How long to wait for a killed command to be reaped.
+const REAP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One probe result, with the probe's counters after it.
+#[derive(Debug, Clone)]
+pub struct ProbeReport {
+    pub index: usize,
+    pub ok: bool,
+    pub detail: String,
+    pub latency: Duration,
+    pub health: ProbeHealth,
+    /// `Some(verdict)` when this result changed the probe's verdict.
+    pub changed: Option<bool>,
+}
+
+/// Starts the probe's task; it ends when the daemon drops the receiver.
+pub fn spawn(
+    index: usize,
+    config: ProbeConfig,
+    reports: mpsc::Sender<ProbeReport>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut health = ProbeHealth::new(config.rise, config.fall);
+        loop {
+            #[allow(clippy::disallowed_methods)]
+            let started = Instant::now();
+            let (ok, detail) = run_check(&config.name, &config.check, config.timeout).await;
+            let latency = started.elapsed();
+            let changed = health.observe(ok);
+            let report = ProbeReport {
+                index,
+                ok,
+                detail,
+                latency,
+                health: health.clone(),
+                changed,
+            };
+            if reports.send(report).await.is_err() {
+                return;
+            }
+            let pause = if health.changing() {
+                config.fast_interval
+            } else {
+                config.interval
+            };
+            tokio::time::sleep(pause).await;
+        }
+    })
+}
+
+/// Runs one check under its timeout: (passed, what happened).
+pub async fn run_check(probe: &str, check: &Check, timeout: Duration) -> (bool, String) {
+    match check {
+        Check::Exec { argv, user } => {
+            let env = [("ELASTIC_PROBE", probe.to_string())];
+            let run = run_command(argv, user.as_deref(), &env, timeout).await;
+            (run.success(), run.describe())
+        }
+        Check::Tcp { address } => {
+            match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
+                Ok(Ok(_)) => (true, format!("connected to {address}")),
+                Ok(Err(error)) => (false, format!("connect to {address}: {error}")),
+                Err(_) => (
+                    false,
+                    format!("connect to {address}: timed out after {}", show(timeout)),
+                ),
+            }
+        }
+        Check::Http { url, status, body } => {
+            match tokio::time::timeout(timeout, http_get(url)).await {
+                Err(_) => (
+                    false,
+                    format!("GET {}: timed out after {}", url.text, show(timeout)),
+                ),
+                Ok(Err(error)) => (false, format!("GET {}: {error}", url.text)),
+                Ok(Ok((got, _))) if got != *status => (
+                    false,
+                    format!("GET {}: status {got}, expected {status}", url.text),
+                ),
+                Ok(Ok((got, text))) => match body {
+                    Some(needle) if !text.contains(needle.as_str()) => (
+                        false,
+                        format!("GET {}: status {got}, body lacks {needle:?}", url.text),
+                    ),
+                    _ => (true, format!("GET {}: status {got}", url.text)),
+                },
+            }
+        }
+    }
+}
+
+fn show(d: Duration) -> humantime::FormattedDuration {
+    humantime::format_duration(d)
+}
+
+/// Status code and body (lossy UTF-8, at most [`HTTP_READ_LIMIT`] bytes with the head).
+async fn http_get(url: &HttpUrl) -> io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect((url.host.as_str(), url.port)).await?;
+    let host = if url.host.contains(':') {
+        format!("[{}]", url.host)
+    } else {
+        url.host.clone()
+    };
+    let host = if url.port == 80 {
+        host
+    } else {
+        format!("{host}:{}", url.port)
+    };
+    // HTTP/1.0: no chunked encoding to undo, and the server closes after the response.
+    let request = format!(
+        "GET {} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: elastic/{}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+        url.path,
+        env!("CARGO_PKG_VERSION")
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = Vec::with_capacity(4096);
+    (&mut stream)
+        .take(HTTP_READ_LIMIT as u64)
+        .read_to_end(&mut response)
+        .await?;
+    let text = String::from_utf8_lossy(&response);
+    let status_line = text.lines().next().unwrap_or("");
+    let status = status_line
+        .strip_prefix("HTTP/")
+        .and_then(|rest| rest.split_whitespace().nth(1))
+        .and_then(|code| code.parse::<u16>().ok())
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("not an HTTP response: {:?}", truncate(status_line, 80)),
+            )
+        })?;
+    let body = match text.find("\r\n\r\n") {
+        Some(i) => text[i + 4..].to_string(),
+        None => String::new(),
+    };
+    Ok((status, body))
+}
+
+/// How a command ended.
+#[derive(Debug)]
+pub struct CommandRun {
+    pub outcome: CommandOutcome,
+    /// stdout then stderr, each cut at [`OUTPUT_LIMIT`] bytes.
+    pub output: String,
+}
+
+#[derive(Debug)]
+pub enum CommandOutcome {
+    Exited(ExitStatus),
+    /// The timeout passed; the process group was killed.
+    TimedOut(Duration),
+    /// It could not be started (missing program, unknown user, …).
+    NotStarted(String),
+}
+
+impl CommandRun {
+    pub fn success(&self) -> bool {
+        matches!(&self.outcome, CommandOutcome::Exited(status) if status.success())
+    }
+
+    /// One line: how it ended, then the start of its output.
+    pub fn describe(&self) -> String {
+        let ended = match &self.outcome {
+            CommandOutcome::Exited(status) => match status.code() {
+                Some(code) => format!("exit status {code}"),
+                None => format!("{status}"),
+            },
+            CommandOutcome::TimedOut(after) => {
+                format!("timed out after {}; process group killed", show(*after))
+            }
+            CommandOutcome::NotStarted(why) => format!("not started: {why}"),
+        };
+        let output = self.output.trim();
+        if output.is_empty() {
+            ended
+        } else {
+            format!("{ended}: {}", truncate(&output.replace('\n', " | "), 200))
+        }
+    }
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => &text[..i],
+        None => text,
+    }
+}
+
+/// Runs `argv` (never through a shell) in its own process group with stdin closed, as `user`
+/// when given, with `env` added. Past `timeout` the whole group gets SIGKILL; so do leftovers
+/// after the command itself exited, so a check cannot leave processes behind.
+pub async fn run_command(
+    argv: &[String],
+    user: Option<&str>,
+    env: &[(&str, String)],
+    timeout: Duration,
+) -> CommandRun {
+    let not_started = |why: String| CommandRun {
+        outcome: CommandOutcome::NotStarted(why),
+        output: String::new(),
+    };
+    let Some((program, args)) = argv.split_first() else {
+        return not_started("empty command".to_string());
+    };
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(name) = user {
+        match User::from_name(name) {
+            // std drops root's supplementary groups when it switches uid.
+            Ok(Some(account)) => {
+                command
+                    .uid(account.uid.as_raw())
+                    .gid(account.gid.as_raw())
+                    .env("USER", &account.name)
+                    .env("HOME", &account.dir);
+            }
+            Ok(None) => return not_started(format!("no user {name:?}")),
+            Err(error) => return not_started(format!("cannot look up user {name:?}: {error}")),
+        }
+    }
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(error) => return not_started(format!("{program}: {error}")),
+    };
+    let group = child.id().map(|id| Pid::from_raw(id as i32));
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut status: Option<ExitStatus> = None;
+    let mut deadline = tokio::time::Instant::now() + timeout;
+    let mut timed_out = false;
+    loop {
+        if status.is_some() && stdout.is_none() && stderr.is_none() {
+            break;
+        }
+        tokio::select! {
+            done = read_some(&mut stdout, &mut out) => if done { stdout = None },
+            done = read_some(&mut stderr, &mut err) => if done { stderr = None },
+            exited = child.wait(), if status.is_none() => {
+                match exited {
+                    Ok(exit) => status = Some(exit),
+                    Err(_) => { timed_out = true; break; }
+                }
+                deadline = deadline.min(tokio::time::Instant::now() + OUTPUT_GRACE);
+            }
+            () = tokio::time::sleep_until(deadline) => {
+                timed_out = status.is_none();
+                break;
+            }
+        }
+    }
+    if let Some(group) = group {
+        // ESRCH (nothing left in the group) is the normal case.
+        let _ = killpg(group, Signal::SIGKILL);
+    }
+    if status.is_none() {
+        let _ = tokio::time::timeout(REAP_TIMEOUT, child.wait()).await;
+    }
+    let mut output = String::from_utf8_lossy(&out).into_owned();
+    if !err.is_empty() {
+        if !output.is_empty() && !output.ends_with('\n') {
+            output.push('\n');
+        }
+        output.push_str(&String::from_utf8_lossy(&err));
+    }
+    let outcome = match status {
+        Some(exit) if !timed_out => CommandOutcome::Exited(exit),
+        _ => CommandOutcome::TimedOut(timeout),
+    };
+    CommandRun { outcome, output }
+}
+
+/// Reads one chunk into `kept` (up to [`OUTPUT_LIMIT`]; the rest is dropped). Returns true at
+/// EOF or on an error; never resolves when the stream is already closed.
+async fn read_some<R: AsyncRead + Unpin>(stream: &mut Option<R>, kept: &mut Vec<u8>) -> bool {
+    let Some(reader) = stream.as_mut() else {
+        return std::future::pending().await;
+    };
+    let mut chunk = [0u8; 4096];
+    match reader.read(&mut chunk).await {
+        Ok(0) | Err(_) => true,
+        Ok(n) => {
+            let room = OUTPUT_LIMIT.saturating_sub(kept.len());
+            kept.extend_from_slice(&chunk[..n.min(room)]);
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| w.to_string()).collect()
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn exit_status_decides_and_output_is_kept() {
+        rt().block_on(async {
+            let run = run_command(
+                &argv(&["/bin/sh", "-c", "echo fine"]),
+                None,
+                &[],
+                Duration::from_secs(5),
+            )
+            .await;
+            assert!(run.success());
+            assert_eq!(run.describe(), "exit status 0: fine");
+            let run = run_command(
+                &argv(&["/bin/sh", "-c", "echo bad >&2; exit 3"]),
+                None,
+                &[],
+                Duration::from_secs(5),
+            )
+            .await;
+            assert!(!run.success());
+            assert_eq!(run.describe(), "exit status 3: bad");
+            let run = run_command(
+                &argv(&["/nonexistent/check"]),
+                None,
+                &[],
+                Duration::from_secs(5),
+            )
+            .await;
+            assert!(!run.success());
+            assert!(
+                run.describe()
+                    .starts_with("not started: /nonexistent/check:"),
+                "{}",
+                run.describe()
+            );
+        });
+    }
+
+    #[test]
+    fn output_is_bounded() {
+        rt().block_on(async {
+            // 1 MB of output: read and dropped past the limit, never blocking the command.
+            let run = run_command(
+                &argv(&["/bin/sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' x"]),
+                None,
+                &[],
+                Duration::from_secs(20),
+            )
+            .await;
+            assert!(run.success(), "{}", run.describe());
+            assert_eq!(run.output.len(), OUTPUT_LIMIT);
+        });
+    }
+
+    #[test]
+    fn a_timeout_kills_the_whole_process_group() {
+        rt().block_on(async {
+            let dir =
+                std::env::temp_dir().join(format!("elastic-probe-test-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let pidfile = dir.join("grandchild.pid");
+            // The shell starts a grandchild that would outlive it, then hangs.
+            let script = format!("sleep 300 & echo $! > {}; wait", pidfile.display());
+            let run = run_command(
+                &argv(&["/bin/sh", "-c", &script]),
+                None,
+                &[],
+                Duration::from_millis(300),
+            )
+            .await;
+            assert!(
+                matches!(run.outcome, CommandOutcome::TimedOut(_)),
+                "{run:?}"
+            );
+            assert!(
+                run.describe()
+                    .starts_with("timed out after 300ms; process group killed")
+            );
+            let pid: i32 = std::fs::read_to_string(&pidfile)
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap();
+            // The grandchild is gone (or a zombie until init reaps it): bounded wait.
+            let gone = (0..50).any(|_| {
+                let state =
+                    std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                let alive = state.split_whitespace().nth(2).is_some_and(|s| s != "Z");
+                if alive {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                !alive
+            });
+            assert!(gone, "grandchild {pid} survived the timeout");
+            let _ = std::fs::remove_dir_all(&dir);
+        });
+    }
+
+    #[test]
+    fn tcp_and_http_checks_against_a_local_server() {
+        rt().block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            let server = tokio::spawn(async move {
+                for reply in [
+                    "HTTP/1.0 200 OK\r\n\r\nall good",
+                    "HTTP/1.1 503 Unavailable\r\n\r\nbusy",
+                    "HTTP/1.0 200 OK\r\n\r\nmeh",
+                    "garbage",
+                ] {
+                    let (mut socket, _) = listener.accept().await.unwrap();
+                    let mut request = vec![0u8; 1024];
+                    let n = socket.read(&mut request).await.unwrap();
+                    let request = String::from_utf8_lossy(&request[..n]).to_string();
+                    assert!(
+                        request.starts_with("GET /healthz HTTP/1.0\r\nHost: 127.0.0.1:"),
+                        "{request}"
+                    );
+                    socket.write_all(reply.as_bytes()).await.unwrap();
+                }
+            });
+            let url = HttpUrl {
+                text: format!("http://{address}/healthz"),
+                host: "127.0.0.1".into(),
+                port: address.port(),
+                path: "/healthz".into(),
+            };
+            let check = Check::Http {
+                url,
+                status: 200,
+                body: Some("good".into()),
+            };
+            let t = Duration::from_secs(5);
+            assert!(run_check("web", &check, t).await.0);
+            let (ok, detail) = run_check("web", &check, t).await;
+            assert!(
+                !ok && detail.ends_with("status 503, expected 200"),
+                "{detail}"
+            );
+            let (ok, detail) = run_check("web", &check, t).await;
+            assert!(!ok && detail.ends_with("body lacks \"good\""), "{detail}");
+            let (ok, detail) = run_check("web", &check, t).await;
+            assert!(!ok && detail.contains("not an HTTP response"), "{detail}");
+            server.await.unwrap();
+
+            let (ok, _) = run_check("port", &Check::Tcp { address }, t).await;
+            assert!(!ok, "the listener is closed now");
+            let open = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let (ok, detail) = run_check(
+                "port",
+                &Check::Tcp {
+                    address: open.local_addr().unwrap(),
+                },
+                t,
+            )
+            .await;
+            assert!(ok, "{detail}");
+        });
+    }
+}
