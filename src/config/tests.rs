@@ -346,6 +346,16 @@ fn errors_name_file_line_key_and_expectation() {
             1,
             "maintenance_poll: invalid value \"soon\": expected a duration",
         ),
+        (
+            "dcid: 14\nmd5_password_file: bgp.secret\n",
+            2,
+            "md5_password_file: invalid value \"bgp.secret\": expected an absolute path",
+        ),
+        (
+            "md5_password_file: \"credential:\"\n",
+            1,
+            "md5_password_file: invalid value \"credential:\": expected credential:NAME",
+        ),
     ];
     for (text, line, expected) in cases {
         let e = err(text);
@@ -420,4 +430,75 @@ fn the_example_configs_are_valid() {
         let config = parse(text, Path::new(name)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(config.dcid, Some(14), "{name}");
     }
+}
+
+#[test]
+fn md5_password_file_names_a_file_or_a_credential_and_parse_reads_neither() {
+    let c = ok("md5_password_file: /etc/elastic/bgp.secret\n");
+    assert_eq!(
+        c.md5_password_file,
+        Some(KeySource::File("/etc/elastic/bgp.secret".into()))
+    );
+    assert_eq!(c.md5_key, None, "parse does no IO");
+    let c = ok("md5_password_file: credential:bgp-md5\n");
+    assert_eq!(
+        c.md5_password_file,
+        Some(KeySource::Credential("bgp-md5".to_string()))
+    );
+}
+
+/// A directory of its own for one test's files, removed on drop.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir =
+            std::env::temp_dir().join(format!("elastic-config-test-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn file(&self, name: &str, contents: &str, mode: u32) -> std::path::PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn load_reads_the_md5_password_and_refuses_a_file_others_can_read() {
+    let scratch = Scratch::new("md5");
+    let secret = scratch.file("bgp.secret", "s3cret\n", 0o600);
+    let yaml = format!("dcid: 14\nmd5_password_file: {}\n", secret.display());
+    let config_path = scratch.file("elastic.yaml", &yaml, 0o644);
+    let config = load(&config_path).unwrap();
+    assert_eq!(
+        config.md5_key.as_ref().map(Md5Key::as_bytes),
+        Some(&b"s3cret"[..])
+    );
+
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
+    let e = load(&config_path).unwrap_err();
+    assert_eq!((e.line, e.column), (Some(2), Some(1)), "{e}");
+    let shown = e.to_string();
+    assert!(
+        shown.starts_with(&format!(
+            "{}:2:1: md5_password_file: {}: group or others have access (mode 0640)",
+            config_path.display(),
+            secret.display()
+        )),
+        "{shown}"
+    );
+
+    scratch.file("bgp.secret", "\n", 0o600);
+    let shown = load(&config_path).unwrap_err().to_string();
+    assert!(shown.contains(": empty;"), "{shown}");
 }
