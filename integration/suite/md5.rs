@@ -109,6 +109,36 @@ fn bird_with_a_wrong_md5_password_stays_down_and_the_log_says_why() {
     wrong_password_stays_down_with_a_clear_log(RsKind::Bird);
 }
 
+/// `md5_password_file: credential:NAME` reads `$CREDENTIALS_DIRECTORY/NAME`, where systemd's
+/// `LoadCredential=NAME:PATH` puts the file (mode 0400); the environment is set here by hand.
+#[test]
+fn frr_md5_password_from_a_systemd_credential() {
+    let mut lab = Lab::new(LabSpec::new(RsKind::Frr).md5_password(PASSWORD));
+    let credentials = lab.dir.join("credentials");
+    fs::create_dir_all(&credentials).unwrap();
+    fs::set_permissions(&credentials, fs::Permissions::from_mode(0o500)).unwrap();
+    let secret = credentials.join("bgp-md5");
+    fs::write(&secret, PASSWORD).unwrap();
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o400)).unwrap();
+    let config = lab.dir.join("elastic.yaml");
+    fs::write(
+        &config,
+        "role: primary\nmd5_password_file: credential:bgp-md5\n",
+    )
+    .unwrap();
+    let credentials_dir = credentials.to_string_lossy().into_owned();
+    lab.start_daemon_with_env(
+        1,
+        &["-config", &config.to_string_lossy()],
+        &[("CREDENTIALS_DIRECTORY", &credentials_dir)],
+    );
+    let host = lab.host(1).session_address();
+    for slot in SLOTS {
+        wait_established(&lab, slot, host, LONG);
+    }
+    wait_route_from(&lab, 1, PREFIX, host, LONG);
+}
+
 /// A password file group or others can read is refused before anything is bound or sent.
 #[test]
 fn a_password_file_others_can_read_stops_the_daemon_at_start() {
