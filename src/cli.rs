@@ -18,6 +18,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches};
 use ipnet::IpNet;
 
+use crate::bgp::md5::Md5Password;
 use crate::config::{FileConfig, HealthConfig};
 
 /// lelastic's local AS.
@@ -92,6 +93,8 @@ pub struct Settings {
     pub api_allow_remote: bool,
     /// Prometheus metrics address; off by default.
     pub metrics: Option<SocketAddr>,
+    /// TCP MD5 (RFC 2385) on every session: from the file's `md5_password_file`, never a flag.
+    pub md5: Option<Md5Password>,
     /// To log once logging is up (e.g. an unknown log level).
     pub warnings: Vec<String>,
 }
@@ -637,6 +640,20 @@ pub fn resolve(
         )));
     }
 
+    let md5 = match (&config.md5_password_file, &config.md5_key) {
+        (None, _) => None,
+        (Some(source), Some(key)) => Some(Md5Password {
+            source: source.clone(),
+            key: key.clone(),
+        }),
+        // `config::parse` alone does not read the password; only `config::load` does.
+        (Some(source), None) => {
+            return Err(UsageError::new(format!(
+                "md5_password_file {source}: the password was not read"
+            )));
+        }
+    };
+
     Ok(Settings {
         dcid,
         role,
@@ -660,6 +677,7 @@ pub fn resolve(
         api,
         api_allow_remote,
         metrics: flags.metrics.or(config.metrics),
+        md5,
         warnings,
     })
 }
@@ -751,6 +769,7 @@ mod tests {
             api: Some("127.0.0.1:50051".parse().unwrap()),
             api_allow_remote: false,
             metrics: None,
+            md5: None,
             warnings: vec![],
         };
         assert_eq!(settings, expected);
@@ -1258,6 +1277,36 @@ mod tests {
         );
         // check-config is a word only in first position.
         assert!(parse(["-dcid", "14", "check-config"]).is_err());
+    }
+
+    #[test]
+    fn the_md5_password_comes_only_from_a_file_that_was_read() {
+        // `parse` names the file but does not read it: settings without the password are refused
+        // rather than silently running without signatures.
+        let e = with_file(
+            &[],
+            &format!("{FILE}md5_password_file: /etc/elastic/bgp.secret\n"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("was not read"), "{e}");
+        assert!(parse(["-dcid", "14", "-primary", "-md5_password_file", "/x"]).is_err());
+        assert_eq!(with(&[]).md5, None);
+
+        // With the password read (as `config::load` does), check-config shows where it comes
+        // from, never the password itself.
+        let path = Path::new("/etc/elastic/elastic.yaml");
+        let yaml = format!("{FILE}md5_password_file: credential:bgp\n");
+        let mut file = crate::config::parse(&yaml, path).unwrap();
+        file.md5_key = Some(crate::bgp::md5::key_from_contents(path, b"hunter2\n").unwrap());
+        let settings = resolve(&FlagValues::default(), Some((path, &file))).unwrap();
+        let md5 = settings.md5.as_ref().expect("md5 settings");
+        assert_eq!(md5.key.as_bytes(), b"hunter2");
+        let rendered = crate::config::render(&settings);
+        assert!(
+            rendered.contains("md5_password_file: credential:bgp"),
+            "{rendered}"
+        );
+        assert!(!rendered.contains("hunter2"), "{rendered}");
     }
 
     #[test]

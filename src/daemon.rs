@@ -112,6 +112,7 @@ pub async fn run(settings: Settings) -> Result<(), DaemonError> {
     let (stop_tx, stop_rx) = watch::channel(None);
     let transport = Transport {
         ttl: settings.multihop_ttl,
+        md5_key: settings.md5.as_ref().map(|m| m.key.clone()),
     };
     let peers: Vec<PeerHandle> = settings
         .neighbors
@@ -125,8 +126,14 @@ pub async fn run(settings: Settings) -> Result<(), DaemonError> {
                 hostname: hostname.clone(),
                 hold_time: HOLD_TIME_SECS,
                 connect_retry: CONNECT_RETRY,
+                tcp_md5: transport.md5_key.is_some(),
             };
-            peer::spawn(config, transport, routes_rx.clone(), stop_rx.clone())
+            peer::spawn(
+                config,
+                transport.clone(),
+                routes_rx.clone(),
+                stop_rx.clone(),
+            )
         })
         .collect();
     let (reports_tx, mut reports) = mpsc::channel::<ProbeReport>(64);

@@ -7,5 +7,6 @@ mod failover;
 mod health;
 mod hostile;
 mod lifecycle;
+mod md5;
 mod runtime;
 mod systemd;
