@@ -1327,4 +1327,15 @@ mod tests {
         );
         assert!(rendered.contains("fast_interval: 500ms"), "{rendered}");
     }
+
+    #[test]
+    fn the_rendered_defaults_read_back_the_same() {
+        // Every default spelled out (announce_delay: 0s among them) must parse again.
+        let yaml = format!("{FILE}probes:\n  web: {{tcp: \"127.0.0.1:80\"}}\n");
+        let settings = with_file(&[], &yaml).unwrap();
+        let rendered = crate::config::render(&settings);
+        assert!(rendered.contains("announce_delay: 0s"), "{rendered}");
+        let again = with_file(&[], &rendered).unwrap_or_else(|e| panic!("{e}\n{rendered}"));
+        assert_eq!(again.health, settings.health, "{rendered}");
+    }
 }

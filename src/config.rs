@@ -392,14 +392,7 @@ pub fn render(settings: &crate::cli::Settings) -> String {
                 ),
                 ("on_down", outcome(&s.on_down)),
                 ("maintenance", outcome(&s.maintenance)),
-                (
-                    "announce_delay",
-                    if s.announce_delay.is_zero() {
-                        Value::from("0s")
-                    } else {
-                        dur(s.announce_delay)
-                    },
-                ),
+                ("announce_delay", dur(s.announce_delay)),
                 ("preempt", Value::from(s.preempt)),
             ])
         })
@@ -717,7 +710,7 @@ struct RawService {
     probes: Option<Vec<ProbeRef>>,
     on_down: Option<OutcomeDe>,
     maintenance: Option<OutcomeDe>,
-    announce_delay: Option<Dur>,
+    announce_delay: Option<Delay>,
     preempt: Option<bool>,
 }
 
@@ -857,6 +850,7 @@ int_newtype!(Status, u16, |n: i64| match n {
 });
 
 parsed_newtype!(Dur, Duration, parse_duration);
+parsed_newtype!(Delay, Duration, parse_delay);
 parsed_newtype!(Address, IpNet, crate::cli::parse_address);
 parsed_newtype!(RouterId, Ipv4Addr, crate::cli::parse_router_id);
 parsed_newtype!(Listen, SocketAddr, crate::cli::parse_listen);
@@ -933,6 +927,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         Ok(d) => Ok(d),
         Err(_) => Err("expected a duration such as 1s, 500ms or 1m30s".to_string()),
     }
+}
+
+/// A wait that may be zero (`announce_delay: 0s` is the default, and what check-config prints).
+fn parse_delay(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|_| "expected a duration such as 0s, 1s, 500ms or 1m30s".to_string())
 }
 
 /// Probe and service names end up in logs, hook arguments and metric labels.
