@@ -18,6 +18,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches};
 use ipnet::IpNet;
 
+use crate::bgp::md5::Md5Password;
 use crate::config::{FileConfig, HealthConfig};
 
 /// lelastic's local AS.
@@ -102,6 +103,8 @@ pub struct Settings {
     pub control_socket: Option<PathBuf>,
     /// With it, the socket is mode 0660 and owned by this group; without, 0600.
     pub control_socket_group: Option<String>,
+    /// TCP MD5 (RFC 2385) on every session: from the file's `md5_password_file`, never a flag.
+    pub md5: Option<Md5Password>,
     /// To log once logging is up (e.g. an unknown log level).
     pub warnings: Vec<String>,
 }
@@ -661,6 +664,19 @@ pub fn resolve(
                 .to_string(),
         );
     }
+    let md5 = match (&config.md5_password_file, &config.md5_key) {
+        (None, _) => None,
+        (Some(source), Some(key)) => Some(Md5Password {
+            source: source.clone(),
+            key: key.clone(),
+        }),
+        // `config::parse` alone does not read the password; only `config::load` does.
+        (Some(source), None) => {
+            return Err(UsageError::new(format!(
+                "md5_password_file {source}: the password was not read"
+            )));
+        }
+    };
 
     Ok(Settings {
         dcid,
@@ -691,6 +707,7 @@ pub fn resolve(
             .unwrap_or(crate::config::DEFAULT_DRAIN_TIME),
         control_socket,
         control_socket_group: config.control_socket_group.clone(),
+        md5,
         warnings,
     })
 }
@@ -796,6 +813,7 @@ mod tests {
             drain_time: std::time::Duration::from_secs(5),
             control_socket: None,
             control_socket_group: None,
+            md5: None,
             warnings: vec![],
         };
         assert_eq!(settings, expected);
@@ -1319,6 +1337,36 @@ mod tests {
     }
 
     #[test]
+    fn the_md5_password_comes_only_from_a_file_that_was_read() {
+        // `parse` names the file but does not read it: settings without the password are refused
+        // rather than silently running without signatures.
+        let e = with_file(
+            &[],
+            &format!("{FILE}md5_password_file: /etc/elastic/bgp.secret\n"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("was not read"), "{e}");
+        assert!(parse(["-dcid", "14", "-primary", "-md5_password_file", "/x"]).is_err());
+        assert_eq!(with(&[]).md5, None);
+
+        // With the password read (as `config::load` does), check-config shows where it comes
+        // from, never the password itself.
+        let path = Path::new("/etc/elastic/elastic.yaml");
+        let yaml = format!("{FILE}md5_password_file: credential:bgp\n");
+        let mut file = crate::config::parse(&yaml, path).unwrap();
+        file.md5_key = Some(crate::bgp::md5::key_from_contents(path, b"hunter2\n").unwrap());
+        let settings = resolve(&FlagValues::default(), Some((path, &file))).unwrap();
+        let md5 = settings.md5.as_ref().expect("md5 settings");
+        assert_eq!(md5.key.as_bytes(), b"hunter2");
+        let rendered = crate::config::render(&settings);
+        assert!(
+            rendered.contains("md5_password_file: credential:bgp"),
+            "{rendered}"
+        );
+        assert!(!rendered.contains("hunter2"), "{rendered}");
+    }
+
+    #[test]
     fn the_rendered_configuration_reads_back_the_same() {
         let yaml = format!(
             "{FILE}probes:\n  web: {{http: {{url: \"http://127.0.0.1:8080/h\", body: ok}}, interval: 2s}}\n  \
@@ -1349,5 +1397,16 @@ mod tests {
             )
         );
         assert!(settings.control_socket.is_some());
+    }
+
+    #[test]
+    fn the_rendered_defaults_read_back_the_same() {
+        // Every default spelled out (announce_delay: 0s among them) must parse again.
+        let yaml = format!("{FILE}probes:\n  web: {{tcp: \"127.0.0.1:80\"}}\n");
+        let settings = with_file(&[], &yaml).unwrap();
+        let rendered = crate::config::render(&settings);
+        assert!(rendered.contains("announce_delay: 0s"), "{rendered}");
+        let again = with_file(&[], &rendered).unwrap_or_else(|e| panic!("{e}\n{rendered}"));
+        assert_eq!(again.health, settings.health, "{rendered}");
     }
 }

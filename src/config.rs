@@ -6,7 +6,7 @@
 //! References between keys (a service naming a probe) are checked the same way: the probe names
 //! are collected in a first pass and consulted while the services are read.
 //!
-//! Pure except [`load`], which reads the file. The keys are documented in the README ("Configuration file").
+//! Pure except [`load`], which reads the file (and the TCP MD5 password file it names). The keys are documented in the README ("Configuration file").
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -20,6 +20,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use crate::announce::COMMUNITY_SECONDARY;
+use crate::bgp::md5::{self, KeySource, Md5Key};
 use crate::cli::{LogLevel, Role};
 
 /// Read when `-config` is not given and the file exists.
@@ -64,6 +65,11 @@ pub struct FileConfig {
     pub api: Option<Option<SocketAddr>>,
     pub api_allow_remote: Option<bool>,
     pub metrics: Option<SocketAddr>,
+    /// `md5_password_file`: where the TCP MD5 password for every route server is.
+    pub md5_password_file: Option<KeySource>,
+    /// The password from `md5_password_file`, read and checked by [`load`]; [`parse`] does no IO
+    /// and leaves it `None`.
+    pub md5_key: Option<Md5Key>,
     pub health: HealthConfig,
     pub drain_time: Option<Duration>,
     pub control_socket: Option<PathBuf>,
@@ -232,7 +238,8 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// Reads and parses the file at `path`.
+/// Reads and parses the file at `path`, then reads the TCP MD5 password file it names (a
+/// refused password file makes the whole configuration invalid, at start and on reload).
 pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
         file: path.to_path_buf(),
@@ -240,7 +247,24 @@ pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
         column: None,
         message: format!("cannot read: {error}"),
     })?;
-    parse(&text, path)
+    let mut config = parse(&text, path)?;
+    if let Some(source) = &config.md5_password_file {
+        let password = md5::read_configured_key(source).map_err(|error| {
+            // Point at the key (a top-level key starts its line).
+            let line = text
+                .lines()
+                .position(|l| l.starts_with("md5_password_file:"))
+                .map(|i| i + 1);
+            ConfigError {
+                file: path.to_path_buf(),
+                line,
+                column: line.map(|_| 1),
+                message: format!("md5_password_file: {error}"),
+            }
+        })?;
+        config.md5_key = Some(password.key);
+    }
+    Ok(config)
 }
 
 /// Parses the text of the file at `path` (the path only labels errors).
@@ -397,14 +421,7 @@ pub fn render(settings: &crate::cli::Settings) -> String {
                 ),
                 ("on_down", outcome(&s.on_down)),
                 ("maintenance", outcome(&s.maintenance)),
-                (
-                    "announce_delay",
-                    if s.announce_delay.is_zero() {
-                        Value::from("0s")
-                    } else {
-                        dur(s.announce_delay)
-                    },
-                ),
+                ("announce_delay", dur(s.announce_delay)),
                 ("preempt", Value::from(s.preempt)),
             ])
         })
@@ -472,6 +489,10 @@ pub fn render(settings: &crate::cli::Settings) -> String {
         (
             "control_socket_group",
             opt(settings.control_socket_group.as_deref().map(Value::from)),
+        ),
+        (
+            "md5_password_file",
+            opt(settings.md5.as_ref().map(|m| text(&m.source))),
         ),
         ("probes", Value::Mapping(probes)),
         ("services", list(services)),
@@ -546,6 +567,7 @@ struct RawFile {
     api: Option<ApiListen>,
     api_allow_remote: Option<bool>,
     metrics: Option<Listen>,
+    md5_password_file: Option<PasswordFile>,
     #[serde(default)]
     probes: BTreeMap<Name, RawProbe>,
     services: Option<Vec<RawService>>,
@@ -592,6 +614,8 @@ impl From<RawFile> for FileConfig {
             drain_time: raw.drain_time.map(|d| d.0),
             control_socket: raw.control_socket.map(|p| p.0),
             control_socket_group: raw.control_socket_group.map(|g| g.0),
+            md5_password_file: raw.md5_password_file.map(|p| p.0),
+            md5_key: None,
             health: HealthConfig {
                 probes,
                 services,
@@ -752,7 +776,7 @@ struct RawService {
     probes: Option<Vec<ProbeRef>>,
     on_down: Option<OutcomeDe>,
     maintenance: Option<OutcomeDe>,
-    announce_delay: Option<Dur>,
+    announce_delay: Option<Delay>,
     preempt: Option<bool>,
 }
 
@@ -919,6 +943,7 @@ parsed_newtype!(GroupName, String, |t: &str| {
         Err("expected a group name (letters, digits, '-', '_' and '.')".to_string())
     }
 });
+parsed_newtype!(Delay, Duration, parse_delay);
 parsed_newtype!(Address, IpNet, crate::cli::parse_address);
 parsed_newtype!(RouterId, Ipv4Addr, crate::cli::parse_router_id);
 parsed_newtype!(Listen, SocketAddr, crate::cli::parse_listen);
@@ -933,6 +958,7 @@ parsed_newtype!(TcpTarget, SocketAddr, |t: &str| t
         "expected IP:PORT, e.g. 127.0.0.1:80 or [::1]:80".to_string()
     }));
 parsed_newtype!(Url, HttpUrl, parse_url);
+parsed_newtype!(PasswordFile, KeySource, KeySource::parse);
 parsed_newtype!(Community, u32, parse_community);
 parsed_newtype!(Level, LogLevel, |t: &str| LogLevel::parse(t).ok_or_else(
     || { "expected trace, debug, info, warn or error".to_string() }
@@ -994,6 +1020,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         Ok(d) => Ok(d),
         Err(_) => Err("expected a duration such as 1s, 500ms or 1m30s".to_string()),
     }
+}
+
+/// A wait that may be zero (`announce_delay: 0s` is the default, and what check-config prints).
+fn parse_delay(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|_| "expected a duration such as 0s, 1s, 500ms or 1m30s".to_string())
 }
 
 /// Probe and service names end up in logs, hook arguments and metric labels.

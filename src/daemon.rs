@@ -564,6 +564,7 @@ fn wanted_sessions(
 ) -> Vec<(SessionConfig, Transport)> {
     let transport = Transport {
         ttl: settings.multihop_ttl,
+        md5_key: settings.md5.as_ref().map(|m| m.key.clone()),
     };
     settings
         .neighbors
@@ -577,8 +578,9 @@ fn wanted_sessions(
                 hostname: hostname.to_string(),
                 hold_time: HOLD_TIME_SECS,
                 connect_retry: CONNECT_RETRY,
+                tcp_md5: transport.md5_key.is_some(),
             };
-            (config, transport)
+            (config, transport.clone())
         })
         .collect()
 }
@@ -602,7 +604,12 @@ struct Peers {
 impl Peers {
     fn spawn(&self, config: SessionConfig, transport: Transport) -> PeerSlot {
         let (stop, stop_rx) = watch::channel(None);
-        let handle = peer::spawn(config.clone(), transport, self.routes.clone(), stop_rx);
+        let handle = peer::spawn(
+            config.clone(),
+            transport.clone(),
+            self.routes.clone(),
+            stop_rx,
+        );
         PeerSlot {
             handle,
             stop,

@@ -47,6 +47,8 @@ pub struct SessionConfig {
     pub hold_time: u16,
     /// Base delay before reconnecting after a failure (lelastic: 5 s, plus 0..4 s of jitter).
     pub connect_retry: Duration,
+    /// The driver signs segments with TCP MD5; only changes what a connect timeout is blamed on.
+    pub tcp_md5: bool,
 }
 
 /// RFC 4271 states. `Active` here means "waiting for the connect-retry timer": we never listen.
@@ -301,7 +303,14 @@ impl Session {
                 State::Active => self.start_connect(now, &mut out),
                 State::Connect => {
                     out.push(Action::Disconnect);
-                    self.lost(now, "connect timed out".to_string(), &mut out);
+                    // The kernel drops segments with a missing or wrong signature silently, so a
+                    // password mismatch looks exactly like a peer that never answers.
+                    let reason = if self.config.tcp_md5 {
+                        "connect timed out (TCP MD5 is configured: check the password on both sides)"
+                    } else {
+                        "connect timed out"
+                    };
+                    self.lost(now, reason.to_string(), &mut out);
                 }
                 _ => {}
             }
@@ -735,6 +744,7 @@ mod tests {
             hostname: "host-a".to_string(),
             hold_time: 9,
             connect_retry: Duration::from_secs(5),
+            tcp_md5: false,
         }
     }
 
@@ -1028,6 +1038,33 @@ mod tests {
         let actions = session.handle_timeout(t0 + Duration::from_secs(5));
         assert!(actions.contains(&Action::Disconnect));
         assert_eq!(session.state(), State::Active);
+    }
+
+    #[test]
+    fn a_connect_timeout_with_tcp_md5_points_at_the_password() {
+        let down_reason = |tcp_md5: bool| {
+            let t0 = Instant::now();
+            let mut session = Session::new(
+                SessionConfig {
+                    tcp_md5,
+                    ..config()
+                },
+                3,
+            );
+            session.handle(t0, Input::Start);
+            let actions = session.handle_timeout(t0 + Duration::from_secs(5));
+            let reason = actions.iter().find_map(|a| match a {
+                Action::Event(Event::Down { reason, .. }) => Some(reason.clone()),
+                _ => None,
+            });
+            assert_eq!(session.status().last_error, reason);
+            reason.expect("a Down event")
+        };
+        assert_eq!(down_reason(false), "connect timed out");
+        assert_eq!(
+            down_reason(true),
+            "connect timed out (TCP MD5 is configured: check the password on both sides)"
+        );
     }
 
     #[test]
