@@ -97,23 +97,24 @@ impl Driver {
         loop {
             self.execute(&mut pending).await;
             self.publish();
-            if stop.borrow().is_some() {
+            // One path for every stop, also one that arrived while the actions above ran: the
+            // session must still get its Cease.
+            let requested = stop.borrow_and_update().clone();
+            if let Some(notification) = requested {
+                self.stop(notification, &mut pending).await;
                 break;
             }
             let deadline = self.session.poll_timeout();
             let actions = tokio::select! {
                 biased;
                 changed = stop.changed() => {
-                    let notification = match changed {
-                        Ok(()) => stop.borrow().clone(),
-                        Err(_) => None,
-                    };
-                    let notification = notification.unwrap_or_else(Notification::cease_peer_deconfigured);
-                    let actions = self.feed(Input::Stop(notification));
-                    pending.extend(actions);
-                    self.execute(&mut pending).await;
-                    self.publish();
-                    break;
+                    if changed.is_err() {
+                        // The daemon dropped its handle: leave as if de-configured.
+                        self.stop(Notification::cease_peer_deconfigured(), &mut pending).await;
+                        break;
+                    }
+                    // The request itself is taken at the top of the loop.
+                    Vec::new()
                 }
                 result = poll_connect(&mut self.connecting), if self.connecting.is_some() => {
                     self.connecting = None;
@@ -141,6 +142,13 @@ impl Driver {
         if let Some(connection) = self.connection.take() {
             close(connection).await;
         }
+    }
+
+    /// Sends the NOTIFICATION (when a session is up) and closes.
+    async fn stop(&mut self, notification: Notification, pending: &mut VecDeque<Action>) {
+        pending.extend(self.feed(Input::Stop(notification)));
+        self.execute(pending).await;
+        self.publish();
     }
 
     fn feed(&mut self, input: Input<'_>) -> Vec<Action> {
