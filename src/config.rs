@@ -686,7 +686,7 @@ struct RawService {
     probes: Option<Vec<ProbeRef>>,
     on_down: Option<OutcomeDe>,
     maintenance: Option<OutcomeDe>,
-    announce_delay: Option<Dur>,
+    announce_delay: Option<Delay>,
     preempt: Option<bool>,
 }
 
@@ -826,6 +826,11 @@ int_newtype!(Status, u16, |n: i64| match n {
 });
 
 parsed_newtype!(Dur, Duration, parse_duration);
+// A delay may be zero (check-config prints `announce_delay: 0s`, the default).
+parsed_newtype!(Delay, Duration, |t: &str| humantime::parse_duration(t)
+    .map_err(
+        |_| "expected a duration such as 0s, 500ms or 1m30s".to_string()
+    ));
 parsed_newtype!(Address, IpNet, crate::cli::parse_address);
 parsed_newtype!(RouterId, Ipv4Addr, crate::cli::parse_router_id);
 parsed_newtype!(Listen, SocketAddr, crate::cli::parse_listen);

@@ -141,6 +141,8 @@ fn services_outcomes_and_hooks() {
         })
     );
     assert_eq!(www.announce_delay, Duration::from_secs(3));
+    let zero = ok("services:\n  - name: now\n    announce_delay: 0s\n");
+    assert_eq!(zero.health.services[0].announce_delay, Duration::ZERO);
     assert!(!www.preempt);
     let all = &c.health.services[1];
     assert_eq!(
