@@ -53,7 +53,7 @@ pub struct ProbeReport {
 /// What a probe keeps from one check to the next.
 #[derive(Default)]
 pub struct CheckCache {
-    /// An https probe's TLS client, made on its first check (so it also resumes TLS sessions).
+    /// An https probe's TLS client, made on its first check.
     tls: Option<Arc<rustls::ClientConfig>>,
 }
 
@@ -188,7 +188,10 @@ async fn http_get(
     let stream = TlsConnector::from(config)
         .connect(name, stream)
         .await
-        .map_err(|error| io::Error::new(error.kind(), format!("TLS handshake: {error}")))?;
+        .map_err(|error| {
+            let hint = tls::hint(&error.to_string());
+            io::Error::new(error.kind(), format!("TLS handshake: {error}{hint}"))
+        })?;
     http_exchange(stream, url, 443).await
 }
 
@@ -609,11 +612,15 @@ mod tests {
     }
 
     /// A TLS server side with a self-signed certificate made now (test-only, for the name
-    /// 127.0.0.1), and that certificate.
-    fn test_acceptor() -> (TlsAcceptor, CertificateDer<'static>) {
-        let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
-        let cert = made.cert.der().clone();
-        let key = PrivateKeyDer::Pkcs8(made.signing_key.serialize_der().into());
+    /// 127.0.0.1; marked CA:TRUE when `ca`, as `openssl req -x509` does), and that certificate.
+    fn test_acceptor(ca: bool) -> (TlsAcceptor, CertificateDer<'static>) {
+        let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+        if ca {
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        }
+        let signing_key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&signing_key).unwrap().der().clone();
+        let key = PrivateKeyDer::Pkcs8(signing_key.serialize_der().into());
         let config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
@@ -628,9 +635,10 @@ mod tests {
     /// A TLS server on 127.0.0.1 ([`test_acceptor`]). It answers one connection per entry of
     /// `answers`, checking each request, then ends.
     async fn tls_server(
+        ca: bool,
         answers: Vec<Answer>,
     ) -> (SocketAddr, CertificateDer<'static>, JoinHandle<()>) {
-        let (acceptor, cert) = test_acceptor();
+        let (acceptor, cert) = test_acceptor(ca);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let server = tokio::spawn(async move {
@@ -685,7 +693,7 @@ mod tests {
     #[test]
     fn https_checks_against_a_local_tls_server() {
         rt().block_on(async {
-            let (address, cert, server) = tls_server(vec![
+            let (address, cert, server) = tls_server(false, vec![
                 Answer::Reply("HTTP/1.0 200 OK\r\n\r\nall good"),
                 Answer::ReplyAndDrop("HTTP/1.1 200 OK\r\n\r\nstill good"),
                 Answer::HandshakeFails,
@@ -717,7 +725,8 @@ mod tests {
             let (ok, detail) =
                 run_check("web", &default_roots, &mut CheckCache::default(), t).await;
             assert!(
-                !ok && detail.contains("TLS handshake: invalid peer certificate: UnknownIssuer"),
+                !ok && detail.contains("TLS handshake: invalid peer certificate: UnknownIssuer")
+                    && detail.ends_with("(set ca_file to the issuer's certificate, or tls_verify: false)"),
                 "{detail}"
             );
             // A trusted certificate for another name.
@@ -753,6 +762,39 @@ mod tests {
     }
 
     #[test]
+    fn a_self_signed_ca_certificate_cannot_be_its_own_ca_file() {
+        rt().block_on(async {
+            let (address, cert, server) = tls_server(
+                true,
+                vec![
+                    Answer::HandshakeFails,
+                    Answer::Reply("HTTP/1.0 200 OK\r\n\r\ngood"),
+                ],
+            )
+            .await;
+            let check = https_check(
+                address,
+                Trust::CaFile {
+                    path: "/test/ca.pem".into(),
+                    certs: vec![cert],
+                },
+                "127.0.0.1",
+            );
+            let t = Duration::from_secs(5);
+            let (ok, detail) = run_check("web", &check, &mut CheckCache::default(), t).await;
+            assert!(
+                !ok && detail.contains("CaUsedAsEndEntity")
+                    && detail.contains("reissue it with basicConstraints CA:FALSE"),
+                "{detail}"
+            );
+            let check = https_check(address, Trust::Unverified, "127.0.0.1");
+            let (ok, detail) = run_check("web", &check, &mut CheckCache::default(), t).await;
+            assert!(ok, "{detail}");
+            server.await.unwrap();
+        });
+    }
+
+    #[test]
     fn an_https_check_times_out_on_a_server_that_never_answers() {
         rt().block_on(async {
             let t = Duration::from_millis(300);
@@ -777,7 +819,7 @@ mod tests {
             hold.abort();
 
             // Completes the handshake, reads the request, never answers it.
-            let (acceptor, _) = test_acceptor();
+            let (acceptor, _) = test_acceptor(false);
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let address = listener.local_addr().unwrap();
             let mute = tokio::spawn(async move {

@@ -15,7 +15,7 @@ pub fn client_config(trust: &Trust) -> Result<Arc<ClientConfig>, rustls::Error> 
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
-    let config = match trust {
+    let mut config = match trust {
         Trust::Default => builder
             .with_root_certificates(RootCertStore {
                 roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
@@ -35,6 +35,10 @@ pub fn client_config(trust: &Trust) -> Result<Arc<ClientConfig>, rustls::Error> 
             )))
             .with_no_client_auth(),
     };
+    // Every check is a full handshake that verifies the certificate, as a new client would see
+    // it: a resumed session would skip that (an expired or replaced certificate would go
+    // unnoticed), and no session cache stays in memory.
+    config.resumption = rustls::client::Resumption::disabled();
     Ok(Arc::new(config))
 }
 
@@ -43,6 +47,19 @@ pub fn server_name(name: &str) -> Result<ServerName<'static>, String> {
     ServerName::try_from(name)
         .map(|n| n.to_owned())
         .map_err(|_| format!("{name:?} is neither a DNS name nor an IP address"))
+}
+
+/// What to do about the certificate errors an operator of a local endpoint meets most, as a
+/// suffix for the error. Matched on the text: webpki's error type is behind rustls' `Other`.
+pub fn hint(error: &str) -> &'static str {
+    if error.contains("CaUsedAsEndEntity") {
+        " (the certificate is marked CA:TRUE, so it cannot be the server's own; reissue it with \
+         basicConstraints CA:FALSE, or set tls_verify: false)"
+    } else if error.contains("UnknownIssuer") {
+        " (set ca_file to the issuer's certificate, or tls_verify: false)"
+    } else {
+        ""
+    }
 }
 
 /// `tls_verify: false`: accepts any certificate chain for any name, but still checks that the
