@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use ipnet::IpNet;
 
 use crate::cli::Role;
-use crate::config::{Outcome, ServiceConfig};
+use crate::config::{DemoteAttrs, Outcome, ServiceConfig};
 use crate::health::{ServiceHealth, ServiceState};
 use crate::status::AddressStatus;
 
@@ -16,6 +16,10 @@ use crate::status::AddressStatus;
 pub const COMMUNITY_PRIMARY: u32 = (65000 << 16) | 1;
 /// Standard community 65000:2: the route servers use it as backup (local-preference 100).
 pub const COMMUNITY_SECONDARY: u32 = (65000 << 16) | 2;
+
+/// Well-known community GRACEFUL_SHUTDOWN 65535:0 (RFC 8326): "this path is about to go away;
+/// prefer any other". Route servers that honour it set local-preference 0 on the path.
+pub const GRACEFUL_SHUTDOWN: u32 = 0xffff_0000;
 
 /// The attributes that vary per announced prefix. ORIGIN (INCOMPLETE) and AS_PATH (the local AS)
 /// are the same for every route and are added by the encoder.
@@ -135,14 +139,44 @@ pub struct Plan {
     pub addresses: Vec<AddressStatus>,
 }
 
+/// The attributes of a prefix that is drained before a planned stop (or by `elastic drain`):
+/// what it would carry demoted, plus GRACEFUL_SHUTDOWN. The demotion is the first gating
+/// service's `maintenance` demote, else its `on_down` demote, else the default (65000:2, MED
+/// 1000); a route that is already demoted keeps its attributes. A route server that ignores
+/// 65535:0 still prefers the peer's healthy route because of the demotion.
+pub fn drained_attrs(current: &Treatment, gating: &[&ServiceConfig]) -> Option<RouteAttrs> {
+    let mut attrs = match current {
+        Treatment::Withdrawn => return None,
+        Treatment::Demoted(attrs) => attrs.clone(),
+        Treatment::Normal | Treatment::Secondary => {
+            let configured = gating
+                .iter()
+                .find_map(|s| match (&s.maintenance, &s.on_down) {
+                    (Outcome::Demote(attrs), _) | (_, Outcome::Demote(attrs)) => {
+                        Some(attrs.clone())
+                    }
+                    _ => None,
+                });
+            let DemoteAttrs { communities, med } = configured.unwrap_or_default();
+            RouteAttrs { communities, med }
+        }
+    };
+    if !attrs.communities.contains(&GRACEFUL_SHUTDOWN) {
+        attrs.communities.push(GRACEFUL_SHUTDOWN);
+    }
+    Some(attrs)
+}
+
 /// Every eligible prefix, gated by the services that cover it: all of them must be up for the
 /// normal announcement; otherwise the worst treatment among them applies (withdrawn, then
-/// demoted, then secondary). A prefix no service covers is announced normally.
+/// demoted, then secondary). A prefix no service covers is announced normally. With `draining`
+/// every announced prefix carries its [`drained_attrs`] instead (RFC 8326 graceful shutdown).
 pub fn plan(
     prefixes: &[IpNet],
     role: Role,
     med: Option<u32>,
     services: &[(&ServiceConfig, &ServiceHealth)],
+    draining: bool,
 ) -> Plan {
     let treatments: Vec<(&ServiceConfig, Treatment, String)> = services
         .iter()
@@ -169,6 +203,14 @@ pub fn plan(
             None => (Treatment::Normal, "not gated by any service".to_string()),
         };
         let attrs = match &treatment {
+            _ if draining => {
+                let gating: Vec<&ServiceConfig> = treatments
+                    .iter()
+                    .map(|(config, _, _)| *config)
+                    .filter(|config| config.gates(prefix))
+                    .collect();
+                drained_attrs(&treatment, &gating)
+            }
             Treatment::Normal => Some(RouteAttrs {
                 communities: role_communities(role),
                 med,
@@ -188,7 +230,13 @@ pub fn plan(
                 .map(|a| a.communities.clone())
                 .unwrap_or_default(),
             med: attrs.as_ref().and_then(|a| a.med),
-            reason: format!("{}: {reason}", treatment.name(role)),
+            reason: match (draining, attrs.is_some()) {
+                (true, true) => format!(
+                    "draining (graceful shutdown, 65535:0), else {}: {reason}",
+                    treatment.name(role)
+                ),
+                _ => format!("{}: {reason}", treatment.name(role)),
+            },
         });
         if let Some(attrs) = attrs {
             routes.insert(*prefix, attrs);
@@ -389,7 +437,7 @@ mod tests {
         {
             let config = service(on_down, maint);
             let health = health(probes, file, held);
-            let plan = plan(&prefixes(), role, Some(7), &[(&config, &health)]);
+            let plan = plan(&prefixes(), role, Some(7), &[(&config, &health)], false);
             let got = plan
                 .routes
                 .get(&prefixes()[0])
@@ -431,6 +479,7 @@ mod tests {
             Role::Primary,
             None,
             &[(&v4_only, &down), (&everything, &up)],
+            false,
         );
         assert_eq!(plan_a.routes.keys().copied().collect::<Vec<_>>(), vec![p6]);
         assert!(plan_a.addresses[0].reason.contains("service v4 is down"));
@@ -440,11 +489,18 @@ mod tests {
             Role::Primary,
             None,
             &[(&v4_only, &down), (&everything, &down)],
+            false,
         );
         assert_eq!(plan_b.routes.len(), 1);
         assert_eq!(plan_b.routes[&p6].med, Some(1000));
         // A prefix no service covers is announced as before.
-        let plan_c = plan(&prefixes(), Role::Primary, None, &[(&v4_only, &down)]);
+        let plan_c = plan(
+            &prefixes(),
+            Role::Primary,
+            None,
+            &[(&v4_only, &down)],
+            false,
+        );
         assert_eq!(plan_c.routes[&p6].communities, vec![COMMUNITY_PRIMARY]);
         assert_eq!(
             plan_c.addresses[1].reason,
@@ -458,17 +514,132 @@ mod tests {
         let t0 = Instant::now();
         let mut h = ServiceHealth::new(Duration::ZERO, true);
         h.update(t0, Some(true), false);
-        let before = plan(&prefixes(), Role::Primary, None, &[(&config, &h)]);
+        let before = plan(&prefixes(), Role::Primary, None, &[(&config, &h)], false);
         // Same verdict again (a probe passing once more): identical plan, so no UPDATE.
         assert_eq!(h.update(t0, Some(true), false), None);
         assert_eq!(
-            plan(&prefixes(), Role::Primary, None, &[(&config, &h)]),
+            plan(&prefixes(), Role::Primary, None, &[(&config, &h)], false),
             before
         );
         // No services at all (flags only): everything announced as before.
         assert_eq!(
-            plan(&prefixes(), Role::Primary, None, &[]).routes,
+            plan(&prefixes(), Role::Primary, None, &[], false).routes,
             desired_routes(&prefixes(), Role::Primary, None)
         );
+    }
+
+    #[test]
+    fn draining_adds_graceful_shutdown_to_the_demoted_attributes() {
+        let up = health(Some(true), false, false);
+        let withdraw = service(Outcome::Withdraw, Outcome::Withdraw);
+        // No demote configured: the default demotion (65000:2, MED 1000) plus 65535:0.
+        let drained = plan(
+            &prefixes(),
+            Role::Primary,
+            Some(7),
+            &[(&withdraw, &up)],
+            true,
+        );
+        assert_eq!(drained.routes.len(), 2);
+        for attrs in drained.routes.values() {
+            assert_eq!(attrs.communities, [COMMUNITY_SECONDARY, GRACEFUL_SHUTDOWN]);
+            assert_eq!(attrs.med, Some(1000));
+        }
+        assert!(
+            drained.addresses[0]
+                .reason
+                .starts_with("draining (graceful shutdown, 65535:0), else primary"),
+            "{:?}",
+            drained.addresses[0].reason
+        );
+        assert_eq!(GRACEFUL_SHUTDOWN >> 16, 65535);
+        assert_eq!(GRACEFUL_SHUTDOWN & 0xffff, 0);
+
+        // The service's maintenance demotion is preferred over its on_down one.
+        let custom = |communities: Vec<u32>, med| {
+            Outcome::Demote(DemoteAttrs {
+                communities,
+                med: Some(med),
+            })
+        };
+        let both = service(
+            custom(vec![(65000 << 16) | 9], 50),
+            custom(vec![DEMOTED], 300),
+        );
+        let drained = plan(&prefixes(), Role::Secondary, None, &[(&both, &up)], true);
+        let attrs = &drained.routes[&prefixes()[0]];
+        assert_eq!(attrs.communities, [DEMOTED, GRACEFUL_SHUTDOWN]);
+        assert_eq!(attrs.med, Some(300));
+        let on_down_only = service(custom(vec![(65000 << 16) | 9], 50), Outcome::Withdraw);
+        let drained = plan(
+            &prefixes(),
+            Role::Primary,
+            None,
+            &[(&on_down_only, &up)],
+            true,
+        );
+        assert_eq!(drained.routes[&prefixes()[0]].med, Some(50));
+    }
+
+    #[test]
+    fn draining_never_announces_what_is_withdrawn_and_keeps_a_demotion() {
+        let down = health(Some(false), false, false);
+        let waiting = health(None, false, false);
+        let withdraw = service(Outcome::Withdraw, Outcome::Withdraw);
+        assert!(
+            plan(
+                &prefixes(),
+                Role::Primary,
+                None,
+                &[(&withdraw, &down)],
+                true
+            )
+            .routes
+            .is_empty()
+        );
+        assert!(
+            plan(
+                &prefixes(),
+                Role::Primary,
+                None,
+                &[(&withdraw, &waiting)],
+                true
+            )
+            .routes
+            .is_empty()
+        );
+        let demote = service(
+            Outcome::Demote(DemoteAttrs {
+                communities: vec![DEMOTED],
+                med: Some(2000),
+            }),
+            Outcome::Withdraw,
+        );
+        let drained = plan(&prefixes(), Role::Primary, None, &[(&demote, &down)], true);
+        let attrs = &drained.routes[&prefixes()[0]];
+        assert_eq!(attrs.communities, [DEMOTED, GRACEFUL_SHUTDOWN]);
+        assert_eq!(attrs.med, Some(2000));
+        // Not draining: exactly the demotion, no 65535:0.
+        let normal = plan(&prefixes(), Role::Primary, None, &[(&demote, &down)], false);
+        assert_eq!(normal.routes[&prefixes()[0]].communities, [DEMOTED]);
+        // Flags only (no services): drained with the default demotion.
+        let flags_only = plan(&prefixes(), Role::Primary, None, &[], true);
+        assert_eq!(
+            flags_only.routes[&prefixes()[1]].communities,
+            [COMMUNITY_SECONDARY, GRACEFUL_SHUTDOWN]
+        );
+    }
+
+    #[test]
+    fn drained_attrs_does_not_repeat_the_community() {
+        let already = Treatment::Demoted(RouteAttrs {
+            communities: vec![GRACEFUL_SHUTDOWN],
+            med: None,
+        });
+        assert_eq!(
+            drained_attrs(&already, &[]).unwrap().communities,
+            [GRACEFUL_SHUTDOWN]
+        );
+        assert_eq!(drained_attrs(&Treatment::Withdrawn, &[]), None);
     }
 }

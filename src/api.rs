@@ -97,6 +97,30 @@ pub fn serve(bound: Bound, source: StatusSource) -> JoinHandle<()> {
     })
 }
 
+/// Serves elastic.v1 with SetMaintenance and Drain enabled on the control socket's `listener`.
+pub fn serve_control(
+    listener: tokio::net::UnixListener,
+    source: StatusSource,
+    control: tokio::sync::mpsc::Sender<crate::control::Request>,
+) -> JoinHandle<()> {
+    let elastic = proto::elastic::v1::elastic_server::ElasticServer::new(
+        elastic::Service::with_control(source, control),
+    )
+    .max_decoding_message_size(MAX_REQUEST_BYTES);
+    let router = tonic::transport::Server::builder()
+        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
+        .timeout(REQUEST_TIMEOUT)
+        .add_service(elastic);
+    tokio::spawn(async move {
+        if let Err(error) = router
+            .serve_with_incoming(crate::control::incoming(listener))
+            .await
+        {
+            error!(%error, "control socket stopped");
+        }
+    })
+}
+
 /// [`bind`] then [`serve`].
 pub fn spawn(listen: SocketAddr, source: StatusSource) -> Result<JoinHandle<()>, ApiError> {
     Ok(serve(bind(listen)?, source))

@@ -18,6 +18,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches};
 use ipnet::IpNet;
 
+use crate::bgp::md5::Md5Password;
 use crate::config::{FileConfig, HealthConfig};
 
 /// lelastic's local AS.
@@ -30,6 +31,8 @@ pub const DEFAULT_NEIGHBOR_PATTERN: &str = "2600:3c0f:%d:34::%d";
 pub const DEFAULT_MULTIHOP_TTL: u8 = 16;
 /// How many route servers the pattern names.
 pub const NEIGHBOR_COUNT: u32 = 4;
+/// The `i` the pattern is formatted with: 1..=4, like lelastic.
+pub const DEFAULT_NEIGHBOR_SLOTS: [u8; 4] = [1, 2, 3, 4];
 
 /// The community an announcement carries: primary 65000:1 beats secondary 65000:2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +75,9 @@ pub struct Settings {
     pub allifs: bool,
     pub multihop_ttl: u8,
     pub neighbor_pattern: String,
-    /// The pattern formatted with (dcid, i) for i = 1..=4, in that order.
+    /// The `i` values the pattern is formatted with (`neighbor_slots`; default 1..=4).
+    pub neighbor_slots: Vec<u8>,
+    /// The pattern formatted with (dcid, i) for each slot i, in that order.
     pub neighbors: Vec<IpAddr>,
     pub log_level: LogLevel,
     pub log_json: bool,
@@ -92,6 +97,14 @@ pub struct Settings {
     pub api_allow_remote: bool,
     /// Prometheus metrics address; off by default.
     pub metrics: Option<SocketAddr>,
+    /// How long a planned stop announces GRACEFUL_SHUTDOWN before withdrawing (0: no drain).
+    pub drain_time: std::time::Duration,
+    /// The unix socket serving SetMaintenance and Drain (`elastic drain`); off by default.
+    pub control_socket: Option<PathBuf>,
+    /// With it, the socket is mode 0660 and owned by this group; without, 0600.
+    pub control_socket_group: Option<String>,
+    /// TCP MD5 (RFC 2385) on every session: from the file's `md5_password_file`, never a flag.
+    pub md5: Option<Md5Password>,
     /// To log once logging is up (e.g. an unknown log level).
     pub warnings: Vec<String>,
 }
@@ -383,7 +396,9 @@ fn command() -> clap::Command {
         .args_override_self(true)
         .about("Announces this host's elastic IP addresses to the route servers over BGP (lelastic-compatible).")
         .override_usage(
-            "elastic -dcid N (-primary | -secondary) [flags]\n       elastic check-config [-config PATH] [flags]",
+            "elastic -dcid N (-primary | -secondary) [flags]\n       elastic check-config [-config PATH] [flags]\n       \
+             elastic status [--json] [--api ADDR:PORT]\n       \
+             elastic drain [--undo] | undrain | maintenance on|off  [--socket PATH]",
         )
         .arg(value("dcid", "N", "Datacenter id, greater than 1 (required)").value_parser(parse_dcid))
         .arg(switch("primary", "Announce as primary (community 65000:1)"))
@@ -585,7 +600,12 @@ pub fn resolve(
         .clone()
         .or_else(|| config.neighbor_pattern.clone())
         .unwrap_or_else(|| DEFAULT_NEIGHBOR_PATTERN.to_string());
-    let neighbors = format_neighbors(&neighbor_pattern, dcid).map_err(UsageError::new)?;
+    let neighbor_slots = config
+        .neighbor_slots
+        .clone()
+        .unwrap_or_else(|| DEFAULT_NEIGHBOR_SLOTS.to_vec());
+    let neighbors =
+        format_neighbor_slots(&neighbor_pattern, dcid, &neighbor_slots).map_err(UsageError::new)?;
 
     let mut warnings = Vec::new();
     let log_level = match (&flags.log_level, config.log_level) {
@@ -637,6 +657,27 @@ pub fn resolve(
         )));
     }
 
+    let control_socket = config.control_socket.clone();
+    if config.control_socket_group.is_some() && control_socket.is_none() {
+        warnings.push(
+            "control_socket_group is set but control_socket is not: there is no control socket"
+                .to_string(),
+        );
+    }
+    let md5 = match (&config.md5_password_file, &config.md5_key) {
+        (None, _) => None,
+        (Some(source), Some(key)) => Some(Md5Password {
+            source: source.clone(),
+            key: key.clone(),
+        }),
+        // `config::parse` alone does not read the password; only `config::load` does.
+        (Some(source), None) => {
+            return Err(UsageError::new(format!(
+                "md5_password_file {source}: the password was not read"
+            )));
+        }
+    };
+
     Ok(Settings {
         dcid,
         role,
@@ -647,6 +688,7 @@ pub fn resolve(
             .or(config.multihop_ttl)
             .unwrap_or(DEFAULT_MULTIHOP_TTL),
         neighbor_pattern,
+        neighbor_slots,
         neighbors,
         log_level,
         log_json: flags.log_json.or(config.log_json).unwrap_or(false),
@@ -660,6 +702,12 @@ pub fn resolve(
         api,
         api_allow_remote,
         metrics: flags.metrics.or(config.metrics),
+        drain_time: config
+            .drain_time
+            .unwrap_or(crate::config::DEFAULT_DRAIN_TIME),
+        control_socket,
+        control_socket_group: config.control_socket_group.clone(),
+        md5,
         warnings,
     })
 }
@@ -667,13 +715,23 @@ pub fn resolve(
 /// Formats the pattern the way lelastic's `fmt.Sprintf(pattern, dcid, i)` does for i = 1..=4.
 /// The pattern must hold exactly two `%d`, and every result must be an IP address.
 pub fn format_neighbors(pattern: &str, dcid: u32) -> Result<Vec<IpAddr>, String> {
+    format_neighbor_slots(pattern, dcid, &DEFAULT_NEIGHBOR_SLOTS)
+}
+
+/// The same for the given slots (`neighbor_slots` in the config file) instead of 1..=4.
+pub fn format_neighbor_slots(
+    pattern: &str,
+    dcid: u32,
+    slots: &[u8],
+) -> Result<Vec<IpAddr>, String> {
     let parts: Vec<&str> = pattern.split("%d").collect();
     if parts.len() != 3 {
         return Err(format!(
             "neighborpattern {pattern:?} must contain exactly two %d (datacenter id, then 1..4)"
         ));
     }
-    (1..=NEIGHBOR_COUNT)
+    slots
+        .iter()
         .map(|i| {
             let text = format!("{}{dcid}{}{i}{}", parts[0], parts[1], parts[2]);
             IpAddr::from_str(&text).map_err(|_| {
@@ -736,6 +794,7 @@ mod tests {
             allifs: false,
             multihop_ttl: 16,
             neighbor_pattern: "2600:3c0f:%d:34::%d".to_string(),
+            neighbor_slots: vec![1, 2, 3, 4],
             neighbors: (1..=4)
                 .map(|i| format!("2600:3c0f:14:34::{i}").parse().unwrap())
                 .collect(),
@@ -751,6 +810,10 @@ mod tests {
             api: Some("127.0.0.1:50051".parse().unwrap()),
             api_allow_remote: false,
             metrics: None,
+            drain_time: std::time::Duration::from_secs(5),
+            control_socket: None,
+            control_socket_group: None,
+            md5: None,
             warnings: vec![],
         };
         assert_eq!(settings, expected);
@@ -1148,6 +1211,19 @@ mod tests {
         addresses: [203.0.113.10/32]\nmed: 50\nrouter_id: 192.0.2.1\n";
 
     #[test]
+    fn neighbor_slots_choose_which_addresses_the_pattern_gives() {
+        let s = with_file(&[], &format!("{FILE}neighbor_slots: [2, 5]\n")).unwrap();
+        assert_eq!(
+            s.neighbors,
+            [
+                "2001:db8:14:34::2".parse::<IpAddr>().unwrap(),
+                "2001:db8:14:34::5".parse().unwrap()
+            ]
+        );
+        assert_eq!(with_file(&[], FILE).unwrap().neighbors.len(), 4);
+    }
+
+    #[test]
     fn the_file_supplies_what_the_flags_do_not_give() {
         let s = with_file(&[], FILE).unwrap();
         assert_eq!(
@@ -1261,12 +1337,43 @@ mod tests {
     }
 
     #[test]
+    fn the_md5_password_comes_only_from_a_file_that_was_read() {
+        // `parse` names the file but does not read it: settings without the password are refused
+        // rather than silently running without signatures.
+        let e = with_file(
+            &[],
+            &format!("{FILE}md5_password_file: /etc/elastic/bgp.secret\n"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("was not read"), "{e}");
+        assert!(parse(["-dcid", "14", "-primary", "-md5_password_file", "/x"]).is_err());
+        assert_eq!(with(&[]).md5, None);
+
+        // With the password read (as `config::load` does), check-config shows where it comes
+        // from, never the password itself.
+        let path = Path::new("/etc/elastic/elastic.yaml");
+        let yaml = format!("{FILE}md5_password_file: credential:bgp\n");
+        let mut file = crate::config::parse(&yaml, path).unwrap();
+        file.md5_key = Some(crate::bgp::md5::key_from_contents(path, b"hunter2\n").unwrap());
+        let settings = resolve(&FlagValues::default(), Some((path, &file))).unwrap();
+        let md5 = settings.md5.as_ref().expect("md5 settings");
+        assert_eq!(md5.key.as_bytes(), b"hunter2");
+        let rendered = crate::config::render(&settings);
+        assert!(
+            rendered.contains("md5_password_file: credential:bgp"),
+            "{rendered}"
+        );
+        assert!(!rendered.contains("hunter2"), "{rendered}");
+    }
+
+    #[test]
     fn the_rendered_configuration_reads_back_the_same() {
         let yaml = format!(
             "{FILE}probes:\n  web: {{http: {{url: \"http://127.0.0.1:8080/h\", body: ok}}, interval: 2s}}\n  \
              db: {{exec: [/bin/true], user: nobody}}\nservices:\n  - name: www\n    addresses: [203.0.113.10/32]\n    \
              probes: [web]\n    on_down: demote\n    announce_delay: 1s\n    preempt: false\n\
-             maintenance_file: /etc/elastic/maintenance\nhooks: {{on_change: [/bin/echo, hi]}}\n"
+             maintenance_file: /etc/elastic/maintenance\nhooks: {{on_change: [/bin/echo, hi]}}\n\
+             drain_time: 0\ncontrol_socket: /run/elastic/control.sock\ncontrol_socket_group: adm\n"
         );
         let settings = with_file(&[], &yaml).unwrap();
         let rendered = crate::config::render(&settings);
@@ -1277,5 +1384,29 @@ mod tests {
             (settings.dcid, settings.role, settings.med)
         );
         assert!(rendered.contains("fast_interval: 500ms"), "{rendered}");
+        assert_eq!(
+            (
+                again.drain_time,
+                &again.control_socket,
+                &again.control_socket_group
+            ),
+            (
+                std::time::Duration::ZERO,
+                &settings.control_socket,
+                &settings.control_socket_group
+            )
+        );
+        assert!(settings.control_socket.is_some());
+    }
+
+    #[test]
+    fn the_rendered_defaults_read_back_the_same() {
+        // Every default spelled out (announce_delay: 0s among them) must parse again.
+        let yaml = format!("{FILE}probes:\n  web: {{tcp: \"127.0.0.1:80\"}}\n");
+        let settings = with_file(&[], &yaml).unwrap();
+        let rendered = crate::config::render(&settings);
+        assert!(rendered.contains("announce_delay: 0s"), "{rendered}");
+        let again = with_file(&[], &rendered).unwrap_or_else(|e| panic!("{e}\n{rendered}"));
+        assert_eq!(again.health, settings.health, "{rendered}");
     }
 }

@@ -6,9 +6,10 @@
 //! References between keys (a service naming a probe) are checked the same way: the probe names
 //! are collected in a first pass and consulted while the services are read.
 //!
-//! Pure except [`load`], which reads the file and hands [`parse_with`] the means to read the files the
-//! config names (an https probe's `ca_file`), so those are read, and their errors located, while
-//! the key is. The keys are documented in the README ("Configuration file").
+//! Pure except [`load`], which reads the file, hands [`parse_with`] the means to read the files
+//! the config names (an https probe's `ca_file`, so it is read and its errors located while the
+//! key is), and reads the TCP MD5 password file it names. The keys are documented in the README
+//! ("Configuration file").
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -26,6 +27,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use crate::announce::COMMUNITY_SECONDARY;
+use crate::bgp::md5::{self, KeySource, Md5Key};
 use crate::cli::{LogLevel, Role};
 
 /// Read when `-config` is not given and the file exists.
@@ -44,6 +46,11 @@ pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(10);
 /// The service gating every address when the file lists no `services`.
 pub const DEFAULT_SERVICE: &str = "default";
 pub const SHELL: &str = "/bin/sh";
+/// How long a planned stop announces GRACEFUL_SHUTDOWN (RFC 8326) before withdrawing: enough for
+/// the route servers to pick the other host's path and for the routers behind them to install it
+/// (well under a second in the lab; seconds on a loaded route server), short enough that a
+/// restart stays quick. systemd's TimeoutStopSec must exceed it.
+pub const DEFAULT_DRAIN_TIME: Duration = Duration::from_secs(5);
 
 /// What the file says. Flag keys are `None` when absent (flags and built-in defaults apply).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -54,6 +61,8 @@ pub struct FileConfig {
     pub allifs: Option<bool>,
     pub multihop_ttl: Option<u8>,
     pub neighbor_pattern: Option<String>,
+    /// The `i` values the pattern is formatted with (default 1..=4).
+    pub neighbor_slots: Option<Vec<u8>>,
     pub log_level: Option<LogLevel>,
     pub log_json: Option<bool>,
     pub addresses: Option<Vec<IpNet>>,
@@ -63,7 +72,15 @@ pub struct FileConfig {
     pub api: Option<Option<SocketAddr>>,
     pub api_allow_remote: Option<bool>,
     pub metrics: Option<SocketAddr>,
+    /// `md5_password_file`: where the TCP MD5 password for every route server is.
+    pub md5_password_file: Option<KeySource>,
+    /// The password from `md5_password_file`, read and checked by [`load`]; [`parse`] does no IO
+    /// and leaves it `None`.
+    pub md5_key: Option<Md5Key>,
     pub health: HealthConfig,
+    pub drain_time: Option<Duration>,
+    pub control_socket: Option<PathBuf>,
+    pub control_socket_group: Option<String>,
 }
 
 /// Probes, services, maintenance and hooks: what gates the announcements.
@@ -254,11 +271,13 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// How [`parse`] reads a file the config names (an https probe's `ca_file`): [`load`] reads the
-/// disk, tests pass a fake.
+/// How [`parse_with`] reads a file the config names (an https probe's `ca_file`): [`load`]
+/// reads the disk, tests pass a fake.
 pub type ReadFile = Rc<dyn Fn(&Path) -> io::Result<Vec<u8>>>;
 
-/// Reads and parses the file at `path`, and the files it names.
+/// Reads and parses the file at `path` and the CA files it names, then reads the TCP MD5
+/// password file it names (a refused password file makes the whole configuration invalid, at
+/// start and on reload).
 pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
         file: path.to_path_buf(),
@@ -266,7 +285,24 @@ pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
         column: None,
         message: format!("cannot read: {error}"),
     })?;
-    parse_with(&text, path, Rc::new(|file: &Path| std::fs::read(file)))
+    let mut config = parse_with(&text, path, Rc::new(|file: &Path| std::fs::read(file)))?;
+    if let Some(source) = &config.md5_password_file {
+        let password = md5::read_configured_key(source).map_err(|error| {
+            // Point at the key (a top-level key starts its line).
+            let line = text
+                .lines()
+                .position(|l| l.starts_with("md5_password_file:"))
+                .map(|i| i + 1);
+            ConfigError {
+                file: path.to_path_buf(),
+                line,
+                column: line.map(|_| 1),
+                message: format!("md5_password_file: {error}"),
+            }
+        })?;
+        config.md5_key = Some(password.key);
+    }
+    Ok(config)
 }
 
 /// Parses the text of the file at `path` (the path only labels errors). Reads nothing: a
@@ -329,6 +365,25 @@ pub fn load_choice(
         ConfigChoice::Default => return Ok(None),
     };
     load(&path).map(|config| Some((path, config)))
+}
+
+/// Why the effective settings could not be made: the file itself, or the flags merged with it.
+#[derive(Debug, thiserror::Error)]
+pub enum EffectiveError {
+    #[error(transparent)]
+    File(#[from] ConfigError),
+    #[error(transparent)]
+    Usage(#[from] crate::cli::UsageError),
+}
+
+/// The file `invocation` names (if any), read and merged under its flags: what start-up and every
+/// SIGHUP use, so flags keep winning over the file on reload.
+pub fn effective(
+    invocation: &crate::cli::Invocation,
+) -> Result<crate::cli::Settings, EffectiveError> {
+    let file = load_choice(&invocation.config)?;
+    let file_ref = file.as_ref().map(|(path, config)| (path.as_path(), config));
+    Ok(crate::cli::resolve(&invocation.flags, file_ref)?)
 }
 
 /// The effective configuration as YAML that [`parse`] accepts: every key with the value in force
@@ -440,14 +495,7 @@ pub fn render(settings: &crate::cli::Settings) -> String {
                 ),
                 ("on_down", outcome(&s.on_down)),
                 ("maintenance", outcome(&s.maintenance)),
-                (
-                    "announce_delay",
-                    if s.announce_delay.is_zero() {
-                        Value::from("0s")
-                    } else {
-                        dur(s.announce_delay)
-                    },
-                ),
+                ("announce_delay", dur(s.announce_delay)),
                 ("preempt", Value::from(s.preempt)),
             ])
         })
@@ -473,6 +521,16 @@ pub fn render(settings: &crate::cli::Settings) -> String {
             "neighbor_pattern",
             Value::from(settings.neighbor_pattern.clone()),
         ),
+        (
+            "neighbor_slots",
+            list(
+                settings
+                    .neighbor_slots
+                    .iter()
+                    .map(|s| Value::from(*s))
+                    .collect(),
+            ),
+        ),
         ("log_level", Value::from(level)),
         ("log_json", Value::from(settings.log_json)),
         (
@@ -487,6 +545,29 @@ pub fn render(settings: &crate::cli::Settings) -> String {
         ),
         ("api_allow_remote", Value::from(settings.api_allow_remote)),
         ("metrics", opt(settings.metrics.map(|m| text(&m)))),
+        (
+            "drain_time",
+            if settings.drain_time.is_zero() {
+                Value::from("0s")
+            } else {
+                dur(settings.drain_time)
+            },
+        ),
+        (
+            "control_socket",
+            opt(settings
+                .control_socket
+                .as_ref()
+                .map(|p| Value::from(p.display().to_string()))),
+        ),
+        (
+            "control_socket_group",
+            opt(settings.control_socket_group.as_deref().map(Value::from)),
+        ),
+        (
+            "md5_password_file",
+            opt(settings.md5.as_ref().map(|m| text(&m.source))),
+        ),
         ("probes", Value::Mapping(probes)),
         ("services", list(services)),
         (
@@ -553,6 +634,7 @@ struct RawFile {
     allifs: Option<bool>,
     multihop_ttl: Option<Ttl>,
     neighbor_pattern: Option<Pattern>,
+    neighbor_slots: Option<Slots>,
     log_level: Option<Level>,
     log_json: Option<bool>,
     addresses: Option<Vec<Address>>,
@@ -561,12 +643,16 @@ struct RawFile {
     api: Option<ApiListen>,
     api_allow_remote: Option<bool>,
     metrics: Option<Listen>,
+    md5_password_file: Option<PasswordFile>,
     #[serde(default)]
     probes: BTreeMap<Name, RawProbe>,
     services: Option<Vec<RawService>>,
     maintenance_file: Option<PathBuf>,
     maintenance_poll: Option<Dur>,
     hooks: Option<RawHooks>,
+    drain_time: Option<DrainTime>,
+    control_socket: Option<SocketPath>,
+    control_socket_group: Option<GroupName>,
 }
 
 impl From<RawFile> for FileConfig {
@@ -590,6 +676,7 @@ impl From<RawFile> for FileConfig {
             allifs: raw.allifs,
             multihop_ttl: raw.multihop_ttl.map(|t| t.0),
             neighbor_pattern: raw.neighbor_pattern.map(|p| p.0),
+            neighbor_slots: raw.neighbor_slots.map(|s| s.0),
             log_level: raw.log_level.map(|l| l.0),
             log_json: raw.log_json,
             addresses: raw
@@ -600,6 +687,11 @@ impl From<RawFile> for FileConfig {
             api: raw.api.map(|a| a.0),
             api_allow_remote: raw.api_allow_remote,
             metrics: raw.metrics.map(|m| m.0),
+            drain_time: raw.drain_time.map(|d| d.0),
+            control_socket: raw.control_socket.map(|p| p.0),
+            control_socket_group: raw.control_socket_group.map(|g| g.0),
+            md5_password_file: raw.md5_password_file.map(|p| p.0),
+            md5_key: None,
             health: HealthConfig {
                 probes,
                 services,
@@ -987,11 +1079,34 @@ int_newtype!(Status, u16, |n: i64| match n {
 });
 
 parsed_newtype!(Dur, Duration, parse_duration);
-// A delay may be zero (check-config prints `announce_delay: 0s`, the default).
-parsed_newtype!(Delay, Duration, |t: &str| humantime::parse_duration(t)
-    .map_err(
-        |_| "expected a duration such as 0s, 500ms or 1m30s".to_string()
-    ));
+parsed_newtype!(DrainTime, Duration, |t: &str| match t.trim() {
+    "0" => Ok(Duration::ZERO),
+    _ => humantime::parse_duration(t)
+        .map_err(|_| "expected a duration such as 5s or 500ms, or 0 to skip the drain".to_string()),
+});
+parsed_newtype!(SocketPath, PathBuf, |t: &str| {
+    let path = PathBuf::from(t);
+    // sun_path holds 108 bytes with the terminating NUL.
+    if !path.is_absolute() {
+        Err("expected an absolute path, e.g. /run/elastic/control.sock".to_string())
+    } else if t.len() > 107 {
+        Err("the path is too long for a unix socket (107 bytes at most)".to_string())
+    } else {
+        Ok(path)
+    }
+});
+parsed_newtype!(GroupName, String, |t: &str| {
+    let ok = !t.is_empty()
+        && t.len() <= 32
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(t.to_string())
+    } else {
+        Err("expected a group name (letters, digits, '-', '_' and '.')".to_string())
+    }
+});
+parsed_newtype!(Delay, Duration, parse_delay);
 parsed_newtype!(Address, IpNet, crate::cli::parse_address);
 parsed_newtype!(RouterId, Ipv4Addr, crate::cli::parse_router_id);
 parsed_newtype!(Listen, SocketAddr, crate::cli::parse_listen);
@@ -1006,6 +1121,7 @@ parsed_newtype!(TcpTarget, SocketAddr, |t: &str| t
         "expected IP:PORT, e.g. 127.0.0.1:80 or [::1]:80".to_string()
     }));
 parsed_newtype!(Url, (HttpUrl, bool), parse_url);
+parsed_newtype!(PasswordFile, KeySource, KeySource::parse);
 parsed_newtype!(
     CaFile,
     (PathBuf, Vec<CertificateDer<'static>>),
@@ -1076,6 +1192,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// A wait that may be zero (`announce_delay: 0s` is the default, and what check-config prints).
+fn parse_delay(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|_| "expected a duration such as 0s, 1s, 500ms or 1m30s".to_string())
+}
+
 /// Probe and service names end up in logs, hook arguments and metric labels.
 fn parse_name(text: &str) -> Result<String, String> {
     let ok = !text.is_empty()
@@ -1143,6 +1265,37 @@ fn parse_url(text: &str) -> Result<(HttpUrl, bool), String> {
         path: path.to_string(),
     };
     Ok((url, https))
+}
+
+/// `neighbor_slots`: the `i` values (1 to 255) the neighbor pattern is formatted with, each once.
+struct Slots(Vec<u8>);
+impl<'de> Deserialize<'de> for Slots {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct SlotsVisitor;
+        impl<'de> Visitor<'de> for SlotsVisitor {
+            type Value = Slots;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of route-server slots, e.g. [1, 2, 3, 4]")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Slots, A::Error> {
+                let mut slots = Vec::new();
+                while let Some(slot) = seq.next_element::<i64>()? {
+                    let slot = u8::try_from(slot).ok().filter(|s| *s >= 1).ok_or_else(|| {
+                        de::Error::custom(format!("invalid slot {slot}: expected 1 to 255"))
+                    })?;
+                    if slots.contains(&slot) {
+                        return Err(de::Error::custom(format!("slot {slot} is listed twice")));
+                    }
+                    slots.push(slot);
+                }
+                if slots.is_empty() {
+                    return Err(de::Error::custom("at least one slot is needed"));
+                }
+                Ok(Slots(slots))
+            }
+        }
+        d.deserialize_seq(SlotsVisitor)
+    }
 }
 
 /// A command: one program path (a string) or an argv list. Never run through a shell.

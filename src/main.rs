@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use elastic::cli::{self, Command, Invocation, Settings};
-use elastic::{config, daemon, logging, status_cmd};
+use elastic::{config, control, daemon, logging, status_cmd};
 use tracing::{error, warn};
 
 /// Exit codes: 0 after an orderly stop, `-h` or a valid `check-config`; 1 for a fatal runtime
@@ -14,6 +14,13 @@ fn main() -> ExitCode {
     // `elastic status …` asks a running daemon; its exit codes are documented in status_cmd.
     if args.peek().is_some_and(|first| first == "status") {
         return status_cmd::main(args.skip(1));
+    }
+    // `elastic drain`, `undrain`, `maintenance on|off` talk to the daemon's control socket.
+    if let Some(word) = args
+        .peek()
+        .and_then(|first| control::WORDS.iter().find(|w| first == **w))
+    {
+        return control::main(word, args.skip(1));
     }
     let (invocation, check_only) = match cli::parse(args) {
         Ok(Command::Run(invocation)) => (invocation, false),
@@ -64,7 +71,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(daemon::run(settings)) {
+    match runtime.block_on(daemon::run(settings, Some(invocation))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(fatal) => {
             error!(error = %fatal, "fatal");
@@ -79,7 +86,11 @@ fn check_only_requested() -> bool {
 
 /// The config file (if any) merged under the flags; the error and its exit code.
 fn effective_settings(invocation: &Invocation) -> Result<Settings, (String, u8)> {
-    let file = config::load_choice(&invocation.config).map_err(|e| (e.to_string(), 1))?;
-    let file_ref = file.as_ref().map(|(path, config)| (path.as_path(), config));
-    cli::resolve(&invocation.flags, file_ref).map_err(|e| (e.to_string(), 2))
+    config::effective(invocation).map_err(|error| {
+        let code = match error {
+            config::EffectiveError::File(_) => 1,
+            config::EffectiveError::Usage(_) => 2,
+        };
+        (error.to_string(), code)
+    })
 }

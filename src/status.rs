@@ -14,7 +14,7 @@ use crate::announce::DesiredRoutes;
 use crate::bgp::session::{SessionStatus, State};
 use crate::cli::Role;
 
-/// What does not change while the daemon runs.
+/// Who the daemon is; replaced when a reload changes the role, the router id or the TTL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DaemonInfo {
     pub version: &'static str,
@@ -57,14 +57,32 @@ pub struct AddressStatus {
     pub reason: String,
 }
 
+/// Maintenance and draining: what the operator asked for, beyond the health of the services.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mode {
+    /// The maintenance file exists.
+    pub maintenance_file: bool,
+    /// SetMaintenance(drain: true) through the control socket.
+    pub maintenance_requested: bool,
+    /// Why every route carries GRACEFUL_SHUTDOWN (65535:0) now: `elastic drain`, or a planned
+    /// stop; `None` when not draining.
+    pub draining: Option<String>,
+    /// Whether the control socket (SetMaintenance, Drain) is enabled.
+    pub control_socket: bool,
+}
+
+/// The session receivers, in neighbor order; replaced when a reload adds or removes neighbors.
+pub type SessionList = Arc<Vec<watch::Receiver<SessionStatus>>>;
+
 /// The receivers a reader needs; cheap to clone.
 #[derive(Clone)]
 pub struct StatusSource {
-    pub info: Arc<DaemonInfo>,
-    pub sessions: Vec<watch::Receiver<SessionStatus>>,
+    pub info: watch::Receiver<Arc<DaemonInfo>>,
+    pub sessions: watch::Receiver<SessionList>,
     pub routes: watch::Receiver<Arc<DesiredRoutes>>,
     pub addresses: watch::Receiver<Arc<Vec<AddressStatus>>>,
     pub probes: watch::Receiver<Arc<Vec<ProbeStatus>>>,
+    pub mode: watch::Receiver<Mode>,
 }
 
 /// Everything at one moment. `taken_at` pairs the monotonic and wall clocks so readers can turn
@@ -72,6 +90,7 @@ pub struct StatusSource {
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub info: Arc<DaemonInfo>,
+    pub mode: Mode,
     pub taken_at: (Instant, SystemTime),
     pub sessions: Vec<SessionStatus>,
     pub routes: Arc<DesiredRoutes>,
@@ -80,11 +99,31 @@ pub struct Snapshot {
 }
 
 impl StatusSource {
+    /// A source whose layout never changes (tests, tools): fixed info, sessions and mode.
+    pub fn fixed(
+        info: DaemonInfo,
+        sessions: Vec<watch::Receiver<SessionStatus>>,
+        routes: watch::Receiver<Arc<DesiredRoutes>>,
+        addresses: watch::Receiver<Arc<Vec<AddressStatus>>>,
+        probes: watch::Receiver<Arc<Vec<ProbeStatus>>>,
+    ) -> StatusSource {
+        StatusSource {
+            info: watch::channel(Arc::new(info)).1,
+            sessions: watch::channel(Arc::new(sessions)).1,
+            routes,
+            addresses,
+            probes,
+            mode: watch::channel(Mode::default()).1,
+        }
+    }
+
     pub fn snapshot(&self) -> Snapshot {
+        let sessions = self.sessions.borrow().clone();
         Snapshot {
-            info: self.info.clone(),
+            info: self.info.borrow().clone(),
+            mode: self.mode.borrow().clone(),
             taken_at: (Instant::now(), SystemTime::now()),
-            sessions: self.sessions.iter().map(|s| s.borrow().clone()).collect(),
+            sessions: sessions.iter().map(|s| s.borrow().clone()).collect(),
             routes: self.routes.borrow().clone(),
             addresses: self.addresses.borrow().clone(),
             probes: self.probes.borrow().clone(),

@@ -226,6 +226,23 @@ pub fn render(status: &pb::Status) -> String {
         status.peer_asn,
         format_duration(status.uptime.as_ref()),
     );
+    let maintenance = status.maintenance.clone().unwrap_or_default();
+    let mut modes = Vec::new();
+    if maintenance.draining {
+        modes.push(format!(
+            "draining ({}): routes carry GRACEFUL_SHUTDOWN 65535:0",
+            maintenance.draining_reason
+        ));
+    }
+    if maintenance.requested {
+        modes.push("maintenance on (elastic maintenance on)".to_string());
+    }
+    if maintenance.file {
+        modes.push("maintenance on (maintenance file)".to_string());
+    }
+    for mode in modes {
+        let _ = writeln!(out, "Mode: {mode}");
+    }
     let sessions_total = status.sessions.len();
     let _ = writeln!(out, "\nAddresses:");
     if status.addresses.is_empty() {
@@ -358,6 +375,13 @@ pub fn to_json(status: &pb::Status) -> Value {
         "started_at": timestamp_json(status.started_at.as_ref()),
         "uptime_seconds": duration_json(status.uptime.as_ref()),
         "all_announced": status.all_announced,
+        "maintenance": status.maintenance.as_ref().map(|m| json!({
+            "file": m.file,
+            "requested": m.requested,
+            "draining": m.draining,
+            "draining_reason": m.draining_reason,
+            "control_socket": m.control_socket,
+        })),
         "addresses": status.addresses.iter().map(|a| json!({
             "prefix": a.prefix,
             "announced": a.announced,

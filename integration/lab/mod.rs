@@ -62,6 +62,9 @@ pub(crate) struct LabSpec {
     /// Whether hosts get the VIPs on `lo` from the lab (lelastic needs that; elastic can bind them
     /// itself with `-address`).
     pub(crate) vips_on_lo: bool,
+    /// TCP MD5 password the route servers require (their templates' `{{MD5_PASSWORD}}`); without
+    /// one, that line is left out.
+    pub(crate) md5_password: Option<String>,
 }
 
 impl LabSpec {
@@ -72,6 +75,7 @@ impl LabSpec {
             hosts: 1,
             client: false,
             vips_on_lo: true,
+            md5_password: None,
         }
     }
     pub(crate) fn hosts(mut self, n: usize) -> Self {
@@ -88,6 +92,10 @@ impl LabSpec {
     }
     pub(crate) fn without_vips(mut self) -> Self {
         self.vips_on_lo = false;
+        self
+    }
+    pub(crate) fn md5_password(mut self, password: &str) -> Self {
+        self.md5_password = Some(password.to_string());
         self
     }
 }

@@ -107,8 +107,20 @@ pub(crate) struct RouteServer {
     gobgp_port: Option<u16>,
 }
 
+/// The TCP MD5 password placeholder: its line is dropped when the lab has no password.
+const MD5_PASSWORD: &str = "MD5_PASSWORD";
+
 fn render(template: &str, vars: &[(&str, String)]) -> Result<String, String> {
-    let mut out = template.to_string();
+    let optional = format!("{{{{{MD5_PASSWORD}}}}}");
+    let mut out = if vars.iter().any(|(key, _)| *key == MD5_PASSWORD) {
+        template.to_string()
+    } else {
+        template
+            .lines()
+            .filter(|line| !line.contains(&optional))
+            .map(|line| format!("{line}\n"))
+            .collect()
+    };
     for (key, value) in vars {
         out = out.replace(&format!("{{{{{key}}}}}"), value);
     }
@@ -119,6 +131,17 @@ fn render(template: &str, vars: &[(&str, String)]) -> Result<String, String> {
         )),
         None => Ok(out),
     }
+}
+
+/// Adds the TCP MD5 password, when the lab has one, to a template's values.
+fn with_password(
+    mut vars: Vec<(&'static str, String)>,
+    password: &Option<String>,
+) -> Vec<(&'static str, String)> {
+    if let Some(password) = password {
+        vars.push((MD5_PASSWORD, password.clone()));
+    }
+    vars
 }
 
 impl RouteServer {
@@ -145,12 +168,15 @@ impl RouteServer {
                 let log_file = dir.join(format!("bgpd-{slot}.frrlog"));
                 let conf = render(
                     FRR_BGPD_CONF,
-                    &[
-                        ("HOSTNAME", hostname.clone()),
-                        ("LOG_FILE", log_file.to_string_lossy().into_owned()),
-                        ("ROUTER_ID", router_id),
-                        ("HOST_RANGE", HOST_RANGE.to_string()),
-                    ],
+                    &with_password(
+                        vec![
+                            ("HOSTNAME", hostname.clone()),
+                            ("LOG_FILE", log_file.to_string_lossy().into_owned()),
+                            ("ROUTER_ID", router_id),
+                            ("HOST_RANGE", HOST_RANGE.to_string()),
+                        ],
+                        &lab.spec.md5_password,
+                    ),
                 )?;
                 let conf_path = write(&format!("bgpd-{slot}.conf"), conf)?;
                 let mut zebra = None;
@@ -209,16 +235,19 @@ impl RouteServer {
                 let log_file = dir.join(format!("bird-{slot}.birdlog"));
                 let conf = render(
                     BIRD_CONF,
-                    &[
-                        ("ROUTER_ID", router_id),
-                        ("LOG_FILE", log_file.to_string_lossy().into_owned()),
-                        ("LISTEN_ADDRESS", listen),
-                        ("HOST_RANGE", HOST_RANGE.to_string()),
-                        (
-                            "KERNEL_DISABLED",
-                            if slot == 1 { "no" } else { "yes" }.to_string(),
-                        ),
-                    ],
+                    &with_password(
+                        vec![
+                            ("ROUTER_ID", router_id),
+                            ("LOG_FILE", log_file.to_string_lossy().into_owned()),
+                            ("LISTEN_ADDRESS", listen),
+                            ("HOST_RANGE", HOST_RANGE.to_string()),
+                            (
+                                "KERNEL_DISABLED",
+                                if slot == 1 { "no" } else { "yes" }.to_string(),
+                            ),
+                        ],
+                        &lab.spec.md5_password,
+                    ),
                 )?;
                 let conf_path = write(&format!("bird-{slot}.conf"), conf)?;
                 let socket = dir.join(format!("bird-{slot}.ctl"));
@@ -398,6 +427,10 @@ fn parse_origin(s: &str) -> Option<Origin> {
 }
 
 fn parse_community(s: &str) -> Option<Community> {
+    // FRR names the well-known RFC 8326 community instead of printing 65535:0.
+    if matches!(s.trim(), "graceful-shutdown" | "gracefulShutdown") {
+        return Some(Community(65535, 0));
+    }
     let (a, b) = s
         .trim()
         .trim_matches(|c| c == '(' || c == ')')
@@ -856,6 +889,47 @@ mod tests {
         let sessions = parse_gobgp_sessions(include_str!("testdata/gobgp-neighbors.json")).unwrap();
         assert_eq!(sessions.len(), 2);
         assert!(sessions.iter().all(|s| s.established), "{sessions:?}");
+    }
+
+    #[test]
+    fn the_md5_password_line_is_filled_in_or_left_out() {
+        for template in [FRR_BGPD_CONF, BIRD_CONF] {
+            let vars = |password: Option<&str>| {
+                let mut vars: Vec<(&str, String)> = [
+                    "HOSTNAME",
+                    "LOG_FILE",
+                    "ROUTER_ID",
+                    "HOST_RANGE",
+                    "LISTEN_ADDRESS",
+                    "KERNEL_DISABLED",
+                ]
+                .iter()
+                .map(|k| (*k, "x".to_string()))
+                .collect();
+                if let Some(p) = password {
+                    vars.push((MD5_PASSWORD, p.to_string()));
+                }
+                vars
+            };
+            let with = render(template, &vars(Some("pw-1"))).unwrap();
+            assert!(with.lines().any(|l| !l.trim_start().starts_with(['!', '#'])
+                && l.contains("password")
+                && l.contains("pw-1")));
+            let without = render(template, &vars(None)).unwrap();
+            assert!(
+                !without
+                    .lines()
+                    .any(|l| !l.trim_start().starts_with(['!', '#']) && l.contains("password")),
+                "{without}"
+            );
+            // Only the lines naming the password go.
+            assert_eq!(
+                without.lines().collect::<Vec<_>>(),
+                with.lines()
+                    .filter(|l| !l.contains("pw-1"))
+                    .collect::<Vec<_>>()
+            );
+        }
     }
 
     #[test]

@@ -7,5 +7,7 @@ mod failover;
 mod health;
 mod hostile;
 mod lifecycle;
+mod md5;
+mod ops;
 mod runtime;
 mod systemd;

@@ -91,7 +91,20 @@ fn the_daemon_notifies_ready_watchdog_and_stopping() {
         got(s, "STOPPING=1")
     });
     assert!(got(&seen, "STOPPING=1"), "no STOPPING=1 in {seen:?}");
-    let r = lab.wait_exit(daemon, Duration::from_secs(10));
+    // The daemon drains (default drain_time 5 s) and keeps pinging the watchdog meanwhile; keep
+    // reading, as systemd does: a full datagram queue would block its notifications.
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let r = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut rest = String::new();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                collect_until(&socket, &mut rest, Duration::from_millis(200), |_| false);
+            }
+        });
+        let r = lab.wait_exit(daemon, Duration::from_secs(20));
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        r
+    });
     let status = or_panic(&lab, r);
     assert!(status.success(), "exit {status}\n{}", lab.diagnostics());
 }

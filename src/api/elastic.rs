@@ -12,6 +12,7 @@ use super::proto::elastic::v1::elastic_server;
 use super::{duration, timestamp};
 use crate::bgp::session::{MessageCounts, SessionStatus, State};
 use crate::cli::Role;
+use crate::control;
 use crate::status::{Snapshot, StatusSource};
 
 /// Changes are rare; a client that does not read gets dropped once this many are queued.
@@ -132,6 +133,13 @@ pub fn status(snapshot: &Snapshot) -> pb::Status {
             .map(|s| session(s, snapshot))
             .collect(),
         all_announced: snapshot.missing_announcements().is_empty(),
+        maintenance: Some(pb::Maintenance {
+            file: snapshot.mode.maintenance_file,
+            requested: snapshot.mode.maintenance_requested,
+            draining: snapshot.mode.draining.is_some(),
+            draining_reason: snapshot.mode.draining.clone().unwrap_or_default(),
+            control_socket: snapshot.mode.control_socket,
+        }),
     }
 }
 
@@ -202,30 +210,77 @@ pub fn changes(before: &pb::Status, after: &pb::Status) -> Vec<pb::Change> {
 
 pub struct Service {
     source: StatusSource,
+    /// The daemon's control channel: only the control socket's instance has one.
+    control: Option<mpsc::Sender<control::Request>>,
 }
 
 impl Service {
+    /// The read-only service of the TCP API.
     pub fn new(source: StatusSource) -> Self {
-        Service { source }
+        Service {
+            source,
+            control: None,
+        }
+    }
+
+    /// The control socket's service: SetMaintenance and Drain reach the daemon through `control`.
+    pub fn with_control(source: StatusSource, control: mpsc::Sender<control::Request>) -> Self {
+        Service {
+            source,
+            control: Some(control),
+        }
+    }
+
+    /// Hands `command` to the daemon's event loop and waits for its answer.
+    async fn ask(&self, rpc: &str, command: control::Command) -> Result<bool, GrpcStatus> {
+        let Some(control) = &self.control else {
+            let why = if self.source.mode.borrow().control_socket {
+                "this API is read-only; use the control socket (elastic drain / elastic maintenance)"
+            } else {
+                "not enabled: set control_socket in the config and use elastic drain / elastic \
+                 maintenance; this API is read-only"
+            };
+            return Err(GrpcStatus::failed_precondition(format!("{rpc}: {why}")));
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let gone = || GrpcStatus::unavailable("the daemon is stopping");
+        control
+            .send(control::Request { command, reply })
+            .await
+            .map_err(|_| gone())?;
+        answer
+            .await
+            .map_err(|_| gone())?
+            .map_err(GrpcStatus::unavailable)
     }
 }
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchStatusResponse, GrpcStatus>> + Send>>;
 
-/// Waits until any channel of `source` changed (or all senders are gone: `false`).
-async fn any_changed(source: &mut StatusSource) -> bool {
+/// Waits until any channel of `source` or any of `sessions` changed (or all senders are gone:
+/// `false`).
+async fn any_changed(
+    source: &mut StatusSource,
+    sessions: &mut [tokio::sync::watch::Receiver<SessionStatus>],
+) -> bool {
     let mut waits: Vec<Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>>> = Vec::new();
-    for session in &mut source.sessions {
+    for session in sessions {
         waits.push(Box::pin(async move { session.changed().await.is_ok() }));
     }
-    let (routes, addresses, probes) = (
+    let (info, list, routes, addresses, probes, mode) = (
+        &mut source.info,
+        &mut source.sessions,
         &mut source.routes,
         &mut source.addresses,
         &mut source.probes,
+        &mut source.mode,
     );
+    waits.push(Box::pin(async move { info.changed().await.is_ok() }));
+    waits.push(Box::pin(async move { list.changed().await.is_ok() }));
     waits.push(Box::pin(async move { routes.changed().await.is_ok() }));
     waits.push(Box::pin(async move { addresses.changed().await.is_ok() }));
     waits.push(Box::pin(async move { probes.changed().await.is_ok() }));
+    waits.push(Box::pin(async move { mode.changed().await.is_ok() }));
     // A closed channel answers at once; keep waiting on the live ones.
     let mut live = waits;
     while !live.is_empty() {
@@ -238,13 +293,18 @@ async fn any_changed(source: &mut StatusSource) -> bool {
     false
 }
 
-fn mark_seen(source: &mut StatusSource) {
-    for session in &mut source.sessions {
+/// Marks everything seen; returns the current session receivers (the list may have changed).
+fn mark_seen(source: &mut StatusSource) -> Vec<tokio::sync::watch::Receiver<SessionStatus>> {
+    let mut sessions = source.sessions.borrow_and_update().as_ref().clone();
+    for session in &mut sessions {
         session.mark_unchanged();
     }
+    source.info.mark_unchanged();
+    source.mode.mark_unchanged();
     source.routes.mark_unchanged();
     source.addresses.mark_unchanged();
     source.probes.mark_unchanged();
+    sessions
 }
 
 #[tonic::async_trait]
@@ -265,7 +325,7 @@ impl elastic_server::Elastic for Service {
         _request: Request<pb::WatchStatusRequest>,
     ) -> Result<Response<Self::WatchStatusStream>, GrpcStatus> {
         let mut source = self.source.clone();
-        mark_seen(&mut source);
+        let mut sessions = mark_seen(&mut source);
         let (tx, rx) = mpsc::channel(WATCH_QUEUE);
         let mut last = status(&source.snapshot());
         let first = pb::WatchStatusResponse {
@@ -277,10 +337,10 @@ impl elastic_server::Elastic for Service {
             loop {
                 tokio::select! {
                     () = tx.closed() => return,
-                    changed = any_changed(&mut source) => if !changed { return },
+                    changed = any_changed(&mut source, &mut sessions) => if !changed { return },
                 }
                 tokio::time::sleep(WATCH_SETTLE).await;
-                mark_seen(&mut source);
+                sessions = mark_seen(&mut source);
                 let now = status(&source.snapshot());
                 let changes = changes(&last, &now);
                 if changes.is_empty() {
@@ -302,11 +362,22 @@ impl elastic_server::Elastic for Service {
 
     async fn set_maintenance(
         &self,
-        _request: Request<pb::SetMaintenanceRequest>,
+        request: Request<pb::SetMaintenanceRequest>,
     ) -> Result<Response<pb::SetMaintenanceResponse>, GrpcStatus> {
-        Err(GrpcStatus::failed_precondition(
-            "maintenance is not enabled in the config",
-        ))
+        let drain = request.into_inner().drain;
+        let draining = self
+            .ask("SetMaintenance", control::Command::SetMaintenance(drain))
+            .await?;
+        Ok(Response::new(pb::SetMaintenanceResponse { draining }))
+    }
+
+    async fn drain(
+        &self,
+        request: Request<pb::DrainRequest>,
+    ) -> Result<Response<pb::DrainResponse>, GrpcStatus> {
+        let drain = request.into_inner().drain;
+        let draining = self.ask("Drain", control::Command::Drain(drain)).await?;
+        Ok(Response::new(pb::DrainResponse { draining }))
     }
 }
 

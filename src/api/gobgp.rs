@@ -708,7 +708,7 @@ pub struct Service {
 impl Service {
     /// Starts following the route set for the `Age` column; call on the runtime.
     pub fn new(source: StatusSource) -> Self {
-        let ages = RouteAges::follow(source.info.started_at, source.routes.clone());
+        let ages = RouteAges::follow(source.info.borrow().started_at, source.routes.clone());
         Service { source, ages }
     }
 }
@@ -811,7 +811,7 @@ impl GobgpApi for Service {
         _request: Request<GetBgpRequest>,
     ) -> Result<Response<GetBgpResponse>, Status> {
         Ok(Response::new(GetBgpResponse {
-            global: Some(global(&self.source.info)),
+            global: Some(global(&self.source.info.borrow())),
         }))
     }
 

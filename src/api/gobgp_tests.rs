@@ -106,6 +106,7 @@ fn established_session(now: Instant) -> SessionStatus {
 fn snapshot(sessions: Vec<SessionStatus>, now: Instant) -> Snapshot {
     Snapshot {
         info: info(),
+        mode: Default::default(),
         taken_at: (
             now,
             SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_100),

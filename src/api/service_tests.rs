@@ -53,8 +53,8 @@ fn start() -> Fixture {
     let (routes_tx, routes_rx) = watch::channel(Arc::new(routes));
     let (addresses_tx, addresses_rx) = watch::channel(Arc::new(Vec::new()));
     let (probes_tx, probes_rx) = watch::channel(Arc::new(Vec::new()));
-    let source = StatusSource {
-        info: Arc::new(DaemonInfo {
+    let source = StatusSource::fixed(
+        DaemonInfo {
             version: "0.1.0",
             started_at: SystemTime::now(),
             role: Role::Secondary,
@@ -65,12 +65,12 @@ fn start() -> Fixture {
             hold_time: 9,
             connect_retry: Duration::from_secs(5),
             multihop_ttl: 16,
-        }),
-        sessions: vec![session_rx],
-        routes: routes_rx,
-        addresses: addresses_rx,
-        probes: probes_rx,
-    };
+        },
+        vec![session_rx],
+        routes_rx,
+        addresses_rx,
+        probes_rx,
+    );
     let bound = super::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let url = format!("http://{}", bound.local_addr());
     let task = super::serve(bound, source);
@@ -144,11 +144,98 @@ async fn status_watch_and_maintenance_over_grpc() {
         .await
         .unwrap_err();
     assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
-    assert_eq!(
-        refused.message(),
-        "maintenance is not enabled in the config"
+    assert!(
+        refused.message().starts_with("SetMaintenance: not enabled"),
+        "{}",
+        refused.message()
     );
+    let refused = client
+        .drain(pb::DrainRequest { drain: true })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
     fixture.task.abort();
+}
+
+#[tokio::test]
+async fn the_control_socket_hands_commands_to_the_daemon_and_relays_the_answer() {
+    use crate::control::{self, Command, Options};
+    let fixture = start();
+    let dir = std::env::temp_dir().join(format!("elastic-api-control-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("control.sock");
+    let listener = control::bind(&path, None).unwrap();
+    let source = StatusSource::fixed(
+        DaemonInfo {
+            version: "0.1.0",
+            started_at: SystemTime::now(),
+            role: Role::Primary,
+            router_id: Ipv4Addr::new(192, 0, 2, 1),
+            local_as: 65001,
+            peer_as: 65000,
+            hostname: "a".to_string(),
+            hold_time: 9,
+            connect_retry: Duration::from_secs(5),
+            multihop_ttl: 16,
+        },
+        Vec::new(),
+        fixture._routes_tx.subscribe(),
+        fixture._addresses_tx.subscribe(),
+        fixture._probes_tx.subscribe(),
+    );
+    let (tx, mut rx) = control::channel();
+    let server = super::serve_control(listener, source, tx);
+    // The daemon's side: records the commands; refuses a drain as a stopping daemon would.
+    let daemon = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while let Some(request) = rx.recv().await {
+            let answer = match request.command {
+                Command::SetMaintenance(on) => Ok(on),
+                Command::Drain(_) => Err("the daemon is stopping".to_string()),
+            };
+            seen.push(request.command);
+            let _ = request.reply.send(answer);
+            if seen.len() == 3 {
+                return seen;
+            }
+        }
+        seen
+    });
+    let ask = |command| {
+        let path = path.clone();
+        async move {
+            control::send(&Options {
+                command,
+                socket: path,
+            })
+            .await
+        }
+    };
+    let on = ask(Command::SetMaintenance(true)).await.unwrap();
+    assert!(on.starts_with("maintenance on"), "{on}");
+    let off = ask(Command::SetMaintenance(false)).await.unwrap();
+    assert!(off.starts_with("maintenance off"), "{off}");
+    let refused = ask(Command::Drain(true)).await.unwrap_err();
+    assert!(refused.contains("the daemon is stopping"), "{refused}");
+    assert_eq!(
+        daemon.await.unwrap(),
+        [
+            Command::SetMaintenance(true),
+            Command::SetMaintenance(false),
+            Command::Drain(true)
+        ]
+    );
+    // No socket: a clear error, not a hang.
+    let missing = control::send(&Options {
+        command: Command::Drain(true),
+        socket: dir.join("absent.sock"),
+    })
+    .await
+    .unwrap_err();
+    assert!(missing.contains("no such socket"), "{missing}");
+    server.abort();
+    fixture.task.abort();
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +16,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+use super::md5::Md5Key;
 use super::session::{Action, Event, Input, Session, SessionConfig, SessionStatus, State};
+use super::tcp_md5sig;
 use super::wire::{self, Notification};
 use crate::announce::{DesiredRoutes, RouteAttrs};
 
@@ -32,10 +35,12 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 const TRAFFIC_CLASS_CS6: u32 = 0xc0;
 
 /// Socket settings for the session's connection.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transport {
     /// IP TTL / IPv6 hop limit, set before connecting (eBGP multihop; lelastic: 16).
     pub ttl: u8,
+    /// TCP MD5 signature key (RFC 2385) for the peer's address, set before connecting.
+    pub md5_key: Option<Md5Key>,
 }
 
 /// The daemon's handle on a running session.
@@ -161,7 +166,7 @@ impl Driver {
                 Action::Connect => {
                     self.connection = None;
                     let peer = SocketAddr::new(self.session.config().peer, BGP_PORT);
-                    match connect(peer, self.transport) {
+                    match connect(peer, &self.transport) {
                         Ok(future) => self.connecting = Some(future),
                         Err(error) => {
                             let reason = format!("cannot create socket: {error}");
@@ -250,9 +255,10 @@ impl Driver {
 
 // ===== helper functions =====
 
-/// Creates the socket with the TTL / hop limit set BEFORE connecting (so the SYN already
-/// carries it, as multihop eBGP requires), then starts the connect.
-fn connect(peer: SocketAddr, transport: Transport) -> io::Result<ConnectFuture> {
+/// Creates the socket with the TTL / hop limit and the TCP MD5 key set BEFORE connecting (so the
+/// SYN already carries them: multihop eBGP needs the TTL, and a peer expecting signatures drops
+/// an unsigned SYN), then starts the connect.
+fn connect(peer: SocketAddr, transport: &Transport) -> io::Result<ConnectFuture> {
     let domain = socket2::Domain::for_address(peer);
     let socket = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
     match peer {
@@ -264,6 +270,9 @@ fn connect(peer: SocketAddr, transport: Transport) -> io::Result<ConnectFuture> 
             socket.set_unicast_hops_v6(u32::from(transport.ttl))?;
             socket.set_tclass_v6(TRAFFIC_CLASS_CS6)?;
         }
+    }
+    if let Some(key) = &transport.md5_key {
+        tcp_md5sig::set(socket.as_fd(), peer.ip(), key)?;
     }
     socket.set_nonblocking(true)?;
     let socket = TcpSocket::from_std_stream(std::net::TcpStream::from(socket));

@@ -47,6 +47,8 @@ pub struct SessionConfig {
     pub hold_time: u16,
     /// Base delay before reconnecting after a failure (lelastic: 5 s, plus 0..4 s of jitter).
     pub connect_retry: Duration,
+    /// The driver signs segments with TCP MD5; only changes what a connect timeout is blamed on.
+    pub tcp_md5: bool,
 }
 
 /// RFC 4271 states. `Active` here means "waiting for the connect-retry timer": we never listen.
@@ -301,7 +303,14 @@ impl Session {
                 State::Active => self.start_connect(now, &mut out),
                 State::Connect => {
                     out.push(Action::Disconnect);
-                    self.lost(now, "connect timed out".to_string(), &mut out);
+                    // The kernel drops segments with a missing or wrong signature silently, so a
+                    // password mismatch looks exactly like a peer that never answers.
+                    let reason = if self.config.tcp_md5 {
+                        "connect timed out (TCP MD5 is configured: check the password on both sides)"
+                    } else {
+                        "connect timed out"
+                    };
+                    self.lost(now, reason.to_string(), &mut out);
                 }
                 _ => {}
             }
@@ -735,6 +744,7 @@ mod tests {
             hostname: "host-a".to_string(),
             hold_time: 9,
             connect_retry: Duration::from_secs(5),
+            tcp_md5: false,
         }
     }
 
@@ -1031,6 +1041,33 @@ mod tests {
     }
 
     #[test]
+    fn a_connect_timeout_with_tcp_md5_points_at_the_password() {
+        let down_reason = |tcp_md5: bool| {
+            let t0 = Instant::now();
+            let mut session = Session::new(
+                SessionConfig {
+                    tcp_md5,
+                    ..config()
+                },
+                3,
+            );
+            session.handle(t0, Input::Start);
+            let actions = session.handle_timeout(t0 + Duration::from_secs(5));
+            let reason = actions.iter().find_map(|a| match a {
+                Action::Event(Event::Down { reason, .. }) => Some(reason.clone()),
+                _ => None,
+            });
+            assert_eq!(session.status().last_error, reason);
+            reason.expect("a Down event")
+        };
+        assert_eq!(down_reason(false), "connect timed out");
+        assert_eq!(
+            down_reason(true),
+            "connect timed out (TCP MD5 is configured: check the password on both sides)"
+        );
+    }
+
+    #[test]
     fn a_stable_session_that_drops_retries_at_the_base_delay() {
         let t0 = Instant::now();
         let (mut session, _) = established(t0, routes(&[]));
@@ -1219,6 +1256,89 @@ mod tests {
             Notification::cease_peer_deconfigured()
         )));
         assert_eq!(session.state(), State::Active);
+    }
+
+    /// Whether a sent UPDATE carries exactly these standard communities (attribute 8, optional
+    /// transitive, RFC 1997), in this order.
+    fn sends_communities(actions: &[Action], communities: &[u32]) -> bool {
+        let mut attribute = vec![0xc0, 8, (communities.len() * 4) as u8];
+        for community in communities {
+            attribute.extend_from_slice(&community.to_be_bytes());
+        }
+        actions.iter().any(|a| match a {
+            Action::Send(bytes) => bytes.windows(attribute.len()).any(|w| w == attribute),
+            _ => false,
+        })
+    }
+
+    #[test]
+    fn a_graceful_shutdown_replaces_the_routes_in_place_and_undrain_restores_them() {
+        use crate::announce::GRACEFUL_SHUTDOWN;
+        let t0 = Instant::now();
+        let normal = routes(&[
+            ("203.0.113.10/32", COMMUNITY_PRIMARY),
+            ("2001:db8:100::/64", COMMUNITY_PRIMARY),
+        ]);
+        let (mut session, actions) = established(t0, normal.clone());
+        assert!(sends_communities(&actions, &[COMMUNITY_PRIMARY]));
+        // Drain: the same prefixes, demoted, with 65535:0 (what announce::plan gives).
+        let drained: Arc<DesiredRoutes> = Arc::new(
+            normal
+                .keys()
+                .map(|prefix| {
+                    let attrs = RouteAttrs {
+                        communities: vec![COMMUNITY_SECONDARY, GRACEFUL_SHUTDOWN],
+                        med: Some(1000),
+                    };
+                    (*prefix, attrs)
+                })
+                .collect(),
+        );
+        let actions = session.handle(t0, Input::Routes(drained.clone()));
+        assert!(sends_communities(
+            &actions,
+            &[COMMUNITY_SECONDARY, GRACEFUL_SHUTDOWN]
+        ));
+        // MULTI_EXIT_DISC 1000 (optional, type 4, length 4).
+        let med = [0x80, 4, 4, 0, 0, 0x03, 0xe8];
+        assert!(
+            actions
+                .iter()
+                .any(|a| matches!(a, Action::Send(b) if b.windows(med.len()).any(|w| w == med)))
+        );
+        // An implicit replacement: the path stays usable until the peer picks another one.
+        let summaries: Vec<(u32, u32)> = sent_messages(&actions)
+            .iter()
+            .filter_map(|m| match m {
+                Message::Update(u) => Some((u.announced, u.withdrawn)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            summaries,
+            [(1, 0), (1, 0)],
+            "one UPDATE per family, no withdrawal"
+        );
+        assert_eq!(session.status().adj_out, drained);
+        // Undrain: back to the role's community, again without a withdrawal.
+        let actions = session.handle(t0, Input::Routes(normal.clone()));
+        assert!(sends_communities(&actions, &[COMMUNITY_PRIMARY]));
+        assert_eq!(announced_count(&actions), 2);
+        assert_eq!(session.status().adj_out, normal);
+        // The stop that follows a drain: withdraw everything, then the Cease.
+        let actions = session.handle(t0, Input::Routes(routes(&[])));
+        let withdrawn: u32 = sent_messages(&actions)
+            .iter()
+            .map(|m| match m {
+                Message::Update(u) => u.withdrawn,
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(withdrawn, 2);
+        assert!(session.status().adj_out.is_empty());
+        let cease = Notification::cease_admin_shutdown("elastic stopping (SIGTERM)");
+        let actions = session.handle(t0, Input::Stop(cease.clone()));
+        assert_eq!(sent_messages(&actions), [Message::Notification(cease)]);
     }
 
     #[test]

@@ -380,6 +380,16 @@ fn errors_name_file_line_key_and_expectation() {
             1,
             "maintenance_poll: invalid value \"soon\": expected a duration",
         ),
+        (
+            "dcid: 14\nmd5_password_file: bgp.secret\n",
+            2,
+            "md5_password_file: invalid value \"bgp.secret\": expected an absolute path",
+        ),
+        (
+            "md5_password_file: \"credential:\"\n",
+            1,
+            "md5_password_file: invalid value \"credential:\": expected credential:NAME",
+        ),
     ];
     for (text, line, expected) in cases {
         let e = err(text);
@@ -445,24 +455,91 @@ fn urls_are_split_for_the_client() {
     assert!(parse_url("ftp://host/").is_err());
 }
 
+/// configs/elastic-*.yaml, by name. A new example must be added here (checked below).
+const EXAMPLES: [(&str, &str); 4] = [
+    (
+        "elastic-minimal.yaml",
+        include_str!("../../configs/elastic-minimal.yaml"),
+    ),
+    (
+        "elastic-primary.yaml",
+        include_str!("../../configs/elastic-primary.yaml"),
+    ),
+    (
+        "elastic-secondary.yaml",
+        include_str!("../../configs/elastic-secondary.yaml"),
+    ),
+    (
+        "elastic-keepalived-style.yaml",
+        include_str!("../../configs/elastic-keepalived-style.yaml"),
+    ),
+];
+
+/// The examples write optional keys as `#key: value` (no space after `#`); this removes that `#`.
+fn with_optional_keys(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            let indent = line.len() - line.trim_start().len();
+            match line.trim_start().strip_prefix('#') {
+                Some(rest) if rest.starts_with(|c: char| c.is_ascii_alphabetic()) => {
+                    format!("{}{rest}\n", &line[..indent])
+                }
+                _ => format!("{line}\n"),
+            }
+        })
+        .collect()
+}
+
 #[test]
-fn the_example_configs_are_valid() {
-    for (name, text) in [
-        (
-            "elastic-minimal.yaml",
-            include_str!("../../configs/elastic-minimal.yaml"),
-        ),
-        (
-            "elastic-web.yaml",
-            include_str!("../../configs/elastic-web.yaml"),
-        ),
-        (
-            "elastic-keepalived-style.yaml",
-            include_str!("../../configs/elastic-keepalived-style.yaml"),
-        ),
-    ] {
+fn the_example_configs_are_valid_also_with_their_optional_keys() {
+    for (name, text) in EXAMPLES {
         let config = parse(text, Path::new(name)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(config.dcid, Some(14), "{name}");
+        let full = with_optional_keys(text);
+        parse(&full, Path::new(name)).unwrap_or_else(|e| panic!("{name} with optional keys: {e}"));
+    }
+    let files: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/configs"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".yaml"))
+        .collect();
+    for file in &files {
+        assert!(
+            EXAMPLES.iter().any(|(name, _)| name == file),
+            "configs/{file} is not checked: add it to EXAMPLES"
+        );
+    }
+    assert_eq!(files.len(), EXAMPLES.len(), "{files:?}");
+}
+
+#[test]
+fn the_primary_and_secondary_examples_are_a_pair() {
+    let primary = parse(EXAMPLES[1].1, Path::new(EXAMPLES[1].0)).unwrap();
+    let secondary = parse(EXAMPLES[2].1, Path::new(EXAMPLES[2].0)).unwrap();
+    assert_eq!(primary.role, Some(Role::Primary));
+    assert_eq!(secondary.role, Some(Role::Secondary));
+    assert_eq!(primary.addresses, secondary.addresses);
+    assert_eq!(primary.health.probes, secondary.health.probes);
+    assert!(primary.addresses.as_ref().is_some_and(|a| !a.is_empty()));
+    let www = |c: &FileConfig| c.health.services[0].clone();
+    assert_eq!(
+        www(&primary).on_down,
+        Outcome::Demote(DemoteAttrs::default())
+    );
+    assert_eq!(www(&secondary).on_down, Outcome::Withdraw);
+    assert!(primary.health.maintenance_file.is_some() && primary.health.hook.is_some());
+    // TCP MD5 is optional (Linode's route servers do not use it) and named the same way in both.
+    for (name, text) in &EXAMPLES[1..3] {
+        assert_eq!(
+            parse(text, Path::new(name)).unwrap().md5_password_file,
+            None
+        );
+        let full = parse(&with_optional_keys(text), Path::new(name)).unwrap();
+        assert_eq!(
+            full.md5_password_file,
+            Some(KeySource::File("/etc/elastic/bgp.secret".into())),
+            "{name}"
+        );
     }
 }
 
@@ -636,4 +713,118 @@ fn https_options_render_and_read_back() {
     assert!(rendered.contains("server_name: web.internal"), "{rendered}");
     let again = parse_files(&rendered, &files).unwrap_or_else(|e| panic!("{e}\n{rendered}"));
     assert_eq!(again.health, file.health, "{rendered}");
+}
+
+#[test]
+fn drain_time_and_the_control_socket() {
+    let c = ok(
+        "drain_time: 10s\ncontrol_socket: /run/elastic/control.sock\ncontrol_socket_group: adm\n",
+    );
+    assert_eq!(c.drain_time, Some(Duration::from_secs(10)));
+    assert_eq!(
+        c.control_socket.as_deref(),
+        Some(Path::new("/run/elastic/control.sock"))
+    );
+    assert_eq!(c.control_socket_group.as_deref(), Some("adm"));
+    // 0 skips the drain (other durations refuse zero).
+    assert_eq!(ok("drain_time: 0\n").drain_time, Some(Duration::ZERO));
+    assert_eq!(ok("drain_time: 0s\n").drain_time, Some(Duration::ZERO));
+    assert_eq!(ok("").drain_time, None);
+    let e = err("drain_time: soon\n");
+    assert_eq!(e.line, Some(1));
+    assert!(e.message.contains("drain_time"), "{e}");
+    let e = err("control_socket: control.sock\n");
+    assert!(e.message.contains("absolute path"), "{e}");
+    let e = err("control_socket_group: \"wheel;rm\"\n");
+    assert!(e.message.contains("group name"), "{e}");
+}
+
+#[test]
+fn neighbor_slots_pick_the_route_servers() {
+    assert_eq!(
+        ok("neighbor_slots: [1, 2, 4]\n").neighbor_slots,
+        Some(vec![1, 2, 4])
+    );
+    assert!(
+        err("neighbor_slots: [1, 1]\n")
+            .message
+            .contains("listed twice")
+    );
+    assert!(
+        err("neighbor_slots: [0]\n")
+            .message
+            .contains("expected 1 to 255")
+    );
+    assert!(err("neighbor_slots: []\n").message.contains("at least one"));
+}
+
+#[test]
+fn md5_password_file_names_a_file_or_a_credential_and_parse_reads_neither() {
+    let c = ok("md5_password_file: /etc/elastic/bgp.secret\n");
+    assert_eq!(
+        c.md5_password_file,
+        Some(KeySource::File("/etc/elastic/bgp.secret".into()))
+    );
+    assert_eq!(c.md5_key, None, "parse does no IO");
+    let c = ok("md5_password_file: credential:bgp-md5\n");
+    assert_eq!(
+        c.md5_password_file,
+        Some(KeySource::Credential("bgp-md5".to_string()))
+    );
+}
+
+/// A directory of its own for one test's files, removed on drop.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir =
+            std::env::temp_dir().join(format!("elastic-config-test-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn file(&self, name: &str, contents: &str, mode: u32) -> std::path::PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn load_reads_the_md5_password_and_refuses_a_file_others_can_read() {
+    let scratch = Scratch::new("md5");
+    let secret = scratch.file("bgp.secret", "s3cret\n", 0o600);
+    let yaml = format!("dcid: 14\nmd5_password_file: {}\n", secret.display());
+    let config_path = scratch.file("elastic.yaml", &yaml, 0o644);
+    let config = load(&config_path).unwrap();
+    assert_eq!(
+        config.md5_key.as_ref().map(Md5Key::as_bytes),
+        Some(&b"s3cret"[..])
+    );
+
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
+    let e = load(&config_path).unwrap_err();
+    assert_eq!((e.line, e.column), (Some(2), Some(1)), "{e}");
+    let shown = e.to_string();
+    assert!(
+        shown.starts_with(&format!(
+            "{}:2:1: md5_password_file: {}: group or others have access (mode 0640)",
+            config_path.display(),
+            secret.display()
+        )),
+        "{shown}"
+    );
+
+    scratch.file("bgp.secret", "\n", 0o600);
+    let shown = load(&config_path).unwrap_err().to_string();
+    assert!(shown.contains(": empty;"), "{shown}");
 }

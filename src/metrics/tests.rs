@@ -57,6 +57,7 @@ fn snapshot() -> Snapshot {
         None,
     );
     Snapshot {
+        mode: Default::default(),
         info: Arc::new(DaemonInfo {
             version: "0.1.0",
             started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
@@ -184,13 +185,13 @@ async fn only_get_metrics_is_served() {
     let (_tx, routes) = tokio::sync::watch::channel(snapshot().routes.clone());
     let (_a, addresses) = tokio::sync::watch::channel(Arc::new(Vec::new()));
     let (_p, probes) = tokio::sync::watch::channel(Arc::new(Vec::new()));
-    let source = StatusSource {
-        info: snapshot().info.clone(),
-        sessions: Vec::new(),
+    let source = StatusSource::fixed(
+        snapshot().info.as_ref().clone(),
+        Vec::new(),
         routes,
         addresses,
         probes,
-    };
+    );
     let bound = bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = bound.local_addr();
     let task = serve(bound, source);

@@ -55,6 +55,12 @@ impl Notification {
         Notification::bare(CEASE, 3)
     }
 
+    /// Cease / Other Configuration Change (6/6): a session restarted because its settings
+    /// changed (a reload changed the router id or the TTL).
+    pub fn cease_other_configuration_change() -> Notification {
+        Notification::bare(CEASE, 6)
+    }
+
     /// Hold Timer Expired (4/0).
     pub fn hold_timer_expired() -> Notification {
         Notification::bare(4, 0)

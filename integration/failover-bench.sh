@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The failover benchmark (not a test): the gap a client sees when the primary's SERVICE dies
+# (the host stays up), for elastic with default probes and with 100 ms probes / fall 2, ExaBGP's
+# healthcheck, keepalived VRRP and gobgpd configured as lelastic (which never fails over). All in
+# network namespaces with four FRR route servers. Run as root from the repository:
+#
+#   integration/failover-bench.sh
+#
+# Prints one table (median and max of 3 runs each). About 3–4 minutes.
+# FAILOVER_RUNS (3) sets the runs per setup; FAILOVER_ONLY (e.g. "elastic-fast,exabgp") picks
+# setups: elastic-defaults, elastic-fast, exabgp, gobgpd, keepalived.
+#
+# Installs what it lacks (frr, gobgpd, exabgp, keepalived, iproute2, procps, a C linker) without
+# letting the packages start their system services. Removes everything it created, also on Ctrl-C.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "failover-bench.sh: run as root (the benchmark creates network namespaces)" >&2
+    exit 1
+fi
+
+# --- prerequisites: install only what is missing -------------------------------------------------
+missing=()
+[ -x /usr/lib/frr/bgpd ] && [ -x /usr/lib/frr/zebra ] && command -v vtysh >/dev/null || missing+=(frr)
+command -v gobgpd >/dev/null && command -v gobgp >/dev/null || missing+=(gobgpd)
+[ -x /usr/sbin/exabgp ] && /usr/bin/python3 -m exabgp --version >/dev/null 2>&1 || missing+=(exabgp)
+command -v keepalived >/dev/null || missing+=(keepalived)
+command -v ip >/dev/null || missing+=(iproute2)
+command -v sysctl >/dev/null || missing+=(procps)
+command -v cc >/dev/null || missing+=(gcc libc6-dev)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "failover-bench.sh: installing ${missing[*]}"
+    # exabgp, keepalived and frr would start system-wide services in the root namespace: a
+    # policy-rc.d that says no keeps them stopped (only when none is in place already).
+    policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        policy=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\n# failover-bench.sh: no service starts while installing\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+    fi
+    apt-get update -qq
+    status=0
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || status=$?
+    [ -z "$policy" ] || rm -f "$policy"
+    [ "$status" -eq 0 ] || exit "$status"
+fi
+if ! command -v cargo >/dev/null; then
+    echo "failover-bench.sh: cargo not found; install Rust (https://rustup.rs) and run again" >&2
+    exit 1
+fi
+
+bench_pid=""
+netns_before=$(ip netns list 2>/dev/null | awk '{print $1}' | sort)
+
+# Namespaces that appeared during this run and carry the benchmark's tag: the lab's
+# el-<pid mod 100000><letter>-… (its VRRP hosts included).
+leftover_namespaces() {
+    [ -n "$bench_pid" ] || return 0
+    local tag=$((bench_pid % 100000))
+    comm -13 <(echo "$netns_before") <(ip netns list 2>/dev/null | awk '{print $1}' | sort) |
+        grep -E "^el-${tag}[a-z]" || true
+}
+
+cleanup() {
+    local rc=$?
+    trap - INT TERM EXIT
+    if [ -n "$bench_pid" ] && kill -0 "$bench_pid" 2>/dev/null; then
+        # The benchmark stops between steps on SIGTERM and removes its lab; give it a bounded time.
+        kill -TERM "$bench_pid" 2>/dev/null || true
+        for _ in $(seq 1 300); do
+            kill -0 "$bench_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$bench_pid" 2>/dev/null || true
+    fi
+    local ns pid tag
+    for ns in $(leftover_namespaces); do
+        # Processes still running inside a namespace this run created are this run's.
+        for pid in $(ip netns pids "$ns" 2>/dev/null); do
+            kill -KILL "$pid" 2>/dev/null || true
+        done
+        ip netns del "$ns" 2>/dev/null || true
+        echo "failover-bench.sh: removed leftover namespace $ns"
+    done
+    if [ -n "$bench_pid" ]; then
+        tag=$((bench_pid % 100000))
+        rm -rf /var/run/frr/el-"${tag}"[a-z]-rs* /tmp/el-"${tag}"[a-z] 2>/dev/null || true
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- build ---------------------------------------------------------------------------------------
+echo "failover-bench.sh: building (cargo build --release --locked)…"
+cargo build --release --locked --quiet --bin elastic --example labnet
+bench_bin=$(cargo bench --locked --no-run --bench failover 2>&1 |
+    sed -n 's/.*Executable .*(\(.*\))$/\1/p' | tail -1)
+if [ ! -x "$bench_bin" ]; then
+    echo "failover-bench.sh: could not find the benchmark executable" >&2
+    exit 1
+fi
+
+# --- run -----------------------------------------------------------------------------------------
+"$bench_bin" &
+bench_pid=$!
+wait "$bench_pid"

@@ -1,0 +1,154 @@
+//! keepalived's setting: VRRP needs the two hosts and the client's router on one L2 segment, which
+//! the lab (routed /64 links per host) does not have. This adds one, inside the lab's router:
+//!
+//! ```text
+//!  client ──cl── router ── vbr (bridge, 192.0.2.1/24) ─┬─ va ── host va  eth0 192.0.2.2  keepalived priority 150
+//!                 203.0.113.10/32 dev vbr (on-link)    └─ vb ── host vb  eth0 192.0.2.3  keepalived priority 100
+//! ```
+//!
+//! The VIP lives on the master's eth0; the router finds it by ARP and follows gratuitous ARPs.
+//! Namespaces are `el-<lab tag>-va` / `-vb` (the cleanup of failover-bench.sh knows the pattern);
+//! `Drop` kills whatever still runs in them and deletes them, the bridge and the route.
+
+use std::path::Path;
+
+use crate::lab::{Lab, ProcId, VIP4, run_cmd};
+
+const BRIDGE: &str = "vbr";
+const ROUTER_ADDRESS: &str = "192.0.2.1";
+/// (link name on the bridge, address, keepalived priority); the first is the primary.
+const HOSTS: [(&str, &str, u8); 2] = [("va", "192.0.2.2", 150), ("vb", "192.0.2.3", 100)];
+
+pub(crate) struct VrrpSegment {
+    router: String,
+    /// The two host namespaces, primary first.
+    pub(crate) hosts: Vec<String>,
+    route_added: bool,
+}
+
+impl VrrpSegment {
+    /// Builds the bridge in the lab's router and the two hosts. The router must not have a route
+    /// for the VIP already (no BGP announcer running).
+    pub(crate) fn build(lab: &Lab) -> Result<Self, String> {
+        let router = lab.router.name.clone();
+        let ip = |args: &[&str]| {
+            let mut all = vec!["-n", router.as_str()];
+            all.extend_from_slice(args);
+            run_cmd("ip", &all)
+        };
+        ip(&["link", "add", BRIDGE, "type", "bridge"])?;
+        let mut segment = Self {
+            router: router.clone(),
+            hosts: Vec::new(),
+            route_added: false,
+        };
+        ip(&[
+            "addr",
+            "add",
+            &format!("{ROUTER_ADDRESS}/24"),
+            "dev",
+            BRIDGE,
+        ])?;
+        ip(&["link", "set", BRIDGE, "up"])?;
+        for (link, address, _) in HOSTS {
+            let ns = format!("el-{}-{link}", lab.tag);
+            run_cmd("ip", &["netns", "add", &ns])?;
+            segment.hosts.push(ns.clone());
+            let in_ns = |args: &[&str]| {
+                let mut all = vec!["-n", ns.as_str()];
+                all.extend_from_slice(args);
+                run_cmd("ip", &all)
+            };
+            in_ns(&["link", "set", "lo", "up"])?;
+            // The service binds the VIP on both hosts, but only the master has it.
+            run_cmd(
+                "ip",
+                &[
+                    "netns",
+                    "exec",
+                    &ns,
+                    "sysctl",
+                    "-q",
+                    "-w",
+                    "net.ipv4.ip_nonlocal_bind=1",
+                    "net.ipv4.conf.all.rp_filter=0",
+                    "net.ipv4.conf.default.rp_filter=0",
+                ],
+            )?;
+            ip(&[
+                "link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", &ns,
+            ])?;
+            ip(&["link", "set", link, "master", BRIDGE])?;
+            ip(&["link", "set", link, "up"])?;
+            in_ns(&["addr", "add", &format!("{address}/24"), "dev", "eth0"])?;
+            in_ns(&["link", "set", "eth0", "up"])?;
+            in_ns(&["route", "add", "default", "via", ROUTER_ADDRESS])?;
+        }
+        ip(&["route", "add", &format!("{VIP4}/32"), "dev", BRIDGE])?;
+        segment.route_added = true;
+        Ok(segment)
+    }
+}
+
+/// keepalived's configuration for host `index` (0 = primary): one VRRP instance on eth0, the VIP
+/// as a /32, advert_int 1, the health check as a track_script (interval 1, fall 2, rise 2).
+pub(crate) fn keepalived_config(index: usize, check: &Path) -> String {
+    let (link, _, priority) = HOSTS[index];
+    let state = if index == 0 { "MASTER" } else { "BACKUP" };
+    format!(
+        "# Written by the failover benchmark.\n\
+         global_defs {{\n    router_id el-{link}\n    script_user root\n}}\n\n\
+         vrrp_script service {{\n    script \"{}\"\n    interval 1\n    timeout 1\n    \
+         fall 2\n    rise 2\n}}\n\n\
+         vrrp_instance vip {{\n    state {state}\n    interface eth0\n    \
+         virtual_router_id 10\n    priority {priority}\n    advert_int 1\n    \
+         virtual_ipaddress {{\n        {VIP4}/32 dev eth0\n    }}\n    \
+         track_script {{\n        service\n    }}\n}}\n",
+        check.display()
+    )
+}
+
+/// Starts keepalived (VRRP only, foreground) on host `index` of the segment.
+pub(crate) fn start_keepalived(
+    lab: &mut Lab,
+    segment: &VrrpSegment,
+    index: usize,
+    check: &Path,
+) -> Result<ProcId, String> {
+    let (link, _, _) = HOSTS[index];
+    let dir = lab.dir.clone();
+    let conf = dir.join(format!("keepalived-{link}.conf"));
+    std::fs::write(&conf, keepalived_config(index, check))
+        .map_err(|e| format!("{}: {e}", conf.display()))?;
+    let mut cmd = std::process::Command::new("ip");
+    cmd.args(["netns", "exec", &segment.hosts[index], "keepalived"]);
+    cmd.args(["-n", "-P", "-l", "-D", "-f"]).arg(&conf);
+    // Own pid files: two keepalived run side by side, and none may touch the system's.
+    cmd.arg("-p")
+        .arg(dir.join(format!("keepalived-{link}.pid")));
+    cmd.arg("-r")
+        .arg(dir.join(format!("keepalived-vrrp-{link}.pid")));
+    cmd.arg("-c")
+        .arg(dir.join(format!("keepalived-checkers-{link}.pid")));
+    lab.spawn(&format!("keepalived-{link}"), cmd)
+}
+
+impl Drop for VrrpSegment {
+    fn drop(&mut self) {
+        for ns in &self.hosts {
+            // keepalived forks its VRRP child; whatever runs in a namespace this run created is
+            // this run's.
+            crate::kill_namespace_processes(ns);
+            if let Err(e) = run_cmd("ip", &["netns", "del", ns]) {
+                eprintln!("failover: could not delete namespace {ns}: {e}");
+            }
+        }
+        if self.route_added {
+            let _ = run_cmd(
+                "ip",
+                &["-n", &self.router, "route", "del", &format!("{VIP4}/32")],
+            );
+        }
+        let _ = run_cmd("ip", &["-n", &self.router, "link", "del", BRIDGE]);
+    }
+}
