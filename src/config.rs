@@ -6,16 +6,23 @@
 //! References between keys (a service naming a probe) are checked the same way: the probe names
 //! are collected in a first pass and consulted while the services are read.
 //!
-//! Pure except [`load`], which reads the file (and the TCP MD5 password file it names). The keys are documented in the README ("Configuration file").
+//! Pure except [`load`], which reads the file, hands [`parse_with`] the means to read the files
+//! the config names (an https probe's `ca_file`, so it is read and its errors located while the
+//! key is), and reads the TCP MD5 password file it names. The keys are documented in the README
+//! ("Configuration file").
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::Duration;
 
 use ipnet::IpNet;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
@@ -127,10 +134,12 @@ pub enum Check {
         url: HttpUrl,
         status: u16,
         body: Option<String>,
+        /// Set exactly for `https://` URLs.
+        tls: Option<TlsOptions>,
     },
 }
 
-/// An `http://` URL, split for the hand-written client in `probe.rs`.
+/// An `http://` or `https://` URL, split for the hand-written client in `probe.rs`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpUrl {
     pub text: String,
@@ -138,6 +147,30 @@ pub struct HttpUrl {
     pub port: u16,
     /// Path and query, starting with '/'.
     pub path: String,
+}
+
+/// How an https probe checks the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsOptions {
+    pub trust: Trust,
+    /// The name the certificate must carry and the SNI sent (none for an IP address): the URL's
+    /// host unless `server_name` is set. Checked at load to be a DNS name or an IP address.
+    pub server_name: String,
+}
+
+/// Which certificates an https probe accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trust {
+    /// Chains to Mozilla's roots (compiled in from webpki-roots).
+    Default,
+    /// Chains to one of these (`ca_file`, read at load), instead of the default roots.
+    CaFile {
+        path: PathBuf,
+        certs: Vec<CertificateDer<'static>>,
+    },
+    /// `tls_verify: false`: any certificate for any name (the server must still sign the
+    /// handshake with the key of the certificate it sends).
+    Unverified,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,8 +271,13 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// Reads and parses the file at `path`, then reads the TCP MD5 password file it names (a
-/// refused password file makes the whole configuration invalid, at start and on reload).
+/// How [`parse_with`] reads a file the config names (an https probe's `ca_file`): [`load`]
+/// reads the disk, tests pass a fake.
+pub type ReadFile = Rc<dyn Fn(&Path) -> io::Result<Vec<u8>>>;
+
+/// Reads and parses the file at `path` and the CA files it names, then reads the TCP MD5
+/// password file it names (a refused password file makes the whole configuration invalid, at
+/// start and on reload).
 pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
         file: path.to_path_buf(),
@@ -247,7 +285,7 @@ pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
         column: None,
         message: format!("cannot read: {error}"),
     })?;
-    let mut config = parse(&text, path)?;
+    let mut config = parse_with(&text, path, Rc::new(|file: &Path| std::fs::read(file)))?;
     if let Some(source) = &config.md5_password_file {
         let password = md5::read_configured_key(source).map_err(|error| {
             // Point at the key (a top-level key starts its line).
@@ -267,8 +305,20 @@ pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
     Ok(config)
 }
 
-/// Parses the text of the file at `path` (the path only labels errors).
+/// Parses the text of the file at `path` (the path only labels errors). Reads nothing: a
+/// `ca_file` in it is an error (use [`load`] or [`parse_with`]).
 pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
+    let no_files: ReadFile = Rc::new(|_: &Path| {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "files named in the config are read only by config::load",
+        ))
+    });
+    parse_with(text, path, no_files)
+}
+
+/// [`parse`], with `read_file` reading the files the text names.
+pub fn parse_with(text: &str, path: &Path, read_file: ReadFile) -> Result<FileConfig, ConfigError> {
     let located = |error: serde_yaml::Error| {
         let location = error.location();
         let mut message = error.to_string();
@@ -298,7 +348,8 @@ pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
                 .collect()
         })
         .unwrap_or_default();
-    let raw: RawFile = with_context(probe_names, || serde_yaml::from_str(text)).map_err(located)?;
+    let raw: RawFile =
+        with_context(probe_names, read_file, || serde_yaml::from_str(text)).map_err(located)?;
     Ok(raw.into())
 }
 
@@ -380,14 +431,37 @@ pub fn render(settings: &crate::cli::Settings) -> String {
                     ("user", opt(user.as_deref().map(Value::from))),
                 ],
                 Check::Tcp { address } => vec![("tcp", text(address))],
-                Check::Http { url, status, body } => vec![(
-                    "http",
-                    map(vec![
+                Check::Http {
+                    url,
+                    status,
+                    body,
+                    tls,
+                } => {
+                    let mut keys = vec![
                         ("url", Value::from(url.text.clone())),
                         ("status", Value::from(*status)),
                         ("body", opt(body.as_deref().map(Value::from))),
-                    ]),
-                )],
+                    ];
+                    if let Some(tls) = tls {
+                        keys.extend([
+                            (
+                                "ca_file",
+                                match &tls.trust {
+                                    Trust::CaFile { path, .. } => {
+                                        Value::from(path.display().to_string())
+                                    }
+                                    _ => Value::Null,
+                                },
+                            ),
+                            (
+                                "tls_verify",
+                                Value::from(!matches!(tls.trust, Trust::Unverified)),
+                            ),
+                            ("server_name", Value::from(tls.server_name.clone())),
+                        ]);
+                    }
+                    vec![("http", map(keys))]
+                }
             };
             entries.extend([
                 ("interval", dur(p.interval)),
@@ -532,13 +606,15 @@ thread_local! {
 struct Context {
     probe_names: Vec<String>,
     service_names: Vec<String>,
+    read_file: Option<ReadFile>,
 }
 
-fn with_context<T>(probe_names: Vec<String>, f: impl FnOnce() -> T) -> T {
+fn with_context<T>(probe_names: Vec<String>, read_file: ReadFile, f: impl FnOnce() -> T) -> T {
     CONTEXT.with(|c| {
         *c.borrow_mut() = Context {
             probe_names,
             service_names: Vec::new(),
+            read_file: Some(read_file),
         }
     });
     let result = f();
@@ -723,11 +799,7 @@ impl RawProbe {
             }
             (_, _, _, Some(http)) => {
                 no_user(&f.user, "http")?;
-                Check::Http {
-                    url: http.url.0,
-                    status: http.status.map_or(200, |s| s.0),
-                    body: http.body,
-                }
+                http.0
             }
             _ => unreachable!("exactly one kind is set"),
         };
@@ -762,10 +834,101 @@ fn no_user(user: &Option<String>, kind: &str) -> Result<(), String> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawHttp {
+struct HttpFields {
     url: Url,
     status: Option<Status>,
     body: Option<String>,
+    ca_file: Option<CaFile>,
+    tls_verify: Option<bool>,
+    server_name: Option<TlsName>,
+}
+
+/// The `http` mapping, checked as a whole (the TLS keys against the URL's scheme).
+struct RawHttp(Check);
+
+impl<'de> Deserialize<'de> for RawHttp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(MapVisitor(RawHttp::check, std::marker::PhantomData))
+    }
+}
+
+impl RawHttp {
+    fn check(f: HttpFields) -> Result<Self, String> {
+        let Url((url, https)) = f.url;
+        let tls = if https {
+            let trust = match (f.tls_verify, f.ca_file) {
+                (Some(false), Some(_)) => {
+                    return Err(
+                        "ca_file has no effect with tls_verify: false; keep one of them"
+                            .to_string(),
+                    );
+                }
+                (Some(false), None) => Trust::Unverified,
+                (_, Some(CaFile((path, certs)))) => Trust::CaFile { path, certs },
+                (_, None) => Trust::Default,
+            };
+            let server_name = match f.server_name {
+                Some(name) => name.0,
+                None => {
+                    check_server_name(&url.host).map_err(|why| format!("url: {why}"))?;
+                    url.host.clone()
+                }
+            };
+            Some(TlsOptions { trust, server_name })
+        } else {
+            let tls_keys = [
+                f.ca_file.is_some(),
+                f.tls_verify.is_some(),
+                f.server_name.is_some(),
+            ];
+            if tls_keys.contains(&true) {
+                return Err(
+                    "ca_file, tls_verify and server_name apply to https:// URLs only".to_string(),
+                );
+            }
+            None
+        };
+        Ok(RawHttp(Check::Http {
+            url,
+            status: f.status.map_or(200, |s| s.0),
+            body: f.body,
+            tls,
+        }))
+    }
+}
+
+/// A name rustls can check a certificate against: a DNS name or an IP address.
+fn check_server_name(name: &str) -> Result<(), String> {
+    match ServerName::try_from(name) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(format!("{name:?} is neither a DNS name nor an IP address")),
+    }
+}
+
+/// A `ca_file`: an absolute path to PEM certificates, read through the context's reader. Each
+/// must be usable as a trust anchor, so a bad file fails at load, not at the first probe.
+fn read_ca_file(text: &str) -> Result<(PathBuf, Vec<CertificateDer<'static>>), String> {
+    let path = PathBuf::from(text);
+    if !path.is_absolute() {
+        return Err("give an absolute path".to_string());
+    }
+    let read_file = CONTEXT
+        .with(|c| c.borrow().read_file.clone())
+        .ok_or("files cannot be read here")?;
+    let pem = read_file(&path).map_err(|error| format!("cannot read: {error}"))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| format!("not PEM certificates: {error}"))?;
+    if certs.is_empty() {
+        return Err("no PEM certificate (-----BEGIN CERTIFICATE-----) in it".to_string());
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for (i, cert) in certs.iter().enumerate() {
+        roots
+            .add(cert.clone())
+            .map_err(|error| format!("certificate {}: {error}", i + 1))?;
+    }
+    Ok((path, certs))
 }
 
 #[derive(Deserialize)]
@@ -957,8 +1120,15 @@ parsed_newtype!(TcpTarget, SocketAddr, |t: &str| t
     .map_err(|_| {
         "expected IP:PORT, e.g. 127.0.0.1:80 or [::1]:80".to_string()
     }));
-parsed_newtype!(Url, HttpUrl, parse_url);
+parsed_newtype!(Url, (HttpUrl, bool), parse_url);
 parsed_newtype!(PasswordFile, KeySource, KeySource::parse);
+parsed_newtype!(
+    CaFile,
+    (PathBuf, Vec<CertificateDer<'static>>),
+    read_ca_file
+);
+parsed_newtype!(TlsName, String, |t: &str| check_server_name(t)
+    .map(|()| t.to_string()));
 parsed_newtype!(Community, u32, parse_community);
 parsed_newtype!(Level, LogLevel, |t: &str| LogLevel::parse(t).ok_or_else(
     || { "expected trace, debug, info, warn or error".to_string() }
@@ -1051,25 +1221,21 @@ pub fn parse_community(text: &str) -> Result<u32, String> {
     Ok((u32::from(asn) << 16) | u32::from(value))
 }
 
-/// `http://HOST[:PORT]/PATH`. HTTPS is not built in (see the README): an exec probe with
-/// curl covers it without a TLS stack in the daemon.
-fn parse_url(text: &str) -> Result<HttpUrl, String> {
-    if text.starts_with("https://") {
-        return Err(
-            "https is not supported by the built-in http probe; use an exec probe, e.g. \
-             exec: [curl, -fsS, --max-time, \"1\", URL]"
-                .to_string(),
-        );
-    }
-    let rest = text
-        .strip_prefix("http://")
-        .ok_or("expected a URL starting with http://")?;
+/// `http://HOST[:PORT]/PATH` or `https://…`: the parts, and whether it is https.
+fn parse_url(text: &str) -> Result<(HttpUrl, bool), String> {
+    let (rest, https, default_port) = if let Some(rest) = text.strip_prefix("http://") {
+        (rest, false, 80)
+    } else if let Some(rest) = text.strip_prefix("https://") {
+        (rest, true, 443)
+    } else {
+        return Err("expected a URL starting with http:// or https://".to_string());
+    };
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
     if authority.is_empty() || authority.contains('@') {
-        return Err("expected http://HOST[:PORT]/PATH".to_string());
+        return Err("expected http[s]://HOST[:PORT]/PATH".to_string());
     }
     let (host, port) = match authority.rsplit_once(':') {
         Some((host, port)) if !host.ends_with(':') && !port.contains(']') => {
@@ -1078,7 +1244,7 @@ fn parse_url(text: &str) -> Result<HttpUrl, String> {
                 .map_err(|_| format!("bad port {port:?} in the URL"))?;
             (host, port)
         }
-        _ => (authority, 80),
+        _ => (authority, default_port),
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let valid_host = host.parse::<IpAddr>().is_ok()
@@ -1092,12 +1258,13 @@ fn parse_url(text: &str) -> Result<HttpUrl, String> {
     if path.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("the path must not contain spaces or control characters".to_string());
     }
-    Ok(HttpUrl {
+    let url = HttpUrl {
         text: text.to_string(),
         host: host.to_string(),
         port,
         path: path.to_string(),
-    })
+    };
+    Ok((url, https))
 }
 
 /// `neighbor_slots`: the `i` values (1 to 255) the neighbor pattern is formatted with, each once.

@@ -1,4 +1,4 @@
-//! Runs probes (exec, tcp, http) on their intervals under their timeouts and reports each result.
+//! Runs probes (exec, tcp, http, https) on their intervals under their timeouts and reports each result.
 //!
 //! One task per probe. It owns the probe's pure [`ProbeHealth`] (to pick the fast interval while
 //! the state changes) and sends every result with the updated counters to the daemon, which
@@ -7,21 +7,26 @@
 //!
 //! The HTTP client is hand-written (HTTP/1.0 GET, one request per connection): a status line and
 //! a bounded body are all a probe needs, and hyper/reqwest would more than double the binary.
+//! https runs the same exchange over a rustls stream ([`tls`]).
 
 use std::io;
 use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::{Pid, User};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::Command;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsConnector;
 
-use crate::config::{Check, HttpUrl, ProbeConfig};
+use crate::config::{Check, HttpUrl, ProbeConfig, TlsOptions, Trust};
 use crate::health::ProbeHealth;
+
+mod tls;
 
 /// Output kept per stream of a command (the rest is read and dropped, so the command never
 /// blocks on a full pipe).
@@ -45,18 +50,42 @@ pub struct ProbeReport {
     pub changed: Option<bool>,
 }
 
+/// What a probe keeps from one check to the next.
+#[derive(Default)]
+pub struct CheckCache {
+    /// An https probe's TLS client, made on its first check.
+    tls: Option<Arc<rustls::ClientConfig>>,
+}
+
 /// Starts the probe's task; it ends when the daemon drops the receiver.
 pub fn spawn(
     index: usize,
     config: ProbeConfig,
     reports: mpsc::Sender<ProbeReport>,
 ) -> JoinHandle<()> {
+    if let Check::Http {
+        url,
+        tls: Some(TlsOptions {
+            trust: Trust::Unverified,
+            ..
+        }),
+        ..
+    } = &config.check
+    {
+        tracing::warn!(
+            probe = %config.name,
+            url = %url.text,
+            "tls_verify is false: this probe does not check the server's certificate"
+        );
+    }
     tokio::spawn(async move {
         let mut health = ProbeHealth::new(config.rise, config.fall);
+        let mut cache = CheckCache::default();
         loop {
             #[allow(clippy::disallowed_methods)]
             let started = Instant::now();
-            let (ok, detail) = run_check(&config.name, &config.check, config.timeout).await;
+            let (ok, detail) =
+                run_check(&config.name, &config.check, &mut cache, config.timeout).await;
             let latency = started.elapsed();
             let changed = health.observe(ok);
             let report = ProbeReport {
@@ -80,8 +109,14 @@ pub fn spawn(
     })
 }
 
-/// Runs one check under its timeout: (passed, what happened).
-pub async fn run_check(probe: &str, check: &Check, timeout: Duration) -> (bool, String) {
+/// Runs one check under its timeout: (passed, what happened). For https the timeout covers
+/// connect, handshake and response.
+pub async fn run_check(
+    probe: &str,
+    check: &Check,
+    cache: &mut CheckCache,
+    timeout: Duration,
+) -> (bool, String) {
     match check {
         Check::Exec { argv, user } => {
             let env = [("ELASTIC_PROBE", probe.to_string())];
@@ -98,26 +133,29 @@ pub async fn run_check(probe: &str, check: &Check, timeout: Duration) -> (bool, 
                 ),
             }
         }
-        Check::Http { url, status, body } => {
-            match tokio::time::timeout(timeout, http_get(url)).await {
-                Err(_) => (
+        Check::Http {
+            url,
+            status,
+            body,
+            tls,
+        } => match tokio::time::timeout(timeout, http_get(url, tls.as_ref(), cache)).await {
+            Err(_) => (
+                false,
+                format!("GET {}: timed out after {}", url.text, show(timeout)),
+            ),
+            Ok(Err(error)) => (false, format!("GET {}: {error}", url.text)),
+            Ok(Ok((got, _))) if got != *status => (
+                false,
+                format!("GET {}: status {got}, expected {status}", url.text),
+            ),
+            Ok(Ok((got, text))) => match body {
+                Some(needle) if !text.contains(needle.as_str()) => (
                     false,
-                    format!("GET {}: timed out after {}", url.text, show(timeout)),
+                    format!("GET {}: status {got}, body lacks {needle:?}", url.text),
                 ),
-                Ok(Err(error)) => (false, format!("GET {}: {error}", url.text)),
-                Ok(Ok((got, _))) if got != *status => (
-                    false,
-                    format!("GET {}: status {got}, expected {status}", url.text),
-                ),
-                Ok(Ok((got, text))) => match body {
-                    Some(needle) if !text.contains(needle.as_str()) => (
-                        false,
-                        format!("GET {}: status {got}, body lacks {needle:?}", url.text),
-                    ),
-                    _ => (true, format!("GET {}: status {got}", url.text)),
-                },
-            }
-        }
+                _ => (true, format!("GET {}: status {got}", url.text)),
+            },
+        },
     }
 }
 
@@ -125,15 +163,51 @@ fn show(d: Duration) -> humantime::FormattedDuration {
     humantime::format_duration(d)
 }
 
-/// Status code and body (lossy UTF-8, at most [`HTTP_READ_LIMIT`] bytes with the head).
-async fn http_get(url: &HttpUrl) -> io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect((url.host.as_str(), url.port)).await?;
+/// Connects (and with `tls`, shakes hands), then [`http_exchange`].
+async fn http_get(
+    url: &HttpUrl,
+    tls: Option<&TlsOptions>,
+    cache: &mut CheckCache,
+) -> io::Result<(u16, String)> {
+    let Some(options) = tls else {
+        let stream = TcpStream::connect((url.host.as_str(), url.port)).await?;
+        return http_exchange(stream, url, 80).await;
+    };
+    let config = match &cache.tls {
+        Some(config) => config.clone(),
+        None => {
+            let config = tls::client_config(&options.trust)
+                .map_err(|error| io::Error::other(format!("TLS setup: {error}")))?;
+            cache.tls = Some(config.clone());
+            config
+        }
+    };
+    let name = tls::server_name(&options.server_name)
+        .map_err(|why| io::Error::new(io::ErrorKind::InvalidInput, why))?;
+    let stream = TcpStream::connect((url.host.as_str(), url.port)).await?;
+    let stream = TlsConnector::from(config)
+        .connect(name, stream)
+        .await
+        .map_err(|error| {
+            let hint = tls::hint(&error.to_string());
+            io::Error::new(error.kind(), format!("TLS handshake: {error}{hint}"))
+        })?;
+    http_exchange(stream, url, 443).await
+}
+
+/// Sends the GET over `stream` (plain or TLS) and reads the response: status code and body
+/// (lossy UTF-8, at most [`HTTP_READ_LIMIT`] bytes with the head).
+async fn http_exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    url: &HttpUrl,
+    default_port: u16,
+) -> io::Result<(u16, String)> {
     let host = if url.host.contains(':') {
         format!("[{}]", url.host)
     } else {
         url.host.clone()
     };
-    let host = if url.port == 80 {
+    let host = if url.port == default_port {
         host
     } else {
         format!("{host}:{}", url.port)
@@ -145,11 +219,19 @@ async fn http_get(url: &HttpUrl) -> io::Result<(u16, String)> {
         env!("CARGO_PKG_VERSION")
     );
     stream.write_all(request.as_bytes()).await?;
+    stream.flush().await?;
     let mut response = Vec::with_capacity(4096);
-    (&mut stream)
+    match (&mut stream)
         .take(HTTP_READ_LIMIT as u64)
         .read_to_end(&mut response)
-        .await?;
+        .await
+    {
+        Ok(_) => {}
+        // A TLS server that closes without close_notify (many HTTP/1.0 ones): what came is
+        // judged as it is; a cut response can only fail the check, never pass a bad one.
+        Err(error) if error.kind() == io::ErrorKind::UnexpectedEof && !response.is_empty() => {}
+        Err(error) => return Err(error),
+    }
     let text = String::from_utf8_lossy(&response);
     let status_line = text.lines().next().unwrap_or("");
     let status = status_line
@@ -340,6 +422,10 @@ async fn read_some<R: AsyncRead + Unpin>(stream: &mut Option<R>, kept: &mut Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::SocketAddr;
+
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio_rustls::TlsAcceptor;
 
     fn argv(words: &[&str]) -> Vec<String> {
         words.iter().map(|w| w.to_string()).collect()
@@ -483,21 +569,23 @@ mod tests {
                 url,
                 status: 200,
                 body: Some("good".into()),
+                tls: None,
             };
             let t = Duration::from_secs(5);
-            assert!(run_check("web", &check, t).await.0);
-            let (ok, detail) = run_check("web", &check, t).await;
+            let cache = &mut CheckCache::default();
+            assert!(run_check("web", &check, cache, t).await.0);
+            let (ok, detail) = run_check("web", &check, cache, t).await;
             assert!(
                 !ok && detail.ends_with("status 503, expected 200"),
                 "{detail}"
             );
-            let (ok, detail) = run_check("web", &check, t).await;
+            let (ok, detail) = run_check("web", &check, cache, t).await;
             assert!(!ok && detail.ends_with("body lacks \"good\""), "{detail}");
-            let (ok, detail) = run_check("web", &check, t).await;
+            let (ok, detail) = run_check("web", &check, cache, t).await;
             assert!(!ok && detail.contains("not an HTTP response"), "{detail}");
             server.await.unwrap();
 
-            let (ok, _) = run_check("port", &Check::Tcp { address }, t).await;
+            let (ok, _) = run_check("port", &Check::Tcp { address }, cache, t).await;
             assert!(!ok, "the listener is closed now");
             let open = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let (ok, detail) = run_check(
@@ -505,10 +593,250 @@ mod tests {
                 &Check::Tcp {
                     address: open.local_addr().unwrap(),
                 },
+                cache,
                 t,
             )
             .await;
             assert!(ok, "{detail}");
+        });
+    }
+
+    /// How the test TLS server answers one connection.
+    enum Answer {
+        /// This response, then close_notify.
+        Reply(&'static str),
+        /// This response, then a bare TCP close (no close_notify, as many HTTP/1.0 servers do).
+        ReplyAndDrop(&'static str),
+        /// The client refuses the certificate, so the handshake fails.
+        HandshakeFails,
+    }
+
+    /// A TLS server side with a self-signed certificate made now (test-only, for the name
+    /// 127.0.0.1; marked CA:TRUE when `ca`, as `openssl req -x509` does), and that certificate.
+    fn test_acceptor(ca: bool) -> (TlsAcceptor, CertificateDer<'static>) {
+        let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+        if ca {
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        }
+        let signing_key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&signing_key).unwrap().der().clone();
+        let key = PrivateKeyDer::Pkcs8(signing_key.serialize_der().into());
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], key)
+        .unwrap();
+        (TlsAcceptor::from(Arc::new(config)), cert)
+    }
+
+    /// A TLS server on 127.0.0.1 ([`test_acceptor`]). It answers one connection per entry of
+    /// `answers`, checking each request, then ends.
+    async fn tls_server(
+        ca: bool,
+        answers: Vec<Answer>,
+    ) -> (SocketAddr, CertificateDer<'static>, JoinHandle<()>) {
+        let (acceptor, cert) = test_acceptor(ca);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            for answer in answers {
+                let (socket, _) = listener.accept().await.unwrap();
+                let handshake = acceptor.accept(socket).await;
+                let (mut stream, reply, close_notify) = match (handshake, answer) {
+                    (Err(_), Answer::HandshakeFails) => continue,
+                    (Ok(_), Answer::HandshakeFails) => panic!("the handshake should have failed"),
+                    (Err(error), _) => panic!("handshake: {error}"),
+                    (Ok(stream), Answer::Reply(text)) => (stream, text, true),
+                    (Ok(stream), Answer::ReplyAndDrop(text)) => (stream, text, false),
+                };
+                let mut request = vec![0u8; 1024];
+                let n = stream.read(&mut request).await.unwrap();
+                let request = String::from_utf8_lossy(&request[..n]).to_string();
+                assert!(
+                    request.starts_with(&format!(
+                        "GET /healthz HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n",
+                        address.port()
+                    )),
+                    "{request}"
+                );
+                stream.write_all(reply.as_bytes()).await.unwrap();
+                if close_notify {
+                    stream.shutdown().await.unwrap();
+                } else {
+                    stream.flush().await.unwrap();
+                }
+            }
+        });
+        (address, cert, server)
+    }
+
+    fn https_check(address: SocketAddr, trust: Trust, server_name: &str) -> Check {
+        Check::Http {
+            url: HttpUrl {
+                text: format!("https://{address}/healthz"),
+                host: "127.0.0.1".into(),
+                port: address.port(),
+                path: "/healthz".into(),
+            },
+            status: 200,
+            body: Some("good".into()),
+            tls: Some(TlsOptions {
+                trust,
+                server_name: server_name.into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn https_checks_against_a_local_tls_server() {
+        rt().block_on(async {
+            let (address, cert, server) = tls_server(false, vec![
+                Answer::Reply("HTTP/1.0 200 OK\r\n\r\nall good"),
+                Answer::ReplyAndDrop("HTTP/1.1 200 OK\r\n\r\nstill good"),
+                Answer::HandshakeFails,
+                Answer::HandshakeFails,
+                Answer::Reply("HTTP/1.0 200 OK\r\n\r\ngood without checking"),
+                Answer::Reply("HTTP/1.1 503 Unavailable\r\n\r\ngood but busy"),
+                Answer::ReplyAndDrop("HTTP/1.0 200 OK\r\n\r\nmeh"),
+            ])
+            .await;
+            let t = Duration::from_secs(5);
+            let trusted = https_check(
+                address,
+                Trust::CaFile {
+                    path: "/test/ca.pem".into(),
+                    certs: vec![cert.clone()],
+                },
+                "127.0.0.1",
+            );
+            let cache = &mut CheckCache::default();
+            let (ok, detail) = run_check("web", &trusted, cache, t).await;
+            assert!(ok, "{detail}");
+            assert_eq!(detail, format!("GET https://{address}/healthz: status 200"));
+            // The same cache (one client per probe), a server that skips close_notify.
+            let (ok, detail) = run_check("web", &trusted, cache, t).await;
+            assert!(ok, "{detail}");
+
+            // The default roots do not know the self-signed issuer.
+            let default_roots = https_check(address, Trust::Default, "127.0.0.1");
+            let (ok, detail) =
+                run_check("web", &default_roots, &mut CheckCache::default(), t).await;
+            assert!(
+                !ok && detail.contains("TLS handshake: invalid peer certificate: UnknownIssuer")
+                    && detail.ends_with("(set ca_file to the issuer's certificate, or tls_verify: false)"),
+                "{detail}"
+            );
+            // A trusted certificate for another name.
+            let other_name = https_check(
+                address,
+                Trust::CaFile {
+                    path: "/test/ca.pem".into(),
+                    certs: vec![cert.clone()],
+                },
+                "web.internal",
+            );
+            let (ok, detail) = run_check("web", &other_name, &mut CheckCache::default(), t).await;
+            assert!(
+                !ok && detail.contains(
+                    "TLS handshake: invalid peer certificate: certificate not valid for name \"web.internal\""
+                ),
+                "{detail}"
+            );
+            // tls_verify: false accepts it.
+            let unverified = https_check(address, Trust::Unverified, "127.0.0.1");
+            let (ok, detail) = run_check("web", &unverified, &mut CheckCache::default(), t).await;
+            assert!(ok, "{detail}");
+
+            let (ok, detail) = run_check("web", &trusted, cache, t).await;
+            assert!(
+                !ok && detail.ends_with("status 503, expected 200"),
+                "{detail}"
+            );
+            let (ok, detail) = run_check("web", &trusted, cache, t).await;
+            assert!(!ok && detail.ends_with("body lacks \"good\""), "{detail}");
+            server.await.unwrap();
+        });
+    }
+
+    #[test]
+    fn a_self_signed_ca_certificate_cannot_be_its_own_ca_file() {
+        rt().block_on(async {
+            let (address, cert, server) = tls_server(
+                true,
+                vec![
+                    Answer::HandshakeFails,
+                    Answer::Reply("HTTP/1.0 200 OK\r\n\r\ngood"),
+                ],
+            )
+            .await;
+            let check = https_check(
+                address,
+                Trust::CaFile {
+                    path: "/test/ca.pem".into(),
+                    certs: vec![cert],
+                },
+                "127.0.0.1",
+            );
+            let t = Duration::from_secs(5);
+            let (ok, detail) = run_check("web", &check, &mut CheckCache::default(), t).await;
+            assert!(
+                !ok && detail.contains("CaUsedAsEndEntity")
+                    && detail.contains("reissue it with basicConstraints CA:FALSE"),
+                "{detail}"
+            );
+            let check = https_check(address, Trust::Unverified, "127.0.0.1");
+            let (ok, detail) = run_check("web", &check, &mut CheckCache::default(), t).await;
+            assert!(ok, "{detail}");
+            server.await.unwrap();
+        });
+    }
+
+    #[test]
+    fn an_https_check_times_out_on_a_server_that_never_answers() {
+        rt().block_on(async {
+            let t = Duration::from_millis(300);
+            // Accepts the connection, never speaks TLS: the handshake hangs.
+            let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = silent.local_addr().unwrap();
+            let hold = tokio::spawn(async move {
+                let (socket, _) = silent.accept().await.unwrap();
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                drop(socket);
+            });
+            let check = https_check(address, Trust::Unverified, "127.0.0.1");
+            let started = tokio::time::Instant::now();
+            let (ok, detail) = run_check("web", &check, &mut CheckCache::default(), t).await;
+            let took = started.elapsed();
+            assert!(!ok, "{detail}");
+            assert_eq!(
+                detail,
+                format!("GET https://{address}/healthz: timed out after 300ms")
+            );
+            assert!(took >= t && took < Duration::from_secs(2), "{took:?}");
+            hold.abort();
+
+            // Completes the handshake, reads the request, never answers it.
+            let (acceptor, _) = test_acceptor(false);
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            let mute = tokio::spawn(async move {
+                let (socket, _) = listener.accept().await.unwrap();
+                let mut stream = acceptor.accept(socket).await.unwrap();
+                let mut request = vec![0u8; 1024];
+                let _ = stream.read(&mut request).await;
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            });
+            let check = https_check(address, Trust::Unverified, "127.0.0.1");
+            let started = tokio::time::Instant::now();
+            let (ok, detail) = run_check("web", &check, &mut CheckCache::default(), t).await;
+            let took = started.elapsed();
+            assert!(!ok, "{detail}");
+            assert!(detail.ends_with("timed out after 300ms"), "{detail}");
+            assert!(took >= t && took < Duration::from_secs(2), "{took:?}");
+            mute.abort();
         });
     }
 }

@@ -74,7 +74,8 @@ fn probes_get_documented_defaults() {
                 path: "/healthz".into()
             },
             status: 200,
-            body: None
+            body: None,
+            tls: None
         }
     );
     let db = &c.health.probes[0];
@@ -141,6 +142,8 @@ fn services_outcomes_and_hooks() {
         })
     );
     assert_eq!(www.announce_delay, Duration::from_secs(3));
+    let zero = ok("services:\n  - name: now\n    announce_delay: 0s\n");
+    assert_eq!(zero.health.services[0].announce_delay, Duration::ZERO);
     assert!(!www.preempt);
     let all = &c.health.services[1];
     assert_eq!(
@@ -241,9 +244,40 @@ fn errors_name_file_line_key_and_expectation() {
             "probes.web.rise: invalid value 0: expected 1 to 1000",
         ),
         (
-            "probes:\n  web:\n    http: {url: \"https://example.org/\"}\n",
+            "probes:\n  web:\n    http: {url: \"ftp://example.org/\"}\n",
             3,
-            "probes.web.http.url: invalid value \"https://example.org/\": https is not supported",
+            "probes.web.http.url: invalid value \"ftp://example.org/\": expected a URL starting with http:// or https://",
+        ),
+        (
+            "probes:\n  web:\n    http:\n      url: http://127.0.0.1/\n      tls_verify: false\n",
+            4,
+            "probes.web.http: ca_file, tls_verify and server_name apply to https:// URLs only",
+        ),
+        (
+            "probes:\n  web:\n    http:\n      url: https://127.0.0.1/\n      tls_verfy: false\n",
+            5,
+            "probes.web.http: unknown field `tls_verfy`, expected one of",
+        ),
+        (
+            "probes:\n  web:\n    http:\n      url: https://127.0.0.1/\n      tls_verify: nope\n",
+            5,
+            "probes.web.http.tls_verify: invalid type: string \"nope\", expected a boolean",
+        ),
+        (
+            "probes:\n  web:\n    http:\n      url: https://127.0.0.1/\n      server_name: \"web internal\"\n",
+            5,
+            "probes.web.http.server_name: invalid value \"web internal\": \"web internal\" is neither a DNS name nor an IP address",
+        ),
+        (
+            "probes:\n  web:\n    http:\n      url: https://127.0.0.1/\n      ca_file: certs/ca.pem\n",
+            5,
+            "probes.web.http.ca_file: invalid value \"certs/ca.pem\": give an absolute path",
+        ),
+        (
+            // `parse` reads no files; `load` and `parse_with` do (tests below).
+            "probes:\n  web:\n    http:\n      url: https://127.0.0.1/\n      ca_file: /etc/elastic/ca.pem\n",
+            5,
+            "probes.web.http.ca_file: invalid value \"/etc/elastic/ca.pem\": cannot read: files named in the config are read only by config::load",
         ),
         (
             "probes:\n  web:\n    http: {url: \"http://127.0.0.1/\", status: 42}\n",
@@ -396,15 +430,25 @@ fn durations_and_communities_parse() {
 
 #[test]
 fn urls_are_split_for_the_client() {
-    let url = parse_url("http://[2001:db8::1]:8080/health?full=1").unwrap();
+    let (url, https) = parse_url("http://[2001:db8::1]:8080/health?full=1").unwrap();
     assert_eq!(
-        (url.host.as_str(), url.port, url.path.as_str()),
-        ("2001:db8::1", 8080, "/health?full=1")
+        (url.host.as_str(), url.port, url.path.as_str(), https),
+        ("2001:db8::1", 8080, "/health?full=1", false)
     );
-    let url = parse_url("http://web.internal").unwrap();
+    let (url, https) = parse_url("http://web.internal").unwrap();
     assert_eq!(
-        (url.host.as_str(), url.port, url.path.as_str()),
-        ("web.internal", 80, "/")
+        (url.host.as_str(), url.port, url.path.as_str(), https),
+        ("web.internal", 80, "/", false)
+    );
+    let (url, https) = parse_url("https://web.internal/healthz").unwrap();
+    assert_eq!(
+        (url.host.as_str(), url.port, url.path.as_str(), https),
+        ("web.internal", 443, "/healthz", true)
+    );
+    let (url, https) = parse_url("https://[::1]:8443").unwrap();
+    assert_eq!(
+        (url.host.as_str(), url.port, url.path.as_str(), https),
+        ("::1", 8443, "/", true)
     );
     assert!(parse_url("http://a b/").is_err());
     assert!(parse_url("http://user@host/").is_err());
@@ -497,6 +541,178 @@ fn the_primary_and_secondary_examples_are_a_pair() {
             "{name}"
         );
     }
+}
+
+/// A self-signed certificate for 127.0.0.1, PEM (made fresh: test-only).
+fn test_cert_pem() -> String {
+    rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .cert
+        .pem()
+}
+
+/// `parse_with` over a fake file system holding `files`.
+fn parse_files(text: &str, files: &[(&str, &str)]) -> Result<FileConfig, ConfigError> {
+    let files: BTreeMap<PathBuf, Vec<u8>> = files
+        .iter()
+        .map(|(path, text)| (PathBuf::from(path), text.as_bytes().to_vec()))
+        .collect();
+    let read_file: ReadFile = Rc::new(move |path: &Path| {
+        files
+            .get(path)
+            .cloned()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+    });
+    parse_with(text, Path::new(FILE), read_file)
+}
+
+fn https_check(c: &FileConfig) -> (&HttpUrl, &TlsOptions) {
+    match &c.health.probes[0].check {
+        Check::Http {
+            url,
+            tls: Some(tls),
+            ..
+        } => (url, tls),
+        other => panic!("not an https check: {other:?}"),
+    }
+}
+
+#[test]
+fn https_probes_verify_against_the_default_roots_and_the_url_host() {
+    let c = ok("probes:\n  web:\n    http: {url: \"https://web.internal/healthz\", body: ok}\n");
+    let (url, tls) = https_check(&c);
+    assert_eq!((url.host.as_str(), url.port), ("web.internal", 443));
+    assert_eq!(
+        *tls,
+        TlsOptions {
+            trust: Trust::Default,
+            server_name: "web.internal".into()
+        }
+    );
+    // An IP address host is the name the certificate must carry (an IP SAN).
+    let c = ok("probes:\n  web:\n    http: {url: \"https://[::1]:8443/\"}\n");
+    assert_eq!(https_check(&c).1.server_name, "::1");
+    // server_name overrides it; tls_verify: false accepts any certificate.
+    let c = ok(
+        "probes:\n  web:\n    http:\n      url: https://127.0.0.1:8443/\n      \
+         server_name: web.internal\n      tls_verify: false\n",
+    );
+    assert_eq!(
+        *https_check(&c).1,
+        TlsOptions {
+            trust: Trust::Unverified,
+            server_name: "web.internal".into()
+        }
+    );
+    let c = ok("probes:\n  web:\n    http: {url: \"https://127.0.0.1/\", tls_verify: true}\n");
+    assert_eq!(https_check(&c).1.trust, Trust::Default);
+}
+
+#[test]
+fn a_ca_file_is_read_at_load_and_replaces_the_default_roots() {
+    let pem = test_cert_pem();
+    let text = "probes:\n  web:\n    http:\n      url: https://127.0.0.1:8443/\n      \
+                ca_file: /etc/elastic/ca.pem\n";
+    let c = parse_files(text, &[("/etc/elastic/ca.pem", &pem)]).unwrap();
+    let expected = CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
+    assert_eq!(
+        https_check(&c).1.trust,
+        Trust::CaFile {
+            path: "/etc/elastic/ca.pem".into(),
+            certs: vec![expected]
+        }
+    );
+    // Two certificates in one file are both kept.
+    let two = format!("{pem}{}", test_cert_pem());
+    let c = parse_files(text, &[("/etc/elastic/ca.pem", &two)]).unwrap();
+    assert!(matches!(&https_check(&c).1.trust, Trust::CaFile { certs, .. } if certs.len() == 2));
+
+    let broken_der = "-----BEGIN CERTIFICATE-----\nAAECAwQF\n-----END CERTIFICATE-----\n";
+    let cases: &[(&str, &str)] = &[
+        ("", "cannot read: entity not found"),
+        (
+            "/etc/elastic/ca.pem",
+            "no PEM certificate (-----BEGIN CERTIFICATE-----) in it",
+        ),
+        ("/etc/elastic/ca.pem", "certificate 1: "),
+    ];
+    for ((path, expected), content) in cases.iter().zip(["", "just text\n", broken_der]) {
+        let files: Vec<(&str, &str)> = if path.is_empty() {
+            Vec::new()
+        } else {
+            vec![(*path, content)]
+        };
+        let e = parse_files(text, &files).unwrap_err();
+        assert_eq!(e.line, Some(5), "{e}");
+        let prefix =
+            format!("probes.web.http.ca_file: invalid value \"/etc/elastic/ca.pem\": {expected}");
+        assert!(e.message.starts_with(&prefix), "{e}\n  expected: {prefix}");
+    }
+    let e = parse_files(
+        "probes:\n  web:\n    http:\n      url: https://127.0.0.1:8443/\n      \
+         ca_file: /etc/elastic/ca.pem\n      tls_verify: false\n",
+        &[("/etc/elastic/ca.pem", &pem)],
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.message,
+        "probes.web.http: ca_file has no effect with tls_verify: false; keep one of them"
+    );
+}
+
+#[test]
+fn load_reads_the_ca_file_from_disk() {
+    let dir = std::env::temp_dir().join(format!("elastic-config-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    let config = dir.join("elastic.yaml");
+    let text = format!(
+        "dcid: 14\nprobes:\n  web:\n    http:\n      url: https://127.0.0.1:8443/\n      \
+         ca_file: {}\n",
+        ca.display()
+    );
+    std::fs::write(&config, &text).unwrap();
+    let e = load(&config).unwrap_err();
+    let shown = e.to_string();
+    assert!(
+        shown.starts_with(&format!(
+            "{}:6:16: probes.web.http.ca_file: invalid value \"{}\": cannot read: ",
+            config.display(),
+            ca.display()
+        )),
+        "{shown}"
+    );
+    std::fs::write(&ca, test_cert_pem()).unwrap();
+    let c = load(&config).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(&https_check(&c).1.trust, Trust::CaFile { path, certs } if *path == ca && certs.len() == 1)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn https_options_render_and_read_back() {
+    let pem = test_cert_pem();
+    let text = "dcid: 14\nrole: primary\nprobes:\n  a:\n    http: {url: \"https://127.0.0.1:8443/\", ca_file: /etc/elastic/ca.pem}\n  \
+                b:\n    http: {url: \"https://[::1]/\", tls_verify: false, server_name: web.internal}\n  \
+                c:\n    http: {url: \"https://web.internal/\", status: 204}\n  \
+                d:\n    http: {url: \"http://127.0.0.1/\"}\n";
+    let files = [("/etc/elastic/ca.pem", pem.as_str())];
+    let file = parse_files(text, &files).unwrap();
+    let settings = crate::cli::resolve(
+        &crate::cli::FlagValues::default(),
+        Some((Path::new(FILE), &file)),
+    )
+    .unwrap();
+    let rendered = render(&settings);
+    assert!(
+        rendered.contains("ca_file: /etc/elastic/ca.pem"),
+        "{rendered}"
+    );
+    assert!(rendered.contains("tls_verify: false"), "{rendered}");
+    assert!(rendered.contains("server_name: web.internal"), "{rendered}");
+    let again = parse_files(&rendered, &files).unwrap_or_else(|e| panic!("{e}\n{rendered}"));
+    assert_eq!(again.health, file.health, "{rendered}");
 }
 
 #[test]
