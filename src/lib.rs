@@ -7,7 +7,8 @@
 //! - [`bgp::wire`]: pure codec and framing.
 //! - [`bgp::session`]: pure per-peer FSM, timers as deadlines, wanted-vs-sent diff.
 //! - [`bgp::peer`]: thin tokio driver for one session.
-//! - [`daemon`]: the event loop wiring the above; orderly stop.
+//! - [`daemon`]: the event loop wiring the above (its health gate and session set in submodules);
+//!   reload, graceful shutdown, orderly stop.
 //! - [`config`]: the YAML file, merged under the flags; [`probe`], [`health`], [`hooks`]: health
 //!   probes, their rise/fall state, and the commands run on service state changes.
 //! - [`status`]: plain-data snapshots; [`systemd`]: sd_notify.
