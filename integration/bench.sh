@@ -8,7 +8,7 @@
 # four sessions, and the time to get 10,000 prefixes to the route servers. About 3–4 minutes.
 #
 # lelastic: LELASTIC_BIN=/path/to/lelastic, or it is built into a temporary directory with
-# LELASTIC_BUILD (default /work/shared/peers/lelastic/build.sh) when that builder exists; without
+# LELASTIC_BUILD (default ../shared/peers/lelastic/build.sh beside the repository) when that builder exists; without
 # either, its column reads n/a. BENCH_IDLE_SECS (60) and BENCH_RUNS (3) shorten or lengthen runs.
 #
 # Installs what it lacks (frr, gobgpd, iproute2, procps, a C linker). Removes everything it
@@ -41,43 +41,14 @@ if ! command -v cargo >/dev/null; then
 fi
 
 scratch=$(mktemp -d)
-bench_pid=""
-netns_before=$(ip netns list 2>/dev/null | awk '{print $1}' | sort)
-
-# Namespaces that appeared during this run and carry the benchmark's tag: el-<pid mod 100000><letter>-…
-# (the lab's naming), or el-bench… .
-leftover_namespaces() {
-    [ -n "$bench_pid" ] || return 0
-    local tag=$((bench_pid % 100000))
-    comm -13 <(echo "$netns_before") <(ip netns list 2>/dev/null | awk '{print $1}' | sort) |
-        grep -E "^el-(bench|${tag}[a-z])" || true
-}
+# shellcheck source=integration/lab-run.sh
+. "$repo/integration/lab-run.sh"
+lab_run_begin bench.sh
 
 cleanup() {
     local rc=$?
     trap - INT TERM EXIT
-    if [ -n "$bench_pid" ] && kill -0 "$bench_pid" 2>/dev/null; then
-        # The benchmark stops between steps on SIGTERM and removes its lab; give it a bounded time.
-        kill -TERM "$bench_pid" 2>/dev/null || true
-        for _ in $(seq 1 300); do
-            kill -0 "$bench_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$bench_pid" 2>/dev/null || true
-    fi
-    local ns pid tag
-    for ns in $(leftover_namespaces); do
-        # Processes still running inside a namespace this run created are this run's.
-        for pid in $(ip netns pids "$ns" 2>/dev/null); do
-            kill -KILL "$pid" 2>/dev/null || true
-        done
-        ip netns del "$ns" 2>/dev/null || true
-        echo "bench.sh: removed leftover namespace $ns"
-    done
-    if [ -n "$bench_pid" ]; then
-        tag=$((bench_pid % 100000))
-        rm -rf /var/run/frr/el-"${tag}"[a-z]-rs* /tmp/el-"${tag}"[a-z] 2>/dev/null || true
-    fi
+    lab_run_cleanup
     rm -rf "$scratch"
     exit "$rc"
 }
@@ -87,7 +58,7 @@ trap 'exit 130' INT TERM
 # --- lelastic ------------------------------------------------------------------------------------
 lelastic=${LELASTIC_BIN:-}
 if [ -z "$lelastic" ]; then
-    builder=${LELASTIC_BUILD:-/work/shared/peers/lelastic/build.sh}
+    builder=${LELASTIC_BUILD:-$repo/../shared/peers/lelastic/build.sh}
     if [ -x "$builder" ]; then
         echo "bench.sh: building lelastic with $builder (set LELASTIC_BIN to skip)…"
         "$builder" "$scratch/lelastic" >/dev/null
@@ -112,5 +83,5 @@ fi
 
 # --- run -----------------------------------------------------------------------------------------
 LELASTIC_BIN="$lelastic" "$bench_bin" &
-bench_pid=$!
-wait "$bench_pid"
+lab_pid=$!
+wait "$lab_pid"

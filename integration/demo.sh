@@ -43,43 +43,14 @@ target_dir=${target_dir:-$repo/target}
 release="$target_dir/release"
 
 # --- run, with a cleanup that only touches what this run created ----------------------------------
-netns_before=$(ip netns list 2>/dev/null | awk '{print $1}' | sort)
-demo_pid=""
-
-# Namespaces that appeared during this run and carry the demo's tag: el-<pid mod 100000><letter>-…
-# (the lab's naming), or el-demo… .
-leftover_namespaces() {
-    [ -n "$demo_pid" ] || return 0
-    local tag=$((demo_pid % 100000))
-    comm -13 <(echo "$netns_before") <(ip netns list 2>/dev/null | awk '{print $1}' | sort) |
-        grep -E "^el-(demo|${tag}[a-z])" || true
-}
+# shellcheck source=integration/lab-run.sh
+. "$repo/integration/lab-run.sh"
+lab_run_begin demo.sh
 
 cleanup() {
     local rc=$?
     trap - INT TERM EXIT
-    if [ -n "$demo_pid" ] && kill -0 "$demo_pid" 2>/dev/null; then
-        # The demo stops between steps on SIGTERM and removes its lab; give it a bounded time.
-        kill -TERM "$demo_pid" 2>/dev/null || true
-        for _ in $(seq 1 200); do
-            kill -0 "$demo_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$demo_pid" 2>/dev/null || true
-    fi
-    local ns pid tag
-    for ns in $(leftover_namespaces); do
-        # Processes still running inside a namespace this run created are this run's.
-        for pid in $(ip netns pids "$ns" 2>/dev/null); do
-            kill -KILL "$pid" 2>/dev/null || true
-        done
-        ip netns del "$ns" 2>/dev/null || true
-        echo "demo.sh: removed leftover namespace $ns"
-    done
-    if [ -n "$demo_pid" ]; then
-        tag=$((demo_pid % 100000))
-        rm -rf /var/run/frr/el-"${tag}"[a-z]-rs* /tmp/el-"${tag}"[a-z] 2>/dev/null || true
-    fi
+    lab_run_cleanup
     exit "$rc"
 }
 trap cleanup EXIT
@@ -87,5 +58,5 @@ trap 'exit 130' INT TERM
 
 # ELASTIC_BIN / LABNET_BIN name the binaries explicitly (the demo would find them next to itself).
 ELASTIC_BIN="$release/elastic" LABNET_BIN="$release/examples/labnet" "$release/examples/demo" &
-demo_pid=$!
-wait "$demo_pid"
+lab_pid=$!
+wait "$lab_pid"

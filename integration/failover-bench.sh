@@ -52,43 +52,14 @@ if ! command -v cargo >/dev/null; then
     exit 1
 fi
 
-bench_pid=""
-netns_before=$(ip netns list 2>/dev/null | awk '{print $1}' | sort)
-
-# Namespaces that appeared during this run and carry the benchmark's tag: the lab's
-# el-<pid mod 100000><letter>-… (its VRRP hosts included).
-leftover_namespaces() {
-    [ -n "$bench_pid" ] || return 0
-    local tag=$((bench_pid % 100000))
-    comm -13 <(echo "$netns_before") <(ip netns list 2>/dev/null | awk '{print $1}' | sort) |
-        grep -E "^el-${tag}[a-z]" || true
-}
+# shellcheck source=integration/lab-run.sh
+. "$repo/integration/lab-run.sh"
+lab_run_begin failover-bench.sh
 
 cleanup() {
     local rc=$?
     trap - INT TERM EXIT
-    if [ -n "$bench_pid" ] && kill -0 "$bench_pid" 2>/dev/null; then
-        # The benchmark stops between steps on SIGTERM and removes its lab; give it a bounded time.
-        kill -TERM "$bench_pid" 2>/dev/null || true
-        for _ in $(seq 1 300); do
-            kill -0 "$bench_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$bench_pid" 2>/dev/null || true
-    fi
-    local ns pid tag
-    for ns in $(leftover_namespaces); do
-        # Processes still running inside a namespace this run created are this run's.
-        for pid in $(ip netns pids "$ns" 2>/dev/null); do
-            kill -KILL "$pid" 2>/dev/null || true
-        done
-        ip netns del "$ns" 2>/dev/null || true
-        echo "failover-bench.sh: removed leftover namespace $ns"
-    done
-    if [ -n "$bench_pid" ]; then
-        tag=$((bench_pid % 100000))
-        rm -rf /var/run/frr/el-"${tag}"[a-z]-rs* /tmp/el-"${tag}"[a-z] 2>/dev/null || true
-    fi
+    lab_run_cleanup
     exit "$rc"
 }
 trap cleanup EXIT
@@ -106,5 +77,5 @@ fi
 
 # --- run -----------------------------------------------------------------------------------------
 "$bench_bin" &
-bench_pid=$!
-wait "$bench_pid"
+lab_pid=$!
+wait "$lab_pid"

@@ -67,3 +67,30 @@ pub(crate) fn wait_no_route_from(
     );
     or_panic(lab, r)
 }
+
+/// Who answered most of the client's requests during a short probe run.
+pub(crate) fn main_answerer(lab: &Lab) -> Option<String> {
+    let report = lab.probe(Duration::from_millis(500)).ok()?;
+    let mut counts = std::collections::BTreeMap::<String, u64>::new();
+    for per_host in report["per_second"].as_object()?.values() {
+        for (who, n) in per_host.as_object()? {
+            *counts.entry(who.clone()).or_default() += n.as_u64()?;
+        }
+    }
+    counts
+        .into_iter()
+        .filter(|(who, _)| who != "lost")
+        .max_by_key(|(_, n)| *n)
+        .map(|(who, _)| who)
+}
+
+/// Waits (up to a minute) until `who` answers most of the client's requests.
+pub(crate) fn wait_answerer(lab: &Lab, who: &str) {
+    let r = wait_until(
+        &format!("the client's traffic to be answered by {who}"),
+        Duration::from_secs(60),
+        Duration::from_millis(100),
+        || main_answerer(lab).filter(|w| w == who),
+    );
+    or_panic(lab, r);
+}

@@ -7,23 +7,7 @@ use nix::sys::signal::Signal;
 
 use crate::lab::{Lab, LabSpec, RsKind, wait_until};
 
-use super::common::{SLOTS, or_panic, wait_no_route_from, wait_route_from};
-
-/// Who answered most of the requests of a short probe run.
-fn main_answerer(lab: &Lab) -> Option<String> {
-    let report = lab.probe(Duration::from_millis(500)).ok()?;
-    let mut counts = std::collections::BTreeMap::<String, u64>::new();
-    for per_host in report["per_second"].as_object()?.values() {
-        for (who, n) in per_host.as_object()? {
-            *counts.entry(who.clone()).or_default() += n.as_u64()?;
-        }
-    }
-    counts
-        .into_iter()
-        .filter(|(who, _)| who != "lost")
-        .max_by_key(|(_, n)| *n)
-        .map(|(who, _)| who)
-}
+use super::common::{SLOTS, main_answerer, or_panic, wait_no_route_from, wait_route_from};
 
 #[test]
 fn frr_traffic_moves_to_secondary_when_primary_stops() {

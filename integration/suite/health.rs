@@ -5,43 +5,16 @@
 //! probed by an exec probe (`test -e FILE`, no shell): the test decides when a service dies and
 //! comes back, and the client's traffic shows where the router sends it.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::lab::{Community, Lab, LabSpec, RsKind, daemon_binary, wait_until};
 
-use super::common::{or_panic, wait_no_route_from, wait_route_from};
+use super::common::{main_answerer, or_panic, wait_answerer, wait_no_route_from, wait_route_from};
 
 const PREFIX: &str = "203.0.113.10/32";
 const LONG: Duration = Duration::from_secs(60);
-
-/// Who answered most requests of a short client run.
-fn main_answerer(lab: &Lab) -> Option<String> {
-    let report = lab.probe(Duration::from_millis(500)).ok()?;
-    let mut counts = BTreeMap::<String, u64>::new();
-    for per_host in report["per_second"].as_object()?.values() {
-        for (who, n) in per_host.as_object()? {
-            *counts.entry(who.clone()).or_default() += n.as_u64()?;
-        }
-    }
-    counts
-        .into_iter()
-        .filter(|(who, _)| who != "lost")
-        .max_by_key(|(_, n)| *n)
-        .map(|(who, _)| who)
-}
-
-fn wait_answerer(lab: &Lab, who: &str) {
-    let r = wait_until(
-        &format!("the client's traffic to be answered by {who}"),
-        LONG,
-        Duration::from_millis(100),
-        || main_answerer(lab).filter(|w| w == who),
-    );
-    or_panic(lab, r);
-}
 
 fn up_file(lab: &Lab, label: &str) -> PathBuf {
     lab.dir.join(format!("{label}-up"))

@@ -4,7 +4,6 @@
 //! 65535:0 → local-preference 0), two hosts and a client whose traffic the router forwards along
 //! the best path. Zero lost requests is asserted (behaviour); timings are only printed.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
@@ -16,38 +15,14 @@ use nix::sys::signal::{self, Signal};
 
 use crate::lab::{Community, Lab, LabSpec, RouteView, RsKind, daemon_binary, wait_until};
 
-use super::common::{SLOTS, or_panic, wait_established, wait_no_route_from, wait_route_from};
+use super::common::{
+    SLOTS, or_panic, wait_answerer, wait_established, wait_no_route_from, wait_route_from,
+};
 
 const PREFIX: &str = "203.0.113.10/32";
 const LONG: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(100);
 const GSHUT: Community = Community(65535, 0);
-
-/// Who answered most requests of a short client run.
-fn main_answerer(lab: &Lab) -> Option<String> {
-    let report = lab.probe(Duration::from_millis(500)).ok()?;
-    let mut counts = BTreeMap::<String, u64>::new();
-    for per_host in report["per_second"].as_object()?.values() {
-        for (who, n) in per_host.as_object()? {
-            *counts.entry(who.clone()).or_default() += n.as_u64()?;
-        }
-    }
-    counts
-        .into_iter()
-        .filter(|(who, _)| who != "lost")
-        .max_by_key(|(_, n)| *n)
-        .map(|(who, _)| who)
-}
-
-fn wait_answerer(lab: &Lab, who: &str) {
-    let r = wait_until(
-        &format!("the client's traffic to be answered by {who}"),
-        LONG,
-        POLL,
-        || main_answerer(lab).filter(|w| w == who),
-    );
-    or_panic(lab, r);
-}
 
 fn write_config(lab: &Lab, name: &str, text: &str) -> PathBuf {
     let path = lab.dir.join(name);

@@ -1,4 +1,4 @@
-//! Codec tests. Golden vectors come from /work/shared/reference/captures/*.pcap (tshark
+//! Codec tests. Golden vectors come from shared/reference/captures (beside the repository)/*.pcap (tshark
 //! `-Y bgp -T fields -e frame.number -e tcp.payload`; file and frame noted at each) or are built
 //! by hand from the RFC layouts (noted as such).
 
