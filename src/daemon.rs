@@ -98,7 +98,8 @@ pub async fn run(
     let bound = bind_addresses(&netlink, &settings.addresses).await?;
 
     let interface_addrs = netlink.addresses().await.map_err(DaemonError::Netlink)?;
-    let prefixes = eligible(&settings, &interface_addrs);
+    let mut address_warnings = Vec::new();
+    let prefixes = eligible(&settings, &interface_addrs, &mut address_warnings);
     if prefixes.is_empty() {
         unbind_addresses(&netlink, &bound).await;
         let where_ = if settings.allifs {
@@ -169,6 +170,7 @@ pub async fn run(
         netlink,
         bound,
         prefixes,
+        address_warnings,
         default_router_id,
         hostname,
         gate,
@@ -296,6 +298,8 @@ struct Daemon {
     /// The addresses elastic bound to lo (only these are unbound).
     bound: Vec<AddrChange>,
     prefixes: Vec<IpNet>,
+    /// What the address rules last warned about (logged again only when it changes).
+    address_warnings: Vec<String>,
     /// The router id derived from the interfaces at start, used while none is configured.
     default_router_id: Ipv4Addr,
     hostname: String,
@@ -318,7 +322,13 @@ impl Daemon {
     }
 
     async fn rescan(&mut self) {
-        rescan(&self.netlink, &self.settings, &mut self.prefixes).await;
+        rescan(
+            &self.netlink,
+            &self.settings,
+            &mut self.prefixes,
+            &mut self.address_warnings,
+        )
+        .await;
     }
 
     /// The first signal starts the drain (or the stop, when there is nothing to drain); a second
@@ -557,17 +567,29 @@ fn daemon_info(
     }
 }
 
-fn eligible(settings: &Settings, interface_addrs: &[addrs::InterfaceAddr]) -> Vec<IpNet> {
+/// The prefixes to announce; logs the address rules' warnings that were not logged last time
+/// (`logged`), so a rescan of lo does not repeat them.
+fn eligible(
+    settings: &Settings,
+    interface_addrs: &[addrs::InterfaceAddr],
+    logged: &mut Vec<String>,
+) -> Vec<IpNet> {
     let (prefixes, warnings) =
         addrs::eligible_prefixes(interface_addrs, settings.allifs, settings.send56);
-    for warning in warnings {
+    for warning in warnings.iter().filter(|w| !logged.contains(w)) {
         warn!("{warning}");
     }
+    *logged = warnings;
     prefixes
 }
 
 /// Re-lists addresses; the caller recomputes the desired set.
-async fn rescan(netlink: &Netlink, settings: &Settings, prefixes: &mut Vec<IpNet>) {
+async fn rescan(
+    netlink: &Netlink,
+    settings: &Settings,
+    prefixes: &mut Vec<IpNet>,
+    warned: &mut Vec<String>,
+) {
     let interface_addrs = match netlink.addresses().await {
         Ok(list) => list,
         Err(error) => {
@@ -575,7 +597,7 @@ async fn rescan(netlink: &Netlink, settings: &Settings, prefixes: &mut Vec<IpNet
             return;
         }
     };
-    let found = eligible(settings, &interface_addrs);
+    let found = eligible(settings, &interface_addrs, warned);
     for prefix in found.iter().filter(|p| !prefixes.contains(p)) {
         info!(%prefix, "address appeared");
     }
