@@ -32,7 +32,7 @@ mod measure;
 mod mrt;
 
 use contender::{Binaries, Contender};
-use interrupt::{INTERRUPTED, Interrupt};
+use interrupt::{Interrupt, run_program};
 use lab::{Lab, LabSpec, RsKind, VIP4};
 use measure::{ProcSample, RouteMonitor, SWEEP_PAUSE, Spread, proc_sample, seconds, since};
 
@@ -49,24 +49,7 @@ const BULK_STALL: Duration = Duration::from_secs(8);
 const MRT_PADDING: usize = 2_000;
 
 fn main() -> ExitCode {
-    let interrupt = match Interrupt::install("bench") {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("bench: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match run(&interrupt) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e == INTERRUPTED => {
-            eprintln!("bench: interrupted; lab removed");
-            ExitCode::from(130)
-        }
-        Err(e) => {
-            eprintln!("bench failed: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    run_program("bench", run)
 }
 
 /// Phase a, one contender.

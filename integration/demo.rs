@@ -21,7 +21,7 @@ mod lab;
 #[path = "bench/interrupt.rs"]
 mod interrupt;
 
-use interrupt::{INTERRUPTED, Interrupt};
+use interrupt::{INTERRUPTED, Interrupt, run_program};
 use lab::{LABNET_PORT, Lab, LabSpec, RsKind, VIP4};
 
 const VIP4_PREFIX: &str = "203.0.113.10/32";
@@ -31,32 +31,15 @@ const ROUTE_TIMEOUT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(20);
 
 fn main() -> ExitCode {
-    let interrupt = match Interrupt::install("demo") {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("demo: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let timeline = Timeline::new();
-    let result = run(&interrupt, &timeline);
-    // The lab is gone by now (dropped inside `run`, also on error).
-    match result {
-        Ok(summary) => {
-            timeline.note("lab torn down: namespaces, route servers and daemons removed");
-            println!();
-            println!("{summary}");
-            ExitCode::SUCCESS
-        }
-        Err(e) if e == INTERRUPTED => {
-            eprintln!("demo: interrupted; lab removed");
-            ExitCode::from(130)
-        }
-        Err(e) => {
-            eprintln!("demo failed: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    run_program("demo", |interrupt| {
+        let timeline = Timeline::new();
+        let summary = run(interrupt, &timeline)?;
+        // The lab is gone by now (dropped inside `run`).
+        timeline.note("lab torn down: namespaces, route servers and daemons removed");
+        println!();
+        println!("{summary}");
+        Ok(())
+    })
 }
 
 /// Events with their time since the demo started, printed as they happen.

@@ -51,7 +51,7 @@ mod vrrp;
 
 use announcers::{ElasticProbes, Role};
 use client::ClientReport;
-use interrupt::{INTERRUPTED, Interrupt};
+use interrupt::{INTERRUPTED, Interrupt, run_program};
 use lab::{Lab, LabSpec, ProcId, RsKind, VIP4};
 use measure::Spread;
 use vrrp::VrrpSegment;
@@ -70,24 +70,7 @@ fn main() -> ExitCode {
     if args.first().map(String::as_str) == Some("service") {
         return service::main(&args[1..]);
     }
-    let interrupt = match Interrupt::install("failover") {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("failover: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match run(&interrupt) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e == INTERRUPTED => {
-            eprintln!("failover: interrupted; lab removed");
-            ExitCode::from(130)
-        }
-        Err(e) => {
-            eprintln!("failover benchmark failed: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    run_program("failover", run)
 }
 
 /// The five setups, in the order they run (keepalived last: it needs the router's BGP route gone).

@@ -5,6 +5,7 @@
 //! Handlers, unlike a blocked signal mask, are reset when a child execs, so the daemons the lab
 //! starts still get their own SIGTERM.
 
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -19,6 +20,33 @@ pub(crate) struct Interrupt {
 
 /// What a step returns when the user asked us to stop.
 pub(crate) const INTERRUPTED: &str = "interrupted";
+
+/// A lab program's `main`: installs the handlers, runs `body`, and turns its outcome into the exit
+/// code (0; 130 after a signal; 1 on failure), saying which on stderr. The lab is dropped inside
+/// `body`, so it is gone by the time this returns.
+pub(crate) fn run_program(
+    program: &'static str,
+    body: impl FnOnce(&Interrupt) -> Result<(), String>,
+) -> ExitCode {
+    let interrupt = match Interrupt::install(program) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("{program}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match body(&interrupt) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e == INTERRUPTED => {
+            eprintln!("{program}: interrupted; lab removed");
+            ExitCode::from(130)
+        }
+        Err(e) => {
+            eprintln!("{program} failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 impl Interrupt {
     /// Installs the handlers; returns once they are in place.
