@@ -1,8 +1,9 @@
 //! The GoBGP v3 subset (`apipb.GobgpApi`): GetBgp, ListPeer, ListPath, built from a snapshot so
 //! that the `gobgp` 3.x CLI prints what it prints against lelastic (gobgpd).
 //!
-//! The CLI dereferences many sub-messages without nil checks (shared/reference/gobgp-compat.md
-//! §1.3), so every message marked "required" there is always present here, even when empty.
+//! The CLI dereferences many sub-messages without nil checks, so every sub-message the proto
+//! marks "always fill" is present here, even when empty (the `api` integration tests run the
+//! real CLI against it).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

@@ -1,5 +1,5 @@
-//! Snapshot → apipb conversions, checked against the facts in shared/reference/gobgp-compat.md
-//! and against the BGP encoder's bytes.
+//! Snapshot → apipb conversions, checked against what the `gobgp` 3.x CLI reads (the comments in
+//! `proto/gobgp/v3/`) and against the BGP encoder's bytes.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;

@@ -1,8 +1,7 @@
 //! The BGP-4 codec and framing: bytes in, typed messages out, and the exact bytes we send.
 //! Pure: no IO, no clock.
 //!
-//! Hand-written rather than built on a crate (reference/codec.md compared them; rustbgpd-wire was
-//! the candidate) because:
+//! Hand-written rather than built on a crate (rustbgpd-wire was the candidate) because:
 //! - we must reproduce lelastic/GoBGP's bytes exactly *and* pack many prefixes per UPDATE, which
 //!   is ~150 lines here;
 //! - received UPDATEs are only counted and discarded, so the decoder walks the bytes once without

@@ -1,6 +1,6 @@
-//! Codec tests. Golden vectors come from shared/reference/captures (beside the repository)/*.pcap (tshark
-//! `-Y bgp -T fields -e frame.number -e tcp.payload`; file and frame noted at each) or are built
-//! by hand from the RFC layouts (noted as such).
+//! Codec tests. Golden vectors come from the captures in `src/bgp/testdata/` (file and frame
+//! noted at each, checked by `golden_vectors_are_in_the_frames_they_cite`) or are built by hand
+//! from the RFC layouts (noted as such).
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -330,11 +330,69 @@ fn end_of_rib_both_families_both_ways() {
 }
 
 /// KEEPALIVE: 01-start-primary.pcap frame 12.
+const KEEPALIVE: &str = "ffffffffffffffffffffffffffffffff001304";
+
 #[test]
 fn keepalive_both_ways() {
-    let bytes = hex("ffffffffffffffffffffffffffffffff001304");
+    let bytes = hex(KEEPALIVE);
     assert_bytes(&encode_keepalive(), &bytes);
     assert_eq!(decode(&bytes, &AS4), Ok(Message::Keepalive));
+}
+
+/// The record `frame` (numbered from 1, as tshark does) of a classic little-endian pcap file.
+fn pcap_frame(capture: &[u8], frame: usize) -> &[u8] {
+    const FILE_HEADER: usize = 24;
+    const RECORD_HEADER: usize = 16;
+    assert_eq!(
+        capture[..4],
+        [0xd4, 0xc3, 0xb2, 0xa1],
+        "not a little-endian pcap"
+    );
+    let mut at = FILE_HEADER;
+    for number in 1.. {
+        let header = &capture[at..at + RECORD_HEADER];
+        let length = u32::from_le_bytes(header[8..12].try_into().unwrap()) as usize;
+        let record = &capture[at + RECORD_HEADER..at + RECORD_HEADER + length];
+        if number == frame {
+            return record;
+        }
+        at += RECORD_HEADER + length;
+    }
+    unreachable!()
+}
+
+#[test]
+fn golden_vectors_are_in_the_frames_they_cite() {
+    const START_PRIMARY: &[u8] = include_bytes!("../testdata/01-start-primary.pcap");
+    const SECONDARY_SEND56: &[u8] = include_bytes!("../testdata/05-secondary-send56-sighup.pcap");
+    const FRR_AND_BIRD: &[u8] = include_bytes!("../testdata/07-two-rs-frr-bird.pcap");
+    const FRR_NO_ENHE: &[u8] = include_bytes!("../testdata/08-frr-no-enhe.pcap");
+    let cited = [
+        (LELASTIC_OPEN, START_PRIMARY, 10),
+        (LELASTIC_OPEN, SECONDARY_SEND56, 6),
+        (LELASTIC_OPEN, FRR_AND_BIRD, 20),
+        (BIRD_OPEN, FRR_AND_BIRD, 18),
+        (FRR_OPEN, START_PRIMARY, 8),
+        (FRR_OPEN_NO_ENHE, FRR_NO_ENHE, 7),
+        (LELASTIC_UPDATE_V4, START_PRIMARY, 15),
+        (LELASTIC_UPDATE_V4, FRR_NO_ENHE, 15),
+        (LELASTIC_UPDATE_V6, START_PRIMARY, 16),
+        (LELASTIC_UPDATE_V4_SECONDARY, SECONDARY_SEND56, 10),
+        (LELASTIC_UPDATE_V6_SECONDARY_56, SECONDARY_SEND56, 11),
+        (FRR_REFLECTED_PAIR, START_PRIMARY, 25),
+        (FRR_CLASSIC_V4, FRR_NO_ENHE, 34),
+        (BIRD_EOR_V4, FRR_AND_BIRD, 27),
+        (BIRD_EOR_V6, FRR_AND_BIRD, 30),
+        (KEEPALIVE, START_PRIMARY, 12),
+    ];
+    for (vector, capture, frame) in cited {
+        let bytes = hex(vector);
+        let record = pcap_frame(capture, frame);
+        assert!(
+            record.windows(bytes.len()).any(|w| w == bytes),
+            "frame {frame} does not hold {vector}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -454,8 +512,8 @@ fn host_bits_are_cleared_on_the_wire() {
 
 #[test]
 fn withdrawals_both_forms() {
-    // Hand-built to GoBGP's captured withdraw (gobgp-compat.md §2.4): IPv4 in Withdrawn Routes,
-    // IPv6 in MP_UNREACH_NLRI.
+    // Hand-built to the form GoBGP withdraws in: IPv4 in Withdrawn Routes, IPv6 in
+    // MP_UNREACH_NLRI.
     let messages = encode_withdrawals(&[net("2001:db8:aaaa:1::/64"), net("203.0.113.10/32")]);
     assert_eq!(messages.len(), 2);
     assert_bytes(
@@ -798,7 +856,7 @@ fn notification_constructors_and_names() {
     for (notification, text) in cases {
         assert_eq!(notification.to_string(), text);
     }
-    // gobgpd's shutdown NOTIFICATION (gobgp-compat.md §2.6): ffff…ff 0015 03 06 03.
+    // gobgpd's shutdown NOTIFICATION: ffff…ff 0015 03 06 03.
     assert_bytes(
         &encode_notification(&Notification::cease_peer_deconfigured()),
         &hex("ffffffffffffffffffffffffffffffff 0015 03 0603"),

@@ -2,7 +2,7 @@
 //!
 //! With one prefix and no MED the bytes are exactly lelastic's (GoBGP 3.x): attributes in
 //! type-code order, ORIGIN 0x40, AS_PATH 0x40, COMMUNITIES 0xC0, MP_REACH_NLRI 0x80 with a
-//! 16-octet global next hop and no link-local (reference/gobgp-compat.md §2.3-2.4).
+//! 16-octet global next hop and no link-local (the captures in `src/bgp/testdata/`).
 //!
 //! ```text
 //! MP_REACH_NLRI value: AFI (2) | SAFI (1) | NH len (1) = 16 | next hop | Reserved (1) = 0 | NLRI
