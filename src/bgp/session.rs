@@ -17,15 +17,13 @@ use std::time::{Duration, Instant};
 use ipnet::IpNet;
 
 use super::wire::{
-    self, Capability, DecodeContext, DecodeError, ExtendedNextHopTuple, Family, Message,
+    self, AS_TRANS, Capability, DecodeContext, DecodeError, ExtendedNextHopTuple, Family, Message,
     Notification, Open, UpdateContext,
 };
 use crate::announce::{DesiredRoutes, RouteAttrs};
 
 /// RFC 4271 §8.2.2: the hold timer while waiting for the peer's OPEN ("a large value", 4 minutes).
 const OPEN_HOLD_TIME: Duration = Duration::from_secs(240);
-/// RFC 6793: the 2-octet "My AS" of a speaker whose AS does not fit in 16 bits.
-const AS_TRANS: u16 = 23456;
 /// Longest wait between connection attempts once failures repeat.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
 /// Random extra delay added to every retry, in whole seconds like GoBGP (5 s → 5..9 s).

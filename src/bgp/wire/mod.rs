@@ -9,8 +9,9 @@
 //!   as it goes; a typed decoder would build every route only to drop it;
 //! - a one-maintainer 0.x crate with a breaking release every few weeks would churn this API.
 //!
-//! Layout: `open`, `notification`, `update_decode` (RFC 7606 count-and-discard) and
-//! `update_encode` (announcements, withdrawals, End-of-RIB); framing and dispatch live here.
+//! Layout: `open`, `notification` (error codes by name), `attribute` (path attribute type codes
+//! and flags, what we send), `update_decode` (RFC 7606 count-and-discard) and `update_encode`
+//! (announcements, withdrawals, End-of-RIB); framing and dispatch live here.
 //!
 //! Message header (RFC 4271 §4.1):
 //! ```text
@@ -20,6 +21,7 @@
 //!   16                               2        1      = 19 octets
 //! ```
 
+mod attribute;
 mod notification;
 mod open;
 mod update_decode;
@@ -32,11 +34,12 @@ use std::fmt;
 
 use ipnet::IpNet;
 
-pub use notification::Notification;
+pub use attribute::{PathAttribute, prefix_bytes};
+pub use notification::{Notification, code, subcode};
 pub use open::{Capability, ExtendedNextHopTuple, Open, encode_open};
 pub use update_decode::UpdateSummary;
 pub use update_encode::{
-    UpdateContext, encode_announcements, encode_end_of_rib, encode_withdrawals,
+    UpdateContext, encode_announcements, encode_end_of_rib, encode_withdrawals, path_attributes,
 };
 
 /// Length of the fixed message header (marker, length, type).
@@ -46,6 +49,10 @@ pub const HEADER_LEN: usize = 19;
 pub const MAX_MESSAGE_LEN: usize = 4096;
 
 const MARKER: [u8; 16] = [0xff; 16];
+
+/// RFC 6793: stands in for a 4-octet AS in the 2-octet "My AS" of an OPEN and in the AS_PATH
+/// sent to a speaker without the 4-octet AS capability.
+pub const AS_TRANS: u16 = 23456;
 
 /// Message type codes (RFC 4271 §4.1, RFC 2918).
 pub(crate) const TYPE_OPEN: u8 = 1;
@@ -146,14 +153,10 @@ pub struct DecodeError {
 }
 
 impl DecodeError {
-    pub(crate) fn new(code: u8, subcode: u8, data: Vec<u8>, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(notification: Notification, reason: impl Into<String>) -> Self {
         DecodeError {
             reason: reason.into(),
-            notification: Notification {
-                code,
-                subcode,
-                data,
-            },
+            notification,
         }
     }
 
@@ -168,9 +171,29 @@ impl DecodeError {
     }
 }
 
-/// Header error (RFC 4271 §6.1) helpers.
+/// Message Header Error / Bad Message Length: the data is the erroneous length field.
 fn bad_length(length: u16, reason: impl Into<String>) -> DecodeError {
-    DecodeError::new(1, 2, length.to_be_bytes().to_vec(), reason)
+    let data = length.to_be_bytes().to_vec();
+    DecodeError::new(
+        Notification::header_error(subcode::header::BAD_MESSAGE_LENGTH, data),
+        reason,
+    )
+}
+
+/// Message Header Error / Connection Not Synchronized: the marker is not all ones.
+fn not_synchronized() -> DecodeError {
+    DecodeError::new(
+        Notification::header_error(subcode::header::CONNECTION_NOT_SYNCHRONIZED, Vec::new()),
+        "message header marker is not all ones",
+    )
+}
+
+/// Message Header Error / Bad Message Type: the data is the type octet.
+fn bad_type(message_type: u8) -> DecodeError {
+    DecodeError::new(
+        Notification::header_error(subcode::header::BAD_MESSAGE_TYPE, vec![message_type]),
+        format!("unknown message type {message_type}"),
+    )
 }
 
 /// Smallest valid length of each message type (RFC 4271 §4, RFC 2918 §3).
@@ -189,12 +212,7 @@ fn min_len(message_type: u8) -> Option<usize> {
 /// returns (length, type).
 fn check_header(buf: &[u8]) -> Result<(usize, u8), DecodeError> {
     if buf[..16] != MARKER {
-        return Err(DecodeError::new(
-            1,
-            1,
-            Vec::new(),
-            "message header marker is not all ones",
-        ));
+        return Err(not_synchronized());
     }
     let length_field = u16::from_be_bytes([buf[16], buf[17]]);
     let length = usize::from(length_field);
@@ -206,12 +224,7 @@ fn check_header(buf: &[u8]) -> Result<(usize, u8), DecodeError> {
         ));
     }
     let Some(min) = min_len(message_type) else {
-        return Err(DecodeError::new(
-            1,
-            3,
-            vec![message_type],
-            format!("unknown message type {message_type}"),
-        ));
+        return Err(bad_type(message_type));
     };
     if length < min || (message_type == TYPE_KEEPALIVE && length != HEADER_LEN) {
         return Err(bad_length(
@@ -231,12 +244,7 @@ pub fn frame_len(buf: &[u8]) -> Result<Option<usize>, DecodeError> {
     // Fail early on a bad marker, even before 19 octets have arrived.
     let marker_part = &buf[..buf.len().min(MARKER.len())];
     if marker_part.iter().any(|&b| b != 0xff) {
-        return Err(DecodeError::new(
-            1,
-            1,
-            Vec::new(),
-            "message header marker is not all ones",
-        ));
+        return Err(not_synchronized());
     }
     if buf.len() < HEADER_LEN {
         return Ok(None);
@@ -252,9 +260,7 @@ pub fn frame_len(buf: &[u8]) -> Result<Option<usize>, DecodeError> {
 pub fn decode(message: &[u8], ctx: &DecodeContext) -> Result<Message, DecodeError> {
     if message.len() < HEADER_LEN {
         return Err(DecodeError::new(
-            1,
-            2,
-            Vec::new(),
+            Notification::header_error(subcode::header::BAD_MESSAGE_LENGTH, Vec::new()),
             format!("{} octets is shorter than a message header", message.len()),
         ));
     }
@@ -272,23 +278,18 @@ pub fn decode(message: &[u8], ctx: &DecodeContext) -> Result<Message, DecodeErro
     match message_type {
         TYPE_OPEN => open::decode_open(body).map(Message::Open),
         TYPE_UPDATE => update_decode::decode_update(body, ctx).map(Message::Update),
-        TYPE_NOTIFICATION => Ok(Message::Notification(Notification {
-            code: body[0],
-            subcode: body[1],
-            data: body[2..].to_vec(),
-        })),
+        TYPE_NOTIFICATION => Ok(Message::Notification(Notification::new(
+            body[0],
+            body[1],
+            body[2..].to_vec(),
+        ))),
         TYPE_KEEPALIVE => Ok(Message::Keepalive),
         TYPE_ROUTE_REFRESH => Ok(Message::RouteRefresh {
             afi: u16::from_be_bytes([body[0], body[1]]),
             safi: body[3],
         }),
         // check_header rejected every other type.
-        other => Err(DecodeError::new(
-            1,
-            3,
-            vec![other],
-            format!("unknown message type {other}"),
-        )),
+        other => Err(bad_type(other)),
     }
 }
 

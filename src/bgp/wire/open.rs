@@ -13,7 +13,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::notification::truncate_at_char_boundary;
+use super::notification::{Notification, subcode, truncate_at_char_boundary};
 use super::{
     DecodeError, Family, HEADER_LEN, MAX_MESSAGE_LEN, TYPE_OPEN, be16, finish_message,
     start_message,
@@ -118,7 +118,12 @@ impl Open {
 }
 
 fn open_error(subcode: u8, data: Vec<u8>, reason: impl Into<String>) -> DecodeError {
-    DecodeError::new(2, subcode, data, reason)
+    DecodeError::new(Notification::open_error(subcode, data), reason)
+}
+
+/// OPEN Message Error with no subcode: the optional parameters do not parse.
+fn malformed(reason: impl Into<String>) -> DecodeError {
+    open_error(subcode::UNSPECIFIC, Vec::new(), reason)
 }
 
 /// Decodes an OPEN body (after the header; at least 10 octets, checked by the framing).
@@ -127,7 +132,7 @@ pub(super) fn decode_open(body: &[u8]) -> Result<Open, DecodeError> {
     if version != 4 {
         // RFC 4271 §6.2: the data is the largest version we support, as 2 octets.
         return Err(open_error(
-            1,
+            subcode::open::UNSUPPORTED_VERSION_NUMBER,
             4u16.to_be_bytes().to_vec(),
             format!("unsupported BGP version {version}"),
         ));
@@ -136,12 +141,15 @@ pub(super) fn decode_open(body: &[u8]) -> Result<Open, DecodeError> {
     let hold_time = be16(body, 3);
     let router_id = Ipv4Addr::new(body[5], body[6], body[7], body[8]);
     if router_id.is_unspecified() {
-        return Err(open_error(3, Vec::new(), "BGP identifier is 0.0.0.0"));
+        return Err(open_error(
+            subcode::open::BAD_BGP_IDENTIFIER,
+            Vec::new(),
+            "BGP identifier is 0.0.0.0",
+        ));
     }
     if hold_time == 1 || hold_time == 2 {
-        return Err(open_error(
-            6,
-            Vec::new(),
+        return Err(DecodeError::new(
+            Notification::unacceptable_hold_time(),
             format!("hold time {hold_time} s (must be 0 or at least 3)"),
         ));
     }
@@ -160,35 +168,23 @@ fn decode_optional_parameters(opt_len: u8, rest: &[u8]) -> Result<Vec<Capability
     let extended = opt_len == 255 && rest.first() == Some(&PARAM_EXTENDED);
     let params = if extended {
         if rest.len() < 3 {
-            return Err(open_error(
-                0,
-                Vec::new(),
-                "extended optional parameters length is cut off",
-            ));
+            return Err(malformed("extended optional parameters length is cut off"));
         }
         let length = usize::from(be16(rest, 1));
         let params = &rest[3..];
         if params.len() != length {
-            return Err(open_error(
-                0,
-                Vec::new(),
-                format!(
-                    "extended optional parameters length {length} does not match the {} octets left",
-                    params.len()
-                ),
-            ));
+            return Err(malformed(format!(
+                "extended optional parameters length {length} does not match the {} octets left",
+                params.len()
+            )));
         }
         params
     } else {
         if rest.len() != usize::from(opt_len) {
-            return Err(open_error(
-                0,
-                Vec::new(),
-                format!(
-                    "optional parameters length {opt_len} does not match the {} octets left",
-                    rest.len()
-                ),
-            ));
+            return Err(malformed(format!(
+                "optional parameters length {opt_len} does not match the {} octets left",
+                rest.len()
+            )));
         }
         rest
     };
@@ -198,11 +194,7 @@ fn decode_optional_parameters(opt_len: u8, rest: &[u8]) -> Result<Vec<Capability
     let mut pos = 0;
     while pos < params.len() {
         let Some(header) = params.get(pos..pos + header_len) else {
-            return Err(open_error(
-                0,
-                Vec::new(),
-                "optional parameter header is cut off",
-            ));
+            return Err(malformed("optional parameter header is cut off"));
         };
         let param_type = header[0];
         let length = if extended {
@@ -212,16 +204,14 @@ fn decode_optional_parameters(opt_len: u8, rest: &[u8]) -> Result<Vec<Capability
         };
         let start = pos + header_len;
         let Some(value) = params.get(start..start + length) else {
-            return Err(open_error(
-                0,
-                Vec::new(),
-                format!("optional parameter type {param_type} length {length} overruns the OPEN"),
-            ));
+            return Err(malformed(format!(
+                "optional parameter type {param_type} length {length} overruns the OPEN"
+            )));
         };
         pos = start + length;
         if param_type != PARAM_CAPABILITIES {
             return Err(open_error(
-                4,
+                subcode::open::UNSUPPORTED_OPTIONAL_PARAMETER,
                 Vec::new(),
                 format!("unsupported optional parameter type {param_type}"),
             ));
@@ -235,17 +225,15 @@ fn decode_capabilities(mut value: &[u8], out: &mut Vec<Capability>) -> Result<()
     while let [code, length, rest @ ..] = value {
         let length = usize::from(*length);
         let Some(data) = rest.get(..length) else {
-            return Err(open_error(
-                0,
-                Vec::new(),
-                format!("capability {code} length {length} overruns its optional parameter"),
-            ));
+            return Err(malformed(format!(
+                "capability {code} length {length} overruns its optional parameter"
+            )));
         };
         out.push(decode_capability(*code, data));
         value = &rest[length..];
     }
     if !value.is_empty() {
-        return Err(open_error(0, Vec::new(), "capability header is cut off"));
+        return Err(malformed("capability header is cut off"));
     }
     Ok(())
 }

@@ -504,6 +504,60 @@ fn two_octet_session_sends_as_trans_and_as4_path() {
     assert_eq!(update_summary(&messages[0], &AS2).announced, 1);
 }
 
+/// The attribute section of an UPDATE: what follows Total Path Attribute Length.
+fn attribute_section(update: &[u8]) -> &[u8] {
+    let withdrawn = usize::from(be16(update, HEADER_LEN));
+    let at = HEADER_LEN + 2 + withdrawn;
+    let length = usize::from(be16(update, at));
+    &update[at + 2..at + 2 + length]
+}
+
+#[test]
+fn path_attributes_are_the_attributes_the_encoder_sends() {
+    let with_med = RouteAttrs {
+        communities: vec![COMMUNITY_PRIMARY],
+        med: Some(10),
+    };
+    let v4_session = UpdateContext {
+        next_hop: "192.0.2.1".parse().unwrap(),
+        ..lelastic_ctx()
+    };
+    let two_octet = UpdateContext {
+        local_as: 4_200_000_000,
+        four_octet_as: false,
+        ..lelastic_ctx()
+    };
+    for (prefix, attrs, ctx) in [
+        ("203.0.113.10/32", primary(), lelastic_ctx()),
+        ("2001:db8:100::/64", primary(), lelastic_ctx()),
+        ("203.0.113.10/32", with_med.clone(), v4_session),
+        ("2001:db8:100::1/56", with_med, two_octet),
+    ] {
+        let prefix = net(prefix);
+        let update = &encode_announcements(&[prefix], &attrs, &ctx)[0];
+        let listed = path_attributes(&prefix, &attrs, &ctx);
+        let bytes: Vec<u8> = listed.iter().flat_map(PathAttribute::to_bytes).collect();
+        assert_bytes(&bytes, attribute_section(update));
+        let types: Vec<u8> = listed.iter().map(PathAttribute::type_code).collect();
+        assert!(types.is_sorted(), "{types:?}");
+    }
+    assert_eq!(
+        path_attributes(&net("203.0.113.10/32"), &primary(), &lelastic_ctx())[3],
+        PathAttribute::MpReachNlri {
+            family: Family::Ipv4Unicast,
+            next_hop: "2001:db8:ff::2".parse().unwrap(),
+            prefixes: vec![net("203.0.113.10/32")],
+        }
+    );
+    // What cannot be sent has no attributes: an IPv6 prefix on an IPv4-only session.
+    assert!(path_attributes(&net("2001:db8:100::/64"), &primary(), &v4_session).is_empty());
+    assert_eq!(prefix_bytes(&net("203.0.113.10/32")), [32, 203, 0, 113, 10]);
+    assert_eq!(
+        prefix_bytes(&net("2001:db8:100::1/56")),
+        [56, 0x20, 0x01, 0x0d, 0xb8, 0x01, 0x00, 0x00]
+    );
+}
+
 #[test]
 fn host_bits_are_cleared_on_the_wire() {
     let messages = encode_announcements(&[net("2001:db8:100::1/64")], &primary(), &lelastic_ctx());

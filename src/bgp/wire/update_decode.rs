@@ -14,6 +14,10 @@
 //! section errors that hide where the NLRI or MP attributes are; otherwise treat-as-withdraw or
 //! attribute-discard, reported in [`UpdateSummary`].
 
+use super::attribute::flag;
+use super::attribute::segment::{AS_CONFED_SEQUENCE, AS_CONFED_SET, AS_SEQUENCE, AS_SET};
+use super::attribute::type_code::*;
+use super::notification::{Notification, subcode::update};
 use super::{DecodeContext, DecodeError, Family, be16};
 
 /// What one received UPDATE carried. Routes are counted, never stored.
@@ -33,27 +37,6 @@ pub struct UpdateSummary {
     pub discarded_attributes: u32,
 }
 
-const ORIGIN: u8 = 1;
-const AS_PATH: u8 = 2;
-const NEXT_HOP: u8 = 3;
-const MULTI_EXIT_DISC: u8 = 4;
-const LOCAL_PREF: u8 = 5;
-const ATOMIC_AGGREGATE: u8 = 6;
-const AGGREGATOR: u8 = 7;
-const COMMUNITIES: u8 = 8;
-const ORIGINATOR_ID: u8 = 9;
-const CLUSTER_LIST: u8 = 10;
-const MP_REACH_NLRI: u8 = 14;
-const MP_UNREACH_NLRI: u8 = 15;
-const EXTENDED_COMMUNITIES: u8 = 16;
-const AS4_PATH: u8 = 17;
-const AS4_AGGREGATOR: u8 = 18;
-const LARGE_COMMUNITIES: u8 = 32;
-
-const FLAG_OPTIONAL: u8 = 0x80;
-const FLAG_TRANSITIVE: u8 = 0x40;
-const FLAG_EXTENDED_LENGTH: u8 = 0x10;
-
 /// What RFC 7606 says to do with one attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Verdict {
@@ -65,12 +48,12 @@ enum Verdict {
 /// The Optional and Transitive bits each attribute we recognise must carry (RFC 7606 §3(c)).
 fn expected_flags(type_code: u8) -> Option<u8> {
     match type_code {
-        ORIGIN | AS_PATH | NEXT_HOP | LOCAL_PREF | ATOMIC_AGGREGATE => Some(FLAG_TRANSITIVE),
+        ORIGIN | AS_PATH | NEXT_HOP | LOCAL_PREF | ATOMIC_AGGREGATE => Some(flag::TRANSITIVE),
         MULTI_EXIT_DISC | ORIGINATOR_ID | CLUSTER_LIST | MP_REACH_NLRI | MP_UNREACH_NLRI => {
-            Some(FLAG_OPTIONAL)
+            Some(flag::OPTIONAL)
         }
         AGGREGATOR | COMMUNITIES | EXTENDED_COMMUNITIES | AS4_PATH | AS4_AGGREGATOR
-        | LARGE_COMMUNITIES => Some(FLAG_OPTIONAL | FLAG_TRANSITIVE),
+        | LARGE_COMMUNITIES => Some(flag::OPTIONAL | flag::TRANSITIVE),
         _ => None,
     }
 }
@@ -85,7 +68,7 @@ fn malformed(type_code: u8) -> Verdict {
 }
 
 fn update_error(subcode: u8, data: &[u8], reason: impl Into<String>) -> DecodeError {
-    DecodeError::new(3, subcode, data.to_vec(), reason)
+    DecodeError::new(Notification::update_error(subcode, data.to_vec()), reason)
 }
 
 /// Counts prefixes in an NLRI-encoded field; Err(reason) on a length above `max_bits` or an
@@ -114,7 +97,11 @@ fn count_prefixes(mut field: &[u8], max_bits: u8) -> Result<u32, String> {
 fn as_path_is_valid(mut value: &[u8], asn_len: usize) -> bool {
     while let [segment_type, count, rest @ ..] = value {
         let octets = usize::from(*count) * asn_len;
-        if !(1..=4).contains(segment_type) || *count == 0 || rest.len() < octets {
+        let known = matches!(
+            *segment_type,
+            AS_SET | AS_SEQUENCE | AS_CONFED_SEQUENCE | AS_CONFED_SET
+        );
+        if !known || *count == 0 || rest.len() < octets {
             return false;
         }
         value = &rest[octets..];
@@ -132,7 +119,7 @@ pub(super) fn decode_update(
     let withdrawn_len = usize::from(be16(body, 0));
     let Some(withdrawn) = body.get(2..2 + withdrawn_len) else {
         return Err(update_error(
-            1,
+            update::MALFORMED_ATTRIBUTE_LIST,
             &[],
             format!("Withdrawn Routes Length {withdrawn_len} overruns the UPDATE"),
         ));
@@ -140,7 +127,7 @@ pub(super) fn decode_update(
     let after_withdrawn = &body[2 + withdrawn_len..];
     let Some(attr_len_octets) = after_withdrawn.get(..2) else {
         return Err(update_error(
-            1,
+            update::MALFORMED_ATTRIBUTE_LIST,
             &[],
             format!(
                 "Withdrawn Routes Length {withdrawn_len} leaves no room for the attribute length"
@@ -150,17 +137,22 @@ pub(super) fn decode_update(
     let attr_len = usize::from(be16(attr_len_octets, 0));
     let Some(attributes) = after_withdrawn.get(2..2 + attr_len) else {
         return Err(update_error(
-            1,
+            update::MALFORMED_ATTRIBUTE_LIST,
             &[],
             format!("Total Path Attribute Length {attr_len} overruns the UPDATE"),
         ));
     };
     let nlri = &after_withdrawn[2 + attr_len..];
 
-    summary.withdrawn = count_prefixes(withdrawn, 32)
-        .map_err(|why| update_error(10, &[], format!("Withdrawn Routes: {why}")))?;
-    let nlri_count =
-        count_prefixes(nlri, 32).map_err(|why| update_error(10, &[], format!("NLRI: {why}")))?;
+    summary.withdrawn = count_prefixes(withdrawn, 32).map_err(|why| {
+        update_error(
+            update::INVALID_NETWORK_FIELD,
+            &[],
+            format!("Withdrawn Routes: {why}"),
+        )
+    })?;
+    let nlri_count = count_prefixes(nlri, 32)
+        .map_err(|why| update_error(update::INVALID_NETWORK_FIELD, &[], format!("NLRI: {why}")))?;
     summary.announced = nlri_count;
 
     if body.len() == 4 {
@@ -227,7 +219,7 @@ fn walk_attributes(
         // the NLRI. If it is an MP attribute that overruns, its NLRI cannot be parsed → reset
         // (§3(j)).
         let flags = rest[0];
-        let header_len = if flags & FLAG_EXTENDED_LENGTH != 0 {
+        let header_len = if flags & flag::EXTENDED_LENGTH != 0 {
             4
         } else {
             3
@@ -246,7 +238,7 @@ fn walk_attributes(
         let Some(value) = rest.get(header_len..header_len + length) else {
             if matches!(type_code, MP_REACH_NLRI | MP_UNREACH_NLRI) {
                 return Err(update_error(
-                    9,
+                    update::OPTIONAL_ATTRIBUTE_ERROR,
                     rest,
                     format!("attribute {type_code} length {length} overruns the path attributes"),
                 ));
@@ -263,7 +255,7 @@ fn walk_attributes(
         if walk.has(type_code) {
             if matches!(type_code, MP_REACH_NLRI | MP_UNREACH_NLRI) {
                 return Err(update_error(
-                    1,
+                    update::MALFORMED_ATTRIBUTE_LIST,
                     &[],
                     format!("attribute {type_code} appears more than once"),
                 ));
@@ -276,16 +268,16 @@ fn walk_attributes(
         let Some(expected) = expected_flags(type_code) else {
             // RFC 4271 §6.3: an unrecognised well-known attribute is a session error; unknown
             // optional attributes are accepted (and, being discarded routes, not forwarded).
-            if flags & FLAG_OPTIONAL == 0 {
+            if flags & flag::OPTIONAL == 0 {
                 return Err(update_error(
-                    2,
+                    update::UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE,
                     whole,
                     format!("unrecognized well-known attribute {type_code}"),
                 ));
             }
             continue;
         };
-        let flags_ok = flags & (FLAG_OPTIONAL | FLAG_TRANSITIVE) == expected;
+        let flags_ok = flags & (flag::OPTIONAL | flag::TRANSITIVE) == expected;
 
         let verdict = match type_code {
             MP_REACH_NLRI => {
@@ -348,7 +340,13 @@ fn walk_attributes(
 /// Returns the number of prefixes for a family we speak (0 for others, which we never
 /// negotiated and so do not parse).
 fn decode_mp_reach(value: &[u8], whole: &[u8]) -> Result<u32, DecodeError> {
-    let reset = |why: String| update_error(9, whole, format!("MP_REACH_NLRI: {why}"));
+    let reset = |why: String| {
+        update_error(
+            update::OPTIONAL_ATTRIBUTE_ERROR,
+            whole,
+            format!("MP_REACH_NLRI: {why}"),
+        )
+    };
     let [a0, a1, safi, next_hop_len, rest @ ..] = value else {
         return Err(reset(format!("{} octets is too short", value.len())));
     };
@@ -379,7 +377,13 @@ fn decode_mp_reach(value: &[u8], whole: &[u8]) -> Result<u32, DecodeError> {
 /// AFI (2) | SAFI (1) | Withdrawn Routes
 /// ```
 fn decode_mp_unreach(value: &[u8], whole: &[u8]) -> Result<(Option<Family>, u32), DecodeError> {
-    let reset = |why: String| update_error(9, whole, format!("MP_UNREACH_NLRI: {why}"));
+    let reset = |why: String| {
+        update_error(
+            update::OPTIONAL_ATTRIBUTE_ERROR,
+            whole,
+            format!("MP_UNREACH_NLRI: {why}"),
+        )
+    };
     let [a0, a1, safi, withdrawn @ ..] = value else {
         return Err(reset(format!("{} octets is too short", value.len())));
     };

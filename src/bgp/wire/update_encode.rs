@@ -3,6 +3,7 @@
 //! With one prefix and no MED the bytes are exactly lelastic's (GoBGP 3.x): attributes in
 //! type-code order, ORIGIN 0x40, AS_PATH 0x40, COMMUNITIES 0xC0, MP_REACH_NLRI 0x80 with a
 //! 16-octet global next hop and no link-local (the captures in `src/bgp/testdata/`).
+//! [`path_attributes`] lists the same attributes for one prefix, for the GoBGP API.
 //!
 //! ```text
 //! MP_REACH_NLRI value: AFI (2) | SAFI (1) | NH len (1) = 16 | next hop | Reserved (1) = 0 | NLRI
@@ -13,6 +14,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 
+use super::attribute::{
+    ORIGIN_INCOMPLETE, PathAttribute, attribute_header_len, encoded_prefix_len, flag,
+    mp_reach_value, put_attribute, put_prefix, type_code,
+};
 use super::{Family, HEADER_LEN, MAX_MESSAGE_LEN, TYPE_UPDATE, finish_message, start_message};
 use crate::announce::RouteAttrs;
 
@@ -28,56 +33,8 @@ pub struct UpdateContext {
     pub next_hop: IpAddr,
 }
 
-const ORIGIN: u8 = 1;
-const AS_PATH: u8 = 2;
-const NEXT_HOP: u8 = 3;
-const MULTI_EXIT_DISC: u8 = 4;
-const COMMUNITIES: u8 = 8;
-const MP_REACH_NLRI: u8 = 14;
-const MP_UNREACH_NLRI: u8 = 15;
-const AS4_PATH: u8 = 17;
-
-const WELL_KNOWN: u8 = 0x40;
-const OPTIONAL: u8 = 0x80;
-const OPTIONAL_TRANSITIVE: u8 = 0xC0;
-const EXTENDED_LENGTH: u8 = 0x10;
-
-const ORIGIN_INCOMPLETE: u8 = 2;
-const AS_SEQUENCE: u8 = 2;
-/// RFC 6793: stands in for a 4-octet AS towards a speaker without the capability.
-const AS_TRANS: u16 = 23456;
-
 /// The UPDATE's fixed part: header, Withdrawn Routes Length, Total Path Attribute Length.
 const UPDATE_OVERHEAD: usize = HEADER_LEN + 2 + 2;
-
-/// Flags, type, length (1 octet, or 2 with Extended Length when the value exceeds 255), value.
-fn put_attribute(out: &mut Vec<u8>, flags: u8, type_code: u8, value: &[u8]) {
-    if value.len() > 255 {
-        out.extend_from_slice(&[flags | EXTENDED_LENGTH, type_code]);
-        out.extend_from_slice(&(value.len() as u16).to_be_bytes());
-    } else {
-        out.extend_from_slice(&[flags, type_code, value.len() as u8]);
-    }
-    out.extend_from_slice(value);
-}
-
-fn attribute_header_len(value_len: usize) -> usize {
-    if value_len > 255 { 4 } else { 3 }
-}
-
-/// Length in bits, then only the octets that hold the network part (host bits cleared).
-fn put_prefix(out: &mut Vec<u8>, prefix: &IpNet) {
-    let octets = encoded_prefix_len(prefix) - 1;
-    out.push(prefix.prefix_len());
-    match prefix.network() {
-        IpAddr::V4(network) => out.extend_from_slice(&network.octets()[..octets]),
-        IpAddr::V6(network) => out.extend_from_slice(&network.octets()[..octets]),
-    }
-}
-
-fn encoded_prefix_len(prefix: &IpNet) -> usize {
-    1 + usize::from(prefix.prefix_len()).div_ceil(8)
-}
 
 /// Packs prefixes greedily into messages: `message_len(n)` is the size of a message carrying
 /// `n` NLRI octets, `build(nlri)` makes it. A prefix that does not fit even alone (the
@@ -122,51 +79,84 @@ fn update_message(withdrawn: &[u8], attributes: &[&[u8]], nlri: &[u8]) -> Vec<u8
     finish_message(out)
 }
 
+/// How a route of one family travels on a session: in the classic NLRI field with NEXT_HOP, or
+/// in MP_REACH_NLRI with an IPv6 next hop. `None`: it cannot be sent at all (an IPv6 prefix on a
+/// session with only an IPv4 address).
+#[derive(Debug, Clone, Copy)]
+enum Carrier {
+    Classic(Ipv4Addr),
+    MpReach(Ipv6Addr),
+}
+
+fn carrier(family: Family, ctx: &UpdateContext) -> Option<Carrier> {
+    match (family, ctx.next_hop.to_canonical()) {
+        (Family::Ipv4Unicast, IpAddr::V4(next_hop)) => Some(Carrier::Classic(next_hop)),
+        (_, IpAddr::V6(next_hop)) => Some(Carrier::MpReach(next_hop)),
+        (Family::Ipv6Unicast, IpAddr::V4(_)) => None,
+    }
+}
+
 /// ORIGIN, AS_PATH, [NEXT_HOP], [MED], [COMMUNITIES]: the attributes with type codes below
 /// MP_REACH_NLRI.
 fn leading_attributes(
     attrs: &RouteAttrs,
     ctx: &UpdateContext,
     next_hop: Option<Ipv4Addr>,
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(32 + 4 * attrs.communities.len());
-    put_attribute(&mut out, WELL_KNOWN, ORIGIN, &[ORIGIN_INCOMPLETE]);
-    if ctx.four_octet_as {
-        let mut path = vec![AS_SEQUENCE, 1];
-        path.extend_from_slice(&ctx.local_as.to_be_bytes());
-        put_attribute(&mut out, WELL_KNOWN, AS_PATH, &path);
-    } else {
-        let short = u16::try_from(ctx.local_as).unwrap_or(AS_TRANS);
-        let mut path = vec![AS_SEQUENCE, 1];
-        path.extend_from_slice(&short.to_be_bytes());
-        put_attribute(&mut out, WELL_KNOWN, AS_PATH, &path);
-    }
-    if let Some(next_hop) = next_hop {
-        put_attribute(&mut out, WELL_KNOWN, NEXT_HOP, &next_hop.octets());
-    }
-    if let Some(med) = attrs.med {
-        put_attribute(&mut out, OPTIONAL, MULTI_EXIT_DISC, &med.to_be_bytes());
-    }
+) -> Vec<PathAttribute> {
+    let mut out = vec![
+        PathAttribute::Origin(ORIGIN_INCOMPLETE),
+        PathAttribute::AsPath {
+            asn: ctx.local_as,
+            four_octet: ctx.four_octet_as,
+        },
+    ];
+    out.extend(next_hop.map(PathAttribute::NextHop));
+    out.extend(attrs.med.map(PathAttribute::MultiExitDisc));
     if !attrs.communities.is_empty() {
-        let value: Vec<u8> = attrs
-            .communities
-            .iter()
-            .flat_map(|c| c.to_be_bytes())
-            .collect();
-        put_attribute(&mut out, OPTIONAL_TRANSITIVE, COMMUNITIES, &value);
+        out.push(PathAttribute::Communities(attrs.communities.clone()));
     }
     out
 }
 
 /// AS4_PATH (RFC 6793 §4.2.2): only towards a 2-octet speaker when our AS needs 4 octets, so
 /// the real AS survives the AS_TRANS in AS_PATH. Type 17 sorts after MP_REACH_NLRI.
-fn trailing_attributes(ctx: &UpdateContext) -> Vec<u8> {
+fn trailing_attribute(ctx: &UpdateContext) -> Option<PathAttribute> {
+    (!ctx.four_octet_as && u16::try_from(ctx.local_as).is_err())
+        .then_some(PathAttribute::As4Path(ctx.local_as))
+}
+
+fn encode_all(attributes: impl IntoIterator<Item = PathAttribute>) -> Vec<u8> {
     let mut out = Vec::new();
-    if !ctx.four_octet_as && u16::try_from(ctx.local_as).is_err() {
-        let mut path = vec![AS_SEQUENCE, 1];
-        path.extend_from_slice(&ctx.local_as.to_be_bytes());
-        put_attribute(&mut out, OPTIONAL_TRANSITIVE, AS4_PATH, &path);
+    for attribute in attributes {
+        attribute.encode(&mut out);
     }
+    out
+}
+
+/// The path attributes an UPDATE announcing only `prefix` carries on a session with `ctx`, in
+/// the order sent; empty when the prefix cannot be sent there (see [`encode_announcements`]).
+pub fn path_attributes(
+    prefix: &IpNet,
+    attrs: &RouteAttrs,
+    ctx: &UpdateContext,
+) -> Vec<PathAttribute> {
+    let family = Family::of(prefix);
+    let Some(carrier) = carrier(family, ctx) else {
+        return Vec::new();
+    };
+    let mut out = match carrier {
+        Carrier::Classic(next_hop) => leading_attributes(attrs, ctx, Some(next_hop)),
+        Carrier::MpReach(next_hop) => {
+            let mut out = leading_attributes(attrs, ctx, None);
+            out.push(PathAttribute::MpReachNlri {
+                family,
+                next_hop,
+                prefixes: vec![*prefix],
+            });
+            out
+        }
+    };
+    out.extend(trailing_attribute(ctx));
     out
 }
 
@@ -188,7 +178,7 @@ pub fn encode_announcements(
     ctx: &UpdateContext,
 ) -> Vec<Vec<u8>> {
     let mut messages = Vec::new();
-    let trailing = trailing_attributes(ctx);
+    let trailing = encode_all(trailing_attribute(ctx));
     for family in [Family::Ipv4Unicast, Family::Ipv6Unicast] {
         let mut of_family = prefixes
             .iter()
@@ -197,9 +187,9 @@ pub fn encode_announcements(
         if of_family.peek().is_none() {
             continue;
         }
-        match (family, ctx.next_hop.to_canonical()) {
-            (Family::Ipv4Unicast, IpAddr::V4(next_hop)) => {
-                let leading = leading_attributes(attrs, ctx, Some(next_hop));
+        match carrier(family, ctx) {
+            Some(Carrier::Classic(next_hop)) => {
+                let leading = encode_all(leading_attributes(attrs, ctx, Some(next_hop)));
                 let fixed = UPDATE_OVERHEAD + leading.len() + trailing.len();
                 pack(
                     of_family,
@@ -208,8 +198,8 @@ pub fn encode_announcements(
                     &mut messages,
                 );
             }
-            (_, IpAddr::V6(next_hop)) => {
-                let leading = leading_attributes(attrs, ctx, None);
+            Some(Carrier::MpReach(next_hop)) => {
+                let leading = encode_all(leading_attributes(attrs, ctx, None));
                 let fixed = UPDATE_OVERHEAD + leading.len() + trailing.len();
                 let value_len = |nlri_len: usize| 5 + 16 + nlri_len;
                 pack(
@@ -225,21 +215,21 @@ pub fn encode_announcements(
                     &mut messages,
                 );
             }
-            (Family::Ipv6Unicast, IpAddr::V4(_)) => {}
+            None => {}
         }
     }
     messages
 }
 
 fn mp_reach(family: Family, next_hop: &Ipv6Addr, nlri: &[u8]) -> Vec<u8> {
-    let mut value = Vec::with_capacity(5 + 16 + nlri.len());
-    value.extend_from_slice(&family.afi().to_be_bytes());
-    value.extend_from_slice(&[family.safi(), 16]);
-    value.extend_from_slice(&next_hop.octets());
-    value.push(0); // Reserved (was the SNPA count, RFC 4760 §3)
-    value.extend_from_slice(nlri);
+    let value = mp_reach_value(family, next_hop, nlri);
     let mut attribute = Vec::with_capacity(4 + value.len());
-    put_attribute(&mut attribute, OPTIONAL, MP_REACH_NLRI, &value);
+    put_attribute(
+        &mut attribute,
+        flag::OPTIONAL,
+        type_code::MP_REACH_NLRI,
+        &value,
+    );
     attribute
 }
 
@@ -249,7 +239,12 @@ fn mp_unreach(family: Family, nlri: &[u8]) -> Vec<u8> {
     value.push(family.safi());
     value.extend_from_slice(nlri);
     let mut attribute = Vec::with_capacity(4 + value.len());
-    put_attribute(&mut attribute, OPTIONAL, MP_UNREACH_NLRI, &value);
+    put_attribute(
+        &mut attribute,
+        flag::OPTIONAL,
+        type_code::MP_UNREACH_NLRI,
+        &value,
+    );
     attribute
 }
 
