@@ -129,6 +129,7 @@ pub async fn run(
     gate.update_services(now());
     let plan = gate.plan(&prefixes, &settings);
     let (routes_tx, routes_rx) = watch::channel(Arc::new(plan.routes));
+    let (first_seen_tx, first_seen_rx) = watch::channel(Arc::default());
     let (addresses_tx, addresses_rx) = watch::channel(Arc::new(plan.addresses));
     let (probes_tx, probes_rx) = watch::channel(Arc::new(gate.probe_statuses()));
     let (mode_tx, mode_rx) = watch::channel(gate.mode(settings.control_socket.is_some()));
@@ -151,6 +152,7 @@ pub async fn run(
         info: info_rx,
         sessions: sessions_rx,
         routes: routes_rx,
+        routes_first_seen: first_seen_rx,
         addresses: addresses_rx,
         probes: probes_rx,
         mode: mode_rx,
@@ -178,6 +180,7 @@ pub async fn run(
         reports: reports_tx,
         out: Published {
             routes: routes_tx,
+            routes_first_seen: first_seen_tx,
             addresses: addresses_tx,
             probes: probes_tx,
             mode: mode_tx,

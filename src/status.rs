@@ -3,6 +3,7 @@
 //! The daemon owns one [`StatusSource`]; readers call [`StatusSource::snapshot`] and never block
 //! the event loop (watch channels hand out the latest value).
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -71,6 +72,30 @@ pub struct Mode {
     pub control_socket: bool,
 }
 
+/// When each desired route last entered the set (the `Age` column of `gobgp global rib`). Routes
+/// present since start have no entry: they count from [`DaemonInfo::started_at`].
+pub type RoutesFirstSeen = BTreeMap<IpNet, Instant>;
+
+/// The first-seen times after the desired set changed from `previous` to `next` at `now`: routes
+/// new to the set are stamped `now`, routes that stay keep their time, routes that left are
+/// forgotten (so one that comes back counts from its return).
+pub fn routes_first_seen(
+    seen: &RoutesFirstSeen,
+    previous: &DesiredRoutes,
+    next: &DesiredRoutes,
+    now: Instant,
+) -> RoutesFirstSeen {
+    next.keys()
+        .filter_map(|prefix| {
+            if previous.contains_key(prefix) {
+                seen.get(prefix).map(|at| (*prefix, *at))
+            } else {
+                Some((*prefix, now))
+            }
+        })
+        .collect()
+}
+
 /// The session receivers, in neighbor order; replaced when a reload adds or removes neighbors.
 pub type SessionList = Arc<Vec<watch::Receiver<SessionStatus>>>;
 
@@ -80,6 +105,7 @@ pub struct StatusSource {
     pub info: watch::Receiver<Arc<DaemonInfo>>,
     pub sessions: watch::Receiver<SessionList>,
     pub routes: watch::Receiver<Arc<DesiredRoutes>>,
+    pub routes_first_seen: watch::Receiver<Arc<RoutesFirstSeen>>,
     pub addresses: watch::Receiver<Arc<Vec<AddressStatus>>>,
     pub probes: watch::Receiver<Arc<Vec<ProbeStatus>>>,
     pub mode: watch::Receiver<Mode>,
@@ -94,6 +120,7 @@ pub struct Snapshot {
     pub taken_at: (Instant, SystemTime),
     pub sessions: Vec<SessionStatus>,
     pub routes: Arc<DesiredRoutes>,
+    pub routes_first_seen: Arc<RoutesFirstSeen>,
     pub addresses: Arc<Vec<AddressStatus>>,
     pub probes: Arc<Vec<ProbeStatus>>,
 }
@@ -111,6 +138,7 @@ impl StatusSource {
             info: watch::channel(Arc::new(info)).1,
             sessions: watch::channel(Arc::new(sessions)).1,
             routes,
+            routes_first_seen: watch::channel(Arc::default()).1,
             addresses,
             probes,
             mode: watch::channel(Mode::default()).1,
@@ -124,7 +152,10 @@ impl StatusSource {
             mode: self.mode.borrow().clone(),
             taken_at: (Instant::now(), SystemTime::now()),
             sessions: sessions.iter().map(|s| s.borrow().clone()).collect(),
+            // The daemon publishes first-seen times before the routes, so reading the routes
+            // first never pairs a new route with the times from before it arrived.
             routes: self.routes.borrow().clone(),
+            routes_first_seen: self.routes_first_seen.borrow().clone(),
             addresses: self.addresses.borrow().clone(),
             probes: self.probes.borrow().clone(),
         }
@@ -171,6 +202,14 @@ impl Snapshot {
             .collect()
     }
 
+    /// When `prefix` entered the desired set, as wall-clock time.
+    pub fn route_first_seen(&self, prefix: &IpNet) -> SystemTime {
+        match self.routes_first_seen.get(prefix) {
+            Some(at) => self.wall_clock(*at),
+            None => self.info.started_at,
+        }
+    }
+
     /// Wall-clock time of a monotonic instant taken by the daemon.
     pub fn wall_clock(&self, instant: Instant) -> SystemTime {
         let (now, wall) = self.taken_at;
@@ -178,5 +217,41 @@ impl Snapshot {
             Some(ago) => wall - ago,
             None => wall + instant.duration_since(now),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a test picks any origin for the times it passes in"
+)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::announce::desired_routes;
+
+    #[test]
+    fn first_seen_keeps_the_first_sighting_and_forgets_routes_that_left() {
+        let v4: IpNet = "203.0.113.10/32".parse().unwrap();
+        let v6: IpNet = "2001:db8:aaaa:1::/64".parse().unwrap();
+        let both = desired_routes(&[v4, v6], Role::Primary, None);
+        let only_v4 = desired_routes(&[v4], Role::Primary, None);
+        let t0 = Instant::now();
+        let (t1, t2) = (t0 + Duration::from_secs(50), t0 + Duration::from_secs(80));
+
+        // Present since start: no entry, so they count from the daemon's start.
+        let seen = routes_first_seen(&RoutesFirstSeen::new(), &both, &only_v4, t1);
+        assert!(seen.is_empty());
+        let seen = routes_first_seen(&seen, &only_v4, &both, t1);
+        assert_eq!(seen, RoutesFirstSeen::from([(v6, t1)]));
+        // A route that stays keeps its time, even when its attributes change.
+        let drained = desired_routes(&[v4, v6], Role::Secondary, Some(5));
+        let seen = routes_first_seen(&seen, &both, &drained, t2);
+        assert_eq!(seen, RoutesFirstSeen::from([(v6, t1)]));
+        // Gone and back: counts from its return.
+        let seen = routes_first_seen(&seen, &drained, &only_v4, t2);
+        let seen = routes_first_seen(&seen, &only_v4, &both, t2);
+        assert_eq!(seen, RoutesFirstSeen::from([(v6, t2)]));
     }
 }

@@ -18,12 +18,16 @@ use crate::config::{HealthConfig, HookConfig, ProbeConfig, ServiceConfig};
 use crate::health::{self, ProbeHealth, ServiceHealth};
 use crate::hooks::{HookEvent, Hooks};
 use crate::probe::{self, ProbeReport};
-use crate::status::{AddressStatus, DaemonInfo, Mode, ProbeStatus, SessionList};
+use crate::status::{
+    self, AddressStatus, DaemonInfo, Mode, ProbeStatus, RoutesFirstSeen, SessionList,
+};
 use crate::systemd;
 
 /// The channels the event loop publishes into.
 pub(super) struct Published {
     pub(super) routes: watch::Sender<Arc<DesiredRoutes>>,
+    /// Sent just before `routes` changes.
+    pub(super) routes_first_seen: watch::Sender<Arc<RoutesFirstSeen>>,
     pub(super) addresses: watch::Sender<Arc<Vec<AddressStatus>>>,
     pub(super) probes: watch::Sender<Arc<Vec<ProbeStatus>>>,
     pub(super) mode: watch::Sender<Mode>,
@@ -306,13 +310,17 @@ impl Gate {
         route_servers: usize,
         out: &Published,
     ) {
-        let changes = self.update_services(now());
+        let now = now();
+        let changes = self.update_services(now);
         let plan = self.plan(prefixes, settings);
         let draining = self.draining.as_deref();
         out.routes.send_if_modified(|current| {
             if **current == plan.routes {
                 return false;
             }
+            out.routes_first_seen.send_modify(|seen| {
+                *seen = Arc::new(status::routes_first_seen(seen, current, &plan.routes, now));
+            });
             *current = Arc::new(plan.routes.clone());
             systemd::status(&summary(current, route_servers, draining));
             true

@@ -76,6 +76,7 @@ fn snapshot() -> Snapshot {
             session("2001:db8:14:34::2", State::Active, &routes),
         ],
         routes: Arc::new(routes),
+        routes_first_seen: Arc::default(),
         addresses: Arc::new(Vec::new()),
         probes: Arc::new(vec![ProbeStatus {
             name: "web".to_string(),

@@ -6,13 +6,16 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use ipnet::IpNet;
 use prost::Message as _;
 
 use super::*;
-use crate::announce::{COMMUNITY_PRIMARY, desired_routes};
-use crate::bgp::wire::ExtendedNextHopTuple;
+use crate::announce::{COMMUNITY_PRIMARY, DesiredRoutes, RouteAttrs, desired_routes};
+use crate::api::proto::apipb::{Path, TableType, peer_state::SessionState, table_lookup_prefix};
+use crate::bgp::session::{MessageCounts, SessionStatus, State};
+use crate::bgp::wire::{self, Capability, ExtendedNextHopTuple, UpdateContext};
 use crate::cli::Role;
-use crate::status::DaemonInfo;
+use crate::status::{RoutesFirstSeen, Snapshot};
 
 const V4: &str = "203.0.113.10/32";
 const V6: &str = "2001:db8:aaaa:1::/64";
@@ -113,6 +116,7 @@ fn snapshot(sessions: Vec<SessionStatus>, now: Instant) -> Snapshot {
         ),
         sessions,
         routes: Arc::new(routes()),
+        routes_first_seen: Arc::default(),
         addresses: Arc::new(Vec::new()),
         probes: Arc::new(Vec::new()),
     }
@@ -215,14 +219,14 @@ fn capabilities_use_apipb_type_urls_and_carry_the_values() {
     let fqdn = apipb::FqdnCapability::decode(anys[1].value.as_slice()).unwrap();
     assert_eq!(fqdn.host_name, "vm");
     let mp = apipb::MultiProtocolCapability::decode(anys[3].value.as_slice()).unwrap();
-    assert_eq!(mp.family, Some(Family::Ipv6Unicast.to_api()));
+    assert_eq!(mp.family, Some(apipb::Family::from(Family::Ipv6Unicast)));
     let asn = apipb::FourOctetAsnCapability::decode(anys[4].value.as_slice()).unwrap();
     assert_eq!(asn.asn, 65001);
     let ext = apipb::ExtendedNexthopCapability::decode(anys[5].value.as_slice()).unwrap();
     assert_eq!(ext.tuples.len(), 1);
     assert_eq!(
         ext.tuples[0].nlri_family,
-        Some(Family::Ipv4Unicast.to_api())
+        Some(apipb::Family::from(Family::Ipv4Unicast))
     );
     assert_eq!(ext.tuples[0].nexthop_family.unwrap().afi, 2);
 }
@@ -245,7 +249,7 @@ fn raw_capabilities_from_frr_get_their_gobgp_names() {
     assert_eq!(add_path.tuples.len(), 2);
     assert_eq!(
         add_path.tuples[1].family,
-        Some(Family::Ipv6Unicast.to_api())
+        Some(apipb::Family::from(Family::Ipv6Unicast))
     );
     assert_eq!(add_path.tuples[1].mode, 1);
     let llgr = capability(&Capability::Unknown {
@@ -275,14 +279,17 @@ fn decode_all(path: &Path) -> Vec<String> {
 
 #[test]
 fn global_paths_are_local_best_with_unspecified_next_hops() {
-    let ages = RouteAges::default();
-    let added = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-    ages.update(&routes(), added);
+    let now = Instant::now();
+    let mut snapshot = snapshot(Vec::new(), now);
+    // The IPv6 route entered the set 30 s before the snapshot; the IPv4 one was there at start.
+    snapshot.routes_first_seen = Arc::new(RoutesFirstSeen::from([(
+        net(V6),
+        now - Duration::from_secs(30),
+    )]));
     let v4 = global_paths(
+        &snapshot,
         &routes(),
         Family::Ipv4Unicast,
-        &ages,
-        65001,
         PathEncoding::default(),
     );
     assert_eq!(v4.len(), 1);
@@ -290,7 +297,7 @@ fn global_paths_are_local_best_with_unspecified_next_hops() {
     let path = &v4[0].paths[0];
     assert!(path.best);
     assert_eq!(path.age.unwrap().seconds, 1_800_000_000);
-    assert_eq!(path.family, Some(Family::Ipv4Unicast.to_api()));
+    assert_eq!(path.family, Some(apipb::Family::from(Family::Ipv4Unicast)));
     assert_eq!(
         decode_all(path),
         [
@@ -309,13 +316,13 @@ fn global_paths_are_local_best_with_unspecified_next_hops() {
     );
 
     let v6 = global_paths(
+        &snapshot,
         &routes(),
         Family::Ipv6Unicast,
-        &ages,
-        65001,
         PathEncoding::default(),
     );
     let path = &v6[0].paths[0];
+    assert_eq!(path.age.unwrap().seconds, 1_800_000_070);
     assert_eq!(
         decode_all(path),
         [
@@ -330,7 +337,8 @@ fn global_paths_are_local_best_with_unspecified_next_hops() {
     assert_eq!(communities.communities, [COMMUNITY_PRIMARY]);
 }
 
-/// The attribute bytes of §2.4 of the compat notes (GoBGP's UPDATE to BIRD).
+/// lelastic's attributes for 203.0.113.10/32 (as in `01-start-primary.pcap` frame 15, here with
+/// this session's next hop).
 const LELASTIC_V4_ATTRS: [&[u8]; 4] = [
     &[0x40, 0x01, 0x01, 0x02],
     &[0x40, 0x02, 0x06, 0x02, 0x01, 0x00, 0x00, 0xfd, 0xe9],
@@ -405,7 +413,7 @@ fn adj_out_anys_match_the_bytes() {
         apipb::as_segment::Type::AsSequence as i32
     );
     let mp = apipb::MpReachNlriAttribute::decode(path.pattrs[3].value.as_slice()).unwrap();
-    assert_eq!(mp.family, Some(Family::Ipv4Unicast.to_api()));
+    assert_eq!(mp.family, Some(apipb::Family::from(Family::Ipv4Unicast)));
     assert_eq!(mp.next_hops, [LOCAL]);
     let only = adj_out_paths(
         &session,
@@ -458,7 +466,6 @@ fn med_and_a_session_over_ipv4_use_their_attributes() {
 fn list_path_checks_its_request() {
     let now = Instant::now();
     let snapshot = snapshot(vec![established_session(now)], now);
-    let ages = RouteAges::default();
     let family = |afi: i32| Some(apipb::Family { afi, safi: 1 });
     let request = |table: TableType, name: &str, afi: i32| ListPathRequest {
         table_type: table as i32,
@@ -466,15 +473,15 @@ fn list_path_checks_its_request() {
         family: family(afi),
         ..ListPathRequest::default()
     };
-    let code = |r: ListPathRequest| list_path(&snapshot, &ages, &r).unwrap_err().code();
+    let code = |r: ListPathRequest| list_path(&snapshot, &r).unwrap_err().code();
     assert_eq!(
-        list_path(&snapshot, &ages, &request(TableType::Global, "", 1))
+        list_path(&snapshot, &request(TableType::Global, "", 1))
             .unwrap()
             .len(),
         1
     );
     assert_eq!(
-        list_path(&snapshot, &ages, &request(TableType::AdjOut, RS, 2))
+        list_path(&snapshot, &request(TableType::AdjOut, RS, 2))
             .unwrap()
             .len(),
         1
@@ -515,7 +522,7 @@ fn list_path_checks_its_request() {
         r
     };
     use table_lookup_prefix::Type;
-    let found = |r| list_path(&snapshot, &ages, &r).unwrap().len();
+    let found = |r| list_path(&snapshot, &r).unwrap().len();
     assert_eq!(found(lookup(V4, Type::Exact)), 1);
     assert_eq!(found(lookup("203.0.113.10", Type::Exact)), 1);
     assert_eq!(found(lookup("203.0.113.0/24", Type::Exact)), 0);
@@ -564,41 +571,4 @@ fn list_peer_matches_the_address_exactly_or_lists_all() {
         },
     );
     assert_eq!(bad.unwrap_err().code(), tonic::Code::InvalidArgument);
-}
-
-#[test]
-fn split_attributes_handles_extended_length_and_rejects_garbage() {
-    let long_value = vec![0u8; 300];
-    let mut update = vec![0xff; 16];
-    let attrs: Vec<u8> = [
-        vec![0x40, 0x01, 0x01, 0x02],
-        vec![0xd0, 0x08, 0x01, 0x2c],
-        long_value.clone(),
-    ]
-    .concat();
-    let len = 19 + 4 + attrs.len();
-    update.extend_from_slice(&(len as u16).to_be_bytes());
-    update.push(2);
-    update.extend_from_slice(&[0, 0]);
-    update.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
-    update.extend_from_slice(&attrs);
-    let split = split_attributes(&update).unwrap();
-    assert_eq!(split.len(), 2);
-    assert_eq!(split[1].len(), 4 + 300);
-    assert!(split_attributes(&update[..update.len() - 1]).is_none());
-    assert!(split_attributes(&[0; 5]).is_none());
-}
-
-#[test]
-fn route_ages_keep_the_first_sighting_and_forget_withdrawn_routes() {
-    let ages = RouteAges::default();
-    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
-    let t1 = t0 + Duration::from_secs(50);
-    ages.update(&routes(), t0);
-    let mut fewer = routes();
-    fewer.remove(&net(V6));
-    ages.update(&fewer, t1);
-    ages.update(&routes(), t1);
-    assert_eq!(ages.get(&net(V4)), Some(t0));
-    assert_eq!(ages.get(&net(V6)), Some(t1));
 }
