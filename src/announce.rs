@@ -4,6 +4,7 @@
 //! diffs it against what it sent, so it only changes when a service's state does.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 
@@ -31,8 +32,25 @@ pub struct RouteAttrs {
     pub med: Option<u32>,
 }
 
-/// Prefix → attributes. A prefix absent from the map is not announced.
-pub type DesiredRoutes = BTreeMap<IpNet, RouteAttrs>;
+/// Prefix → attributes. A prefix absent from the map is not announced. Prefixes that share
+/// attributes share one allocation of them: the set is built once and handed to every session
+/// (and kept by each as what it sent), so its size must not multiply by the number of sessions.
+pub type DesiredRoutes = BTreeMap<IpNet, Arc<RouteAttrs>>;
+
+/// Hands out one shared copy of each distinct attribute set (a plan has only a few).
+#[derive(Debug, Default)]
+struct SharedAttrs(Vec<Arc<RouteAttrs>>);
+
+impl SharedAttrs {
+    fn get(&mut self, attrs: RouteAttrs) -> Arc<RouteAttrs> {
+        if let Some(shared) = self.0.iter().find(|shared| ***shared == attrs) {
+            return shared.clone();
+        }
+        let shared = Arc::new(attrs);
+        self.0.push(shared.clone());
+        shared
+    }
+}
 
 /// The communities that carry a host's role to the route servers.
 pub fn role_communities(role: Role) -> Vec<u32> {
@@ -44,10 +62,10 @@ pub fn role_communities(role: Role) -> Vec<u32> {
 
 /// Every eligible prefix announced with the role's community (and the MED, when configured).
 pub fn desired_routes(prefixes: &[IpNet], role: Role, med: Option<u32>) -> DesiredRoutes {
-    let attrs = RouteAttrs {
+    let attrs = Arc::new(RouteAttrs {
         communities: role_communities(role),
         med,
-    };
+    });
     prefixes.iter().map(|p| (*p, attrs.clone())).collect()
 }
 
@@ -186,6 +204,7 @@ pub fn plan(
         })
         .collect();
     let mut routes = DesiredRoutes::new();
+    let mut shared = SharedAttrs::default();
     let mut addresses = Vec::with_capacity(prefixes.len());
     for prefix in prefixes {
         let worst = treatments
@@ -239,7 +258,7 @@ pub fn plan(
             },
         });
         if let Some(attrs) = attrs {
-            routes.insert(*prefix, attrs);
+            routes.insert(*prefix, shared.get(attrs));
         }
     }
     Plan { routes, addresses }

@@ -103,7 +103,7 @@ pub enum Event {
     },
     Announced {
         prefix: IpNet,
-        attrs: RouteAttrs,
+        attrs: Arc<RouteAttrs>,
     },
     Withdrawn {
         prefix: IpNet,
@@ -165,9 +165,10 @@ pub struct SessionStatus {
     /// Prefixes the peer announced to us (counted, never used) and withdrew, this session.
     pub prefixes_received: u64,
     pub prefixes_withdrawn_by_peer: u64,
-    /// What the peer has from us on this connection (adj-RIB-out). Shared with status readers;
-    /// copied only when it changes while a reader holds it.
-    pub adj_out: Arc<BTreeMap<IpNet, RouteAttrs>>,
+    /// What the peer has from us on this connection (adj-RIB-out). Once every desired route has
+    /// been sent this *is* the desired set (the same allocation, shared by every session); a
+    /// copy exists only while some desired routes cannot be sent on this session.
+    pub adj_out: Arc<DesiredRoutes>,
     pub flaps: u32,
     pub last_error: Option<String>,
     /// Capabilities of our OPEN and of the peer's last OPEN (`gobgp neighbor ADDR` lists them).
@@ -653,43 +654,43 @@ impl Session {
             return;
         };
         let sent = &self.status.adj_out;
-        let mut withdraw = Vec::new();
-        for prefix in sent.keys() {
-            if !self.wanted.contains_key(prefix) {
-                withdraw.push(*prefix);
-            }
-        }
-        let mut announce: BTreeMap<&RouteAttrs, Vec<IpNet>> = BTreeMap::new();
+        let withdraw: Vec<IpNet> = sent
+            .keys()
+            .filter(|prefix| !self.wanted.contains_key(prefix))
+            .copied()
+            .collect();
+        let mut announce: BTreeMap<&Arc<RouteAttrs>, Vec<IpNet>> = BTreeMap::new();
+        let mut all_sendable = true;
         for (prefix, attrs) in self.wanted.iter() {
             if sent.get(prefix) == Some(attrs) {
                 continue;
             }
-            if !negotiated.family(Family::of(prefix)) {
-                out.push(Action::Event(Event::Unsendable {
-                    prefix: *prefix,
-                    why: "the peer did not advertise this address family",
-                }));
+            let why = if !negotiated.family(Family::of(prefix)) {
+                "the peer did not advertise this address family"
+            } else if prefix.addr().is_ipv6() && local.is_ipv4() {
+                "IPv6 route needs an IPv6 next hop but the session runs over IPv4"
+            } else {
+                announce.entry(attrs).or_default().push(*prefix);
                 continue;
-            }
-            if prefix.addr().is_ipv6() && local.is_ipv4() {
-                out.push(Action::Event(Event::Unsendable {
-                    prefix: *prefix,
-                    why: "IPv6 route needs an IPv6 next hop but the session runs over IPv4",
-                }));
-                continue;
-            }
-            announce.entry(attrs).or_default().push(*prefix);
+            };
+            all_sendable = false;
+            out.push(Action::Event(Event::Unsendable {
+                prefix: *prefix,
+                why,
+            }));
         }
 
         if withdraw.is_empty() && announce.is_empty() {
+            if all_sendable {
+                // In sync already; share the desired set if this is a copy of it.
+                self.status.adj_out = Arc::clone(&self.wanted);
+            }
             return;
         }
         let mut messages = Vec::new();
-        let sent = Arc::make_mut(&mut self.status.adj_out);
         if !withdraw.is_empty() {
             messages.extend(wire::encode_withdrawals(&withdraw));
             for prefix in &withdraw {
-                sent.remove(prefix);
                 out.push(Action::Event(Event::Withdrawn { prefix: *prefix }));
             }
         }
@@ -703,11 +704,27 @@ impl Session {
             for prefix in prefixes {
                 out.push(Action::Event(Event::Announced {
                     prefix: *prefix,
-                    attrs: (*attrs).clone(),
+                    attrs: Arc::clone(attrs),
                 }));
-                sent.insert(*prefix, (*attrs).clone());
             }
         }
+
+        let adj_out = if all_sendable {
+            // The peer now has exactly the desired set: share it rather than keep a copy.
+            Arc::clone(&self.wanted)
+        } else {
+            let mut adj_out = (**sent).clone();
+            for prefix in &withdraw {
+                adj_out.remove(prefix);
+            }
+            for (attrs, prefixes) in &announce {
+                for prefix in prefixes {
+                    adj_out.insert(*prefix, Arc::clone(attrs));
+                }
+            }
+            Arc::new(adj_out)
+        };
+        self.status.adj_out = adj_out;
         self.status.sent.update += messages.len() as u64;
         out.push(Action::Send(messages.concat()));
     }
@@ -777,10 +794,10 @@ mod tests {
             entries
                 .iter()
                 .map(|(prefix, community)| {
-                    let attrs = RouteAttrs {
+                    let attrs = Arc::new(RouteAttrs {
                         communities: vec![*community],
                         med: None,
-                    };
+                    });
                     (prefix.parse().unwrap(), attrs)
                 })
                 .collect(),
@@ -1284,10 +1301,10 @@ mod tests {
             normal
                 .keys()
                 .map(|prefix| {
-                    let attrs = RouteAttrs {
+                    let attrs = Arc::new(RouteAttrs {
                         communities: vec![COMMUNITY_SECONDARY, GRACEFUL_SHUTDOWN],
                         med: Some(1000),
-                    };
+                    });
                     (*prefix, attrs)
                 })
                 .collect(),

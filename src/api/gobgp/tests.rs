@@ -1,7 +1,6 @@
 //! Snapshot → apipb conversions, checked against what the `gobgp` 3.x CLI reads (the comments in
 //! `proto/gobgp/v3/`) and against the BGP encoder's bytes.
 
-use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -433,13 +432,13 @@ fn adj_out_anys_match_the_bytes() {
 fn med_and_a_session_over_ipv4_use_their_attributes() {
     let mut session = established_session(Instant::now());
     session.local_address = Some("192.0.2.1".parse().unwrap());
-    let mut adj: BTreeMap<IpNet, RouteAttrs> = BTreeMap::new();
+    let mut adj = DesiredRoutes::new();
     adj.insert(
         net(V4),
-        RouteAttrs {
+        Arc::new(RouteAttrs {
             communities: vec![COMMUNITY_PRIMARY],
             med: Some(10),
-        },
+        }),
     );
     session.adj_out = Arc::new(adj);
     let encoding = PathEncoding {
