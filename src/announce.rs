@@ -661,4 +661,17 @@ mod tests {
         );
         assert_eq!(drained_attrs(&Treatment::Withdrawn, &[]), None);
     }
+
+    #[test]
+    fn prefixes_with_equal_attributes_share_one_copy_of_them() {
+        let many: Vec<IpNet> = (0..100u8)
+            .map(|i| IpNet::from(std::net::IpAddr::from([203, 0, 113, i])))
+            .collect();
+        for draining in [false, true] {
+            let routes = plan(&many, Role::Primary, Some(5), &[], draining).routes;
+            assert_eq!(routes.len(), 100);
+            let first = routes.values().next().unwrap();
+            assert!(routes.values().all(|attrs| Arc::ptr_eq(attrs, first)));
+        }
+    }
 }

@@ -1162,6 +1162,27 @@ mod tests {
     }
 
     #[test]
+    fn a_session_in_sync_holds_the_desired_set_itself_not_a_copy() {
+        let t0 = Instant::now();
+        let both = routes(&[
+            ("203.0.113.10/32", COMMUNITY_PRIMARY),
+            ("2001:db8:100::/64", COMMUNITY_PRIMARY),
+        ]);
+        let (mut session, _) = established(t0, both.clone());
+        assert!(Arc::ptr_eq(&session.status().adj_out, &both));
+        let fewer = routes(&[("203.0.113.10/32", COMMUNITY_PRIMARY)]);
+        let actions = session.handle(t0, Input::Routes(fewer.clone()));
+        assert_eq!(sent_messages(&actions).len(), 1);
+        assert!(Arc::ptr_eq(&session.status().adj_out, &fewer));
+        // An equal set in a new allocation sends nothing and drops the old one.
+        let equal = routes(&[("203.0.113.10/32", COMMUNITY_PRIMARY)]);
+        let actions = session.handle(t0, Input::Routes(equal.clone()));
+        assert!(sent_messages(&actions).is_empty());
+        assert!(Arc::ptr_eq(&session.status().adj_out, &equal));
+        assert_eq!(Arc::strong_count(&fewer), 1);
+    }
+
+    #[test]
     fn route_changes_send_withdrawals_first_and_only_the_difference() {
         let t0 = Instant::now();
         let (mut session, _) = established(
