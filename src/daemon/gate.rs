@@ -312,24 +312,25 @@ impl Gate {
     ) {
         let now = now();
         let changes = self.update_services(now);
-        let plan = self.plan(prefixes, settings);
+        // Moved, not copied, into the channels: with many addresses a copy doubles the peak.
+        let announce::Plan { routes, addresses } = self.plan(prefixes, settings);
         let draining = self.draining.as_deref();
         out.routes.send_if_modified(|current| {
-            if **current == plan.routes {
+            if **current == routes {
                 return false;
             }
             out.routes_first_seen.send_modify(|seen| {
-                *seen = Arc::new(status::routes_first_seen(seen, current, &plan.routes, now));
+                *seen = Arc::new(status::routes_first_seen(seen, current, &routes, now));
             });
-            *current = Arc::new(plan.routes.clone());
+            *current = Arc::new(routes);
             systemd::status(&summary(current, route_servers, draining));
             true
         });
         out.addresses.send_if_modified(|current| {
-            if **current == plan.addresses {
+            if **current == addresses {
                 return false;
             }
-            *current = Arc::new(plan.addresses.clone());
+            *current = Arc::new(addresses);
             true
         });
         if std::mem::take(&mut self.probes_changed) {

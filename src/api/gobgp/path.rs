@@ -6,7 +6,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use ipnet::IpNet;
 use tonic::Status;
 
-use crate::announce::DesiredRoutes;
 use crate::api::any;
 use crate::api::proto::apipb::{
     self, Destination, ListPathRequest, Path, TableType, table_lookup_prefix,
@@ -124,7 +123,6 @@ fn unspecified(family: Family) -> IpAddr {
 /// no AS_PATH entry yet), best, aged from when it entered the desired set.
 pub fn global_paths(
     snapshot: &Snapshot,
-    routes: &DesiredRoutes,
     family: Family,
     encoding: PathEncoding,
 ) -> Vec<Destination> {
@@ -133,7 +131,8 @@ pub fn global_paths(
         four_octet_as: true,
         next_hop: unspecified(family),
     };
-    routes
+    snapshot
+        .routes
         .iter()
         .filter(|(prefix, _)| Family::of(prefix) == family)
         .map(|(prefix, attrs)| {
@@ -255,7 +254,7 @@ pub fn list_path(
         Status::invalid_argument(format!("invalid table type {}", request.table_type))
     })?;
     let mut destinations = match table {
-        TableType::Global => global_paths(snapshot, &snapshot.routes, family, encoding),
+        TableType::Global => global_paths(snapshot, family, encoding),
         TableType::AdjOut => {
             let session = find_session(snapshot, &request.name)?;
             adj_out_paths(session, family, local_as, encoding)

@@ -285,12 +285,7 @@ fn global_paths_are_local_best_with_unspecified_next_hops() {
         net(V6),
         now - Duration::from_secs(30),
     )]));
-    let v4 = global_paths(
-        &snapshot,
-        &routes(),
-        Family::Ipv4Unicast,
-        PathEncoding::default(),
-    );
+    let v4 = global_paths(&snapshot, Family::Ipv4Unicast, PathEncoding::default());
     assert_eq!(v4.len(), 1);
     assert_eq!(v4[0].prefix, V4);
     let path = &v4[0].paths[0];
@@ -314,12 +309,7 @@ fn global_paths_are_local_best_with_unspecified_next_hops() {
         (32, "203.0.113.10")
     );
 
-    let v6 = global_paths(
-        &snapshot,
-        &routes(),
-        Family::Ipv6Unicast,
-        PathEncoding::default(),
-    );
+    let v6 = global_paths(&snapshot, Family::Ipv6Unicast, PathEncoding::default());
     let path = &v6[0].paths[0];
     assert_eq!(path.age.unwrap().seconds, 1_800_000_070);
     assert_eq!(
