@@ -24,6 +24,7 @@ use crate::announce::DesiredRoutes;
 use crate::api::{self, ApiError};
 use crate::bgp::wire::Notification;
 use crate::cli::{Invocation, Settings};
+use crate::clock::{self, now};
 use crate::config::{self, HealthConfig};
 use crate::control::{self, ControlError};
 use crate::metrics::{self, MetricsError};
@@ -91,7 +92,7 @@ pub async fn run(
     let _socket_file = settings.control_socket.clone().map(SocketFile);
     // Main logged them; a reload logs its own.
     settings.warnings.clear();
-    let started_at = SystemTime::now();
+    let started_at = clock::system_now();
     let netlink = Netlink::new().map_err(DaemonError::Netlink)?;
     // Subscribe before the first listing, so no change can slip between the two.
     let mut address_changes = addrs::watch_addresses().map_err(DaemonError::Netlink)?;
@@ -608,11 +609,6 @@ async fn rescan(
         warn!("no eligible address left: nothing is announced");
     }
     *prefixes = found;
-}
-
-/// The monotonic clock, read through tokio so paused-time tests see the same time.
-fn now() -> Instant {
-    tokio::time::Instant::now().into_std()
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

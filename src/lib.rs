@@ -21,6 +21,7 @@ pub mod announce;
 pub mod api;
 pub mod bgp;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod control;
 pub mod daemon;
