@@ -4,11 +4,12 @@
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
+use ipnet::IpNet;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use super::{CONNECT_RETRY, HOLD_TIME_SECS, STOP_GRACE};
+use super::shutdown::STOP_GRACE;
+use super::{CONNECT_RETRY, HOLD_TIME_SECS};
 use crate::announce::DesiredRoutes;
 use crate::bgp::peer::{self, PeerHandle, Transport};
 use crate::bgp::session::{SessionConfig, State};
@@ -45,6 +46,70 @@ pub(super) fn wanted_sessions(
         .collect()
 }
 
+/// One session's fate in [`plan_sessions`]; indices point into the running sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum SessionChange {
+    /// Unchanged settings: the session stays up.
+    Keep(usize),
+    /// A new neighbor: connect.
+    Start(SessionConfig, Transport),
+    /// Changed settings: say goodbye with `farewell` (Cease 6/6), then start over.
+    Restart {
+        running: usize,
+        config: SessionConfig,
+        transport: Transport,
+        farewell: Notification,
+    },
+    /// A removed neighbor: say goodbye with `farewell` (Cease 6/3).
+    Stop {
+        running: usize,
+        farewell: Notification,
+    },
+}
+
+/// Keep, start, restart or stop each session so the `running` ones become `wanted` (one per
+/// neighbor). The changes for `wanted` come first, in its order, then the stops.
+pub(super) fn plan_sessions(
+    running: &[(SessionConfig, Transport)],
+    wanted: Vec<(SessionConfig, Transport)>,
+) -> Vec<SessionChange> {
+    let mut claimed = vec![false; running.len()];
+    let mut changes = Vec::with_capacity(wanted.len());
+    for (config, transport) in wanted {
+        let found = running
+            .iter()
+            .enumerate()
+            .position(|(i, (old, _))| !claimed[i] && old.peer == config.peer);
+        let Some(index) = found else {
+            changes.push(SessionChange::Start(config, transport));
+            continue;
+        };
+        claimed[index] = true;
+        let (old_config, old_transport) = &running[index];
+        if *old_config == config && *old_transport == transport {
+            changes.push(SessionChange::Keep(index));
+        } else {
+            changes.push(SessionChange::Restart {
+                running: index,
+                config,
+                transport,
+                farewell: Notification::cease_other_configuration_change(),
+            });
+        }
+    }
+    changes.extend(
+        claimed
+            .iter()
+            .enumerate()
+            .filter(|(_, claimed)| !**claimed)
+            .map(|(running, _)| SessionChange::Stop {
+                running,
+                farewell: Notification::cease_peer_deconfigured(),
+            }),
+    );
+    changes
+}
+
 /// A running session and what it was started with.
 pub(super) struct PeerSlot {
     pub(super) handle: PeerHandle,
@@ -57,7 +122,7 @@ pub(super) struct PeerSlot {
 pub(super) struct Peers {
     pub(super) slots: Vec<PeerSlot>,
     /// Sessions of removed neighbors still saying goodbye.
-    pub(super) leaving: Vec<JoinHandle<()>>,
+    pub(super) leaving: Vec<PeerHandle>,
     pub(super) routes: watch::Receiver<Arc<DesiredRoutes>>,
 }
 
@@ -78,46 +143,61 @@ impl Peers {
         }
     }
 
-    /// Brings the sessions in line with `wanted`: an unchanged session stays up, a new neighbor
-    /// connects, a removed one gets a Cease (6/3 Peer De-configured), and a session whose
-    /// settings changed is restarted (6/6 Other Configuration Change).
+    /// Brings the sessions in line with `wanted` (see [`plan_sessions`]); a restarted session's
+    /// goodbye is awaited (bounded) so the new connection does not race it at the route server.
     pub(super) async fn reconcile(&mut self, wanted: Vec<(SessionConfig, Transport)>) {
         // At start every neighbor is new; only later is one "added".
         let reload = !self.slots.is_empty();
-        let mut old = std::mem::take(&mut self.slots);
-        let mut next = Vec::with_capacity(wanted.len());
-        for (config, transport) in wanted {
-            let Some(index) = old.iter().position(|s| s.config.peer == config.peer) else {
-                if reload {
-                    info!(peer = %config.peer, "neighbor added: connecting");
+        let running: Vec<(SessionConfig, Transport)> = self
+            .slots
+            .iter()
+            .map(|s| (s.config.clone(), s.transport.clone()))
+            .collect();
+        let changes = plan_sessions(&running, wanted);
+        let mut old: Vec<Option<PeerSlot>> = std::mem::take(&mut self.slots)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut next = Vec::with_capacity(changes.len());
+        for change in changes {
+            match change {
+                SessionChange::Keep(index) => next.extend(old[index].take()),
+                SessionChange::Start(config, transport) => {
+                    if reload {
+                        info!(peer = %config.peer, "neighbor added: connecting");
+                    }
+                    next.push(self.spawn(config, transport));
                 }
-                next.push(self.spawn(config, transport));
-                continue;
-            };
-            let slot = old.remove(index);
-            if slot.config == config && slot.transport == transport {
-                next.push(slot);
-                continue;
+                SessionChange::Restart {
+                    running,
+                    config,
+                    transport,
+                    farewell,
+                } => {
+                    let Some(slot) = old[running].take() else {
+                        continue;
+                    };
+                    info!(peer = %config.peer, "session settings changed: restarting the session (Cease 6/6)");
+                    slot.stop.send_replace(Some(farewell));
+                    if tokio::time::timeout(STOP_GRACE, slot.handle.task)
+                        .await
+                        .is_err()
+                    {
+                        warn!(peer = %config.peer, "the old session did not close in time");
+                    }
+                    next.push(self.spawn(config, transport));
+                }
+                SessionChange::Stop { running, farewell } => {
+                    let Some(slot) = old[running].take() else {
+                        continue;
+                    };
+                    info!(peer = %slot.config.peer, "neighbor removed: sending Cease (6/3 peer de-configured)");
+                    slot.stop.send_replace(Some(farewell));
+                    self.leaving.push(slot.handle);
+                }
             }
-            info!(peer = %config.peer, "session settings changed: restarting the session (Cease 6/6)");
-            slot.stop
-                .send_replace(Some(Notification::cease_other_configuration_change()));
-            // The new connection must not race the old one's goodbye at the route server.
-            if tokio::time::timeout(STOP_GRACE, slot.handle.task)
-                .await
-                .is_err()
-            {
-                warn!(peer = %config.peer, "the old session did not close in time");
-            }
-            next.push(self.spawn(config, transport));
         }
-        for slot in old {
-            info!(peer = %slot.config.peer, "neighbor removed: sending Cease (6/3 peer de-configured)");
-            slot.stop
-                .send_replace(Some(Notification::cease_peer_deconfigured()));
-            self.leaving.push(slot.handle.task);
-        }
-        self.leaving.retain(|task| !task.is_finished());
+        self.leaving.retain(|handle| !handle.task.is_finished());
         self.slots = next;
     }
 
@@ -127,24 +207,33 @@ impl Peers {
 
     /// Resolves when no Established session has anything in its adj-RIB-out.
     pub(super) async fn withdrawn(&self) {
+        self.sent_none_of(|_| true).await;
+    }
+
+    /// Resolves when no Established session still announces a prefix `gone` picks.
+    pub(super) async fn sent_none_of(&self, gone: impl Fn(&IpNet) -> bool) {
         for slot in &self.slots {
             let mut status = slot.handle.status.clone();
             let _ = status
-                .wait_for(|s| s.state != State::Established || s.adj_out.is_empty())
+                .wait_for(|s| s.state != State::Established || !s.adj_out.keys().any(&gone))
                 .await;
         }
     }
 
-    /// Sends `farewell` to every session; resolves when all of them (and the leaving ones) ended.
-    pub(super) async fn stop_all(&mut self, farewell: Notification) {
+    /// Sends `farewell` to every session; [`Peers::closed`] tells when they ended.
+    pub(super) fn cease_all(&self, farewell: &Notification) {
         for slot in &self.slots {
             slot.stop.send_replace(Some(farewell.clone()));
         }
-        for slot in std::mem::take(&mut self.slots) {
-            let _ = slot.handle.task.await;
-        }
-        for task in std::mem::take(&mut self.leaving) {
-            let _ = task.await;
+    }
+
+    /// Resolves when every session (and every leaving one) has ended: a session's status
+    /// channel closes when its task ends, however it ends.
+    pub(super) async fn closed(&self) {
+        let handles = self.slots.iter().map(|s| &s.handle).chain(&self.leaving);
+        for handle in handles {
+            let mut status = handle.status.clone();
+            while status.changed().await.is_ok() {}
         }
     }
 }
