@@ -237,3 +237,100 @@ impl Peers {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use super::*;
+    use crate::daemon::tests::settings;
+
+    const ROUTER_ID: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+
+    fn sessions(flags: &[&str]) -> Vec<(SessionConfig, Transport)> {
+        wanted_sessions(&settings(flags), ROUTER_ID, "host")
+    }
+
+    fn peer(change: &SessionChange, running: &[(SessionConfig, Transport)]) -> IpAddr {
+        match change {
+            SessionChange::Keep(index) | SessionChange::Stop { running: index, .. } => {
+                running[*index].0.peer
+            }
+            SessionChange::Start(config, _) | SessionChange::Restart { config, .. } => config.peer,
+        }
+    }
+
+    #[test]
+    fn unchanged_settings_keep_every_session_up() {
+        let running = sessions(&[]);
+        assert_eq!(running.len(), 4, "lelastic's four route servers");
+        let changes = plan_sessions(&running, running.clone());
+        assert_eq!(changes, (0..4).map(SessionChange::Keep).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn changed_session_settings_restart_each_session_with_cease_6_6() {
+        let running = sessions(&[]);
+        let wanted = sessions(&["-multihopttl", "2"]);
+        let changes = plan_sessions(&running, wanted.clone());
+        assert_eq!(changes.len(), 4);
+        for (index, change) in changes.iter().enumerate() {
+            let SessionChange::Restart {
+                running: was,
+                transport,
+                farewell,
+                ..
+            } = change
+            else {
+                panic!("{change:?}");
+            };
+            assert_eq!(*was, index);
+            assert_eq!(transport.ttl, 2);
+            assert_eq!((farewell.code, farewell.subcode), (6, 6));
+        }
+    }
+
+    #[test]
+    fn a_new_neighbor_starts_and_a_removed_one_stops_with_cease_6_3() {
+        let running = sessions(&[]);
+        // Route servers 2, 3 and 4 stay; 1 goes and a fifth comes.
+        let mut wanted = running[1..].to_vec();
+        let mut fifth = running[0].clone();
+        fifth.0.peer = "2001:db8::5".parse().unwrap();
+        wanted.push(fifth.clone());
+        let changes = plan_sessions(&running, wanted);
+        assert_eq!(
+            changes[..3],
+            [
+                SessionChange::Keep(1),
+                SessionChange::Keep(2),
+                SessionChange::Keep(3)
+            ]
+        );
+        assert_eq!(changes[3], SessionChange::Start(fifth.0, fifth.1));
+        let SessionChange::Stop {
+            running: 0,
+            farewell,
+        } = &changes[4]
+        else {
+            panic!("{:?}", changes[4]);
+        };
+        assert_eq!((farewell.code, farewell.subcode), (6, 3));
+        assert_eq!(changes.len(), 5);
+        assert_eq!(peer(&changes[4], &running), running[0].0.peer);
+    }
+
+    #[test]
+    fn at_start_every_neighbor_is_started_in_order() {
+        let wanted = sessions(&[]);
+        let changes = plan_sessions(&[], wanted.clone());
+        let started: Vec<IpAddr> = changes.iter().map(|c| peer(c, &[])).collect();
+        let expected: Vec<IpAddr> = wanted.iter().map(|(c, _)| c.peer).collect();
+        assert_eq!(started, expected);
+        assert!(
+            changes
+                .iter()
+                .all(|c| matches!(c, SessionChange::Start(..)))
+        );
+    }
+}

@@ -119,3 +119,91 @@ fn keep_restart_only(running: &Settings, new: &mut Settings) -> Vec<&'static str
         .filter_map(|(key, differs)| differs.then_some(key))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use ipnet::IpNet;
+
+    use super::*;
+    use crate::daemon::tests::settings;
+
+    fn net(text: &str) -> IpNet {
+        text.parse().unwrap()
+    }
+
+    fn added(text: &str) -> AddrChange {
+        AddrChange::Add {
+            ifindex: 1,
+            net: net(text),
+        }
+    }
+
+    #[test]
+    fn an_unchanged_file_changes_nothing() {
+        let running = settings(&["-address", "192.0.2.1/32"]);
+        let bound = [added("192.0.2.1/32")];
+        let plan = plan(&running, running.clone(), &bound);
+        assert!(!plan.changed);
+        assert!(plan.bind.is_empty() && plan.unbind.is_empty() && plan.left_on_lo.is_empty());
+        assert_eq!(plan.keep_bound, bound);
+        assert!(plan.restart_only.is_empty());
+    }
+
+    #[test]
+    fn restart_only_keys_keep_their_running_values_and_are_named() {
+        let running = settings(&[]);
+        let new = settings(&["-api", "[::1]:6000", "-loglevel", "debug", "-logjson"]);
+        let plan = plan(&running, new, &[]);
+        assert_eq!(plan.restart_only, ["api", "log_level", "log_json"]);
+        assert_eq!(plan.settings.api, running.api);
+        assert_eq!(plan.settings.log_level, running.log_level);
+        // Nothing else differs, so nothing is applied.
+        assert!(!plan.changed);
+    }
+
+    #[test]
+    fn the_new_files_warnings_are_handed_back_not_taken_for_a_change() {
+        let running = settings(&[]);
+        let mut new = running.clone();
+        new.warnings.push("unknown log level \"loud\"".to_string());
+        let plan = plan(&running, new, &[]);
+        assert!(!plan.changed);
+        assert_eq!(plan.warnings, ["unknown log level \"loud\""]);
+    }
+
+    #[test]
+    fn a_new_address_is_bound_and_a_removed_one_is_unbound_only_if_elastic_bound_it() {
+        let running = settings(&["-address", "192.0.2.1/32", "-address", "192.0.2.2/32"]);
+        // 192.0.2.2 was on lo before elastic started: elastic did not bind it.
+        let bound = [added("192.0.2.1/32")];
+        let new = settings(&["-address", "192.0.2.3/32"]);
+        let plan = plan(&running, new, &bound);
+        assert!(plan.changed);
+        assert_eq!(plan.bind, [net("192.0.2.3/32")]);
+        assert_eq!(plan.unbind, [added("192.0.2.1/32")]);
+        assert!(plan.keep_bound.is_empty());
+        assert_eq!(plan.left_on_lo, [net("192.0.2.2/32")]);
+    }
+
+    #[test]
+    fn a_kept_address_stays_bound() {
+        let running = settings(&["-address", "192.0.2.1/32", "-address", "2001:db8::1/64"]);
+        let bound = [added("192.0.2.1/32"), added("2001:db8::1/64")];
+        let new = settings(&["-address", "2001:db8::1/64"]);
+        let plan = plan(&running, new, &bound);
+        assert_eq!(plan.unbind, [added("192.0.2.1/32")]);
+        assert_eq!(plan.keep_bound, [added("2001:db8::1/64")]);
+        assert!(plan.bind.is_empty());
+    }
+
+    #[test]
+    fn a_role_or_med_change_re_announces_and_leaves_health_alone() {
+        let running = settings(&[]);
+        let plan_role = plan(&running, settings(&["-secondary"]), &[]);
+        assert!(plan_role.changed && plan_role.reannounce && !plan_role.health_changed);
+        let plan_med = plan(&running, settings(&["-med", "50"]), &[]);
+        assert!(plan_med.reannounce);
+        let plan_ttl = plan(&running, settings(&["-multihopttl", "2"]), &[]);
+        assert!(plan_ttl.changed && !plan_ttl.reannounce);
+    }
+}
