@@ -29,7 +29,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use ipnet::IpNet;
 use tokio::sync::{mpsc, watch};
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::addrs::{self, AddrChange, Netlink};
 use crate::announce::DesiredRoutes;
@@ -39,6 +39,7 @@ use crate::cli::{Invocation, Settings};
 use crate::clock::{self, now};
 use crate::config::{self, HealthConfig};
 use crate::control::{self, ControlError};
+use crate::hooks::Hooks;
 use crate::metrics::{self, MetricsError};
 use crate::probe::ProbeReport;
 use crate::status::{DaemonInfo, SessionList, StatusSource};
@@ -47,12 +48,16 @@ use crate::systemd;
 mod addresses;
 mod gate;
 mod peers;
+mod probes;
+mod publish;
 mod reload;
 mod shutdown;
 
 use addresses::{bind_addresses, eligible, unbind_addresses};
-use gate::{Gate, Published};
+use gate::Gate;
 use peers::{Peers, wanted_sessions};
+use probes::ProbeTasks;
+use publish::Published;
 use reload::ReloadPlan;
 use shutdown::{Cut, DrainEnd, Facts, Shutdown, Step};
 
@@ -148,7 +153,11 @@ pub async fn run(
     log_services(&settings.health);
 
     let (reports_tx, reports) = mpsc::channel::<ProbeReport>(64);
-    let mut gate = Gate::new(&settings.health, &reports_tx);
+    let mut gate = Gate::default();
+    let mut probe_tasks = ProbeTasks::new(reports_tx);
+    probe_tasks.apply(gate.reconfigure(&settings.health));
+    let hooks = gate.hook.clone().map(Hooks::spawn);
+    gate.set_maintenance_file_present(maintenance_file_exists(&gate));
     gate.update_services(now());
     let plan = gate.plan(&prefixes, &settings);
     let (routes_tx, routes_rx) = watch::channel(Arc::new(plan.routes));
@@ -198,7 +207,8 @@ pub async fn run(
         hostname,
         gate,
         peers,
-        reports: reports_tx,
+        probe_tasks,
+        hooks,
         out: Published {
             routes: routes_tx,
             addresses: addresses_tx,
@@ -251,7 +261,9 @@ struct Daemon {
     hostname: String,
     gate: Gate,
     peers: Peers,
-    reports: mpsc::Sender<ProbeReport>,
+    probe_tasks: ProbeTasks,
+    /// The hook's queue and task, while one is configured.
+    hooks: Option<Hooks>,
     out: Published,
     started_at: SystemTime,
     shutdown: Shutdown,
@@ -306,7 +318,7 @@ impl Daemon {
                     }
                 },
                 Some(report) = inputs.reports.recv() => {
-                    self.gate.on_report(report);
+                    self.on_probe_report(report);
                     self.refresh();
                 }
                 Some(request) = inputs.control.recv() => {
@@ -314,14 +326,14 @@ impl Daemon {
                     let _ = request.reply.send(answer);
                 }
                 _ = maintenance_poll.tick(), if self.gate.maintenance_file.is_some() => {
-                    if self.gate.read_maintenance_file() {
+                    if self.read_maintenance_file() {
                         self.refresh();
                     }
                 }
                 () = sleep_until(deadline), if deadline.is_some() => self.refresh(),
             }
         }
-        self.gate.stop_probes();
+        self.probe_tasks.stop_all();
     }
 
     /// The rest of the stop sequence, once serving is over: the withdrawal and the Cease, each
@@ -429,12 +441,28 @@ impl Daemon {
 
     /// Recomputes the desired set and publishes it (see [`Gate::refresh`]).
     fn refresh(&mut self) {
-        self.gate.refresh(
-            &self.prefixes,
-            &self.settings,
-            self.peers.slots.len(),
-            &self.out,
-        );
+        let refresh = self.gate.refresh(now(), &self.prefixes, &self.settings);
+        self.out
+            .publish(refresh, self.peers.slots.len(), self.hooks.as_ref());
+    }
+
+    fn on_probe_report(&mut self, report: ProbeReport) {
+        let (changed, ok, detail) = (report.changed, report.ok, report.detail.clone());
+        let Some(name) = self.gate.on_report(report, now()) else {
+            return;
+        };
+        if let Some(verdict) = changed {
+            let state = if verdict { "up" } else { "down" };
+            info!(probe = name, state, detail, "probe verdict");
+        } else if !ok {
+            debug!(probe = name, detail, "probe failed");
+        }
+    }
+
+    /// Re-reads whether the maintenance file exists; whether that changed.
+    fn read_maintenance_file(&mut self) -> bool {
+        let present = maintenance_file_exists(&self.gate);
+        self.gate.set_maintenance_file_present(present)
     }
 
     async fn rescan(&mut self) {
@@ -496,7 +524,7 @@ impl Daemon {
             Some(Ok(new)) => Ok(self.apply(new).await),
         };
         self.rescan().await;
-        self.gate.read_maintenance_file();
+        self.read_maintenance_file();
         self.gate.rearm_preemption();
         self.refresh();
         outcome
@@ -567,7 +595,13 @@ impl Daemon {
 
         // Probes and services: unchanged probes keep their state (and their task).
         if health_changed {
-            self.gate.reconfigure(&new.health, &self.reports);
+            let hook = self.gate.hook.clone();
+            self.probe_tasks.apply(self.gate.reconfigure(&new.health));
+            if self.gate.hook != hook {
+                self.hooks = self.gate.hook.clone().map(Hooks::spawn);
+            }
+            let present = maintenance_file_exists(&self.gate);
+            self.gate.set_maintenance_file_present(present);
             log_services(&new.health);
         }
         self.gate.control_socket = new.control_socket.is_some();
@@ -657,6 +691,12 @@ fn poll_interval(period: Duration) -> tokio::time::Interval {
     let mut interval = tokio::time::interval(period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     interval
+}
+
+fn maintenance_file_exists(gate: &Gate) -> bool {
+    gate.maintenance_file
+        .as_deref()
+        .is_some_and(std::path::Path::exists)
 }
 
 /// Removes the control socket's file when the daemon ends, however it ends.

@@ -21,6 +21,23 @@ pub(super) fn settings(flags: &[&str]) -> Settings {
     }
 }
 
+/// The health section of a config file (probes, services, maintenance file, hook) as the
+/// daemon gets it.
+pub(super) fn health(yaml: &str) -> crate::config::HealthConfig {
+    let path = std::path::Path::new("/etc/elastic/test.yaml");
+    let file = match crate::config::parse(yaml, path) {
+        Ok(file) => file,
+        Err(error) => panic!("{yaml}: {error}"),
+    };
+    let Ok(Command::Run(invocation)) = cli::parse(["-dcid", "14", "-primary"]) else {
+        panic!("flags");
+    };
+    match cli::resolve(&invocation.flags, Some((path, &file))) {
+        Ok(settings) => settings.health,
+        Err(error) => panic!("{yaml}: {error}"),
+    }
+}
+
 /// The whole daemon (real netlink, a real BGP session over loopback) under paused time, in a
 /// network namespace of its own (root only: the test fails without it, it never skips).
 ///
