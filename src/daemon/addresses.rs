@@ -120,3 +120,48 @@ pub(super) fn without(listed: &[InterfaceAddr], unbind: &[AddrChange]) -> Vec<In
         .cloned()
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn on(ifindex: u32, text: &str) -> InterfaceAddr {
+        let net: IpNet = text.parse().unwrap();
+        InterfaceAddr {
+            ifname: if ifindex == 1 { "lo" } else { "eth0" }.to_string(),
+            ifindex,
+            addr: net.addr(),
+            prefix_len: net.prefix_len(),
+        }
+    }
+
+    #[test]
+    fn without_drops_exactly_what_is_about_to_be_unbound() {
+        let listed = [
+            on(1, "192.0.2.10/32"),
+            on(1, "192.0.2.11/32"),
+            on(1, "2001:db8::1/64"),
+            // Same address on another interface, and another length on lo: not ours to drop.
+            on(2, "192.0.2.10/32"),
+            on(1, "2001:db8::1/128"),
+        ];
+        let unbind = [
+            AddrChange::Add {
+                ifindex: 1,
+                net: "192.0.2.10/32".parse().unwrap(),
+            },
+            AddrChange::Add {
+                ifindex: 1,
+                net: "2001:db8::1/64".parse().unwrap(),
+            },
+        ];
+        assert_eq!(
+            without(&listed, &unbind),
+            [
+                on(1, "192.0.2.11/32"),
+                on(2, "192.0.2.10/32"),
+                on(1, "2001:db8::1/128"),
+            ]
+        );
+    }
+}
