@@ -55,15 +55,12 @@ mod shutdown;
 
 use addresses::{bind_addresses, eligible, unbind_addresses};
 use gate::Gate;
-use peers::{Peers, wanted_sessions};
+use peers::{CONNECT_RETRY, HOLD_TIME_SECS, Peers, wanted_sessions};
 use probes::ProbeTasks;
-use publish::Published;
+use publish::{Published, summary};
 use reload::ReloadPlan;
 use shutdown::{Cut, DrainEnd, Facts, Shutdown, Step};
 
-/// lelastic's timers: hold 9 s (keepalive 3 s), connect retry 5 s.
-const HOLD_TIME_SECS: u16 = 9;
-const CONNECT_RETRY: Duration = Duration::from_secs(5);
 /// Address changes come in bursts (an `ip addr add` of an IPv6 address is several messages).
 const ADDRESS_SETTLE: Duration = Duration::from_millis(20);
 
@@ -705,18 +702,6 @@ struct SocketFile(PathBuf);
 impl Drop for SocketFile {
     fn drop(&mut self) {
         control::remove(&self.0);
-    }
-}
-
-/// The one-line STATUS for `systemctl status`.
-fn summary(routes: &DesiredRoutes, route_servers: usize, draining: Option<&str>) -> String {
-    let line = format!(
-        "announcing {} prefixes to {route_servers} route servers",
-        routes.len()
-    );
-    match draining {
-        Some(why) => format!("draining ({why}): {line} with GRACEFUL_SHUTDOWN"),
-        None => line,
     }
 }
 

@@ -7,7 +7,6 @@ use tokio::sync::watch;
 use tracing::info;
 
 use super::gate::Refresh;
-use super::summary;
 use crate::announce::DesiredRoutes;
 use crate::hooks::Hooks;
 use crate::status::{AddressStatus, DaemonInfo, Mode, ProbeStatus, SessionList};
@@ -75,5 +74,21 @@ impl Published {
                 hooks.notify(event);
             }
         }
+    }
+}
+
+/// The one-line STATUS for `systemctl status`.
+pub(super) fn summary(
+    routes: &DesiredRoutes,
+    route_servers: usize,
+    draining: Option<&str>,
+) -> String {
+    let line = format!(
+        "announcing {} prefixes to {route_servers} route servers",
+        routes.len()
+    );
+    match draining {
+        Some(why) => format!("draining ({why}): {line} with GRACEFUL_SHUTDOWN"),
+        None => line,
     }
 }
