@@ -3,18 +3,27 @@
 //! server, runs hooks on service state changes, answers the control socket, reloads the config
 //! on SIGHUP, and stops in order.
 //!
+//! Tasks and channels (the loop is the only task that decides anything):
+//!
 //! ```text
-//!  operator events ──OperatorEvent (mpsc)──┐  (main.rs turns SIGTERM/SIGINT/SIGHUP into these)
-//!  probe tasks ──ProbeReport (mpsc)────────┤               ┌─► watch<routes> ──► peer task ×N ─► watch<SessionStatus> ─┐
-//!  netlink watch ──change (mpsc)───────────┤  daemon loop  ├─► watch<addresses, probes, mode, info> ───────────────────┴─► StatusSource ─► api, metrics
-//!  control socket ──Request (mpsc)─────────┤  (one task)   ├─► watch<stop> per peer task (Cease)
-//!  maintenance poll, watchdog, timers ─────┘               └─► HookEvent (mpsc) ──► hooks task
+//!  OperatorEvent (mpsc) ◄── main.rs: SIGTERM, SIGINT, SIGHUP ──┐
+//!  ProbeReport (mpsc)   ◄── probe tasks (probes.rs) ───────────┤
+//!  () (mpsc)            ◄── netlink address watch ─────────────┼──► daemon loop (one task)
+//!  control::Request     ◄── control socket (api::serve_control)┤
+//!  timers: drain, withdraw, Cease, announce delay, maintenance poll, watchdog ─┘
+//!
+//!  daemon loop ─► watch<routes> ─────────────────► peer task ×N (bgp::peer)
+//!              ─► watch<Option<Notification>> ──► each peer task: its Cease
+//!              ─► watch<addresses, probes, mode, info, sessions> ─┐
+//!  peer task ×N ─► watch<SessionStatus> ──────────────────────────┴─► StatusSource ─► api, metrics
+//!              ─► HookEvent (mpsc) ─► hooks task
 //! ```
 //!
-//! The decisions are pure and tested without IO: the stop sequence in [`shutdown`], what a reload
-//! changes in [`reload`], which sessions are kept, restarted or stopped in
-//! [`peers::plan_sessions`]. This module carries them out: [`addresses`] binds and unbinds,
-//! [`gate`] turns probe and service state into the desired route set, [`peers`] runs the sessions.
+//! The decisions are pure and tested without IO: the stop sequence in `shutdown.rs`, what a
+//! reload changes in `reload.rs`, which sessions are kept, restarted or stopped in
+//! `peers::plan_sessions`, probe and service state in `gate.rs`. The rest carries them out:
+//! `addresses.rs` binds and unbinds, `probes.rs` starts and stops probe tasks, `publish.rs` fills
+//! the watch channels and feeds the hook, `peers.rs` runs the sessions.
 //!
 //! A planned stop (SIGTERM, SIGINT) is a graceful shutdown (RFC 8326): every announced route is
 //! re-announced demoted with GRACEFUL_SHUTDOWN 65535:0 for `drain_time` while the host keeps
