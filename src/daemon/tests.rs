@@ -149,6 +149,77 @@ mod paused {
         });
     }
 
+    #[test]
+    fn a_reload_that_removes_an_address_withdraws_it_unbinds_it_and_keeps_the_session() {
+        let file =
+            std::env::temp_dir().join(format!("elastic-daemon-reload-{}.yaml", std::process::id()));
+        let config = |addresses: &str| {
+            format!(
+                "neighbor_pattern: \"127.%d.0.%d\"\nneighbor_slots: [1]\n\
+                 addresses: [{addresses}]\ndrain_time: 0s\n"
+            )
+        };
+        std::fs::write(&file, config("192.0.2.10/32, 192.0.2.11/32")).unwrap();
+        let path = file.to_str().unwrap().to_string();
+        in_fresh_namespace(move |listener| async move {
+            let (seen_tx, mut seen) = mpsc::unbounded_channel();
+            let peer = tokio::task::spawn_blocking(move || route_server(&listener, &seen_tx));
+            let args = ["-dcid", "14", "-primary", "-api", "off", "-config", &path];
+            let Ok(crate::cli::Command::Run(invocation)) = crate::cli::parse(args) else {
+                panic!("flags");
+            };
+            let settings = crate::config::effective(&invocation).expect("the config file");
+            assert_eq!(
+                settings.neighbors,
+                [IpAddr::V4(Ipv4Addr::new(127, 14, 0, 1))]
+            );
+            let (events, events_rx) = mpsc::channel(4);
+            let daemon = tokio::spawn(daemon::run(settings, Some(invocation), events_rx));
+
+            let mut announced = 0;
+            while announced < 2 {
+                let Seen::Update {
+                    announced: more,
+                    withdrawn: 0,
+                    graceful_shutdown: false,
+                } = next_update(&mut seen).await
+                else {
+                    panic!("an announcement expected");
+                };
+                announced += more;
+            }
+            tokio::time::advance(Duration::from_millis(50)).await;
+
+            std::fs::write(&path, config("192.0.2.10/32")).unwrap();
+            events.send(OperatorEvent::Reload).await.unwrap();
+            assert_eq!(next_update(&mut seen).await, update(0, 1, false));
+            let mut tries = 0;
+            while bound("192.0.2.11/32").await {
+                tries += 1;
+                assert!(tries < 50, "192.0.2.11 still on lo 10 s after the reload");
+                settle().await;
+            }
+            assert!(bound("192.0.2.10/32").await, "the kept address stays bound");
+            // Lets the loop past the settle time of the address change the unbinding caused.
+            settle().await;
+            tokio::time::advance(Duration::from_millis(50)).await;
+
+            // The same session (the route server takes one connection) carries the stop.
+            events.send(OperatorEvent::Stop("SIGTERM")).await.unwrap();
+            assert_eq!(next_update(&mut seen).await, update(0, 1, false));
+            assert_eq!(
+                next(&mut seen).await,
+                Seen::Notification(Notification::cease_admin_shutdown(
+                    "elastic stopping (SIGTERM)"
+                ))
+            );
+            assert_eq!(next(&mut seen).await, Seen::Closed);
+            daemon.await.unwrap().expect("an orderly stop");
+            peer.await.unwrap();
+        });
+        let _ = std::fs::remove_file(&file);
+    }
+
     fn daemon_settings() -> crate::cli::Settings {
         let mut settings = settings(&["-address", ADDRESS, "-api", "off"]);
         settings.neighbors = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
@@ -166,7 +237,7 @@ mod paused {
 
     /// Runs `scenario` on a paused current-thread runtime in a thread of its own that
     /// `unshare(CLONE_NEWNET)` moved to a fresh network namespace, with lo up and a listener on
-    /// the BGP port of 127.0.0.1 (threads started from it share the namespace).
+    /// the BGP port (threads started from it share the namespace).
     fn in_fresh_namespace<F, Fut>(scenario: F)
     where
         F: FnOnce(TcpListener) -> Fut + Send + 'static,
@@ -184,7 +255,8 @@ mod paused {
                 .status()
                 .expect("cannot run `ip` (is iproute2 installed?)");
             assert!(status.success(), "`ip link set lo up` failed: {status}");
-            let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, crate::bgp::peer::BGP_PORT))
+            // Every 127/8 address is on lo: route servers at 127.x.y.z all reach this one.
+            let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, crate::bgp::peer::BGP_PORT))
                 .expect("the BGP port in a fresh namespace");
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
