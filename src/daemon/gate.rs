@@ -81,6 +81,25 @@ pub(super) struct Transition {
     pub(super) event: HookEvent,
 }
 
+/// Why every route carries GRACEFUL_SHUTDOWN (RFC 8326) now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Drain {
+    /// `elastic drain` through the control socket, until `elastic undrain`.
+    Operator,
+    /// A planned stop, by this signal.
+    Stopping(&'static str),
+}
+
+impl Drain {
+    /// As the status and `systemctl status` show it.
+    fn reason(self) -> String {
+        match self {
+            Drain::Operator => "elastic drain".to_string(),
+            Drain::Stopping(signal) => format!("stopping ({signal})"),
+        }
+    }
+}
+
 /// Probes' and services' health, maintenance and draining: everything that gates the
 /// announcements.
 #[derive(Default)]
@@ -91,10 +110,8 @@ pub(super) struct Gate {
     pub(super) maintenance_file: Option<PathBuf>,
     maintenance_file_present: bool,
     /// SetMaintenance(on) through the control socket.
-    pub(super) maintenance_requested: bool,
-    /// Why every route carries GRACEFUL_SHUTDOWN now (`elastic drain`, or a planned stop).
-    pub(super) draining: Option<String>,
-    pub(super) control_socket: bool,
+    maintenance_requested: bool,
+    draining: Option<Drain>,
     pub(super) hook: Option<HookConfig>,
     probes_changed: bool,
     /// Set by the first [`Gate::reconfigure`].
@@ -204,6 +221,20 @@ impl Gate {
         std::mem::replace(&mut self.maintenance_file_present, present) != present
     }
 
+    /// SetMaintenance through the control socket.
+    pub(super) fn request_maintenance(&mut self, on: bool) {
+        self.maintenance_requested = on;
+    }
+
+    /// Starts (or, with `None`, ends) announcing every route with GRACEFUL_SHUTDOWN.
+    pub(super) fn drain(&mut self, why: Option<Drain>) {
+        self.draining = why;
+    }
+
+    pub(super) fn draining(&self) -> Option<Drain> {
+        self.draining
+    }
+
     pub(super) fn maintenance(&self) -> bool {
         self.maintenance_file_present || self.maintenance_requested
     }
@@ -212,7 +243,7 @@ impl Gate {
         Mode {
             maintenance_file: self.maintenance_file_present,
             maintenance_requested: self.maintenance_requested,
-            draining: self.draining.clone(),
+            draining: self.draining.map(Drain::reason),
             control_socket,
         }
     }
@@ -299,7 +330,7 @@ impl Gate {
         let changes = self.update_services(now);
         let plan = self.plan(prefixes, settings);
         let probes = std::mem::take(&mut self.probes_changed).then(|| self.probe_statuses());
-        let mode = self.mode(self.control_socket || settings.control_socket.is_some());
+        let mode = self.mode(settings.control_socket.is_some());
         let transitions = changes
             .into_iter()
             .map(|(index, change)| {
@@ -474,6 +505,21 @@ probes:
 
         gate.reconfigure(&health(TWO_PROBES));
         assert!(!gate.maintenance(), "the file is no longer configured");
+    }
+
+    #[test]
+    fn the_status_names_why_the_routes_are_drained() {
+        let mut gate = Gate::default();
+        assert_eq!(gate.mode(true).draining, None);
+        gate.drain(Some(Drain::Operator));
+        assert_eq!(gate.mode(true).draining.as_deref(), Some("elastic drain"));
+        gate.drain(Some(Drain::Stopping("SIGTERM")));
+        assert_eq!(
+            gate.mode(true).draining.as_deref(),
+            Some("stopping (SIGTERM)")
+        );
+        gate.drain(None);
+        assert_eq!(gate.draining(), None);
     }
 
     #[test]

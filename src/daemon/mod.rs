@@ -63,7 +63,7 @@ mod reload;
 mod shutdown;
 
 use addresses::{bind_addresses, eligible, unbind_addresses};
-use gate::Gate;
+use gate::{Drain, Gate};
 use peers::{CONNECT_RETRY, HOLD_TIME_SECS, Peers, wanted_sessions};
 use probes::ProbeTasks;
 use publish::{Published, summary};
@@ -377,7 +377,7 @@ impl Daemon {
     fn facts(&self) -> Facts {
         Facts {
             drain_time: self.settings.drain_time,
-            drained_already: self.gate.draining.is_some(),
+            drained_already: self.gate.draining().is_some(),
             announcing: self.announcing(),
         }
     }
@@ -393,7 +393,7 @@ impl Daemon {
             match step {
                 Step::NotifyStopping => systemd::stopping(),
                 Step::Drain { signal } => {
-                    self.gate.draining = Some(format!("stopping ({signal})"));
+                    self.gate.drain(Some(Drain::Stopping(signal)));
                     self.refresh();
                 }
                 Step::Serve { drain_time, .. } => info!(
@@ -486,7 +486,7 @@ impl Daemon {
         match command {
             control::Command::SetMaintenance(on) => {
                 info!(on, "maintenance requested through the control socket");
-                self.gate.maintenance_requested = on;
+                self.gate.request_maintenance(on);
                 self.refresh();
                 Ok(on)
             }
@@ -498,10 +498,10 @@ impl Daemon {
                     info!(
                         "elastic drain: announcing every route with GRACEFUL_SHUTDOWN 65535:0 and demoted attributes"
                     );
-                    self.gate.draining = Some("elastic drain".to_string());
+                    self.gate.drain(Some(Drain::Operator));
                 } else {
                     info!("elastic undrain: announcing as health decides");
-                    self.gate.draining = None;
+                    self.gate.drain(None);
                 }
                 self.refresh();
                 Ok(on)
@@ -610,7 +610,6 @@ impl Daemon {
             self.gate.set_maintenance_file_present(present);
             log_services(&new.health);
         }
-        self.gate.control_socket = new.control_socket.is_some();
 
         self.withdraw_then_unbind(&unbind).await;
         true
