@@ -20,6 +20,7 @@ use crate::status::SessionList;
 /// lelastic's timers: hold 9 s (keepalive 3 s), connect retry 5 s.
 pub(super) const HOLD_TIME_SECS: u16 = 9;
 pub(super) const CONNECT_RETRY: Duration = Duration::from_secs(5);
+
 /// One session per neighbor, in the neighbors' order.
 pub(super) fn wanted_sessions(
     settings: &Settings,
