@@ -156,7 +156,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
 
 /// Moves `timer` to `after` from now.
 fn reset_after(timer: Pin<&mut Sleep>, after: Duration) {
-    timer.reset(tokio::time::Instant::now() + after);
+    timer.reset(tokio::time::Instant::from_std(crate::clock::now()) + after);
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {

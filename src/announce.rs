@@ -246,6 +246,10 @@ pub fn plan(
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a test picks any origin for the time it passes in"
+)]
 mod tests {
     use std::time::{Duration, Instant};
 

@@ -178,5 +178,9 @@ pub(crate) fn duration(d: Duration) -> prost_types::Duration {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a test picks any origin for the time it passes in"
+)]
 #[path = "api/service_tests.rs"]
 mod service_tests;

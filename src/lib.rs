@@ -12,6 +12,7 @@
 //! - [`config`]: the YAML file, merged under the flags; [`probe`], [`health`], [`hooks`]: health
 //!   probes, their rise/fall state, and the commands run on service state changes.
 //! - [`status`]: plain-data snapshots; [`systemd`]: sd_notify.
+//! - [`clock`]: the shell's one clock; `clippy.toml` forbids every other way to read time.
 //! - [`control`]: the control socket (SetMaintenance, Drain) and its `elastic drain` client.
 //! - [`api`]: gRPC (elastic.v1 and the GoBGP v3 subset) over snapshots; [`status_cmd`] is its
 //!   `elastic status` client; [`metrics`] exports snapshots in the Prometheus text format.
@@ -22,6 +23,7 @@ pub mod announce;
 pub mod api;
 pub mod bgp;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod control;
 pub mod daemon;

@@ -4,7 +4,10 @@
 use std::process::ExitCode;
 
 use elastic::cli::{self, Command, Invocation, Settings};
-use elastic::{accept, config, control, daemon, logging, status_cmd};
+use elastic::daemon::{self, OperatorEvent};
+use elastic::{accept, config, control, logging, status_cmd};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
 use tracing::{error, warn};
 
 /// Exit codes: 0 after an orderly stop, `-h` or a valid `check-config`; 1 for a fatal runtime
@@ -80,13 +83,51 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(daemon::run(settings, Some(invocation))) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(fatal) => {
-            error!(error = %fatal, "fatal");
-            ExitCode::from(1)
+    let outcome = runtime.block_on(async {
+        // Handlers first: a signal during start-up must not kill us with addresses half bound.
+        let events = match operator_events() {
+            Ok(events) => events,
+            Err(error) => {
+                error!(%error, "cannot install signal handlers");
+                return false;
+            }
+        };
+        match daemon::run(settings, Some(invocation), events).await {
+            Ok(()) => true,
+            Err(fatal) => {
+                error!(error = %fatal, "fatal");
+                false
+            }
         }
+    });
+    if outcome {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
+}
+
+/// The signals, as the daemon's input: SIGTERM and SIGINT stop it (each one more cuts the current
+/// wait short), SIGHUP reloads.
+fn operator_events() -> std::io::Result<mpsc::Receiver<OperatorEvent>> {
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    let (events, receiver) = mpsc::channel(8);
+    tokio::spawn(async move {
+        loop {
+            let event = tokio::select! {
+                Some(()) = terminate.recv() => OperatorEvent::Stop("SIGTERM"),
+                Some(()) = interrupt.recv() => OperatorEvent::Stop("SIGINT"),
+                Some(()) = hangup.recv() => OperatorEvent::Reload,
+                else => return,
+            };
+            if events.send(event).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(receiver)
 }
 
 fn check_only_requested() -> bool {

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use crate::announce::DesiredRoutes;
 use crate::bgp::session::{SessionStatus, State};
 use crate::cli::Role;
+use crate::clock;
 
 /// Who the daemon is; replaced when a reload changes the role, the router id or the TTL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,7 +148,7 @@ impl StatusSource {
         Snapshot {
             info: self.info.borrow().clone(),
             mode: self.mode.borrow().clone(),
-            taken_at: (Instant::now(), SystemTime::now()),
+            taken_at: (clock::now(), clock::system_now()),
             sessions: sessions.iter().map(|s| s.borrow().clone()).collect(),
             routes: self.routes.borrow().clone(),
             addresses: self.addresses.borrow().clone(),

@@ -97,7 +97,7 @@ impl RouteAges {
         tokio::spawn(async move {
             while routes.changed().await.is_ok() {
                 let current = routes.borrow_and_update().clone();
-                tracked.update(&current, SystemTime::now());
+                tracked.update(&current, crate::clock::system_now());
             }
         });
         ages
@@ -849,5 +849,9 @@ impl GobgpApi for Service {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a test picks any origin for the time it passes in"
+)]
 #[path = "gobgp_tests.rs"]
 mod tests;
