@@ -23,11 +23,12 @@ use crate::addrs::{self, AddrChange, Netlink};
 use crate::announce::DesiredRoutes;
 use crate::api::{self, ApiError};
 use crate::bgp::wire::Notification;
-use crate::cli::{Invocation, Settings};
-use crate::config::{self, HealthConfig};
+use crate::cli::Invocation;
+use crate::config::HealthConfig;
 use crate::control::{self, ControlError};
 use crate::metrics::{self, MetricsError};
 use crate::probe::ProbeReport;
+use crate::settings::{self, Settings};
 use crate::status::{DaemonInfo, SessionList, StatusSource};
 use crate::systemd;
 
@@ -411,7 +412,7 @@ impl Daemon {
     /// SIGHUP: reload the config file (as a difference), then rescan the addresses, re-read the
     /// maintenance file and re-arm preemption.
     async fn on_hangup(&mut self) {
-        match self.invocation.as_ref().map(config::effective) {
+        match self.invocation.as_ref().map(settings::effective) {
             None => info!(
                 "SIGHUP: rescanning addresses, re-reading the maintenance file, re-arming preemption"
             ),

@@ -1,7 +1,8 @@
 //! `elastic`: keeps a shared IP address reachable by announcing it over BGP.
 //!
 //! Layout (one concern per module; pure modules never read the clock or do IO):
-//! - [`cli`]: lelastic-compatible flags → [`cli::Settings`].
+//! - [`cli`]: lelastic-compatible flags; [`settings`]: flags merged over the config file →
+//!   [`settings::Settings`].
 //! - [`addrs`]: pure address rules + the only rtnetlink code.
 //! - [`announce`]: pure: (settings, addresses) → the desired route set.
 //! - [`bgp::wire`]: pure codec and framing.
@@ -29,6 +30,7 @@ pub mod hooks;
 pub mod logging;
 pub mod metrics;
 pub mod probe;
+pub mod settings;
 pub mod status;
 pub mod status_cmd;
 pub mod systemd;

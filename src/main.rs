@@ -3,7 +3,8 @@
 
 use std::process::ExitCode;
 
-use elastic::cli::{self, Command, Invocation, Settings};
+use elastic::cli::{self, Command, Invocation};
+use elastic::settings::{self, Settings};
 use elastic::{config, control, daemon, logging, status_cmd};
 use tracing::{error, warn};
 
@@ -52,7 +53,7 @@ fn main() -> ExitCode {
         };
         print!(
             "# effective configuration ({source})\n{}",
-            config::render(&settings)
+            config::render(&settings.to_file())
         );
         return ExitCode::SUCCESS;
     }
@@ -86,10 +87,10 @@ fn check_only_requested() -> bool {
 
 /// The config file (if any) merged under the flags; the error and its exit code.
 fn effective_settings(invocation: &Invocation) -> Result<Settings, (String, u8)> {
-    config::effective(invocation).map_err(|error| {
+    settings::effective(invocation).map_err(|error| {
         let code = match error {
-            config::EffectiveError::File(_) => 1,
-            config::EffectiveError::Usage(_) => 2,
+            settings::EffectiveError::File(_) => 1,
+            settings::EffectiveError::Usage(_) => 2,
         };
         (error.to_string(), code)
     })

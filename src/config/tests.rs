@@ -35,7 +35,10 @@ fn every_flag_has_a_key() {
     assert_eq!(c.send56, Some(true));
     assert_eq!(c.allifs, Some(true));
     assert_eq!(c.multihop_ttl, Some(5));
-    assert_eq!(c.neighbor_pattern.as_deref(), Some("2001:db8:%d:34::%d"));
+    assert_eq!(
+        c.neighbor_pattern.map(|p| p.to_string()).as_deref(),
+        Some("2001:db8:%d:34::%d")
+    );
     assert_eq!(c.log_level, Some(LogLevel::Debug));
     assert_eq!(c.log_json, Some(true));
     assert_eq!(
@@ -214,6 +217,16 @@ fn errors_name_file_line_key_and_expectation() {
             "probes.web.timeout: invalid value \"0s\": must be longer than 0",
         ),
         (
+            "probes:\n  web:\n    tcp: 127.0.0.1:80\n    timeout: 500000000000y\n",
+            4,
+            "probes.web.timeout: invalid value \"500000000000y\": must be at most 24h",
+        ),
+        (
+            "drain_time: 2h\n",
+            1,
+            "drain_time: invalid value \"2h\": must be at most 1h",
+        ),
+        (
             "probes:\n  web:\n    tcp: 127.0.0.1:80\n    exec: [a]\n",
             3,
             "probes.web: a probe needs exactly one of exec, shell, tcp or http",
@@ -342,7 +355,7 @@ fn errors_name_file_line_key_and_expectation() {
         (
             "multihop_ttl: 300\n",
             1,
-            "multihop_ttl: invalid value 300: expected 1 to 255",
+            "multihop_ttl: invalid value 300: must be between 1 and 255",
         ),
         (
             "med: -1\n",
@@ -420,16 +433,24 @@ fn a_missing_file_is_an_error_naming_it() {
 
 #[test]
 fn durations_and_communities_parse() {
-    assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-    assert_eq!(parse_duration("1m 30s"), Ok(Duration::from_secs(90)));
-    assert!(parse_duration("5").is_err());
-    assert_eq!(parse_community("65000:1"), Ok(4_259_840_001));
-    assert!(parse_community("65536:1").is_err());
-    assert!(parse_community("1").is_err());
+    let duration = |text: &str| text.parse::<values::ProbeTime>().map(|d| d.get());
+    assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
+    assert_eq!(duration("1m 30s"), Ok(Duration::from_secs(90)));
+    assert!(duration("5").is_err());
+    let community = |text: &str| text.parse::<values::Community>().map(|c| c.0);
+    assert_eq!(community("65000:1"), Ok(4_259_840_001));
+    assert!(community("65536:1").is_err());
+    assert!(community("1").is_err());
 }
 
 #[test]
 fn urls_are_split_for_the_client() {
+    let parse_url = |text: &str| {
+        text.parse::<HttpUrl>().map(|url| {
+            let https = url.is_https();
+            (url, https)
+        })
+    };
     let (url, https) = parse_url("http://[2001:db8::1]:8080/health?full=1").unwrap();
     assert_eq!(
         (url.host.as_str(), url.port, url.path.as_str(), https),
@@ -699,12 +720,12 @@ fn https_options_render_and_read_back() {
                 d:\n    http: {url: \"http://127.0.0.1/\"}\n";
     let files = [("/etc/elastic/ca.pem", pem.as_str())];
     let file = parse_files(text, &files).unwrap();
-    let settings = crate::cli::resolve(
+    let settings = crate::settings::resolve(
         &crate::cli::FlagValues::default(),
         Some((Path::new(FILE), &file)),
     )
     .unwrap();
-    let rendered = render(&settings);
+    let rendered = render(&settings.to_file());
     assert!(
         rendered.contains("ca_file: /etc/elastic/ca.pem"),
         "{rendered}"

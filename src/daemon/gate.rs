@@ -13,11 +13,12 @@ use tracing::{debug, info};
 
 use super::{now, summary};
 use crate::announce::{self, DesiredRoutes};
-use crate::cli::{Role, Settings};
+use crate::cli::Role;
 use crate::config::{HealthConfig, HookConfig, ProbeConfig, ServiceConfig};
 use crate::health::{self, ProbeHealth, ServiceHealth};
 use crate::hooks::{HookEvent, Hooks};
 use crate::probe::{self, ProbeReport};
+use crate::settings::Settings;
 use crate::status::{AddressStatus, DaemonInfo, Mode, ProbeStatus, SessionList};
 use crate::systemd;
 

@@ -13,7 +13,7 @@ use crate::announce::DesiredRoutes;
 use crate::bgp::peer::{self, PeerHandle, Transport};
 use crate::bgp::session::{SessionConfig, State};
 use crate::bgp::wire::Notification;
-use crate::cli::Settings;
+use crate::settings::Settings;
 use crate::status::SessionList;
 
 /// One session per neighbor, in the neighbors' order.
