@@ -463,7 +463,7 @@ impl FromStr for Address {
             }
             _ => {}
         }
-        if let Some(why) = never_announced(net.addr()) {
+        if let Some(why) = crate::addrs::never_announced(net.addr()) {
             return Err(format!("{why} addresses are never announced"));
         }
         Ok(Address(net))
@@ -473,18 +473,6 @@ impl FromStr for Address {
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
-    }
-}
-
-/// Why discovery would skip this address, if it would.
-fn never_announced(addr: IpAddr) -> Option<&'static str> {
-    match addr {
-        _ if addr.is_loopback() => Some("loopback"),
-        _ if addr.is_unspecified() => Some("unspecified"),
-        _ if addr.is_multicast() => Some("multicast"),
-        IpAddr::V4(v4) if v4.is_link_local() => Some("link-local"),
-        IpAddr::V6(v6) if v6.is_unicast_link_local() => Some("link-local"),
-        _ => None,
     }
 }
 
@@ -1065,6 +1053,10 @@ mod tests {
         assert_eq!(
             Address::from_str("fe80::1/64"),
             Err("link-local addresses are never announced".to_string())
+        );
+        assert_eq!(
+            Address::from_str("255.255.255.255"),
+            Err("broadcast addresses are never announced".to_string())
         );
         assert_eq!(
             RouterId::from_str("0.0.0.0"),
