@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use crate::bgp::session::{MessageCounts, State};
-use crate::cli::Role;
+use crate::config::Role;
 use crate::status::{Snapshot, StatusSource};
 
 /// A scrape request is one line and a few headers.

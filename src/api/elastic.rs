@@ -11,7 +11,7 @@ use super::proto::elastic::v1 as pb;
 use super::proto::elastic::v1::elastic_server;
 use super::{duration, timestamp};
 use crate::bgp::session::{MessageCounts, SessionStatus, State};
-use crate::cli::Role;
+use crate::config::Role;
 use crate::control;
 use crate::status::{Snapshot, StatusSource};
 

@@ -23,7 +23,6 @@ use ipnet::IpNet;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
-use crate::announce::COMMUNITY_SECONDARY;
 use crate::bgp::md5::{self, KeySource, Md5Key};
 
 mod render;
@@ -233,7 +232,7 @@ pub struct DemoteAttrs {
 impl Default for DemoteAttrs {
     fn default() -> Self {
         DemoteAttrs {
-            communities: vec![COMMUNITY_SECONDARY],
+            communities: vec![values::Community::SECONDARY.0],
             med: Some(DEFAULT_DEMOTE_MED),
         }
     }

@@ -386,6 +386,16 @@ impl Serialize for NeighborSlots {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Community(pub u32);
 
+impl Community {
+    /// 65000:1: the route servers prefer it (local-preference 200).
+    pub const PRIMARY: Community = Community((65000 << 16) | 1);
+    /// 65000:2: the route servers use it as backup (local-preference 100).
+    pub const SECONDARY: Community = Community((65000 << 16) | 2);
+    /// Well-known GRACEFUL_SHUTDOWN 65535:0 (RFC 8326): "this path is about to go away; prefer
+    /// any other". Route servers that honour it set local-preference 0 on the path.
+    pub const GRACEFUL_SHUTDOWN: Community = Community(0xffff_0000);
+}
+
 impl FromStr for Community {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
