@@ -10,7 +10,8 @@
 //! - [`bgp::peer`]: thin tokio driver for one session.
 //! - [`daemon`]: the event loop wiring the above (its health gate and session set in submodules);
 //!   reload, graceful shutdown, orderly stop.
-//! - [`config`]: the YAML file, merged under the flags; [`probe`], [`health`], [`hooks`]: health
+//! - [`config`]: the YAML file (typed model, serde schema, the value types the flags share, the
+//!   `check-config` rendering); [`probe`], [`health`], [`hooks`]: health
 //!   probes, their rise/fall state, and the commands run on service state changes.
 //! - [`status`]: plain-data snapshots; [`systemd`]: sd_notify.
 //! - [`control`]: the control socket (SetMaintenance, Drain) and its `elastic drain` client.

@@ -267,3 +267,6 @@ pub fn effective(invocation: &Invocation) -> Result<Settings, EffectiveError> {
     let file_ref = file.as_ref().map(|(path, config)| (path.as_path(), config));
     Ok(resolve(&invocation.flags, file_ref)?)
 }
+
+#[cfg(test)]
+mod tests;

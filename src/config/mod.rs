@@ -1,7 +1,7 @@
 //! The YAML config file (`-config PATH`, default [`DEFAULT_PATH`] when it exists): the typed
 //! model the daemon uses, and [`load`], this module's only IO.
 //!
-//! [`schema`] is the file as written (serde, both ways), [`values`] the validated value types it
+//! `schema.rs` is the file as written (serde, both ways), [`values`] the validated value types it
 //! shares with the flags, [`render`] the YAML `elastic check-config` prints. Parsing is two
 //! passes: serde reads and checks every value and mapping, locating errors by key path and line;
 //! then the checks across the file (a service naming a probe, unique service names) and the CA
