@@ -31,10 +31,7 @@ fn valid<T: FromStr<Err = String>>(value: impl Display) -> Result<T, String> {
 }
 
 fn duration<T: FromStr<Err = String>>(value: Duration) -> Result<T, String> {
-    match value.is_zero() {
-        true => valid("0s"),
-        false => valid(humantime::format_duration(value)),
-    }
+    valid(humantime::format_duration(value))
 }
 
 fn some<T>(value: Result<T, String>) -> Result<Option<T>, String> {
