@@ -1088,6 +1088,10 @@ mod tests {
             ProbeTime::from_str("0").is_err(),
             "a bare 0 only where 0 is allowed"
         );
+        assert_eq!(
+            DrainTime::from_str("soon"),
+            Err("expected a duration such as 5s or 500ms, or 0 to skip the drain".to_string())
+        );
     }
 
     #[test]
