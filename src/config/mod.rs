@@ -329,11 +329,13 @@ pub fn parse_with(text: &str, path: &Path, read_file: ReadFile) -> Result<FileCo
             message,
         }
     };
-    // First pass: syntax, an empty file, every value and every mapping.
+    // The syntax first: read straight into RawFile, `dcid: [` would be reported as a type error
+    // at the bracket rather than as the syntax error it is. An empty file sets nothing.
     let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(located)?;
     if value.is_null() {
         return Ok(FileConfig::default());
     }
+    // First pass: every value and every mapping.
     let raw: RawFile = serde_yaml::from_str(text).map_err(located)?;
     // Second pass: what one value cannot tell alone, located by its key path.
     let misplaced = |problem: Misplaced| match schema::locate(text, &problem) {
