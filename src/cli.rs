@@ -93,27 +93,21 @@ enum FlagKind {
     Help,
 }
 
-/// Every name the parser knows. clap's definitions in [`command`] use the same names.
-const FLAGS: &[(&str, FlagKind)] = &[
-    ("dcid", FlagKind::Value),
-    ("primary", FlagKind::Bool),
-    ("secondary", FlagKind::Bool),
-    ("send56", FlagKind::Bool),
-    ("allifs", FlagKind::Bool),
-    ("multihopttl", FlagKind::Value),
-    ("neighborpattern", FlagKind::Value),
-    ("loglevel", FlagKind::Value),
-    ("logjson", FlagKind::Bool),
-    ("address", FlagKind::Value),
-    ("med", FlagKind::Value),
-    ("routerid", FlagKind::Value),
-    ("config", FlagKind::Value),
-    ("api", FlagKind::Value),
-    ("api-allow-remote", FlagKind::Bool),
-    ("metrics", FlagKind::Value),
-    ("h", FlagKind::Help),
-    ("help", FlagKind::Help),
-];
+/// What the parser does with `-name`: clap's definitions in [`command`] are the one list of
+/// flags, a switch (`SetTrue`) is a boolean, any other action takes a value.
+fn flag_kind(name: &str) -> Option<FlagKind> {
+    if matches!(name, "h" | "help") {
+        return Some(FlagKind::Help);
+    }
+    let command = command();
+    let arg = command
+        .get_arguments()
+        .find(|arg| arg.get_long() == Some(name))?;
+    Some(match arg.get_action() {
+        ArgAction::SetTrue => FlagKind::Bool,
+        _ => FlagKind::Value,
+    })
+}
 
 /// The word that selects `elastic check-config`.
 pub const CHECK_CONFIG: &str = "check-config";
@@ -156,7 +150,7 @@ where
     })
 }
 
-fn invocation(matches: &ArgMatches, bools: &BTreeMap<&str, bool>) -> Invocation {
+fn invocation(matches: &ArgMatches, bools: &BTreeMap<String, bool>) -> Invocation {
     let addresses: Option<Vec<IpNet>> = matches
         .get_many::<Address>("address")
         .map(|nets| dedup(nets.map(|a| a.get())));
@@ -196,14 +190,14 @@ enum Canonical {
     Help,
     /// clap-style `--name=value` arguments, and each boolean flag given with its last value
     /// (booleans are resolved here, so an explicit `-logjson=false` can override the file).
-    Args(Vec<String>, BTreeMap<&'static str, bool>),
+    Args(Vec<String>, BTreeMap<String, bool>),
 }
 
 /// Rewrites Go `flag` syntax into clap's, rejecting unknown flags and stray words.
 fn canonicalize(args: &[String]) -> Result<Canonical, UsageError> {
     let mut out = Vec::new();
     // Booleans are resolved here (last occurrence wins, as in Go) and handed to clap as bare flags.
-    let mut bools: BTreeMap<&'static str, bool> = BTreeMap::new();
+    let mut bools: BTreeMap<String, bool> = BTreeMap::new();
     let mut rest = args.iter();
     while let Some(token) = rest.next() {
         if token == "--" {
@@ -224,7 +218,7 @@ fn canonicalize(args: &[String]) -> Result<Canonical, UsageError> {
             Some((name, value)) => (name, Some(value)),
             None => (body, None),
         };
-        let Some(&(name, kind)) = FLAGS.iter().find(|(known, _)| *known == name) else {
+        let Some(kind) = flag_kind(name) else {
             return Err(UsageError::new(format!(
                 "flag provided but not defined: -{name}"
             )));
@@ -240,7 +234,7 @@ fn canonicalize(args: &[String]) -> Result<Canonical, UsageError> {
                         ))
                     })?,
                 };
-                bools.insert(name, value);
+                bools.insert(name.to_string(), value);
             }
             FlagKind::Value => {
                 // Like Go, the next word is the value even when it starts with '-' (`-dcid -5`).
@@ -610,14 +604,35 @@ mod tests {
     #[test]
     fn usage_names_every_flag() {
         let text = usage();
-        for (name, kind) in FLAGS {
-            if *kind != FlagKind::Help {
-                assert!(
-                    text.contains(&format!("--{name}")),
-                    "usage lacks {name}:\n{text}"
-                );
-            }
+        let names = [
+            "dcid",
+            "primary",
+            "secondary",
+            "send56",
+            "allifs",
+            "multihopttl",
+            "neighborpattern",
+            "loglevel",
+            "logjson",
+            "address",
+            "med",
+            "routerid",
+            "config",
+            "api",
+            "api-allow-remote",
+            "metrics",
+        ];
+        for name in names {
+            assert!(
+                text.contains(&format!("--{name}")),
+                "usage lacks {name}:\n{text}"
+            );
+            assert!(flag_kind(name).is_some(), "{name}");
         }
+        assert_eq!(flag_kind("logjson"), Some(FlagKind::Bool));
+        assert_eq!(flag_kind("address"), Some(FlagKind::Value));
+        assert_eq!(flag_kind("help"), Some(FlagKind::Help));
+        assert_eq!(flag_kind("nonsense"), None);
         assert!(text.contains("-dcid 14"), "{text}");
     }
 
