@@ -315,20 +315,7 @@ pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
 
 /// [`parse`], with `read_file` reading the files the text names.
 pub fn parse_with(text: &str, path: &Path, read_file: ReadFile) -> Result<FileConfig, ConfigError> {
-    let located = |error: serde_yaml::Error| {
-        let location = error.location();
-        let mut message = error.to_string();
-        // yaml_serde appends " at line L column C"; we put the location in front instead.
-        if let Some(cut) = message.rfind(" at line ") {
-            message.truncate(cut);
-        }
-        ConfigError {
-            file: path.to_path_buf(),
-            line: location.as_ref().map(|l| l.line()),
-            column: location.as_ref().map(|l| l.column()),
-            message,
-        }
-    };
+    let located = |error| located(path, error);
     // The syntax first: read straight into RawFile, `dcid: [` would be reported as a type error
     // at the bracket rather than as the syntax error it is. An empty file sets nothing.
     let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(located)?;
@@ -338,18 +325,39 @@ pub fn parse_with(text: &str, path: &Path, read_file: ReadFile) -> Result<FileCo
     // First pass: every value and every mapping.
     let raw: RawFile = serde_yaml::from_str(text).map_err(located)?;
     // Second pass: what one value cannot tell alone, located by its key path.
-    let misplaced = |problem: Misplaced| match schema::locate(text, &problem) {
-        Some(error) => located(error),
+    schema::cross_check(&raw).map_err(|problem| misplaced(text, path, problem))?;
+    let ca_certs =
+        read_ca_files(&raw, &read_file).map_err(|problem| misplaced(text, path, problem))?;
+    Ok(FileConfig::from_raw(raw, ca_certs))
+}
+
+/// A yaml_serde error as a [`ConfigError`]: `file:line:column: key.path: problem`.
+fn located(path: &Path, error: serde_yaml::Error) -> ConfigError {
+    let location = error.location();
+    let mut message = error.to_string();
+    // yaml_serde appends " at line L column C"; we put the location in front instead.
+    if let Some(cut) = message.rfind(" at line ") {
+        message.truncate(cut);
+    }
+    ConfigError {
+        file: path.to_path_buf(),
+        line: location.as_ref().map(|l| l.line()),
+        column: location.as_ref().map(|l| l.column()),
+        message,
+    }
+}
+
+/// A problem found after parsing, located at the value its key path names in `text`.
+fn misplaced(text: &str, path: &Path, problem: Misplaced) -> ConfigError {
+    match schema::locate(text, &problem) {
+        Some(error) => located(path, error),
         None => ConfigError {
             file: path.to_path_buf(),
             line: None,
             column: None,
             message: problem.message,
         },
-    };
-    schema::cross_check(&raw).map_err(misplaced)?;
-    let ca_certs = read_ca_files(&raw, &read_file).map_err(misplaced)?;
-    Ok(FileConfig::from_raw(raw, ca_certs))
+    }
 }
 
 /// Reads and checks the `ca_file` of every https probe: probe name → certificates.
@@ -362,7 +370,7 @@ fn read_ca_files(
         let Some(ca_file) = probe.0.http.as_ref().and_then(|h| h.0.ca_file.as_ref()) else {
             continue;
         };
-        let certs = read_ca_file(&ca_file.to_string(), read_file).map_err(|why| Misplaced {
+        let certs = read_ca_file(ca_file.as_path(), read_file).map_err(|why| Misplaced {
             path: ["probes", name.as_str(), "http", "ca_file"]
                 .map(|key| Step::Key(key.to_string()))
                 .to_vec(),
@@ -375,8 +383,8 @@ fn read_ca_files(
 
 /// PEM certificates, each usable as a trust anchor, so a bad file fails at load, not at the first
 /// probe.
-fn read_ca_file(path: &str, read_file: &ReadFile) -> Result<Vec<CertificateDer<'static>>, String> {
-    let pem = read_file(Path::new(path)).map_err(|error| format!("cannot read: {error}"))?;
+fn read_ca_file(path: &Path, read_file: &ReadFile) -> Result<Vec<CertificateDer<'static>>, String> {
+    let pem = read_file(path).map_err(|error| format!("cannot read: {error}"))?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| format!("not PEM certificates: {error}"))?;

@@ -835,6 +835,10 @@ impl fmt::Display for TlsName {
 pub struct AbsolutePath(PathBuf);
 
 impl AbsolutePath {
+    pub fn as_path(&self) -> &std::path::Path {
+        &self.0
+    }
+
     pub fn into_path(self) -> PathBuf {
         self.0
     }
