@@ -849,3 +849,32 @@ fn load_reads_the_md5_password_and_refuses_a_file_others_can_read() {
     let shown = load(&config_path).unwrap_err().to_string();
     assert!(shown.contains(": empty;"), "{shown}");
 }
+
+#[test]
+fn a_problem_found_after_parsing_is_located_at_its_value() {
+    use schema::{Misplaced, Step};
+    let text = "services:\n  - name: a\n    probes: [x,\n      y]\n";
+    let at = |path: Vec<Step>| Misplaced {
+        path,
+        message: "not here".to_string(),
+    };
+    let key = |k: &str| Step::Key(k.to_string());
+    let problem = at(vec![
+        key("services"),
+        Step::Index(0),
+        key("probes"),
+        Step::Index(1),
+    ]);
+    let e = schema::locate(text, &problem).expect("the path is in the text");
+    assert_eq!(
+        e.location().map(|l| (l.line(), l.column())),
+        Some((4, 7)),
+        "{e}"
+    );
+    assert!(
+        e.to_string().starts_with("services[0].probes[1]: not here"),
+        "{e}"
+    );
+    assert!(schema::locate(text, &at(vec![key("hooks")])).is_none());
+    assert!(schema::locate(text, &at(vec![key("services"), Step::Index(1)])).is_none());
+}
