@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use elastic::cli::{self, Command, Invocation};
 use elastic::settings::{self, Settings};
-use elastic::{config, control, daemon, logging, status_cmd};
+use elastic::{control, daemon, logging, status_cmd};
 use tracing::{error, warn};
 
 /// Exit codes: 0 after an orderly stop, `-h` or a valid `check-config`; 1 for a fatal runtime
@@ -53,7 +53,7 @@ fn main() -> ExitCode {
         };
         print!(
             "# effective configuration ({source})\n{}",
-            config::render(&settings.to_file())
+            settings::render(&settings)
         );
         return ExitCode::SUCCESS;
     }

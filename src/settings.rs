@@ -12,8 +12,11 @@ use ipnet::IpNet;
 
 use crate::bgp::md5::Md5Password;
 use crate::cli::{FlagValues, Invocation, UsageError};
-use crate::config::values::{NeighborPattern, NeighborSlots, Ttl};
-use crate::config::{self, ConfigError, FileConfig, HealthConfig, LogLevel, Role};
+use crate::config::values::{
+    ApiListen, Dcid, Listen, NeighborPattern, NeighborSlots, PasswordFile, RouterId, Ttl,
+};
+use crate::config::{self, ConfigError, FileConfig, HealthConfig, LogLevel, Role, dedup};
+use crate::config::{duration, valid};
 
 /// lelastic's local AS.
 pub const LOCAL_AS: u32 = 65001;
@@ -78,7 +81,7 @@ pub fn resolve(
         Some(path) => format!(" (or {key}: in {})", path.display()),
         None => String::new(),
     };
-    let Some(dcid) = flags.dcid.map(|d| d.get()).or(config.dcid) else {
+    let Some(dcid) = flags.dcid.or(config.dcid).map(Dcid::get) else {
         return Err(UsageError::new(format!(
             "-dcid is required{} (dcid must be greater than 1)",
             in_file("dcid")
@@ -111,8 +114,8 @@ pub fn resolve(
         .unwrap_or_else(NeighborPattern::lelastic);
     let neighbor_slots = config
         .neighbor_slots
-        .clone()
-        .unwrap_or_else(|| NeighborSlots::DEFAULT.to_vec());
+        .as_ref()
+        .map_or(NeighborSlots::DEFAULT.to_vec(), |s| s.get().to_vec());
     let neighbors = neighbor_pattern
         .format(dcid, &neighbor_slots)
         .map_err(UsageError::new)?;
@@ -131,9 +134,12 @@ pub fn resolve(
     let addresses = flags
         .addresses
         .clone()
-        .or_else(|| config.addresses.clone())
+        .or_else(|| {
+            let list = config.addresses.as_ref()?;
+            Some(dedup(list.iter().map(|a| a.get())))
+        })
         .unwrap_or_default();
-    let health = config.health.clone();
+    let health = config.health();
     for service in &health.services {
         for spec in service.addresses.iter().flatten() {
             let covered = addresses
@@ -151,7 +157,10 @@ pub fn resolve(
     let default_api: SocketAddr = crate::api::DEFAULT_LISTEN
         .parse()
         .expect("the default API address parses");
-    let api = flags.api.or(config.api).unwrap_or(Some(default_api));
+    let api = flags
+        .api
+        .or(config.api.map(ApiListen::get))
+        .unwrap_or(Some(default_api));
     let api_allow_remote = flags
         .api_allow_remote
         .or(config.api_allow_remote)
@@ -167,7 +176,7 @@ pub fn resolve(
         )));
     }
 
-    let control_socket = config.control_socket.clone();
+    let control_socket = config.control_socket.as_ref().map(|p| p.get().clone());
     if config.control_socket_group.is_some() && control_socket.is_none() {
         warnings.push(
             "control_socket_group is set but control_socket is not: there is no control socket"
@@ -177,7 +186,7 @@ pub fn resolve(
     let md5 = match (&config.md5_password_file, &config.md5_key) {
         (None, _) => None,
         (Some(source), Some(key)) => Some(Md5Password {
-            source: source.clone(),
+            source: source.source().clone(),
             key: key.clone(),
         }),
         // `config::parse` alone does not read the password; only `config::load` does.
@@ -195,9 +204,9 @@ pub fn resolve(
         allifs: flags.allifs.or(config.allifs).unwrap_or(false),
         multihop_ttl: flags
             .multihop_ttl
-            .map(Ttl::get)
             .or(config.multihop_ttl)
-            .unwrap_or(Ttl::DEFAULT.get()),
+            .unwrap_or(Ttl::DEFAULT)
+            .get(),
         neighbor_pattern,
         neighbor_slots,
         neighbors,
@@ -205,17 +214,22 @@ pub fn resolve(
         log_json: flags.log_json.or(config.log_json).unwrap_or(false),
         addresses,
         med: flags.med.or(config.med),
-        router_id: flags.router_id.or(config.router_id),
+        router_id: flags.router_id.or(config.router_id.map(RouterId::get)),
         local_as: LOCAL_AS,
         peer_as: PEER_AS,
         health,
         config_file: path.map(Path::to_path_buf),
         api,
         api_allow_remote,
-        metrics: flags.metrics.or(config.metrics),
-        drain_time: config.drain_time.unwrap_or(config::DEFAULT_DRAIN_TIME),
+        metrics: flags.metrics.or(config.metrics.map(Listen::get)),
+        drain_time: config
+            .drain_time
+            .map_or(config::DEFAULT_DRAIN_TIME, |d| d.get()),
         control_socket,
-        control_socket_group: config.control_socket_group.clone(),
+        control_socket_group: config
+            .control_socket_group
+            .as_ref()
+            .map(|g| g.get().to_string()),
         md5,
         warnings,
     })
@@ -223,31 +237,59 @@ pub fn resolve(
 
 impl Settings {
     /// The settings as a config file with every key set (the defaults filled in): what
-    /// `elastic check-config` prints through [`config::render`].
-    pub fn to_file(&self) -> FileConfig {
-        FileConfig {
-            dcid: Some(self.dcid),
+    /// `elastic check-config` prints. Each value passes its key's own check again, so what is
+    /// printed reads back.
+    pub fn to_file(&self) -> Result<FileConfig, String> {
+        let health = &self.health;
+        Ok(FileConfig {
+            dcid: Some(valid(self.dcid)?),
             role: Some(self.role),
             send56: Some(self.send56),
             allifs: Some(self.allifs),
-            multihop_ttl: Some(self.multihop_ttl),
+            multihop_ttl: Some(valid(self.multihop_ttl)?),
             neighbor_pattern: Some(self.neighbor_pattern.clone()),
-            neighbor_slots: Some(self.neighbor_slots.clone()),
+            neighbor_slots: Some(
+                self.neighbor_slots
+                    .iter()
+                    .map(|&s| i64::from(s))
+                    .collect::<Vec<_>>()
+                    .try_into()?,
+            ),
             log_level: Some(self.log_level),
             log_json: Some(self.log_json),
-            addresses: Some(self.addresses.clone()),
+            addresses: Some(self.addresses.iter().map(valid).collect::<Result<_, _>>()?),
             med: self.med,
-            router_id: self.router_id,
-            api: Some(self.api),
+            router_id: self.router_id.map(valid).transpose()?,
+            api: Some(ApiListen::new(self.api)),
             api_allow_remote: Some(self.api_allow_remote),
-            metrics: self.metrics,
-            md5_password_file: self.md5.as_ref().map(|m| m.source.clone()),
+            metrics: self.metrics.map(valid).transpose()?,
+            drain_time: Some(duration(self.drain_time)?),
+            control_socket: self
+                .control_socket
+                .as_ref()
+                .map(|p| valid(p.display()))
+                .transpose()?,
+            control_socket_group: self.control_socket_group.as_ref().map(valid).transpose()?,
+            md5_password_file: self
+                .md5
+                .as_ref()
+                .map(|m| PasswordFile::new(m.source.clone())),
+            probes: health.probes.clone(),
+            services: health.services.clone(),
+            maintenance_file: health.maintenance_file.clone(),
+            maintenance_poll: Some(duration(health.maintenance_poll)?),
+            hooks: health.hook.clone(),
             md5_key: None,
-            health: self.health.clone(),
-            drain_time: Some(self.drain_time),
-            control_socket: self.control_socket.clone(),
-            control_socket_group: self.control_socket_group.clone(),
-        }
+        })
+    }
+}
+
+/// The effective configuration as YAML that the config file accepts: every key with the value
+/// in force (flags merged, defaults filled in). `elastic check-config` prints it.
+pub fn render(settings: &Settings) -> String {
+    match settings.to_file() {
+        Ok(file) => config::render(&file),
+        Err(error) => format!("# cannot render: {error}\n"),
     }
 }
 

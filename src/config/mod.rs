@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
@@ -23,18 +23,23 @@ use ipnet::IpNet;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
-use crate::bgp::md5::{self, KeySource, Md5Key};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::bgp::md5::{self, Md5Key};
 
 mod render;
 pub(crate) mod schema;
 pub mod values;
 
 pub use render::render;
+pub(crate) use render::{duration, valid};
 pub use values::{HttpUrl, LogLevel, Role};
 
-use values::NeighborPattern;
-
-use schema::{Misplaced, RawFile, RawOutcome, RawProbe, RawService, Step};
+use schema::{Checked, Misplaced, RawHooks, RawOutcome, RawProbe, RawService, Step};
+use values::{
+    Address, ApiListen, Dcid, DrainTime, GroupName, Listen, Name, NeighborPattern, NeighborSlots,
+    PasswordFile, PollInterval, RouterId, SocketPath, Ttl,
+};
 
 /// Read when `-config` is not given and the file exists.
 pub const DEFAULT_PATH: &str = "/etc/elastic/elastic.yaml";
@@ -58,35 +63,115 @@ pub const SHELL: &str = "/bin/sh";
 /// restart stays quick. systemd's TimeoutStopSec must exceed it.
 pub const DEFAULT_DRAIN_TIME: Duration = Duration::from_secs(5);
 
-/// What the file says. Flag keys are `None` when absent (flags and built-in defaults apply).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// The file: every key as read and checked, `None` (or the default) where the file does not set
+/// it, so the flags and the built-in defaults apply. serde reads it ([`parse`]) and writes it
+/// ([`render`]): a key added here is read, rendered and read back.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping of config keys (dcid, role, probes, …)"
+)]
 pub struct FileConfig {
-    pub dcid: Option<u32>,
+    pub dcid: Option<Dcid>,
     pub role: Option<Role>,
     pub send56: Option<bool>,
     pub allifs: Option<bool>,
-    pub multihop_ttl: Option<u8>,
+    pub multihop_ttl: Option<Ttl>,
     pub neighbor_pattern: Option<NeighborPattern>,
     /// The `i` values the pattern is formatted with (default 1..=4).
-    pub neighbor_slots: Option<Vec<u8>>,
+    pub neighbor_slots: Option<NeighborSlots>,
     pub log_level: Option<LogLevel>,
     pub log_json: Option<bool>,
-    pub addresses: Option<Vec<IpNet>>,
+    /// In the order given; duplicates are dropped when the settings are made.
+    pub addresses: Option<Vec<Address>>,
     pub med: Option<u32>,
-    pub router_id: Option<Ipv4Addr>,
-    /// `Some(None)` is `api: off`.
-    pub api: Option<Option<SocketAddr>>,
+    pub router_id: Option<RouterId>,
+    pub api: Option<ApiListen>,
     pub api_allow_remote: Option<bool>,
-    pub metrics: Option<SocketAddr>,
-    /// `md5_password_file`: where the TCP MD5 password for every route server is.
-    pub md5_password_file: Option<KeySource>,
+    pub metrics: Option<Listen>,
+    pub drain_time: Option<DrainTime>,
+    pub control_socket: Option<SocketPath>,
+    pub control_socket_group: Option<GroupName>,
+    /// Where the TCP MD5 password for every route server is.
+    pub md5_password_file: Option<PasswordFile>,
+    /// Sorted by name.
+    #[serde(
+        default,
+        deserialize_with = "read_probes",
+        serialize_with = "render::probes"
+    )]
+    pub probes: Vec<ProbeConfig>,
+    /// Never empty: without `services` in the file, one service named [`DEFAULT_SERVICE`] gates
+    /// every address with every probe.
+    #[serde(
+        default = "default_services",
+        deserialize_with = "read_services",
+        serialize_with = "render::services"
+    )]
+    pub services: Vec<ServiceConfig>,
+    pub maintenance_file: Option<PathBuf>,
+    pub maintenance_poll: Option<PollInterval>,
+    #[serde(
+        default,
+        deserialize_with = "read_hooks",
+        serialize_with = "render::hooks"
+    )]
+    pub hooks: Option<HookConfig>,
     /// The password from `md5_password_file`, read and checked by [`load`]; [`parse`] does no IO
     /// and leaves it `None`.
+    #[serde(skip)]
     pub md5_key: Option<Md5Key>,
-    pub health: HealthConfig,
-    pub drain_time: Option<Duration>,
-    pub control_socket: Option<PathBuf>,
-    pub control_socket_group: Option<String>,
+}
+
+impl Default for FileConfig {
+    fn default() -> Self {
+        FileConfig {
+            dcid: None,
+            role: None,
+            send56: None,
+            allifs: None,
+            multihop_ttl: None,
+            neighbor_pattern: None,
+            neighbor_slots: None,
+            log_level: None,
+            log_json: None,
+            addresses: None,
+            med: None,
+            router_id: None,
+            api: None,
+            api_allow_remote: None,
+            metrics: None,
+            drain_time: None,
+            control_socket: None,
+            control_socket_group: None,
+            md5_password_file: None,
+            probes: Vec::new(),
+            services: default_services(),
+            maintenance_file: None,
+            maintenance_poll: None,
+            hooks: None,
+            md5_key: None,
+        }
+    }
+}
+
+impl FileConfig {
+    /// Probes, services, maintenance and hooks, with their defaults.
+    pub fn health(&self) -> HealthConfig {
+        HealthConfig {
+            probes: self.probes.clone(),
+            services: self.services.clone(),
+            maintenance_file: self.maintenance_file.clone(),
+            maintenance_poll: self
+                .maintenance_poll
+                .map_or(DEFAULT_MAINTENANCE_POLL, |d| d.get()),
+            hook: self.hooks.clone(),
+        }
+    }
+}
+
+fn default_services() -> Vec<ServiceConfig> {
+    vec![ServiceConfig::default_service()]
 }
 
 /// Probes, services, maintenance and hooks: what gates the announcements.
@@ -283,7 +368,7 @@ pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
     })?;
     let mut config = parse_with(&text, path, Rc::new(|file: &Path| std::fs::read(file)))?;
     if let Some(source) = &config.md5_password_file {
-        let password = md5::read_configured_key(source).map_err(|error| {
+        let password = md5::read_configured_key(source.source()).map_err(|error| {
             // Point at the key (a top-level key starts its line).
             let line = text
                 .lines()
@@ -323,12 +408,12 @@ pub fn parse_with(text: &str, path: &Path, read_file: ReadFile) -> Result<FileCo
         return Ok(FileConfig::default());
     }
     // First pass: every value and every mapping.
-    let raw: RawFile = serde_yaml::from_str(text).map_err(located)?;
+    let mut config: FileConfig = serde_yaml::from_str(text).map_err(located)?;
     // Second pass: what one value cannot tell alone, located by its key path.
-    schema::cross_check(&raw).map_err(|problem| misplaced(text, path, problem))?;
-    let ca_certs =
-        read_ca_files(&raw, &read_file).map_err(|problem| misplaced(text, path, problem))?;
-    Ok(FileConfig::from_raw(raw, ca_certs))
+    cross_check(&config).map_err(|problem| misplaced(text, path, problem))?;
+    read_ca_files(&mut config.probes, &read_file)
+        .map_err(|problem| misplaced(text, path, problem))?;
+    Ok(config)
 }
 
 /// A yaml_serde error as a [`ConfigError`]: `file:line:column: key.path: problem`.
@@ -360,25 +445,64 @@ fn misplaced(text: &str, path: &Path, problem: Misplaced) -> ConfigError {
     }
 }
 
-/// Reads and checks the `ca_file` of every https probe: probe name → certificates.
-fn read_ca_files(
-    raw: &RawFile,
-    read_file: &ReadFile,
-) -> Result<BTreeMap<String, Vec<CertificateDer<'static>>>, Misplaced> {
-    let mut found = BTreeMap::new();
-    for (name, probe) in &raw.probes {
-        let Some(ca_file) = probe.0.http.as_ref().and_then(|h| h.0.ca_file.as_ref()) else {
+/// The checks across the file: every service's probes exist, and service names are unique.
+fn cross_check(config: &FileConfig) -> Result<(), Misplaced> {
+    let key = |k: &str| Step::Key(k.to_string());
+    let probe_names: Vec<&str> = config.probes.iter().map(|p| p.name.as_str()).collect();
+    let mut service_names: Vec<&str> = Vec::new();
+    for (i, service) in config.services.iter().enumerate() {
+        let name = service.name.as_str();
+        if service_names.contains(&name) {
+            return Err(Misplaced {
+                path: vec![key("services"), Step::Index(i), key("name")],
+                message: format!("invalid value {name:?}: another service has this name"),
+            });
+        }
+        service_names.push(name);
+        for (j, probe) in service.probes.iter().flatten().enumerate() {
+            let why = if probe_names.contains(&probe.as_str()) {
+                continue;
+            } else if probe_names.is_empty() {
+                "no probes are defined (add them under `probes:`)".to_string()
+            } else {
+                format!("no such probe; defined: {}", probe_names.join(", "))
+            };
+            return Err(Misplaced {
+                path: vec![
+                    key("services"),
+                    Step::Index(i),
+                    key("probes"),
+                    Step::Index(j),
+                ],
+                message: format!("invalid value {probe:?}: {why}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Reads and checks the `ca_file` of every https probe into its trust.
+fn read_ca_files(probes: &mut [ProbeConfig], read_file: &ReadFile) -> Result<(), Misplaced> {
+    for probe in probes {
+        let Check::Http {
+            tls:
+                Some(TlsOptions {
+                    trust: Trust::CaFile { path, certs },
+                    ..
+                }),
+            ..
+        } = &mut probe.check
+        else {
             continue;
         };
-        let certs = read_ca_file(ca_file.as_path(), read_file).map_err(|why| Misplaced {
-            path: ["probes", name.as_str(), "http", "ca_file"]
+        *certs = read_ca_file(path, read_file).map_err(|why| Misplaced {
+            path: ["probes", probe.name.as_str(), "http", "ca_file"]
                 .map(|key| Step::Key(key.to_string()))
                 .to_vec(),
-            message: format!("invalid value {:?}: {why}", ca_file.to_string()),
+            message: format!("invalid value {:?}: {why}", path.display().to_string()),
         })?;
-        found.insert(name.to_string(), certs);
     }
-    Ok(found)
+    Ok(())
 }
 
 /// PEM certificates, each usable as a trust anchor, so a bad file fails at load, not at the first
@@ -422,67 +546,38 @@ pub fn load_choice(choice: &ConfigChoice) -> Result<Option<(PathBuf, FileConfig)
     load(&path).map(|config| Some((path, config)))
 }
 
-impl FileConfig {
-    /// The typed model of a parsed file; `ca_certs` holds each https probe's CA file, read.
-    fn from_raw(
-        raw: RawFile,
-        mut ca_certs: BTreeMap<String, Vec<CertificateDer<'static>>>,
-    ) -> Self {
-        let probes = raw
-            .probes
-            .into_iter()
-            .map(|(name, probe)| {
-                let certs = ca_certs.remove(name.as_str()).unwrap_or_default();
-                ProbeConfig::from_raw(name.into_string(), probe.0, certs)
-            })
-            .collect();
-        let services = match raw.services {
-            Some(list) if !list.is_empty() => list.into_iter().map(ServiceConfig::from).collect(),
-            _ => vec![ServiceConfig::default_service()],
-        };
-        FileConfig {
-            dcid: raw.dcid.map(|d| d.get()),
-            role: raw.role,
-            send56: raw.send56,
-            allifs: raw.allifs,
-            multihop_ttl: raw.multihop_ttl.map(|t| t.get()),
-            neighbor_pattern: raw.neighbor_pattern,
-            neighbor_slots: raw.neighbor_slots.map(|s| s.get().to_vec()),
-            log_level: raw.log_level,
-            log_json: raw.log_json,
-            addresses: raw
-                .addresses
-                .map(|list| dedup(list.into_iter().map(|a| a.get()))),
-            med: raw.med,
-            router_id: raw.router_id.map(|r| r.get()),
-            api: raw.api.map(|a| a.get()),
-            api_allow_remote: raw.api_allow_remote,
-            metrics: raw.metrics.map(|m| m.get()),
-            drain_time: raw.drain_time.map(|d| d.get()),
-            control_socket: raw.control_socket.map(|p| p.get().clone()),
-            control_socket_group: raw.control_socket_group.map(|g| g.get().to_string()),
-            md5_password_file: raw.md5_password_file.map(|p| p.into_source()),
-            md5_key: None,
-            health: HealthConfig {
-                probes,
-                services,
-                maintenance_file: raw.maintenance_file,
-                maintenance_poll: raw
-                    .maintenance_poll
-                    .map_or(DEFAULT_MAINTENANCE_POLL, |d| d.get()),
-                hook: raw.hooks.map(|h| HookConfig {
-                    argv: h.on_change.into_vec(),
-                    timeout: h.timeout.map_or(DEFAULT_HOOK_TIMEOUT, |d| d.get()),
-                    user: h.user,
-                }),
-            },
-        }
-    }
+// ---- reading the keys whose model differs from their YAML shape (`schema.rs`) ----
+
+fn read_probes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ProbeConfig>, D::Error> {
+    let raw = BTreeMap::<Name, Checked<RawProbe>>::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .map(|(name, probe)| ProbeConfig::from_raw(name.into_string(), probe.0))
+        .collect())
+}
+
+/// An absent or empty list is the default service.
+fn read_services<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ServiceConfig>, D::Error> {
+    let raw = Option::<Vec<RawService>>::deserialize(d)?;
+    Ok(match raw {
+        Some(list) if !list.is_empty() => list.into_iter().map(ServiceConfig::from).collect(),
+        _ => default_services(),
+    })
+}
+
+fn read_hooks<'de, D: Deserializer<'de>>(d: D) -> Result<Option<HookConfig>, D::Error> {
+    let raw = Option::<RawHooks>::deserialize(d)?;
+    Ok(raw.map(|h| HookConfig {
+        argv: h.on_change.into_vec(),
+        timeout: h.timeout.map_or(DEFAULT_HOOK_TIMEOUT, |d| d.get()),
+        user: h.user,
+    }))
 }
 
 impl ProbeConfig {
-    /// `raw` passed [`schema::CheckFields`]: exactly one kind of check is set.
-    fn from_raw(name: String, raw: RawProbe, ca_certs: Vec<CertificateDer<'static>>) -> Self {
+    /// `raw` passed [`schema::CheckFields`]: exactly one kind of check is set. A `ca_file`'s
+    /// certificates are read after parsing ([`parse_with`]).
+    fn from_raw(name: String, raw: RawProbe) -> Self {
         let interval = raw.interval();
         let fast_interval = raw.fast_interval();
         let check = match (raw.exec, raw.shell, raw.tcp, raw.http) {
@@ -502,7 +597,7 @@ impl ProbeConfig {
                         (Some(false), _) => Trust::Unverified,
                         (_, Some(path)) => Trust::CaFile {
                             path: path.into_path(),
-                            certs: ca_certs,
+                            certs: Vec::new(),
                         },
                         (_, None) => Trust::Default,
                     },

@@ -1,59 +1,21 @@
-//! The file as written: serde shapes of every key, read by `config::parse_with` and written by
-//! `config::render` (the same structs both ways, so a key added here is read and rendered).
+//! The YAML shapes of the keys whose typed model differs from how they are written (a probe, a
+//! service, the hooks), read by `config::parse_with` and written by `config::render`: the same
+//! structs both ways, so a key added here is read and rendered.
 //!
 //! Checks that concern one value live in the value types (`values.rs`); checks across the keys of
 //! one mapping run inside that mapping's deserialization ([`Checked`]), so the error names the
-//! mapping's path and line. Checks across the file (a service naming a probe, unique service
-//! names) run afterwards in [`cross_check`] and are located by [`locate`].
+//! mapping's path and line. A problem found after parsing is located by [`locate`].
 
-use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
 use super::values::{
-    AbsolutePath, Address, AnnounceDelay, ApiListen, Argv, Community, Count, Dcid, DrainTime,
-    GroupName, HookTimeout, HttpStatus, HttpUrl, Listen, LogLevel, Name, NeighborPattern,
-    NeighborSlots, PasswordFile, PollInterval, ProbeTime, Role, RouterId, SocketPath, TcpTarget,
-    TlsName, Ttl,
+    AbsolutePath, Address, AnnounceDelay, Argv, Community, Count, HookTimeout, HttpStatus, HttpUrl,
+    Name, ProbeTime, TcpTarget, TlsName,
 };
-
-/// The whole file. Field order is the order `check-config` prints.
-#[derive(Deserialize, Serialize, Default)]
-#[serde(
-    deny_unknown_fields,
-    expecting = "a mapping of config keys (dcid, role, probes, …)"
-)]
-pub(crate) struct RawFile {
-    pub dcid: Option<Dcid>,
-    pub role: Option<Role>,
-    pub send56: Option<bool>,
-    pub allifs: Option<bool>,
-    pub multihop_ttl: Option<Ttl>,
-    pub neighbor_pattern: Option<NeighborPattern>,
-    pub neighbor_slots: Option<NeighborSlots>,
-    pub log_level: Option<LogLevel>,
-    pub log_json: Option<bool>,
-    pub addresses: Option<Vec<Address>>,
-    pub med: Option<u32>,
-    pub router_id: Option<RouterId>,
-    pub api: Option<ApiListen>,
-    pub api_allow_remote: Option<bool>,
-    pub metrics: Option<Listen>,
-    pub drain_time: Option<DrainTime>,
-    pub control_socket: Option<SocketPath>,
-    pub control_socket_group: Option<GroupName>,
-    pub md5_password_file: Option<PasswordFile>,
-    #[serde(default)]
-    pub probes: BTreeMap<Name, Checked<RawProbe>>,
-    pub services: Option<Vec<RawService>>,
-    pub maintenance_file: Option<PathBuf>,
-    pub maintenance_poll: Option<PollInterval>,
-    pub hooks: Option<RawHooks>,
-}
 
 /// One probe: exactly one of `exec`, `shell`, `tcp` or `http`, and its timings.
 #[derive(Deserialize, Serialize, Default)]
@@ -281,41 +243,6 @@ pub(crate) enum Step {
 pub(crate) struct Misplaced {
     pub path: Vec<Step>,
     pub message: String,
-}
-
-/// The checks across the file: every service's probes exist, and service names are unique.
-pub(crate) fn cross_check(raw: &RawFile) -> Result<(), Misplaced> {
-    let probe_names: Vec<&str> = raw.probes.keys().map(Name::as_str).collect();
-    let mut service_names: Vec<&str> = Vec::new();
-    for (i, service) in raw.services.iter().flatten().enumerate() {
-        let at = |rest: &[Step]| {
-            let mut path = vec![Step::Key("services".into()), Step::Index(i)];
-            path.extend_from_slice(rest);
-            path
-        };
-        let name = service.name.as_str();
-        if service_names.contains(&name) {
-            return Err(Misplaced {
-                path: at(&[Step::Key("name".into())]),
-                message: format!("invalid value {name:?}: another service has this name"),
-            });
-        }
-        service_names.push(name);
-        for (j, probe) in service.probes.iter().flatten().enumerate() {
-            let why = if probe_names.contains(&probe.as_str()) {
-                continue;
-            } else if probe_names.is_empty() {
-                "no probes are defined (add them under `probes:`)".to_string()
-            } else {
-                format!("no such probe; defined: {}", probe_names.join(", "))
-            };
-            return Err(Misplaced {
-                path: at(&[Step::Key("probes".into()), Step::Index(j)]),
-                message: format!("invalid value {probe:?}: {why}"),
-            });
-        }
-    }
-    Ok(())
 }
 
 /// Reads `text` once more and fails at `path` with `message`, so the error carries that value's

@@ -871,6 +871,10 @@ impl PasswordFile {
         PasswordFile(source)
     }
 
+    pub fn source(&self) -> &KeySource {
+        &self.0
+    }
+
     pub fn into_source(self) -> KeySource {
         self.0
     }

@@ -155,7 +155,7 @@ fn the_md5_password_comes_only_from_a_file_that_was_read() {
     let settings = resolve(&FlagValues::default(), Some((path, &file))).unwrap();
     let md5 = settings.md5.as_ref().expect("md5 settings");
     assert_eq!(md5.key.as_bytes(), b"hunter2");
-    let rendered = crate::config::render(&settings.to_file());
+    let rendered = render(&settings);
     assert!(
         rendered.contains("md5_password_file: credential:bgp"),
         "{rendered}"
@@ -174,7 +174,7 @@ fn the_rendered_configuration_reads_back_the_same() {
          api: \"[::1]:50052\"\nmetrics: 127.0.0.1:9100\nneighbor_slots: [4, 2]\n"
     );
     let settings = with_file(&[], &yaml).unwrap();
-    let rendered = crate::config::render(&settings.to_file());
+    let rendered = render(&settings);
     let again = with_file(&[], &rendered).unwrap_or_else(|e| panic!("{e}\n{rendered}"));
     // Every key: a key Settings gains but check-config does not print fails here.
     assert_eq!(again, settings, "{rendered}");
@@ -204,7 +204,7 @@ fn the_rendered_defaults_read_back_the_same() {
     // Every default spelled out (announce_delay: 0s among them) must parse again.
     let yaml = format!("{FILE}probes:\n  web: {{tcp: \"127.0.0.1:80\"}}\n");
     let settings = with_file(&[], &yaml).unwrap();
-    let rendered = crate::config::render(&settings.to_file());
+    let rendered = render(&settings);
     assert!(rendered.contains("announce_delay: 0s"), "{rendered}");
     let again = with_file(&[], &rendered).unwrap_or_else(|e| panic!("{e}\n{rendered}"));
     assert_eq!(again, settings, "{rendered}");
