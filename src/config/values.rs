@@ -7,11 +7,9 @@
 //! Pure: no IO.
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::time::Duration;
 
 use ipnet::IpNet;
 use rustls::pki_types::ServerName;
@@ -20,6 +18,12 @@ use serde::ser::{SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 
 use crate::bgp::md5::KeySource;
+
+mod duration;
+
+pub use duration::{
+    AnnounceDelay, DrainTime, Dur, DurationKey, HookTimeout, PollInterval, ProbeTime,
+};
 
 /// The community an announcement carries: primary 65000:1 beats secondary 65000:2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -170,6 +174,28 @@ impl<'de, T, F: FnOnce(i64) -> Result<T, String>> Visitor<'de> for IntVisitor<F>
     }
 }
 
+/// `Display` as the wrapped value's (what the type's `FromStr` reads back).
+macro_rules! display_inner {
+    ($($ty:ty),* $(,)?) => {$(
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    )*};
+}
+
+/// The same for a path.
+macro_rules! display_path {
+    ($($ty:ty),* $(,)?) => {$(
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.display().fmt(f)
+            }
+        }
+    )*};
+}
+
 serde_via_str!(LogLevel);
 
 /// The datacenter id (`-dcid`, `dcid:`): lelastic's rule, greater than 1.
@@ -309,12 +335,6 @@ impl FromStr for NeighborPattern {
     }
 }
 
-impl fmt::Display for NeighborPattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 /// `neighbor_slots`: the `i` values (1 to 255) the neighbor pattern is formatted with, each once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NeighborSlots(Vec<u8>);
@@ -436,12 +456,6 @@ impl FromStr for RouterId {
     }
 }
 
-impl fmt::Display for RouterId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
 /// An address elastic binds to `lo` and discovery then announces (`-address`, `addresses:`).
 /// IPv4 must be /32 (lelastic skips any other length); IPv6 may be /64 or /56 (announced as is) or
 /// /128 (announced widened to /64, or /56 with -send56). The host part is kept: it is the address
@@ -481,12 +495,6 @@ impl FromStr for Address {
     }
 }
 
-impl fmt::Display for Address {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
 /// A TCP listening address (`-metrics`, `metrics:`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Listen(SocketAddr);
@@ -503,12 +511,6 @@ impl FromStr for Listen {
         SocketAddr::from_str(text)
             .map(Listen)
             .map_err(|_| "not an ADDR:PORT ([ADDR]:PORT for IPv6)".to_string())
-    }
-}
-
-impl fmt::Display for Listen {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
     }
 }
 
@@ -564,147 +566,6 @@ impl FromStr for TcpTarget {
     }
 }
 
-impl fmt::Display for TcpTarget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-/// What a duration key accepts.
-pub trait DurationKey {
-    /// Whether zero is meaningful (a zero interval would spin).
-    const ZERO_OK: bool;
-    /// The longest accepted, so that no deadline computed from it can overflow the clock
-    /// (`Instant + Duration` panics on overflow).
-    const MAX: Duration;
-    /// The parse error: what to write instead.
-    const EXPECTED: &'static str;
-}
-
-/// A duration key's value: humantime text ("1s", "500ms", "1m 30s") within `K`'s bounds.
-pub struct Dur<K>(Duration, PhantomData<K>);
-
-macro_rules! duration_keys {
-    ($($(#[$doc:meta])* $alias:ident = $key:ident { zero: $zero:expr, max_hours: $hours:expr, expected: $expected:expr })*) => {$(
-        #[doc(hidden)]
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum $key {}
-        impl DurationKey for $key {
-            const ZERO_OK: bool = $zero;
-            const MAX: Duration = Duration::from_secs($hours * 3600);
-            const EXPECTED: &'static str = $expected;
-        }
-        $(#[$doc])*
-        pub type $alias = Dur<$key>;
-    )*};
-}
-
-duration_keys! {
-    /// A probe's `interval`, `fast_interval` and `timeout`.
-    ProbeTime = ProbeTimeKey {
-        zero: false, max_hours: 24, expected: "expected a duration such as 1s, 500ms or 1m30s"
-    }
-    /// A service's `announce_delay`.
-    AnnounceDelay = AnnounceDelayKey {
-        zero: true, max_hours: 24, expected: "expected a duration such as 0s, 1s, 500ms or 1m30s"
-    }
-    /// `maintenance_poll`.
-    PollInterval = PollIntervalKey {
-        zero: false, max_hours: 1, expected: "expected a duration such as 1s, 500ms or 1m30s"
-    }
-    /// `hooks.timeout`.
-    HookTimeout = HookTimeoutKey {
-        zero: false, max_hours: 1, expected: "expected a duration such as 10s, 500ms or 1m30s"
-    }
-    /// `drain_time`: 0 skips the drain; systemd's TimeoutStopSec must exceed it.
-    DrainTime = DrainTimeKey {
-        zero: true, max_hours: 1,
-        expected: "expected a duration such as 5s or 500ms, or 0 to skip the drain"
-    }
-}
-
-impl<K> Dur<K> {
-    pub fn get(&self) -> Duration {
-        self.0
-    }
-}
-
-impl<K> fmt::Debug for Dur<K> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Dur({:?})", self.0)
-    }
-}
-
-impl<K> Clone for Dur<K> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<K> Copy for Dur<K> {}
-
-impl<K> PartialEq for Dur<K> {
-    fn eq(&self, other: &Self) -> bool {
-        self.0 == other.0
-    }
-}
-
-impl<K> Eq for Dur<K> {}
-
-/// Whole hours as hours ("24h", where humantime would write "1day").
-fn shown(duration: Duration) -> String {
-    match duration.as_secs() {
-        secs if secs % 3600 == 0 && duration.subsec_nanos() == 0 => format!("{}h", secs / 3600),
-        _ => humantime::format_duration(duration).to_string(),
-    }
-}
-
-impl<K: DurationKey> TryFrom<Duration> for Dur<K> {
-    type Error = String;
-    fn try_from(duration: Duration) -> Result<Self, String> {
-        if duration.is_zero() && !K::ZERO_OK {
-            Err("must be longer than 0".to_string())
-        } else if duration > K::MAX {
-            Err(format!("must be at most {}", shown(K::MAX)))
-        } else {
-            Ok(Dur(duration, PhantomData))
-        }
-    }
-}
-
-impl<K: DurationKey> FromStr for Dur<K> {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        let parsed = match text.trim() {
-            // A bare 0 needs no unit (`drain_time: 0` skips the drain).
-            "0" if K::ZERO_OK => Ok(Duration::ZERO),
-            _ => humantime::parse_duration(text),
-        };
-        match parsed {
-            Ok(duration) => Dur::try_from(duration),
-            Err(_) => Err(K::EXPECTED.to_string()),
-        }
-    }
-}
-
-impl<K> fmt::Display for Dur<K> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        humantime::format_duration(self.0).fmt(f)
-    }
-}
-
-impl<'de, K: DurationKey> Deserialize<'de> for Dur<K> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(StrVisitor(Self::from_str))
-    }
-}
-
-impl<K> Serialize for Dur<K> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
 /// The control socket's path: absolute, and short enough for `sun_path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SocketPath(PathBuf);
@@ -727,12 +588,6 @@ impl FromStr for SocketPath {
         } else {
             Ok(SocketPath(path))
         }
-    }
-}
-
-impl fmt::Display for SocketPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.display().fmt(f)
     }
 }
 
@@ -759,12 +614,6 @@ impl FromStr for GroupName {
         } else {
             Err("expected a group name (letters, digits, '-', '_' and '.')".to_string())
         }
-    }
-}
-
-impl fmt::Display for GroupName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -798,12 +647,6 @@ impl FromStr for Name {
     }
 }
 
-impl fmt::Display for Name {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 /// The name an https probe checks the certificate against: a DNS name or an IP address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsName(String);
@@ -821,12 +664,6 @@ impl FromStr for TlsName {
             Ok(_) => Ok(TlsName(text.to_string())),
             Err(_) => Err(format!("{text:?} is neither a DNS name nor an IP address")),
         }
-    }
-}
-
-impl fmt::Display for TlsName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -856,12 +693,6 @@ impl FromStr for AbsolutePath {
     }
 }
 
-impl fmt::Display for AbsolutePath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.display().fmt(f)
-    }
-}
-
 /// `md5_password_file`: an absolute path or `credential:NAME`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PasswordFile(KeySource);
@@ -884,12 +715,6 @@ impl FromStr for PasswordFile {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
         KeySource::parse(text).map(PasswordFile)
-    }
-}
-
-impl fmt::Display for PasswordFile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
     }
 }
 
@@ -962,6 +787,19 @@ impl fmt::Display for HttpUrl {
         f.write_str(&self.text)
     }
 }
+
+display_inner!(
+    NeighborPattern,
+    RouterId,
+    Address,
+    Listen,
+    TcpTarget,
+    GroupName,
+    Name,
+    TlsName,
+    PasswordFile,
+);
+display_path!(SocketPath, AbsolutePath);
 
 serde_via_str!(
     NeighborPattern,
