@@ -1,11 +1,12 @@
-//! The YAML config file (`-config PATH`, default [`DEFAULT_PATH`] when it exists): the typed
-//! model the daemon uses, and [`load`], this module's only IO.
+//! The YAML config file (`-config PATH`, default [`DEFAULT_PATH`] when it exists): [`FileConfig`],
+//! the typed model the daemon's settings are made from, and [`load`], this module's only IO.
 //!
-//! `schema.rs` is the file as written (serde, both ways), [`values`] the validated value types it
-//! shares with the flags, [`render`] the YAML `elastic check-config` prints. Parsing is two
-//! passes: serde reads and checks every value and mapping, locating errors by key path and line;
-//! then the checks across the file (a service naming a probe, unique service names) and the CA
-//! files https probes name are checked, and an error is located by reading the text once more.
+//! [`FileConfig`] is read and written by serde; [`values`] holds the validated value types it
+//! shares with the flags, `schema.rs` the YAML shapes of a probe, a service and the hooks, and
+//! [`render`] the YAML `elastic check-config` prints. Parsing is two passes: serde reads and
+//! checks every value and mapping, locating errors by key path and line; then the checks across
+//! the file (a service naming a probe, unique service names) and the CA files https probes name
+//! run on the result, and an error is located by reading the text once more down its key path.
 //!
 //! Pure except [`load`], which reads the file, hands [`parse_with`] the means to read the files
 //! the config names (an https probe's `ca_file`), and reads the TCP MD5 password file it names.
