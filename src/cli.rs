@@ -13,15 +13,12 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches};
-use ipnet::IpNet;
 
-use crate::config::dedup;
 use crate::config::values::{Address, ApiListen, Dcid, Listen, NeighborPattern, RouterId, Ttl};
 
 pub use crate::config::{ConfigChoice, LogLevel, Role};
@@ -57,13 +54,14 @@ pub struct FlagValues {
     pub neighbor_pattern: Option<NeighborPattern>,
     pub log_level: Option<String>,
     pub log_json: Option<bool>,
-    pub addresses: Option<Vec<IpNet>>,
+    /// In the order given; duplicates are dropped when the settings are made.
+    pub addresses: Option<Vec<Address>>,
     pub med: Option<u32>,
-    pub router_id: Option<Ipv4Addr>,
+    pub router_id: Option<RouterId>,
     /// `Some(None)` is `-api off`.
-    pub api: Option<Option<SocketAddr>>,
+    pub api: Option<ApiListen>,
     pub api_allow_remote: Option<bool>,
-    pub metrics: Option<SocketAddr>,
+    pub metrics: Option<Listen>,
 }
 
 /// A bad command line: print the message and exit 2.
@@ -151,9 +149,6 @@ where
 }
 
 fn invocation(matches: &ArgMatches, bools: &BTreeMap<String, bool>) -> Invocation {
-    let addresses: Option<Vec<IpNet>> = matches
-        .get_many::<Address>("address")
-        .map(|nets| dedup(nets.map(|a| a.get())));
     let flags = FlagValues {
         dcid: matches.get_one::<Dcid>("dcid").copied(),
         primary: bools.get("primary").copied(),
@@ -166,12 +161,14 @@ fn invocation(matches: &ArgMatches, bools: &BTreeMap<String, bool>) -> Invocatio
             .cloned(),
         log_level: matches.get_one::<String>("loglevel").cloned(),
         log_json: bools.get("logjson").copied(),
-        addresses,
+        addresses: matches
+            .get_many::<Address>("address")
+            .map(|list| list.copied().collect()),
         med: matches.get_one::<u32>("med").copied(),
-        router_id: matches.get_one::<RouterId>("routerid").map(|r| r.get()),
-        api: matches.get_one::<ApiListen>("api").map(|a| a.get()),
+        router_id: matches.get_one::<RouterId>("routerid").copied(),
+        api: matches.get_one::<ApiListen>("api").copied(),
         api_allow_remote: bools.get("api-allow-remote").copied(),
-        metrics: matches.get_one::<Listen>("metrics").map(|l| l.get()),
+        metrics: matches.get_one::<Listen>("metrics").copied(),
     };
     let config = match matches.get_one::<String>("config") {
         None => ConfigChoice::Default,
@@ -370,7 +367,9 @@ fn clap_error(err: clap::Error) -> UsageError {
 
 #[cfg(test)]
 mod tests {
-    use std::net::IpAddr;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use ipnet::IpNet;
 
     use super::*;
     use crate::config::HealthConfig;

@@ -133,12 +133,9 @@ pub fn resolve(
     };
     let addresses = flags
         .addresses
-        .clone()
-        .or_else(|| {
-            let list = config.addresses.as_ref()?;
-            Some(dedup(list.iter().map(|a| a.get())))
-        })
-        .unwrap_or_default();
+        .as_ref()
+        .or(config.addresses.as_ref())
+        .map_or(Vec::new(), |list| dedup(list.iter().map(|a| a.get())));
     let health = config.health();
     for service in &health.services {
         for spec in service.addresses.iter().flatten() {
@@ -159,8 +156,8 @@ pub fn resolve(
         .expect("the default API address parses");
     let api = flags
         .api
-        .or(config.api.map(ApiListen::get))
-        .unwrap_or(Some(default_api));
+        .or(config.api)
+        .map_or(Some(default_api), ApiListen::get);
     let api_allow_remote = flags
         .api_allow_remote
         .or(config.api_allow_remote)
@@ -214,14 +211,14 @@ pub fn resolve(
         log_json: flags.log_json.or(config.log_json).unwrap_or(false),
         addresses,
         med: flags.med.or(config.med),
-        router_id: flags.router_id.or(config.router_id.map(RouterId::get)),
+        router_id: flags.router_id.or(config.router_id).map(RouterId::get),
         local_as: LOCAL_AS,
         peer_as: PEER_AS,
         health,
         config_file: path.map(Path::to_path_buf),
         api,
         api_allow_remote,
-        metrics: flags.metrics.or(config.metrics.map(Listen::get)),
+        metrics: flags.metrics.or(config.metrics).map(Listen::get),
         drain_time: config
             .drain_time
             .map_or(config::DEFAULT_DRAIN_TIME, |d| d.get()),
