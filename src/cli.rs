@@ -58,7 +58,7 @@ pub struct FlagValues {
     pub addresses: Option<Vec<Address>>,
     pub med: Option<u32>,
     pub router_id: Option<RouterId>,
-    /// `Some(None)` is `-api off`.
+    /// `-api off` is `Some` of an `ApiListen` holding no address.
     pub api: Option<ApiListen>,
     pub api_allow_remote: Option<bool>,
     pub metrics: Option<Listen>,

@@ -67,7 +67,7 @@ pub const DEFAULT_DRAIN_TIME: Duration = Duration::from_secs(5);
 /// The file: every key as read and checked, `None` (or the default) where the file does not set
 /// it, so the flags and the built-in defaults apply. serde reads it ([`parse`]) and writes it
 /// ([`render`]): a key added here is read, rendered and read back.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(
     deny_unknown_fields,
     expecting = "a mapping of config keys (dcid, role, probes, …)"
@@ -102,10 +102,10 @@ pub struct FileConfig {
         serialize_with = "render::probes"
     )]
     pub probes: Vec<ProbeConfig>,
-    /// Never empty: without `services` in the file, one service named [`DEFAULT_SERVICE`] gates
-    /// every address with every probe.
+    /// Empty without `services` in the file (or with `services: []`): then one service named
+    /// [`DEFAULT_SERVICE`] gates every address with every probe ([`FileConfig::health`]).
     #[serde(
-        default = "default_services",
+        default,
         deserialize_with = "read_services",
         serialize_with = "render::services"
     )]
@@ -124,44 +124,15 @@ pub struct FileConfig {
     pub md5_key: Option<Md5Key>,
 }
 
-impl Default for FileConfig {
-    fn default() -> Self {
-        FileConfig {
-            dcid: None,
-            role: None,
-            send56: None,
-            allifs: None,
-            multihop_ttl: None,
-            neighbor_pattern: None,
-            neighbor_slots: None,
-            log_level: None,
-            log_json: None,
-            addresses: None,
-            med: None,
-            router_id: None,
-            api: None,
-            api_allow_remote: None,
-            metrics: None,
-            drain_time: None,
-            control_socket: None,
-            control_socket_group: None,
-            md5_password_file: None,
-            probes: Vec::new(),
-            services: default_services(),
-            maintenance_file: None,
-            maintenance_poll: None,
-            hooks: None,
-            md5_key: None,
-        }
-    }
-}
-
 impl FileConfig {
     /// Probes, services, maintenance and hooks, with their defaults.
     pub fn health(&self) -> HealthConfig {
         HealthConfig {
             probes: self.probes.clone(),
-            services: self.services.clone(),
+            services: match self.services.is_empty() {
+                true => vec![ServiceConfig::default_service()],
+                false => self.services.clone(),
+            },
             maintenance_file: self.maintenance_file.clone(),
             maintenance_poll: self
                 .maintenance_poll
@@ -169,10 +140,6 @@ impl FileConfig {
             hook: self.hooks.clone(),
         }
     }
-}
-
-fn default_services() -> Vec<ServiceConfig> {
-    vec![ServiceConfig::default_service()]
 }
 
 /// Probes, services, maintenance and hooks: what gates the announcements.
@@ -557,13 +524,9 @@ fn read_probes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ProbeConfig>, D::E
         .collect())
 }
 
-/// An absent or empty list is the default service.
 fn read_services<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ServiceConfig>, D::Error> {
     let raw = Option::<Vec<RawService>>::deserialize(d)?;
-    Ok(match raw {
-        Some(list) if !list.is_empty() => list.into_iter().map(ServiceConfig::from).collect(),
-        _ => default_services(),
-    })
+    Ok(raw.into_iter().flatten().map(ServiceConfig::from).collect())
 }
 
 fn read_hooks<'de, D: Deserializer<'de>>(d: D) -> Result<Option<HookConfig>, D::Error> {

@@ -20,6 +20,7 @@ fn an_empty_file_or_only_comments_changes_nothing() {
     assert_eq!(ok(""), FileConfig::default());
     assert_eq!(ok("# nothing yet\n"), FileConfig::default());
     let health = HealthConfig::default();
+    assert_eq!(health, FileConfig::default().health());
     assert_eq!(health.services, vec![ServiceConfig::default_service()]);
     assert!(health.probes.is_empty() && health.hook.is_none());
 }
@@ -121,8 +122,13 @@ fn probes_get_documented_defaults() {
             user: Some("nobody".into())
         }
     );
-    // No services: one default service, every probe, every address.
-    assert_eq!(c.services, vec![ServiceConfig::default_service()]);
+    // No services (or `services: []`): one default service, every probe, every address.
+    assert_eq!(c.health().services, vec![ServiceConfig::default_service()]);
+    let empty = ok("services: []\n");
+    assert_eq!(
+        empty.health().services,
+        vec![ServiceConfig::default_service()]
+    );
 }
 
 #[test]
