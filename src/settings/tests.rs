@@ -210,3 +210,52 @@ fn the_rendered_defaults_read_back_the_same() {
     assert_eq!(again, settings, "{rendered}");
     assert_eq!(again.health, settings.health, "{rendered}");
 }
+
+#[test]
+fn a_flag_and_its_file_key_refuse_a_value_for_the_same_reason() {
+    let cases = [
+        ("dcid", "dcid", "1", "dcid must be greater than 1"),
+        (
+            "multihopttl",
+            "multihop_ttl",
+            "0",
+            "must be between 1 and 255",
+        ),
+        (
+            "neighborpattern",
+            "neighbor_pattern",
+            "\"x:%d\"",
+            "expected exactly two %d",
+        ),
+        (
+            "routerid",
+            "router_id",
+            "0.0.0.0",
+            "router id must not be 0.0.0.0",
+        ),
+        (
+            "address",
+            "addresses",
+            "[\"224.0.0.1\"]",
+            "multicast addresses are never announced",
+        ),
+        ("metrics", "metrics", "nowhere", "not an ADDR:PORT"),
+    ];
+    for (flag, key, yaml_value, reason) in cases {
+        let flag_value = yaml_value.trim_matches(['[', ']', '"']);
+        let from_flag = parse(["-dcid", "14", "-primary", &format!("-{flag}={flag_value}")])
+            .expect_err(flag)
+            .message;
+        assert!(
+            from_flag.starts_with(&format!(
+                "invalid value {flag_value:?} for flag -{flag}: {reason}"
+            )),
+            "{from_flag}"
+        );
+        let path = Path::new("/etc/elastic/elastic.yaml");
+        let from_file = crate::config::parse(&format!("{key}: {yaml_value}\n"), path)
+            .expect_err(key)
+            .message;
+        assert!(from_file.contains(reason), "{from_file}");
+    }
+}
