@@ -1,7 +1,8 @@
 //! `elastic`: keeps a shared IP address reachable by announcing it over BGP.
 //!
 //! Layout (one concern per module; pure modules never read the clock or do IO):
-//! - [`cli`]: lelastic-compatible flags → [`cli::Settings`].
+//! - [`cli`]: lelastic-compatible flags; [`settings`]: flags merged over the config file →
+//!   [`settings::Settings`].
 //! - [`addrs`]: pure address rules + the only rtnetlink code.
 //! - [`announce`]: pure: (settings, addresses) → the desired route set.
 //! - [`bgp::wire`]: pure codec and framing.
@@ -9,7 +10,8 @@
 //! - [`bgp::peer`]: thin tokio driver for one session.
 //! - [`daemon`]: the event loop wiring the above (its health gate and session set in submodules);
 //!   reload, graceful shutdown, orderly stop.
-//! - [`config`]: the YAML file, merged under the flags; [`probe`], [`health`], [`hooks`]: health
+//! - [`config`]: the YAML file (typed model, serde schema, the value types the flags share, the
+//!   `check-config` rendering); [`probe`], [`health`], [`hooks`]: health
 //!   probes, their rise/fall state, and the commands run on service state changes.
 //! - [`status`]: plain-data snapshots; [`systemd`]: sd_notify.
 //! - [`clock`]: the shell's one clock; `clippy.toml` forbids every other way to read time.
@@ -32,6 +34,7 @@ pub mod hooks;
 pub mod logging;
 pub mod metrics;
 pub mod probe;
+pub mod settings;
 pub mod status;
 pub mod status_cmd;
 pub mod systemd;

@@ -3,8 +3,9 @@
 
 use std::process::ExitCode;
 
-use elastic::cli::{self, Command, Invocation, Settings};
+use elastic::cli::{self, Command, Invocation};
 use elastic::daemon::{self, OperatorEvent};
+use elastic::settings::{self, Settings};
 use elastic::{accept, config, control, logging, status_cmd};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
@@ -55,7 +56,7 @@ fn main() -> ExitCode {
         };
         print!(
             "# effective configuration ({source})\n{}",
-            config::render(&settings)
+            settings::render(&settings)
         );
         return ExitCode::SUCCESS;
     }
@@ -136,10 +137,10 @@ fn check_only_requested() -> bool {
 
 /// The config file (if any) merged under the flags; the error and its exit code.
 fn effective_settings(invocation: &Invocation) -> Result<Settings, (String, u8)> {
-    config::effective(invocation, config::DefaultFile::IfPresent).map_err(|error| {
+    settings::effective(invocation, config::DefaultFile::IfPresent).map_err(|error| {
         let code = match error {
-            config::EffectiveError::File(_) => 1,
-            config::EffectiveError::Usage(_) => 2,
+            settings::EffectiveError::File(_) => 1,
+            settings::EffectiveError::Usage(_) => 2,
         };
         (error.to_string(), code)
     })

@@ -12,8 +12,8 @@ use tokio::sync::watch;
 
 use crate::announce::DesiredRoutes;
 use crate::bgp::session::{SessionStatus, State};
-use crate::cli::Role;
 use crate::clock;
+use crate::config::Role;
 
 /// Who the daemon is; replaced when a reload changes the role, the router id or the TTL.
 #[derive(Debug, Clone, PartialEq, Eq)]

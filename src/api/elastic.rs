@@ -12,7 +12,8 @@ use super::proto::elastic::v1 as pb;
 use super::proto::elastic::v1::elastic_server;
 use super::{duration, timestamp};
 use crate::bgp::session::{MessageCounts, SessionStatus, State};
-use crate::cli::Role;
+use crate::config::Role;
+use crate::config::values::Community;
 use crate::control;
 use crate::status::{Snapshot, StatusSource};
 
@@ -22,7 +23,7 @@ const WATCH_QUEUE: usize = 16;
 const WATCH_SETTLE: Duration = Duration::from_millis(20);
 
 pub fn community(value: u32) -> String {
-    format!("{}:{}", value >> 16, value & 0xffff)
+    Community(value).to_string()
 }
 
 fn session_state(state: State) -> pb::SessionState {

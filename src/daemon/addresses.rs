@@ -6,7 +6,7 @@ use tracing::{error, info, warn};
 
 use super::DaemonError;
 use crate::addrs::{self, AddrChange, InterfaceAddr, Netlink};
-use crate::cli::Settings;
+use crate::settings::Settings;
 
 /// The prefixes to announce; logs the address rules' warnings that were not logged last time
 /// (`logged`), so a rescan of lo does not repeat them.

@@ -15,11 +15,12 @@ use std::time::Instant;
 use ipnet::IpNet;
 
 use crate::announce::{self, DesiredRoutes};
-use crate::cli::{Role, Settings};
+use crate::config::Role;
 use crate::config::{HealthConfig, HookConfig, ProbeConfig, ServiceConfig};
 use crate::health::{self, ProbeHealth, ServiceHealth};
 use crate::hooks::HookEvent;
 use crate::probe::ProbeReport;
+use crate::settings::Settings;
 use crate::status::{AddressStatus, Mode, ProbeStatus};
 
 /// A probe: its config and what it last reported.

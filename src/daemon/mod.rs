@@ -44,13 +44,14 @@ use crate::addrs::{self, AddrChange, Netlink};
 use crate::announce::DesiredRoutes;
 use crate::api::{self, ApiError};
 use crate::bgp::wire::Notification;
-use crate::cli::{Invocation, Settings};
+use crate::cli::Invocation;
 use crate::clock::{self, now};
 use crate::config::{self, HealthConfig};
 use crate::control::{self, ControlError};
 use crate::hooks::Hooks;
 use crate::metrics::{self, MetricsError};
 use crate::probe::ProbeReport;
+use crate::settings::{self, Settings};
 use crate::status::{DaemonInfo, Reloads, SessionList, StatusSource};
 use crate::systemd;
 
@@ -528,7 +529,7 @@ impl Daemon {
         let outcome = match self
             .invocation
             .as_ref()
-            .map(|invocation| config::effective(invocation, default_file))
+            .map(|invocation| settings::effective(invocation, default_file))
         {
             None => {
                 info!(

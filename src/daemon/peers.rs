@@ -14,7 +14,7 @@ use crate::announce::DesiredRoutes;
 use crate::bgp::peer::{self, PeerHandle, Transport};
 use crate::bgp::session::{SessionConfig, State};
 use crate::bgp::wire::Notification;
-use crate::cli::Settings;
+use crate::settings::Settings;
 use crate::status::SessionList;
 
 /// lelastic's timers: hold 9 s (keepalive 3 s), connect retry 5 s.

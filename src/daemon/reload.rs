@@ -5,7 +5,7 @@
 use ipnet::IpNet;
 
 use crate::addrs::AddrChange;
-use crate::cli::Settings;
+use crate::settings::Settings;
 
 /// A reload, as data.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! Helpers for the daemon's unit tests.
 
-use crate::cli::{self, Command, Settings};
+use crate::cli::{self, Command};
+use crate::settings::Settings;
 
 /// The settings `elastic -dcid 14 -primary <flags>` runs with (no config file); `-secondary`
 /// replaces `-primary`.
@@ -12,7 +13,7 @@ pub(super) fn settings(flags: &[&str]) -> Settings {
     }
     args.extend_from_slice(flags);
     match cli::parse(args) {
-        Ok(Command::Run(invocation)) => match cli::resolve(&invocation.flags, None) {
+        Ok(Command::Run(invocation)) => match crate::settings::resolve(&invocation.flags, None) {
             Ok(settings) => settings,
             Err(error) => panic!("{flags:?}: {error}"),
         },
@@ -32,7 +33,7 @@ pub(super) fn health(yaml: &str) -> crate::config::HealthConfig {
     let Ok(Command::Run(invocation)) = cli::parse(["-dcid", "14", "-primary"]) else {
         panic!("flags");
     };
-    match cli::resolve(&invocation.flags, Some((path, &file))) {
+    match crate::settings::resolve(&invocation.flags, Some((path, &file))) {
         Ok(settings) => settings.health,
         Err(error) => panic!("{yaml}: {error}"),
     }
@@ -169,7 +170,7 @@ mod paused {
                 panic!("flags");
             };
             let settings =
-                crate::config::effective(&invocation, crate::config::DefaultFile::IfPresent)
+                crate::settings::effective(&invocation, crate::config::DefaultFile::IfPresent)
                     .expect("the config file");
             assert_eq!(
                 settings.neighbors,
@@ -222,7 +223,7 @@ mod paused {
         let _ = std::fs::remove_file(&file);
     }
 
-    fn daemon_settings() -> crate::cli::Settings {
+    fn daemon_settings() -> crate::settings::Settings {
         let mut settings = settings(&["-address", ADDRESS, "-api", "off"]);
         settings.neighbors = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
         settings.drain_time = DRAIN;
