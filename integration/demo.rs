@@ -13,16 +13,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
-// The lab is shared with the tests and the benchmark; the demo uses a part of it.
-#[allow(dead_code, unused_imports)]
-#[path = "lab/mod.rs"]
-mod lab;
-
-#[path = "bench/interrupt.rs"]
-mod interrupt;
-
-use interrupt::{INTERRUPTED, Interrupt, run_program};
-use lab::{LABNET_PORT, Lab, LabSpec, RsKind, VIP4};
+use elastic_lab::program::{INTERRUPTED, Interrupt, run_program};
+use elastic_lab::{self as lab, LABNET_PORT, Lab, LabSpec, RsKind, VIP4};
 
 const VIP4_PREFIX: &str = "203.0.113.10/32";
 const VIP6_ADDRESS: &str = "2001:db8:100::1/64";

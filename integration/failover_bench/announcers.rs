@@ -8,10 +8,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::contender::{gobgpd_config, vip6_prefix};
-use crate::interrupt::Interrupt;
-use crate::lab::{DCID, Lab, NEIGHBOR_PATTERN, ProcId, VIP4, daemon_binary, rs_address};
 use crate::service::HEALTH_PORT;
+use elastic_lab::contender::{gobgpd_config, vip6_prefix};
+use elastic_lab::program::Interrupt;
+use elastic_lab::{DCID, Lab, NEIGHBOR_PATTERN, ProcId, VIP4, daemon_binary, rs_address};
 
 /// Which community a host announces with, as `-primary` / `-secondary` choose it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

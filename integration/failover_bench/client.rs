@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::interrupt::Interrupt;
-use crate::lab::{self, LABNET_PORT, Lab, ProcId, VIP4};
+use elastic_lab::program::Interrupt;
+use elastic_lab::{LABNET_PORT, Lab, ProcId, VIP4, labnet_binary};
 
 /// What one probe saw.
 #[derive(Clone, Debug)]
@@ -76,7 +76,7 @@ pub(crate) fn short_probe(lab: &Lab) -> Result<ClientReport, String> {
 /// Starts a probe of `duration` in the background.
 pub(crate) fn spawn_probe(lab: &mut Lab, name: &str, duration: Duration) -> Result<ProcId, String> {
     let client = lab.client.as_ref().ok_or("lab has no client")?;
-    let mut cmd = client.command(&lab::labnet_binary());
+    let mut cmd = client.command(&labnet_binary());
     cmd.args([
         "probe",
         "--target",

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::lab::{Lab, RouteView, wait_until};
+use elastic_lab::{Lab, RouteView, wait_until};
 
 pub(crate) const SLOTS: [u8; 4] = [1, 2, 3, 4];
 const POLL: Duration = Duration::from_millis(200);

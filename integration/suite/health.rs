@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::lab::{Community, Lab, LabSpec, RsKind, daemon_binary, wait_until};
+use elastic_lab::{Community, Lab, LabSpec, RsKind, daemon_binary, wait_until};
 
 use super::common::{main_answerer, or_panic, wait_answerer, wait_no_route_from, wait_route_from};
 
@@ -265,7 +265,7 @@ fn invalid_yaml_exits_non_zero_with_a_located_error_and_binds_nothing() {
     let mut cmd = host.ns.command(&daemon_binary());
     cmd.args([
         "-neighborpattern",
-        crate::lab::NEIGHBOR_PATTERN,
+        elastic_lab::NEIGHBOR_PATTERN,
         "-primary",
         "-address",
         "203.0.113.20/32",

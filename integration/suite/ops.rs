@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{self, Signal};
 
-use crate::lab::{Community, Lab, LabSpec, RouteView, RsKind, daemon_binary, wait_until};
+use elastic_lab::{Community, Lab, LabSpec, RouteView, RsKind, daemon_binary, wait_until};
 
 use super::common::{
     SLOTS, or_panic, wait_answerer, wait_established, wait_no_route_from, wait_route_from,
@@ -53,7 +53,7 @@ fn wait_route_where(
     or_panic(lab, r)
 }
 
-fn wait_log(lab: &Lab, daemon: crate::lab::ProcId, needle: &str) {
+fn wait_log(lab: &Lab, daemon: elastic_lab::ProcId, needle: &str) {
     let r = wait_until(
         &format!("the daemon's log to contain {needle:?}"),
         Duration::from_secs(20),
@@ -115,7 +115,7 @@ fn status_json(lab: &Lab) -> serde_json::Value {
 }
 
 /// Two hosts announcing, the primary answering; `a_config` is a's config file text.
-fn two_hosts(a_config: &str) -> (Lab, crate::lab::ProcId, PathBuf) {
+fn two_hosts(a_config: &str) -> (Lab, elastic_lab::ProcId, PathBuf) {
     let mut lab = Lab::new(LabSpec::new(RsKind::Frr).hosts(2).with_client());
     let config = write_config(&lab, "a.yaml", a_config);
     let a = lab.start_daemon(1, &["-primary", "-config", &config.to_string_lossy()]);
@@ -235,7 +235,7 @@ fn a_second_signal_skips_the_drain() {
 fn sighup_applies_a_changed_file_as_a_difference_and_ignores_an_invalid_one() {
     let mut lab = Lab::new(LabSpec::new(RsKind::Frr));
     let host = lab.host(1).session_address();
-    let rs = |slot: u8| crate::lab::rs_address(slot);
+    let rs = |slot: u8| elastic_lab::rs_address(slot);
     let config = write_config(
         &lab,
         "reload.yaml",

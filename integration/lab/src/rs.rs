@@ -13,7 +13,7 @@ use super::{HOST_RANGE, Lab, ProcId, rs_address, run_cmd};
 
 /// Which software runs the route servers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum RsKind {
+pub enum RsKind {
     /// zebra + bgpd for slot 1 (installs routes in the router's kernel), `bgpd -Z` for the others.
     Frr,
     /// One bird per address; slot 1 exports to the kernel.
@@ -49,14 +49,14 @@ pub(crate) fn package_of(program: &str) -> &'static str {
 const FRR_BGPD: &str = "/usr/lib/frr/bgpd";
 const FRR_ZEBRA: &str = "/usr/lib/frr/zebra";
 
-const FRR_BGPD_CONF: &str = include_str!("../../configs/frr/bgpd.conf");
-const FRR_ZEBRA_CONF: &str = include_str!("../../configs/frr/zebra.conf");
-const BIRD_CONF: &str = include_str!("../../configs/bird/bird.conf");
-const GOBGPD_CONF: &str = include_str!("../../configs/gobgp/gobgpd.toml");
+const FRR_BGPD_CONF: &str = include_str!("../../../configs/frr/bgpd.conf");
+const FRR_ZEBRA_CONF: &str = include_str!("../../../configs/frr/zebra.conf");
+const BIRD_CONF: &str = include_str!("../../../configs/bird/bird.conf");
+const GOBGPD_CONF: &str = include_str!("../../../configs/gobgp/gobgpd.toml");
 
 /// BGP ORIGIN.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Origin {
+pub enum Origin {
     Igp,
     Egp,
     Incomplete,
@@ -64,41 +64,41 @@ pub(crate) enum Origin {
 
 /// A standard community `asn:value`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Community(pub(crate) u16, pub(crate) u16);
+pub struct Community(pub u16, pub u16);
 
 /// One path for a prefix as a route server sees it.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct RouteView {
-    pub(crate) prefix: String,
+pub struct RouteView {
+    pub prefix: String,
     /// The neighbor the path came from.
-    pub(crate) from: Option<IpAddr>,
-    pub(crate) next_hop: Option<IpAddr>,
-    pub(crate) origin: Option<Origin>,
-    pub(crate) as_path: Vec<u32>,
-    pub(crate) communities: Vec<Community>,
-    pub(crate) local_pref: Option<u32>,
-    pub(crate) med: Option<u32>,
+    pub from: Option<IpAddr>,
+    pub next_hop: Option<IpAddr>,
+    pub origin: Option<Origin>,
+    pub as_path: Vec<u32>,
+    pub communities: Vec<Community>,
+    pub local_pref: Option<u32>,
+    pub med: Option<u32>,
 }
 
 /// One BGP session as a route server sees it.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct SessionView {
-    pub(crate) neighbor: IpAddr,
-    pub(crate) established: bool,
+pub struct SessionView {
+    pub neighbor: IpAddr,
+    pub established: bool,
     /// The route server's own word for the state.
-    pub(crate) state: String,
+    pub state: String,
 }
 
 /// A running route server for one address.
-pub(crate) struct RouteServer {
-    pub(crate) kind: RsKind,
-    pub(crate) slot: u8,
+pub struct RouteServer {
+    pub kind: RsKind,
+    pub slot: u8,
     /// The main process (bgpd, bird, gobgpd).
-    pub(crate) proc: ProcId,
+    pub proc: ProcId,
     /// zebra, for FRR slot 1 (kept across restarts of bgpd).
-    pub(crate) zebra: Option<ProcId>,
+    pub zebra: Option<ProcId>,
     /// Where it logs NOTIFICATIONs.
-    pub(crate) log_file: Option<PathBuf>,
+    pub log_file: Option<PathBuf>,
     /// FRR: `-N` pathspace (`/var/run/frr/<pathspace>`).
     frr_pathspace: Option<String>,
     /// BIRD: control socket.
@@ -146,7 +146,7 @@ fn with_password(
 
 impl RouteServer {
     /// Renders the config for `slot` and starts the route server in the lab's router namespace.
-    pub(crate) fn start(lab: &mut Lab, kind: RsKind, slot: u8) -> Result<Self, String> {
+    pub fn start(lab: &mut Lab, kind: RsKind, slot: u8) -> Result<Self, String> {
         let hostname = format!("rs{slot}");
         let router_id = format!("10.255.0.{slot}");
         let listen = rs_address(slot).to_string();
@@ -305,13 +305,13 @@ impl RouteServer {
     }
 
     /// Removes what lives outside the lab directory (FRR pathspace). Processes are the lab's.
-    pub(crate) fn cleanup(&self) {
+    pub fn cleanup(&self) {
         if let Some(ps) = &self.frr_pathspace {
             let _ = fs::remove_dir_all(PathBuf::from("/var/run/frr").join(ps));
         }
     }
 
-    pub(crate) fn vtysh(&self, command: &str) -> Result<String, String> {
+    pub fn vtysh(&self, command: &str) -> Result<String, String> {
         let ps = self.frr_pathspace.as_deref().expect("FRR route server");
         run_cmd("vtysh", &["-N", ps, "-d", "bgpd", "-c", command])
     }
@@ -331,7 +331,7 @@ impl RouteServer {
     }
 
     /// Paths for exactly `prefix` (e.g. "203.0.113.10/32"); empty when the route server has none.
-    pub(crate) fn routes(&self, lab: &Lab, prefix: &str) -> Result<Vec<RouteView>, String> {
+    pub fn routes(&self, lab: &Lab, prefix: &str) -> Result<Vec<RouteView>, String> {
         let v6 = prefix.contains(':');
         match self.kind {
             RsKind::Frr => {
@@ -357,7 +357,7 @@ impl RouteServer {
     }
 
     /// The sessions the route server knows, with their state.
-    pub(crate) fn sessions(&self, lab: &Lab) -> Result<Vec<SessionView>, String> {
+    pub fn sessions(&self, lab: &Lab) -> Result<Vec<SessionView>, String> {
         match self.kind {
             RsKind::Frr => parse_frr_sessions(&self.vtysh("show bgp neighbors json")?),
             RsKind::Bird => Ok(parse_bird_sessions(&self.birdc("show protocols all")?)),
@@ -367,7 +367,7 @@ impl RouteServer {
     }
 
     /// Whether the route server logged a Cease NOTIFICATION received from `neighbor`.
-    pub(crate) fn logged_cease_from(&self, lab: &Lab, neighbor: IpAddr) -> Result<bool, String> {
+    pub fn logged_cease_from(&self, lab: &Lab, neighbor: IpAddr) -> Result<bool, String> {
         let log = self.log_file.as_ref().ok_or("no log file")?;
         let text = fs::read_to_string(log).map_err(|e| format!("{}: {e}", log.display()))?;
         let who = neighbor.to_string();
@@ -752,208 +752,5 @@ fn parse_gobgp_sessions(text: &str) -> Result<Vec<SessionView>, String> {
         .collect())
 }
 
-/// The parsers against real output, captured in the lab (FRR 8.4.4, BIRD 2.0.12, GoBGP 3.10 on
-/// Debian 12; host a = 2001:db8:ff:1::2 `-primary`, host b = 2001:db8:ff:2::2 `-secondary -med 7`).
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const A: &str = "2001:db8:ff:1::2";
-    const B: &str = "2001:db8:ff:2::2";
-
-    fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
-    }
-
-    fn route(
-        prefix: &str,
-        from: &str,
-        community: u16,
-        local_pref: u32,
-        med: Option<u32>,
-    ) -> RouteView {
-        RouteView {
-            prefix: prefix.to_string(),
-            from: Some(ip(from)),
-            next_hop: Some(ip(from)),
-            origin: Some(Origin::Incomplete),
-            as_path: vec![65001],
-            communities: vec![Community(65000, community)],
-            local_pref: Some(local_pref),
-            med,
-        }
-    }
-
-    fn by_source(mut routes: Vec<RouteView>) -> Vec<RouteView> {
-        routes.sort_by_key(|r| r.next_hop);
-        routes
-    }
-
-    #[test]
-    fn frr_routes_and_sessions_parse() {
-        for (file, prefix) in [
-            (
-                include_str!("testdata/frr-route-v4.json"),
-                "203.0.113.10/32",
-            ),
-            (
-                include_str!("testdata/frr-route-v6.json"),
-                "2001:db8:100::/64",
-            ),
-        ] {
-            let routes = by_source(parse_frr_routes(prefix, file).unwrap());
-            assert_eq!(
-                routes,
-                vec![
-                    route(prefix, A, 1, 200, None),
-                    route(prefix, B, 2, 100, Some(7))
-                ]
-            );
-        }
-        assert!(
-            parse_frr_routes("203.0.113.11/32", "{}")
-                .unwrap()
-                .is_empty()
-        );
-        let sessions = parse_frr_sessions(include_str!("testdata/frr-neighbors.json")).unwrap();
-        assert_eq!(sessions.len(), 2);
-        assert!(sessions.iter().all(|s| s.established), "{sessions:?}");
-    }
-
-    #[test]
-    fn bird_routes_and_sessions_parse() {
-        for (file, prefix) in [
-            (
-                include_str!("testdata/bird-route-v4.txt"),
-                "203.0.113.10/32",
-            ),
-            (
-                include_str!("testdata/bird-route-v6.txt"),
-                "2001:db8:100::/64",
-            ),
-        ] {
-            let routes: Vec<RouteView> = parse_bird_routes(file)
-                .into_iter()
-                // BIRD names the protocol, not the neighbor; the next hop identifies the host.
-                .map(|mut r| {
-                    r.from = r.next_hop;
-                    r
-                })
-                .collect();
-            assert_eq!(
-                by_source(routes),
-                vec![
-                    route(prefix, A, 1, 200, None),
-                    route(prefix, B, 2, 100, Some(7))
-                ]
-            );
-        }
-        let text = include_str!("testdata/bird-neighbors.txt");
-        let sessions = parse_bird_sessions(text);
-        assert_eq!(
-            sessions
-                .iter()
-                .map(|s| (s.neighbor, s.established))
-                .collect::<Vec<_>>(),
-            vec![(ip(A), true), (ip(B), true)]
-        );
-        assert_eq!(bird_protocols_of(text, ip(B)), vec!["host2".to_string()]);
-    }
-
-    #[test]
-    fn gobgp_routes_and_sessions_parse() {
-        for (file, prefix) in [
-            (
-                include_str!("testdata/gobgp-route-v4.json"),
-                "203.0.113.10/32",
-            ),
-            (
-                include_str!("testdata/gobgp-route-v6.json"),
-                "2001:db8:100::/64",
-            ),
-        ] {
-            let routes = by_source(parse_gobgp_routes(prefix, file).unwrap());
-            assert_eq!(
-                routes,
-                vec![
-                    route(prefix, A, 1, 200, None),
-                    route(prefix, B, 2, 100, Some(7))
-                ]
-            );
-        }
-        assert!(
-            parse_gobgp_routes("203.0.113.11/32", "null")
-                .unwrap()
-                .is_empty()
-        );
-        let sessions = parse_gobgp_sessions(include_str!("testdata/gobgp-neighbors.json")).unwrap();
-        assert_eq!(sessions.len(), 2);
-        assert!(sessions.iter().all(|s| s.established), "{sessions:?}");
-    }
-
-    #[test]
-    fn the_md5_password_line_is_filled_in_or_left_out() {
-        for template in [FRR_BGPD_CONF, BIRD_CONF] {
-            let vars = |password: Option<&str>| {
-                let mut vars: Vec<(&str, String)> = [
-                    "HOSTNAME",
-                    "LOG_FILE",
-                    "ROUTER_ID",
-                    "HOST_RANGE",
-                    "LISTEN_ADDRESS",
-                    "KERNEL_DISABLED",
-                ]
-                .iter()
-                .map(|k| (*k, "x".to_string()))
-                .collect();
-                if let Some(p) = password {
-                    vars.push((MD5_PASSWORD, p.to_string()));
-                }
-                vars
-            };
-            let with = render(template, &vars(Some("pw-1"))).unwrap();
-            assert!(with.lines().any(|l| !l.trim_start().starts_with(['!', '#'])
-                && l.contains("password")
-                && l.contains("pw-1")));
-            let without = render(template, &vars(None)).unwrap();
-            assert!(
-                !without
-                    .lines()
-                    .any(|l| !l.trim_start().starts_with(['!', '#']) && l.contains("password")),
-                "{without}"
-            );
-            // Only the lines naming the password go.
-            assert_eq!(
-                without.lines().collect::<Vec<_>>(),
-                with.lines()
-                    .filter(|l| !l.contains("pw-1"))
-                    .collect::<Vec<_>>()
-            );
-        }
-    }
-
-    #[test]
-    fn cease_lines_are_recognised_in_each_log() {
-        let frr = include_str!("testdata/frr-cease.log");
-        assert!(
-            frr.lines().any(|l| l.contains("received from neighbor")
-                && l.contains(A)
-                && l.contains("Cease"))
-        );
-        assert!(
-            !frr.lines()
-                .any(|l| l.contains("received from neighbor") && l.contains(B))
-        );
-        let bird = include_str!("testdata/bird-cease.log");
-        assert!(
-            bird.lines()
-                .any(|l| l.contains("host1:") && BIRD_CEASE_TEXTS.iter().any(|t| l.contains(t)))
-        );
-        let gobgp = include_str!("testdata/gobgp-cease.log");
-        assert!(
-            gobgp
-                .lines()
-                .any(|l| l.contains(A) && l.contains("notification-received code 6"))
-        );
-    }
-}
+mod tests;
