@@ -48,7 +48,7 @@ impl Contender {
     }
 }
 
-/// GoBGP's configuration as lelastic builds it through the API (reference/gobgp-compat.md §2.1):
+/// GoBGP's configuration as lelastic builds it through GoBGP's API at start-up:
 /// AS 65001, router id 10.0.0.1, no listener (port -1), four route servers with peer AS 65000,
 /// eBGP multihop TTL 16, connect-retry 5 / hold 9 / keepalive 3, IPv4 and IPv6 unicast, and the
 /// per-neighbor policy lelastic's AddPeer sets: import rejected, export accepted. (A *global* import
