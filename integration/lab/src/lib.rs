@@ -572,7 +572,7 @@ impl Lab {
 
     /// Whether the route server in `slot` logged a Cease NOTIFICATION received from `neighbor`.
     pub fn logged_cease_from(&self, slot: u8, neighbor: IpAddr) -> Result<bool, String> {
-        self.route_server(slot).logged_cease_from(self, neighbor)
+        self.route_server(slot).logged_cease_from(neighbor)
     }
 
     /// Stops the route server in `slot` (SIGTERM, then SIGKILL after 5 s).
