@@ -30,11 +30,10 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use announcers::{ElasticProbes, Role};
-use client::ClientReport;
 use elastic_lab::contender;
 use elastic_lab::measure::Spread;
 use elastic_lab::program::{INTERRUPTED, Interrupt, run_program};
-use elastic_lab::{self as lab, Lab, LabSpec, ProcId, RsKind, VIP4};
+use elastic_lab::{self as lab, Lab, LabSpec, ProbeReport, ProcId, RsKind, VIP4};
 use vrrp::VrrpSegment;
 
 const VIP4_PREFIX: &str = "203.0.113.10/32";
@@ -128,7 +127,7 @@ impl Contender {
 
 /// One failover as the client saw it.
 struct RunResult {
-    report: ClientReport,
+    report: ProbeReport,
 }
 
 impl RunResult {
@@ -365,7 +364,7 @@ fn start_and_fail(
             report.longest_gap_ms,
             report.lost,
             report.sent,
-            report.breakdown
+            report.breakdown()
         ));
         results.push(RunResult { report });
         for &id in &setup.daemons {
@@ -437,7 +436,7 @@ fn wait_served_by_a(
             Duration::from_millis(100),
             || {
                 let report = client::short_probe(lab).ok()?;
-                (report.lost == 0 && report.answerers == ["a"]).then_some(())
+                (report.lost == 0 && report.answerers() == ["a"]).then_some(())
             },
         )
         .map_err(|e| with_logs(lab, who, setup, e))?;

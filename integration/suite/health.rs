@@ -177,7 +177,7 @@ fn maintenance_file_drains_the_host_without_losing_a_request() {
     let report = or_panic(&lab, report);
     wait_no_route_from(&lab, 1, PREFIX, host_a, LONG);
     assert_eq!(
-        report["lost"],
+        report.lost,
         0,
         "requests lost while draining: {report}\n{}",
         lab.diagnostics()

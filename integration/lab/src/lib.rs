@@ -4,6 +4,7 @@
 //! - this file: [`Lab`], its namespaces, hosts and processes;
 //! - [`rs`]: the route servers (FRR, BIRD 2, GoBGP), their configs and their CLIs' output;
 //! - [`fakepeer`]: a route server written with raw bytes, for hostile input;
+//! - [`ProbeReport`]: what the client's `labnet probe` saw, as labnet prints it;
 //! - [`program`]: the `main` of the demo and the benchmarks (signals stop them between steps);
 //! - [`contender`], [`measure`]: the benchmarks' announcers and figures.
 //!
@@ -22,6 +23,7 @@
 pub mod contender;
 pub mod fakepeer;
 pub mod measure;
+mod probe_report;
 pub mod program;
 pub mod rs;
 
@@ -36,6 +38,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 
+pub use probe_report::{LOST, ProbeReport};
 pub use rs::{Community, Origin, RouteServer, RouteView, RsKind, SessionView};
 
 /// The data-center id every lab uses; route servers are `2001:db8:14:34::1..4`.
@@ -490,7 +493,7 @@ impl Lab {
     }
 
     /// Runs `labnet probe` in the client namespace for `duration` and returns its report.
-    pub fn probe(&self, duration: Duration) -> Result<serde_json::Value, String> {
+    pub fn probe(&self, duration: Duration) -> Result<ProbeReport, String> {
         let client = self.client.as_ref().ok_or("lab has no client")?;
         let out = client.exec(
             &labnet_binary(),
@@ -502,7 +505,7 @@ impl Lab {
                 &duration.as_millis().to_string(),
             ],
         )?;
-        serde_json::from_str(&out).map_err(|e| format!("labnet probe printed {out:?}: {e}"))
+        ProbeReport::parse(&out)
     }
 
     pub fn pid(&self, id: ProcId) -> Pid {
