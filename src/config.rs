@@ -353,15 +353,31 @@ pub fn parse_with(text: &str, path: &Path, read_file: ReadFile) -> Result<FileCo
     Ok(raw.into())
 }
 
+/// Whether [`DEFAULT_PATH`] may be absent when no `-config` is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefaultFile {
+    /// At start: no file means flags only.
+    IfPresent,
+    /// On reload of a daemon that runs from the default file: a missing or unreadable file is an
+    /// invalid configuration, not "flags only" (which would drop every probe, so every address
+    /// would be announced ungated, and the file's addresses and MD5 key with it).
+    Required,
+}
+
 /// Reads the file `choice` names: `Ok(None)` when there is none to read.
 pub fn load_choice(
     choice: &crate::cli::ConfigChoice,
+    default_file: DefaultFile,
 ) -> Result<Option<(PathBuf, FileConfig)>, ConfigError> {
     use crate::cli::ConfigChoice;
     let path = match choice {
         ConfigChoice::Nothing => return Ok(None),
         ConfigChoice::Path(path) => path.clone(),
-        ConfigChoice::Default if Path::new(DEFAULT_PATH).exists() => PathBuf::from(DEFAULT_PATH),
+        ConfigChoice::Default
+            if default_file == DefaultFile::Required || Path::new(DEFAULT_PATH).exists() =>
+        {
+            PathBuf::from(DEFAULT_PATH)
+        }
         ConfigChoice::Default => return Ok(None),
     };
     load(&path).map(|config| Some((path, config)))
@@ -380,8 +396,9 @@ pub enum EffectiveError {
 /// SIGHUP use, so flags keep winning over the file on reload.
 pub fn effective(
     invocation: &crate::cli::Invocation,
+    default_file: DefaultFile,
 ) -> Result<crate::cli::Settings, EffectiveError> {
-    let file = load_choice(&invocation.config)?;
+    let file = load_choice(&invocation.config, default_file)?;
     let file_ref = file.as_ref().map(|(path, config)| (path.as_path(), config));
     Ok(crate::cli::resolve(&invocation.flags, file_ref)?)
 }

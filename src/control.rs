@@ -106,16 +106,6 @@ pub fn bind(path: &Path, group: Option<&str>) -> Result<UnixListener, ControlErr
     Ok(listener)
 }
 
-/// Accepted connections as the stream tonic serves.
-pub fn incoming(
-    listener: UnixListener,
-) -> impl futures_util::Stream<Item = io::Result<UnixStream>> + Send + 'static {
-    futures_util::stream::unfold(listener, |listener| async move {
-        let accepted = listener.accept().await.map(|(stream, _)| stream);
-        Some((accepted, listener))
-    })
-}
-
 /// Removes the socket file on stop (only if it is still a socket).
 pub fn remove(path: &Path) {
     if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {

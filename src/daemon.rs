@@ -28,7 +28,7 @@ use crate::config::{self, HealthConfig};
 use crate::control::{self, ControlError};
 use crate::metrics::{self, MetricsError};
 use crate::probe::ProbeReport;
-use crate::status::{DaemonInfo, SessionList, StatusSource};
+use crate::status::{DaemonInfo, Reloads, SessionList, StatusSource};
 use crate::systemd;
 
 mod gate;
@@ -133,7 +133,11 @@ pub async fn run(
     let (probes_tx, probes_rx) = watch::channel(Arc::new(gate.probe_statuses()));
     let (mode_tx, mode_rx) = watch::channel(gate.mode(settings.control_socket.is_some()));
     let (info_tx, info_rx) = watch::channel(Arc::new(daemon_info(
-        &settings, started_at, router_id, &hostname,
+        &settings,
+        started_at,
+        router_id,
+        &hostname,
+        &Reloads::default(),
     )));
     let (sessions_tx, sessions_rx) = watch::channel(SessionList::default());
     let mut peers = Peers {
@@ -185,6 +189,7 @@ pub async fn run(
             sessions: sessions_tx,
         },
         started_at,
+        reloads: Reloads::default(),
     };
 
     systemd::ready(&summary(
@@ -308,6 +313,7 @@ struct Daemon {
     reports: mpsc::Sender<ProbeReport>,
     out: Published,
     started_at: SystemTime,
+    reloads: Reloads,
 }
 
 impl Daemon {
@@ -411,20 +417,45 @@ impl Daemon {
     /// SIGHUP: reload the config file (as a difference), then rescan the addresses, re-read the
     /// maintenance file and re-arm preemption.
     async fn on_hangup(&mut self) {
-        match self.invocation.as_ref().map(config::effective) {
+        // Once running from a file, its absence is an invalid reload, never "flags only".
+        let default_file = if self.settings.config_file.is_some() {
+            config::DefaultFile::Required
+        } else {
+            config::DefaultFile::IfPresent
+        };
+        match self
+            .invocation
+            .as_ref()
+            .map(|invocation| config::effective(invocation, default_file))
+        {
             None => info!(
                 "SIGHUP: rescanning addresses, re-reading the maintenance file, re-arming preemption"
             ),
-            Some(Err(error)) => error!(
-                %error,
-                "SIGHUP: the configuration is invalid; nothing changed, the running configuration stays"
-            ),
-            Some(Ok(new)) => self.apply(new).await,
+            Some(Err(error)) => {
+                error!(
+                    %error,
+                    "SIGHUP: the configuration is invalid; nothing changed, the running configuration stays"
+                );
+                self.record_reload(Err(error.to_string()));
+            }
+            Some(Ok(new)) => {
+                self.apply(new).await;
+                self.record_reload(Ok(()));
+            }
         }
         self.rescan().await;
         self.gate.read_maintenance_file();
         self.gate.rearm_preemption();
         self.refresh();
+    }
+
+    /// Publishes how the last reload went (`elastic status`, metrics).
+    fn record_reload(&mut self, outcome: Result<(), String>) {
+        self.reloads.record(SystemTime::now(), outcome);
+        let reloads = self.reloads.clone();
+        self.out
+            .info
+            .send_modify(|info| Arc::make_mut(info).reloads = reloads);
     }
 
     /// Applies a valid new configuration as a difference to the running one.
@@ -483,7 +514,13 @@ impl Daemon {
             .await;
         self.out.sessions.send_replace(self.peers.list());
         self.out.info.send_if_modified(|info| {
-            let fresh = daemon_info(new, self.started_at, router_id, &self.hostname);
+            let fresh = daemon_info(
+                new,
+                self.started_at,
+                router_id,
+                &self.hostname,
+                &self.reloads,
+            );
             if **info == fresh {
                 return false;
             }
@@ -552,6 +589,7 @@ fn daemon_info(
     started_at: SystemTime,
     router_id: Ipv4Addr,
     hostname: &str,
+    reloads: &Reloads,
 ) -> DaemonInfo {
     DaemonInfo {
         version: env!("CARGO_PKG_VERSION"),
@@ -564,6 +602,7 @@ fn daemon_info(
         hold_time: HOLD_TIME_SECS,
         connect_retry: CONNECT_RETRY,
         multihop_ttl: settings.multihop_ttl,
+        reloads: reloads.clone(),
     }
 }
 

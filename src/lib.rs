@@ -16,6 +16,7 @@
 //! - [`api`]: gRPC (elastic.v1 and the GoBGP v3 subset) over snapshots; [`status_cmd`] is its
 //!   `elastic status` client; [`metrics`] exports snapshots in the Prometheus text format.
 
+pub mod accept;
 pub mod addrs;
 pub mod announce;
 pub mod api;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use elastic::cli::{self, Command, Invocation, Settings};
-use elastic::{config, control, daemon, logging, status_cmd};
+use elastic::{accept, config, control, daemon, logging, status_cmd};
 use tracing::{error, warn};
 
 /// Exit codes: 0 after an orderly stop, `-h` or a valid `check-config`; 1 for a fatal runtime
@@ -60,6 +60,15 @@ fn main() -> ExitCode {
     for warning in &settings.warnings {
         warn!("{warning}");
     }
+    match accept::raise_open_file_limit() {
+        Ok(limit) if limit < 2 * accept::RESERVED_DESCRIPTORS => warn!(
+            limit,
+            "the open-file limit is low: the API and metrics take fewer connections, and busy \
+             probes may fail to start (raise LimitNOFILE=)"
+        ),
+        Ok(_) => {}
+        Err(error) => warn!(%error, "cannot read the open-file limit"),
+    }
     // One thread: a handful of sessions and a netlink socket need no more, and it keeps RSS small.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -86,7 +95,7 @@ fn check_only_requested() -> bool {
 
 /// The config file (if any) merged under the flags; the error and its exit code.
 fn effective_settings(invocation: &Invocation) -> Result<Settings, (String, u8)> {
-    config::effective(invocation).map_err(|error| {
+    config::effective(invocation, config::DefaultFile::IfPresent).map_err(|error| {
         let code = match error {
             config::EffectiveError::File(_) => 1,
             config::EffectiveError::Usage(_) => 2,

@@ -28,6 +28,31 @@ pub struct DaemonInfo {
     pub hold_time: u16,
     pub connect_retry: Duration,
     pub multihop_ttl: u8,
+    pub reloads: Reloads,
+}
+
+/// How the SIGHUP reloads went since start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reloads {
+    pub succeeded: u64,
+    pub failed: u64,
+    /// The last one: when, and why it failed (`None`: it was applied).
+    pub last: Option<(SystemTime, Option<String>)>,
+}
+
+impl Reloads {
+    pub fn record(&mut self, at: SystemTime, outcome: Result<(), String>) {
+        match &outcome {
+            Ok(()) => self.succeeded += 1,
+            Err(_) => self.failed += 1,
+        }
+        self.last = Some((at, outcome.err()));
+    }
+
+    /// Whether the last reload was refused (so the running configuration is not the file's).
+    pub fn last_failed(&self) -> bool {
+        matches!(self.last, Some((_, Some(_))))
+    }
 }
 
 /// Health of one probe, as the health module publishes it.

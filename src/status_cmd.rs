@@ -243,6 +243,13 @@ pub fn render(status: &pb::Status) -> String {
     for mode in modes {
         let _ = writeln!(out, "Mode: {mode}");
     }
+    if let Some(reload) = status.reload.as_ref().filter(|r| r.last_failed) {
+        let _ = writeln!(
+            out,
+            "Config: the last reload failed; the running configuration stays: {}",
+            reload.last_error
+        );
+    }
     let sessions_total = status.sessions.len();
     let _ = writeln!(out, "\nAddresses:");
     if status.addresses.is_empty() {
@@ -381,6 +388,13 @@ pub fn to_json(status: &pb::Status) -> Value {
             "draining": m.draining,
             "draining_reason": m.draining_reason,
             "control_socket": m.control_socket,
+        })),
+        "reload": status.reload.as_ref().map(|r| json!({
+            "succeeded": r.succeeded,
+            "failed": r.failed,
+            "last_at": timestamp_json(r.last_at.as_ref()),
+            "last_failed": r.last_failed,
+            "last_error": r.last_error,
         })),
         "addresses": status.addresses.iter().map(|a| json!({
             "prefix": a.prefix,

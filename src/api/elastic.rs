@@ -1,10 +1,11 @@
 //! `elastic.v1.Elastic`: GetStatus, WatchStatus and SetMaintenance, built from snapshots.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::Stream;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tonic::{Request, Response, Status as GrpcStatus};
 
 use super::proto::elastic::v1 as pb;
@@ -140,6 +141,18 @@ pub fn status(snapshot: &Snapshot) -> pb::Status {
             draining_reason: snapshot.mode.draining.clone().unwrap_or_default(),
             control_socket: snapshot.mode.control_socket,
         }),
+        reload: Some(pb::Reload {
+            succeeded: info.reloads.succeeded,
+            failed: info.reloads.failed,
+            last_at: info.reloads.last.as_ref().map(|(at, _)| timestamp(*at)),
+            last_failed: info.reloads.last_failed(),
+            last_error: info
+                .reloads
+                .last
+                .as_ref()
+                .and_then(|(_, error)| error.clone())
+                .unwrap_or_default(),
+        }),
     }
 }
 
@@ -212,22 +225,29 @@ pub struct Service {
     source: StatusSource,
     /// The daemon's control channel: only the control socket's instance has one.
     control: Option<mpsc::Sender<control::Request>>,
+    /// One permit per WatchStatus stream, held by its task.
+    watchers: Arc<Semaphore>,
 }
 
 impl Service {
-    /// The read-only service of the TCP API.
-    pub fn new(source: StatusSource) -> Self {
+    /// The read-only service of the TCP API, with at most `max_watchers` WatchStatus streams.
+    pub fn new(source: StatusSource, max_watchers: usize) -> Self {
         Service {
             source,
             control: None,
+            watchers: Arc::new(Semaphore::new(max_watchers)),
         }
     }
 
     /// The control socket's service: SetMaintenance and Drain reach the daemon through `control`.
-    pub fn with_control(source: StatusSource, control: mpsc::Sender<control::Request>) -> Self {
+    pub fn with_control(
+        source: StatusSource,
+        control: mpsc::Sender<control::Request>,
+        max_watchers: usize,
+    ) -> Self {
         Service {
-            source,
             control: Some(control),
+            ..Service::new(source, max_watchers)
         }
     }
 
@@ -324,6 +344,11 @@ impl elastic_server::Elastic for Service {
         &self,
         _request: Request<pb::WatchStatusRequest>,
     ) -> Result<Response<Self::WatchStatusStream>, GrpcStatus> {
+        let Ok(watcher) = self.watchers.clone().try_acquire_owned() else {
+            return Err(GrpcStatus::resource_exhausted(
+                "too many WatchStatus streams at once; try again later",
+            ));
+        };
         let mut source = self.source.clone();
         let mut sessions = mark_seen(&mut source);
         let (tx, rx) = mpsc::channel(WATCH_QUEUE);
@@ -334,6 +359,7 @@ impl elastic_server::Elastic for Service {
         };
         let _ = tx.try_send(Ok(first));
         tokio::spawn(async move {
+            let _watcher = watcher;
             loop {
                 tokio::select! {
                     () = tx.closed() => return,

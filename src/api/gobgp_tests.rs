@@ -35,6 +35,7 @@ fn info() -> Arc<DaemonInfo> {
         hold_time: 9,
         connect_retry: Duration::from_secs(5),
         multihop_ttl: 16,
+        reloads: Default::default(),
     })
 }
 

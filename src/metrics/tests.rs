@@ -69,6 +69,7 @@ fn snapshot() -> Snapshot {
             hold_time: 9,
             connect_retry: Duration::from_secs(5),
             multihop_ttl: 16,
+            reloads: Default::default(),
         }),
         taken_at: (Instant::now(), SystemTime::now()),
         sessions: vec![
