@@ -102,9 +102,12 @@ fn bgp_imports_nothing_above_it() {
         .collect();
     let gone: Vec<&String> = known.difference(&upward).collect();
     assert!(
-        new.is_empty() && gone.is_empty(),
-        "bgp imports modules above it that are not in KNOWN_BGP_UPWARD_IMPORTS: {new:?}; \
-         listed but no longer imported (remove them from the list): {gone:?}"
+        new.is_empty(),
+        "bgp imports modules above it that are not in KNOWN_BGP_UPWARD_IMPORTS: {new:?}"
+    );
+    assert!(
+        gone.is_empty(),
+        "listed in KNOWN_BGP_UPWARD_IMPORTS but no longer imported by bgp (delete them): {gone:?}"
     );
 }
 
@@ -138,7 +141,7 @@ fn check_cycles(graph: &Graph, depth: usize, known: &[(&str, &str)]) {
         .map(|(from, to)| {
             let back = graph.path(to, from).unwrap_or_default();
             format!(
-                "{from} -> {to} ({}), closing {from} -> {}",
+                "  {from} -> {to} ({}), closing {from} -> {}",
                 where_seen(graph, from, to),
                 back.join(" -> ")
             )
@@ -146,13 +149,23 @@ fn check_cycles(graph: &Graph, depth: usize, known: &[(&str, &str)]) {
         .collect();
     let gone: Vec<String> = known
         .difference(&found)
-        .map(|(from, to)| format!("(\"{from}\", \"{to}\")"))
+        .map(|(from, to)| format!("  (\"{from}\", \"{to}\"),"))
         .collect();
-    assert!(
-        new.is_empty() && gone.is_empty(),
-        "depth {depth}: new import cycle edges: {new:#?}\nlisted edges no longer on a cycle \
-         (remove them from the list): {gone:#?}"
-    );
+    let mut problems = String::new();
+    if !new.is_empty() {
+        problems += &format!(
+            "depth {depth}: import cycle edges that are not in the known list (a new cycle: \
+             break it):\n{}\n",
+            new.join("\n")
+        );
+    }
+    if !gone.is_empty() {
+        problems += &format!(
+            "depth {depth}: listed edges no longer on a cycle (delete them from the list):\n{}\n",
+            gone.join("\n")
+        );
+    }
+    assert!(problems.is_empty(), "{problems}");
 }
 
 fn where_seen(graph: &Graph, from: &str, to: &str) -> String {
