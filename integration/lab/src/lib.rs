@@ -1,7 +1,8 @@
 //! The network-namespace lab shared by the end-to-end tests (`integration/main.rs`), the demo and
 //! the two benchmarks: one crate, compiled once, each program using the part it needs.
 //!
-//! - this file: [`Lab`], its namespaces, hosts and processes;
+//! - this file: [`Lab`], its namespaces, hosts and processes; [`Netns`] one namespace;
+//! - [`daemon_binary`], [`run_cmd`], [`check_prerequisites`]: the programs the lab runs;
 //! - [`rs`]: the route servers (FRR, BIRD 2, GoBGP), their configs and their CLIs' output;
 //! - [`fakepeer`]: a route server written with raw bytes, for hostile input;
 //! - [`ProbeReport`]: what the client's `labnet probe` saw, as labnet prints it;
@@ -24,9 +25,11 @@
     reason = "the lab measures real time; the one-clock rule is the daemon's"
 )]
 
+mod commands;
 pub mod contender;
 pub mod fakepeer;
 pub mod measure;
+mod netns;
 mod probe_report;
 pub mod program;
 pub mod rs;
@@ -34,7 +37,7 @@ pub mod rs;
 use std::fs::{self, File};
 use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -42,6 +45,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 
+pub use commands::{check_prerequisites, daemon_binary, labnet_binary, run_cmd};
+pub use netns::Netns;
 pub use probe_report::{LOST, ProbeReport};
 pub use rs::{Community, Origin, RouteServer, RouteView, RsKind, SessionView};
 
@@ -107,56 +112,6 @@ impl LabSpec {
     pub fn md5_password(mut self, password: &str) -> Self {
         self.md5_password = Some(password.to_string());
         self
-    }
-}
-
-/// A network namespace we created; deleted on drop.
-pub struct Netns {
-    pub name: String,
-}
-
-impl Netns {
-    fn create(name: String) -> Result<Self, String> {
-        run_cmd("ip", &["netns", "add", &name])?;
-        let ns = Self { name };
-        ns.ip(&["link", "set", "lo", "up"])?;
-        Ok(ns)
-    }
-
-    /// `ip -n NAME ARGS…`.
-    pub fn ip(&self, args: &[&str]) -> Result<String, String> {
-        let mut all = vec!["-n", &self.name];
-        all.extend_from_slice(args);
-        run_cmd("ip", &all)
-    }
-
-    /// Runs `PROGRAM ARGS…` inside the namespace and returns its stdout.
-    pub fn exec(&self, program: &str, args: &[&str]) -> Result<String, String> {
-        let mut all = vec!["netns", "exec", &self.name, program];
-        all.extend_from_slice(args);
-        run_cmd("ip", &all)
-    }
-
-    fn sysctl(&self, settings: &[&str]) -> Result<(), String> {
-        let mut args = vec!["-q", "-w"];
-        args.extend_from_slice(settings);
-        self.exec("sysctl", &args).map(drop)
-    }
-
-    /// A command that would run `program` inside the namespace (`ip netns exec` execs it, so the
-    /// child's PID is the program's).
-    pub fn command(&self, program: &str) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.name, program]);
-        cmd
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        if let Err(e) = run_cmd("ip", &["netns", "del", &self.name]) {
-            eprintln!("lab: could not delete namespace {}: {e}", self.name);
-        }
     }
 }
 
@@ -667,43 +622,6 @@ impl Drop for Lab {
     }
 }
 
-/// The daemon under test: `ELASTIC_BIN` if set (e.g. the real lelastic while developing the lab),
-/// else the workspace's `elastic` binary, which Cargo builds for the test and bench targets (and
-/// the scripts build for the demo) in the same profile directory as the program running the lab.
-pub fn daemon_binary() -> String {
-    if let Ok(path) = std::env::var("ELASTIC_BIN") {
-        return path;
-    }
-    profile_dir().join("elastic").to_string_lossy().into_owned()
-}
-
-/// `LABNET_BIN` if set, else `target/<profile>/examples/labnet`, which `cargo test` builds next
-/// to the test binaries.
-pub fn labnet_binary() -> String {
-    if let Ok(path) = std::env::var("LABNET_BIN") {
-        return path;
-    }
-    let path = profile_dir().join("examples").join("labnet");
-    assert!(
-        path.exists(),
-        "{} is missing: `cargo test` builds it, `cargo test --test integration` alone does not \
-         (run `cargo build --examples` first)",
-        path.display()
-    );
-    path.to_string_lossy().into_owned()
-}
-
-/// `target/<profile>` of the running program: tests and benches run from
-/// `target/<profile>/deps/NAME-HASH`, examples (the demo) from `target/<profile>/examples/NAME`.
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let mut dir = exe.parent().expect("exe dir").to_path_buf();
-    if dir.ends_with("deps") || dir.ends_with("examples") {
-        dir.pop();
-    }
-    dir
-}
-
 /// Polls `check` every `poll` until it returns `Some`, or fails after `timeout`. Never unbounded.
 pub fn wait_until<T>(
     what: &str,
@@ -723,64 +641,8 @@ pub fn wait_until<T>(
     }
 }
 
-/// Runs a command to completion; `Err` carries its stderr.
-pub fn run_cmd(program: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("{program}: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "`{program} {}` failed ({}): {}{}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim(),
-            String::from_utf8_lossy(&out.stdout).trim()
-        ))
-    }
-}
-
 fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     let start = all.len().saturating_sub(lines);
     all[start..].iter().map(|l| format!("    {l}\n")).collect()
-}
-
-fn find_in_path(program: &str) -> bool {
-    if program.contains('/') {
-        return Path::new(program).is_file();
-    }
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
-        .unwrap_or(false)
-}
-
-/// Root, `ip`, the route-server software and the daemon binary, or an error naming what is missing.
-pub fn check_prerequisites(kind: &RsKind) -> Result<(), String> {
-    let mut missing = Vec::new();
-    if !nix::unistd::geteuid().is_root() {
-        missing.push("root (the lab creates network namespaces)".to_string());
-    }
-    let mut programs = vec!["ip", "sysctl"];
-    programs.extend(kind.programs());
-    for p in programs {
-        if !find_in_path(p) {
-            missing.push(format!("{p} (apt-get install {})", rs::package_of(p)));
-        }
-    }
-    let bin = daemon_binary();
-    if !find_in_path(&bin) {
-        missing.push(format!("daemon binary {bin}"));
-    }
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "missing: {} — run integration/test.sh as root",
-            missing.join(", ")
-        ))
-    }
 }
