@@ -8,7 +8,4 @@
     reason = "the lab measures real time; the one-clock rule is the daemon's"
 )]
 
-// The lab is shared with the demo and the benchmarks; each uses a part of it.
-#[allow(dead_code)]
-mod lab;
 mod suite;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::lab::{Lab, LabSpec, RsKind, daemon_binary, rs_address, wait_until};
+use elastic_lab::{Lab, LabSpec, RsKind, daemon_binary, rs_address, wait_until};
 
 use super::common::{SLOTS, or_panic, wait_established, wait_no_route_from, wait_route_from};
 
@@ -534,7 +534,7 @@ fn frr_taken_api_port_is_fatal() {
             "-dcid",
             "14",
             "-neighborpattern",
-            crate::lab::NEIGHBOR_PATTERN,
+            elastic_lab::NEIGHBOR_PATTERN,
             "-primary",
         ],
     );

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use nix::sched::{CloneFlags, setns};
 use nix::sys::signal::Signal;
 
-use crate::lab::{DCID, Lab, LabSpec, NEIGHBOR_PATTERN, ProcId, RsKind, daemon_binary, wait_until};
+use elastic_lab::{
+    DCID, Lab, LabSpec, NEIGHBOR_PATTERN, ProcId, RsKind, daemon_binary, wait_until,
+};
 
 use super::common::{or_panic, wait_no_route_from, wait_route_from};
 
