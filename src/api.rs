@@ -17,18 +17,6 @@ use tracing::{error, info};
 use crate::accept::{self, Limits};
 use crate::status::StatusSource;
 
-/// The protobuf types and service stubs generated from `proto/` by build.rs.
-pub mod proto {
-    pub mod elastic {
-        pub mod v1 {
-            tonic::include_proto!("elastic.v1");
-        }
-    }
-    pub mod apipb {
-        tonic::include_proto!("apipb");
-    }
-}
-
 /// Where lelastic (GoBGP) serves its API, and so where the `gobgp` CLI looks by default.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 
@@ -98,13 +86,13 @@ pub fn bind(listen: SocketAddr) -> Result<Bound, ApiError> {
 pub fn serve(bound: Bound, source: StatusSource) -> JoinHandle<()> {
     let limits = accept::within_open_file_limit(API_LIMITS);
     let incoming = accept::incoming(bound.listener, limits, "gRPC API");
-    let elastic = proto::elastic::v1::elastic_server::ElasticServer::new(elastic::Service::new(
-        source.clone(),
-        MAX_WATCHERS,
-    ))
+    let elastic = crate::proto::elastic::v1::elastic_server::ElasticServer::new(
+        elastic::Service::new(source.clone(), MAX_WATCHERS),
+    )
     .max_decoding_message_size(MAX_REQUEST_BYTES);
-    let gobgp = proto::apipb::gobgp_api_server::GobgpApiServer::new(gobgp::Service::new(source))
-        .max_decoding_message_size(MAX_REQUEST_BYTES);
+    let gobgp =
+        crate::proto::apipb::gobgp_api_server::GobgpApiServer::new(gobgp::Service::new(source))
+            .max_decoding_message_size(MAX_REQUEST_BYTES);
     let router = server_builder().add_service(elastic).add_service(gobgp);
     info!(
         listen = %bound.addr,
@@ -122,11 +110,11 @@ pub fn serve(bound: Bound, source: StatusSource) -> JoinHandle<()> {
 pub fn serve_control(
     listener: tokio::net::UnixListener,
     source: StatusSource,
-    control: tokio::sync::mpsc::Sender<crate::control::Request>,
+    control: tokio::sync::mpsc::Sender<elastic::ControlRequest>,
 ) -> JoinHandle<()> {
     let limits = accept::within_open_file_limit(CONTROL_LIMITS);
     let incoming = accept::incoming(listener, limits, "control socket");
-    let elastic = proto::elastic::v1::elastic_server::ElasticServer::new(
+    let elastic = crate::proto::elastic::v1::elastic_server::ElasticServer::new(
         elastic::Service::with_control(source, control, MAX_WATCHERS),
     )
     .max_decoding_message_size(MAX_REQUEST_BYTES);

@@ -16,36 +16,15 @@ use std::time::Duration;
 use clap::{Arg, ArgAction};
 use nix::sys::stat::Mode;
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{mpsc, oneshot};
 
-use crate::api::proto::elastic::v1 as pb;
-use crate::api::proto::elastic::v1::elastic_client::ElasticClient;
+use crate::api::elastic::ControlCommand;
+use crate::proto::elastic::v1 as pb;
+use crate::proto::elastic::v1::elastic_client::ElasticClient;
 
 /// Where `elastic drain` looks when `--socket` is not given (the path the README suggests).
 pub const DEFAULT_SOCKET: &str = "/run/elastic/control.sock";
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// What the control socket asks of the event loop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
-    /// Maintenance on or off, like the maintenance file.
-    SetMaintenance(bool),
-    /// Graceful shutdown (RFC 8326) without stopping, or its undoing.
-    Drain(bool),
-}
-
-/// One command and where to send the answer: the new state, or why it was refused.
-#[derive(Debug)]
-pub struct Request {
-    pub command: Command,
-    pub reply: oneshot::Sender<Result<bool, String>>,
-}
-
-/// The queue from the control socket's service to the event loop (a handful of operators).
-pub fn channel() -> (mpsc::Sender<Request>, mpsc::Receiver<Request>) {
-    mpsc::channel(8)
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -124,7 +103,7 @@ pub const WORDS: [&str; 3] = ["drain", "undrain", "maintenance"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
-    pub command: Command,
+    pub command: ControlCommand,
     pub socket: PathBuf,
 }
 
@@ -198,9 +177,9 @@ where
         (error.render().to_string(), code)
     })?;
     let command = match word {
-        "drain" => Command::Drain(!matches.get_flag("undo")),
-        "undrain" => Command::Drain(false),
-        _ => Command::SetMaintenance(
+        "drain" => ControlCommand::Drain(!matches.get_flag("undo")),
+        "undrain" => ControlCommand::Drain(false),
+        _ => ControlCommand::SetMaintenance(
             matches.get_one::<String>("state").map(String::as_str) == Some("on"),
         ),
     };
@@ -256,7 +235,7 @@ pub async fn send(options: &Options) -> Result<String, String> {
     let mut client = connect(&options.socket).await?;
     let failed = |status: tonic::Status| format!("the daemon refused: {}", status.message());
     match options.command {
-        Command::Drain(drain) => {
+        ControlCommand::Drain(drain) => {
             let answer = client
                 .drain(pb::DrainRequest { drain })
                 .await
@@ -270,7 +249,7 @@ pub async fn send(options: &Options) -> Result<String, String> {
                 "not draining: routes are announced as health decides".to_string()
             })
         }
-        Command::SetMaintenance(on) => {
+        ControlCommand::SetMaintenance(on) => {
             let answer = client
                 .set_maintenance(pb::SetMaintenanceRequest { drain: on })
                 .await
@@ -321,18 +300,24 @@ mod tests {
     #[test]
     fn the_words_parse_into_commands() {
         let parsed = |word: &str, args: &[&str]| parse(word, args.iter().copied()).unwrap();
-        assert_eq!(parsed("drain", &[]).command, Command::Drain(true));
-        assert_eq!(parsed("drain", &["--undo"]).command, Command::Drain(false));
-        assert_eq!(parsed("drain", &["-undo"]).command, Command::Drain(false));
-        assert_eq!(parsed("undrain", &[]).command, Command::Drain(false));
+        assert_eq!(parsed("drain", &[]).command, ControlCommand::Drain(true));
+        assert_eq!(
+            parsed("drain", &["--undo"]).command,
+            ControlCommand::Drain(false)
+        );
+        assert_eq!(
+            parsed("drain", &["-undo"]).command,
+            ControlCommand::Drain(false)
+        );
+        assert_eq!(parsed("undrain", &[]).command, ControlCommand::Drain(false));
         assert_eq!(
             parsed("maintenance", &["on"]).command,
-            Command::SetMaintenance(true)
+            ControlCommand::SetMaintenance(true)
         );
         assert_eq!(
             parsed("maintenance", &["off", "-socket", "/tmp/x.sock"]),
             Options {
-                command: Command::SetMaintenance(false),
+                command: ControlCommand::SetMaintenance(false),
                 socket: PathBuf::from("/tmp/x.sock"),
             }
         );

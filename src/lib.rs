@@ -34,6 +34,7 @@ pub mod hooks;
 pub mod logging;
 pub mod metrics;
 pub mod probe;
+pub mod proto;
 pub mod settings;
 pub mod status;
 pub mod status_cmd;

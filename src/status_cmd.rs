@@ -14,8 +14,8 @@ use clap::{Arg, ArgAction};
 use serde_json::{Value, json};
 
 use crate::api::DEFAULT_LISTEN;
-use crate::api::proto::elastic::v1 as pb;
-use crate::api::proto::elastic::v1::elastic_client::ElasticClient;
+use crate::proto::elastic::v1 as pb;
+use crate::proto::elastic::v1::elastic_client::ElasticClient;
 
 pub const EXIT_ALL_ANNOUNCED: u8 = 0;
 pub const EXIT_NOT_ANNOUNCED: u8 = 1;

@@ -5,16 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::Stream;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tonic::{Request, Response, Status as GrpcStatus};
 
-use super::proto::elastic::v1 as pb;
-use super::proto::elastic::v1::elastic_server;
 use super::{duration, timestamp};
 use crate::bgp::session::{MessageCounts, SessionStatus, State};
 use crate::config::Role;
 use crate::config::values::Community;
-use crate::control;
+use crate::proto::elastic::v1 as pb;
+use crate::proto::elastic::v1::elastic_server;
 use crate::status::{Snapshot, StatusSource};
 
 /// Changes are rare; a client that does not read gets dropped once this many are queued.
@@ -222,10 +221,31 @@ pub fn changes(before: &pb::Status, after: &pb::Status) -> Vec<pb::Change> {
         .collect()
 }
 
+/// What the control socket's service asks of the event loop (SetMaintenance, Drain).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlCommand {
+    /// Maintenance on or off, like the maintenance file.
+    SetMaintenance(bool),
+    /// Graceful shutdown (RFC 8326) without stopping, or its undoing.
+    Drain(bool),
+}
+
+/// One command and where to send the answer: the new state, or why it was refused.
+#[derive(Debug)]
+pub struct ControlRequest {
+    pub command: ControlCommand,
+    pub reply: oneshot::Sender<Result<bool, String>>,
+}
+
+/// The queue from the control socket's service to the event loop (a handful of operators).
+pub fn channel() -> (mpsc::Sender<ControlRequest>, mpsc::Receiver<ControlRequest>) {
+    mpsc::channel(8)
+}
+
 pub struct Service {
     source: StatusSource,
     /// The daemon's control channel: only the control socket's instance has one.
-    control: Option<mpsc::Sender<control::Request>>,
+    control: Option<mpsc::Sender<ControlRequest>>,
     /// One permit per WatchStatus stream, held by its task.
     watchers: Arc<Semaphore>,
 }
@@ -243,7 +263,7 @@ impl Service {
     /// The control socket's service: SetMaintenance and Drain reach the daemon through `control`.
     pub fn with_control(
         source: StatusSource,
-        control: mpsc::Sender<control::Request>,
+        control: mpsc::Sender<ControlRequest>,
         max_watchers: usize,
     ) -> Self {
         Service {
@@ -253,7 +273,7 @@ impl Service {
     }
 
     /// Hands `command` to the daemon's event loop and waits for its answer.
-    async fn ask(&self, rpc: &str, command: control::Command) -> Result<bool, GrpcStatus> {
+    async fn ask(&self, rpc: &str, command: ControlCommand) -> Result<bool, GrpcStatus> {
         let Some(control) = &self.control else {
             let why = if self.source.mode.borrow().control_socket {
                 "this API is read-only; use the control socket (elastic drain / elastic maintenance)"
@@ -266,7 +286,7 @@ impl Service {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let gone = || GrpcStatus::unavailable("the daemon is stopping");
         control
-            .send(control::Request { command, reply })
+            .send(ControlRequest { command, reply })
             .await
             .map_err(|_| gone())?;
         answer
@@ -393,7 +413,7 @@ impl elastic_server::Elastic for Service {
     ) -> Result<Response<pb::SetMaintenanceResponse>, GrpcStatus> {
         let drain = request.into_inner().drain;
         let draining = self
-            .ask("SetMaintenance", control::Command::SetMaintenance(drain))
+            .ask("SetMaintenance", ControlCommand::SetMaintenance(drain))
             .await?;
         Ok(Response::new(pb::SetMaintenanceResponse { draining }))
     }
@@ -403,7 +423,7 @@ impl elastic_server::Elastic for Service {
         request: Request<pb::DrainRequest>,
     ) -> Result<Response<pb::DrainResponse>, GrpcStatus> {
         let drain = request.into_inner().drain;
-        let draining = self.ask("Drain", control::Command::Drain(drain)).await?;
+        let draining = self.ask("Drain", ControlCommand::Drain(drain)).await?;
         Ok(Response::new(pb::DrainResponse { draining }))
     }
 }

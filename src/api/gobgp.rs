@@ -15,7 +15,11 @@ use ipnet::IpNet;
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
-use super::proto::apipb::{
+use super::{any, timestamp};
+use crate::announce::{DesiredRoutes, RouteAttrs};
+use crate::bgp::session::{MessageCounts, SessionStatus, State};
+use crate::bgp::wire::{self, Capability, UpdateContext};
+use crate::proto::apipb::{
     self, AfiSafi, AfiSafiConfig, AfiSafiState, Destination, EbgpMultihop, GetBgpRequest,
     GetBgpResponse, Global, GracefulRestart, ListPathRequest, ListPathResponse, ListPeerRequest,
     ListPeerResponse, Messages, Path, Peer, PeerConf, PeerState, PeerType, Queues, RouteReflector,
@@ -25,10 +29,6 @@ use super::proto::apipb::{
     peer_state::{AdminState, SessionState},
     table_lookup_prefix,
 };
-use super::{any, timestamp};
-use crate::announce::{DesiredRoutes, RouteAttrs};
-use crate::bgp::session::{MessageCounts, SessionStatus, State};
-use crate::bgp::wire::{self, Capability, UpdateContext};
 use crate::status::{DaemonInfo, Snapshot, StatusSource};
 
 /// ORIGIN INCOMPLETE, the only origin elastic (like lelastic) announces.

@@ -6,12 +6,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 
-use super::proto::apipb::{self, gobgp_api_client::GobgpApiClient};
-use super::proto::elastic::v1 as pb;
-use super::proto::elastic::v1::elastic_client::ElasticClient;
 use crate::announce::desired_routes;
 use crate::bgp::session::{SessionStatus, State};
 use crate::cli::Role;
+use crate::proto::apipb::{self, gobgp_api_client::GobgpApiClient};
+use crate::proto::elastic::v1 as pb;
+use crate::proto::elastic::v1::elastic_client::ElasticClient;
 use crate::status::{DaemonInfo, StatusSource};
 
 fn session(state: State) -> SessionStatus {
@@ -160,7 +160,8 @@ async fn status_watch_and_maintenance_over_grpc() {
 
 #[tokio::test]
 async fn the_control_socket_hands_commands_to_the_daemon_and_relays_the_answer() {
-    use crate::control::{self, Command, Options};
+    use crate::api::elastic::{self, ControlCommand};
+    use crate::control::{self, Options};
     let fixture = start();
     let dir = std::env::temp_dir().join(format!("elastic-api-control-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -185,15 +186,15 @@ async fn the_control_socket_hands_commands_to_the_daemon_and_relays_the_answer()
         fixture._addresses_tx.subscribe(),
         fixture._probes_tx.subscribe(),
     );
-    let (tx, mut rx) = control::channel();
+    let (tx, mut rx) = elastic::channel();
     let server = super::serve_control(listener, source, tx);
     // The daemon's side: records the commands; refuses a drain as a stopping daemon would.
     let daemon = tokio::spawn(async move {
         let mut seen = Vec::new();
         while let Some(request) = rx.recv().await {
             let answer = match request.command {
-                Command::SetMaintenance(on) => Ok(on),
-                Command::Drain(_) => Err("the daemon is stopping".to_string()),
+                ControlCommand::SetMaintenance(on) => Ok(on),
+                ControlCommand::Drain(_) => Err("the daemon is stopping".to_string()),
             };
             seen.push(request.command);
             let _ = request.reply.send(answer);
@@ -213,23 +214,23 @@ async fn the_control_socket_hands_commands_to_the_daemon_and_relays_the_answer()
             .await
         }
     };
-    let on = ask(Command::SetMaintenance(true)).await.unwrap();
+    let on = ask(ControlCommand::SetMaintenance(true)).await.unwrap();
     assert!(on.starts_with("maintenance on"), "{on}");
-    let off = ask(Command::SetMaintenance(false)).await.unwrap();
+    let off = ask(ControlCommand::SetMaintenance(false)).await.unwrap();
     assert!(off.starts_with("maintenance off"), "{off}");
-    let refused = ask(Command::Drain(true)).await.unwrap_err();
+    let refused = ask(ControlCommand::Drain(true)).await.unwrap_err();
     assert!(refused.contains("the daemon is stopping"), "{refused}");
     assert_eq!(
         daemon.await.unwrap(),
         [
-            Command::SetMaintenance(true),
-            Command::SetMaintenance(false),
-            Command::Drain(true)
+            ControlCommand::SetMaintenance(true),
+            ControlCommand::SetMaintenance(false),
+            ControlCommand::Drain(true)
         ]
     );
     // No socket: a clear error, not a hang.
     let missing = control::send(&Options {
-        command: Command::Drain(true),
+        command: ControlCommand::Drain(true),
         socket: dir.join("absent.sock"),
     })
     .await

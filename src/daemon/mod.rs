@@ -9,7 +9,7 @@
 //!  OperatorEvent (mpsc) ◄── main.rs: SIGTERM, SIGINT, SIGHUP ──┐
 //!  ProbeReport (mpsc)   ◄── probe tasks (probes.rs) ───────────┤
 //!  () (mpsc)            ◄── netlink address watch ─────────────┼──► daemon loop (one task)
-//!  control::Request     ◄── control socket (api::serve_control)┤
+//!  api::elastic::ControlRequest     ◄── control socket (api::serve_control)┤
 //!  timers: drain, withdraw, Cease, announce delay, maintenance poll, watchdog ─┘
 //!
 //!  daemon loop ─► watch<routes> ─────────────────► peer task ×N (bgp::peer)
@@ -201,7 +201,7 @@ pub async fn run(
     // The sessions have not run yet (one thread; no await since spawning them).
     let _api = api_listener.map(|bound| api::serve(bound, source.clone()));
     let _metrics = metrics_listener.map(|bound| metrics::serve(bound, source.clone()));
-    let (control_tx, control_rx) = control::channel();
+    let (control_tx, control_rx) = api::elastic::channel();
     let _control = control_listener.map(|listener| {
         info!(socket = ?settings.control_socket, "control socket listening (SetMaintenance, Drain)");
         api::serve_control(listener, source, control_tx)
@@ -255,7 +255,7 @@ struct Inputs<'a> {
     events: &'a mut mpsc::Receiver<OperatorEvent>,
     reports: mpsc::Receiver<ProbeReport>,
     address_changes: mpsc::Receiver<()>,
-    control: mpsc::Receiver<control::Request>,
+    control: mpsc::Receiver<api::elastic::ControlRequest>,
 }
 
 /// Everything the event loop's handlers change.
@@ -489,18 +489,18 @@ impl Daemon {
     }
 
     /// A request from the control socket: the new state, or why it was refused.
-    fn on_control(&mut self, command: control::Command) -> Result<bool, String> {
+    fn on_control(&mut self, command: api::elastic::ControlCommand) -> Result<bool, String> {
         match command {
-            control::Command::SetMaintenance(on) => {
+            api::elastic::ControlCommand::SetMaintenance(on) => {
                 info!(on, "maintenance requested through the control socket");
                 self.gate.request_maintenance(on);
                 self.refresh();
                 Ok(on)
             }
-            control::Command::Drain(_) if self.shutdown.stopping() => {
+            api::elastic::ControlCommand::Drain(_) if self.shutdown.stopping() => {
                 Err("the daemon is stopping; it is draining already".to_string())
             }
-            control::Command::Drain(on) => {
+            api::elastic::ControlCommand::Drain(on) => {
                 if on {
                     info!(
                         "elastic drain: announcing every route with GRACEFUL_SHUTDOWN 65535:0 and demoted attributes"
