@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use nix::sched::{CloneFlags, setns};
 use nix::sys::signal::Signal;
 
+use elastic_lab::flood::{self, metric};
 use elastic_lab::{
     DCID, Lab, LabSpec, NEIGHBOR_PATTERN, ProcId, RsKind, daemon_binary, wait_until,
 };
@@ -58,17 +58,6 @@ fn scrape(lab: &Lab) -> Option<String> {
     let url = format!("http://{METRICS}/metrics");
     let (code, out) = in_host(lab, "curl", &["-sS", "--max-time", "5", &url]);
     (code == 0).then_some(out)
-}
-
-/// The value of one sample (`name{labels}`) in a scrape.
-fn sample(text: &str, name_and_labels: &str) -> Option<f64> {
-    text.lines().find_map(|l| {
-        l.strip_prefix(name_and_labels)?
-            .strip_prefix(' ')?
-            .trim()
-            .parse()
-            .ok()
-    })
 }
 
 fn wait_log(lab: &Lab, daemon: ProcId, needle: &str) {
@@ -207,12 +196,12 @@ fn a_reload_while_the_default_file_is_gone_keeps_the_running_configuration() {
     assert!(text.contains("the last reload failed"), "{text}");
     let metrics = or_panic(&lab, wait_until("a scrape", LONG, POLL, || scrape(&lab)));
     assert_eq!(
-        sample(&metrics, "elastic_config_last_reload_successful"),
+        metric(&metrics, "elastic_config_last_reload_successful"),
         Some(0.0),
         "{metrics}"
     );
     assert_eq!(
-        sample(&metrics, "elastic_config_reloads_total{result=\"failure\"}"),
+        metric(&metrics, "elastic_config_reloads_total{result=\"failure\"}"),
         Some(1.0),
         "{metrics}"
     );
@@ -229,47 +218,10 @@ fn a_reload_while_the_default_file_is_gone_keeps_the_running_configuration() {
     wait_route_from(&lab, 1, PREFIX, host, LONG);
 }
 
-/// Opens `count` TCP connections to `to` from inside `netns` without waiting for them to be
-/// accepted, and returns them open. setns affects only the calling thread, so a short-lived
-/// thread does it; the sockets stay in the namespace they were made in.
-fn idle_connections(netns: &str, to: SocketAddr, count: usize) -> Vec<socket2::Socket> {
-    let path = format!("/run/netns/{netns}");
-    std::thread::spawn(move || {
-        let ns = fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        setns(&ns, CloneFlags::CLONE_NEWNET).unwrap_or_else(|e| panic!("setns {path}: {e}"));
-        (0..count)
-            .map(|_| {
-                let socket = socket2::Socket::new(
-                    socket2::Domain::IPV4,
-                    socket2::Type::STREAM,
-                    Some(socket2::Protocol::TCP),
-                )
-                .expect("a socket (is the test's open-file limit high enough?)");
-                socket.set_nonblocking(true).unwrap();
-                // In progress is fine: the kernel completes or retries the handshake.
-                let _ = socket.connect(&to.into());
-                socket
-            })
-            .collect()
-    })
-    .join()
-    .expect("connecting thread")
-}
-
-/// The test needs more descriptors than the daemon is given; root may raise its own limit.
-fn raise_own_open_file_limit(at_least: u64) {
-    use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
-    if soft < at_least {
-        let new = at_least.max(hard);
-        setrlimit(Resource::RLIMIT_NOFILE, new, new).expect("raise the test's open-file limit");
-    }
-}
-
 #[test]
 fn a_flood_of_idle_api_connections_fails_no_probe_and_withdraws_nothing() {
     const FLOOD: usize = 1100;
-    raise_own_open_file_limit(FLOOD as u64 + 1024);
+    flood::raise_open_file_limit(FLOOD as u64 + 1024).unwrap_or_else(|e| panic!("{e}"));
     let mut lab = Lab::new(LabSpec::new(RsKind::Frr));
     let host = lab.host(1).session_address();
     let up_file = lab.dir.join("svc-up");
@@ -296,7 +248,7 @@ fn a_flood_of_idle_api_connections_fails_no_probe_and_withdraws_nothing() {
     wait_route_from(&lab, 1, PREFIX, host, LONG);
     let before = or_panic(&lab, wait_until("a scrape", LONG, POLL, || scrape(&lab)));
     let failures_of = |text: &str| {
-        sample(
+        metric(
             text,
             "elastic_probe_runs_total{probe=\"svc\",result=\"failure\"}",
         )
@@ -305,7 +257,10 @@ fn a_flood_of_idle_api_connections_fails_no_probe_and_withdraws_nothing() {
     let failed_before = failures_of(&before);
 
     let api: SocketAddr = "127.0.0.1:50051".parse().unwrap();
-    let flood = idle_connections(&lab.host(1).ns.name, api, FLOOD);
+    let flood = or_panic(
+        &lab,
+        flood::idle_connections(&lab.host(1).ns.name, api, FLOOD),
+    );
     // Long enough for the probe to run 50 times and for silent connections to time out and
     // be replaced from the backlog.
     let flood_ends = Instant::now() + Duration::from_secs(10);
@@ -332,7 +287,7 @@ fn a_flood_of_idle_api_connections_fails_no_probe_and_withdraws_nothing() {
         });
         scrapes += 1;
         assert_eq!(
-            sample(
+            metric(
                 &metrics,
                 &format!("elastic_address_wanted{{prefix=\"{PREFIX}\"}}")
             ),

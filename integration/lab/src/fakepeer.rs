@@ -5,15 +5,12 @@
 //! Written by hand on purpose: it must produce malformed messages a codec would refuse to build.
 //! Only the few messages needed are encoded (RFC 4271 §4, RFC 4760, RFC 6793).
 
-use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-use nix::sched::{CloneFlags, setns};
 
 use super::{Lab, rs_address};
 
@@ -34,17 +31,10 @@ impl FakePeer {
     /// Listens on route-server address `slot` (which must have no real route server) inside the
     /// lab's router namespace.
     pub fn bind(lab: &Lab, slot: u8) -> Result<Self, String> {
-        let ns_path = format!("/run/netns/{}", lab.router.name);
         let address = SocketAddr::new(rs_address(slot), 179);
-        // setns affects only the calling thread, so a short-lived thread enters the namespace; the
-        // socket stays in the namespace it was created in after the thread is gone.
-        let listener = std::thread::spawn(move || -> Result<TcpListener, String> {
-            let ns = File::open(&ns_path).map_err(|e| format!("{ns_path}: {e}"))?;
-            setns(&ns, CloneFlags::CLONE_NEWNET).map_err(|e| format!("setns {ns_path}: {e}"))?;
+        let listener = crate::flood::in_netns(&lab.router.name, move || {
             TcpListener::bind(address).map_err(|e| format!("bind {address}: {e}"))
-        })
-        .join()
-        .map_err(|_| "setns thread panicked".to_string())??;
+        })??;
         listener.set_nonblocking(true).map_err(|e| e.to_string())?;
         Ok(Self { listener, address })
     }

@@ -28,6 +28,7 @@
 mod commands;
 pub mod contender;
 pub mod fakepeer;
+pub mod flood;
 pub mod measure;
 mod netns;
 mod probe_report;
