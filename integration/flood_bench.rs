@@ -266,8 +266,17 @@ fn print_table(rows: &[(String, Outcome)], seconds: u64) {
     for (name, o) in rows {
         let cells = [
             name.clone(),
-            format!("{}", o.probe_failures),
-            yes_no(o.wanted_throughout, "throughout", "lost"),
+            // Both come from the metrics: unknown when no scrape was answered.
+            if o.scrapes_answered == 0 {
+                "unknown".to_string()
+            } else {
+                format!("{}", o.probe_failures)
+            },
+            if o.scrapes_answered == 0 {
+                "unknown".to_string()
+            } else {
+                yes_no(o.wanted_throughout, "throughout", "lost")
+            },
             yes_no(o.at_route_server_throughout, "throughout", "withdrawn"),
             o.most_descriptors.to_string(),
             format!("{} / {}", o.watchers_streaming, o.watchers_refused),
