@@ -15,9 +15,12 @@
 //!   probes, their rise/fall state, and the commands run on service state changes.
 //! - [`status`]: plain-data snapshots; [`systemd`]: sd_notify.
 //! - [`clock`]: the shell's one clock; `clippy.toml` forbids every other way to read time.
-//! - [`control`]: the control socket (SetMaintenance, Drain) and its `elastic drain` client.
-//! - [`api`]: gRPC (elastic.v1 and the GoBGP v3 subset) over snapshots; [`status_cmd`] is its
-//!   `elastic status` client; [`metrics`] exports snapshots in the Prometheus text format.
+//! - [`control`]: the control socket (SetMaintenance, Drain); [`accept`]: the limits every
+//!   listener accepts connections within.
+//! - [`api`]: gRPC (elastic.v1 and the GoBGP v3 subset) over snapshots, from the [`proto`] types;
+//!   [`metrics`] exports snapshots in the Prometheus text format.
+//! - [`client`]: `elastic status` (the API) and `elastic drain` / `maintenance` (the control
+//!   socket).
 
 pub mod accept;
 pub mod addrs;
@@ -25,6 +28,7 @@ pub mod announce;
 pub mod api;
 pub mod bgp;
 pub mod cli;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod control;
@@ -37,5 +41,4 @@ pub mod probe;
 pub mod proto;
 pub mod settings;
 pub mod status;
-pub mod status_cmd;
 pub mod systemd;

@@ -4,9 +4,10 @@
 use std::process::ExitCode;
 
 use elastic::cli::{self, Command, Invocation};
+use elastic::client;
 use elastic::daemon::{self, OperatorEvent};
 use elastic::settings::{self, Settings};
-use elastic::{accept, config, control, logging, status_cmd};
+use elastic::{accept, config, logging};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tracing::{error, warn};
@@ -15,16 +16,16 @@ use tracing::{error, warn};
 /// error or an invalid config file (and anything `check-config` rejects); 2 for bad usage.
 fn main() -> ExitCode {
     let mut args = std::env::args_os().skip(1).peekable();
-    // `elastic status …` asks a running daemon; its exit codes are documented in status_cmd.
+    // `elastic status …` asks a running daemon; its exit codes are documented in client::status.
     if args.peek().is_some_and(|first| first == "status") {
-        return status_cmd::main(args.skip(1));
+        return client::status::main(args.skip(1));
     }
     // `elastic drain`, `undrain`, `maintenance on|off` talk to the daemon's control socket.
     if let Some(word) = args
         .peek()
-        .and_then(|first| control::WORDS.iter().find(|w| first == **w))
+        .and_then(|first| client::control::WORDS.iter().find(|w| first == **w))
     {
-        return control::main(word, args.skip(1));
+        return client::control::main(word, args.skip(1));
     }
     let (invocation, check_only) = match cli::parse(args) {
         Ok(Command::Run(invocation)) => (invocation, false),

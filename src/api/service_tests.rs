@@ -100,7 +100,7 @@ async fn status_watch_and_maintenance_over_grpc() {
     assert_eq!(status.addresses.len(), 1);
     assert_eq!(status.addresses[0].communities, ["65000:2"]);
     assert!(!status.all_announced, "no Established session carries it");
-    assert_eq!(crate::status_cmd::exit_code(&status), 1);
+    assert_eq!(crate::client::status::exit_code(&status), 1);
 
     let mut watch = client
         .watch_status(pb::WatchStatusRequest {})
@@ -125,7 +125,7 @@ async fn status_watch_and_maintenance_over_grpc() {
         .unwrap();
     let status = next.status.unwrap();
     assert!(status.all_announced);
-    assert_eq!(crate::status_cmd::exit_code(&status), 0);
+    assert_eq!(crate::client::status::exit_code(&status), 0);
     let kinds: Vec<_> = next
         .changes
         .iter()
@@ -161,7 +161,8 @@ async fn status_watch_and_maintenance_over_grpc() {
 #[tokio::test]
 async fn the_control_socket_hands_commands_to_the_daemon_and_relays_the_answer() {
     use crate::api::elastic::{self, ControlCommand};
-    use crate::control::{self, Options};
+    use crate::client::control::{self as client, Options};
+    use crate::control;
     let fixture = start();
     let dir = std::env::temp_dir().join(format!("elastic-api-control-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -207,7 +208,7 @@ async fn the_control_socket_hands_commands_to_the_daemon_and_relays_the_answer()
     let ask = |command| {
         let path = path.clone();
         async move {
-            control::send(&Options {
+            client::send(&Options {
                 command,
                 socket: path,
             })
@@ -229,7 +230,7 @@ async fn the_control_socket_hands_commands_to_the_daemon_and_relays_the_answer()
         ]
     );
     // No socket: a clear error, not a hang.
-    let missing = control::send(&Options {
+    let missing = client::send(&Options {
         command: ControlCommand::Drain(true),
         socket: dir.join("absent.sock"),
     })

@@ -62,18 +62,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString>,
 {
-    let args: Vec<OsString> = args
-        .into_iter()
-        .map(|a| {
-            let a: OsString = a.into();
-            match a.to_str() {
-                Some(s) if s.starts_with('-') && !s.starts_with("--") && s.len() > 2 => {
-                    OsString::from(format!("-{s}"))
-                }
-                _ => a,
-            }
-        })
-        .collect();
+    let args = super::go_style(args);
     match command().try_get_matches_from(args) {
         Ok(matches) => Ok(Options {
             api: matches
@@ -106,17 +95,11 @@ where
             return ExitCode::from(code);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("elastic status: cannot start the runtime: {error}");
-            return ExitCode::from(EXIT_UNREACHABLE);
-        }
+    let outcome = match super::on_runtime("elastic status", EXIT_UNREACHABLE, fetch(&options.api)) {
+        Ok(outcome) => outcome,
+        Err(code) => return code,
     };
-    let status = match runtime.block_on(fetch(&options.api)) {
+    let status = match outcome {
         Ok(status) => status,
         Err(error) => {
             eprintln!("elastic status: {error}");
