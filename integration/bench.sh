@@ -7,9 +7,9 @@
 # Prints one table: start-up time to the route at the route servers, memory and CPU at idle with
 # four sessions, and the time to get 10,000 prefixes to the route servers. About 3–4 minutes.
 #
-# lelastic: LELASTIC_BIN=/path/to/lelastic, or it is built into a temporary directory with
-# LELASTIC_BUILD (default ../shared/peers/lelastic/build.sh beside the repository) when that builder exists; without
-# either, its column reads n/a. BENCH_IDLE_SECS (60) and BENCH_RUNS (3) shorten or lengthen runs.
+# lelastic: LELASTIC_BIN=/path/to/lelastic, or LELASTIC_BUILD=/path/to/a/script that builds it
+# and writes the binary to the path it is given (`script OUT`); without either, its column reads
+# n/a. BENCH_IDLE_SECS (60) and BENCH_RUNS (3) shorten or lengthen runs.
 #
 # Installs what it lacks (frr, gobgpd, iproute2, procps, a C linker). Removes everything it
 # created, also on Ctrl-C.
@@ -58,8 +58,8 @@ trap 'exit 130' INT TERM
 # --- lelastic ------------------------------------------------------------------------------------
 lelastic=${LELASTIC_BIN:-}
 if [ -z "$lelastic" ]; then
-    builder=${LELASTIC_BUILD:-$repo/../shared/peers/lelastic/build.sh}
-    if [ -x "$builder" ]; then
+    builder=${LELASTIC_BUILD:-}
+    if [ -n "$builder" ] && [ -x "$builder" ]; then
         echo "bench.sh: building lelastic with $builder (set LELASTIC_BIN to skip)…"
         "$builder" "$scratch/lelastic" >/dev/null
         lelastic="$scratch/lelastic"

@@ -6,23 +6,18 @@
 //!
 //! Root only. SIGINT / SIGTERM stop it between steps; the lab's `Drop` removes namespaces and
 //! processes in every case.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the lab measures real time; the one-clock rule is the daemon's"
+)]
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
-use serde_json::Value;
 
-// The lab is shared with the tests and the benchmark; the demo uses a part of it.
-#[allow(dead_code, unused_imports)]
-#[path = "lab/mod.rs"]
-mod lab;
-
-#[path = "bench/interrupt.rs"]
-mod interrupt;
-
-use interrupt::{INTERRUPTED, Interrupt, run_program};
-use lab::{LABNET_PORT, Lab, LabSpec, RsKind, VIP4};
+use elastic_lab::program::{INTERRUPTED, Interrupt, run_program};
+use elastic_lab::{self as lab, LABNET_PORT, Lab, LabSpec, ProbeReport, RsKind, VIP4};
 
 const VIP4_PREFIX: &str = "203.0.113.10/32";
 const VIP6_ADDRESS: &str = "2001:db8:100::1/64";
@@ -60,86 +55,6 @@ impl Timeline {
 
     fn note(&self, event: impl AsRef<str>) {
         println!("t+{:5.2}s  {}", self.now(), event.as_ref());
-    }
-}
-
-/// The client's view of one phase, from `labnet probe`.
-struct ProbeReport {
-    sent: u64,
-    lost: u64,
-    longest_gap_ms: u64,
-    /// (second since the probe started, answerer or "lost", count), in time order.
-    per_second: Vec<(u64, String, u64)>,
-}
-
-impl ProbeReport {
-    fn parse(log: &str) -> Result<Self, String> {
-        let line = log
-            .lines()
-            .find(|l| l.starts_with('{'))
-            .ok_or_else(|| format!("labnet probe printed no report: {log:?}"))?;
-        let v: Value = serde_json::from_str(line).map_err(|e| format!("probe report: {e}"))?;
-        let number = |key: &str| {
-            v[key]
-                .as_u64()
-                .ok_or_else(|| format!("probe report has no {key}: {line}"))
-        };
-        let mut per_second = Vec::new();
-        if let Some(seconds) = v["per_second"].as_object() {
-            for (second, counts) in seconds {
-                let second: u64 = second.parse().map_err(|_| format!("bad second {second}"))?;
-                for (who, n) in counts.as_object().into_iter().flatten() {
-                    per_second.push((second, who.clone(), n.as_u64().unwrap_or(0)));
-                }
-            }
-        }
-        per_second.sort();
-        Ok(Self {
-            sent: number("sent")?,
-            lost: number("lost")?,
-            longest_gap_ms: number("longest_gap_ms")?,
-            per_second,
-        })
-    }
-
-    fn answered_by(&self, who: &str) -> u64 {
-        self.per_second
-            .iter()
-            .filter(|(_, w, _)| w == who)
-            .map(|(_, _, n)| n)
-            .sum()
-    }
-
-    /// "a 200" or "a 37, lost 3, b 160": answers per host, in the order hosts first answered.
-    fn breakdown(&self) -> String {
-        let mut order: Vec<&str> = Vec::new();
-        for (_, who, _) in &self.per_second {
-            if !order.contains(&who.as_str()) {
-                order.push(who);
-            }
-        }
-        order
-            .iter()
-            .map(|who| format!("{who} {}", self.answered_by(who)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    /// One line per second: "s0 a×100  s1 a×37 lost×3 b×60 …".
-    fn seconds(&self) -> String {
-        let mut out = String::new();
-        let mut current = None;
-        for (second, who, n) in &self.per_second {
-            if current != Some(*second) {
-                if current.is_some() {
-                    out.push_str(" | ");
-                }
-                out.push_str(&format!("{second}s:"));
-                current = Some(*second);
-            }
-            out.push_str(&format!(" {who}×{n}"));
-        }
-        out
     }
 }
 

@@ -1,4 +1,4 @@
-# Sourced by demo.sh, bench.sh and failover-bench.sh, which each run one lab program in the
+# Sourced by demo.sh, bench.sh, failover-bench.sh and flood-bench.sh, which each run one lab program in the
 # background. The program removes its lab itself on SIGTERM; whatever it could not remove (it was
 # killed or crashed) is removed here: namespaces that appeared during this run and carry the
 # program's tag (the lab names them el-<pid mod 100000><letter>-…), the processes inside them, its

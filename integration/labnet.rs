@@ -7,13 +7,17 @@
 //!   which hosts answered how often, the longest gap between two answers, the lost count.
 //!
 //! Hand-written argument parsing: four flags do not justify a dependency for an example.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the lab measures real time; the one-clock rule is the daemon's"
+)]
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use elastic_lab::{LOST, ProbeReport};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -155,7 +159,7 @@ fn probe(args: &[String]) -> Result<(), String> {
         let second = t.duration_since(start).as_secs();
         let who = answers
             .get(&(seq as u64))
-            .map_or("lost".to_string(), |a| a.0.clone());
+            .map_or(LOST.to_string(), |a| a.0.clone());
         *per_second
             .entry(second)
             .or_default()
@@ -174,16 +178,16 @@ fn probe(args: &[String]) -> Result<(), String> {
     }
     longest_gap = longest_gap.max(end.min(Instant::now()).saturating_duration_since(last));
     let last_answerer = answers.values().max_by_key(|a| a.1).map(|a| a.0.clone());
-    let report = json!({
-        "target": target.to_string(),
-        "interval_ms": interval.as_millis() as u64,
-        "sent": sent_at.len(),
-        "answered": answers.len(),
-        "lost": sent_at.len() - answers.len(),
-        "longest_gap_ms": longest_gap.as_millis() as u64,
-        "last_answerer": last_answerer,
-        "per_second": per_second,
-    });
+    let report = ProbeReport {
+        target: target.to_string(),
+        interval_ms: interval.as_millis() as u64,
+        sent: sent_at.len() as u64,
+        answered: answers.len() as u64,
+        lost: (sent_at.len() - answers.len()) as u64,
+        longest_gap_ms: longest_gap.as_millis() as u64,
+        last_answerer,
+        per_second,
+    };
     println!("{report}");
     Ok(())
 }

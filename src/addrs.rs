@@ -76,20 +76,20 @@ pub fn eligible_prefixes(
 /// An address that could identify this host or be announced: not loopback, link-local, multicast,
 /// unspecified or the IPv4 broadcast address. Private ranges count (the kernel's "scope global").
 fn is_global(addr: IpAddr) -> bool {
+    never_announced(addr).is_none()
+}
+
+/// Why discovery skips this address, if it does: the one rule, also applied to `-address` and
+/// `addresses:` so that an address elastic binds is one it announces.
+pub fn never_announced(addr: IpAddr) -> Option<&'static str> {
     match addr {
-        IpAddr::V4(v4) => {
-            !(v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_multicast()
-                || v4.is_unspecified()
-                || v4.is_broadcast())
-        }
-        IpAddr::V6(v6) => {
-            !(v6.is_loopback()
-                || v6.is_unicast_link_local()
-                || v6.is_multicast()
-                || v6.is_unspecified())
-        }
+        _ if addr.is_loopback() => Some("loopback"),
+        _ if addr.is_unspecified() => Some("unspecified"),
+        _ if addr.is_multicast() => Some("multicast"),
+        IpAddr::V4(v4) if v4.is_link_local() => Some("link-local"),
+        IpAddr::V4(v4) if v4.is_broadcast() => Some("broadcast"),
+        IpAddr::V6(v6) if v6.is_unicast_link_local() => Some("link-local"),
+        _ => None,
     }
 }
 

@@ -8,19 +8,18 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
-use crate::cli::Role;
-use crate::config::{DemoteAttrs, Outcome, ServiceConfig};
+use crate::config::values::Community;
+use crate::config::{DemoteAttrs, Outcome, Role, ServiceConfig};
 use crate::health::{ServiceHealth, ServiceState};
 use crate::status::AddressStatus;
 
 /// Standard community 65000:1: the route servers prefer it (local-preference 200).
-pub const COMMUNITY_PRIMARY: u32 = (65000 << 16) | 1;
+pub const COMMUNITY_PRIMARY: u32 = Community::PRIMARY.0;
 /// Standard community 65000:2: the route servers use it as backup (local-preference 100).
-pub const COMMUNITY_SECONDARY: u32 = (65000 << 16) | 2;
+pub const COMMUNITY_SECONDARY: u32 = Community::SECONDARY.0;
 
-/// Well-known community GRACEFUL_SHUTDOWN 65535:0 (RFC 8326): "this path is about to go away;
-/// prefer any other". Route servers that honour it set local-preference 0 on the path.
-pub const GRACEFUL_SHUTDOWN: u32 = 0xffff_0000;
+/// Well-known community GRACEFUL_SHUTDOWN 65535:0 (RFC 8326).
+pub const GRACEFUL_SHUTDOWN: u32 = Community::GRACEFUL_SHUTDOWN.0;
 
 /// The attributes that vary per announced prefix. ORIGIN (INCOMPLETE) and AS_PATH (the local AS)
 /// are the same for every route and are added by the encoder.
@@ -265,6 +264,10 @@ pub fn plan(
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a test picks any origin for the time it passes in"
+)]
 mod tests {
     use std::time::{Duration, Instant};
 

@@ -12,22 +12,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
-use tonic::transport::server::TcpIncoming;
 use tracing::{error, info};
 
+use crate::accept::{self, Limits};
 use crate::status::StatusSource;
-
-/// The protobuf types and service stubs generated from `proto/` by build.rs.
-pub mod proto {
-    pub mod elastic {
-        pub mod v1 {
-            tonic::include_proto!("elastic.v1");
-        }
-    }
-    pub mod apipb {
-        tonic::include_proto!("apipb");
-    }
-}
 
 /// Where lelastic (GoBGP) serves its API, and so where the `gobgp` CLI looks by default.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
@@ -38,6 +26,25 @@ const MAX_REQUEST_BYTES: usize = 64 * 1024;
 const MAX_STREAMS_PER_CONNECTION: u32 = 16;
 /// No request takes long: everything comes from a snapshot.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The `gobgp` CLI and `elastic status` open one connection per command; a few monitoring
+/// watchers stay. More at once is abuse: the rest wait in the kernel's backlog.
+const API_LIMITS: Limits = Limits {
+    max_connections: 32,
+    first_byte: Duration::from_secs(5),
+    idle: Duration::from_secs(120),
+};
+/// The control socket is for the operator's `elastic drain` / `maintenance`.
+const CONTROL_LIMITS: Limits = Limits {
+    max_connections: 8,
+    ..API_LIMITS
+};
+/// Pings keep a quiet WatchStatus stream's connection from counting as idle and find clients
+/// that are gone; the interval is well inside [`API_LIMITS`]'s idle time.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// WatchStatus streams at once on one listener (each is a task that renders the whole status on
+/// every change).
+const MAX_WATCHERS: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -77,19 +84,21 @@ pub fn bind(listen: SocketAddr) -> Result<Bound, ApiError> {
 
 /// Serves both services on `bound` until the task is aborted or the runtime ends.
 pub fn serve(bound: Bound, source: StatusSource) -> JoinHandle<()> {
-    let incoming = TcpIncoming::from(bound.listener).with_nodelay(Some(true));
-    let elastic = proto::elastic::v1::elastic_server::ElasticServer::new(elastic::Service::new(
-        source.clone(),
-    ))
+    let limits = accept::within_open_file_limit(API_LIMITS);
+    let incoming = accept::incoming(bound.listener, limits, "gRPC API");
+    let elastic = crate::proto::elastic::v1::elastic_server::ElasticServer::new(
+        elastic::Service::new(source.clone(), MAX_WATCHERS),
+    )
     .max_decoding_message_size(MAX_REQUEST_BYTES);
-    let gobgp = proto::apipb::gobgp_api_server::GobgpApiServer::new(gobgp::Service::new(source))
-        .max_decoding_message_size(MAX_REQUEST_BYTES);
-    let router = tonic::transport::Server::builder()
-        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
-        .timeout(REQUEST_TIMEOUT)
-        .add_service(elastic)
-        .add_service(gobgp);
-    info!(listen = %bound.addr, "gRPC API listening");
+    let gobgp =
+        crate::proto::apipb::gobgp_api_server::GobgpApiServer::new(gobgp::Service::new(source))
+            .max_decoding_message_size(MAX_REQUEST_BYTES);
+    let router = server_builder().add_service(elastic).add_service(gobgp);
+    info!(
+        listen = %bound.addr,
+        max_connections = limits.max_connections,
+        "gRPC API listening"
+    );
     tokio::spawn(async move {
         if let Err(error) = router.serve_with_incoming(incoming).await {
             error!(%error, "gRPC API stopped");
@@ -101,24 +110,29 @@ pub fn serve(bound: Bound, source: StatusSource) -> JoinHandle<()> {
 pub fn serve_control(
     listener: tokio::net::UnixListener,
     source: StatusSource,
-    control: tokio::sync::mpsc::Sender<crate::control::Request>,
+    control: tokio::sync::mpsc::Sender<elastic::ControlRequest>,
 ) -> JoinHandle<()> {
-    let elastic = proto::elastic::v1::elastic_server::ElasticServer::new(
-        elastic::Service::with_control(source, control),
+    let limits = accept::within_open_file_limit(CONTROL_LIMITS);
+    let incoming = accept::incoming(listener, limits, "control socket");
+    let elastic = crate::proto::elastic::v1::elastic_server::ElasticServer::new(
+        elastic::Service::with_control(source, control, MAX_WATCHERS),
     )
     .max_decoding_message_size(MAX_REQUEST_BYTES);
-    let router = tonic::transport::Server::builder()
-        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
-        .timeout(REQUEST_TIMEOUT)
-        .add_service(elastic);
+    let router = server_builder().add_service(elastic);
     tokio::spawn(async move {
-        if let Err(error) = router
-            .serve_with_incoming(crate::control::incoming(listener))
-            .await
-        {
+        if let Err(error) = router.serve_with_incoming(incoming).await {
             error!(%error, "control socket stopped");
         }
     })
+}
+
+/// The h2 settings both listeners share.
+fn server_builder() -> tonic::transport::Server {
+    tonic::transport::Server::builder()
+        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
+        .timeout(REQUEST_TIMEOUT)
+        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
 }
 
 /// [`bind`] then [`serve`].
@@ -152,5 +166,9 @@ pub(crate) fn duration(d: Duration) -> prost_types::Duration {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a test picks any origin for the time it passes in"
+)]
 #[path = "api/service_tests.rs"]
 mod service_tests;

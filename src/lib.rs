@@ -1,7 +1,8 @@
 //! `elastic`: keeps a shared IP address reachable by announcing it over BGP.
 //!
 //! Layout (one concern per module; pure modules never read the clock or do IO):
-//! - [`cli`]: lelastic-compatible flags → [`cli::Settings`].
+//! - [`cli`]: lelastic-compatible flags; [`settings`]: flags merged over the config file →
+//!   [`settings::Settings`].
 //! - [`addrs`]: pure address rules + the only rtnetlink code.
 //! - [`announce`]: pure: (settings, addresses) → the desired route set.
 //! - [`bgp::wire`]: pure codec and framing.
@@ -9,18 +10,26 @@
 //! - [`bgp::peer`]: thin tokio driver for one session.
 //! - [`daemon`]: the event loop wiring the above (its health gate and session set in submodules);
 //!   reload, graceful shutdown, orderly stop.
-//! - [`config`]: the YAML file, merged under the flags; [`probe`], [`health`], [`hooks`]: health
+//! - [`config`]: the YAML file (typed model, serde schema, the value types the flags share, the
+//!   `check-config` rendering); [`probe`], [`health`], [`hooks`]: health
 //!   probes, their rise/fall state, and the commands run on service state changes.
 //! - [`status`]: plain-data snapshots; [`systemd`]: sd_notify.
-//! - [`control`]: the control socket (SetMaintenance, Drain) and its `elastic drain` client.
-//! - [`api`]: gRPC (elastic.v1 and the GoBGP v3 subset) over snapshots; [`status_cmd`] is its
-//!   `elastic status` client; [`metrics`] exports snapshots in the Prometheus text format.
+//! - [`clock`]: the shell's one clock; `clippy.toml` forbids every other way to read time.
+//! - [`control`]: the control socket (SetMaintenance, Drain); [`accept`]: the limits every
+//!   listener accepts connections within.
+//! - [`api`]: gRPC (elastic.v1 and the GoBGP v3 subset) over snapshots, from the [`proto`] types;
+//!   [`metrics`] exports snapshots in the Prometheus text format.
+//! - [`client`]: `elastic status` (the API) and `elastic drain` / `maintenance` (the control
+//!   socket).
 
+pub mod accept;
 pub mod addrs;
 pub mod announce;
 pub mod api;
 pub mod bgp;
 pub mod cli;
+pub mod client;
+pub mod clock;
 pub mod config;
 pub mod control;
 pub mod daemon;
@@ -29,6 +38,7 @@ pub mod hooks;
 pub mod logging;
 pub mod metrics;
 pub mod probe;
+pub mod proto;
+pub mod settings;
 pub mod status;
-pub mod status_cmd;
 pub mod systemd;

@@ -3,24 +3,29 @@
 
 use std::process::ExitCode;
 
-use elastic::cli::{self, Command, Invocation, Settings};
-use elastic::{config, control, daemon, logging, status_cmd};
+use elastic::cli::{self, Command, Invocation};
+use elastic::client;
+use elastic::daemon::{self, OperatorEvent};
+use elastic::settings::{self, Settings};
+use elastic::{accept, config, logging};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
 use tracing::{error, warn};
 
 /// Exit codes: 0 after an orderly stop, `-h` or a valid `check-config`; 1 for a fatal runtime
 /// error or an invalid config file (and anything `check-config` rejects); 2 for bad usage.
 fn main() -> ExitCode {
     let mut args = std::env::args_os().skip(1).peekable();
-    // `elastic status …` asks a running daemon; its exit codes are documented in status_cmd.
+    // `elastic status …` asks a running daemon; its exit codes are documented in client::status.
     if args.peek().is_some_and(|first| first == "status") {
-        return status_cmd::main(args.skip(1));
+        return client::status::main(args.skip(1));
     }
     // `elastic drain`, `undrain`, `maintenance on|off` talk to the daemon's control socket.
     if let Some(word) = args
         .peek()
-        .and_then(|first| control::WORDS.iter().find(|w| first == **w))
+        .and_then(|first| client::control::WORDS.iter().find(|w| first == **w))
     {
-        return control::main(word, args.skip(1));
+        return client::control::main(word, args.skip(1));
     }
     let (invocation, check_only) = match cli::parse(args) {
         Ok(Command::Run(invocation)) => (invocation, false),
@@ -52,13 +57,22 @@ fn main() -> ExitCode {
         };
         print!(
             "# effective configuration ({source})\n{}",
-            config::render(&settings)
+            settings::render(&settings)
         );
         return ExitCode::SUCCESS;
     }
     logging::init(settings.log_level, settings.log_json);
     for warning in &settings.warnings {
         warn!("{warning}");
+    }
+    match accept::raise_open_file_limit() {
+        Ok(limit) if limit < 2 * accept::RESERVED_DESCRIPTORS => warn!(
+            limit,
+            "the open-file limit is low: the API and metrics take fewer connections, and busy \
+             probes may fail to start (raise LimitNOFILE=)"
+        ),
+        Ok(_) => {}
+        Err(error) => warn!(%error, "cannot read the open-file limit"),
     }
     // One thread: a handful of sessions and a netlink socket need no more, and it keeps RSS small.
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -71,13 +85,51 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(daemon::run(settings, Some(invocation))) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(fatal) => {
-            error!(error = %fatal, "fatal");
-            ExitCode::from(1)
+    let outcome = runtime.block_on(async {
+        // Handlers first: a signal during start-up must not kill us with addresses half bound.
+        let events = match operator_events() {
+            Ok(events) => events,
+            Err(error) => {
+                error!(%error, "cannot install signal handlers");
+                return false;
+            }
+        };
+        match daemon::run(settings, Some(invocation), events).await {
+            Ok(()) => true,
+            Err(fatal) => {
+                error!(error = %fatal, "fatal");
+                false
+            }
         }
+    });
+    if outcome {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
+}
+
+/// The signals, as the daemon's input: SIGTERM and SIGINT stop it (each one more cuts the current
+/// wait short), SIGHUP reloads.
+fn operator_events() -> std::io::Result<mpsc::Receiver<OperatorEvent>> {
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    let (events, receiver) = mpsc::channel(8);
+    tokio::spawn(async move {
+        loop {
+            let event = tokio::select! {
+                Some(()) = terminate.recv() => OperatorEvent::Stop("SIGTERM"),
+                Some(()) = interrupt.recv() => OperatorEvent::Stop("SIGINT"),
+                Some(()) = hangup.recv() => OperatorEvent::Reload,
+                else => return,
+            };
+            if events.send(event).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(receiver)
 }
 
 fn check_only_requested() -> bool {
@@ -86,10 +138,10 @@ fn check_only_requested() -> bool {
 
 /// The config file (if any) merged under the flags; the error and its exit code.
 fn effective_settings(invocation: &Invocation) -> Result<Settings, (String, u8)> {
-    config::effective(invocation).map_err(|error| {
+    settings::effective(invocation, config::DefaultFile::IfPresent).map_err(|error| {
         let code = match error {
-            config::EffectiveError::File(_) => 1,
-            config::EffectiveError::Usage(_) => 2,
+            settings::EffectiveError::File(_) => 1,
+            settings::EffectiveError::Usage(_) => 2,
         };
         (error.to_string(), code)
     })

@@ -12,21 +12,27 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use prometheus::{Encoder, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
+use crate::accept::{self, Limits};
 use crate::bgp::session::{MessageCounts, State};
-use crate::cli::Role;
+use crate::config::Role;
 use crate::status::{Snapshot, StatusSource};
 
 /// A scrape request is one line and a few headers.
 const MAX_REQUEST_HEAD: usize = 8 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-/// Scrapers are few; more connections than this at once are refused by not accepting.
-const MAX_CONNECTIONS: usize = 8;
+/// Scrapers are few; more connections than this at once wait, unaccepted.
+const LIMITS: Limits = Limits {
+    max_connections: 8,
+    first_byte: REQUEST_TIMEOUT,
+    idle: REQUEST_TIMEOUT,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
@@ -36,6 +42,9 @@ pub enum MetricsError {
         source: std::io::Error,
     },
 }
+
+/// An accepted scrape connection.
+type Connection = accept::Guarded<TcpStream>;
 
 /// The metrics socket, bound early so that a taken port fails start-up.
 pub struct Bound {
@@ -65,27 +74,16 @@ pub fn bind(listen: SocketAddr) -> Result<Bound, MetricsError> {
 /// Serves `GET /metrics` on `bound` until the task is aborted or the runtime ends.
 pub fn serve(bound: Bound, source: StatusSource) -> JoinHandle<()> {
     info!(listen = %bound.addr, "metrics listening");
-    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let limits = accept::within_open_file_limit(LIMITS);
+    let mut incoming = Box::pin(accept::incoming(bound.listener, limits, "metrics"));
     tokio::spawn(async move {
-        loop {
-            let Ok(permit) = slots.clone().acquire_owned().await else {
-                return;
-            };
-            let (stream, peer) = match bound.listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    warn!(%error, "metrics: accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
+        while let Some(Ok(stream)) = incoming.next().await {
             let source = source.clone();
             tokio::spawn(async move {
-                let _permit = permit;
                 match tokio::time::timeout(REQUEST_TIMEOUT, answer(stream, &source)).await {
                     Ok(Ok(())) => {}
-                    Ok(Err(error)) => debug!(%peer, %error, "metrics: request failed"),
-                    Err(_) => debug!(%peer, "metrics: request timed out"),
+                    Ok(Err(error)) => debug!(%error, "metrics: request failed"),
+                    Err(_) => debug!("metrics: request timed out"),
                 }
             });
         }
@@ -97,7 +95,7 @@ pub fn spawn(listen: SocketAddr, source: StatusSource) -> Result<JoinHandle<()>,
     Ok(serve(bind(listen)?, source))
 }
 
-async fn answer(mut stream: TcpStream, source: &StatusSource) -> std::io::Result<()> {
+async fn answer(mut stream: Connection, source: &StatusSource) -> std::io::Result<()> {
     let mut head = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -142,7 +140,7 @@ async fn answer(mut stream: TcpStream, source: &StatusSource) -> std::io::Result
 }
 
 async fn respond(
-    stream: &mut TcpStream,
+    stream: &mut Connection,
     status: &str,
     content_type: &str,
     body: &[u8],
@@ -229,6 +227,25 @@ fn registry(snapshot: &Snapshot) -> prometheus::Result<Registry> {
         "When the daemon started, in Unix seconds.",
     )?
     .set(i64_of(started));
+
+    let reloads = &info.reloads;
+    gauge(
+        "elastic_config_last_reload_successful",
+        "0 when the last SIGHUP reload was refused (the running configuration is not the \
+         file's), else 1.",
+    )?
+    .set(i64::from(!reloads.last_failed()));
+    let reload_results = counter_vec(
+        "elastic_config_reloads_total",
+        "SIGHUP reloads since start, by result (success, failure).",
+        &["result"],
+    )?;
+    reload_results
+        .with_label_values(&["success"])
+        .inc_by(reloads.succeeded);
+    reload_results
+        .with_label_values(&["failure"])
+        .inc_by(reloads.failed);
 
     let sessions_up = gauge(
         "elastic_bgp_sessions_up",

@@ -12,7 +12,7 @@
 use std::io;
 use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::{Pid, User};
@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 
+use crate::clock;
 use crate::config::{Check, HttpUrl, ProbeConfig, TlsOptions, Trust};
 use crate::health::ProbeHealth;
 
@@ -82,11 +83,10 @@ pub fn spawn(
         let mut health = ProbeHealth::new(config.rise, config.fall);
         let mut cache = CheckCache::default();
         loop {
-            #[allow(clippy::disallowed_methods)]
-            let started = Instant::now();
+            let started = clock::now();
             let (ok, detail) =
                 run_check(&config.name, &config.check, &mut cache, config.timeout).await;
-            let latency = started.elapsed();
+            let latency = clock::now() - started;
             let changed = health.observe(ok);
             let report = ProbeReport {
                 index,
@@ -350,7 +350,7 @@ pub async fn run_command(
     let mut stderr = child.stderr.take();
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let mut status: Option<ExitStatus> = None;
-    let mut deadline = tokio::time::Instant::now() + timeout;
+    let mut deadline = tokio::time::Instant::from_std(clock::now() + timeout);
     let mut timed_out = false;
     loop {
         if status.is_some() && stdout.is_none() && stderr.is_none() {
@@ -364,7 +364,7 @@ pub async fn run_command(
                     Ok(exit) => status = Some(exit),
                     Err(_) => { timed_out = true; break; }
                 }
-                deadline = deadline.min(tokio::time::Instant::now() + OUTPUT_GRACE);
+                deadline = deadline.min((clock::now() + OUTPUT_GRACE).into());
             }
             () = tokio::time::sleep_until(deadline) => {
                 timed_out = status.is_none();
@@ -807,9 +807,9 @@ mod tests {
                 drop(socket);
             });
             let check = https_check(address, Trust::Unverified, "127.0.0.1");
-            let started = tokio::time::Instant::now();
+            let started = clock::now();
             let (ok, detail) = run_check("web", &check, &mut CheckCache::default(), t).await;
-            let took = started.elapsed();
+            let took = clock::now() - started;
             assert!(!ok, "{detail}");
             assert_eq!(
                 detail,
@@ -830,9 +830,9 @@ mod tests {
                 tokio::time::sleep(Duration::from_secs(5)).await;
             });
             let check = https_check(address, Trust::Unverified, "127.0.0.1");
-            let started = tokio::time::Instant::now();
+            let started = clock::now();
             let (ok, detail) = run_check("web", &check, &mut CheckCache::default(), t).await;
-            let took = started.elapsed();
+            let took = clock::now() - started;
             assert!(!ok, "{detail}");
             assert!(detail.ends_with("timed out after 300ms"), "{detail}");
             assert!(took >= t && took < Duration::from_secs(2), "{took:?}");

@@ -13,7 +13,8 @@ use tokio::sync::watch;
 
 use crate::announce::DesiredRoutes;
 use crate::bgp::session::{SessionStatus, State};
-use crate::cli::Role;
+use crate::clock;
+use crate::config::Role;
 
 /// Who the daemon is; replaced when a reload changes the role, the router id or the TTL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +30,31 @@ pub struct DaemonInfo {
     pub hold_time: u16,
     pub connect_retry: Duration,
     pub multihop_ttl: u8,
+    pub reloads: Reloads,
+}
+
+/// How the SIGHUP reloads went since start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reloads {
+    pub succeeded: u64,
+    pub failed: u64,
+    /// The last one: when, and why it failed (`None`: it was applied).
+    pub last: Option<(SystemTime, Option<String>)>,
+}
+
+impl Reloads {
+    pub fn record(&mut self, at: SystemTime, outcome: Result<(), String>) {
+        match &outcome {
+            Ok(()) => self.succeeded += 1,
+            Err(_) => self.failed += 1,
+        }
+        self.last = Some((at, outcome.err()));
+    }
+
+    /// Whether the last reload was refused (so the running configuration is not the file's).
+    pub fn last_failed(&self) -> bool {
+        matches!(self.last, Some((_, Some(_))))
+    }
 }
 
 /// Health of one probe, as the health module publishes it.
@@ -150,7 +176,7 @@ impl StatusSource {
         Snapshot {
             info: self.info.borrow().clone(),
             mode: self.mode.borrow().clone(),
-            taken_at: (Instant::now(), SystemTime::now()),
+            taken_at: (clock::now(), clock::system_now()),
             sessions: sessions.iter().map(|s| s.borrow().clone()).collect(),
             // The daemon publishes first-seen times before the routes, so reading the routes
             // first never pairs a new route with the times from before it arrived.

@@ -8,10 +8,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::contender::{gobgpd_config, vip6_prefix};
-use crate::interrupt::Interrupt;
-use crate::lab::{DCID, Lab, NEIGHBOR_PATTERN, ProcId, VIP4, daemon_binary, rs_address};
 use crate::service::HEALTH_PORT;
+use elastic_lab::contender::{gobgpd_config, vip6_prefix};
+use elastic_lab::program::Interrupt;
+use elastic_lab::{DCID, Lab, NEIGHBOR_PATTERN, ProcId, VIP4, daemon_binary, rs_address};
 
 /// Which community a host announces with, as `-primary` / `-secondary` choose it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,7 +102,7 @@ pub(crate) fn write_check_script(lab: &Lab) -> Result<PathBuf, String> {
     Ok(path)
 }
 
-/// ExaBGP's configuration for one host (reference/peers-setup.md): the healthcheck as an API
+/// ExaBGP's configuration for one host: the healthcheck as an API
 /// process (interval 1, fall 2, rise 2, withdraw on down, the VIP already on lo) and the four route
 /// servers as neighbors, with the IPv6 next hop for the IPv4 route (RFC 8950).
 pub(crate) fn exabgp_config(lab: &Lab, role: Role, check: &std::path::Path) -> String {

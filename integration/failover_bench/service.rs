@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use crate::lab::{LABNET_PORT, VIP4};
+use elastic_lab::{LABNET_PORT, VIP4};
 
 /// The TCP port the health checks connect to (on 127.0.0.1 in each host's namespace).
 pub(crate) const HEALTH_PORT: u16 = 7778;

@@ -12,7 +12,7 @@
 
 use std::path::Path;
 
-use crate::lab::{Lab, ProcId, VIP4, run_cmd};
+use elastic_lab::{Lab, ProcId, VIP4, run_cmd};
 
 const BRIDGE: &str = "vbr";
 const ROUTER_ADDRESS: &str = "192.0.2.1";

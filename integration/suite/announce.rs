@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::lab::{Community, Lab, LabSpec, Origin, RsKind, VIP4, wait_until};
+use elastic_lab::{Community, Lab, LabSpec, Origin, RsKind, VIP4, wait_until};
 
 const SLOTS: [u8; 4] = [1, 2, 3, 4];
 

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::lab::{Lab, LabSpec, RsKind, daemon_binary, rs_address, wait_until};
+use elastic_lab::flood::metric;
+use elastic_lab::{Lab, LabSpec, RsKind, daemon_binary, rs_address, wait_until};
 
 use super::common::{SLOTS, or_panic, wait_established, wait_no_route_from, wait_route_from};
 
@@ -349,17 +350,6 @@ fn frr_elastic_status_reports_sessions_addresses_and_exit_code() {
     assert!(err.contains("127.0.0.1:1"), "{err}");
 }
 
-/// Parses `name{labels} value` lines of the Prometheus text format.
-fn sample(text: &str, name_and_labels: &str) -> Option<f64> {
-    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
-        l.strip_prefix(name_and_labels)?
-            .strip_prefix(' ')?
-            .trim()
-            .parse()
-            .ok()
-    })
-}
-
 fn scrape(lab: &Lab) -> String {
     let out = run_in_host(
         lab,
@@ -395,14 +385,14 @@ fn frr_metrics_scrape_matches_the_known_state() {
         Duration::from_millis(200),
         || {
             let text = scrape(&lab);
-            (sample(&text, "elastic_bgp_sessions_up") == Some(4.0)).then_some(text)
+            (metric(&text, "elastic_bgp_sessions_up") == Some(4.0)).then_some(text)
         },
     );
     let text = or_panic(&lab, r);
     for slot in SLOTS {
         let peer = format!("peer=\"{}\"", rs_address(slot));
         let get = |name: &str| {
-            sample(&text, &format!("{name}{{{peer}}}"))
+            metric(&text, &format!("{name}{{{peer}}}"))
                 .unwrap_or_else(|| panic!("{name}{{{peer}}} missing:\n{text}"))
         };
         assert_eq!(get("elastic_bgp_session_up"), 1.0);
@@ -411,7 +401,7 @@ fn frr_metrics_scrape_matches_the_known_state() {
         // Idle → Connect → OpenSent → OpenConfirm → Established.
         assert!(get("elastic_bgp_session_state_transitions_total") >= 4.0);
         let typed = |name: &str, kind: &str| {
-            sample(&text, &format!("{name}{{{peer},type=\"{kind}\"}}"))
+            metric(&text, &format!("{name}{{{peer},type=\"{kind}\"}}"))
                 .unwrap_or_else(|| panic!("{name} {kind} missing:\n{text}"))
         };
         // The announcements (one UPDATE per family) and the End-of-RIB markers.
@@ -427,7 +417,7 @@ fn frr_metrics_scrape_matches_the_known_state() {
             0.0
         );
         assert_eq!(
-            sample(
+            metric(
                 &text,
                 &format!("elastic_bgp_session_state{{{peer},state=\"established\"}}")
             ),
@@ -436,7 +426,7 @@ fn frr_metrics_scrape_matches_the_known_state() {
     }
     for prefix in [V4, V6] {
         assert_eq!(
-            sample(
+            metric(
                 &text,
                 &format!("elastic_address_announced_sessions{{prefix=\"{prefix}\"}}")
             ),
@@ -444,14 +434,14 @@ fn frr_metrics_scrape_matches_the_known_state() {
             "{text}"
         );
         assert_eq!(
-            sample(
+            metric(
                 &text,
                 &format!("elastic_address_wanted{{prefix=\"{prefix}\"}}")
             ),
             Some(1.0)
         );
     }
-    assert_eq!(sample(&text, "elastic_addresses_missing"), Some(0.0));
+    assert_eq!(metric(&text, "elastic_addresses_missing"), Some(0.0));
     assert!(text.contains("elastic_info{"), "{text}");
 
     // Route server 1 stops (FRR sends a Cease): one session down, one flap, one NOTIFICATION in.
@@ -464,34 +454,34 @@ fn frr_metrics_scrape_matches_the_known_state() {
         Duration::from_millis(200),
         || {
             let text = scrape(&lab);
-            (sample(&text, "elastic_bgp_sessions_up") == Some(3.0)).then_some(text)
+            (metric(&text, "elastic_bgp_sessions_up") == Some(3.0)).then_some(text)
         },
     );
     let text = or_panic(&lab, r);
     assert_eq!(
-        sample(&text, &format!("elastic_bgp_session_up{{{peer1}}}")),
+        metric(&text, &format!("elastic_bgp_session_up{{{peer1}}}")),
         Some(0.0)
     );
     assert_eq!(
-        sample(
+        metric(
             &text,
             &format!("elastic_bgp_session_flaps_total{{{peer1}}}")
         ),
         Some(1.0)
     );
     assert_eq!(
-        sample(&text, &format!("elastic_bgp_prefixes_announced{{{peer1}}}")),
+        metric(&text, &format!("elastic_bgp_prefixes_announced{{{peer1}}}")),
         Some(0.0)
     );
     assert_eq!(
-        sample(
+        metric(
             &text,
             &format!("elastic_address_announced_sessions{{prefix=\"{V4}\"}}")
         ),
         Some(3.0)
     );
     assert_eq!(
-        sample(
+        metric(
             &text,
             &format!("elastic_bgp_messages_received_total{{{peer1},type=\"notification\"}}")
         ),
@@ -534,7 +524,7 @@ fn frr_taken_api_port_is_fatal() {
             "-dcid",
             "14",
             "-neighborpattern",
-            crate::lab::NEIGHBOR_PATTERN,
+            elastic_lab::NEIGHBOR_PATTERN,
             "-primary",
         ],
     );

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::lab::{Lab, RouteView, wait_until};
+use elastic_lab::{Lab, RouteView, wait_until};
 
 pub(crate) const SLOTS: [u8; 4] = [1, 2, 3, 4];
 const POLL: Duration = Duration::from_millis(200);
@@ -70,18 +70,7 @@ pub(crate) fn wait_no_route_from(
 
 /// Who answered most of the client's requests during a short probe run.
 pub(crate) fn main_answerer(lab: &Lab) -> Option<String> {
-    let report = lab.probe(Duration::from_millis(500)).ok()?;
-    let mut counts = std::collections::BTreeMap::<String, u64>::new();
-    for per_host in report["per_second"].as_object()?.values() {
-        for (who, n) in per_host.as_object()? {
-            *counts.entry(who.clone()).or_default() += n.as_u64()?;
-        }
-    }
-    counts
-        .into_iter()
-        .filter(|(who, _)| who != "lost")
-        .max_by_key(|(_, n)| *n)
-        .map(|(who, _)| who)
+    lab.probe(Duration::from_millis(500)).ok()?.main_answerer()
 }
 
 /// Waits (up to a minute) until `who` answers most of the client's requests.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::lab::{Lab, LabSpec, RsKind, wait_until};
+use elastic_lab::{Lab, LabSpec, RsKind, wait_until};
 
 use super::common::{SLOTS, main_answerer, or_panic, wait_no_route_from, wait_route_from};
 

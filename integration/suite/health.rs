@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::lab::{Community, Lab, LabSpec, RsKind, daemon_binary, wait_until};
+use elastic_lab::{Community, Lab, LabSpec, RsKind, daemon_binary, wait_until};
 
 use super::common::{main_answerer, or_panic, wait_answerer, wait_no_route_from, wait_route_from};
 
@@ -177,7 +177,7 @@ fn maintenance_file_drains_the_host_without_losing_a_request() {
     let report = or_panic(&lab, report);
     wait_no_route_from(&lab, 1, PREFIX, host_a, LONG);
     assert_eq!(
-        report["lost"],
+        report.lost,
         0,
         "requests lost while draining: {report}\n{}",
         lab.diagnostics()
@@ -265,7 +265,7 @@ fn invalid_yaml_exits_non_zero_with_a_located_error_and_binds_nothing() {
     let mut cmd = host.ns.command(&daemon_binary());
     cmd.args([
         "-neighborpattern",
-        crate::lab::NEIGHBOR_PATTERN,
+        elastic_lab::NEIGHBOR_PATTERN,
         "-primary",
         "-address",
         "203.0.113.20/32",

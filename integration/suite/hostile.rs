@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use crate::lab::fakepeer::{FakePeer, FakeSession, Garbage, Reaction, garbage_cases};
-use crate::lab::{Lab, LabSpec, RsKind, wait_until};
+use elastic_lab::fakepeer::{FakePeer, FakeSession, Garbage, Reaction, garbage_cases};
+use elastic_lab::{Lab, LabSpec, RsKind, wait_until};
 
 use super::common::or_panic;
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::lab::{Lab, LabSpec, RsKind};
+use elastic_lab::{Lab, LabSpec, RsKind};
 
 use super::common::{SLOTS, or_panic, wait_established, wait_no_route_from, wait_route_from};
 
@@ -43,7 +43,7 @@ fn stop_signal_withdraws_with_a_cease(kind: RsKind, stop: Signal) {
         );
         let logged = super::common::or_panic(
             &lab,
-            crate::lab::wait_until(
+            elastic_lab::wait_until(
                 &format!("route server {slot} to log a Cease from {host}"),
                 Duration::from_secs(10),
                 Duration::from_millis(200),

@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::lab::{Lab, LabSpec, NEIGHBOR_PATTERN, RsKind, VIP4, daemon_binary, wait_until};
+use elastic_lab::{Lab, LabSpec, NEIGHBOR_PATTERN, RsKind, VIP4, daemon_binary, wait_until};
 
 use super::common::{SLOTS, or_panic, wait_established, wait_route_from};
 

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use nix::sys::signal::{self, Signal};
 
-use crate::lab::{Community, Lab, LabSpec, RouteView, RsKind, daemon_binary, wait_until};
+use elastic_lab::{
+    Community, Lab, LabSpec, ProbeReport, RouteView, RsKind, daemon_binary, wait_until,
+};
 
 use super::common::{
     SLOTS, or_panic, wait_answerer, wait_established, wait_no_route_from, wait_route_from,
@@ -53,7 +55,7 @@ fn wait_route_where(
     or_panic(lab, r)
 }
 
-fn wait_log(lab: &Lab, daemon: crate::lab::ProcId, needle: &str) {
+fn wait_log(lab: &Lab, daemon: elastic_lab::ProcId, needle: &str) {
     let r = wait_until(
         &format!("the daemon's log to contain {needle:?}"),
         Duration::from_secs(20),
@@ -88,7 +90,7 @@ fn elastic(args: &[&str]) -> (i32, String, String) {
 }
 
 /// Runs `elastic ARGS…` one second into a client run of `duration`; the client's report.
-fn during_traffic(lab: &Lab, duration: Duration, args: &[&str]) -> serde_json::Value {
+fn during_traffic(lab: &Lab, duration: Duration, args: &[&str]) -> ProbeReport {
     let (report, (code, out, err)) = std::thread::scope(|scope| {
         let client = scope.spawn(|| lab.probe(duration));
         std::thread::sleep(Duration::from_secs(1));
@@ -115,7 +117,7 @@ fn status_json(lab: &Lab) -> serde_json::Value {
 }
 
 /// Two hosts announcing, the primary answering; `a_config` is a's config file text.
-fn two_hosts(a_config: &str) -> (Lab, crate::lab::ProcId, PathBuf) {
+fn two_hosts(a_config: &str) -> (Lab, elastic_lab::ProcId, PathBuf) {
     let mut lab = Lab::new(LabSpec::new(RsKind::Frr).hosts(2).with_client());
     let config = write_config(&lab, "a.yaml", a_config);
     let a = lab.start_daemon(1, &["-primary", "-config", &config.to_string_lossy()]);
@@ -166,7 +168,7 @@ fn a_planned_stop_of_the_primary_drains_with_graceful_shutdown_and_loses_no_requ
     assert_eq!(drained.local_pref, Some(0), "RFC 8326 policy: {drained:?}");
     assert_eq!(drained.med, Some(1000), "{drained:?}");
     assert_eq!(
-        report["lost"],
+        report.lost,
         0,
         "requests lost during the planned stop: {report}\n{}",
         lab.diagnostics()
@@ -235,7 +237,7 @@ fn a_second_signal_skips_the_drain() {
 fn sighup_applies_a_changed_file_as_a_difference_and_ignores_an_invalid_one() {
     let mut lab = Lab::new(LabSpec::new(RsKind::Frr));
     let host = lab.host(1).session_address();
-    let rs = |slot: u8| crate::lab::rs_address(slot);
+    let rs = |slot: u8| elastic_lab::rs_address(slot);
     let config = write_config(
         &lab,
         "reload.yaml",
@@ -362,7 +364,7 @@ fn drain_undrain_and_maintenance_through_the_control_socket_lose_no_request() {
     // Drain: a's path gets 65535:0 (local-pref 0), traffic moves to b.
     let report = during_traffic(&lab, Duration::from_secs(4), &["drain", "--socket", &sock]);
     assert_eq!(
-        report["lost"],
+        report.lost,
         0,
         "drain lost requests: {report}\n{}",
         lab.diagnostics()
@@ -384,7 +386,7 @@ fn drain_undrain_and_maintenance_through_the_control_socket_lose_no_request() {
         &["undrain", "--socket", &sock],
     );
     assert_eq!(
-        report["lost"],
+        report.lost,
         0,
         "undrain lost requests: {report}\n{}",
         lab.diagnostics()
@@ -402,7 +404,7 @@ fn drain_undrain_and_maintenance_through_the_control_socket_lose_no_request() {
         &["maintenance", "on", "--socket", &sock],
     );
     assert_eq!(
-        report["lost"],
+        report.lost,
         0,
         "maintenance lost requests: {report}\n{}",
         lab.diagnostics()

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::lab::{Lab, LabSpec, RsKind};
+use elastic_lab::{Lab, LabSpec, RsKind};
 
 use super::common::{SLOTS, or_panic, wait_no_route_from, wait_route_from};
 

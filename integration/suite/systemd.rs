@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::lab::{Lab, LabSpec, RsKind, daemon_binary, run_cmd};
+use elastic_lab::{Lab, LabSpec, RsKind, daemon_binary, run_cmd};
 
 use super::common::or_panic;
 

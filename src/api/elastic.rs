@@ -1,18 +1,19 @@
 //! `elastic.v1.Elastic`: GetStatus, WatchStatus and SetMaintenance, built from snapshots.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::Stream;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tonic::{Request, Response, Status as GrpcStatus};
 
-use super::proto::elastic::v1 as pb;
-use super::proto::elastic::v1::elastic_server;
 use super::{duration, timestamp};
 use crate::bgp::session::{MessageCounts, SessionStatus, State};
-use crate::cli::Role;
-use crate::control;
+use crate::config::Role;
+use crate::config::values::Community;
+use crate::proto::elastic::v1 as pb;
+use crate::proto::elastic::v1::elastic_server;
 use crate::status::{Snapshot, StatusSource};
 
 /// Changes are rare; a client that does not read gets dropped once this many are queued.
@@ -21,7 +22,7 @@ const WATCH_QUEUE: usize = 16;
 const WATCH_SETTLE: Duration = Duration::from_millis(20);
 
 pub fn community(value: u32) -> String {
-    format!("{}:{}", value >> 16, value & 0xffff)
+    Community(value).to_string()
 }
 
 fn session_state(state: State) -> pb::SessionState {
@@ -140,6 +141,18 @@ pub fn status(snapshot: &Snapshot) -> pb::Status {
             draining_reason: snapshot.mode.draining.clone().unwrap_or_default(),
             control_socket: snapshot.mode.control_socket,
         }),
+        reload: Some(pb::Reload {
+            succeeded: info.reloads.succeeded,
+            failed: info.reloads.failed,
+            last_at: info.reloads.last.as_ref().map(|(at, _)| timestamp(*at)),
+            last_failed: info.reloads.last_failed(),
+            last_error: info
+                .reloads
+                .last
+                .as_ref()
+                .and_then(|(_, error)| error.clone())
+                .unwrap_or_default(),
+        }),
     }
 }
 
@@ -208,31 +221,59 @@ pub fn changes(before: &pb::Status, after: &pb::Status) -> Vec<pb::Change> {
         .collect()
 }
 
+/// What the control socket's service asks of the event loop (SetMaintenance, Drain).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlCommand {
+    /// Maintenance on or off, like the maintenance file.
+    SetMaintenance(bool),
+    /// Graceful shutdown (RFC 8326) without stopping, or its undoing.
+    Drain(bool),
+}
+
+/// One command and where to send the answer: the new state, or why it was refused.
+#[derive(Debug)]
+pub struct ControlRequest {
+    pub command: ControlCommand,
+    pub reply: oneshot::Sender<Result<bool, String>>,
+}
+
+/// The queue from the control socket's service to the event loop (a handful of operators).
+pub fn channel() -> (mpsc::Sender<ControlRequest>, mpsc::Receiver<ControlRequest>) {
+    mpsc::channel(8)
+}
+
 pub struct Service {
     source: StatusSource,
     /// The daemon's control channel: only the control socket's instance has one.
-    control: Option<mpsc::Sender<control::Request>>,
+    control: Option<mpsc::Sender<ControlRequest>>,
+    /// One permit per WatchStatus stream, held by its task.
+    watchers: Arc<Semaphore>,
 }
 
 impl Service {
-    /// The read-only service of the TCP API.
-    pub fn new(source: StatusSource) -> Self {
+    /// The read-only service of the TCP API, with at most `max_watchers` WatchStatus streams.
+    pub fn new(source: StatusSource, max_watchers: usize) -> Self {
         Service {
             source,
             control: None,
+            watchers: Arc::new(Semaphore::new(max_watchers)),
         }
     }
 
     /// The control socket's service: SetMaintenance and Drain reach the daemon through `control`.
-    pub fn with_control(source: StatusSource, control: mpsc::Sender<control::Request>) -> Self {
+    pub fn with_control(
+        source: StatusSource,
+        control: mpsc::Sender<ControlRequest>,
+        max_watchers: usize,
+    ) -> Self {
         Service {
-            source,
             control: Some(control),
+            ..Service::new(source, max_watchers)
         }
     }
 
     /// Hands `command` to the daemon's event loop and waits for its answer.
-    async fn ask(&self, rpc: &str, command: control::Command) -> Result<bool, GrpcStatus> {
+    async fn ask(&self, rpc: &str, command: ControlCommand) -> Result<bool, GrpcStatus> {
         let Some(control) = &self.control else {
             let why = if self.source.mode.borrow().control_socket {
                 "this API is read-only; use the control socket (elastic drain / elastic maintenance)"
@@ -245,7 +286,7 @@ impl Service {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let gone = || GrpcStatus::unavailable("the daemon is stopping");
         control
-            .send(control::Request { command, reply })
+            .send(ControlRequest { command, reply })
             .await
             .map_err(|_| gone())?;
         answer
@@ -324,6 +365,11 @@ impl elastic_server::Elastic for Service {
         &self,
         _request: Request<pb::WatchStatusRequest>,
     ) -> Result<Response<Self::WatchStatusStream>, GrpcStatus> {
+        let Ok(watcher) = self.watchers.clone().try_acquire_owned() else {
+            return Err(GrpcStatus::resource_exhausted(
+                "too many WatchStatus streams at once; try again later",
+            ));
+        };
         let mut source = self.source.clone();
         let mut sessions = mark_seen(&mut source);
         let (tx, rx) = mpsc::channel(WATCH_QUEUE);
@@ -334,6 +380,7 @@ impl elastic_server::Elastic for Service {
         };
         let _ = tx.try_send(Ok(first));
         tokio::spawn(async move {
+            let _watcher = watcher;
             loop {
                 tokio::select! {
                     () = tx.closed() => return,
@@ -366,7 +413,7 @@ impl elastic_server::Elastic for Service {
     ) -> Result<Response<pb::SetMaintenanceResponse>, GrpcStatus> {
         let drain = request.into_inner().drain;
         let draining = self
-            .ask("SetMaintenance", control::Command::SetMaintenance(drain))
+            .ask("SetMaintenance", ControlCommand::SetMaintenance(drain))
             .await?;
         Ok(Response::new(pb::SetMaintenanceResponse { draining }))
     }
@@ -376,7 +423,7 @@ impl elastic_server::Elastic for Service {
         request: Request<pb::DrainRequest>,
     ) -> Result<Response<pb::DrainResponse>, GrpcStatus> {
         let drain = request.into_inner().drain;
-        let draining = self.ask("Drain", control::Command::Drain(drain)).await?;
+        let draining = self.ask("Drain", ControlCommand::Drain(drain)).await?;
         Ok(Response::new(pb::DrainResponse { draining }))
     }
 }

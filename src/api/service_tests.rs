@@ -6,12 +6,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 
-use super::proto::apipb::{self, gobgp_api_client::GobgpApiClient};
-use super::proto::elastic::v1 as pb;
-use super::proto::elastic::v1::elastic_client::ElasticClient;
 use crate::announce::desired_routes;
 use crate::bgp::session::{SessionStatus, State};
 use crate::cli::Role;
+use crate::proto::apipb::{self, gobgp_api_client::GobgpApiClient};
+use crate::proto::elastic::v1 as pb;
+use crate::proto::elastic::v1::elastic_client::ElasticClient;
 use crate::status::{DaemonInfo, StatusSource};
 
 fn session(state: State) -> SessionStatus {
@@ -65,6 +65,7 @@ fn start() -> Fixture {
             hold_time: 9,
             connect_retry: Duration::from_secs(5),
             multihop_ttl: 16,
+            reloads: Default::default(),
         },
         vec![session_rx],
         routes_rx,
@@ -99,7 +100,7 @@ async fn status_watch_and_maintenance_over_grpc() {
     assert_eq!(status.addresses.len(), 1);
     assert_eq!(status.addresses[0].communities, ["65000:2"]);
     assert!(!status.all_announced, "no Established session carries it");
-    assert_eq!(crate::status_cmd::exit_code(&status), 1);
+    assert_eq!(crate::client::status::exit_code(&status), 1);
 
     let mut watch = client
         .watch_status(pb::WatchStatusRequest {})
@@ -124,7 +125,7 @@ async fn status_watch_and_maintenance_over_grpc() {
         .unwrap();
     let status = next.status.unwrap();
     assert!(status.all_announced);
-    assert_eq!(crate::status_cmd::exit_code(&status), 0);
+    assert_eq!(crate::client::status::exit_code(&status), 0);
     let kinds: Vec<_> = next
         .changes
         .iter()
@@ -159,7 +160,9 @@ async fn status_watch_and_maintenance_over_grpc() {
 
 #[tokio::test]
 async fn the_control_socket_hands_commands_to_the_daemon_and_relays_the_answer() {
-    use crate::control::{self, Command, Options};
+    use crate::api::elastic::{self, ControlCommand};
+    use crate::client::control::{self as client, Options};
+    use crate::control;
     let fixture = start();
     let dir = std::env::temp_dir().join(format!("elastic-api-control-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -177,21 +180,22 @@ async fn the_control_socket_hands_commands_to_the_daemon_and_relays_the_answer()
             hold_time: 9,
             connect_retry: Duration::from_secs(5),
             multihop_ttl: 16,
+            reloads: Default::default(),
         },
         Vec::new(),
         fixture._routes_tx.subscribe(),
         fixture._addresses_tx.subscribe(),
         fixture._probes_tx.subscribe(),
     );
-    let (tx, mut rx) = control::channel();
+    let (tx, mut rx) = elastic::channel();
     let server = super::serve_control(listener, source, tx);
     // The daemon's side: records the commands; refuses a drain as a stopping daemon would.
     let daemon = tokio::spawn(async move {
         let mut seen = Vec::new();
         while let Some(request) = rx.recv().await {
             let answer = match request.command {
-                Command::SetMaintenance(on) => Ok(on),
-                Command::Drain(_) => Err("the daemon is stopping".to_string()),
+                ControlCommand::SetMaintenance(on) => Ok(on),
+                ControlCommand::Drain(_) => Err("the daemon is stopping".to_string()),
             };
             seen.push(request.command);
             let _ = request.reply.send(answer);
@@ -204,30 +208,30 @@ async fn the_control_socket_hands_commands_to_the_daemon_and_relays_the_answer()
     let ask = |command| {
         let path = path.clone();
         async move {
-            control::send(&Options {
+            client::send(&Options {
                 command,
                 socket: path,
             })
             .await
         }
     };
-    let on = ask(Command::SetMaintenance(true)).await.unwrap();
+    let on = ask(ControlCommand::SetMaintenance(true)).await.unwrap();
     assert!(on.starts_with("maintenance on"), "{on}");
-    let off = ask(Command::SetMaintenance(false)).await.unwrap();
+    let off = ask(ControlCommand::SetMaintenance(false)).await.unwrap();
     assert!(off.starts_with("maintenance off"), "{off}");
-    let refused = ask(Command::Drain(true)).await.unwrap_err();
+    let refused = ask(ControlCommand::Drain(true)).await.unwrap_err();
     assert!(refused.contains("the daemon is stopping"), "{refused}");
     assert_eq!(
         daemon.await.unwrap(),
         [
-            Command::SetMaintenance(true),
-            Command::SetMaintenance(false),
-            Command::Drain(true)
+            ControlCommand::SetMaintenance(true),
+            ControlCommand::SetMaintenance(false),
+            ControlCommand::Drain(true)
         ]
     );
     // No socket: a clear error, not a hang.
-    let missing = control::send(&Options {
-        command: Command::Drain(true),
+    let missing = client::send(&Options {
+        command: ControlCommand::Drain(true),
         socket: dir.join("absent.sock"),
     })
     .await

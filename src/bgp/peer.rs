@@ -21,6 +21,7 @@ use super::session::{Action, Event, Input, Session, SessionConfig, SessionStatus
 use super::tcp_md5sig;
 use super::wire::{self, Notification};
 use crate::announce::{DesiredRoutes, RouteAttrs};
+use crate::clock;
 
 /// The BGP port; we only ever connect to it (lelastic never listens either).
 pub const BGP_PORT: u16 = 179;
@@ -124,7 +125,7 @@ impl Driver {
                     self.on_read(result)
                 }
                 () = sleep_until(deadline), if deadline.is_some() => {
-                    self.session.handle_timeout(Instant::now())
+                    self.session.handle_timeout(clock::now())
                 }
                 changed = routes.changed(), if routes_open => match changed {
                     Ok(()) => {
@@ -152,7 +153,7 @@ impl Driver {
     }
 
     fn feed(&mut self, input: Input<'_>) -> Vec<Action> {
-        self.session.handle(Instant::now(), input)
+        self.session.handle(clock::now(), input)
     }
 
     fn publish(&self) {

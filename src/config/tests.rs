@@ -1,4 +1,6 @@
 use super::*;
+use crate::bgp::md5::KeySource;
+use values::{Dcid, PasswordFile, RouterId, Ttl};
 
 const FILE: &str = "/etc/elastic/elastic.yaml";
 
@@ -18,6 +20,7 @@ fn an_empty_file_or_only_comments_changes_nothing() {
     assert_eq!(ok(""), FileConfig::default());
     assert_eq!(ok("# nothing yet\n"), FileConfig::default());
     let health = HealthConfig::default();
+    assert_eq!(health, FileConfig::default().health());
     assert_eq!(health.services, vec![ServiceConfig::default_service()]);
     assert!(health.probes.is_empty() && health.hook.is_none());
 }
@@ -30,23 +33,33 @@ fn every_flag_has_a_key() {
          addresses: [203.0.113.10/32, \"2001:db8:100::1/64\", 203.0.113.10]\nmed: 50\n\
          router_id: 192.0.2.1\n",
     );
-    assert_eq!(c.dcid, Some(14));
+    assert_eq!(c.dcid.map(Dcid::get), Some(14));
     assert_eq!(c.role, Some(Role::Secondary));
     assert_eq!(c.send56, Some(true));
     assert_eq!(c.allifs, Some(true));
-    assert_eq!(c.multihop_ttl, Some(5));
-    assert_eq!(c.neighbor_pattern.as_deref(), Some("2001:db8:%d:34::%d"));
+    assert_eq!(c.multihop_ttl.map(Ttl::get), Some(5));
+    assert_eq!(
+        c.neighbor_pattern.map(|p| p.to_string()).as_deref(),
+        Some("2001:db8:%d:34::%d")
+    );
     assert_eq!(c.log_level, Some(LogLevel::Debug));
     assert_eq!(c.log_json, Some(true));
+    // As written; duplicates are dropped when the settings are made.
+    let addresses: Vec<String> = c
+        .addresses
+        .iter()
+        .flatten()
+        .map(|a| a.to_string())
+        .collect();
     assert_eq!(
-        c.addresses,
-        Some(vec![
-            "203.0.113.10/32".parse().unwrap(),
-            "2001:db8:100::1/64".parse().unwrap()
-        ])
+        addresses,
+        ["203.0.113.10/32", "2001:db8:100::1/64", "203.0.113.10/32"]
     );
     assert_eq!(c.med, Some(50));
-    assert_eq!(c.router_id, Some(Ipv4Addr::new(192, 0, 2, 1)));
+    assert_eq!(
+        c.router_id.map(RouterId::get),
+        Some("192.0.2.1".parse().unwrap())
+    );
 }
 
 #[test]
@@ -57,9 +70,9 @@ fn probes_get_documented_defaults() {
          timeout: 500ms\n    rise: 3\n    fall: 1\n    fast_interval: 100ms\n  \
          port:\n    tcp: \"[2001:db8::1]:443\"\n  sh:\n    shell: \"pidof nginx\"\n    user: nobody\n",
     );
-    let names: Vec<&str> = c.health.probes.iter().map(|p| p.name.as_str()).collect();
+    let names: Vec<&str> = c.probes.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["db", "port", "sh", "web"]);
-    let web = &c.health.probes[3];
+    let web = &c.probes[3];
     assert_eq!(web.interval, Duration::from_secs(1));
     assert_eq!(web.fast_interval, Duration::from_millis(250));
     assert_eq!(web.timeout, Duration::from_secs(1));
@@ -78,7 +91,7 @@ fn probes_get_documented_defaults() {
             tls: None
         }
     );
-    let db = &c.health.probes[0];
+    let db = &c.probes[0];
     assert_eq!(
         (db.interval, db.timeout, db.fast_interval, db.rise, db.fall),
         (
@@ -97,20 +110,25 @@ fn probes_get_documented_defaults() {
         }
     );
     assert_eq!(
-        c.health.probes[1].check,
+        c.probes[1].check,
         Check::Tcp {
             address: "[2001:db8::1]:443".parse().unwrap()
         }
     );
     assert_eq!(
-        c.health.probes[2].check,
+        c.probes[2].check,
         Check::Exec {
             argv: vec!["/bin/sh".into(), "-c".into(), "pidof nginx".into()],
             user: Some("nobody".into())
         }
     );
-    // No services: one default service, every probe, every address.
-    assert_eq!(c.health.services, vec![ServiceConfig::default_service()]);
+    // No services (or `services: []`): one default service, every probe, every address.
+    assert_eq!(c.health().services, vec![ServiceConfig::default_service()]);
+    let empty = ok("services: []\n");
+    assert_eq!(
+        empty.health().services,
+        vec![ServiceConfig::default_service()]
+    );
 }
 
 #[test]
@@ -123,7 +141,7 @@ fn services_outcomes_and_hooks() {
          maintenance_file: /etc/elastic/maintenance\nmaintenance_poll: 250ms\n\
          hooks:\n  on_change: /etc/elastic/notify.sh\n  timeout: 5s\n",
     );
-    let www = &c.health.services[0];
+    let www = &c.services[0];
     assert_eq!(www.name, "www");
     assert_eq!(www.probes, Some(vec!["web".to_string()]));
     assert_eq!(www.on_down, Outcome::Demote(DemoteAttrs::default()));
@@ -143,9 +161,9 @@ fn services_outcomes_and_hooks() {
     );
     assert_eq!(www.announce_delay, Duration::from_secs(3));
     let zero = ok("services:\n  - name: now\n    announce_delay: 0s\n");
-    assert_eq!(zero.health.services[0].announce_delay, Duration::ZERO);
+    assert_eq!(zero.services[0].announce_delay, Duration::ZERO);
     assert!(!www.preempt);
-    let all = &c.health.services[1];
+    let all = &c.services[1];
     assert_eq!(
         (
             all.addresses.clone(),
@@ -156,12 +174,12 @@ fn services_outcomes_and_hooks() {
         (None, None, &Outcome::Withdraw, true)
     );
     assert_eq!(
-        c.health.maintenance_file,
+        c.maintenance_file,
         Some(PathBuf::from("/etc/elastic/maintenance"))
     );
-    assert_eq!(c.health.maintenance_poll, Duration::from_millis(250));
+    assert_eq!(c.health().maintenance_poll, Duration::from_millis(250));
     assert_eq!(
-        c.health.hook,
+        c.hooks,
         Some(HookConfig {
             argv: vec!["/etc/elastic/notify.sh".into()],
             timeout: Duration::from_secs(5),
@@ -212,6 +230,16 @@ fn errors_name_file_line_key_and_expectation() {
             "probes:\n  web:\n    tcp: 127.0.0.1:80\n    timeout: 0s\n",
             4,
             "probes.web.timeout: invalid value \"0s\": must be longer than 0",
+        ),
+        (
+            "probes:\n  web:\n    tcp: 127.0.0.1:80\n    timeout: 500000000000y\n",
+            4,
+            "probes.web.timeout: invalid value \"500000000000y\": must be at most 24h",
+        ),
+        (
+            "drain_time: 2h\n",
+            1,
+            "drain_time: invalid value \"2h\": must be at most 1h",
         ),
         (
             "probes:\n  web:\n    tcp: 127.0.0.1:80\n    exec: [a]\n",
@@ -342,7 +370,7 @@ fn errors_name_file_line_key_and_expectation() {
         (
             "multihop_ttl: 300\n",
             1,
-            "multihop_ttl: invalid value 300: expected 1 to 255",
+            "multihop_ttl: invalid value 300: must be between 1 and 255",
         ),
         (
             "med: -1\n",
@@ -420,16 +448,24 @@ fn a_missing_file_is_an_error_naming_it() {
 
 #[test]
 fn durations_and_communities_parse() {
-    assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-    assert_eq!(parse_duration("1m 30s"), Ok(Duration::from_secs(90)));
-    assert!(parse_duration("5").is_err());
-    assert_eq!(parse_community("65000:1"), Ok(4_259_840_001));
-    assert!(parse_community("65536:1").is_err());
-    assert!(parse_community("1").is_err());
+    let duration = |text: &str| text.parse::<values::ProbeTime>().map(|d| d.get());
+    assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
+    assert_eq!(duration("1m 30s"), Ok(Duration::from_secs(90)));
+    assert!(duration("5").is_err());
+    let community = |text: &str| text.parse::<values::Community>().map(|c| c.0);
+    assert_eq!(community("65000:1"), Ok(4_259_840_001));
+    assert!(community("65536:1").is_err());
+    assert!(community("1").is_err());
 }
 
 #[test]
 fn urls_are_split_for_the_client() {
+    let parse_url = |text: &str| {
+        text.parse::<HttpUrl>().map(|url| {
+            let https = url.is_https();
+            (url, https)
+        })
+    };
     let (url, https) = parse_url("http://[2001:db8::1]:8080/health?full=1").unwrap();
     assert_eq!(
         (url.host.as_str(), url.port, url.path.as_str(), https),
@@ -494,7 +530,7 @@ fn with_optional_keys(text: &str) -> String {
 fn the_example_configs_are_valid_also_with_their_optional_keys() {
     for (name, text) in EXAMPLES {
         let config = parse(text, Path::new(name)).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(config.dcid, Some(14), "{name}");
+        assert_eq!(config.dcid.map(Dcid::get), Some(14), "{name}");
         let full = with_optional_keys(text);
         parse(&full, Path::new(name)).unwrap_or_else(|e| panic!("{name} with optional keys: {e}"));
     }
@@ -519,15 +555,15 @@ fn the_primary_and_secondary_examples_are_a_pair() {
     assert_eq!(primary.role, Some(Role::Primary));
     assert_eq!(secondary.role, Some(Role::Secondary));
     assert_eq!(primary.addresses, secondary.addresses);
-    assert_eq!(primary.health.probes, secondary.health.probes);
+    assert_eq!(primary.probes, secondary.probes);
     assert!(primary.addresses.as_ref().is_some_and(|a| !a.is_empty()));
-    let www = |c: &FileConfig| c.health.services[0].clone();
+    let www = |c: &FileConfig| c.services[0].clone();
     assert_eq!(
         www(&primary).on_down,
         Outcome::Demote(DemoteAttrs::default())
     );
     assert_eq!(www(&secondary).on_down, Outcome::Withdraw);
-    assert!(primary.health.maintenance_file.is_some() && primary.health.hook.is_some());
+    assert!(primary.maintenance_file.is_some() && primary.hooks.is_some());
     // TCP MD5 is optional (Linode's route servers do not use it) and named the same way in both.
     for (name, text) in &EXAMPLES[1..3] {
         assert_eq!(
@@ -537,7 +573,9 @@ fn the_primary_and_secondary_examples_are_a_pair() {
         let full = parse(&with_optional_keys(text), Path::new(name)).unwrap();
         assert_eq!(
             full.md5_password_file,
-            Some(KeySource::File("/etc/elastic/bgp.secret".into())),
+            Some(PasswordFile::new(KeySource::File(
+                "/etc/elastic/bgp.secret".into()
+            ))),
             "{name}"
         );
     }
@@ -567,7 +605,7 @@ fn parse_files(text: &str, files: &[(&str, &str)]) -> Result<FileConfig, ConfigE
 }
 
 fn https_check(c: &FileConfig) -> (&HttpUrl, &TlsOptions) {
-    match &c.health.probes[0].check {
+    match &c.probes[0].check {
         Check::Http {
             url,
             tls: Some(tls),
@@ -699,12 +737,12 @@ fn https_options_render_and_read_back() {
                 d:\n    http: {url: \"http://127.0.0.1/\"}\n";
     let files = [("/etc/elastic/ca.pem", pem.as_str())];
     let file = parse_files(text, &files).unwrap();
-    let settings = crate::cli::resolve(
+    let settings = crate::settings::resolve(
         &crate::cli::FlagValues::default(),
         Some((Path::new(FILE), &file)),
     )
     .unwrap();
-    let rendered = render(&settings);
+    let rendered = crate::settings::render(&settings);
     assert!(
         rendered.contains("ca_file: /etc/elastic/ca.pem"),
         "{rendered}"
@@ -712,7 +750,7 @@ fn https_options_render_and_read_back() {
     assert!(rendered.contains("tls_verify: false"), "{rendered}");
     assert!(rendered.contains("server_name: web.internal"), "{rendered}");
     let again = parse_files(&rendered, &files).unwrap_or_else(|e| panic!("{e}\n{rendered}"));
-    assert_eq!(again.health, file.health, "{rendered}");
+    assert_eq!(again.health(), file.health(), "{rendered}");
 }
 
 #[test]
@@ -720,15 +758,19 @@ fn drain_time_and_the_control_socket() {
     let c = ok(
         "drain_time: 10s\ncontrol_socket: /run/elastic/control.sock\ncontrol_socket_group: adm\n",
     );
-    assert_eq!(c.drain_time, Some(Duration::from_secs(10)));
+    assert_eq!(c.drain_time.map(|d| d.get()), Some(Duration::from_secs(10)));
     assert_eq!(
-        c.control_socket.as_deref(),
-        Some(Path::new("/run/elastic/control.sock"))
+        c.control_socket.map(|p| p.get().clone()),
+        Some("/run/elastic/control.sock".into())
     );
-    assert_eq!(c.control_socket_group.as_deref(), Some("adm"));
+    assert_eq!(
+        c.control_socket_group.map(|g| g.to_string()).as_deref(),
+        Some("adm")
+    );
     // 0 skips the drain (other durations refuse zero).
-    assert_eq!(ok("drain_time: 0\n").drain_time, Some(Duration::ZERO));
-    assert_eq!(ok("drain_time: 0s\n").drain_time, Some(Duration::ZERO));
+    let drain_time = |text: &str| ok(text).drain_time.map(|d| d.get());
+    assert_eq!(drain_time("drain_time: 0\n"), Some(Duration::ZERO));
+    assert_eq!(drain_time("drain_time: 0s\n"), Some(Duration::ZERO));
     assert_eq!(ok("").drain_time, None);
     let e = err("drain_time: soon\n");
     assert_eq!(e.line, Some(1));
@@ -742,7 +784,9 @@ fn drain_time_and_the_control_socket() {
 #[test]
 fn neighbor_slots_pick_the_route_servers() {
     assert_eq!(
-        ok("neighbor_slots: [1, 2, 4]\n").neighbor_slots,
+        ok("neighbor_slots: [1, 2, 4]\n")
+            .neighbor_slots
+            .map(|s| s.get().to_vec()),
         Some(vec![1, 2, 4])
     );
     assert!(
@@ -763,13 +807,17 @@ fn md5_password_file_names_a_file_or_a_credential_and_parse_reads_neither() {
     let c = ok("md5_password_file: /etc/elastic/bgp.secret\n");
     assert_eq!(
         c.md5_password_file,
-        Some(KeySource::File("/etc/elastic/bgp.secret".into()))
+        Some(PasswordFile::new(KeySource::File(
+            "/etc/elastic/bgp.secret".into()
+        )))
     );
     assert_eq!(c.md5_key, None, "parse does no IO");
     let c = ok("md5_password_file: credential:bgp-md5\n");
     assert_eq!(
         c.md5_password_file,
-        Some(KeySource::Credential("bgp-md5".to_string()))
+        Some(PasswordFile::new(KeySource::Credential(
+            "bgp-md5".to_string()
+        )))
     );
 }
 
@@ -827,4 +875,33 @@ fn load_reads_the_md5_password_and_refuses_a_file_others_can_read() {
     scratch.file("bgp.secret", "\n", 0o600);
     let shown = load(&config_path).unwrap_err().to_string();
     assert!(shown.contains(": empty;"), "{shown}");
+}
+
+#[test]
+fn a_problem_found_after_parsing_is_located_at_its_value() {
+    use schema::{Misplaced, Step};
+    let text = "services:\n  - name: a\n    probes: [x,\n      y]\n";
+    let at = |path: Vec<Step>| Misplaced {
+        path,
+        message: "not here".to_string(),
+    };
+    let key = |k: &str| Step::Key(k.to_string());
+    let problem = at(vec![
+        key("services"),
+        Step::Index(0),
+        key("probes"),
+        Step::Index(1),
+    ]);
+    let e = schema::locate(text, &problem).expect("the path is in the text");
+    assert_eq!(
+        e.location().map(|l| (l.line(), l.column())),
+        Some((4, 7)),
+        "{e}"
+    );
+    assert!(
+        e.to_string().starts_with("services[0].probes[1]: not here"),
+        "{e}"
+    );
+    assert!(schema::locate(text, &at(vec![key("hooks")])).is_none());
+    assert!(schema::locate(text, &at(vec![key("services"), Step::Index(1)])).is_none());
 }

@@ -1,46 +1,33 @@
-//! The health gate: probes' and services' state, the maintenance flag and the hooks, turned into
-//! the desired route set the sessions announce. The decisions are in `health` and `announce`;
-//! this feeds them and publishes the results.
+//! The health gate: probes' and services' state, maintenance and draining, turned into the
+//! desired route set the sessions announce. Pure: no clock (`now` is passed in), no tasks, no
+//! channels, no files. The decisions are in `health` and `announce`; this feeds them, and says
+//! which probe tasks to start or stop ([`ProbeChange`], carried out by [`super::probes`]) and
+//! what to publish ([`Refresh`], carried out by [`super::publish`]).
+//!
+//! Who owns a probe's health: its task. The task runs `ProbeHealth::observe` on each result
+//! because its next interval depends on it (the fast interval while the verdict is changing);
+//! every report carries the whole `ProbeHealth`, and the gate keeps that copy only to combine
+//! the verdicts of a service's probes and to show the counters.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use ipnet::IpNet;
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
-use tracing::{debug, info};
 
-use super::{now, summary};
 use crate::announce::{self, DesiredRoutes};
-use crate::cli::{Role, Settings};
+use crate::config::Role;
 use crate::config::{HealthConfig, HookConfig, ProbeConfig, ServiceConfig};
 use crate::health::{self, ProbeHealth, ServiceHealth};
-use crate::hooks::{HookEvent, Hooks};
-use crate::probe::{self, ProbeReport};
-use crate::status::{
-    self, AddressStatus, DaemonInfo, Mode, ProbeStatus, RoutesFirstSeen, SessionList,
-};
-use crate::systemd;
+use crate::hooks::HookEvent;
+use crate::probe::ProbeReport;
+use crate::settings::Settings;
+use crate::status::{AddressStatus, Mode, ProbeStatus};
 
-/// The channels the event loop publishes into.
-pub(super) struct Published {
-    pub(super) routes: watch::Sender<Arc<DesiredRoutes>>,
-    /// Sent just before `routes` changes.
-    pub(super) routes_first_seen: watch::Sender<Arc<RoutesFirstSeen>>,
-    pub(super) addresses: watch::Sender<Arc<Vec<AddressStatus>>>,
-    pub(super) probes: watch::Sender<Arc<Vec<ProbeStatus>>>,
-    pub(super) mode: watch::Sender<Mode>,
-    pub(super) info: watch::Sender<Arc<DaemonInfo>>,
-    pub(super) sessions: watch::Sender<SessionList>,
-}
-
-/// A running probe: its config, its task and what it last reported.
+/// A probe: its config and what it last reported.
 pub(super) struct ProbeSlot {
     /// Unique for the daemon's life: reports of a probe replaced by a reload are recognised.
     pub(super) id: usize,
     pub(super) config: ProbeConfig,
-    pub(super) task: JoinHandle<()>,
     pub(super) health: ProbeHealth,
     pub(super) status: ProbeStatus,
 }
@@ -52,24 +39,86 @@ pub(super) struct ServiceSlot {
     pub(super) probes: Vec<usize>,
 }
 
-/// Probes' and services' health, maintenance, draining and the hook: everything that gates the
-/// announcements. The decisions are in `health` and `announce`; this only feeds and publishes.
+/// A probe task to start or stop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum ProbeChange {
+    Start {
+        id: usize,
+        config: Box<ProbeConfig>,
+        why: StartReason,
+    },
+    /// `removed`: the probe is gone from the configuration (else it is replaced).
+    Stop {
+        id: usize,
+        name: String,
+        removed: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum StartReason {
+    /// At start-up.
+    Initial,
+    /// A reload added it.
+    Added,
+    /// A reload changed its settings: it starts over.
+    Changed,
+}
+
+/// What a recomputation yields, for the loop to publish.
+pub(super) struct Refresh {
+    /// When it was computed: the first-seen time of routes new to the set.
+    pub(super) at: Instant,
+    pub(super) routes: DesiredRoutes,
+    pub(super) addresses: Vec<AddressStatus>,
+    /// The probes' statuses, when they changed since the last refresh.
+    pub(super) probes: Option<Vec<ProbeStatus>>,
+    pub(super) mode: Mode,
+    pub(super) transitions: Vec<Transition>,
+}
+
+/// A service changed state: logged, and handed to the hook.
+pub(super) struct Transition {
+    /// How it is announced now, and why.
+    pub(super) reason: String,
+    pub(super) event: HookEvent,
+}
+
+/// Why every route carries GRACEFUL_SHUTDOWN (RFC 8326) now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Drain {
+    /// `elastic drain` through the control socket, until `elastic undrain`.
+    Operator,
+    /// A planned stop, by this signal.
+    Stopping(&'static str),
+}
+
+impl Drain {
+    /// As the status and `systemctl status` show it.
+    fn reason(self) -> String {
+        match self {
+            Drain::Operator => "elastic drain".to_string(),
+            Drain::Stopping(signal) => format!("stopping ({signal})"),
+        }
+    }
+}
+
+/// Probes' and services' health, maintenance and draining: everything that gates the
+/// announcements.
+#[derive(Default)]
 pub(super) struct Gate {
     pub(super) probes: Vec<ProbeSlot>,
-    pub(super) next_probe_id: usize,
-    pub(super) services: Vec<ServiceSlot>,
+    next_probe_id: usize,
+    services: Vec<ServiceSlot>,
     pub(super) maintenance_file: Option<PathBuf>,
-    pub(super) maintenance_file_present: bool,
+    maintenance_file_present: bool,
     /// SetMaintenance(on) through the control socket.
-    pub(super) maintenance_requested: bool,
-    /// Why every route carries GRACEFUL_SHUTDOWN now (`elastic drain`, or a planned stop).
-    pub(super) draining: Option<String>,
-    pub(super) control_socket: bool,
-    pub(super) hook_config: Option<HookConfig>,
-    pub(super) hooks: Option<Hooks>,
-    pub(super) probes_changed: bool,
+    maintenance_requested: bool,
+    draining: Option<Drain>,
+    pub(super) hook: Option<HookConfig>,
+    probes_changed: bool,
     /// Set by the first [`Gate::reconfigure`].
-    pub(super) configured: bool,
+    configured: bool,
 }
 
 pub(super) fn waiting_status(name: &str) -> ProbeStatus {
@@ -88,52 +137,14 @@ pub(super) fn waiting_status(name: &str) -> ProbeStatus {
 }
 
 impl Gate {
-    /// Starts the probes of `health`; their reports go to `reports`.
-    pub(super) fn new(health: &HealthConfig, reports: &mpsc::Sender<ProbeReport>) -> Gate {
-        let mut gate = Gate {
-            probes: Vec::new(),
-            next_probe_id: 0,
-            services: Vec::new(),
-            maintenance_file: None,
-            maintenance_file_present: false,
-            maintenance_requested: false,
-            draining: None,
-            control_socket: false,
-            hook_config: None,
-            hooks: None,
-            probes_changed: true,
-            configured: false,
-        };
-        gate.reconfigure(health, reports);
-        gate
-    }
-
-    pub(super) fn spawn_probe(
-        &mut self,
-        config: &ProbeConfig,
-        reports: &mpsc::Sender<ProbeReport>,
-    ) -> ProbeSlot {
-        let id = self.next_probe_id;
-        self.next_probe_id += 1;
-        ProbeSlot {
-            id,
-            config: config.clone(),
-            task: probe::spawn(id, config.clone(), reports.clone()),
-            health: ProbeHealth::new(config.rise, config.fall),
-            status: waiting_status(&config.name),
-        }
-    }
-
     /// Takes on `health`: a probe with the same name and the same settings keeps its task and
     /// state; a new or changed one starts over; a removed one stops. A service keeps its state
-    /// when its name, announce_delay and preempt are unchanged.
-    pub(super) fn reconfigure(
-        &mut self,
-        health: &HealthConfig,
-        reports: &mpsc::Sender<ProbeReport>,
-    ) {
+    /// when its name, announce_delay and preempt are unchanged. The maintenance file is not
+    /// read here: the loop tells [`Gate::set_maintenance_file_present`].
+    pub(super) fn reconfigure(&mut self, health: &HealthConfig) -> Vec<ProbeChange> {
         // At start every probe is new; only later is one "added".
         let reload = std::mem::replace(&mut self.configured, true);
+        let mut changes = Vec::new();
         let mut old = std::mem::take(&mut self.probes);
         let mut probes = Vec::with_capacity(health.probes.len());
         for config in &health.probes {
@@ -141,18 +152,33 @@ impl Gate {
                 probes.push(old.remove(index));
                 continue;
             }
-            if old.iter().any(|p| p.config.name == config.name) {
-                info!(probe = config.name, "probe changed: starting over");
+            let why = if old.iter().any(|p| p.config.name == config.name) {
+                StartReason::Changed
             } else if reload {
-                info!(probe = config.name, "probe added");
-            }
-            probes.push(self.spawn_probe(config, reports));
+                StartReason::Added
+            } else {
+                StartReason::Initial
+            };
+            let id = self.next_probe_id;
+            self.next_probe_id += 1;
+            changes.push(ProbeChange::Start {
+                id,
+                config: Box::new(config.clone()),
+                why,
+            });
+            probes.push(ProbeSlot {
+                id,
+                config: config.clone(),
+                health: ProbeHealth::new(config.rise, config.fall),
+                status: waiting_status(&config.name),
+            });
         }
         for gone in old {
-            gone.task.abort();
-            if !health.probes.iter().any(|p| p.name == gone.config.name) {
-                info!(probe = gone.config.name, "probe removed");
-            }
+            changes.push(ProbeChange::Stop {
+                id: gone.id,
+                removed: !health.probes.iter().any(|p| p.name == gone.config.name),
+                name: gone.config.name,
+            });
         }
         self.probes = probes;
 
@@ -184,24 +210,32 @@ impl Gate {
             .collect();
 
         self.maintenance_file = health.maintenance_file.clone();
-        self.read_maintenance_file();
-        if self.hook_config != health.hook {
-            self.hook_config = health.hook.clone();
-            self.hooks = health.hook.clone().map(Hooks::spawn);
+        if self.maintenance_file.is_none() {
+            self.maintenance_file_present = false;
         }
+        self.hook = health.hook.clone();
         self.probes_changed = true;
+        changes
     }
 
-    pub(super) fn stop_probes(&mut self) {
-        for probe in &self.probes {
-            probe.task.abort();
-        }
-    }
-
-    /// Re-reads whether the maintenance file exists; whether that changed.
-    pub(super) fn read_maintenance_file(&mut self) -> bool {
-        let present = self.maintenance_file.as_deref().is_some_and(Path::exists);
+    /// Whether the maintenance file exists now; returns whether that changed.
+    pub(super) fn set_maintenance_file_present(&mut self, present: bool) -> bool {
+        let present = present && self.maintenance_file.is_some();
         std::mem::replace(&mut self.maintenance_file_present, present) != present
+    }
+
+    /// SetMaintenance through the control socket.
+    pub(super) fn request_maintenance(&mut self, on: bool) {
+        self.maintenance_requested = on;
+    }
+
+    /// Starts (or, with `None`, ends) announcing every route with GRACEFUL_SHUTDOWN.
+    pub(super) fn drain(&mut self, why: Option<Drain>) {
+        self.draining = why;
+    }
+
+    pub(super) fn draining(&self) -> Option<Drain> {
+        self.draining
     }
 
     pub(super) fn maintenance(&self) -> bool {
@@ -212,7 +246,7 @@ impl Gate {
         Mode {
             maintenance_file: self.maintenance_file_present,
             maintenance_requested: self.maintenance_requested,
-            draining: self.draining.clone(),
+            draining: self.draining.map(Drain::reason),
             control_socket,
         }
     }
@@ -221,23 +255,10 @@ impl Gate {
         self.probes.iter().map(|p| p.status.clone()).collect()
     }
 
-    pub(super) fn on_report(&mut self, report: ProbeReport) {
-        // A report of a probe that a reload replaced is stale.
-        let Some(slot) = self.probes.iter_mut().find(|p| p.id == report.index) else {
-            return;
-        };
-        let name = &slot.config.name;
-        if let Some(verdict) = report.changed {
-            let level_up = if verdict { "up" } else { "down" };
-            info!(
-                probe = name,
-                state = level_up,
-                detail = report.detail,
-                "probe verdict"
-            );
-        } else if !report.ok {
-            debug!(probe = name, detail = report.detail, "probe failed");
-        }
+    /// Takes a probe's report, received at `now`; the probe's name, or `None` for a report of
+    /// a probe a reload replaced (stale, ignored).
+    pub(super) fn on_report(&mut self, report: ProbeReport, now: Instant) -> Option<&str> {
+        let slot = self.probes.iter_mut().find(|p| p.id == report.index)?;
         let status = &mut slot.status;
         status.healthy = report.health.verdict() == Some(true);
         status.state = report.health.describe();
@@ -247,11 +268,12 @@ impl Gate {
         status.successes = report.health.successes;
         status.failures = report.health.failures;
         if report.changed.is_some() {
-            status.last_change = Some(now());
+            status.last_change = Some(now);
             status.transitions += 1;
         }
         slot.health = report.health;
         self.probes_changed = true;
+        Some(&slot.config.name)
     }
 
     pub(super) fn rearm_preemption(&mut self) {
@@ -300,80 +322,250 @@ impl Gate {
         )
     }
 
-    /// Recomputes everything after an input changed, publishes, logs and runs hooks. The desired
-    /// set is handed to the sessions only when it differs, so a probe that passes again sends
-    /// nothing.
+    /// Recomputes everything after an input changed: the desired set, the statuses and the
+    /// services' transitions (with the event the hook gets).
     pub(super) fn refresh(
         &mut self,
+        now: Instant,
         prefixes: &[IpNet],
         settings: &Settings,
-        route_servers: usize,
-        out: &Published,
-    ) {
-        let now = now();
+    ) -> Refresh {
         let changes = self.update_services(now);
-        // Moved, not copied, into the channels: with many addresses a copy doubles the peak.
-        let announce::Plan { routes, addresses } = self.plan(prefixes, settings);
-        let draining = self.draining.as_deref();
-        out.routes.send_if_modified(|current| {
-            if **current == routes {
-                return false;
-            }
-            out.routes_first_seen.send_modify(|seen| {
-                *seen = Arc::new(status::routes_first_seen(seen, current, &routes, now));
-            });
-            *current = Arc::new(routes);
-            systemd::status(&summary(current, route_servers, draining));
-            true
-        });
-        out.addresses.send_if_modified(|current| {
-            if **current == addresses {
-                return false;
-            }
-            *current = Arc::new(addresses);
-            true
-        });
-        if std::mem::take(&mut self.probes_changed) {
-            out.probes.send_replace(Arc::new(self.probe_statuses()));
-        }
-        let mode = self.mode(self.control_socket || settings.control_socket.is_some());
-        out.mode.send_if_modified(|current| {
-            if *current == mode {
-                return false;
-            }
-            *current = mode;
-            true
-        });
-        for (index, change) in changes {
-            let service = &self.services[index];
-            let config = &service.config;
-            let (treatment, reason) = announce::treatment(config, &service.health);
-            let announce_as = treatment.name(settings.role);
-            info!(
-                service = config.name,
-                from = change.from.name(),
-                to = change.to.name(),
-                announce = announce_as,
-                reason,
-                "service state changed"
-            );
-            if let Some(hooks) = &self.hooks {
-                hooks.notify(HookEvent {
-                    service: config.name.clone(),
-                    state: change.to.name(),
-                    previous: change.from.name(),
-                    announce: announce_as,
-                    role: match settings.role {
-                        Role::Primary => "primary",
-                        Role::Secondary => "secondary",
+        let plan = self.plan(prefixes, settings);
+        let probes = std::mem::take(&mut self.probes_changed).then(|| self.probe_statuses());
+        let mode = self.mode(settings.control_socket.is_some());
+        let transitions = changes
+            .into_iter()
+            .map(|(index, change)| {
+                let service = &self.services[index];
+                let config = &service.config;
+                let (treatment, reason) = announce::treatment(config, &service.health);
+                Transition {
+                    reason,
+                    event: HookEvent {
+                        service: config.name.clone(),
+                        state: change.to.name(),
+                        previous: change.from.name(),
+                        announce: treatment.name(settings.role),
+                        role: match settings.role {
+                            Role::Primary => "primary",
+                            Role::Secondary => "secondary",
+                        },
+                        addresses: prefixes
+                            .iter()
+                            .filter(|p| config.gates(p))
+                            .copied()
+                            .collect(),
                     },
-                    addresses: prefixes
-                        .iter()
-                        .filter(|p| config.gates(p))
-                        .copied()
-                        .collect(),
-                });
-            }
+                }
+            })
+            .collect();
+        Refresh {
+            at: now,
+            routes: plan.routes,
+            addresses: plan.addresses,
+            probes,
+            mode,
+            transitions,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::daemon::tests::health;
+
+    const TWO_PROBES: &str = "
+probes:
+  web: { tcp: 127.0.0.1:80, interval: 1s }
+  backend: { tcp: 127.0.0.1:81, interval: 2s }
+";
+
+    fn started(changes: &[ProbeChange]) -> Vec<(usize, &str, StartReason)> {
+        changes
+            .iter()
+            .filter_map(|c| match c {
+                ProbeChange::Start { id, config, why } => Some((*id, config.name.as_str(), *why)),
+                ProbeChange::Stop { .. } => None,
+            })
+            .collect()
+    }
+
+    fn report(id: usize, ok: bool, health: &mut ProbeHealth) -> ProbeReport {
+        let changed = health.observe(ok);
+        ProbeReport {
+            index: id,
+            ok,
+            detail: format!("check {}", if ok { "passed" } else { "failed" }),
+            latency: Duration::from_millis(3),
+            health: health.clone(),
+            changed,
+        }
+    }
+
+    #[test]
+    fn at_start_every_probe_starts_and_a_reload_restarts_only_changed_ones() {
+        let mut gate = Gate::default();
+        let changes = gate.reconfigure(&health(TWO_PROBES));
+        assert_eq!(
+            started(&changes),
+            // The file's probes come in name order.
+            [
+                (0, "backend", StartReason::Initial),
+                (1, "web", StartReason::Initial)
+            ]
+        );
+        assert_eq!(changes.len(), 2, "nothing to stop at start");
+
+        let changes = gate.reconfigure(&health(
+            "
+probes:
+  web: { tcp: 127.0.0.1:80, interval: 1s }
+  backend: { tcp: 127.0.0.1:81, interval: 5s }
+  db: { tcp: 127.0.0.1:5432 }
+",
+        ));
+        assert_eq!(
+            started(&changes),
+            [
+                (2, "backend", StartReason::Changed),
+                (3, "db", StartReason::Added)
+            ]
+        );
+        assert!(changes.contains(&ProbeChange::Stop {
+            id: 0,
+            name: "backend".to_string(),
+            removed: false
+        }));
+        assert_eq!(changes.len(), 3, "web keeps its task: {changes:?}");
+
+        let changes = gate.reconfigure(&health(
+            "
+probes:
+  web: { tcp: 127.0.0.1:80, interval: 1s }
+",
+        ));
+        assert_eq!(
+            changes,
+            [
+                ProbeChange::Stop {
+                    id: 2,
+                    name: "backend".to_string(),
+                    removed: true
+                },
+                ProbeChange::Stop {
+                    id: 3,
+                    name: "db".to_string(),
+                    removed: true
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_report_of_a_probe_a_reload_replaced_is_ignored() {
+        let mut gate = Gate::default();
+        gate.reconfigure(&health(TWO_PROBES));
+        gate.reconfigure(&health(
+            "
+probes:
+  web: { tcp: 127.0.0.1:80, interval: 1s }
+  backend: { tcp: 127.0.0.1:81, interval: 5s }
+",
+        ));
+        let t0 = crate::clock::now();
+        // backend was probe 0; the reload replaced it with probe 2.
+        let mut old = ProbeHealth::new(1, 1);
+        assert_eq!(gate.on_report(report(0, true, &mut old), t0), None);
+        assert_eq!(gate.probe_statuses()[0].state, "waiting");
+
+        let mut new = ProbeHealth::new(1, 1);
+        assert_eq!(
+            gate.on_report(report(2, true, &mut new), t0),
+            Some("backend")
+        );
+        let status = &gate.probe_statuses()[0];
+        assert!(status.healthy);
+        assert_eq!(status.last_output, "check passed");
+        assert_eq!((status.transitions, status.last_change), (1, Some(t0)));
+    }
+
+    #[test]
+    fn the_maintenance_file_counts_only_while_one_is_configured() {
+        let mut gate = Gate::default();
+        gate.reconfigure(&health(TWO_PROBES));
+        assert!(!gate.set_maintenance_file_present(true));
+        assert!(!gate.maintenance());
+
+        gate.reconfigure(&health(&format!(
+            "{TWO_PROBES}maintenance_file: /run/elastic-test/maintenance\n"
+        )));
+        assert!(gate.set_maintenance_file_present(true));
+        assert!(gate.maintenance() && gate.mode(false).maintenance_file);
+        assert!(!gate.set_maintenance_file_present(true), "no change");
+
+        gate.reconfigure(&health(TWO_PROBES));
+        assert!(!gate.maintenance(), "the file is no longer configured");
+    }
+
+    #[test]
+    fn the_status_names_why_the_routes_are_drained() {
+        let mut gate = Gate::default();
+        assert_eq!(gate.mode(true).draining, None);
+        gate.drain(Some(Drain::Operator));
+        assert_eq!(gate.mode(true).draining.as_deref(), Some("elastic drain"));
+        gate.drain(Some(Drain::Stopping("SIGTERM")));
+        assert_eq!(
+            gate.mode(true).draining.as_deref(),
+            Some("stopping (SIGTERM)")
+        );
+        gate.drain(None);
+        assert_eq!(gate.draining(), None);
+    }
+
+    #[test]
+    fn a_service_goes_up_when_its_probe_passes_and_the_hook_hears_of_it() {
+        let mut gate = Gate::default();
+        gate.reconfigure(&health(
+            "
+probes:
+  web: { tcp: 127.0.0.1:80 }
+services:
+  - name: www
+    probes: [web]
+",
+        ));
+        let settings = crate::daemon::tests::settings(&[]);
+        let prefixes: Vec<IpNet> = vec!["192.0.2.10/32".parse().unwrap()];
+        let t0 = crate::clock::now();
+        let first = gate.refresh(t0, &prefixes, &settings);
+        assert!(
+            first.routes.is_empty(),
+            "waits for the probe's first verdict"
+        );
+        assert!(first.probes.is_some());
+
+        let mut health = ProbeHealth::new(1, 1);
+        gate.on_report(report(0, true, &mut health), t0);
+        let refresh = gate.refresh(t0, &prefixes, &settings);
+        assert_eq!(refresh.routes.len(), 1);
+        let [transition] = refresh.transitions.as_slice() else {
+            panic!("one transition expected");
+        };
+        assert_eq!(
+            (
+                transition.event.service.as_str(),
+                transition.event.state,
+                transition.event.role
+            ),
+            ("www", "up", "primary")
+        );
+        assert_eq!(transition.event.addresses, prefixes);
+        // Nothing changed since: nothing to publish for the probes, no transition.
+        let again = gate.refresh(t0, &prefixes, &settings);
+        assert!(again.probes.is_none() && again.transitions.is_empty());
     }
 }

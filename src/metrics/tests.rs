@@ -1,10 +1,11 @@
 use std::net::Ipv4Addr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use super::*;
 use crate::announce::desired_routes;
 use crate::bgp::session::SessionStatus;
+use crate::clock;
 use crate::status::{DaemonInfo, ProbeStatus};
 
 fn session(peer: &str, state: State, routes: &crate::announce::DesiredRoutes) -> SessionStatus {
@@ -16,7 +17,7 @@ fn session(peer: &str, state: State, routes: &crate::announce::DesiredRoutes) ->
         remote_as: Some(65000),
         remote_hostname: None,
         negotiated_hold_time: Some(9),
-        established_since: (state == State::Established).then(Instant::now),
+        established_since: (state == State::Established).then(clock::now),
         down_since: None,
         sent: MessageCounts {
             open: 1,
@@ -69,8 +70,9 @@ fn snapshot() -> Snapshot {
             hold_time: 9,
             connect_retry: Duration::from_secs(5),
             multihop_ttl: 16,
+            reloads: Default::default(),
         }),
-        taken_at: (Instant::now(), SystemTime::now()),
+        taken_at: (clock::now(), clock::system_now()),
         sessions: vec![
             session("2001:db8:14:34::1", State::Established, &routes),
             session("2001:db8:14:34::2", State::Active, &routes),

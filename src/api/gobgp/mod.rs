@@ -16,13 +16,13 @@ use tonic::{Request, Response, Status};
 pub use path::{Lookup, PathEncoding, adj_out_paths, global_paths, list_path};
 pub use peer::{capability, list_peer, peer};
 
-use super::proto::apipb::{
+use crate::bgp::wire::Family;
+use crate::proto::apipb::{
     self, GetBgpRequest, GetBgpResponse, Global, ListPathRequest, ListPathResponse,
     ListPeerRequest, ListPeerResponse,
     family::{Afi, Safi},
     gobgp_api_server::GobgpApi,
 };
-use crate::bgp::wire::Family;
 use crate::status::{DaemonInfo, StatusSource};
 
 /// What gobgpd answers for lelastic's `StartBgp{listen_port: -1}`: no BGP listener.

@@ -7,12 +7,12 @@ use ipnet::IpNet;
 use tonic::Status;
 
 use crate::api::any;
-use crate::api::proto::apipb::{
-    self, Destination, ListPathRequest, Path, TableType, table_lookup_prefix,
-};
 use crate::api::timestamp;
 use crate::bgp::session::SessionStatus;
 use crate::bgp::wire::{self, Capability, Family, PathAttribute, UpdateContext};
+use crate::proto::apipb::{
+    self, Destination, ListPathRequest, Path, TableType, table_lookup_prefix,
+};
 use crate::status::Snapshot;
 
 /// Which parts of a path to fill (ListPathRequest fields 7-9).

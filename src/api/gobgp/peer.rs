@@ -6,15 +6,15 @@ use tonic::Status;
 
 use super::FAMILIES;
 use crate::api::any;
-use crate::api::proto::apipb::{
+use crate::api::timestamp;
+use crate::bgp::session::{MessageCounts, SessionStatus, State};
+use crate::bgp::wire::{Capability, Family};
+use crate::proto::apipb::{
     self, AfiSafi, AfiSafiConfig, AfiSafiState, EbgpMultihop, GracefulRestart, ListPeerRequest,
     Messages, Peer, PeerConf, PeerState, PeerType, Queues, RouteReflector, RouteServer, Timers,
     TimersConfig, TimersState, Transport,
     peer_state::{AdminState, SessionState},
 };
-use crate::api::timestamp;
-use crate::bgp::session::{MessageCounts, SessionStatus, State};
-use crate::bgp::wire::{Capability, Family};
 use crate::status::Snapshot;
 
 /// lelastic's neighbor description.

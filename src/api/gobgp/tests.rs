@@ -10,10 +10,10 @@ use prost::Message as _;
 
 use super::*;
 use crate::announce::{COMMUNITY_PRIMARY, DesiredRoutes, RouteAttrs, desired_routes};
-use crate::api::proto::apipb::{Path, TableType, peer_state::SessionState, table_lookup_prefix};
 use crate::bgp::session::{MessageCounts, SessionStatus, State};
 use crate::bgp::wire::{self, Capability, ExtendedNextHopTuple, UpdateContext};
 use crate::cli::Role;
+use crate::proto::apipb::{Path, TableType, peer_state::SessionState, table_lookup_prefix};
 use crate::status::{RoutesFirstSeen, Snapshot};
 
 const V4: &str = "203.0.113.10/32";
@@ -37,6 +37,7 @@ fn info() -> Arc<DaemonInfo> {
         hold_time: 9,
         connect_retry: Duration::from_secs(5),
         multihop_ttl: 16,
+        reloads: Default::default(),
     })
 }
 

@@ -14,8 +14,8 @@ use clap::{Arg, ArgAction};
 use serde_json::{Value, json};
 
 use crate::api::DEFAULT_LISTEN;
-use crate::api::proto::elastic::v1 as pb;
-use crate::api::proto::elastic::v1::elastic_client::ElasticClient;
+use crate::proto::elastic::v1 as pb;
+use crate::proto::elastic::v1::elastic_client::ElasticClient;
 
 pub const EXIT_ALL_ANNOUNCED: u8 = 0;
 pub const EXIT_NOT_ANNOUNCED: u8 = 1;
@@ -62,18 +62,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString>,
 {
-    let args: Vec<OsString> = args
-        .into_iter()
-        .map(|a| {
-            let a: OsString = a.into();
-            match a.to_str() {
-                Some(s) if s.starts_with('-') && !s.starts_with("--") && s.len() > 2 => {
-                    OsString::from(format!("-{s}"))
-                }
-                _ => a,
-            }
-        })
-        .collect();
+    let args = super::go_style(args);
     match command().try_get_matches_from(args) {
         Ok(matches) => Ok(Options {
             api: matches
@@ -106,17 +95,11 @@ where
             return ExitCode::from(code);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("elastic status: cannot start the runtime: {error}");
-            return ExitCode::from(EXIT_UNREACHABLE);
-        }
+    let outcome = match super::on_runtime("elastic status", EXIT_UNREACHABLE, fetch(&options.api)) {
+        Ok(outcome) => outcome,
+        Err(code) => return code,
     };
-    let status = match runtime.block_on(fetch(&options.api)) {
+    let status = match outcome {
         Ok(status) => status,
         Err(error) => {
             eprintln!("elastic status: {error}");
@@ -242,6 +225,13 @@ pub fn render(status: &pb::Status) -> String {
     }
     for mode in modes {
         let _ = writeln!(out, "Mode: {mode}");
+    }
+    if let Some(reload) = status.reload.as_ref().filter(|r| r.last_failed) {
+        let _ = writeln!(
+            out,
+            "Config: the last reload failed; the running configuration stays: {}",
+            reload.last_error
+        );
     }
     let sessions_total = status.sessions.len();
     let _ = writeln!(out, "\nAddresses:");
@@ -381,6 +371,13 @@ pub fn to_json(status: &pb::Status) -> Value {
             "draining": m.draining,
             "draining_reason": m.draining_reason,
             "control_socket": m.control_socket,
+        })),
+        "reload": status.reload.as_ref().map(|r| json!({
+            "succeeded": r.succeeded,
+            "failed": r.failed,
+            "last_at": timestamp_json(r.last_at.as_ref()),
+            "last_failed": r.last_failed,
+            "last_error": r.last_error,
         })),
         "addresses": status.addresses.iter().map(|a| json!({
             "prefix": a.prefix,

@@ -20,40 +20,24 @@
 //!
 //! Environment: `FAILOVER_RUNS` (3); `FAILOVER_ONLY` (a comma-separated subset of elastic-defaults,
 //! elastic-fast, exabgp, gobgpd, keepalived; all by default).
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the lab measures real time; the one-clock rule is the daemon's"
+)]
+
+mod announcers;
+mod client;
+mod service;
+mod vrrp;
 
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
-// The lab is shared with the tests, the demo and the other benchmark; this uses a part of it.
-#[allow(dead_code, unused_imports)]
-#[path = "lab/mod.rs"]
-mod lab;
-
-// The other benchmark's modules: gobgpd's lelastic configuration, the interrupt flag, statistics.
-#[allow(dead_code)]
-#[path = "bench/contender.rs"]
-mod contender;
-#[allow(dead_code)]
-#[path = "bench/interrupt.rs"]
-mod interrupt;
-#[allow(dead_code)]
-#[path = "bench/measure.rs"]
-mod measure;
-
-#[path = "failover_bench/announcers.rs"]
-mod announcers;
-#[path = "failover_bench/client.rs"]
-mod client;
-#[path = "failover_bench/service.rs"]
-mod service;
-#[path = "failover_bench/vrrp.rs"]
-mod vrrp;
-
 use announcers::{ElasticProbes, Role};
-use client::ClientReport;
-use interrupt::{INTERRUPTED, Interrupt, run_program};
-use lab::{Lab, LabSpec, ProcId, RsKind, VIP4};
-use measure::Spread;
+use elastic_lab::contender;
+use elastic_lab::measure::Spread;
+use elastic_lab::program::{INTERRUPTED, Interrupt, run_program};
+use elastic_lab::{self as lab, Lab, LabSpec, ProbeReport, ProcId, RsKind, VIP4};
 use vrrp::VrrpSegment;
 
 const VIP4_PREFIX: &str = "203.0.113.10/32";
@@ -147,7 +131,7 @@ impl Contender {
 
 /// One failover as the client saw it.
 struct RunResult {
-    report: ClientReport,
+    report: ProbeReport,
 }
 
 impl RunResult {
@@ -384,7 +368,7 @@ fn start_and_fail(
             report.longest_gap_ms,
             report.lost,
             report.sent,
-            report.breakdown
+            report.breakdown()
         ));
         results.push(RunResult { report });
         for &id in &setup.daemons {
@@ -456,7 +440,7 @@ fn wait_served_by_a(
             Duration::from_millis(100),
             || {
                 let report = client::short_probe(lab).ok()?;
-                (report.lost == 0 && report.answerers == ["a"]).then_some(())
+                (report.lost == 0 && report.answerers() == ["a"]).then_some(())
             },
         )
         .map_err(|e| with_logs(lab, who, setup, e))?;

@@ -1,4 +1,13 @@
-//! The network-namespace lab shared by the integration tests, the demo and the benchmarks.
+//! The network-namespace lab shared by the end-to-end tests (`integration/main.rs`), the demo and
+//! the two benchmarks: one crate, compiled once, each program using the part it needs.
+//!
+//! - this file: [`Lab`], its namespaces, hosts and processes; [`Netns`] one namespace;
+//! - [`daemon_binary`], [`run_cmd`], [`check_prerequisites`]: the programs the lab runs;
+//! - [`rs`]: the route servers (FRR, BIRD 2, GoBGP), their configs and their CLIs' output;
+//! - [`fakepeer`]: a route server written with raw bytes, for hostile input;
+//! - [`ProbeReport`]: what the client's `labnet probe` saw, as labnet prints it;
+//! - [`program`]: the `main` of the demo and the benchmarks (signals stop them between steps);
+//! - [`contender`], [`measure`]: the benchmarks' announcers and figures.
 //!
 //! One `Lab` is a router namespace (forwarding, the four route servers on its loopback at
 //! 2001:db8:14:34::1..4), one namespace per host (where `elastic` runs, the VIPs on `lo`) and
@@ -11,14 +20,25 @@
 //!                              │ lo: 2001:db8:14:34::1..4 (route servers)
 //!                              └──h2── host 2  2001:db8:ff:2::2
 //! ```
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the lab measures real time; the one-clock rule is the daemon's"
+)]
 
-pub(crate) mod fakepeer;
-pub(crate) mod rs;
+mod commands;
+pub mod contender;
+pub mod fakepeer;
+pub mod flood;
+pub mod measure;
+mod netns;
+mod probe_report;
+pub mod program;
+pub mod rs;
 
 use std::fs::{self, File};
 use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -26,23 +46,26 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 
-pub(crate) use rs::{Community, Origin, RouteServer, RouteView, RsKind, SessionView};
+pub use commands::{check_prerequisites, daemon_binary, labnet_binary, run_cmd};
+pub use netns::Netns;
+pub use probe_report::{LOST, ProbeReport};
+pub use rs::{Community, Origin, RouteServer, RouteView, RsKind, SessionView};
 
 /// The data-center id every lab uses; route servers are `2001:db8:14:34::1..4`.
-pub(crate) const DCID: u32 = 14;
+pub const DCID: u32 = 14;
 /// lelastic's `-neighborpattern`, pointed at documentation space.
-pub(crate) const NEIGHBOR_PATTERN: &str = "2001:db8:%d:34::%d";
+pub const NEIGHBOR_PATTERN: &str = "2001:db8:%d:34::%d";
 /// The shared IPv4 address (VIP) every host puts on `lo`.
-pub(crate) const VIP4: &str = "203.0.113.10";
+pub const VIP4: &str = "203.0.113.10";
 /// The shared IPv6 address every host puts on `lo` (announced as its /64, or /56 with -send56).
-pub(crate) const VIP6: &str = "2001:db8:100::1";
+pub const VIP6: &str = "2001:db8:100::1";
 /// The UDP port `labnet serve` answers on.
-pub(crate) const LABNET_PORT: u16 = 7777;
+pub const LABNET_PORT: u16 = 7777;
 /// Where hosts' session addresses come from: host N is 2001:db8:ff:N::2, its router side ::1.
 pub(crate) const HOST_RANGE: &str = "2001:db8:ff::/48";
 
 /// Route-server address `slot` (1..=4).
-pub(crate) fn rs_address(slot: u8) -> IpAddr {
+pub fn rs_address(slot: u8) -> IpAddr {
     format!("2001:db8:{DCID}:34::{slot}")
         .parse()
         .expect("valid address")
@@ -50,109 +73,52 @@ pub(crate) fn rs_address(slot: u8) -> IpAddr {
 
 /// What a test asks for.
 #[derive(Clone, Debug)]
-pub(crate) struct LabSpec {
+pub struct LabSpec {
     /// The route-server software on the four addresses.
-    pub(crate) rs: RsKind,
-    /// Slots (1..=4) where no route server runs, e.g. for a fake peer.
-    pub(crate) empty_slots: Vec<u8>,
+    rs: RsKind,
     /// How many host namespaces (1 or 2).
-    pub(crate) hosts: usize,
+    hosts: usize,
     /// Whether to build the client namespace.
-    pub(crate) client: bool,
+    client: bool,
     /// Whether hosts get the VIPs on `lo` from the lab (lelastic needs that; elastic can bind them
     /// itself with `-address`).
-    pub(crate) vips_on_lo: bool,
+    vips_on_lo: bool,
     /// TCP MD5 password the route servers require (their templates' `{{MD5_PASSWORD}}`); without
     /// one, that line is left out.
-    pub(crate) md5_password: Option<String>,
+    pub md5_password: Option<String>,
 }
 
 impl LabSpec {
-    pub(crate) fn new(rs: RsKind) -> Self {
+    pub fn new(rs: RsKind) -> Self {
         Self {
             rs,
-            empty_slots: Vec::new(),
             hosts: 1,
             client: false,
             vips_on_lo: true,
             md5_password: None,
         }
     }
-    pub(crate) fn hosts(mut self, n: usize) -> Self {
+    pub fn hosts(mut self, n: usize) -> Self {
         self.hosts = n;
         self
     }
-    pub(crate) fn with_client(mut self) -> Self {
+    pub fn with_client(mut self) -> Self {
         self.client = true;
         self
     }
-    pub(crate) fn empty_slots(mut self, slots: &[u8]) -> Self {
-        self.empty_slots = slots.to_vec();
-        self
-    }
-    pub(crate) fn without_vips(mut self) -> Self {
+    pub fn without_vips(mut self) -> Self {
         self.vips_on_lo = false;
         self
     }
-    pub(crate) fn md5_password(mut self, password: &str) -> Self {
+    pub fn md5_password(mut self, password: &str) -> Self {
         self.md5_password = Some(password.to_string());
         self
     }
 }
 
-/// A network namespace we created; deleted on drop.
-pub(crate) struct Netns {
-    pub(crate) name: String,
-}
-
-impl Netns {
-    fn create(name: String) -> Result<Self, String> {
-        run_cmd("ip", &["netns", "add", &name])?;
-        let ns = Self { name };
-        ns.ip(&["link", "set", "lo", "up"])?;
-        Ok(ns)
-    }
-
-    /// `ip -n NAME ARGS…`.
-    pub(crate) fn ip(&self, args: &[&str]) -> Result<String, String> {
-        let mut all = vec!["-n", &self.name];
-        all.extend_from_slice(args);
-        run_cmd("ip", &all)
-    }
-
-    /// Runs `PROGRAM ARGS…` inside the namespace and returns its stdout.
-    pub(crate) fn exec(&self, program: &str, args: &[&str]) -> Result<String, String> {
-        let mut all = vec!["netns", "exec", &self.name, program];
-        all.extend_from_slice(args);
-        run_cmd("ip", &all)
-    }
-
-    fn sysctl(&self, settings: &[&str]) -> Result<(), String> {
-        let mut args = vec!["-q", "-w"];
-        args.extend_from_slice(settings);
-        self.exec("sysctl", &args).map(drop)
-    }
-
-    /// A command that would run `program` inside the namespace (`ip netns exec` execs it, so the
-    /// child's PID is the program's).
-    pub(crate) fn command(&self, program: &str) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.name, program]);
-        cmd
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        if let Err(e) = run_cmd("ip", &["netns", "del", &self.name]) {
-            eprintln!("lab: could not delete namespace {}: {e}", self.name);
-        }
-    }
-}
-
 /// A handle on a process the lab started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct ProcId(usize);
+pub struct ProcId(usize);
 
 /// A process the lab started, killed by PID on drop.
 struct Proc {
@@ -180,17 +146,17 @@ impl Proc {
 }
 
 /// One host namespace.
-pub(crate) struct Host {
+pub struct Host {
     /// 1-based index; the host's address is 2001:db8:ff:N::2.
-    pub(crate) index: usize,
+    pub index: usize,
     /// Short name ("a", "b") used in logs and by `labnet serve`.
-    pub(crate) label: String,
-    pub(crate) ns: Netns,
+    pub label: String,
+    pub ns: Netns,
 }
 
 impl Host {
     /// The host's BGP session (and next-hop) address.
-    pub(crate) fn session_address(&self) -> IpAddr {
+    pub fn session_address(&self) -> IpAddr {
         format!("2001:db8:ff:{}::2", self.index)
             .parse()
             .expect("valid address")
@@ -206,20 +172,20 @@ impl Host {
 static LAB_COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// The lab. Field order matters for drop: processes die (in `Drop::drop`) before namespaces go.
-pub(crate) struct Lab {
-    pub(crate) tag: String,
-    pub(crate) dir: PathBuf,
-    pub(crate) spec: LabSpec,
+pub struct Lab {
+    pub tag: String,
+    pub dir: PathBuf,
+    pub spec: LabSpec,
     procs: Vec<Proc>,
-    pub(crate) route_servers: Vec<RouteServer>,
-    pub(crate) hosts: Vec<Host>,
-    pub(crate) client: Option<Netns>,
-    pub(crate) router: Netns,
+    pub route_servers: Vec<RouteServer>,
+    pub hosts: Vec<Host>,
+    pub client: Option<Netns>,
+    pub router: Netns,
 }
 
 impl Lab {
     /// Builds the lab, or panics with what is missing or what failed (tests never skip).
-    pub(crate) fn new(spec: LabSpec) -> Self {
+    pub fn new(spec: LabSpec) -> Self {
         check_prerequisites(&spec.rs).unwrap_or_else(|e| panic!("lab prerequisites: {e}"));
         match Self::build(spec) {
             Ok(lab) => lab,
@@ -267,7 +233,7 @@ impl Lab {
             lab.add_client()?;
         }
         for slot in 1..=4u8 {
-            if spec.rs != RsKind::None && !spec.empty_slots.contains(&slot) {
+            if spec.rs != RsKind::None {
                 let rs = RouteServer::start(&mut lab, spec.rs, slot)?;
                 lab.route_servers.push(rs);
             }
@@ -400,12 +366,12 @@ impl Lab {
     }
 
     /// Host `index` (1-based).
-    pub(crate) fn host(&self, index: usize) -> &Host {
+    pub fn host(&self, index: usize) -> &Host {
         &self.hosts[index - 1]
     }
 
     /// The route server at `slot` (1..=4).
-    pub(crate) fn route_server(&self, slot: u8) -> &RouteServer {
+    pub fn route_server(&self, slot: u8) -> &RouteServer {
         self.route_servers
             .iter()
             .find(|rs| rs.slot == slot)
@@ -413,7 +379,7 @@ impl Lab {
     }
 
     /// Starts a process in namespace `ns` with its output going to `<lab dir>/<name>.log`.
-    pub(crate) fn spawn(&mut self, name: &str, mut cmd: Command) -> Result<ProcId, String> {
+    pub fn spawn(&mut self, name: &str, mut cmd: Command) -> Result<ProcId, String> {
         let log = self.dir.join(format!("{name}.log"));
         let out = File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
@@ -430,12 +396,12 @@ impl Lab {
 
     /// Starts the daemon under test on host `index`: `-dcid 14 -neighborpattern … ARGS…`, logging
     /// at debug level to `<lab dir>/daemon-<label>.log`.
-    pub(crate) fn start_daemon(&mut self, index: usize, args: &[&str]) -> ProcId {
+    pub fn start_daemon(&mut self, index: usize, args: &[&str]) -> ProcId {
         self.start_daemon_with_env(index, args, &[])
     }
 
     /// [`Lab::start_daemon`] with extra environment variables (e.g. `NOTIFY_SOCKET`).
-    pub(crate) fn start_daemon_with_env(
+    pub fn start_daemon_with_env(
         &mut self,
         index: usize,
         args: &[&str],
@@ -472,7 +438,7 @@ impl Lab {
     }
 
     /// Starts `labnet serve` on host `index`, answering on VIP4:LABNET_PORT with the host's label.
-    pub(crate) fn start_responder(&mut self, index: usize) -> ProcId {
+    pub fn start_responder(&mut self, index: usize) -> ProcId {
         let host = self.host(index);
         let mut cmd = host.ns.command(&labnet_binary());
         cmd.args([
@@ -487,7 +453,7 @@ impl Lab {
     }
 
     /// Runs `labnet probe` in the client namespace for `duration` and returns its report.
-    pub(crate) fn probe(&self, duration: Duration) -> Result<serde_json::Value, String> {
+    pub fn probe(&self, duration: Duration) -> Result<ProbeReport, String> {
         let client = self.client.as_ref().ok_or("lab has no client")?;
         let out = client.exec(
             &labnet_binary(),
@@ -499,31 +465,27 @@ impl Lab {
                 &duration.as_millis().to_string(),
             ],
         )?;
-        serde_json::from_str(&out).map_err(|e| format!("labnet probe printed {out:?}: {e}"))
+        ProbeReport::parse(&out)
     }
 
-    pub(crate) fn pid(&self, id: ProcId) -> Pid {
+    pub fn pid(&self, id: ProcId) -> Pid {
         Pid::from_raw(self.procs[id.0].child.id() as i32)
     }
 
     /// Sends `sig` to the process (by PID) unless it has already exited.
-    pub(crate) fn signal(&mut self, id: ProcId, sig: Signal) {
+    pub fn signal(&mut self, id: ProcId, sig: Signal) {
         if self.procs[id.0].poll_exit().is_none() {
             signal::kill(self.pid(id), sig).unwrap_or_else(|e| panic!("kill {sig}: {e}"));
         }
     }
 
     /// The exit status, if the process has exited.
-    pub(crate) fn exit_status(&mut self, id: ProcId) -> Option<ExitStatus> {
+    pub fn exit_status(&mut self, id: ProcId) -> Option<ExitStatus> {
         self.procs[id.0].poll_exit()
     }
 
     /// Waits (bounded) for the process to exit.
-    pub(crate) fn wait_exit(
-        &mut self,
-        id: ProcId,
-        timeout: Duration,
-    ) -> Result<ExitStatus, String> {
+    pub fn wait_exit(&mut self, id: ProcId, timeout: Duration) -> Result<ExitStatus, String> {
         let name = self.procs[id.0].name.clone();
         wait_until(
             &format!("{name} to exit"),
@@ -534,17 +496,17 @@ impl Lab {
     }
 
     /// Kills the process (SIGKILL by PID) and reaps it.
-    pub(crate) fn kill(&mut self, id: ProcId) {
+    pub fn kill(&mut self, id: ProcId) {
         self.procs[id.0].kill();
     }
 
     /// What the process wrote to stdout/stderr so far.
-    pub(crate) fn log(&self, id: ProcId) -> String {
+    pub fn log(&self, id: ProcId) -> String {
         fs::read_to_string(&self.procs[id.0].log).unwrap_or_default()
     }
 
     /// Resident set size of the process in kB (`VmRSS`).
-    pub(crate) fn rss_kb(&self, id: ProcId) -> Result<u64, String> {
+    pub fn rss_kb(&self, id: ProcId) -> Result<u64, String> {
         let status = fs::read_to_string(format!("/proc/{}/status", self.pid(id)))
             .map_err(|e| format!("read status: {e}"))?;
         status
@@ -555,29 +517,29 @@ impl Lab {
     }
 
     /// Routes for `prefix` at the route server in `slot` (empty: absent).
-    pub(crate) fn routes(&self, slot: u8, prefix: &str) -> Result<Vec<RouteView>, String> {
+    pub fn routes(&self, slot: u8, prefix: &str) -> Result<Vec<RouteView>, String> {
         self.route_server(slot).routes(self, prefix)
     }
 
     /// The sessions the route server in `slot` knows.
-    pub(crate) fn sessions(&self, slot: u8) -> Result<Vec<SessionView>, String> {
+    pub fn sessions(&self, slot: u8) -> Result<Vec<SessionView>, String> {
         self.route_server(slot).sessions(self)
     }
 
     /// Whether the route server in `slot` has an Established session with `neighbor`.
-    pub(crate) fn established(&self, slot: u8, neighbor: IpAddr) -> bool {
+    pub fn established(&self, slot: u8, neighbor: IpAddr) -> bool {
         self.sessions(slot)
             .map(|s| s.iter().any(|s| s.neighbor == neighbor && s.established))
             .unwrap_or(false)
     }
 
     /// Whether the route server in `slot` logged a Cease NOTIFICATION received from `neighbor`.
-    pub(crate) fn logged_cease_from(&self, slot: u8, neighbor: IpAddr) -> Result<bool, String> {
-        self.route_server(slot).logged_cease_from(self, neighbor)
+    pub fn logged_cease_from(&self, slot: u8, neighbor: IpAddr) -> Result<bool, String> {
+        self.route_server(slot).logged_cease_from(neighbor)
     }
 
     /// Stops the route server in `slot` (SIGTERM, then SIGKILL after 5 s).
-    pub(crate) fn stop_route_server(&mut self, slot: u8) -> Result<(), String> {
+    pub fn stop_route_server(&mut self, slot: u8) -> Result<(), String> {
         let proc = self.route_server(slot).proc;
         self.signal(proc, Signal::SIGTERM);
         if self.wait_exit(proc, Duration::from_secs(5)).is_err() {
@@ -587,7 +549,7 @@ impl Lab {
     }
 
     /// Starts the route server in `slot` again, with the same configuration.
-    pub(crate) fn start_route_server(&mut self, slot: u8) -> Result<(), String> {
+    pub fn start_route_server(&mut self, slot: u8) -> Result<(), String> {
         let kind = self.route_server(slot).kind;
         let fresh = RouteServer::start(self, kind, slot)?;
         let i = self
@@ -606,7 +568,7 @@ impl Lab {
     }
 
     /// Everything a failing test wants to see: process states, log tails, route-server views.
-    pub(crate) fn diagnostics(&self) -> String {
+    pub fn diagnostics(&self) -> String {
         let mut out = format!(
             "--- lab {} (files in {}) ---\n",
             self.tag,
@@ -661,50 +623,8 @@ impl Drop for Lab {
     }
 }
 
-/// The daemon under test: `ELASTIC_BIN` if set (e.g. the real lelastic while developing the lab),
-/// else this crate's `elastic` binary.
-///
-/// Cargo names the binary (`CARGO_BIN_EXE_elastic`) only for tests and benches; examples (the
-/// demo) find it next to themselves: `target/<profile>/examples/demo` → `target/<profile>/elastic`.
-pub(crate) fn daemon_binary() -> String {
-    if let Ok(path) = std::env::var("ELASTIC_BIN") {
-        return path;
-    }
-    if let Some(path) = option_env!("CARGO_BIN_EXE_elastic") {
-        return path.to_string();
-    }
-    let exe = std::env::current_exe().expect("current exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/examples/<name>");
-    profile_dir.join("elastic").to_string_lossy().into_owned()
-}
-
-/// `target/<profile>/examples/labnet`, which `cargo test` builds next to the test binaries.
-pub(crate) fn labnet_binary() -> String {
-    if let Ok(path) = std::env::var("LABNET_BIN") {
-        return path;
-    }
-    let exe = std::env::current_exe().expect("current exe");
-    // target/debug/deps/integration-HASH → target/debug/examples/labnet; a demo binary lives in
-    // target/debug/examples itself.
-    let mut dir = exe.parent().expect("exe dir").to_path_buf();
-    if dir.ends_with("deps") || dir.ends_with("examples") {
-        dir.pop();
-    }
-    let path = dir.join("examples").join("labnet");
-    assert!(
-        path.exists(),
-        "{} is missing: `cargo test` builds it, `cargo test --test integration` alone does not \
-         (run `cargo build --examples` first)",
-        path.display()
-    );
-    path.to_string_lossy().into_owned()
-}
-
 /// Polls `check` every `poll` until it returns `Some`, or fails after `timeout`. Never unbounded.
-pub(crate) fn wait_until<T>(
+pub fn wait_until<T>(
     what: &str,
     timeout: Duration,
     poll: Duration,
@@ -722,64 +642,8 @@ pub(crate) fn wait_until<T>(
     }
 }
 
-/// Runs a command to completion; `Err` carries its stderr.
-pub(crate) fn run_cmd(program: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("{program}: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "`{program} {}` failed ({}): {}{}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim(),
-            String::from_utf8_lossy(&out.stdout).trim()
-        ))
-    }
-}
-
 fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     let start = all.len().saturating_sub(lines);
     all[start..].iter().map(|l| format!("    {l}\n")).collect()
-}
-
-fn find_in_path(program: &str) -> bool {
-    if program.contains('/') {
-        return Path::new(program).is_file();
-    }
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
-        .unwrap_or(false)
-}
-
-/// Root, `ip`, the route-server software and the daemon binary, or an error naming what is missing.
-pub(crate) fn check_prerequisites(kind: &RsKind) -> Result<(), String> {
-    let mut missing = Vec::new();
-    if !nix::unistd::geteuid().is_root() {
-        missing.push("root (the lab creates network namespaces)".to_string());
-    }
-    let mut programs = vec!["ip", "sysctl"];
-    programs.extend(kind.programs());
-    for p in programs {
-        if !find_in_path(p) {
-            missing.push(format!("{p} (apt-get install {})", rs::package_of(p)));
-        }
-    }
-    let bin = daemon_binary();
-    if !find_in_path(&bin) {
-        missing.push(format!("daemon binary {bin}"));
-    }
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "missing: {} — run integration/test.sh as root",
-            missing.join(", ")
-        ))
-    }
 }

@@ -5,7 +5,6 @@
 //! Written by hand on purpose: it must produce malformed messages a codec would refuse to build.
 //! Only the few messages needed are encoded (RFC 4271 §4, RFC 4760, RFC 6793).
 
-use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,44 +12,35 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use nix::sched::{CloneFlags, setns};
-
 use super::{Lab, rs_address};
 
 const MARKER: [u8; 16] = [0xff; 16];
-pub(crate) const OPEN: u8 = 1;
-pub(crate) const UPDATE: u8 = 2;
-pub(crate) const NOTIFICATION: u8 = 3;
+pub const OPEN: u8 = 1;
+pub const UPDATE: u8 = 2;
+pub const NOTIFICATION: u8 = 3;
 pub(crate) const KEEPALIVE: u8 = 4;
 const RS_ASN: u32 = 65000;
 
 /// A listening fake route server.
-pub(crate) struct FakePeer {
+pub struct FakePeer {
     listener: TcpListener,
-    pub(crate) address: SocketAddr,
+    pub address: SocketAddr,
 }
 
 impl FakePeer {
     /// Listens on route-server address `slot` (which must have no real route server) inside the
     /// lab's router namespace.
-    pub(crate) fn bind(lab: &Lab, slot: u8) -> Result<Self, String> {
-        let ns_path = format!("/run/netns/{}", lab.router.name);
+    pub fn bind(lab: &Lab, slot: u8) -> Result<Self, String> {
         let address = SocketAddr::new(rs_address(slot), 179);
-        // setns affects only the calling thread, so a short-lived thread enters the namespace; the
-        // socket stays in the namespace it was created in after the thread is gone.
-        let listener = std::thread::spawn(move || -> Result<TcpListener, String> {
-            let ns = File::open(&ns_path).map_err(|e| format!("{ns_path}: {e}"))?;
-            setns(&ns, CloneFlags::CLONE_NEWNET).map_err(|e| format!("setns {ns_path}: {e}"))?;
+        let listener = crate::flood::in_netns(&lab.router.name, move || {
             TcpListener::bind(address).map_err(|e| format!("bind {address}: {e}"))
-        })
-        .join()
-        .map_err(|_| "setns thread panicked".to_string())??;
+        })??;
         listener.set_nonblocking(true).map_err(|e| e.to_string())?;
         Ok(Self { listener, address })
     }
 
     /// Waits (bounded) for the daemon to connect.
-    pub(crate) fn accept(&self, timeout: Duration) -> Result<FakeSession, String> {
+    pub fn accept(&self, timeout: Duration) -> Result<FakeSession, String> {
         let deadline = Instant::now() + timeout;
         loop {
             match self.listener.accept() {
@@ -72,14 +62,14 @@ impl FakePeer {
 
 /// A BGP message as received: type and body (after the 19-byte header).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct RawMessage {
-    pub(crate) kind: u8,
-    pub(crate) body: Vec<u8>,
+pub struct RawMessage {
+    pub kind: u8,
+    pub body: Vec<u8>,
 }
 
 /// How the daemon reacted to what we sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Reaction {
+pub enum Reaction {
     /// A NOTIFICATION with (code, subcode).
     Notification(u8, u8),
     /// The connection closed without a NOTIFICATION.
@@ -91,10 +81,10 @@ pub(crate) enum Reaction {
 }
 
 /// One accepted connection from the daemon.
-pub(crate) struct FakeSession {
+pub struct FakeSession {
     reader: TcpStream,
     writer: Arc<Mutex<TcpStream>>,
-    pub(crate) peer: IpAddr,
+    pub peer: IpAddr,
     buf: Vec<u8>,
     keepalive_stop: Arc<AtomicBool>,
     keepalive_thread: Option<JoinHandle<()>>,
@@ -122,11 +112,7 @@ impl FakeSession {
     /// The OPEN exchange: reads the daemon's OPEN, sends ours and a KEEPALIVE, waits for the
     /// daemon's KEEPALIVE. Returns the daemon's OPEN body. Then keeps the session alive with a
     /// KEEPALIVE every 3 s until garbage is sent or the session is dropped.
-    pub(crate) fn establish(
-        &mut self,
-        router_id: [u8; 4],
-        timeout: Duration,
-    ) -> Result<Vec<u8>, String> {
+    pub fn establish(&mut self, router_id: [u8; 4], timeout: Duration) -> Result<Vec<u8>, String> {
         let deadline = Instant::now() + timeout;
         let open = self
             .read_message(deadline)?
@@ -185,7 +171,7 @@ impl FakeSession {
     }
 
     /// Sends bytes as they are (one write, so they are never interleaved with a KEEPALIVE).
-    pub(crate) fn send(&self, bytes: &[u8]) -> io::Result<()> {
+    pub fn send(&self, bytes: &[u8]) -> io::Result<()> {
         let mut w = self
             .writer
             .lock()
@@ -194,7 +180,7 @@ impl FakeSession {
     }
 
     /// Sends garbage: keepalives stop first, so the garbage is the last thing the daemon sees.
-    pub(crate) fn send_garbage(&mut self, bytes: &[u8]) -> Result<(), String> {
+    pub fn send_garbage(&mut self, bytes: &[u8]) -> Result<(), String> {
         self.stop_keepalives();
         self.send(bytes).map_err(|e| format!("send garbage: {e}"))
     }
@@ -249,7 +235,7 @@ impl FakeSession {
 
     /// Reads for up to `wait` and reports the first NOTIFICATION or close; otherwise whether a
     /// KEEPALIVE came.
-    pub(crate) fn reaction(&mut self, wait: Duration) -> Reaction {
+    pub fn reaction(&mut self, wait: Duration) -> Reaction {
         let deadline = Instant::now() + wait;
         let mut saw_keepalive = false;
         loop {
@@ -273,11 +259,7 @@ impl FakeSession {
     /// Streams `count` distinct IPv6 /52s from 2001:db8::/32 (documentation space holds 2^20 of
     /// them: enough for a million-route table without leaving the documentation ranges), packed
     /// `per_update` to an MP_REACH UPDATE, then the IPv6 End-of-RIB. Returns the number of UPDATEs.
-    pub(crate) fn stream_ipv6_prefixes(
-        &mut self,
-        count: u32,
-        per_update: u32,
-    ) -> Result<u32, String> {
+    pub fn stream_ipv6_prefixes(&mut self, count: u32, per_update: u32) -> Result<u32, String> {
         assert!(count <= 1 << 20, "2001:db8::/32 holds 2^20 /52s");
         // 19 header + 4 + attributes (~50) + 8 bytes per /52 must stay within 4096.
         let per_update = per_update.clamp(1, 500);
@@ -317,7 +299,7 @@ impl Drop for FakeSession {
 }
 
 /// A complete message: marker, length, type, body.
-pub(crate) fn message(kind: u8, body: &[u8]) -> Vec<u8> {
+pub fn message(kind: u8, body: &[u8]) -> Vec<u8> {
     let mut m = Vec::with_capacity(19 + body.len());
     m.extend_from_slice(&MARKER);
     m.extend_from_slice(&((19 + body.len()) as u16).to_be_bytes());
@@ -326,7 +308,7 @@ pub(crate) fn message(kind: u8, body: &[u8]) -> Vec<u8> {
     m
 }
 
-pub(crate) fn keepalive() -> Vec<u8> {
+pub fn keepalive() -> Vec<u8> {
     message(KEEPALIVE, &[])
 }
 
@@ -384,15 +366,15 @@ fn end_of_rib_ipv6() -> Vec<u8> {
 
 /// A garbage case: what is sent and what RFC 4271 / RFC 7606 say the daemon must answer.
 #[derive(Clone, Debug)]
-pub(crate) struct Garbage {
-    pub(crate) name: &'static str,
-    pub(crate) bytes: Vec<u8>,
+pub struct Garbage {
+    pub name: &'static str,
+    pub bytes: Vec<u8>,
     /// The NOTIFICATION (code, subcode) expected, or `None`: the session must stay up.
-    pub(crate) expect: Option<(u8, u8)>,
+    pub expect: Option<(u8, u8)>,
 }
 
 /// The hostile inputs of the integration tests.
-pub(crate) fn garbage_cases() -> Vec<Garbage> {
+pub fn garbage_cases() -> Vec<Garbage> {
     let mut bad_marker = keepalive();
     bad_marker[..16].fill(0);
 

@@ -1,5 +1,7 @@
-//! SIGINT / SIGTERM / SIGHUP for the demo and the benchmark: a signal only raises a flag; the
-//! program notices it between steps, returns, and its `Drop` guards (the lab) clean up.
+//! The main loop of the lab programs (the demo and both benchmarks): [`run_program`] runs the
+//! program's steps and turns the outcome into an exit code. SIGINT / SIGTERM / SIGHUP only raise
+//! a flag ([`Interrupt`]); the program notices it between steps, returns, and its `Drop` guards
+//! (the lab) clean up.
 //!
 //! A helper thread waits for the signals with tokio (already a dependency; no `unsafe` here).
 //! Handlers, unlike a blocked signal mask, are reset when a child execs, so the daemons the lab
@@ -14,17 +16,17 @@ use tokio::signal::unix::{SignalKind, signal};
 
 /// Raised once SIGINT, SIGTERM or SIGHUP arrived.
 #[derive(Clone)]
-pub(crate) struct Interrupt {
+pub struct Interrupt {
     raised: Arc<AtomicBool>,
 }
 
 /// What a step returns when the user asked us to stop.
-pub(crate) const INTERRUPTED: &str = "interrupted";
+pub const INTERRUPTED: &str = "interrupted";
 
 /// A lab program's `main`: installs the handlers, runs `body`, and turns its outcome into the exit
 /// code (0; 130 after a signal; 1 on failure), saying which on stderr. The lab is dropped inside
 /// `body`, so it is gone by the time this returns.
-pub(crate) fn run_program(
+pub fn run_program(
     program: &'static str,
     body: impl FnOnce(&Interrupt) -> Result<(), String>,
 ) -> ExitCode {
@@ -50,7 +52,7 @@ pub(crate) fn run_program(
 
 impl Interrupt {
     /// Installs the handlers; returns once they are in place.
-    pub(crate) fn install(program: &'static str) -> Result<Self, String> {
+    fn install(program: &'static str) -> Result<Self, String> {
         let raised = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&raised);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
@@ -103,12 +105,12 @@ impl Interrupt {
         Ok(Self { raised })
     }
 
-    pub(crate) fn raised(&self) -> bool {
+    fn raised(&self) -> bool {
         self.raised.load(Ordering::SeqCst)
     }
 
     /// `Err(INTERRUPTED)` once a signal arrived.
-    pub(crate) fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), String> {
         if self.raised() {
             Err(INTERRUPTED.to_string())
         } else {
@@ -117,7 +119,7 @@ impl Interrupt {
     }
 
     /// Sleeps `duration`, waking early (with `Err`) when a signal arrives.
-    pub(crate) fn sleep(&self, duration: Duration) -> Result<(), String> {
+    pub fn sleep(&self, duration: Duration) -> Result<(), String> {
         let end = Instant::now() + duration;
         loop {
             self.check()?;
@@ -130,7 +132,7 @@ impl Interrupt {
     }
 
     /// Polls `check` every `poll` until it returns `Some`; fails after `timeout` or on a signal.
-    pub(crate) fn wait_for<T>(
+    pub fn wait_for<T>(
         &self,
         what: &str,
         timeout: Duration,

@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::interrupt::Interrupt;
-use crate::lab::{self, DCID, Lab, NEIGHBOR_PATTERN, ProcId, VIP4, VIP6, rs_address};
+use crate::program::Interrupt;
+use crate::{DCID, Lab, NEIGHBOR_PATTERN, ProcId, VIP4, VIP6, rs_address, run_cmd};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Contender {
+pub enum Contender {
     Elastic,
     Gobgpd,
     Lelastic,
@@ -32,14 +32,14 @@ impl fmt::Display for Contender {
 }
 
 /// Where each contender's binary is, and which lab host it runs on.
-pub(crate) struct Binaries {
-    pub(crate) elastic: String,
-    pub(crate) lelastic: Option<String>,
+pub struct Binaries {
+    pub elastic: String,
+    pub lelastic: Option<String>,
 }
 
 impl Contender {
     /// The lab host (1-based) this contender runs on: one host each, so they can idle side by side.
-    pub(crate) fn host(self) -> usize {
+    pub fn host(self) -> usize {
         match self {
             Contender::Elastic => 1,
             Contender::Gobgpd => 2,
@@ -48,12 +48,12 @@ impl Contender {
     }
 }
 
-/// GoBGP's configuration as lelastic builds it through the API (reference/gobgp-compat.md §2.1):
+/// GoBGP's configuration as lelastic builds it through GoBGP's API at start-up:
 /// AS 65001, router id 10.0.0.1, no listener (port -1), four route servers with peer AS 65000,
 /// eBGP multihop TTL 16, connect-retry 5 / hold 9 / keepalive 3, IPv4 and IPv6 unicast, and the
 /// per-neighbor policy lelastic's AddPeer sets: import rejected, export accepted. (A *global* import
 /// reject would be wrong: GoBGP applies the global import policy to locally added paths too.)
-pub(crate) fn gobgpd_config() -> String {
+pub fn gobgpd_config() -> String {
     let mut conf =
         String::from("[global.config]\n  as = 65001\n  router-id = \"10.0.0.1\"\n  port = -1\n");
     for slot in 1..=4 {
@@ -77,7 +77,7 @@ pub(crate) fn gobgpd_config() -> String {
 
 /// Starts `who` on its host; for gobgpd, also adds the host's two paths once its API answers.
 /// Returns the daemon's process.
-pub(crate) fn start(
+pub fn start(
     lab: &mut Lab,
     interrupt: &Interrupt,
     bins: &Binaries,
@@ -148,14 +148,14 @@ pub(crate) fn start(
 }
 
 /// The /64 every contender announces for VIP6 (lelastic widens the /128 on lo to it).
-pub(crate) fn vip6_prefix() -> String {
+pub fn vip6_prefix() -> String {
     let addr: std::net::Ipv6Addr = VIP6.parse().expect("valid VIP6");
     let s = addr.segments();
     format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
 }
 
 /// SIGTERM, then SIGKILL after a bounded wait.
-pub(crate) fn stop(lab: &mut Lab, id: ProcId) {
+pub fn stop(lab: &mut Lab, id: ProcId) {
     lab.signal(id, Signal::SIGTERM);
     if lab.wait_exit(id, Duration::from_secs(10)).is_err() {
         lab.kill(id);
@@ -163,17 +163,17 @@ pub(crate) fn stop(lab: &mut Lab, id: ProcId) {
 }
 
 /// `gobgp mrt inject global FILE` on gobgpd's host.
-pub(crate) fn gobgp_inject(lab: &Lab, file: &std::path::Path) -> Result<String, String> {
+pub fn gobgp_inject(lab: &Lab, file: &std::path::Path) -> Result<String, String> {
     let host = lab.host(Contender::Gobgpd.host());
     let path = file.to_str().ok_or("non-UTF-8 path")?;
     host.ns.exec("gobgp", &["mrt", "inject", "global", path])
 }
 
 /// The lab module's `check_prerequisites` for the pieces the benchmark adds.
-pub(crate) fn check_programs(bins: &Binaries) -> Result<(), String> {
+pub fn check_programs(bins: &Binaries) -> Result<(), String> {
     let mut missing = Vec::new();
     for p in ["gobgpd", "gobgp", "ip"] {
-        if lab::run_cmd("sh", &["-c", &format!("command -v {p}")]).is_err() {
+        if run_cmd("sh", &["-c", &format!("command -v {p}")]).is_err() {
             missing.push(p.to_string());
         }
     }
@@ -191,7 +191,7 @@ pub(crate) fn check_programs(bins: &Binaries) -> Result<(), String> {
 }
 
 /// What gobgpd (or lelastic's embedded GoBGP, which serves the same API) holds, for diagnostics.
-pub(crate) fn describe(lab: &Lab, who: Contender) -> String {
+pub fn describe(lab: &Lab, who: Contender) -> String {
     if who == Contender::Elastic {
         return String::new();
     }

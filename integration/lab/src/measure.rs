@@ -9,21 +9,21 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::lab::Lab;
+use crate::Lab;
 
 /// Clock ticks per second in /proc/PID/stat: USER_HZ, 100 on every Linux ABI.
 const USER_HZ: f64 = 100.0;
 
 /// Memory and CPU of one process at one moment.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct ProcSample {
-    pub(crate) rss_kb: u64,
-    pub(crate) hwm_kb: u64,
+pub struct ProcSample {
+    pub rss_kb: u64,
+    pub hwm_kb: u64,
     /// utime + stime since the process started.
-    pub(crate) cpu_seconds: f64,
+    pub cpu_seconds: f64,
 }
 
-pub(crate) fn proc_sample(pid: i32) -> Result<ProcSample, String> {
+pub fn proc_sample(pid: i32) -> Result<ProcSample, String> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
     let kb = |key: &str| {
@@ -55,13 +55,13 @@ pub(crate) fn proc_sample(pid: i32) -> Result<ProcSample, String> {
 }
 
 /// `vtysh` against the FRR route server in `slot`.
-pub(crate) fn vtysh(lab: &Lab, slot: u8, command: &str) -> Result<String, String> {
+pub fn vtysh(lab: &Lab, slot: u8, command: &str) -> Result<String, String> {
     lab.route_server(slot).vtysh(command)
 }
 
 /// Prefixes the route server in `slot` received from `neighbor` in `afi` ("ipv4" / "ipv6"), from
 /// `show bgp <afi> unicast summary json` (`pfxRcd`); `None` when the neighbor is not listed.
-pub(crate) fn prefixes_received(
+pub fn prefixes_received(
     lab: &Lab,
     slot: u8,
     afi: &str,
@@ -77,14 +77,14 @@ pub(crate) fn prefixes_received(
 }
 
 /// `ip monitor route` in a namespace: every line with the moment it arrived. Killed (by PID) on drop.
-pub(crate) struct RouteMonitor {
+pub struct RouteMonitor {
     child: Child,
     lines: Receiver<(Instant, String)>,
     seen: Vec<(Instant, String)>,
 }
 
 impl RouteMonitor {
-    pub(crate) fn start(netns: &str) -> Result<Self, String> {
+    pub fn start(netns: &str) -> Result<Self, String> {
         let mut child = Command::new("ip")
             .args(["-n", netns, "monitor", "route"])
             .stdin(Stdio::null())
@@ -110,13 +110,13 @@ impl RouteMonitor {
     }
 
     /// Forgets everything seen so far.
-    pub(crate) fn clear(&mut self) {
+    pub fn clear(&mut self) {
         while self.lines.try_recv().is_ok() {}
         self.seen.clear();
     }
 
     /// The arrival time of the first line so far that matches.
-    pub(crate) fn first(&mut self, matches: impl Fn(&str) -> bool) -> Option<Instant> {
+    pub fn first(&mut self, matches: impl Fn(&str) -> bool) -> Option<Instant> {
         while let Ok(line) = self.lines.try_recv() {
             self.seen.push(line);
         }
@@ -133,15 +133,15 @@ impl Drop for RouteMonitor {
 
 /// Median, min and max of a few samples.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Spread {
-    pub(crate) median: f64,
-    pub(crate) min: f64,
-    pub(crate) max: f64,
-    pub(crate) n: usize,
+pub struct Spread {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+    pub n: usize,
 }
 
 impl Spread {
-    pub(crate) fn of(samples: &[f64]) -> Option<Self> {
+    pub fn of(samples: &[f64]) -> Option<Self> {
         if samples.is_empty() {
             return None;
         }
@@ -163,7 +163,7 @@ impl Spread {
 }
 
 /// Seconds, readable at any scale: "0.031 s", "7.04 s".
-pub(crate) fn seconds(s: f64) -> String {
+pub fn seconds(s: f64) -> String {
     if s < 1.0 {
         format!("{s:.3} s")
     } else {
@@ -171,8 +171,8 @@ pub(crate) fn seconds(s: f64) -> String {
     }
 }
 
-pub(crate) fn since(t0: Instant, t: Instant) -> f64 {
+pub fn since(t0: Instant, t: Instant) -> f64 {
     t.saturating_duration_since(t0).as_secs_f64()
 }
 
-pub(crate) const SWEEP_PAUSE: Duration = Duration::from_millis(5);
+pub const SWEEP_PAUSE: Duration = Duration::from_millis(5);

@@ -1,0 +1,649 @@
+//! The YAML config file (`-config PATH`, default [`DEFAULT_PATH`] when it exists): [`FileConfig`],
+//! the typed model the daemon's settings are made from, and [`load`], this module's only IO.
+//!
+//! [`FileConfig`] is read and written by serde; [`values`] holds the validated value types it
+//! shares with the flags, `schema.rs` the YAML shapes of a probe, a service and the hooks, and
+//! [`render`] the YAML `elastic check-config` prints. Parsing is two passes: serde reads and
+//! checks every value and mapping, locating errors by key path and line; then the checks across
+//! the file (a service naming a probe, unique service names) and the CA files https probes name
+//! run on the result, and an error is located by reading the text once more down its key path.
+//!
+//! Pure except [`load`], which reads the file, hands [`parse_with`] the means to read the files
+//! the config names (an https probe's `ca_file`), and reads the TCP MD5 password file it names.
+//! The keys are documented in the README ("Configuration file").
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::bgp::md5::{self, Md5Key};
+
+mod render;
+pub(crate) mod schema;
+pub mod values;
+
+pub use render::render;
+pub(crate) use render::{duration, valid};
+pub use values::{HttpUrl, LogLevel, Role};
+
+use schema::{Checked, Misplaced, RawHooks, RawOutcome, RawProbe, RawService, Step};
+use values::{
+    Address, ApiListen, Dcid, DrainTime, GroupName, Listen, Name, NeighborPattern, NeighborSlots,
+    PasswordFile, PollInterval, RouterId, SocketPath, Ttl,
+};
+
+/// Read when `-config` is not given and the file exists.
+pub const DEFAULT_PATH: &str = "/etc/elastic/elastic.yaml";
+
+/// Probe defaults (anycast-healthchecker and Linode's keepalived guide use rise 2 / fall 2).
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
+pub const DEFAULT_RISE: u32 = 2;
+pub const DEFAULT_FALL: u32 = 2;
+/// `fast_interval` defaults to the interval divided by this (ExaBGP: 5 s, 1 s while changing).
+pub const FAST_INTERVAL_DIVISOR: u32 = 4;
+/// The MED a demoted route carries unless configured (ExaBGP's `--down-metric`).
+pub const DEFAULT_DEMOTE_MED: u32 = 1000;
+pub const DEFAULT_MAINTENANCE_POLL: Duration = Duration::from_secs(1);
+pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(10);
+/// The service gating every address when the file lists no `services`.
+pub const DEFAULT_SERVICE: &str = "default";
+pub const SHELL: &str = "/bin/sh";
+/// How long a planned stop announces GRACEFUL_SHUTDOWN (RFC 8326) before withdrawing: enough for
+/// the route servers to pick the other host's path and for the routers behind them to install it
+/// (well under a second in the lab; seconds on a loaded route server), short enough that a
+/// restart stays quick. systemd's TimeoutStopSec must exceed it.
+pub const DEFAULT_DRAIN_TIME: Duration = Duration::from_secs(5);
+
+/// The file: every key as read and checked, `None` (or the default) where the file does not set
+/// it, so the flags and the built-in defaults apply. serde reads it ([`parse`]) and writes it
+/// ([`render`]): a key added here is read, rendered and read back.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping of config keys (dcid, role, probes, …)"
+)]
+pub struct FileConfig {
+    pub dcid: Option<Dcid>,
+    pub role: Option<Role>,
+    pub send56: Option<bool>,
+    pub allifs: Option<bool>,
+    pub multihop_ttl: Option<Ttl>,
+    pub neighbor_pattern: Option<NeighborPattern>,
+    /// The `i` values the pattern is formatted with (default 1..=4).
+    pub neighbor_slots: Option<NeighborSlots>,
+    pub log_level: Option<LogLevel>,
+    pub log_json: Option<bool>,
+    /// In the order given; duplicates are dropped when the settings are made.
+    pub addresses: Option<Vec<Address>>,
+    pub med: Option<u32>,
+    pub router_id: Option<RouterId>,
+    pub api: Option<ApiListen>,
+    pub api_allow_remote: Option<bool>,
+    pub metrics: Option<Listen>,
+    pub drain_time: Option<DrainTime>,
+    pub control_socket: Option<SocketPath>,
+    pub control_socket_group: Option<GroupName>,
+    /// Where the TCP MD5 password for every route server is.
+    pub md5_password_file: Option<PasswordFile>,
+    /// Sorted by name.
+    #[serde(
+        default,
+        deserialize_with = "read_probes",
+        serialize_with = "render::probes"
+    )]
+    pub probes: Vec<ProbeConfig>,
+    /// Empty without `services` in the file (or with `services: []`): then one service named
+    /// [`DEFAULT_SERVICE`] gates every address with every probe ([`FileConfig::health`]).
+    #[serde(
+        default,
+        deserialize_with = "read_services",
+        serialize_with = "render::services"
+    )]
+    pub services: Vec<ServiceConfig>,
+    pub maintenance_file: Option<PathBuf>,
+    pub maintenance_poll: Option<PollInterval>,
+    #[serde(
+        default,
+        deserialize_with = "read_hooks",
+        serialize_with = "render::hooks"
+    )]
+    pub hooks: Option<HookConfig>,
+    /// The password from `md5_password_file`, read and checked by [`load`]; [`parse`] does no IO
+    /// and leaves it `None`.
+    #[serde(skip)]
+    pub md5_key: Option<Md5Key>,
+}
+
+impl FileConfig {
+    /// Probes, services, maintenance and hooks, with their defaults.
+    pub fn health(&self) -> HealthConfig {
+        HealthConfig {
+            probes: self.probes.clone(),
+            services: match self.services.is_empty() {
+                true => vec![ServiceConfig::default_service()],
+                false => self.services.clone(),
+            },
+            maintenance_file: self.maintenance_file.clone(),
+            maintenance_poll: self
+                .maintenance_poll
+                .map_or(DEFAULT_MAINTENANCE_POLL, |d| d.get()),
+            hook: self.hooks.clone(),
+        }
+    }
+}
+
+/// Probes, services, maintenance and hooks: what gates the announcements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthConfig {
+    /// Sorted by name.
+    pub probes: Vec<ProbeConfig>,
+    /// Never empty: without `services` in the file, one service named [`DEFAULT_SERVICE`] gates
+    /// every address with every probe.
+    pub services: Vec<ServiceConfig>,
+    pub maintenance_file: Option<PathBuf>,
+    pub maintenance_poll: Duration,
+    pub hook: Option<HookConfig>,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            probes: Vec::new(),
+            services: vec![ServiceConfig::default_service()],
+            maintenance_file: None,
+            maintenance_poll: DEFAULT_MAINTENANCE_POLL,
+            hook: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeConfig {
+    pub name: String,
+    pub check: Check,
+    pub interval: Duration,
+    /// Used while the probe's state is changing (rising or falling, or waiting at start).
+    pub fast_interval: Duration,
+    pub timeout: Duration,
+    pub rise: u32,
+    pub fall: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// Exit status 0 passes. `shell` in the file becomes `["/bin/sh", "-c", script]`.
+    Exec {
+        argv: Vec<String>,
+        user: Option<String>,
+    },
+    /// A TCP connect that completes passes.
+    Tcp { address: SocketAddr },
+    /// A GET whose status matches (and whose body contains `body`, when set) passes.
+    Http {
+        url: HttpUrl,
+        status: u16,
+        body: Option<String>,
+        /// Set exactly for `https://` URLs.
+        tls: Option<TlsOptions>,
+    },
+}
+
+/// How an https probe checks the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsOptions {
+    pub trust: Trust,
+    /// The name the certificate must carry and the SNI sent (none for an IP address): the URL's
+    /// host unless `server_name` is set. Checked at load to be a DNS name or an IP address.
+    pub server_name: String,
+}
+
+/// Which certificates an https probe accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trust {
+    /// Chains to Mozilla's roots (compiled in from webpki-roots).
+    Default,
+    /// Chains to one of these (`ca_file`, read at load), instead of the default roots.
+    CaFile {
+        path: PathBuf,
+        certs: Vec<CertificateDer<'static>>,
+    },
+    /// `tls_verify: false`: any certificate for any name (the server must still sign the
+    /// handshake with the key of the certificate it sends).
+    Unverified,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceConfig {
+    pub name: String,
+    /// `None`: every announced address. A prefix is gated when it contains one of these
+    /// addresses or is contained in one of these prefixes.
+    pub addresses: Option<Vec<IpNet>>,
+    /// `None`: every probe.
+    pub probes: Option<Vec<String>>,
+    pub on_down: Outcome,
+    pub maintenance: Outcome,
+    pub announce_delay: Duration,
+    pub preempt: bool,
+}
+
+impl ServiceConfig {
+    pub fn default_service() -> Self {
+        ServiceConfig {
+            name: DEFAULT_SERVICE.to_string(),
+            addresses: None,
+            probes: None,
+            on_down: Outcome::Withdraw,
+            maintenance: Outcome::Withdraw,
+            announce_delay: Duration::ZERO,
+            preempt: true,
+        }
+    }
+
+    /// The names of the probes this service needs, in order.
+    pub fn probe_names<'a>(&'a self, all: &'a [ProbeConfig]) -> Vec<&'a str> {
+        match &self.probes {
+            Some(names) => names.iter().map(String::as_str).collect(),
+            None => all.iter().map(|p| p.name.as_str()).collect(),
+        }
+    }
+
+    /// Whether this service gates the announced `prefix`.
+    pub fn gates(&self, prefix: &IpNet) -> bool {
+        match &self.addresses {
+            None => true,
+            Some(list) => list
+                .iter()
+                .any(|spec| prefix.contains(&spec.addr()) || spec.contains(&prefix.network())),
+        }
+    }
+}
+
+/// What happens to a service's addresses when it is down (or in maintenance).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Withdraw,
+    /// Keep announcing with these attributes (so the peer's route wins while it is healthy).
+    Demote(DemoteAttrs),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoteAttrs {
+    pub communities: Vec<u32>,
+    pub med: Option<u32>,
+}
+
+impl Default for DemoteAttrs {
+    fn default() -> Self {
+        DemoteAttrs {
+            communities: vec![values::Community::SECONDARY.0],
+            med: Some(DEFAULT_DEMOTE_MED),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookConfig {
+    /// The command; the state, the service and the addresses are appended as arguments.
+    pub argv: Vec<String>,
+    pub timeout: Duration,
+    pub user: Option<String>,
+}
+
+/// A config file problem, located.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// 1-based, when known.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// The key path (`probes.web.interval`) and what was wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let (Some(line), Some(column)) = (self.line, self.column) {
+            write!(f, ":{line}:{column}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// How [`parse_with`] reads a file the config names (an https probe's `ca_file`): [`load`]
+/// reads the disk, tests pass a fake.
+pub type ReadFile = Rc<dyn Fn(&Path) -> io::Result<Vec<u8>>>;
+
+/// Reads and parses the file at `path` and the CA files it names, then reads the TCP MD5
+/// password file it names (a refused password file makes the whole configuration invalid, at
+/// start and on reload).
+pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
+        file: path.to_path_buf(),
+        line: None,
+        column: None,
+        message: format!("cannot read: {error}"),
+    })?;
+    let mut config = parse_with(&text, path, Rc::new(|file: &Path| std::fs::read(file)))?;
+    if let Some(source) = &config.md5_password_file {
+        let password = md5::read_configured_key(source.source()).map_err(|error| {
+            // Point at the key (a top-level key starts its line).
+            let line = text
+                .lines()
+                .position(|l| l.starts_with("md5_password_file:"))
+                .map(|i| i + 1);
+            ConfigError {
+                file: path.to_path_buf(),
+                line,
+                column: line.map(|_| 1),
+                message: format!("md5_password_file: {error}"),
+            }
+        })?;
+        config.md5_key = Some(password.key);
+    }
+    Ok(config)
+}
+
+/// Parses the text of the file at `path` (the path only labels errors). Reads nothing: a
+/// `ca_file` in it is an error (use [`load`] or [`parse_with`]).
+pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
+    let no_files: ReadFile = Rc::new(|_: &Path| {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "files named in the config are read only by config::load",
+        ))
+    });
+    parse_with(text, path, no_files)
+}
+
+/// [`parse`], with `read_file` reading the files the text names.
+pub fn parse_with(text: &str, path: &Path, read_file: ReadFile) -> Result<FileConfig, ConfigError> {
+    let located = |error| located(path, error);
+    // The syntax first: read straight into RawFile, `dcid: [` would be reported as a type error
+    // at the bracket rather than as the syntax error it is. An empty file sets nothing.
+    let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(located)?;
+    if value.is_null() {
+        return Ok(FileConfig::default());
+    }
+    // First pass: every value and every mapping.
+    let mut config: FileConfig = serde_yaml::from_str(text).map_err(located)?;
+    // Second pass: what one value cannot tell alone, located by its key path.
+    cross_check(&config).map_err(|problem| misplaced(text, path, problem))?;
+    read_ca_files(&mut config.probes, &read_file)
+        .map_err(|problem| misplaced(text, path, problem))?;
+    Ok(config)
+}
+
+/// A yaml_serde error as a [`ConfigError`]: `file:line:column: key.path: problem`.
+fn located(path: &Path, error: serde_yaml::Error) -> ConfigError {
+    let location = error.location();
+    let mut message = error.to_string();
+    // yaml_serde appends " at line L column C"; we put the location in front instead.
+    if let Some(cut) = message.rfind(" at line ") {
+        message.truncate(cut);
+    }
+    ConfigError {
+        file: path.to_path_buf(),
+        line: location.as_ref().map(|l| l.line()),
+        column: location.as_ref().map(|l| l.column()),
+        message,
+    }
+}
+
+/// A problem found after parsing, located at the value its key path names in `text`.
+fn misplaced(text: &str, path: &Path, problem: Misplaced) -> ConfigError {
+    match schema::locate(text, &problem) {
+        Some(error) => located(path, error),
+        None => ConfigError {
+            file: path.to_path_buf(),
+            line: None,
+            column: None,
+            message: problem.message,
+        },
+    }
+}
+
+/// The checks across the file: every service's probes exist, and service names are unique.
+fn cross_check(config: &FileConfig) -> Result<(), Misplaced> {
+    let key = |k: &str| Step::Key(k.to_string());
+    let probe_names: Vec<&str> = config.probes.iter().map(|p| p.name.as_str()).collect();
+    let mut service_names: Vec<&str> = Vec::new();
+    for (i, service) in config.services.iter().enumerate() {
+        let name = service.name.as_str();
+        if service_names.contains(&name) {
+            return Err(Misplaced {
+                path: vec![key("services"), Step::Index(i), key("name")],
+                message: format!("invalid value {name:?}: another service has this name"),
+            });
+        }
+        service_names.push(name);
+        for (j, probe) in service.probes.iter().flatten().enumerate() {
+            let why = if probe_names.contains(&probe.as_str()) {
+                continue;
+            } else if probe_names.is_empty() {
+                "no probes are defined (add them under `probes:`)".to_string()
+            } else {
+                format!("no such probe; defined: {}", probe_names.join(", "))
+            };
+            return Err(Misplaced {
+                path: vec![
+                    key("services"),
+                    Step::Index(i),
+                    key("probes"),
+                    Step::Index(j),
+                ],
+                message: format!("invalid value {probe:?}: {why}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Reads and checks the `ca_file` of every https probe into its trust.
+fn read_ca_files(probes: &mut [ProbeConfig], read_file: &ReadFile) -> Result<(), Misplaced> {
+    for probe in probes {
+        let Check::Http {
+            tls:
+                Some(TlsOptions {
+                    trust: Trust::CaFile { path, certs },
+                    ..
+                }),
+            ..
+        } = &mut probe.check
+        else {
+            continue;
+        };
+        *certs = read_ca_file(path, read_file).map_err(|why| Misplaced {
+            path: ["probes", probe.name.as_str(), "http", "ca_file"]
+                .map(|key| Step::Key(key.to_string()))
+                .to_vec(),
+            message: format!("invalid value {:?}: {why}", path.display().to_string()),
+        })?;
+    }
+    Ok(())
+}
+
+/// PEM certificates, each usable as a trust anchor, so a bad file fails at load, not at the first
+/// probe.
+fn read_ca_file(path: &Path, read_file: &ReadFile) -> Result<Vec<CertificateDer<'static>>, String> {
+    let pem = read_file(path).map_err(|error| format!("cannot read: {error}"))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| format!("not PEM certificates: {error}"))?;
+    if certs.is_empty() {
+        return Err("no PEM certificate (-----BEGIN CERTIFICATE-----) in it".to_string());
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for (i, cert) in certs.iter().enumerate() {
+        roots
+            .add(cert.clone())
+            .map_err(|error| format!("certificate {}: {error}", i + 1))?;
+    }
+    Ok(certs)
+}
+
+/// Which config file to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigChoice {
+    /// No `-config`: [`DEFAULT_PATH`] when it exists, else none.
+    Default,
+    /// `-config PATH`: this file, which must exist.
+    Path(PathBuf),
+    /// `-config ''`: flags only, even if the default file exists.
+    Nothing,
+}
+
+/// Whether [`DEFAULT_PATH`] may be absent when no `-config` is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefaultFile {
+    /// At start: no file means flags only.
+    IfPresent,
+    /// On reload of a daemon that runs from the default file: a missing or unreadable file is an
+    /// invalid configuration, not "flags only" (which would drop every probe, so every address
+    /// would be announced ungated, and the file's addresses and MD5 key with it).
+    Required,
+}
+
+/// Reads the file `choice` names: `Ok(None)` when there is none to read.
+pub fn load_choice(
+    choice: &ConfigChoice,
+    default_file: DefaultFile,
+) -> Result<Option<(PathBuf, FileConfig)>, ConfigError> {
+    let path = match choice {
+        ConfigChoice::Nothing => return Ok(None),
+        ConfigChoice::Path(path) => path.clone(),
+        ConfigChoice::Default
+            if default_file == DefaultFile::Required || Path::new(DEFAULT_PATH).exists() =>
+        {
+            PathBuf::from(DEFAULT_PATH)
+        }
+        ConfigChoice::Default => return Ok(None),
+    };
+    load(&path).map(|config| Some((path, config)))
+}
+
+// ---- reading the keys whose model differs from their YAML shape (`schema.rs`) ----
+
+fn read_probes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ProbeConfig>, D::Error> {
+    let raw = BTreeMap::<Name, Checked<RawProbe>>::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .map(|(name, probe)| ProbeConfig::from_raw(name.into_string(), probe.0))
+        .collect())
+}
+
+fn read_services<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ServiceConfig>, D::Error> {
+    let raw = Option::<Vec<RawService>>::deserialize(d)?;
+    Ok(raw.into_iter().flatten().map(ServiceConfig::from).collect())
+}
+
+fn read_hooks<'de, D: Deserializer<'de>>(d: D) -> Result<Option<HookConfig>, D::Error> {
+    let raw = Option::<RawHooks>::deserialize(d)?;
+    Ok(raw.map(|h| HookConfig {
+        argv: h.on_change.into_vec(),
+        timeout: h.timeout.map_or(DEFAULT_HOOK_TIMEOUT, |d| d.get()),
+        user: h.user,
+    }))
+}
+
+impl ProbeConfig {
+    /// `raw` passed [`schema::CheckFields`]: exactly one kind of check is set. A `ca_file`'s
+    /// certificates are read after parsing ([`parse_with`]).
+    fn from_raw(name: String, raw: RawProbe) -> Self {
+        let interval = raw.interval();
+        let fast_interval = raw.fast_interval();
+        let check = match (raw.exec, raw.shell, raw.tcp, raw.http) {
+            (Some(argv), ..) => Check::Exec {
+                argv: argv.into_vec(),
+                user: raw.user,
+            },
+            (_, Some(script), ..) => Check::Exec {
+                argv: vec![SHELL.to_string(), "-c".to_string(), script],
+                user: raw.user,
+            },
+            (_, _, Some(tcp), _) => Check::Tcp { address: tcp.get() },
+            (_, _, _, Some(http)) => {
+                let http = http.0;
+                let tls = http.url.is_https().then(|| TlsOptions {
+                    trust: match (http.tls_verify, http.ca_file) {
+                        (Some(false), _) => Trust::Unverified,
+                        (_, Some(path)) => Trust::CaFile {
+                            path: path.into_path(),
+                            certs: Vec::new(),
+                        },
+                        (_, None) => Trust::Default,
+                    },
+                    server_name: http
+                        .server_name
+                        .map_or_else(|| http.url.host.clone(), |n| n.into_string()),
+                });
+                Check::Http {
+                    url: http.url,
+                    status: http.status.map_or(200, |s| s.get()),
+                    body: http.body,
+                    tls,
+                }
+            }
+            (None, None, None, None) => unreachable!("checked: a probe has one kind of check"),
+        };
+        ProbeConfig {
+            name,
+            check,
+            interval,
+            fast_interval,
+            timeout: raw.timeout.map_or(interval, |d| d.get()),
+            rise: raw.rise.map_or(DEFAULT_RISE, |c| c.get()),
+            fall: raw.fall.map_or(DEFAULT_FALL, |c| c.get()),
+        }
+    }
+}
+
+impl From<RawService> for ServiceConfig {
+    fn from(raw: RawService) -> Self {
+        let outcome = |raw: Option<RawOutcome>| match raw {
+            None | Some(RawOutcome::Withdraw) => Outcome::Withdraw,
+            Some(RawOutcome::Demote(demote)) => {
+                let defaults = DemoteAttrs::default();
+                Outcome::Demote(DemoteAttrs {
+                    communities: demote.communities.map_or(defaults.communities, |list| {
+                        dedup(list.into_iter().map(|c| c.0))
+                    }),
+                    med: demote.med.or(defaults.med),
+                })
+            }
+        };
+        ServiceConfig {
+            name: raw.name.into_string(),
+            addresses: raw.addresses.map(|l| dedup(l.into_iter().map(|a| a.get()))),
+            probes: raw.probes.map(|l| dedup(l.into_iter())),
+            on_down: outcome(raw.on_down),
+            maintenance: outcome(raw.maintenance),
+            announce_delay: raw.announce_delay.map_or(Duration::ZERO, |d| d.get()),
+            preempt: raw.preempt.unwrap_or(true),
+        }
+    }
+}
+
+/// The items in order, each once.
+pub fn dedup<T: PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut out = Vec::new();
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

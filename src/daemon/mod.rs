@@ -1,0 +1,782 @@
+//! The one event loop: binds and watches addresses, runs the probes and the maintenance-file
+//! poll, computes the desired route set from the services' health, runs one session per route
+//! server, runs hooks on service state changes, answers the control socket, reloads the config
+//! on SIGHUP, and stops in order.
+//!
+//! Tasks and channels (the loop is the only task that decides anything):
+//!
+//! ```text
+//!  OperatorEvent (mpsc) ◄── main.rs: SIGTERM, SIGINT, SIGHUP ──┐
+//!  ProbeReport (mpsc)   ◄── probe tasks (probes.rs) ───────────┤
+//!  () (mpsc)            ◄── netlink address watch ─────────────┼──► daemon loop (one task)
+//!  api::elastic::ControlRequest     ◄── control socket (api::serve_control)┤
+//!  timers: drain, withdraw, Cease, announce delay, maintenance poll, watchdog ─┘
+//!
+//!  daemon loop ─► watch<routes> ─────────────────► peer task ×N (bgp::peer)
+//!              ─► watch<Option<Notification>> ──► each peer task: its Cease
+//!              ─► watch<addresses, probes, mode, info, sessions> ─┐
+//!  peer task ×N ─► watch<SessionStatus> ──────────────────────────┴─► StatusSource ─► api, metrics
+//!              ─► HookEvent (mpsc) ─► hooks task
+//! ```
+//!
+//! The decisions are pure and tested without IO: the stop sequence in `shutdown.rs`, what a
+//! reload changes in `reload.rs`, which sessions are kept, restarted or stopped in
+//! `peers::plan_sessions`, probe and service state in `gate.rs`. The rest carries them out:
+//! `addresses.rs` binds and unbinds, `probes.rs` starts and stops probe tasks, `publish.rs` fills
+//! the watch channels and feeds the hook, `peers.rs` runs the sessions.
+//!
+//! A planned stop (SIGTERM, SIGINT) is a graceful shutdown (RFC 8326): every announced route is
+//! re-announced demoted with GRACEFUL_SHUTDOWN 65535:0 for `drain_time` while the host keeps
+//! serving, then everything is withdrawn, then each session gets a Cease / Administrative
+//! Shutdown with a shutdown message (RFC 9003), then what elastic bound is unbound. A second
+//! signal skips the drain; a third skips the waits.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use ipnet::IpNet;
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, error, info, warn};
+
+use crate::addrs::{self, AddrChange, Netlink};
+use crate::announce::DesiredRoutes;
+use crate::api::{self, ApiError};
+use crate::bgp::wire::Notification;
+use crate::cli::Invocation;
+use crate::clock::{self, now};
+use crate::config::{self, HealthConfig};
+use crate::control::{self, ControlError};
+use crate::hooks::Hooks;
+use crate::metrics::{self, MetricsError};
+use crate::probe::ProbeReport;
+use crate::settings::{self, Settings};
+use crate::status::{DaemonInfo, Reloads, SessionList, StatusSource};
+use crate::systemd;
+
+mod addresses;
+mod gate;
+mod peers;
+mod probes;
+mod publish;
+mod reload;
+mod shutdown;
+
+use addresses::{bind_addresses, eligible, unbind_addresses};
+use gate::{Drain, Gate};
+use peers::{CONNECT_RETRY, HOLD_TIME_SECS, Peers, wanted_sessions};
+use probes::ProbeTasks;
+use publish::{Published, summary};
+use reload::ReloadPlan;
+use shutdown::{Cut, DrainEnd, Facts, Shutdown, Step};
+
+/// Address changes come in bursts (an `ip addr add` of an IPv6 address is several messages).
+const ADDRESS_SETTLE: Duration = Duration::from_millis(20);
+
+/// What the operator asks of the running daemon (main.rs maps the signals to these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperatorEvent {
+    /// SIGTERM or SIGINT, by name (logged, and sent in the Cease): stop in order; each further
+    /// one cuts the current wait short.
+    Stop(&'static str),
+    /// SIGHUP: reload the config file, rescan the addresses, re-read the maintenance file and
+    /// re-arm preemption.
+    Reload,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("netlink: {0}")]
+    Netlink(std::io::Error),
+    #[error("cannot bind {net} to lo: {error}")]
+    Bind { net: IpNet, error: std::io::Error },
+    #[error(
+        "unable to detect IPs: no eligible address on {where_} (add one to lo, or pass -address CIDR)"
+    )]
+    NoAddresses { where_: &'static str },
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
+    #[error(transparent)]
+    Control(#[from] ControlError),
+}
+
+/// Runs until `events` asks it to stop (and the stop sequence is over). `invocation` is what a
+/// reload re-reads (the flags keep winning over the file); without it a reload only rescans
+/// addresses and the maintenance file. The caller installs the signal handlers first, so a
+/// signal during start-up cannot kill the daemon with addresses half bound.
+pub async fn run(
+    mut settings: Settings,
+    invocation: Option<Invocation>,
+    mut events: mpsc::Receiver<OperatorEvent>,
+) -> Result<(), DaemonError> {
+    // Listeners first: a taken port fails start-up before anything is bound or announced.
+    let api_listener = settings.api.map(api::bind).transpose()?;
+    let metrics_listener = settings.metrics.map(metrics::bind).transpose()?;
+    let control_listener = match &settings.control_socket {
+        Some(path) => Some(control::bind(
+            path,
+            settings.control_socket_group.as_deref(),
+        )?),
+        None => None,
+    };
+    // Removes the socket file on every way out.
+    let _socket_file = settings.control_socket.clone().map(SocketFile);
+    // Main logged them; a reload logs its own.
+    settings.warnings.clear();
+    let started_at = clock::system_now();
+    let netlink = Netlink::new().map_err(DaemonError::Netlink)?;
+    // Subscribe before the first listing, so no change can slip between the two.
+    let address_changes = addrs::watch_addresses().map_err(DaemonError::Netlink)?;
+    let bound = bind_addresses(&netlink, &settings.addresses).await?;
+
+    let interface_addrs = netlink.addresses().await.map_err(DaemonError::Netlink)?;
+    let mut address_warnings = Vec::new();
+    let prefixes = eligible(&settings, &interface_addrs, &mut address_warnings);
+    if prefixes.is_empty() {
+        unbind_addresses(&netlink, &bound).await;
+        let where_ = if settings.allifs {
+            "any interface"
+        } else {
+            "lo"
+        };
+        return Err(DaemonError::NoAddresses { where_ });
+    }
+    let default_router_id = addrs::default_router_id(&interface_addrs);
+    let router_id = settings.router_id.unwrap_or(default_router_id);
+    let hostname = hostname();
+    info!(
+        version = env!("CARGO_PKG_VERSION"),
+        dcid = settings.dcid,
+        role = ?settings.role,
+        %router_id,
+        hostname,
+        neighbors = %join(&settings.neighbors),
+        prefixes = %join(&prefixes),
+        "elastic starting"
+    );
+    log_services(&settings.health);
+
+    let (reports_tx, reports) = mpsc::channel::<ProbeReport>(64);
+    let mut gate = Gate::default();
+    let mut probe_tasks = ProbeTasks::new(reports_tx);
+    probe_tasks.apply(gate.reconfigure(&settings.health));
+    let hooks = gate.hook.clone().map(Hooks::spawn);
+    gate.set_maintenance_file_present(maintenance_file_exists(&gate));
+    gate.update_services(now());
+    let plan = gate.plan(&prefixes, &settings);
+    let (routes_tx, routes_rx) = watch::channel(Arc::new(plan.routes));
+    let (first_seen_tx, first_seen_rx) = watch::channel(Arc::default());
+    let (addresses_tx, addresses_rx) = watch::channel(Arc::new(plan.addresses));
+    let (probes_tx, probes_rx) = watch::channel(Arc::new(gate.probe_statuses()));
+    let (mode_tx, mode_rx) = watch::channel(gate.mode(settings.control_socket.is_some()));
+    let (info_tx, info_rx) = watch::channel(Arc::new(daemon_info(
+        &settings,
+        started_at,
+        router_id,
+        &hostname,
+        &Reloads::default(),
+    )));
+    let (sessions_tx, sessions_rx) = watch::channel(SessionList::default());
+    let mut peers = Peers {
+        slots: Vec::new(),
+        leaving: Vec::new(),
+        routes: routes_rx.clone(),
+    };
+    peers
+        .reconcile(wanted_sessions(&settings, router_id, &hostname))
+        .await;
+    sessions_tx.send_replace(peers.list());
+
+    // What the API and the metrics read: snapshots of the channels above, never the loop itself.
+    let source = StatusSource {
+        info: info_rx,
+        sessions: sessions_rx,
+        routes: routes_rx,
+        routes_first_seen: first_seen_rx,
+        addresses: addresses_rx,
+        probes: probes_rx,
+        mode: mode_rx,
+    };
+    // The sessions have not run yet (one thread; no await since spawning them).
+    let _api = api_listener.map(|bound| api::serve(bound, source.clone()));
+    let _metrics = metrics_listener.map(|bound| metrics::serve(bound, source.clone()));
+    let (control_tx, control_rx) = api::elastic::channel();
+    let _control = control_listener.map(|listener| {
+        info!(socket = ?settings.control_socket, "control socket listening (SetMaintenance, Drain)");
+        api::serve_control(listener, source, control_tx)
+    });
+
+    let mut daemon = Daemon {
+        settings,
+        invocation,
+        netlink,
+        bound,
+        prefixes,
+        address_warnings,
+        default_router_id,
+        hostname,
+        gate,
+        peers,
+        probe_tasks,
+        hooks,
+        out: Published {
+            routes: routes_tx,
+            routes_first_seen: first_seen_tx,
+            addresses: addresses_tx,
+            probes: probes_tx,
+            mode: mode_tx,
+            info: info_tx,
+            sessions: sessions_tx,
+        },
+        started_at,
+        reloads: Reloads::default(),
+        shutdown: Shutdown::new(),
+        events_open: true,
+    };
+
+    systemd::ready(&summary(
+        &daemon.out.routes.borrow(),
+        daemon.peers.slots.len(),
+        None,
+    ));
+    let inputs = Inputs {
+        events: &mut events,
+        reports,
+        address_changes,
+        control: control_rx,
+    };
+    daemon.serve(inputs).await;
+    daemon.stop(&mut events).await;
+    Ok(())
+}
+
+/// What the loop listens to while serving.
+struct Inputs<'a> {
+    events: &'a mut mpsc::Receiver<OperatorEvent>,
+    reports: mpsc::Receiver<ProbeReport>,
+    address_changes: mpsc::Receiver<()>,
+    control: mpsc::Receiver<api::elastic::ControlRequest>,
+}
+
+/// Everything the event loop's handlers change.
+struct Daemon {
+    settings: Settings,
+    invocation: Option<Invocation>,
+    netlink: Netlink,
+    /// The addresses elastic bound to lo (only these are unbound).
+    bound: Vec<AddrChange>,
+    prefixes: Vec<IpNet>,
+    /// What the address rules last warned about (logged again only when it changes).
+    address_warnings: Vec<String>,
+    /// The router id derived from the interfaces at start, used while none is configured.
+    default_router_id: Ipv4Addr,
+    hostname: String,
+    gate: Gate,
+    peers: Peers,
+    probe_tasks: ProbeTasks,
+    /// The hook's queue and task, while one is configured.
+    hooks: Option<Hooks>,
+    out: Published,
+    started_at: SystemTime,
+    reloads: Reloads,
+    shutdown: Shutdown,
+    /// Whether the operator's event stream can still deliver.
+    events_open: bool,
+}
+
+impl Daemon {
+    /// The loop while serving: until a stop leaves the drain (or skips it).
+    async fn serve(&mut self, mut inputs: Inputs<'_>) {
+        let mut watchdog = systemd::watchdog_interval().map(tokio::time::interval);
+        let mut maintenance_poll = poll_interval(self.settings.health.maintenance_poll);
+        let mut watching = true;
+        while self.shutdown.serving() {
+            let deadline = self.gate.poll_timeout();
+            let drain_ends = self.shutdown.poll_timeout();
+            tokio::select! {
+                event = inputs.events.recv(), if self.events_open => match event {
+                    Some(OperatorEvent::Stop(signal)) => {
+                        let steps = self.shutdown.on_signal(signal, now(), self.facts());
+                        self.execute(steps, Some(signal));
+                    }
+                    Some(OperatorEvent::Reload) => {
+                        if self.shutdown.stopping() {
+                            info!("SIGHUP while stopping: ignored");
+                            continue;
+                        }
+                        let poll = self.settings.health.maintenance_poll;
+                        // The outcome is logged where it is decided.
+                        let _ = self.on_hangup().await;
+                        if self.settings.health.maintenance_poll != poll {
+                            maintenance_poll = poll_interval(self.settings.health.maintenance_poll);
+                        }
+                    }
+                    None => self.events_open = false,
+                },
+                () = sleep_until(drain_ends), if drain_ends.is_some() => {
+                    let steps = self.shutdown.handle_timeout(now(), self.announcing());
+                    self.execute(steps, None);
+                }
+                _ = tick(&mut watchdog) => systemd::watchdog(),
+                notice = inputs.address_changes.recv(), if watching => match notice {
+                    Some(()) => {
+                        tokio::time::sleep(ADDRESS_SETTLE).await;
+                        while inputs.address_changes.try_recv().is_ok() {}
+                        self.rescan().await;
+                        self.refresh();
+                    }
+                    None => {
+                        error!("address watch ended: changes on lo are no longer noticed (SIGHUP rescans)");
+                        watching = false;
+                    }
+                },
+                Some(report) = inputs.reports.recv() => {
+                    self.on_probe_report(report);
+                    self.refresh();
+                }
+                Some(request) = inputs.control.recv() => {
+                    let answer = self.on_control(request.command);
+                    let _ = request.reply.send(answer);
+                }
+                _ = maintenance_poll.tick(), if self.gate.maintenance_file.is_some() => {
+                    if self.read_maintenance_file() {
+                        self.refresh();
+                    }
+                }
+                () = sleep_until(deadline), if deadline.is_some() => self.refresh(),
+            }
+        }
+        self.probe_tasks.stop_all();
+    }
+
+    /// The rest of the stop sequence, once serving is over: the withdrawal and the Cease, each
+    /// waited for (bounded), then the addresses elastic bound are unbound.
+    async fn stop(&mut self, events: &mut mpsc::Receiver<OperatorEvent>) {
+        while !self.shutdown.done() {
+            let deadline = self.shutdown.poll_timeout();
+            let withdrawing = self.shutdown.withdrawing();
+            let closing = self.shutdown.closing();
+            let (steps, signal) = tokio::select! {
+                event = events.recv(), if self.events_open => match event {
+                    Some(OperatorEvent::Stop(signal)) => {
+                        (self.shutdown.on_signal(signal, now(), self.facts()), Some(signal))
+                    }
+                    Some(OperatorEvent::Reload) => {
+                        info!("SIGHUP while stopping: ignored");
+                        continue;
+                    }
+                    None => {
+                        self.events_open = false;
+                        continue;
+                    }
+                },
+                () = self.peers.withdrawn(), if withdrawing => (self.shutdown.on_withdrawn(now()), None),
+                () = self.peers.closed(), if closing => (self.shutdown.on_closed(), None),
+                () = sleep_until(deadline) => (self.shutdown.handle_timeout(now(), self.announcing()), None),
+            };
+            self.execute(steps, signal);
+        }
+        unbind_addresses(&self.netlink, &self.bound).await;
+        info!("stopped");
+    }
+
+    /// What the stop sequence needs to know of the daemon.
+    fn facts(&self) -> Facts {
+        Facts {
+            drain_time: self.settings.drain_time,
+            drained_already: self.gate.draining().is_some(),
+            announcing: self.announcing(),
+        }
+    }
+
+    fn announcing(&self) -> bool {
+        !self.out.routes.borrow().is_empty()
+    }
+
+    /// Carries out the stop sequence's steps; `signal` is the one that caused them, if any.
+    fn execute(&mut self, steps: Vec<Step>, signal: Option<&'static str>) {
+        let signal = signal.unwrap_or_default();
+        for step in steps {
+            match step {
+                Step::NotifyStopping => systemd::stopping(),
+                Step::Drain { signal } => {
+                    self.gate.drain(Some(Drain::Stopping(signal)));
+                    self.refresh();
+                }
+                Step::Serve { drain_time, .. } => info!(
+                    signal,
+                    drain_time = %humantime::format_duration(drain_time),
+                    "stopping: announcing every route with GRACEFUL_SHUTDOWN 65535:0 and demoted \
+                     attributes, still serving; withdrawing when the drain time is over (a second \
+                     signal skips the wait)"
+                ),
+                Step::EndDrain(DrainEnd::DrainTimeZero) => {
+                    info!(signal, "stopping (drain_time 0: no drain)");
+                }
+                Step::EndDrain(DrainEnd::DrainedAlready) => info!(
+                    signal,
+                    "stopping: drained already (elastic drain); no further wait"
+                ),
+                Step::EndDrain(DrainEnd::NothingAnnounced) => {
+                    info!(signal, "stopping: nothing announced, nothing to drain")
+                }
+                Step::EndDrain(DrainEnd::SecondSignal) => {
+                    warn!(signal, "second signal: skipping the rest of the drain")
+                }
+                Step::EndDrain(DrainEnd::TimeOver) => info!("drain time over"),
+                // Withdraw everything, and wait until every Established session has sent the
+                // withdrawals: the Cease must not overtake them.
+                Step::Withdraw { .. } => {
+                    info!("withdrawing every route");
+                    self.out.routes.send_replace(Arc::new(DesiredRoutes::new()));
+                }
+                Step::Cut(Cut::WithdrawBySignal) => {
+                    warn!("another signal: sending the Cease at once");
+                }
+                Step::Cut(Cut::WithdrawTimedOut) => {
+                    warn!("some sessions did not send their withdrawals in time");
+                }
+                Step::Cut(Cut::CloseBySignal) => warn!("another signal: exiting at once"),
+                Step::Cut(Cut::CloseTimedOut) => warn!("some sessions did not close in time"),
+                Step::Cease { signal, .. } => {
+                    info!(
+                        signal,
+                        "stopping: sending Cease (administrative shutdown) to every route server"
+                    );
+                    let farewell =
+                        Notification::cease_admin_shutdown(&format!("elastic stopping ({signal})"));
+                    self.peers.cease_all(&farewell);
+                }
+                Step::Exit => {}
+            }
+        }
+    }
+
+    /// Recomputes the desired set and publishes it (see [`Gate::refresh`]).
+    fn refresh(&mut self) {
+        let refresh = self.gate.refresh(now(), &self.prefixes, &self.settings);
+        self.out
+            .publish(refresh, self.peers.slots.len(), self.hooks.as_ref());
+    }
+
+    fn on_probe_report(&mut self, report: ProbeReport) {
+        let (changed, ok, detail) = (report.changed, report.ok, report.detail.clone());
+        let Some(name) = self.gate.on_report(report, now()) else {
+            return;
+        };
+        if let Some(verdict) = changed {
+            let state = if verdict { "up" } else { "down" };
+            info!(probe = name, state, detail, "probe verdict");
+        } else if !ok {
+            debug!(probe = name, detail, "probe failed");
+        }
+    }
+
+    /// Re-reads whether the maintenance file exists; whether that changed.
+    fn read_maintenance_file(&mut self) -> bool {
+        let present = maintenance_file_exists(&self.gate);
+        self.gate.set_maintenance_file_present(present)
+    }
+
+    async fn rescan(&mut self) {
+        addresses::rescan(
+            &self.netlink,
+            &self.settings,
+            &mut self.prefixes,
+            &mut self.address_warnings,
+        )
+        .await;
+    }
+
+    /// A request from the control socket: the new state, or why it was refused.
+    fn on_control(&mut self, command: api::elastic::ControlCommand) -> Result<bool, String> {
+        match command {
+            api::elastic::ControlCommand::SetMaintenance(on) => {
+                info!(on, "maintenance requested through the control socket");
+                self.gate.request_maintenance(on);
+                self.refresh();
+                Ok(on)
+            }
+            api::elastic::ControlCommand::Drain(_) if self.shutdown.stopping() => {
+                Err("the daemon is stopping; it is draining already".to_string())
+            }
+            api::elastic::ControlCommand::Drain(on) => {
+                if on {
+                    info!(
+                        "elastic drain: announcing every route with GRACEFUL_SHUTDOWN 65535:0 and demoted attributes"
+                    );
+                    self.gate.drain(Some(Drain::Operator));
+                } else {
+                    info!("elastic undrain: announcing as health decides");
+                    self.gate.drain(None);
+                }
+                self.refresh();
+                Ok(on)
+            }
+        }
+    }
+
+    /// SIGHUP: reload the config file (as a difference), then rescan the addresses, re-read the
+    /// maintenance file and re-arm preemption. `Ok(changed)`, or why the configuration was
+    /// refused (the running one stays).
+    async fn on_hangup(&mut self) -> Result<bool, String> {
+        // Once running from a file, its absence is an invalid reload, never "flags only".
+        let default_file = if self.settings.config_file.is_some() {
+            config::DefaultFile::Required
+        } else {
+            config::DefaultFile::IfPresent
+        };
+        let outcome = match self
+            .invocation
+            .as_ref()
+            .map(|invocation| settings::effective(invocation, default_file))
+        {
+            None => {
+                info!(
+                    "SIGHUP: rescanning addresses, re-reading the maintenance file, re-arming preemption"
+                );
+                Ok(false)
+            }
+            Some(Err(error)) => {
+                error!(
+                    %error,
+                    "SIGHUP: the configuration is invalid; nothing changed, the running configuration stays"
+                );
+                Err(error.to_string())
+            }
+            Some(Ok(new)) => Ok(self.apply(new).await),
+        };
+        if self.invocation.is_some() {
+            self.record_reload(outcome.as_ref().map(|_| ()).map_err(String::clone));
+        }
+        self.rescan().await;
+        self.read_maintenance_file();
+        self.gate.rearm_preemption();
+        self.refresh();
+        outcome
+    }
+
+    /// Publishes how the last reload went (`elastic status`, metrics).
+    fn record_reload(&mut self, outcome: Result<(), String>) {
+        self.reloads.record(clock::system_now(), outcome);
+        let reloads = self.reloads.clone();
+        self.out
+            .info
+            .send_modify(|info| Arc::make_mut(info).reloads = reloads);
+    }
+
+    /// Applies a valid new configuration as a difference to the running one; whether anything
+    /// changed.
+    async fn apply(&mut self, new: Settings) -> bool {
+        let ReloadPlan {
+            settings,
+            warnings,
+            restart_only,
+            changed,
+            bind,
+            unbind,
+            keep_bound,
+            left_on_lo,
+            reannounce,
+            health_changed,
+        } = reload::plan(&self.settings, new, &self.bound);
+        for warning in warnings {
+            warn!("{warning}");
+        }
+        for key in restart_only {
+            warn!(
+                key,
+                "changed in the configuration: needs a restart to take effect; keeping the running value"
+            );
+        }
+        if !changed {
+            info!(
+                "SIGHUP: configuration unchanged; rescanning addresses, re-reading the maintenance file, re-arming preemption"
+            );
+            return false;
+        }
+        info!(file = ?settings.config_file, "SIGHUP: applying the changed configuration");
+        self.settings = settings;
+        let new = &self.settings;
+        if reannounce {
+            info!(role = ?new.role, med = ?new.med, "role or MED changed: re-announcing");
+        }
+
+        // Addresses: bind the new ones now; removed ones that elastic bound are unbound last,
+        // once their withdrawal went out.
+        self.bound = keep_bound;
+        match bind_addresses(&self.netlink, &bind).await {
+            Ok(more) => self.bound.extend(more),
+            Err(error) => error!(%error, "reload: cannot bind a new address; it is not announced"),
+        }
+        for net in left_on_lo {
+            info!(address = %net, "removed from the config, but elastic did not bind it: left on lo");
+        }
+
+        // Sessions: unchanged ones stay up, new neighbors connect, removed ones get a Cease.
+        let router_id = new.router_id.unwrap_or(self.default_router_id);
+        self.peers
+            .reconcile(wanted_sessions(new, router_id, &self.hostname))
+            .await;
+        self.out.sessions.send_replace(self.peers.list());
+        self.out.info.send_if_modified(|info| {
+            let fresh = daemon_info(
+                new,
+                self.started_at,
+                router_id,
+                &self.hostname,
+                &self.reloads,
+            );
+            if **info == fresh {
+                return false;
+            }
+            *info = Arc::new(fresh);
+            true
+        });
+
+        // Probes and services: unchanged probes keep their state (and their task).
+        if health_changed {
+            let hook = self.gate.hook.clone();
+            self.probe_tasks.apply(self.gate.reconfigure(&new.health));
+            if self.gate.hook != hook {
+                self.hooks = self.gate.hook.clone().map(Hooks::spawn);
+            }
+            let present = maintenance_file_exists(&self.gate);
+            self.gate.set_maintenance_file_present(present);
+            log_services(&new.health);
+        }
+
+        self.withdraw_then_unbind(&unbind).await;
+        true
+    }
+
+    /// Removed addresses: announce the set without them, give the sessions
+    /// [`shutdown::WITHDRAW_GRACE`] to send the withdrawal, then unbind them, so no route server
+    /// keeps sending traffic to an address the host no longer answers on.
+    async fn withdraw_then_unbind(&mut self, unbind: &[AddrChange]) {
+        if unbind.is_empty() {
+            return;
+        }
+        let before = self.prefixes.clone();
+        match self.netlink.addresses().await {
+            Ok(listed) => {
+                let remaining = addresses::without(&listed, unbind);
+                self.prefixes = eligible(&self.settings, &remaining, &mut self.address_warnings);
+            }
+            Err(error) => {
+                error!(%error, "cannot list addresses; unbinding without withdrawing first")
+            }
+        }
+        let gone: Vec<IpNet> = before
+            .into_iter()
+            .filter(|p| !self.prefixes.contains(p))
+            .collect();
+        if !gone.is_empty() {
+            for prefix in &gone {
+                info!(%prefix, "removed from the config: withdrawing before unbinding");
+            }
+            self.refresh();
+            let sent = self.peers.sent_none_of(|p| gone.contains(p));
+            if tokio::time::timeout(shutdown::WITHDRAW_GRACE, sent)
+                .await
+                .is_err()
+            {
+                warn!("some sessions did not send the withdrawal in time; unbinding anyway");
+            }
+        }
+        unbind_addresses(&self.netlink, unbind).await;
+    }
+}
+
+fn log_services(health: &HealthConfig) {
+    for service in &health.services {
+        let probes = service.probe_names(&health.probes).join(",");
+        info!(
+            service = service.name,
+            probes,
+            addresses = %service.addresses.as_deref().map_or("all".to_string(), join),
+            "service: its addresses wait for its probes' first verdict"
+        );
+    }
+}
+
+fn daemon_info(
+    settings: &Settings,
+    started_at: SystemTime,
+    router_id: Ipv4Addr,
+    hostname: &str,
+    reloads: &Reloads,
+) -> DaemonInfo {
+    DaemonInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        started_at,
+        role: settings.role,
+        router_id,
+        local_as: settings.local_as,
+        peer_as: settings.peer_as,
+        hostname: hostname.to_string(),
+        hold_time: HOLD_TIME_SECS,
+        connect_retry: CONNECT_RETRY,
+        multihop_ttl: settings.multihop_ttl,
+        reloads: reloads.clone(),
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn poll_interval(period: Duration) -> tokio::time::Interval {
+    let mut interval = tokio::time::interval(period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval
+}
+
+fn maintenance_file_exists(gate: &Gate) -> bool {
+    gate.maintenance_file
+        .as_deref()
+        .is_some_and(std::path::Path::exists)
+}
+
+/// Removes the control socket's file when the daemon ends, however it ends.
+struct SocketFile(PathBuf);
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        control::remove(&self.0);
+    }
+}
+
+/// Ticks of the watchdog interval; never, when systemd asked for no watchdog.
+async fn tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// The kernel's host name, sent in the FQDN capability like GoBGP's `os.Hostname()`.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn join<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,261 @@
+//! Flags merged over the file, and the file `check-config` renders from the result.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+
+use super::*;
+use crate::cli::{Command, parse};
+
+fn invocation_of(args: &[&str]) -> Invocation {
+    match parse(args.iter().copied()) {
+        Ok(Command::Run(invocation) | Command::CheckConfig(invocation)) => invocation,
+        other => panic!("{args:?}: {other:?}"),
+    }
+}
+
+fn with_file(args: &[&str], yaml: &str) -> Result<Settings, UsageError> {
+    let path = Path::new("/etc/elastic/elastic.yaml");
+    let file = crate::config::parse(yaml, path).unwrap_or_else(|e| panic!("{e}"));
+    resolve(&invocation_of(args).flags, Some((path, &file)))
+}
+
+const FILE: &str = "dcid: 14\nrole: secondary\nsend56: true\nallifs: true\nmultihop_ttl: 5\n\
+    neighbor_pattern: \"2001:db8:%d:34::%d\"\nlog_level: debug\nlog_json: true\n\
+    addresses: [203.0.113.10/32]\nmed: 50\nrouter_id: 192.0.2.1\n";
+
+#[test]
+fn neighbor_slots_choose_which_addresses_the_pattern_gives() {
+    let s = with_file(&[], &format!("{FILE}neighbor_slots: [2, 5]\n")).unwrap();
+    assert_eq!(
+        s.neighbors,
+        [
+            "2001:db8:14:34::2".parse::<IpAddr>().unwrap(),
+            "2001:db8:14:34::5".parse().unwrap()
+        ]
+    );
+    assert_eq!(with_file(&[], FILE).unwrap().neighbors.len(), 4);
+}
+
+#[test]
+fn the_file_supplies_what_the_flags_do_not_give() {
+    let s = with_file(&[], FILE).unwrap();
+    assert_eq!(
+        (s.dcid, s.role, s.send56, s.allifs, s.multihop_ttl),
+        (14, Role::Secondary, true, true, 5)
+    );
+    assert_eq!(
+        s.neighbors[0],
+        "2001:db8:14:34::1".parse::<IpAddr>().unwrap()
+    );
+    assert_eq!(
+        (s.log_level, s.log_json, s.med),
+        (LogLevel::Debug, true, Some(50))
+    );
+    assert_eq!(
+        s.addresses,
+        vec!["203.0.113.10/32".parse::<IpNet>().unwrap()]
+    );
+    assert_eq!(s.router_id, Some(Ipv4Addr::new(192, 0, 2, 1)));
+    assert_eq!(
+        s.config_file,
+        Some(PathBuf::from("/etc/elastic/elastic.yaml"))
+    );
+}
+
+#[test]
+fn every_flag_given_wins_over_the_file() {
+    let s = with_file(
+        &[
+            "-dcid",
+            "15",
+            "-primary",
+            "-send56=false",
+            "-allifs=false",
+            "-multihopttl",
+            "7",
+            "-neighborpattern",
+            "2001:db8:%d:35::%d",
+            "-loglevel",
+            "warn",
+            "-logjson=false",
+            "-address",
+            "203.0.113.20/32",
+            "-med",
+            "9",
+            "-routerid",
+            "192.0.2.9",
+        ],
+        FILE,
+    )
+    .unwrap();
+    assert_eq!(
+        (s.dcid, s.role, s.send56, s.allifs, s.multihop_ttl),
+        (15, Role::Primary, false, false, 7)
+    );
+    assert_eq!(
+        s.neighbors[0],
+        "2001:db8:15:35::1".parse::<IpAddr>().unwrap()
+    );
+    assert_eq!(
+        (s.log_level, s.log_json, s.med),
+        (LogLevel::Warn, false, Some(9))
+    );
+    assert_eq!(
+        s.addresses,
+        vec!["203.0.113.20/32".parse::<IpNet>().unwrap()]
+    );
+    assert_eq!(s.router_id, Some(Ipv4Addr::new(192, 0, 2, 9)));
+    // -primary=false alone does not pick a role: the file's applies.
+    assert_eq!(
+        with_file(&["-primary=false"], FILE).unwrap().role,
+        Role::Secondary
+    );
+}
+
+#[test]
+fn missing_required_values_mention_the_file_key() {
+    let e = with_file(&[], "role: primary\n").unwrap_err().message;
+    assert!(
+        e.starts_with("-dcid is required (or dcid: in /etc/elastic/elastic.yaml)"),
+        "{e}"
+    );
+    let e = with_file(&[], "dcid: 14\n").unwrap_err().message;
+    assert!(
+        e.starts_with("use either -primary or -secondary (or role: in /etc/elastic/elastic.yaml)"),
+        "{e}"
+    );
+    let e = with_file(&["-dcid", "70000"], FILE).unwrap_err().message;
+    assert!(e.contains("which is not an IP address"), "{e}");
+}
+
+#[test]
+fn the_md5_password_comes_only_from_a_file_that_was_read() {
+    // `parse` names the file but does not read it: settings without the password are refused
+    // rather than silently running without signatures.
+    let e = with_file(
+        &[],
+        &format!("{FILE}md5_password_file: /etc/elastic/bgp.secret\n"),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("was not read"), "{e}");
+    assert!(parse(["-dcid", "14", "-primary", "-md5_password_file", "/x"]).is_err());
+    assert_eq!(
+        with_file(&["-dcid", "14", "-primary"], "").unwrap().md5,
+        None
+    );
+
+    // With the password read (as `config::load` does), check-config shows where it comes
+    // from, never the password itself.
+    let path = Path::new("/etc/elastic/elastic.yaml");
+    let yaml = format!("{FILE}md5_password_file: credential:bgp\n");
+    let mut file = crate::config::parse(&yaml, path).unwrap();
+    file.md5_key = Some(crate::bgp::md5::key_from_contents(path, b"hunter2\n").unwrap());
+    let settings = resolve(&FlagValues::default(), Some((path, &file))).unwrap();
+    let md5 = settings.md5.as_ref().expect("md5 settings");
+    assert_eq!(md5.key.as_bytes(), b"hunter2");
+    let rendered = render(&settings);
+    assert!(
+        rendered.contains("md5_password_file: credential:bgp"),
+        "{rendered}"
+    );
+    assert!(!rendered.contains("hunter2"), "{rendered}");
+}
+
+#[test]
+fn the_rendered_configuration_reads_back_the_same() {
+    let yaml = format!(
+        "{FILE}probes:\n  web: {{http: {{url: \"http://127.0.0.1:8080/h\", body: ok}}, interval: 2s}}\n  \
+         db: {{exec: [/bin/true], user: nobody}}\nservices:\n  - name: www\n    addresses: [203.0.113.10/32]\n    \
+         probes: [web]\n    on_down: demote\n    announce_delay: 1s\n    preempt: false\n\
+         maintenance_file: /etc/elastic/maintenance\nhooks: {{on_change: [/bin/echo, hi]}}\n\
+         drain_time: 0\ncontrol_socket: /run/elastic/control.sock\ncontrol_socket_group: adm\n\
+         api: \"[::1]:50052\"\nmetrics: 127.0.0.1:9100\nneighbor_slots: [4, 2]\n"
+    );
+    let settings = with_file(&[], &yaml).unwrap();
+    let rendered = render(&settings);
+    let again = with_file(&[], &rendered).unwrap_or_else(|e| panic!("{e}\n{rendered}"));
+    // Every key: a key Settings gains but check-config does not print fails here.
+    assert_eq!(again, settings, "{rendered}");
+    assert_eq!(again.health, settings.health, "{rendered}");
+    assert_eq!(
+        (again.dcid, again.role, again.med),
+        (settings.dcid, settings.role, settings.med)
+    );
+    assert!(rendered.contains("fast_interval: 500ms"), "{rendered}");
+    assert_eq!(
+        (
+            again.drain_time,
+            &again.control_socket,
+            &again.control_socket_group
+        ),
+        (
+            std::time::Duration::ZERO,
+            &settings.control_socket,
+            &settings.control_socket_group
+        )
+    );
+    assert!(settings.control_socket.is_some());
+}
+
+#[test]
+fn the_rendered_defaults_read_back_the_same() {
+    // Every default spelled out (announce_delay: 0s among them) must parse again.
+    let yaml = format!("{FILE}probes:\n  web: {{tcp: \"127.0.0.1:80\"}}\n");
+    let settings = with_file(&[], &yaml).unwrap();
+    let rendered = render(&settings);
+    assert!(rendered.contains("announce_delay: 0s"), "{rendered}");
+    let again = with_file(&[], &rendered).unwrap_or_else(|e| panic!("{e}\n{rendered}"));
+    assert_eq!(again, settings, "{rendered}");
+    assert_eq!(again.health, settings.health, "{rendered}");
+}
+
+#[test]
+fn a_flag_and_its_file_key_refuse_a_value_for_the_same_reason() {
+    let cases = [
+        ("dcid", "dcid", "1", "dcid must be greater than 1"),
+        (
+            "multihopttl",
+            "multihop_ttl",
+            "0",
+            "must be between 1 and 255",
+        ),
+        (
+            "neighborpattern",
+            "neighbor_pattern",
+            "\"x:%d\"",
+            "expected exactly two %d",
+        ),
+        (
+            "routerid",
+            "router_id",
+            "0.0.0.0",
+            "router id must not be 0.0.0.0",
+        ),
+        (
+            "address",
+            "addresses",
+            "[\"224.0.0.1\"]",
+            "multicast addresses are never announced",
+        ),
+        ("metrics", "metrics", "nowhere", "not an ADDR:PORT"),
+    ];
+    for (flag, key, yaml_value, reason) in cases {
+        let flag_value = yaml_value.trim_matches(['[', ']', '"']);
+        let from_flag = parse(["-dcid", "14", "-primary", &format!("-{flag}={flag_value}")])
+            .expect_err(flag)
+            .message;
+        assert!(
+            from_flag.starts_with(&format!(
+                "invalid value {flag_value:?} for flag -{flag}: {reason}"
+            )),
+            "{from_flag}"
+        );
+        let path = Path::new("/etc/elastic/elastic.yaml");
+        let from_file = crate::config::parse(&format!("{key}: {yaml_value}\n"), path)
+            .expect_err(key)
+            .message;
+        assert!(from_file.contains(reason), "{from_file}");
+    }
+}
