@@ -3,38 +3,25 @@
 //! Pure: computed from the settings, the services' health and the addresses; every BGP session
 //! diffs it against what it sent, so it only changes when a service's state does.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ipnet::IpNet;
 
-use crate::config::values::Community;
-use crate::config::{DemoteAttrs, Outcome, Role, ServiceConfig};
+use crate::config::{DemoteAttrs, Outcome, ServiceConfig};
 use crate::health::{ServiceHealth, ServiceState};
-use crate::status::AddressStatus;
+use crate::model::{
+    COMMUNITY_PRIMARY, COMMUNITY_SECONDARY, DesiredRoutes, GRACEFUL_SHUTDOWN, Role, RouteAttrs,
+};
 
-/// Standard community 65000:1: the route servers prefer it (local-preference 200).
-pub const COMMUNITY_PRIMARY: u32 = Community::PRIMARY.0;
-/// Standard community 65000:2: the route servers use it as backup (local-preference 100).
-pub const COMMUNITY_SECONDARY: u32 = Community::SECONDARY.0;
-
-/// Well-known community GRACEFUL_SHUTDOWN 65535:0 (RFC 8326).
-pub const GRACEFUL_SHUTDOWN: u32 = Community::GRACEFUL_SHUTDOWN.0;
-
-/// The attributes that vary per announced prefix. ORIGIN (INCOMPLETE) and AS_PATH (the local AS)
-/// are the same for every route and are added by the encoder.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RouteAttrs {
-    /// Standard communities (RFC 1997), each as `(asn << 16) | value`, in the order sent.
+/// Why each address is (or is not) announced, as computed with the desired route set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressStatus {
+    pub prefix: IpNet,
+    pub announced: bool,
     pub communities: Vec<u32>,
-    /// MULTI_EXIT_DISC, when configured.
     pub med: Option<u32>,
+    pub reason: String,
 }
-
-/// Prefix → attributes. A prefix absent from the map is not announced. Prefixes that share
-/// attributes share one allocation of them: the set is built once and handed to every session
-/// (and kept by each as what it sent), so its size must not multiply by the number of sessions.
-pub type DesiredRoutes = BTreeMap<IpNet, Arc<RouteAttrs>>;
 
 /// Hands out one shared copy of each distinct attribute set (a plan has only a few).
 #[derive(Debug, Default)]

@@ -17,9 +17,6 @@ use tracing::{error, info};
 use crate::accept::{self, Limits};
 use crate::status::StatusSource;
 
-/// Where lelastic (GoBGP) serves its API, and so where the `gobgp` CLI looks by default.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
-
 /// Requests are tiny (the largest real one is a ListPath with a few prefixes).
 const MAX_REQUEST_BYTES: usize = 64 * 1024;
 /// A handful of local clients; more concurrent streams per connection is abuse.

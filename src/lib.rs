@@ -37,6 +37,7 @@ pub mod health;
 pub mod hooks;
 pub mod logging;
 pub mod metrics;
+pub mod model;
 pub mod probe;
 pub mod proto;
 pub mod settings;

@@ -21,7 +21,7 @@ use tracing::{debug, info, warn};
 
 use crate::accept::{self, Limits};
 use crate::bgp::session::{MessageCounts, State};
-use crate::config::Role;
+use crate::model::Role;
 use crate::status::{Snapshot, StatusSource};
 
 /// A scrape request is one line and a few headers.

@@ -17,11 +17,7 @@ use crate::config::values::{
 };
 use crate::config::{self, ConfigError, FileConfig, HealthConfig, LogLevel, Role, dedup};
 use crate::config::{duration, valid};
-
-/// lelastic's local AS.
-pub const LOCAL_AS: u32 = 65001;
-/// The route servers' AS.
-pub const PEER_AS: u32 = 65000;
+use crate::model::{DEFAULT_API, LOCAL_AS, PEER_AS};
 
 /// Everything the flags and the file decide, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,9 +147,7 @@ pub fn resolve(
         }
     }
 
-    let default_api: SocketAddr = crate::api::DEFAULT_LISTEN
-        .parse()
-        .expect("the default API address parses");
+    let default_api = DEFAULT_API;
     let api = flags
         .api
         .or(config.api)

@@ -11,10 +11,11 @@ use std::time::{Duration, Instant, SystemTime};
 use ipnet::IpNet;
 use tokio::sync::watch;
 
-use crate::announce::DesiredRoutes;
+use crate::announce::AddressStatus;
 use crate::bgp::session::{SessionStatus, State};
 use crate::clock;
-use crate::config::Role;
+use crate::model::DesiredRoutes;
+use crate::model::Role;
 
 /// Who the daemon is; replaced when a reload changes the role, the router id or the TTL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,16 +73,6 @@ pub struct ProbeStatus {
     pub last_change: Option<Instant>,
     /// How many times `healthy` flipped since start (metrics).
     pub transitions: u64,
-}
-
-/// Why each address is (or is not) announced, as computed with the desired route set.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AddressStatus {
-    pub prefix: IpNet,
-    pub announced: bool,
-    pub communities: Vec<u32>,
-    pub med: Option<u32>,
-    pub reason: String,
 }
 
 /// Maintenance and draining: what the operator asked for, beyond the health of the services.

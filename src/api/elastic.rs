@@ -10,8 +10,7 @@ use tonic::{Request, Response, Status as GrpcStatus};
 
 use super::{duration, timestamp};
 use crate::bgp::session::{MessageCounts, SessionStatus, State};
-use crate::config::Role;
-use crate::config::values::Community;
+use crate::model::{Community, Role};
 use crate::proto::elastic::v1 as pb;
 use crate::proto::elastic::v1::elastic_server;
 use crate::status::{Snapshot, StatusSource};

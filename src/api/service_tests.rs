@@ -40,8 +40,8 @@ fn session(state: State) -> SessionStatus {
 
 struct Fixture {
     session_tx: watch::Sender<SessionStatus>,
-    _routes_tx: watch::Sender<Arc<crate::announce::DesiredRoutes>>,
-    _addresses_tx: watch::Sender<Arc<Vec<crate::status::AddressStatus>>>,
+    _routes_tx: watch::Sender<Arc<crate::model::DesiredRoutes>>,
+    _addresses_tx: watch::Sender<Arc<Vec<crate::announce::AddressStatus>>>,
     _probes_tx: watch::Sender<Arc<Vec<crate::status::ProbeStatus>>>,
     url: String,
     task: tokio::task::JoinHandle<()>,

@@ -20,11 +20,9 @@ use super::md5::Md5Key;
 use super::session::{Action, Event, Input, Session, SessionConfig, SessionStatus, State};
 use super::tcp_md5sig;
 use super::wire::{self, Notification};
-use crate::announce::{DesiredRoutes, RouteAttrs};
 use crate::clock;
+use crate::model::{BGP_PORT, DesiredRoutes, RouteAttrs};
 
-/// The BGP port; we only ever connect to it (lelastic never listens either).
-pub const BGP_PORT: u16 = 179;
 /// Bytes asked of the kernel per read. With the leftover of at most one partial message the read
 /// buffer never exceeds this plus 4096 bytes, whatever the peer sends: memory stays flat.
 const READ_CHUNK: usize = 16 * 1024;

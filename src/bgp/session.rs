@@ -20,7 +20,7 @@ use super::wire::{
     self, AS_TRANS, Capability, DecodeContext, DecodeError, ExtendedNextHopTuple, Family, Message,
     Notification, Open, UpdateContext,
 };
-use crate::announce::{DesiredRoutes, RouteAttrs};
+use crate::model::{DesiredRoutes, RouteAttrs};
 
 /// RFC 4271 §8.2.2: the hold timer while waiting for the peer's OPEN ("a large value", 4 minutes).
 const OPEN_HOLD_TIME: Duration = Duration::from_secs(240);
@@ -750,7 +750,7 @@ mod tests {
     use std::net::Ipv6Addr;
 
     use super::*;
-    use crate::announce::{COMMUNITY_PRIMARY, COMMUNITY_SECONDARY};
+    use crate::model::{COMMUNITY_PRIMARY, COMMUNITY_SECONDARY};
 
     const LOCAL: IpAddr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0xff, 1, 0, 0, 0, 2));
 
@@ -1313,7 +1313,7 @@ mod tests {
 
     #[test]
     fn a_graceful_shutdown_replaces_the_routes_in_place_and_undrain_restores_them() {
-        use crate::announce::GRACEFUL_SHUTDOWN;
+        use crate::model::GRACEFUL_SHUTDOWN;
         let t0 = Instant::now();
         let normal = routes(&[
             ("203.0.113.10/32", COMMUNITY_PRIMARY),

@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::{Arg, ArgAction};
 use serde_json::{Value, json};
 
-use crate::api::DEFAULT_LISTEN;
+use crate::model::DEFAULT_API;
 use crate::proto::elastic::v1 as pb;
 use crate::proto::elastic::v1::elastic_client::ElasticClient;
 
@@ -40,8 +40,7 @@ fn command() -> clap::Command {
             Arg::new("api")
                 .long("api")
                 .value_name("ADDR:PORT")
-                .default_value(DEFAULT_LISTEN)
-                .help("The daemon's API address"),
+                .help(format!("The daemon's API address [default: {DEFAULT_API}]")),
         )
         .arg(
             Arg::new("json")
@@ -68,7 +67,7 @@ where
             api: matches
                 .get_one::<String>("api")
                 .cloned()
-                .unwrap_or_else(|| DEFAULT_LISTEN.to_string()),
+                .unwrap_or_else(|| DEFAULT_API.to_string()),
             json: matches.get_flag("json"),
         }),
         Err(error) => {

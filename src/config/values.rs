@@ -18,36 +18,13 @@ use serde::ser::{SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 
 use crate::bgp::md5::KeySource;
+pub use crate::model::{Community, Role};
 
 mod duration;
 
 pub use duration::{
     AnnounceDelay, DrainTime, Dur, DurationKey, HookTimeout, PollInterval, ProbeTime,
 };
-
-/// The community an announcement carries: primary 65000:1 beats secondary 65000:2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Primary,
-    Secondary,
-}
-
-impl Role {
-    /// The word the config file, logs, metrics and the API use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Primary => "primary",
-            Role::Secondary => "secondary",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// lelastic's level names (logrus), plus `error`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -400,37 +377,6 @@ impl<'de> Deserialize<'de> for NeighborSlots {
 impl Serialize for NeighborSlots {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.0.serialize(s)
-    }
-}
-
-/// A standard community (RFC 1997), `ASN:VALUE` with both parts 0-65535.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Community(pub u32);
-
-impl Community {
-    /// 65000:1: the route servers prefer it (local-preference 200).
-    pub const PRIMARY: Community = Community((65000 << 16) | 1);
-    /// 65000:2: the route servers use it as backup (local-preference 100).
-    pub const SECONDARY: Community = Community((65000 << 16) | 2);
-    /// Well-known GRACEFUL_SHUTDOWN 65535:0 (RFC 8326): "this path is about to go away; prefer
-    /// any other". Route servers that honour it set local-preference 0 on the path.
-    pub const GRACEFUL_SHUTDOWN: Community = Community(0xffff_0000);
-}
-
-impl FromStr for Community {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        let expected = || "expected ASN:VALUE with both parts 0-65535, e.g. 65000:2".to_string();
-        let (asn, value) = text.split_once(':').ok_or_else(expected)?;
-        let asn: u16 = asn.parse().map_err(|_| expected())?;
-        let value: u16 = value.parse().map_err(|_| expected())?;
-        Ok(Community((u32::from(asn) << 16) | u32::from(value)))
-    }
-}
-
-impl fmt::Display for Community {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.0 >> 16, self.0 & 0xffff)
     }
 }
 

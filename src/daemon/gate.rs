@@ -14,14 +14,16 @@ use std::time::Instant;
 
 use ipnet::IpNet;
 
-use crate::announce::{self, DesiredRoutes};
-use crate::config::Role;
+use crate::announce;
+use crate::announce::AddressStatus;
 use crate::config::{HealthConfig, HookConfig, ProbeConfig, ServiceConfig};
 use crate::health::{self, ProbeHealth, ServiceHealth};
 use crate::hooks::HookEvent;
+use crate::model::DesiredRoutes;
+use crate::model::Role;
 use crate::probe::ProbeReport;
 use crate::settings::Settings;
-use crate::status::{AddressStatus, Mode, ProbeStatus};
+use crate::status::{Mode, ProbeStatus};
 
 /// A probe: its config and what it last reported.
 pub(super) struct ProbeSlot {

@@ -41,7 +41,6 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, warn};
 
 use crate::addrs::{self, AddrChange, Netlink};
-use crate::announce::DesiredRoutes;
 use crate::api::{self, ApiError};
 use crate::bgp::wire::Notification;
 use crate::cli::Invocation;
@@ -50,6 +49,7 @@ use crate::config::{self, HealthConfig};
 use crate::control::{self, ControlError};
 use crate::hooks::Hooks;
 use crate::metrics::{self, MetricsError};
+use crate::model::DesiredRoutes;
 use crate::probe::ProbeReport;
 use crate::settings::{self, Settings};
 use crate::status::{DaemonInfo, Reloads, SessionList, StatusSource};
@@ -63,9 +63,10 @@ mod publish;
 mod reload;
 mod shutdown;
 
+use crate::model::{CONNECT_RETRY, HOLD_TIME_SECS};
 use addresses::{bind_addresses, eligible, unbind_addresses};
 use gate::{Drain, Gate};
-use peers::{CONNECT_RETRY, HOLD_TIME_SECS, Peers, wanted_sessions};
+use peers::{Peers, wanted_sessions};
 use probes::ProbeTasks;
 use publish::{Published, summary};
 use reload::ReloadPlan;

@@ -3,23 +3,19 @@
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use ipnet::IpNet;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
 use super::shutdown::STOP_GRACE;
-use crate::announce::DesiredRoutes;
 use crate::bgp::peer::{self, PeerHandle, Transport};
 use crate::bgp::session::{SessionConfig, State};
 use crate::bgp::wire::Notification;
+use crate::model::DesiredRoutes;
+use crate::model::{CONNECT_RETRY, HOLD_TIME_SECS};
 use crate::settings::Settings;
 use crate::status::SessionList;
-
-/// lelastic's timers: hold 9 s (keepalive 3 s), connect retry 5 s.
-pub(super) const HOLD_TIME_SECS: u16 = 9;
-pub(super) const CONNECT_RETRY: Duration = Duration::from_secs(5);
 
 /// One session per neighbor, in the neighbors' order.
 pub(super) fn wanted_sessions(

@@ -7,11 +7,10 @@ use tokio::sync::watch;
 use tracing::info;
 
 use super::gate::Refresh;
-use crate::announce::DesiredRoutes;
+use crate::announce::AddressStatus;
 use crate::hooks::Hooks;
-use crate::status::{
-    self, AddressStatus, DaemonInfo, Mode, ProbeStatus, RoutesFirstSeen, SessionList,
-};
+use crate::model::DesiredRoutes;
+use crate::status::{self, DaemonInfo, Mode, ProbeStatus, RoutesFirstSeen, SessionList};
 use crate::systemd;
 
 /// The channels the event loop publishes into.

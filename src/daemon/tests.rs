@@ -54,12 +54,12 @@ mod paused {
 
     use super::settings;
     use crate::addrs::Netlink;
-    use crate::announce::GRACEFUL_SHUTDOWN;
     use crate::bgp::wire::{
         self, Capability, DecodeContext, Message, Notification, Open, encode_open,
     };
     use crate::clock;
     use crate::daemon::{self, OperatorEvent};
+    use crate::model::GRACEFUL_SHUTDOWN;
 
     const DRAIN: Duration = Duration::from_secs(30);
     /// Real time the scripted peer waits for the daemon's next message before failing the test.
@@ -259,7 +259,7 @@ mod paused {
                 .expect("cannot run `ip` (is iproute2 installed?)");
             assert!(status.success(), "`ip link set lo up` failed: {status}");
             // Every 127/8 address is on lo: route servers at 127.x.y.z all reach this one.
-            let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, crate::bgp::peer::BGP_PORT))
+            let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, crate::model::BGP_PORT))
                 .expect("the BGP port in a fresh namespace");
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

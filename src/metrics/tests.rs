@@ -8,7 +8,7 @@ use crate::bgp::session::SessionStatus;
 use crate::clock;
 use crate::status::{DaemonInfo, ProbeStatus};
 
-fn session(peer: &str, state: State, routes: &crate::announce::DesiredRoutes) -> SessionStatus {
+fn session(peer: &str, state: State, routes: &crate::model::DesiredRoutes) -> SessionStatus {
     SessionStatus {
         peer: peer.parse().unwrap(),
         state,

@@ -158,7 +158,7 @@ pub fn peer(session: &SessionStatus, snapshot: &Snapshot, enable_advertised: boo
                 .unwrap_or_default(),
             passive_mode: false,
             remote_address: neighbor,
-            remote_port: u32::from(crate::bgp::peer::BGP_PORT),
+            remote_port: u32::from(crate::model::BGP_PORT),
         }),
         route_server: Some(RouteServer::default()),
         graceful_restart: Some(GracefulRestart::default()),

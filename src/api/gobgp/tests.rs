@@ -9,10 +9,11 @@ use ipnet::IpNet;
 use prost::Message as _;
 
 use super::*;
-use crate::announce::{COMMUNITY_PRIMARY, DesiredRoutes, RouteAttrs, desired_routes};
+use crate::announce::desired_routes;
 use crate::bgp::session::{MessageCounts, SessionStatus, State};
 use crate::bgp::wire::{self, Capability, ExtendedNextHopTuple, UpdateContext};
 use crate::cli::Role;
+use crate::model::{COMMUNITY_PRIMARY, DesiredRoutes, RouteAttrs};
 use crate::proto::apipb::{Path, TableType, peer_state::SessionState, table_lookup_prefix};
 use crate::status::{RoutesFirstSeen, Snapshot};
 

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use ipnet::IpNet;
 
 use super::*;
-use crate::announce::{COMMUNITY_PRIMARY, COMMUNITY_SECONDARY, RouteAttrs};
+use crate::model::{COMMUNITY_PRIMARY, COMMUNITY_SECONDARY, RouteAttrs};
 
 fn hex(text: &str) -> Vec<u8> {
     let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();

@@ -19,7 +19,7 @@ use super::attribute::{
     mp_reach_value, put_attribute, put_prefix, type_code,
 };
 use super::{Family, HEADER_LEN, MAX_MESSAGE_LEN, TYPE_UPDATE, finish_message, start_message};
-use crate::announce::RouteAttrs;
+use crate::model::RouteAttrs;
 
 /// What every announcement on one session shares.
 #[derive(Debug, Clone, Copy)]
