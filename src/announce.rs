@@ -46,7 +46,9 @@ pub fn role_communities(role: Role) -> Vec<u32> {
     }
 }
 
-/// Every eligible prefix announced with the role's community (and the MED, when configured).
+/// Every eligible prefix announced with the role's community (and the MED, when configured): the
+/// plan with every service up, for tests.
+#[cfg(test)]
 pub fn desired_routes(prefixes: &[IpNet], role: Role, med: Option<u32>) -> DesiredRoutes {
     let attrs = Arc::new(RouteAttrs {
         communities: role_communities(role),

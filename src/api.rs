@@ -61,6 +61,8 @@ pub struct Bound {
 }
 
 impl Bound {
+    /// Where a test's listener on port 0 ended up.
+    #[cfg(test)]
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
@@ -132,11 +134,6 @@ fn server_builder() -> tonic::transport::Server {
         .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
 }
 
-/// [`bind`] then [`serve`].
-pub fn spawn(listen: SocketAddr, source: StatusSource) -> Result<JoinHandle<()>, ApiError> {
-    Ok(serve(bind(listen)?, source))
-}
-
 /// Whether serving on `addr` keeps the API on this host (the default); anything else needs the
 /// operator's explicit consent, as the API is unauthenticated.
 pub fn is_local(addr: &SocketAddr) -> bool {
@@ -167,5 +164,4 @@ pub(crate) fn duration(d: Duration) -> prost_types::Duration {
     clippy::disallowed_methods,
     reason = "a test picks any origin for the time it passes in"
 )]
-#[path = "api/service_tests.rs"]
-mod service_tests;
+mod tests;

@@ -168,10 +168,6 @@ impl ServiceHealth {
         self.held_secondary
     }
 
-    pub fn delayed_until(&self) -> Option<Instant> {
-        self.delayed_until
-    }
-
     /// When [`ServiceHealth::update`] must be called again without new input.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.delayed_until

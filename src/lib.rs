@@ -23,23 +23,23 @@
 //!   socket).
 
 pub mod accept;
-pub mod addrs;
-pub mod announce;
-pub mod api;
+pub(crate) mod addrs;
+pub(crate) mod announce;
+pub(crate) mod api;
 pub mod bgp;
 pub mod cli;
 pub mod client;
-pub mod clock;
+pub(crate) mod clock;
 pub mod config;
-pub mod control;
+pub(crate) mod control;
 pub mod daemon;
-pub mod health;
-pub mod hooks;
+pub(crate) mod health;
+pub(crate) mod hooks;
 pub mod logging;
-pub mod metrics;
-pub mod model;
-pub mod probe;
+pub(crate) mod metrics;
+pub(crate) mod model;
+pub(crate) mod probe;
 pub mod proto;
 pub mod settings;
-pub mod status;
-pub mod systemd;
+pub(crate) mod status;
+pub(crate) mod systemd;

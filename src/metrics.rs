@@ -53,6 +53,8 @@ pub struct Bound {
 }
 
 impl Bound {
+    /// Where a test's listener on port 0 ended up.
+    #[cfg(test)]
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
@@ -88,11 +90,6 @@ pub fn serve(bound: Bound, source: StatusSource) -> JoinHandle<()> {
             });
         }
     })
-}
-
-/// [`bind`] then [`serve`].
-pub fn spawn(listen: SocketAddr, source: StatusSource) -> Result<JoinHandle<()>, MetricsError> {
-    Ok(serve(bind(listen)?, source))
 }
 
 async fn answer(mut stream: Connection, source: &StatusSource) -> std::io::Result<()> {

@@ -143,7 +143,8 @@ pub struct Snapshot {
 }
 
 impl StatusSource {
-    /// A source whose layout never changes (tests, tools): fixed info, sessions and mode.
+    /// A source whose layout never changes, for tests: fixed info, sessions and mode.
+    #[cfg(test)]
     pub fn fixed(
         info: DaemonInfo,
         sessions: Vec<watch::Receiver<SessionStatus>>,

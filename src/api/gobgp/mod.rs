@@ -13,8 +13,8 @@ use std::pin::Pin;
 use futures_util::Stream;
 use tonic::{Request, Response, Status};
 
-pub use path::{Lookup, PathEncoding, adj_out_paths, global_paths, list_path};
-pub use peer::{capability, list_peer, peer};
+use path::list_path;
+use peer::list_peer;
 
 use crate::bgp::wire::Family;
 use crate::proto::apipb::{

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant, SystemTime};
 use ipnet::IpNet;
 use prost::Message as _;
 
+use super::path::{PathEncoding, adj_out_paths, global_paths};
+use super::peer::{capability, peer};
 use super::*;
 use crate::announce::desired_routes;
 use crate::bgp::session::{MessageCounts, SessionStatus, State};
@@ -177,7 +179,7 @@ fn a_peer_has_every_sub_message_the_cli_dereferences() {
     assert_eq!(state.router_id, "192.0.2.2");
     assert_eq!(state.peer_asn, 65000);
     // gobgpd fills advertised only when asked.
-    let listed = super::peer(&snapshot.sessions[0], &snapshot, false);
+    let listed = super::peer::peer(&snapshot.sessions[0], &snapshot, false);
     assert!(
         listed
             .afi_safis
