@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
-use crate::config::{DemoteAttrs, Outcome, ServiceConfig};
+use crate::config::{Outcome, ServiceConfig};
 use crate::health::{ServiceHealth, ServiceState};
 use crate::model::{
     COMMUNITY_PRIMARY, COMMUNITY_SECONDARY, DesiredRoutes, GRACEFUL_SHUTDOWN, Role, RouteAttrs,
@@ -163,8 +163,7 @@ pub fn drained_attrs(current: &Treatment, gating: &[&ServiceConfig]) -> Option<R
                     }
                     _ => None,
                 });
-            let DemoteAttrs { communities, med } = configured.unwrap_or_default();
-            RouteAttrs { communities, med }
+            configured.unwrap_or_else(crate::config::default_demote)
         }
     };
     if !attrs.communities.contains(&GRACEFUL_SHUTDOWN) {
@@ -261,7 +260,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::config::DemoteAttrs;
+    use crate::config::default_demote;
 
     #[test]
     fn primary_and_secondary_get_their_community() {
@@ -316,7 +315,7 @@ mod tests {
 
     #[test]
     fn plan_table_role_times_health() {
-        let demote = || Outcome::Demote(DemoteAttrs::default());
+        let demote = || Outcome::Demote(default_demote());
         // (role, on_down, maintenance outcome, probes, maintenance file, held, expected attrs)
         type Case = (
             Role,
@@ -479,7 +478,7 @@ mod tests {
         };
         let everything = ServiceConfig {
             name: "all".into(),
-            on_down: Outcome::Demote(DemoteAttrs::default()),
+            on_down: Outcome::Demote(default_demote()),
             ..ServiceConfig::default_service()
         };
         let up = health(Some(true), false, false);
@@ -568,7 +567,7 @@ mod tests {
 
         // The service's maintenance demotion is preferred over its on_down one.
         let custom = |communities: Vec<u32>, med| {
-            Outcome::Demote(DemoteAttrs {
+            Outcome::Demote(RouteAttrs {
                 communities,
                 med: Some(med),
             })
@@ -620,7 +619,7 @@ mod tests {
             .is_empty()
         );
         let demote = service(
-            Outcome::Demote(DemoteAttrs {
+            Outcome::Demote(RouteAttrs {
                 communities: vec![DEMOTED],
                 med: Some(2000),
             }),

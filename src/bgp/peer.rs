@@ -21,7 +21,7 @@ use super::session::{Action, Event, Input, Session, SessionConfig, SessionStatus
 use super::tcp_md5sig;
 use super::wire::{self, Notification};
 use crate::clock;
-use crate::model::{BGP_PORT, DesiredRoutes, RouteAttrs};
+use crate::model::{BGP_PORT, Community, DesiredRoutes, RouteAttrs};
 
 /// Bytes asked of the kernel per read. With the leftover of at most one partial message the read
 /// buffer never exceeds this plus 4096 bytes, whatever the peer sends: memory stays flat.
@@ -316,16 +316,11 @@ async fn close(mut connection: TcpStream) {
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, connection.shutdown()).await;
 }
 
-/// `65000:1` for a standard community.
-pub fn format_community(community: u32) -> String {
-    format!("{}:{}", community >> 16, community & 0xffff)
-}
-
 fn format_attrs(attrs: &RouteAttrs) -> String {
     let communities: Vec<String> = attrs
         .communities
         .iter()
-        .map(|c| format_community(*c))
+        .map(|c| Community(*c).to_string())
         .collect();
     match attrs.med {
         Some(med) => format!("communities=[{}] med={med}", communities.join(" ")),

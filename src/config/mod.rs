@@ -27,6 +27,7 @@ use rustls::pki_types::pem::PemObject;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::bgp::md5::{self, Md5Key};
+use crate::model::RouteAttrs;
 
 mod render;
 pub(crate) mod schema;
@@ -273,21 +274,15 @@ impl ServiceConfig {
 pub enum Outcome {
     Withdraw,
     /// Keep announcing with these attributes (so the peer's route wins while it is healthy).
-    Demote(DemoteAttrs),
+    Demote(RouteAttrs),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DemoteAttrs {
-    pub communities: Vec<u32>,
-    pub med: Option<u32>,
-}
-
-impl Default for DemoteAttrs {
-    fn default() -> Self {
-        DemoteAttrs {
-            communities: vec![values::Community::SECONDARY.0],
-            med: Some(DEFAULT_DEMOTE_MED),
-        }
+/// What `on_down: demote` announces unless it names its own attributes: the secondary
+/// community and MED 1000.
+pub fn default_demote() -> RouteAttrs {
+    RouteAttrs {
+        communities: vec![values::Community::SECONDARY.0],
+        med: Some(DEFAULT_DEMOTE_MED),
     }
 }
 
@@ -613,8 +608,8 @@ impl From<RawService> for ServiceConfig {
         let outcome = |raw: Option<RawOutcome>| match raw {
             None | Some(RawOutcome::Withdraw) => Outcome::Withdraw,
             Some(RawOutcome::Demote(demote)) => {
-                let defaults = DemoteAttrs::default();
-                Outcome::Demote(DemoteAttrs {
+                let defaults = default_demote();
+                Outcome::Demote(RouteAttrs {
                     communities: demote.communities.map_or(defaults.communities, |list| {
                         dedup(list.into_iter().map(|c| c.0))
                     }),

@@ -144,17 +144,17 @@ fn services_outcomes_and_hooks() {
     let www = &c.services[0];
     assert_eq!(www.name, "www");
     assert_eq!(www.probes, Some(vec!["web".to_string()]));
-    assert_eq!(www.on_down, Outcome::Demote(DemoteAttrs::default()));
+    assert_eq!(www.on_down, Outcome::Demote(default_demote()));
     assert_eq!(
-        DemoteAttrs::default(),
-        DemoteAttrs {
+        default_demote(),
+        RouteAttrs {
             communities: vec![(65000 << 16) | 2],
             med: Some(1000)
         }
     );
     assert_eq!(
         www.maintenance,
-        Outcome::Demote(DemoteAttrs {
+        Outcome::Demote(RouteAttrs {
             communities: vec![(65000 << 16) | 2, (65000 << 16) | 666],
             med: Some(5000)
         })
@@ -558,10 +558,7 @@ fn the_primary_and_secondary_examples_are_a_pair() {
     assert_eq!(primary.probes, secondary.probes);
     assert!(primary.addresses.as_ref().is_some_and(|a| !a.is_empty()));
     let www = |c: &FileConfig| c.services[0].clone();
-    assert_eq!(
-        www(&primary).on_down,
-        Outcome::Demote(DemoteAttrs::default())
-    );
+    assert_eq!(www(&primary).on_down, Outcome::Demote(default_demote()));
     assert_eq!(www(&secondary).on_down, Outcome::Withdraw);
     assert!(primary.maintenance_file.is_some() && primary.hooks.is_some());
     // TCP MD5 is optional (Linode's route servers do not use it) and named the same way in both.
