@@ -83,3 +83,14 @@ pub(crate) fn wait_answerer(lab: &Lab, who: &str) {
     );
     or_panic(lab, r);
 }
+
+/// Waits (20 s at most) until the daemon's log contains `needle`.
+pub(crate) fn wait_log(lab: &Lab, daemon: elastic_lab::ProcId, needle: &str) {
+    let r = wait_until(
+        &format!("the daemon's log to contain {needle:?}"),
+        Duration::from_secs(20),
+        POLL,
+        || lab.log(daemon).contains(needle).then_some(()),
+    );
+    or_panic(lab, r);
+}

@@ -15,7 +15,7 @@ use elastic_lab::{
     DCID, Lab, LabSpec, NEIGHBOR_PATTERN, ProcId, RsKind, daemon_binary, wait_until,
 };
 
-use super::common::{or_panic, wait_no_route_from, wait_route_from};
+use super::common::{or_panic, wait_log, wait_no_route_from, wait_route_from};
 
 const PREFIX: &str = "203.0.113.10/32";
 const LONG: Duration = Duration::from_secs(60);
@@ -60,14 +60,19 @@ fn scrape(lab: &Lab) -> Option<String> {
     (code == 0).then_some(out)
 }
 
-fn wait_log(lab: &Lab, daemon: ProcId, needle: &str) {
-    let r = wait_until(
-        &format!("the daemon's log to contain {needle:?}"),
-        Duration::from_secs(20),
-        POLL,
-        || lab.log(daemon).contains(needle).then_some(()),
-    );
-    or_panic(lab, r);
+/// The lab's daemon flags for a primary, logging at debug level (the role from the flags, as the
+/// shipped unit's `ELASTIC_ARGS` gives it).
+fn primary_flags() -> [String; 7] {
+    [
+        "-primary",
+        "-dcid",
+        &DCID.to_string(),
+        "-neighborpattern",
+        NEIGHBOR_PATTERN,
+        "-loglevel",
+        "debug",
+    ]
+    .map(str::to_string)
 }
 
 /// `/etc/elastic` must exist to be a mount point; created (empty) when the machine has none, and
@@ -107,15 +112,7 @@ fn start_with_default_file(lab: &mut Lab, config: &Path) -> (ProcId, PathBuf) {
         .arg(config)
         .arg(&lab.host(1).ns.name)
         .arg(daemon_binary())
-        .args([
-            "-primary",
-            "-dcid",
-            &DCID.to_string(),
-            "-neighborpattern",
-            NEIGHBOR_PATTERN,
-            "-loglevel",
-            "debug",
-        ]);
+        .args(primary_flags());
     let daemon = lab.spawn("daemon-a", cmd).unwrap_or_else(|e| panic!("{e}"));
     // unshare, sh and `ip netns exec` each exec the next: the PID is the daemon's.
     let file = PathBuf::from(format!(
@@ -235,15 +232,7 @@ fn a_flood_of_idle_api_connections_fails_no_probe_and_withdraws_nothing() {
         .arg(daemon_binary())
         .arg("-config")
         .arg(&config)
-        .args([
-            "-primary",
-            "-dcid",
-            &DCID.to_string(),
-            "-neighborpattern",
-            NEIGHBOR_PATTERN,
-            "-loglevel",
-            "debug",
-        ]);
+        .args(primary_flags());
     let daemon = lab.spawn("daemon-a", cmd).unwrap_or_else(|e| panic!("{e}"));
     wait_route_from(&lab, 1, PREFIX, host, LONG);
     let before = or_panic(&lab, wait_until("a scrape", LONG, POLL, || scrape(&lab)));

@@ -18,7 +18,7 @@ use elastic_lab::{
 };
 
 use super::common::{
-    SLOTS, or_panic, wait_answerer, wait_established, wait_no_route_from, wait_route_from,
+    SLOTS, or_panic, wait_answerer, wait_established, wait_log, wait_no_route_from, wait_route_from,
 };
 
 const PREFIX: &str = "203.0.113.10/32";
@@ -53,16 +53,6 @@ fn wait_route_where(
         },
     );
     or_panic(lab, r)
-}
-
-fn wait_log(lab: &Lab, daemon: elastic_lab::ProcId, needle: &str) {
-    let r = wait_until(
-        &format!("the daemon's log to contain {needle:?}"),
-        Duration::from_secs(20),
-        POLL,
-        || lab.log(daemon).contains(needle).then_some(()),
-    );
-    or_panic(lab, r);
 }
 
 /// How often the daemon logged that its session with `peer` reached Established.
