@@ -38,6 +38,7 @@ fn info() -> Arc<DaemonInfo> {
         peer_as: 65000,
         hostname: "vm".to_string(),
         hold_time: 9,
+        keepalive: 3,
         connect_retry: Duration::from_secs(5),
         multihop_ttl: 16,
         reloads: Default::default(),
@@ -82,6 +83,7 @@ fn established_session(now: Instant) -> SessionStatus {
         remote_as: Some(65000),
         remote_hostname: Some("rs".to_string()),
         negotiated_hold_time: Some(9),
+        negotiated_keepalive: Some(3),
         established_since: Some(now - Duration::from_secs(14)),
         down_since: None,
         sent: MessageCounts {
