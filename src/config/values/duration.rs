@@ -156,7 +156,7 @@ fn whole_seconds(text: &str, expected: &str) -> Result<u64, String> {
     let duration = humantime::parse_duration(text).map_err(|_| expected.to_string())?;
     match duration.subsec_nanos() {
         0 => Ok(duration.as_secs()),
-        _ => Err(format!("{expected} (BGP timers are whole seconds)")),
+        _ => Err("must be whole seconds (BGP timers have no fractions)".to_string()),
     }
 }
 
@@ -196,9 +196,7 @@ impl TryFrom<u16> for HoldTime {
     type Error = String;
     fn try_from(secs: u16) -> Result<Self, String> {
         match secs {
-            1 | 2 => Err(format!(
-                "{HOLD_TIME_EXPECTED}: a hold time of 1 or 2 seconds is not allowed (RFC 4271)"
-            )),
+            1 | 2 => Err("must be 0 or at least 3s (RFC 4271)".to_string()),
             _ => Ok(HoldTime(secs)),
         }
     }
@@ -208,7 +206,7 @@ impl FromStr for HoldTime {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
         let secs = whole_seconds(text, HOLD_TIME_EXPECTED)?;
-        let secs = u16::try_from(secs).map_err(|_| format!("{HOLD_TIME_EXPECTED}: too long"))?;
+        let secs = u16::try_from(secs).map_err(|_| "must be at most 65535s".to_string())?;
         HoldTime::try_from(secs)
     }
 }
@@ -236,7 +234,7 @@ impl TryFrom<u16> for Keepalive {
     type Error = String;
     fn try_from(secs: u16) -> Result<Self, String> {
         match secs {
-            0 => Err(format!("{KEEPALIVE_EXPECTED}: must be longer than 0")),
+            0 => Err("must be longer than 0".to_string()),
             _ => Ok(Keepalive(secs)),
         }
     }
@@ -246,7 +244,7 @@ impl FromStr for Keepalive {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
         let secs = whole_seconds(text, KEEPALIVE_EXPECTED)?;
-        let secs = u16::try_from(secs).map_err(|_| format!("{KEEPALIVE_EXPECTED}: too long"))?;
+        let secs = u16::try_from(secs).map_err(|_| "must be at most 65535s".to_string())?;
         Keepalive::try_from(secs)
     }
 }
