@@ -503,6 +503,45 @@ mod tests {
     }
 
     #[test]
+    fn the_summary_shows_the_configured_and_the_negotiated_timers() {
+        let status = pb::Status {
+            hold_time: 9,
+            keepalive: 3,
+            sessions: vec![
+                pb::Session {
+                    peer: "2001:db8:14:34::1".to_string(),
+                    state: pb::SessionState::Established as i32,
+                    negotiated_hold_time: 3,
+                    negotiated_keepalive: 1,
+                    ..pb::Session::default()
+                },
+                pb::Session {
+                    peer: "2001:db8:14:34::2".to_string(),
+                    state: pb::SessionState::Active as i32,
+                    ..pb::Session::default()
+                },
+            ],
+            ..pb::Status::default()
+        };
+        let text = render(&status);
+        assert!(
+            text.contains("BGP timers: hold time 9s, keepalive 3s"),
+            "{text}"
+        );
+        let established = text.lines().find(|l| l.contains("::1 ")).unwrap();
+        assert!(established.ends_with("; hold 3s keepalive 1s"), "{text}");
+        let active = text.lines().find(|l| l.contains("::2 ")).unwrap();
+        assert!(!active.contains("hold"), "{text}");
+        let json = to_json(&status);
+        assert_eq!(
+            (json["hold_time"].as_u64(), json["keepalive"].as_u64()),
+            (Some(9), Some(3))
+        );
+        assert_eq!(json["sessions"][0]["negotiated_hold_time"], 3);
+        assert_eq!(json["sessions"][0]["negotiated_keepalive"], 1);
+    }
+
+    #[test]
     fn durations_print_like_gobgps_up_down_column() {
         let d = |seconds| prost_types::Duration { seconds, nanos: 0 };
         assert_eq!(format_duration(Some(&d(62))), "00:01:02");

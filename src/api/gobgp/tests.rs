@@ -143,6 +143,26 @@ fn global_is_what_gobgpd_answers_for_lelastics_start_bgp() {
 }
 
 #[test]
+fn a_peer_shows_the_configured_and_the_negotiated_timers() {
+    let now = Instant::now();
+    let mut session = established_session(now);
+    // We propose 30 s with keepalives every 10 s; the route server offers 6 s.
+    (session.negotiated_hold_time, session.negotiated_keepalive) = (Some(6), Some(2));
+    let mut snapshot = snapshot(vec![session], now);
+    let info = Arc::make_mut(&mut snapshot.info);
+    (info.hold_time, info.keepalive) = (30, 10);
+    let peer = peer(&snapshot.sessions[0], &snapshot, true);
+    let timers = peer.timers.as_ref().expect("timers");
+    let config = timers.config.as_ref().expect("timers.config");
+    assert_eq!((config.hold_time, config.keepalive_interval), (30, 10));
+    let state = timers.state.as_ref().expect("timers.state");
+    assert_eq!(
+        (state.negotiated_hold_time, state.keepalive_interval),
+        (6, 2)
+    );
+}
+
+#[test]
 fn a_peer_has_every_sub_message_the_cli_dereferences() {
     let now = Instant::now();
     let snapshot = snapshot(vec![established_session(now)], now);
