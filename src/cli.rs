@@ -19,7 +19,9 @@ use std::str::FromStr;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches};
 
-use crate::config::values::{Address, ApiListen, Dcid, Listen, NeighborPattern, RouterId, Ttl};
+use crate::config::values::{
+    Address, ApiListen, Dcid, HoldTime, Keepalive, Listen, NeighborPattern, RouterId, Ttl,
+};
 
 pub use crate::config::{ConfigChoice, LogLevel, Role};
 
@@ -51,6 +53,8 @@ pub struct FlagValues {
     pub send56: Option<bool>,
     pub allifs: Option<bool>,
     pub multihop_ttl: Option<Ttl>,
+    pub hold_time: Option<HoldTime>,
+    pub keepalive: Option<Keepalive>,
     pub neighbor_pattern: Option<NeighborPattern>,
     pub log_level: Option<String>,
     pub log_json: Option<bool>,
@@ -156,6 +160,8 @@ fn invocation(matches: &ArgMatches, bools: &BTreeMap<String, bool>) -> Invocatio
         send56: bools.get("send56").copied(),
         allifs: bools.get("allifs").copied(),
         multihop_ttl: matches.get_one::<Ttl>("multihopttl").copied(),
+        hold_time: matches.get_one::<HoldTime>("holdtime").copied(),
+        keepalive: matches.get_one::<Keepalive>("keepalive").copied(),
         neighbor_pattern: matches
             .get_one::<NeighborPattern>("neighborpattern")
             .cloned(),
@@ -296,6 +302,16 @@ fn command() -> clap::Command {
         .arg(switch("allifs", "Look for addresses on every interface, not only lo"))
         .arg(value("multihopttl", "TTL", "eBGP multihop TTL, 1-255 [default: 16]").value_parser(Ttl::from_str))
         .arg(value(
+            "holdtime",
+            "DURATION",
+            "BGP hold time we propose: 0 or 3s-65535s, whole seconds; a bare number is seconds [default: 9s]",
+        ).value_parser(HoldTime::from_str))
+        .arg(value(
+            "keepalive",
+            "DURATION",
+            "Interval between KEEPALIVEs, at most a third of the negotiated hold time is used [default: hold time / 3]",
+        ).value_parser(Keepalive::from_str))
+        .arg(value(
             "neighborpattern",
             "PATTERN",
             "Route-server address pattern, formatted with (dcid, 1..4) [default: 2600:3c0f:%d:34::%d]",
@@ -423,6 +439,8 @@ mod tests {
             send56: false,
             allifs: false,
             multihop_ttl: 16,
+            hold_time: 9,
+            keepalive: 3,
             neighbor_pattern: NeighborPattern::lelastic(),
             neighbor_slots: vec![1, 2, 3, 4],
             neighbors: (1..=4)
@@ -487,6 +505,8 @@ mod tests {
     fn every_value_flag_is_read_in_go_and_gnu_style() {
         let cases: &[(&str, &str, Reader<String>)] = &[
             ("multihopttl", "5", |s| s.multihop_ttl.to_string()),
+            ("holdtime", "3s", |s| s.hold_time.to_string()),
+            ("keepalive", "2", |s| s.keepalive.to_string()),
             ("neighborpattern", "2001:db8:%d:34::%d", |s| {
                 s.neighbor_pattern.to_string()
             }),
@@ -610,6 +630,8 @@ mod tests {
             "send56",
             "allifs",
             "multihopttl",
+            "holdtime",
+            "keepalive",
             "neighborpattern",
             "loglevel",
             "logjson",

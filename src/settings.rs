@@ -13,11 +13,12 @@ use ipnet::IpNet;
 use crate::bgp::md5::Md5Password;
 use crate::cli::{FlagValues, Invocation, UsageError};
 use crate::config::values::{
-    ApiListen, Dcid, Listen, NeighborPattern, NeighborSlots, PasswordFile, RouterId, Ttl,
+    ApiListen, Dcid, HoldTime, Keepalive, Listen, NeighborPattern, NeighborSlots, PasswordFile,
+    RouterId, Ttl,
 };
 use crate::config::{self, ConfigError, FileConfig, HealthConfig, LogLevel, Role, dedup};
 use crate::config::{duration, valid};
-use crate::model::{DEFAULT_API, LOCAL_AS, PEER_AS};
+use crate::model::{DEFAULT_API, HOLD_TIME_SECS, LOCAL_AS, PEER_AS};
 
 /// Everything the flags and the file decide, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +28,11 @@ pub struct Settings {
     pub send56: bool,
     pub allifs: bool,
     pub multihop_ttl: u8,
+    /// The BGP hold time we propose, in seconds (0: no keepalives and no hold timer).
+    pub hold_time: u16,
+    /// Seconds between our KEEPALIVEs (0 with hold time 0); the session never uses more than a
+    /// third of the negotiated hold time.
+    pub keepalive: u16,
     pub neighbor_pattern: NeighborPattern,
     /// The `i` values the pattern is formatted with (`neighbor_slots`; default 1..=4).
     pub neighbor_slots: Vec<u8>,
@@ -167,6 +173,23 @@ pub fn resolve(
         )));
     }
 
+    let hold_time = flags
+        .hold_time
+        .or(config.hold_time)
+        .map_or(HOLD_TIME_SECS, HoldTime::get);
+    let keepalive = match flags.keepalive.or(config.keepalive).map(Keepalive::get) {
+        // With hold time 0 no keepalives go out: a keepalive setting has nothing to tune.
+        _ if hold_time == 0 => 0,
+        None => hold_time / 3,
+        // Longer than the hold time, the peer would drop us between two keepalives.
+        Some(keepalive) if keepalive >= hold_time => {
+            return Err(UsageError::new(format!(
+                "keepalive {keepalive}s must be shorter than hold_time {hold_time}s                  (a third of it is usual)"
+            )));
+        }
+        Some(keepalive) => keepalive,
+    };
+
     let control_socket = config.control_socket.as_ref().map(|p| p.get().clone());
     if config.control_socket_group.is_some() && control_socket.is_none() {
         warnings.push(
@@ -198,6 +221,8 @@ pub fn resolve(
             .or(config.multihop_ttl)
             .unwrap_or(Ttl::DEFAULT)
             .get(),
+        hold_time,
+        keepalive,
         neighbor_pattern,
         neighbor_slots,
         neighbors,
@@ -238,6 +263,11 @@ impl Settings {
             send56: Some(self.send56),
             allifs: Some(self.allifs),
             multihop_ttl: Some(valid(self.multihop_ttl)?),
+            hold_time: Some(HoldTime::try_from(self.hold_time)?),
+            keepalive: match self.keepalive {
+                0 => None,
+                secs => Some(Keepalive::try_from(secs)?),
+            },
             neighbor_pattern: Some(self.neighbor_pattern.clone()),
             neighbor_slots: Some(
                 self.neighbor_slots

@@ -29,6 +29,7 @@ pub struct DaemonInfo {
     pub hostname: String,
     /// Session settings shown by `gobgp neighbor ADDR` (lelastic: 9 s, 5 s, 16).
     pub hold_time: u16,
+    pub keepalive: u16,
     pub connect_retry: Duration,
     pub multihop_ttl: u8,
     pub reloads: Reloads,

@@ -12,3 +12,4 @@ mod md5;
 mod ops;
 mod runtime;
 mod systemd;
+mod timers;

@@ -58,6 +58,7 @@ fn session(s: &SessionStatus, snapshot: &Snapshot) -> pb::Session {
         remote_asn: s.remote_as.unwrap_or(0),
         remote_hostname: s.remote_hostname.clone().unwrap_or_default(),
         negotiated_hold_time: s.negotiated_hold_time.map(u32::from).unwrap_or(0),
+        negotiated_keepalive: s.negotiated_keepalive.map(u32::from).unwrap_or(0),
         established_since: s
             .established_since
             .map(|at| timestamp(snapshot.wall_clock(at))),
@@ -125,6 +126,8 @@ pub fn status(snapshot: &Snapshot) -> pb::Status {
         local_asn: info.local_as,
         peer_asn: info.peer_as,
         hostname: info.hostname.clone(),
+        hold_time: u32::from(info.hold_time),
+        keepalive: u32::from(info.keepalive),
         addresses,
         probes,
         sessions: snapshot

@@ -41,12 +41,25 @@ pub struct SessionConfig {
     pub router_id: Ipv4Addr,
     /// Sent in the FQDN capability, as GoBGP does (domain empty).
     pub hostname: String,
-    /// Proposed hold time in seconds (lelastic: 9); keepalives go every third of the negotiated one.
+    /// Proposed hold time in seconds (lelastic: 9; 0: no keepalives and no hold timer).
     pub hold_time: u16,
+    /// Seconds between our KEEPALIVEs (lelastic: 3); never more than a third of the negotiated
+    /// hold time is used ([`keepalive_interval`]).
+    pub keepalive: u16,
     /// Base delay before reconnecting after a failure (lelastic: 5 s, plus 0..4 s of jitter).
     pub connect_retry: Duration,
     /// The driver signs segments with TCP MD5; only changes what a connect timeout is blamed on.
     pub tcp_md5: bool,
+}
+
+/// The seconds between our KEEPALIVEs once the hold time is `negotiated_hold`: the configured
+/// interval, but at most a third of the negotiated hold time (a route server offering a shorter
+/// hold than ours must not drop us) and at least 1 s; 0 (none) with a hold time of 0 (RFC 4271).
+pub fn keepalive_interval(configured: u16, negotiated_hold: u16) -> u16 {
+    match negotiated_hold {
+        0 => 0,
+        hold => configured.min(hold / 3).max(1),
+    }
 }
 
 /// RFC 4271 states. `Active` here means "waiting for the connect-retry timer": we never listen.
@@ -157,6 +170,8 @@ pub struct SessionStatus {
     pub remote_as: Option<u32>,
     pub remote_hostname: Option<String>,
     pub negotiated_hold_time: Option<u16>,
+    /// Seconds between our KEEPALIVEs on this connection (0 with a negotiated hold time of 0).
+    pub negotiated_keepalive: Option<u16>,
     /// When the session last reached Established (while it is), or last went down.
     pub established_since: Option<Instant>,
     pub down_since: Option<Instant>,
@@ -232,6 +247,7 @@ impl Session {
             remote_as: None,
             remote_hostname: None,
             negotiated_hold_time: None,
+            negotiated_keepalive: None,
             established_since: None,
             down_since: None,
             sent: MessageCounts::default(),
@@ -492,6 +508,7 @@ impl Session {
         self.negotiated = None;
         self.status.adj_out = Arc::default();
         self.status.negotiated_hold_time = None;
+        self.status.negotiated_keepalive = None;
     }
 
     fn set_state(&mut self, now: Instant, to: State, out: &mut Vec<Action>) {
@@ -604,6 +621,8 @@ impl Session {
         // RFC 4271 §4.2: the smaller hold time wins; 0 means no keepalives at all.
         let hold_secs = open.hold_time.min(self.config.hold_time);
         let hold_time = Duration::from_secs(u64::from(hold_secs));
+        let keepalive_secs = keepalive_interval(self.config.keepalive, hold_secs);
+        let keepalive = Duration::from_secs(u64::from(keepalive_secs));
         // RFC 4760: only families both sides advertise are exchanged; a peer that advertises
         // no multiprotocol capability at all speaks IPv4 unicast only. We advertise both.
         let advertises_any_family = open
@@ -612,7 +631,7 @@ impl Session {
             .any(|c| matches!(c, Capability::MultiProtocol { .. }));
         self.negotiated = Some(Negotiated {
             hold_time,
-            keepalive: hold_time / 3,
+            keepalive,
             four_octet_as: open.four_octet_as(),
             ipv4: open.multiprotocol(Family::Ipv4Unicast) || !advertises_any_family,
             ipv6: open.multiprotocol(Family::Ipv6Unicast),
@@ -622,6 +641,7 @@ impl Session {
         self.status.remote_as = Some(open.asn());
         self.status.remote_hostname = open.hostname().map(str::to_owned);
         self.status.negotiated_hold_time = Some(hold_secs);
+        self.status.negotiated_keepalive = Some(keepalive_secs);
         self.status.prefixes_received = 0;
         self.status.prefixes_withdrawn_by_peer = 0;
         if self.local_address.is_some_and(|a| a.is_ipv6()) && !open.extended_next_hop_v4_over_v6() {
@@ -629,7 +649,7 @@ impl Session {
         }
         self.send(out, wire::encode_keepalive(), |c| &mut c.keepalive);
         self.restart_hold_timer(now);
-        self.timers.keepalive = (hold_secs > 0).then(|| now + hold_time / 3);
+        self.timers.keepalive = (hold_secs > 0).then(|| now + keepalive);
         self.set_state(now, State::OpenConfirm, out);
     }
 
@@ -762,6 +782,7 @@ mod tests {
             router_id: Ipv4Addr::new(192, 0, 2, 1),
             hostname: "host-a".to_string(),
             hold_time: 9,
+            keepalive: 3,
             connect_retry: Duration::from_secs(5),
             tcp_md5: false,
         }
@@ -849,7 +870,11 @@ mod tests {
 
     /// A fresh session whose TCP connection just came up (OPEN sent).
     fn connected(t0: Instant) -> Session {
-        let mut session = Session::new(config(), 1);
+        connected_with(t0, config())
+    }
+
+    fn connected_with(t0: Instant, config: SessionConfig) -> Session {
+        let mut session = Session::new(config, 1);
         session.handle(t0, Input::Start);
         session.handle(t0, Input::Connected { local: LOCAL });
         session
@@ -981,6 +1006,105 @@ mod tests {
         let actions = session.handle_timeout(t0 + Duration::from_secs(2));
         assert_eq!(sent_messages(&actions), [Message::Keepalive]);
         assert_eq!(session.poll_timeout(), Some(t0 + Duration::from_secs(4)));
+    }
+
+    #[test]
+    fn the_open_carries_the_configured_hold_time() {
+        let t0 = Instant::now();
+        let config = SessionConfig {
+            hold_time: 3,
+            keepalive: 1,
+            ..config()
+        };
+        let mut session = Session::new(config, 1);
+        session.handle(t0, Input::Start);
+        let actions = session.handle(t0, Input::Connected { local: LOCAL });
+        let [Message::Open(open)] = &sent_messages(&actions)[..] else {
+            panic!("expected one OPEN: {actions:?}");
+        };
+        assert_eq!(open.hold_time, 3);
+    }
+
+    #[test]
+    fn a_peer_hold_time_of_1_or_2_is_refused_with_2_6() {
+        for hold in [1, 2] {
+            let t0 = Instant::now();
+            let mut session = connected(t0);
+            let actions = session.handle(t0, Input::Message(&peer_open(hold)));
+            assert_eq!(
+                sent_messages(&actions),
+                [Message::Notification(Notification::unacceptable_hold_time())],
+                "hold {hold}"
+            );
+            assert_ne!(session.state(), State::Established);
+        }
+    }
+
+    #[test]
+    fn a_configured_keepalive_shorter_than_a_third_is_used() {
+        let t0 = Instant::now();
+        let mut session = connected_with(
+            t0,
+            SessionConfig {
+                hold_time: 30,
+                keepalive: 4,
+                ..config()
+            },
+        );
+        // The peer offers 90 s: the smaller hold (ours, 30 s) wins; keepalives every 4 s.
+        session.handle(t0, Input::Message(&peer_open(90)));
+        assert_eq!(session.status().negotiated_hold_time, Some(30));
+        assert_eq!(session.status().negotiated_keepalive, Some(4));
+        assert_eq!(session.poll_timeout(), Some(t0 + Duration::from_secs(4)));
+        let actions = session.handle_timeout(t0 + Duration::from_secs(4));
+        assert_eq!(sent_messages(&actions), [Message::Keepalive]);
+    }
+
+    #[test]
+    fn a_shorter_hold_from_the_peer_shortens_our_keepalive() {
+        let t0 = Instant::now();
+        let mut session = connected_with(
+            t0,
+            SessionConfig {
+                hold_time: 90,
+                keepalive: 30,
+                ..config()
+            },
+        );
+        session.handle(t0, Input::Message(&peer_open(3)));
+        assert_eq!(session.status().negotiated_hold_time, Some(3));
+        assert_eq!(session.status().negotiated_keepalive, Some(1));
+        assert_eq!(session.poll_timeout(), Some(t0 + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn keepalive_interval_is_the_configured_one_within_a_third_of_the_hold_and_at_least_1s() {
+        assert_eq!(keepalive_interval(3, 9), 3);
+        assert_eq!(keepalive_interval(1, 9), 1);
+        assert_eq!(keepalive_interval(30, 9), 3);
+        assert_eq!(keepalive_interval(3, 3), 1);
+        assert_eq!(keepalive_interval(3, 4), 1);
+        assert_eq!(keepalive_interval(20, 65535), 20);
+        assert_eq!(keepalive_interval(3, 0), 0);
+    }
+
+    #[test]
+    fn our_hold_time_zero_means_no_keepalives_and_no_hold_timer() {
+        let t0 = Instant::now();
+        let mut session = connected_with(
+            t0,
+            SessionConfig {
+                hold_time: 0,
+                keepalive: 0,
+                ..config()
+            },
+        );
+        session.handle(t0, Input::Message(&peer_open(9)));
+        session.handle(t0, Input::Message(&wire::encode_keepalive()));
+        assert_eq!(session.state(), State::Established);
+        assert_eq!(session.status().negotiated_hold_time, Some(0));
+        assert_eq!(session.status().negotiated_keepalive, Some(0));
+        assert_eq!(session.poll_timeout(), None);
     }
 
     #[test]

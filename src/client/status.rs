@@ -208,6 +208,11 @@ pub fn render(status: &pb::Status) -> String {
         status.peer_asn,
         format_duration(status.uptime.as_ref()),
     );
+    let _ = writeln!(
+        out,
+        "BGP timers: hold time {}s, keepalive {}s (each session uses the smaller hold time)",
+        status.hold_time, status.keepalive
+    );
     let maintenance = status.maintenance.clone().unwrap_or_default();
     let mut modes = Vec::new();
     if maintenance.draining {
@@ -279,6 +284,13 @@ pub fn render(status: &pb::Status) -> String {
             sent.notification,
             received.notification,
         );
+        if s.state == pb::SessionState::Established as i32 {
+            let _ = write!(
+                out,
+                "; hold {}s keepalive {}s",
+                s.negotiated_hold_time, s.negotiated_keepalive
+            );
+        }
         if !s.last_error.is_empty() && s.state != pb::SessionState::Established as i32 {
             let _ = write!(out, "; last error: {}", s.last_error);
         }
@@ -361,6 +373,8 @@ pub fn to_json(status: &pb::Status) -> Value {
         "router_id": status.router_id,
         "local_asn": status.local_asn,
         "peer_asn": status.peer_asn,
+        "hold_time": status.hold_time,
+        "keepalive": status.keepalive,
         "started_at": timestamp_json(status.started_at.as_ref()),
         "uptime_seconds": duration_json(status.uptime.as_ref()),
         "all_announced": status.all_announced,
@@ -394,6 +408,7 @@ pub fn to_json(status: &pb::Status) -> Value {
             "remote_asn": s.remote_asn,
             "remote_hostname": s.remote_hostname,
             "negotiated_hold_time": s.negotiated_hold_time,
+            "negotiated_keepalive": s.negotiated_keepalive,
             "established_since": timestamp_json(s.established_since.as_ref()),
             "uptime_seconds": duration_json(s.uptime.as_ref()),
             "down_since": timestamp_json(s.down_since.as_ref()),
@@ -485,6 +500,45 @@ mod tests {
         assert_eq!(json["sessions"][0]["state"], "Active");
         assert_eq!(json["addresses"][1]["announced_to"], serde_json::json!([]));
         assert_eq!(json["all_announced"], false);
+    }
+
+    #[test]
+    fn the_summary_shows_the_configured_and_the_negotiated_timers() {
+        let status = pb::Status {
+            hold_time: 9,
+            keepalive: 3,
+            sessions: vec![
+                pb::Session {
+                    peer: "2001:db8:14:34::1".to_string(),
+                    state: pb::SessionState::Established as i32,
+                    negotiated_hold_time: 3,
+                    negotiated_keepalive: 1,
+                    ..pb::Session::default()
+                },
+                pb::Session {
+                    peer: "2001:db8:14:34::2".to_string(),
+                    state: pb::SessionState::Active as i32,
+                    ..pb::Session::default()
+                },
+            ],
+            ..pb::Status::default()
+        };
+        let text = render(&status);
+        assert!(
+            text.contains("BGP timers: hold time 9s, keepalive 3s"),
+            "{text}"
+        );
+        let established = text.lines().find(|l| l.contains("::1 ")).unwrap();
+        assert!(established.ends_with("; hold 3s keepalive 1s"), "{text}");
+        let active = text.lines().find(|l| l.contains("::2 ")).unwrap();
+        assert!(!active.contains("hold"), "{text}");
+        let json = to_json(&status);
+        assert_eq!(
+            (json["hold_time"].as_u64(), json["keepalive"].as_u64()),
+            (Some(9), Some(3))
+        );
+        assert_eq!(json["sessions"][0]["negotiated_hold_time"], 3);
+        assert_eq!(json["sessions"][0]["negotiated_keepalive"], 1);
     }
 
     #[test]

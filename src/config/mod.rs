@@ -39,8 +39,8 @@ pub use values::{HttpUrl, LogLevel, Role};
 
 use schema::{Checked, Misplaced, RawHooks, RawOutcome, RawProbe, RawService, Step};
 use values::{
-    Address, ApiListen, Dcid, DrainTime, GroupName, Listen, Name, NeighborPattern, NeighborSlots,
-    PasswordFile, PollInterval, RouterId, SocketPath, Ttl,
+    Address, ApiListen, Dcid, DrainTime, GroupName, HoldTime, Keepalive, Listen, Name,
+    NeighborPattern, NeighborSlots, PasswordFile, PollInterval, RouterId, SocketPath, Ttl,
 };
 
 /// Read when `-config` is not given and the file exists.
@@ -79,6 +79,10 @@ pub struct FileConfig {
     pub send56: Option<bool>,
     pub allifs: Option<bool>,
     pub multihop_ttl: Option<Ttl>,
+    /// The BGP hold time we propose (default 9 s, lelastic's).
+    pub hold_time: Option<HoldTime>,
+    /// How often we send KEEPALIVEs (default: a third of the hold time).
+    pub keepalive: Option<Keepalive>,
     pub neighbor_pattern: Option<NeighborPattern>,
     /// The `i` values the pattern is formatted with (default 1..=4).
     pub neighbor_slots: Option<NeighborSlots>,

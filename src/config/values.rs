@@ -23,7 +23,8 @@ pub use crate::model::{Community, Role};
 mod duration;
 
 pub use duration::{
-    AnnounceDelay, DrainTime, Dur, DurationKey, HookTimeout, PollInterval, ProbeTime,
+    AnnounceDelay, DrainTime, Dur, DurationKey, HoldTime, HookTimeout, Keepalive, PollInterval,
+    ProbeTime,
 };
 
 /// lelastic's level names (logrus), plus `error`.

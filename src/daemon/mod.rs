@@ -63,7 +63,7 @@ mod publish;
 mod reload;
 mod shutdown;
 
-use crate::model::{CONNECT_RETRY, HOLD_TIME_SECS};
+use crate::model::CONNECT_RETRY;
 use addresses::{bind_addresses, eligible, unbind_addresses};
 use gate::{Drain, Gate};
 use peers::{Peers, wanted_sessions};
@@ -719,7 +719,8 @@ fn daemon_info(
         local_as: settings.local_as,
         peer_as: settings.peer_as,
         hostname: hostname.to_string(),
-        hold_time: HOLD_TIME_SECS,
+        hold_time: settings.hold_time,
+        keepalive: settings.keepalive,
         connect_retry: CONNECT_RETRY,
         multihop_ttl: settings.multihop_ttl,
         reloads: reloads.clone(),

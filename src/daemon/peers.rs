@@ -12,8 +12,8 @@ use super::shutdown::STOP_GRACE;
 use crate::bgp::peer::{self, PeerHandle, Transport};
 use crate::bgp::session::{SessionConfig, State};
 use crate::bgp::wire::Notification;
+use crate::model::CONNECT_RETRY;
 use crate::model::DesiredRoutes;
-use crate::model::{CONNECT_RETRY, HOLD_TIME_SECS};
 use crate::settings::Settings;
 use crate::status::SessionList;
 
@@ -37,7 +37,8 @@ pub(super) fn wanted_sessions(
                 peer_as: settings.peer_as,
                 router_id,
                 hostname: hostname.to_string(),
-                hold_time: HOLD_TIME_SECS,
+                hold_time: settings.hold_time,
+                keepalive: settings.keepalive,
                 connect_retry: CONNECT_RETRY,
                 tcp_md5: transport.md5_key.is_some(),
             };
@@ -288,6 +289,32 @@ mod tests {
             assert_eq!(transport.ttl, 2);
             assert_eq!((farewell.code, farewell.subcode), (6, 6));
         }
+    }
+
+    #[test]
+    fn changed_timers_restart_each_session_with_the_new_ones() {
+        let running = sessions(&[]);
+        for flags in [&["-holdtime", "3s"][..], &["-keepalive", "1s"][..]] {
+            let wanted = sessions(flags);
+            let changes = plan_sessions(&running, wanted.clone());
+            assert_eq!(changes.len(), 4, "{flags:?}");
+            for (change, (want, _)) in changes.iter().zip(&wanted) {
+                let SessionChange::Restart {
+                    config, farewell, ..
+                } = change
+                else {
+                    panic!("{flags:?}: {change:?}");
+                };
+                assert_eq!(config, want);
+                assert_eq!((farewell.code, farewell.subcode), (6, 6));
+            }
+        }
+        let wanted = sessions(&["-holdtime", "3s"]);
+        assert_eq!((wanted[0].0.hold_time, wanted[0].0.keepalive), (3, 1));
+        // The same timers spelled differently change nothing.
+        let same = sessions(&["-holdtime", "9", "-keepalive", "3s"]);
+        let changes = plan_sessions(&running, same);
+        assert_eq!(changes, (0..4).map(SessionChange::Keep).collect::<Vec<_>>());
     }
 
     #[test]

@@ -17,6 +17,7 @@ fn session(peer: &str, state: State, routes: &crate::model::DesiredRoutes) -> Se
         remote_as: Some(65000),
         remote_hostname: None,
         negotiated_hold_time: Some(9),
+        negotiated_keepalive: Some(3),
         established_since: (state == State::Established).then(clock::now),
         down_since: None,
         sent: MessageCounts {
@@ -68,6 +69,7 @@ fn snapshot() -> Snapshot {
             peer_as: 65000,
             hostname: "a".to_string(),
             hold_time: 9,
+            keepalive: 3,
             connect_retry: Duration::from_secs(5),
             multihop_ttl: 16,
             reloads: Default::default(),

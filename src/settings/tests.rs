@@ -171,7 +171,8 @@ fn the_rendered_configuration_reads_back_the_same() {
          probes: [web]\n    on_down: demote\n    announce_delay: 1s\n    preempt: false\n\
          maintenance_file: /etc/elastic/maintenance\nhooks: {{on_change: [/bin/echo, hi]}}\n\
          drain_time: 0\ncontrol_socket: /run/elastic/control.sock\ncontrol_socket_group: adm\n\
-         api: \"[::1]:50052\"\nmetrics: 127.0.0.1:9100\nneighbor_slots: [4, 2]\n"
+         api: \"[::1]:50052\"\nmetrics: 127.0.0.1:9100\nneighbor_slots: [4, 2]\n\
+         hold_time: 30\nkeepalive: 4s\n"
     );
     let settings = with_file(&[], &yaml).unwrap();
     let rendered = render(&settings);
@@ -184,6 +185,9 @@ fn the_rendered_configuration_reads_back_the_same() {
         (settings.dcid, settings.role, settings.med)
     );
     assert!(rendered.contains("fast_interval: 500ms"), "{rendered}");
+    assert!(rendered.contains("hold_time: 30s"), "{rendered}");
+    assert!(rendered.contains("keepalive: 4s"), "{rendered}");
+    assert_eq!((again.hold_time, again.keepalive), (30, 4));
     assert_eq!(
         (
             again.drain_time,
@@ -206,6 +210,8 @@ fn the_rendered_defaults_read_back_the_same() {
     let settings = with_file(&[], &yaml).unwrap();
     let rendered = render(&settings);
     assert!(rendered.contains("announce_delay: 0s"), "{rendered}");
+    assert!(rendered.contains("hold_time: 9s"), "{rendered}");
+    assert!(rendered.contains("keepalive: 3s"), "{rendered}");
     let again = with_file(&[], &rendered).unwrap_or_else(|e| panic!("{e}\n{rendered}"));
     assert_eq!(again, settings, "{rendered}");
     assert_eq!(again.health, settings.health, "{rendered}");
@@ -240,6 +246,24 @@ fn a_flag_and_its_file_key_refuse_a_value_for_the_same_reason() {
             "multicast addresses are never announced",
         ),
         ("metrics", "metrics", "nowhere", "not an ADDR:PORT"),
+        ("holdtime", "hold_time", "1s", "must be 0 or at least 3s"),
+        ("holdtime", "hold_time", "2", "must be 0 or at least 3s"),
+        ("holdtime", "hold_time", "65536s", "must be at most 65535s"),
+        ("holdtime", "hold_time", "1500ms", "must be whole seconds"),
+        ("holdtime", "hold_time", "1.5s", "must be whole seconds"),
+        (
+            "holdtime",
+            "hold_time",
+            "soon",
+            "expected 0 or a duration from 3s",
+        ),
+        ("keepalive", "keepalive", "0s", "must be longer than 0"),
+        (
+            "keepalive",
+            "keepalive",
+            "soon",
+            "expected a duration from 1s",
+        ),
     ];
     for (flag, key, yaml_value, reason) in cases {
         let flag_value = yaml_value.trim_matches(['[', ']', '"']);
@@ -257,5 +281,46 @@ fn a_flag_and_its_file_key_refuse_a_value_for_the_same_reason() {
             .expect_err(key)
             .message;
         assert!(from_file.contains(reason), "{from_file}");
+    }
+}
+
+#[test]
+fn hold_time_and_keepalive_default_to_lelastics_and_follow_each_other() {
+    let timers = |args: &[&str], yaml: &str| {
+        with_file(args, &format!("{FILE}{yaml}")).map(|s| (s.hold_time, s.keepalive))
+    };
+    assert_eq!(timers(&[], "").unwrap(), (9, 3));
+    // The keepalive defaults to a third of whatever hold time is set.
+    assert_eq!(timers(&[], "hold_time: 3s\n").unwrap(), (3, 1));
+    assert_eq!(timers(&[], "hold_time: 4\n").unwrap(), (4, 1));
+    assert_eq!(timers(&[], "hold_time: 1m30s\n").unwrap(), (90, 30));
+    // Flags win over the file, a bare number is seconds.
+    assert_eq!(
+        timers(
+            &["-holdtime", "6", "-keepalive=1s"],
+            "hold_time: 30s\nkeepalive: 10s\n"
+        )
+        .unwrap(),
+        (6, 1)
+    );
+    // Hold time 0: no keepalives at all, whatever keepalive says; it renders without one.
+    let zero = with_file(&[], &format!("{FILE}hold_time: 0\nkeepalive: 5s\n")).unwrap();
+    assert_eq!((zero.hold_time, zero.keepalive), (0, 0));
+    let rendered = render(&zero);
+    assert!(rendered.contains("hold_time: 0s"), "{rendered}");
+    assert!(!rendered.contains("keepalive:"), "{rendered}");
+    assert_eq!(with_file(&[], &rendered).unwrap(), zero);
+    // A keepalive as long as the hold time would let the peer drop us between two of them.
+    for (args, yaml) in [
+        (&[][..], "hold_time: 9s\nkeepalive: 9s\n"),
+        (&[][..], "keepalive: 10s\n"),
+        (&["-holdtime", "3s"][..], "keepalive: 3s\n"),
+    ] {
+        let message = timers(args, yaml).expect_err(yaml).message;
+        assert!(message.starts_with("keepalive "), "{message}");
+        assert!(
+            message.contains("must be shorter than hold_time"),
+            "{message}"
+        );
     }
 }

@@ -102,6 +102,10 @@ pub struct SessionView {
     pub established: bool,
     /// The route server's own word for the state.
     pub state: String,
+    /// The negotiated hold time in milliseconds, where the route server says (FRR).
+    pub hold_time_ms: Option<u64>,
+    /// KEEPALIVEs received on the session, where the route server says (FRR).
+    pub keepalives_received: Option<u64>,
 }
 
 /// A running route server for one address.

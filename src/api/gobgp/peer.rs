@@ -140,12 +140,15 @@ pub fn peer(session: &SessionStatus, snapshot: &Snapshot, enable_advertised: boo
             config: Some(TimersConfig {
                 connect_retry: info.connect_retry.as_secs(),
                 hold_time: u64::from(info.hold_time),
-                keepalive_interval: u64::from(info.hold_time / 3),
+                keepalive_interval: u64::from(info.keepalive),
             }),
             state: Some(TimersState {
                 connect_retry: info.connect_retry.as_secs(),
                 hold_time: u64::from(info.hold_time),
-                keepalive_interval: if established { negotiated_hold / 3 } else { 0 },
+                keepalive_interval: match established {
+                    true => session.negotiated_keepalive.map_or(0, u64::from),
+                    false => 0,
+                },
                 negotiated_hold_time: negotiated_hold,
                 uptime,
                 downtime,

@@ -38,6 +38,7 @@ fn info() -> Arc<DaemonInfo> {
         peer_as: 65000,
         hostname: "vm".to_string(),
         hold_time: 9,
+        keepalive: 3,
         connect_retry: Duration::from_secs(5),
         multihop_ttl: 16,
         reloads: Default::default(),
@@ -82,6 +83,7 @@ fn established_session(now: Instant) -> SessionStatus {
         remote_as: Some(65000),
         remote_hostname: Some("rs".to_string()),
         negotiated_hold_time: Some(9),
+        negotiated_keepalive: Some(3),
         established_since: Some(now - Duration::from_secs(14)),
         down_since: None,
         sent: MessageCounts {
@@ -138,6 +140,26 @@ fn global_is_what_gobgpd_answers_for_lelastics_start_bgp() {
     assert_eq!(global.router_id, "10.0.0.1");
     assert_eq!(global.listen_port, -1);
     assert_eq!(global.listen_addresses, ["0.0.0.0", "::"]);
+}
+
+#[test]
+fn a_peer_shows_the_configured_and_the_negotiated_timers() {
+    let now = Instant::now();
+    let mut session = established_session(now);
+    // We propose 30 s with keepalives every 10 s; the route server offers 6 s.
+    (session.negotiated_hold_time, session.negotiated_keepalive) = (Some(6), Some(2));
+    let mut snapshot = snapshot(vec![session], now);
+    let info = Arc::make_mut(&mut snapshot.info);
+    (info.hold_time, info.keepalive) = (30, 10);
+    let peer = peer(&snapshot.sessions[0], &snapshot, true);
+    let timers = peer.timers.as_ref().expect("timers");
+    let config = timers.config.as_ref().expect("timers.config");
+    assert_eq!((config.hold_time, config.keepalive_interval), (30, 10));
+    let state = timers.state.as_ref().expect("timers.state");
+    assert_eq!(
+        (state.negotiated_hold_time, state.keepalive_interval),
+        (6, 2)
+    );
 }
 
 #[test]

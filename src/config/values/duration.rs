@@ -145,3 +145,129 @@ impl<K> Serialize for Dur<K> {
         s.collect_str(self)
     }
 }
+
+/// Whole seconds from a timer key's text: a duration ("3s", "1m30s") or a bare number of seconds
+/// ("3", as GoBGP's and FRR's configs write BGP timers).
+fn whole_seconds(text: &str, expected: &str) -> Result<u64, String> {
+    let text = text.trim();
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().map_err(|_| expected.to_string());
+    }
+    let duration = humantime::parse_duration(text).map_err(|_| expected.to_string())?;
+    match duration.subsec_nanos() {
+        0 => Ok(duration.as_secs()),
+        _ => Err("must be whole seconds (BGP timers have no fractions)".to_string()),
+    }
+}
+
+/// Reads a timer key from a string ("3s") or a YAML integer (seconds).
+struct TimerVisitor<F>(F);
+
+impl<'de, T, F: FnOnce(&str) -> Result<T, String>> serde::de::Visitor<'de> for TimerVisitor<F> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a duration in whole seconds such as 3s")
+    }
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<T, E> {
+        (self.0)(text).map_err(|why| E::custom(format!("invalid value {text:?}: {why}")))
+    }
+    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<T, E> {
+        (self.0)(&n.to_string()).map_err(|why| E::custom(format!("invalid value {n}: {why}")))
+    }
+    fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<T, E> {
+        (self.0)(&n.to_string()).map_err(|why| E::custom(format!("invalid value {n}: {why}")))
+    }
+}
+
+/// `hold_time` / `-holdtime`: the BGP hold time we propose, 0 (no keepalives, no hold timer) or
+/// 3 s to 65535 s in whole seconds (RFC 4271 §4.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldTime(u16);
+
+impl HoldTime {
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+const HOLD_TIME_EXPECTED: &str = "expected 0 or a duration from 3s to 65535s, such as 9s";
+
+impl TryFrom<u16> for HoldTime {
+    type Error = String;
+    fn try_from(secs: u16) -> Result<Self, String> {
+        match secs {
+            1 | 2 => Err("must be 0 or at least 3s (RFC 4271)".to_string()),
+            _ => Ok(HoldTime(secs)),
+        }
+    }
+}
+
+impl FromStr for HoldTime {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let secs = whole_seconds(text, HOLD_TIME_EXPECTED)?;
+        let secs = u16::try_from(secs).map_err(|_| "must be at most 65535s".to_string())?;
+        HoldTime::try_from(secs)
+    }
+}
+
+impl fmt::Display for HoldTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}s", self.0)
+    }
+}
+
+/// `keepalive` / `-keepalive`: how often we send KEEPALIVEs, 1 s to 65535 s in whole seconds;
+/// never more than a third of the negotiated hold time is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive(u16);
+
+impl Keepalive {
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+const KEEPALIVE_EXPECTED: &str = "expected a duration from 1s to 65535s, such as 3s";
+
+impl TryFrom<u16> for Keepalive {
+    type Error = String;
+    fn try_from(secs: u16) -> Result<Self, String> {
+        match secs {
+            0 => Err("must be longer than 0".to_string()),
+            _ => Ok(Keepalive(secs)),
+        }
+    }
+}
+
+impl FromStr for Keepalive {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let secs = whole_seconds(text, KEEPALIVE_EXPECTED)?;
+        let secs = u16::try_from(secs).map_err(|_| "must be at most 65535s".to_string())?;
+        Keepalive::try_from(secs)
+    }
+}
+
+impl fmt::Display for Keepalive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}s", self.0)
+    }
+}
+
+macro_rules! timer_serde {
+    ($($ty:ty),*) => {$(
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.deserialize_any(TimerVisitor(<$ty>::from_str))
+            }
+        }
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+    )*};
+}
+
+timer_serde!(HoldTime, Keepalive);

@@ -169,6 +169,8 @@ pub(super) fn parse_sessions(text: &str) -> Vec<SessionView> {
                 neighbor: addr?,
                 established: state == "Established",
                 state,
+                hold_time_ms: None,
+                keepalives_received: None,
             })
         })
         .collect()

@@ -176,6 +176,10 @@ pub(super) fn parse_sessions(text: &str) -> Result<Vec<SessionView>, String> {
                 neighbor,
                 established: state == "Established",
                 state,
+                hold_time_ms: n.get("bgpTimerHoldTimeMsecs").and_then(Value::as_u64),
+                keepalives_received: n
+                    .pointer("/messageStats/keepalivesRecv")
+                    .and_then(Value::as_u64),
             })
         })
         .collect())

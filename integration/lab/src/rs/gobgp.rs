@@ -150,6 +150,8 @@ pub(super) fn parse_sessions(text: &str) -> Result<Vec<SessionView>, String> {
                 neighbor,
                 established,
                 state,
+                hold_time_ms: None,
+                keepalives_received: None,
             })
         })
         .collect())
