@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use futures_util::{StreamExt, TryStreamExt};
 use ipnet::IpNet;
@@ -21,10 +22,11 @@ pub const LOOPBACK: &str = "lo";
 /// lelastic's router id, the same on every host; ours is only the last resort.
 pub const FALLBACK_ROUTER_ID: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 
-/// One address as the kernel lists it.
+/// One address as the kernel lists it. The interface name is shared by its addresses (a listing
+/// can hold 100,000 on lo).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InterfaceAddr {
-    pub ifname: String,
+    pub ifname: Arc<str>,
     pub ifindex: u32,
     pub addr: IpAddr,
     pub prefix_len: u8,
@@ -43,25 +45,26 @@ pub fn eligible_prefixes(
     let mut prefixes = BTreeSet::new();
     let mut warnings = Vec::new();
     for found in addrs {
-        if !allifs && found.ifname != LOOPBACK {
+        if !allifs && *found.ifname != *LOOPBACK {
             continue;
         }
         if !is_global(found.addr) {
             continue;
         }
-        let shown = format!("{}/{} on {}", found.addr, found.prefix_len, found.ifname);
+        let shown = || format!("{}/{} on {}", found.addr, found.prefix_len, found.ifname);
         let prefix_len = match found.addr {
             IpAddr::V4(_) if found.prefix_len == 32 => 32,
             IpAddr::V4(_) => {
                 warnings.push(format!(
-                    "skipping {shown}: not accepted prefix length (IPv4 must be /32)"
+                    "skipping {}: not accepted prefix length (IPv4 must be /32)",
+                    shown()
                 ));
                 continue;
             }
             IpAddr::V6(_) if matches!(found.prefix_len, 56 | 64) => found.prefix_len,
             IpAddr::V6(_) => {
                 let fixed = if send56 { 56 } else { 64 };
-                warnings.push(format!("fixing prefix length of {shown} to /{fixed}"));
+                warnings.push(format!("fixing prefix length of {} to /{fixed}", shown()));
                 fixed
             }
         };
@@ -105,7 +108,7 @@ pub fn never_announced(addr: IpAddr) -> Option<&'static str> {
 pub fn default_router_id(addrs: &[InterfaceAddr]) -> Ipv4Addr {
     let mut candidates: Vec<(u32, IpAddr)> = addrs
         .iter()
-        .filter(|found| found.ifname != LOOPBACK && is_global(found.addr))
+        .filter(|found| *found.ifname != *LOOPBACK && is_global(found.addr))
         .map(|found| (found.ifindex, found.addr))
         .collect();
     candidates.sort();
@@ -214,7 +217,7 @@ impl Netlink {
         while let Some(link) = links.try_next().await.map_err(to_io)? {
             for attribute in &link.attributes {
                 if let LinkAttribute::IfName(name) = attribute {
-                    names.insert(link.header.index, name.clone());
+                    names.insert(link.header.index, Arc::<str>::from(name.as_str()));
                 }
             }
         }
@@ -230,7 +233,7 @@ impl Netlink {
                 ifname: names
                     .get(&ifindex)
                     .cloned()
-                    .unwrap_or_else(|| format!("if{ifindex}")),
+                    .unwrap_or_else(|| format!("if{ifindex}").into()),
                 ifindex,
                 addr,
                 prefix_len: message.header.prefix_len,
@@ -375,7 +378,7 @@ mod tests {
     fn on(ifname: &str, ifindex: u32, cidr: &str) -> InterfaceAddr {
         let net: IpNet = cidr.parse().unwrap();
         InterfaceAddr {
-            ifname: ifname.to_string(),
+            ifname: ifname.into(),
             ifindex,
             addr: net.addr(),
             prefix_len: net.prefix_len(),
@@ -651,7 +654,7 @@ mod tests {
         let lo_index = netlink.loopback_index().await.expect("lo");
         let before = netlink.addresses().await.expect("list");
         assert!(
-            before.iter().all(|found| found.ifname == LOOPBACK),
+            before.iter().all(|found| *found.ifname == *LOOPBACK),
             "not a fresh namespace: {before:?}"
         );
         ip(&["link", "set", "lo", "up"]);

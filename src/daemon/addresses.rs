@@ -133,7 +133,7 @@ mod tests {
     fn on(ifindex: u32, text: &str) -> InterfaceAddr {
         let net: IpNet = text.parse().unwrap();
         InterfaceAddr {
-            ifname: if ifindex == 1 { "lo" } else { "eth0" }.to_string(),
+            ifname: if ifindex == 1 { "lo" } else { "eth0" }.into(),
             ifindex,
             addr: net.addr(),
             prefix_len: net.prefix_len(),
