@@ -11,8 +11,12 @@ use std::sync::Arc;
 
 use futures_util::{StreamExt, TryStreamExt};
 use ipnet::IpNet;
+use rtnetlink::packet_core::{NLM_F_DUMP, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload};
+use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
 use rtnetlink::packet_route::link::LinkAttribute;
+use rtnetlink::sys::protocols::NETLINK_ROUTE;
+use rtnetlink::sys::{AsyncSocket, AsyncSocketExt, SocketAddr, TokioSocket};
 use rtnetlink::{AddressMessageBuilder, MulticastGroup};
 use tokio::sync::mpsc;
 
@@ -204,14 +208,8 @@ impl Netlink {
         Ok(Netlink { handle, connection })
     }
 
-    /// Every address on every interface, with interface names. The dump runs on a connection of
-    /// its own: a connection queues a whole dump's parsed messages (1.5 MB for 10,000 addresses)
-    /// in buffers that keep their size for its life, and this one ends with the listing.
+    /// Every address on every interface, with interface names.
     pub async fn addresses(&self) -> io::Result<Vec<InterfaceAddr>> {
-        Netlink::new()?.dump_addresses().await
-    }
-
-    async fn dump_addresses(&self) -> io::Result<Vec<InterfaceAddr>> {
         let mut names = BTreeMap::new();
         let mut links = self.handle.link().get().execute();
         while let Some(link) = links.try_next().await.map_err(to_io)? {
@@ -222,10 +220,13 @@ impl Netlink {
             }
         }
         let mut found = Vec::new();
-        let mut messages = self.handle.address().get().execute();
-        while let Some(message) = messages.try_next().await.map_err(to_io)? {
+        let request = RouteNetlinkMessage::GetAddress(AddressMessage::default());
+        dump(request, |reply| {
+            let RouteNetlinkMessage::NewAddress(message) = reply else {
+                return;
+            };
             let Some(addr) = local_address(&message) else {
-                continue;
+                return;
             };
             let ifindex = message.header.index;
             found.push(InterfaceAddr {
@@ -238,7 +239,8 @@ impl Netlink {
                 addr,
                 prefix_len: message.header.prefix_len,
             });
-        }
+        })
+        .await?;
         Ok(found)
     }
 
@@ -293,6 +295,45 @@ impl Netlink {
 impl Drop for Netlink {
     fn drop(&mut self) {
         self.connection.abort();
+    }
+}
+
+/// Sends a dump request on a socket of its own and hands each reply to `each` as its datagram
+/// arrives. A connection (rtnetlink's) reads a whole dump before its caller sees a message and
+/// queues every parsed message in buffers that keep their size: 1.5 MB for 10,000 addresses, and
+/// the allocator keeps such a peak long after. This holds one datagram at a time.
+async fn dump(
+    request: RouteNetlinkMessage,
+    mut each: impl FnMut(RouteNetlinkMessage),
+) -> io::Result<()> {
+    let mut socket = TokioSocket::new(NETLINK_ROUTE)?;
+    socket.socket_mut().bind_auto()?;
+    let mut message = NetlinkMessage::from(request);
+    message.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+    message.header.sequence_number = 1;
+    message.finalize();
+    let mut bytes = vec![0; message.buffer_len()];
+    message.serialize(&mut bytes);
+    socket.send_to(&bytes, &SocketAddr::new(0, 0)).await?;
+    loop {
+        let (datagram, _) = socket.recv_from_full().await?;
+        let mut rest = datagram.as_slice();
+        while !rest.is_empty() {
+            let reply = NetlinkMessage::<RouteNetlinkMessage>::deserialize(rest)
+                .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error.to_string()))?;
+            // Messages in a datagram start on 4-byte boundaries.
+            let length = (reply.header.length as usize).next_multiple_of(4);
+            match reply.payload {
+                NetlinkPayload::Done(_) => return Ok(()),
+                NetlinkPayload::Error(error) => return Err(error.into()),
+                NetlinkPayload::InnerMessage(inner) => each(inner),
+                _ => {}
+            }
+            if length == 0 || length >= rest.len() {
+                break;
+            }
+            rest = &rest[length..];
+        }
     }
 }
 
