@@ -9,7 +9,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::TryStreamExt;
 use ipnet::IpNet;
 use rtnetlink::packet_core::{NLM_F_DUMP, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload};
 use rtnetlink::packet_route::RouteNetlinkMessage;
@@ -386,31 +386,40 @@ fn current_runtime() -> io::Result<tokio::runtime::Handle> {
 /// dropped; the receiver yields `None` if the kernel socket fails.
 pub fn watch_addresses() -> io::Result<mpsc::Receiver<()>> {
     let runtime = current_runtime()?;
-    let (connection, _handle, mut reports) = rtnetlink::new_multicast_connection(&[
-        MulticastGroup::Ipv4Ifaddr,
-        MulticastGroup::Ipv6Ifaddr,
-    ])?;
+    let mut socket = TokioSocket::new(NETLINK_ROUTE)?;
+    socket.socket_mut().bind_auto()?;
+    for group in [MulticastGroup::Ipv4Ifaddr, MulticastGroup::Ipv6Ifaddr] {
+        socket.socket_mut().add_membership(group as u32)?;
+    }
     let (notices, receiver) = mpsc::channel(1);
-    let connection = runtime.spawn(connection);
     runtime.spawn(async move {
+        // Only the arrival of a report matters: it is read into one reused buffer and never
+        // parsed, so a burst of 100,000 reports allocates nothing.
+        let mut report = Vec::with_capacity(REPORT_BUFFER);
         loop {
+            report.clear();
             tokio::select! {
                 () = notices.closed() => break,
-                report = reports.next() => match report {
-                    // The connection ended: dropping `notices` tells the receiver.
-                    None => break,
-                    Some(_) => match notices.try_send(()) {
-                        // Full: a notice is already pending and covers this report.
-                        Ok(()) | Err(mpsc::error::TrySendError::Full(())) => {}
-                        Err(mpsc::error::TrySendError::Closed(())) => break,
-                    },
+                received = socket.recv(&mut report) => match received {
+                    // The kernel dropped reports: the re-listing catches up with them too.
+                    Err(error) if error.raw_os_error() == Some(libc::ENOBUFS) => {}
+                    // The socket failed: dropping `notices` tells the receiver.
+                    Err(_) => break,
+                    Ok(()) => {}
                 },
             }
+            match notices.try_send(()) {
+                // Full: a notice is already pending and covers this report.
+                Ok(()) | Err(mpsc::error::TrySendError::Full(())) => {}
+                Err(mpsc::error::TrySendError::Closed(())) => break,
+            }
         }
-        connection.abort();
     });
     Ok(receiver)
 }
+
+/// Room for one address report (a few hundred bytes); the kernel truncates a longer datagram.
+const REPORT_BUFFER: usize = 4096;
 
 #[cfg(test)]
 mod tests {
