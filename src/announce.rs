@@ -13,14 +13,16 @@ use crate::model::{
     COMMUNITY_PRIMARY, COMMUNITY_SECONDARY, DesiredRoutes, GRACEFUL_SHUTDOWN, Role, RouteAttrs,
 };
 
-/// Why each address is (or is not) announced, as computed with the desired route set.
+/// Why each address is (or is not) announced, as computed with the desired route set. There is one
+/// per address (100,000 with as many prefixes), so the communities and the reason are shared by
+/// every address with the same ones: a plan has only a few distinct ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddressStatus {
     pub prefix: IpNet,
     pub announced: bool,
-    pub communities: Vec<u32>,
+    pub communities: Arc<[u32]>,
     pub med: Option<u32>,
-    pub reason: String,
+    pub reason: Arc<str>,
 }
 
 /// Hands out one shared copy of each distinct attribute set (a plan has only a few).
@@ -34,6 +36,37 @@ impl SharedAttrs {
         }
         let shared = Arc::new(attrs);
         self.0.push(shared.clone());
+        shared
+    }
+}
+
+/// Hands out one shared copy of each distinct reason and community list of a plan's addresses.
+#[derive(Debug, Default)]
+struct SharedStatusParts {
+    reasons: Vec<Arc<str>>,
+    communities: Vec<Arc<[u32]>>,
+}
+
+impl SharedStatusParts {
+    fn reason(&mut self, reason: String) -> Arc<str> {
+        if let Some(shared) = self.reasons.iter().find(|shared| ***shared == *reason) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = reason.into();
+        self.reasons.push(shared.clone());
+        shared
+    }
+
+    fn communities(&mut self, communities: &[u32]) -> Arc<[u32]> {
+        if let Some(shared) = self
+            .communities
+            .iter()
+            .find(|shared| ***shared == *communities)
+        {
+            return shared.clone();
+        }
+        let shared: Arc<[u32]> = communities.into();
+        self.communities.push(shared.clone());
         shared
     }
 }
@@ -192,6 +225,7 @@ pub fn plan(
         .collect();
     let mut routes = DesiredRoutes::new();
     let mut shared = SharedAttrs::default();
+    let mut parts = SharedStatusParts::default();
     let mut addresses = Vec::with_capacity(prefixes.len());
     for prefix in prefixes {
         let worst = treatments
@@ -205,8 +239,8 @@ pub fn plan(
                 },
             );
         let (treatment, reason) = match worst {
-            Some((t, reason)) => (t.clone(), reason.to_string()),
-            None => (Treatment::Normal, "not gated by any service".to_string()),
+            Some((t, reason)) => (t.clone(), reason),
+            None => (Treatment::Normal, "not gated by any service"),
         };
         let attrs = match &treatment {
             _ if draining => {
@@ -231,18 +265,15 @@ pub fn plan(
         addresses.push(AddressStatus {
             prefix: *prefix,
             announced: attrs.is_some(),
-            communities: attrs
-                .as_ref()
-                .map(|a| a.communities.clone())
-                .unwrap_or_default(),
+            communities: parts.communities(attrs.as_ref().map_or(&[], |a| &a.communities)),
             med: attrs.as_ref().and_then(|a| a.med),
-            reason: match (draining, attrs.is_some()) {
+            reason: parts.reason(match (draining, attrs.is_some()) {
                 (true, true) => format!(
                     "draining (graceful shutdown, 65535:0), else {}: {reason}",
                     treatment.name(role)
                 ),
                 _ => format!("{}: {reason}", treatment.name(role)),
-            },
+            }),
         });
         if let Some(attrs) = attrs {
             routes.insert(*prefix, shared.get(attrs));
@@ -513,8 +544,8 @@ mod tests {
         );
         assert_eq!(plan_c.routes[&p6].communities, vec![COMMUNITY_PRIMARY]);
         assert_eq!(
-            plan_c.addresses[1].reason,
-            "primary: not gated by any service"
+            *plan_c.addresses[1].reason,
+            *"primary: not gated by any service"
         );
     }
 
@@ -664,5 +695,31 @@ mod tests {
             let first = routes.values().next().unwrap();
             assert!(routes.values().all(|attrs| Arc::ptr_eq(attrs, first)));
         }
+    }
+
+    #[test]
+    fn addresses_with_equal_reasons_share_one_copy_of_them() {
+        let many: Vec<IpNet> = (0..100u8)
+            .map(|i| IpNet::from(std::net::IpAddr::from([203, 0, 113, i])))
+            .collect();
+        let t0 = Instant::now();
+        let mut down = ServiceHealth::new(Duration::ZERO, true);
+        down.update(t0, Some(false), false);
+        // The first half is gated by a service that is down, the rest by none.
+        let half = ServiceConfig {
+            addresses: Some(many[..50].to_vec()),
+            ..service(Outcome::Withdraw, Outcome::Withdraw)
+        };
+        let addresses = plan(&many, Role::Primary, None, &[(&half, &down)], false).addresses;
+        let (gated, free) = addresses.split_at(50);
+        for group in [gated, free] {
+            let first = &group[0];
+            assert!(group.iter().all(|a| Arc::ptr_eq(&a.reason, &first.reason)
+                && Arc::ptr_eq(&a.communities, &first.communities)));
+        }
+        assert_eq!(*gated[0].reason, *"withdrawn: service default is down");
+        assert!(!gated[0].announced && gated[0].communities.is_empty());
+        assert_eq!(*free[0].reason, *"primary: not gated by any service");
+        assert_eq!(*free[0].communities, [COMMUNITY_PRIMARY]);
     }
 }

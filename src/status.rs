@@ -191,14 +191,15 @@ impl Snapshot {
         if !self.addresses.is_empty() {
             return self.addresses.as_ref().clone();
         }
+        let reason: Arc<str> = REASON_ON_INTERFACE.into();
         self.routes
             .iter()
             .map(|(prefix, attrs)| AddressStatus {
                 prefix: *prefix,
                 announced: true,
-                communities: attrs.communities.clone(),
+                communities: attrs.communities.as_slice().into(),
                 med: attrs.med,
-                reason: REASON_ON_INTERFACE.to_string(),
+                reason: reason.clone(),
             })
             .collect()
     }

@@ -88,7 +88,7 @@ pub fn status(snapshot: &Snapshot) -> pb::Status {
             announced: a.announced,
             communities: a.communities.iter().map(|c| community(*c)).collect(),
             med: a.med,
-            reason: a.reason.clone(),
+            reason: a.reason.to_string(),
             announced_to: snapshot
                 .announced_to(&a.prefix)
                 .iter()
