@@ -304,6 +304,19 @@ impl Drop for Netlink {
 /// the allocator keeps such a peak long after. This holds one datagram at a time.
 async fn dump(
     request: RouteNetlinkMessage,
+    each: impl FnMut(RouteNetlinkMessage),
+) -> io::Result<()> {
+    // The kernel always ends a dump; the bound only keeps the event loop safe if it ever did not.
+    tokio::time::timeout(DUMP_TIMEOUT, dump_unbounded(request, each))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "netlink dump not finished in 10 s"))?
+}
+
+/// How long an address dump may take (100,000 addresses take well under a second).
+const DUMP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn dump_unbounded(
+    request: RouteNetlinkMessage,
     mut each: impl FnMut(RouteNetlinkMessage),
 ) -> io::Result<()> {
     let mut socket = TokioSocket::new(NETLINK_ROUTE)?;
