@@ -83,10 +83,12 @@ mod paused {
     #[test]
     fn a_stop_drains_then_withdraws_then_sends_the_cease_to_a_real_route_server() {
         in_fresh_namespace(|listener| async move {
-            let (seen_tx, mut seen) = mpsc::unbounded_channel();
-            let peer = tokio::task::spawn_blocking(move || route_server(&listener, &seen_tx));
-            let (events, events_rx) = mpsc::channel(4);
-            let daemon = tokio::spawn(daemon::run(daemon_settings(), None, events_rx));
+            let Running {
+                mut seen,
+                peer,
+                events,
+                daemon,
+            } = start(listener, daemon_settings(), None);
 
             assert_eq!(next_update(&mut seen).await, update(1, 0, false));
             // Lets the loop past the settle time of the address change its own bind caused.
@@ -103,13 +105,7 @@ mod paused {
 
             tokio::time::advance(Duration::from_secs(1)).await;
             assert_eq!(next_update(&mut seen).await, update(0, 1, false));
-            assert_eq!(
-                next(&mut seen).await,
-                Seen::Notification(Notification::cease_admin_shutdown(
-                    "elastic stopping (SIGTERM)"
-                ))
-            );
-            assert_eq!(next(&mut seen).await, Seen::Closed);
+            expect_cease_and_close(&mut seen, "SIGTERM").await;
             daemon.await.unwrap().expect("an orderly stop");
             // The withdrawal and the Cease were waited for as long as they took, not timed out.
             assert_eq!(clock::now() - t0, DRAIN);
@@ -124,10 +120,12 @@ mod paused {
     #[test]
     fn a_second_signal_skips_the_drain_of_a_real_session() {
         in_fresh_namespace(|listener| async move {
-            let (seen_tx, mut seen) = mpsc::unbounded_channel();
-            let peer = tokio::task::spawn_blocking(move || route_server(&listener, &seen_tx));
-            let (events, events_rx) = mpsc::channel(4);
-            let daemon = tokio::spawn(daemon::run(daemon_settings(), None, events_rx));
+            let Running {
+                mut seen,
+                peer,
+                events,
+                daemon,
+            } = start(listener, daemon_settings(), None);
 
             assert_eq!(next_update(&mut seen).await, update(1, 0, false));
             tokio::time::advance(Duration::from_millis(50)).await;
@@ -137,13 +135,7 @@ mod paused {
             events.send(OperatorEvent::Stop("SIGTERM")).await.unwrap();
             assert_eq!(next_update(&mut seen).await, update(0, 1, false));
             // The Cease names the signal that started the stop.
-            assert_eq!(
-                next(&mut seen).await,
-                Seen::Notification(Notification::cease_admin_shutdown(
-                    "elastic stopping (SIGINT)"
-                ))
-            );
-            assert_eq!(next(&mut seen).await, Seen::Closed);
+            expect_cease_and_close(&mut seen, "SIGINT").await;
             daemon.await.unwrap().expect("an orderly stop");
             assert_eq!(clock::now() - t0, Duration::ZERO, "no time passed: no wait");
             peer.await.unwrap();
@@ -163,8 +155,6 @@ mod paused {
         std::fs::write(&file, config("192.0.2.10/32, 192.0.2.11/32")).unwrap();
         let path = file.to_str().unwrap().to_string();
         in_fresh_namespace(move |listener| async move {
-            let (seen_tx, mut seen) = mpsc::unbounded_channel();
-            let peer = tokio::task::spawn_blocking(move || route_server(&listener, &seen_tx));
             let args = ["-dcid", "14", "-primary", "-api", "off", "-config", &path];
             let Ok(crate::cli::Command::Run(invocation)) = crate::cli::parse(args) else {
                 panic!("flags");
@@ -176,8 +166,12 @@ mod paused {
                 settings.neighbors,
                 [IpAddr::V4(Ipv4Addr::new(127, 14, 0, 1))]
             );
-            let (events, events_rx) = mpsc::channel(4);
-            let daemon = tokio::spawn(daemon::run(settings, Some(invocation), events_rx));
+            let Running {
+                mut seen,
+                peer,
+                events,
+                daemon,
+            } = start(listener, settings, Some(invocation));
 
             let mut announced = 0;
             while announced < 2 {
@@ -210,17 +204,48 @@ mod paused {
             // The same session (the route server takes one connection) carries the stop.
             events.send(OperatorEvent::Stop("SIGTERM")).await.unwrap();
             assert_eq!(next_update(&mut seen).await, update(0, 1, false));
-            assert_eq!(
-                next(&mut seen).await,
-                Seen::Notification(Notification::cease_admin_shutdown(
-                    "elastic stopping (SIGTERM)"
-                ))
-            );
-            assert_eq!(next(&mut seen).await, Seen::Closed);
+            expect_cease_and_close(&mut seen, "SIGTERM").await;
             daemon.await.unwrap().expect("an orderly stop");
             peer.await.unwrap();
         });
         let _ = std::fs::remove_file(&file);
+    }
+
+    /// The daemon under test, with the scripted route server on `listener`.
+    struct Running {
+        seen: mpsc::UnboundedReceiver<Seen>,
+        peer: tokio::task::JoinHandle<()>,
+        events: mpsc::Sender<OperatorEvent>,
+        daemon: tokio::task::JoinHandle<Result<(), daemon::DaemonError>>,
+    }
+
+    /// Starts the route server (blocking, on its own thread) and the daemon with `settings`.
+    fn start(
+        listener: TcpListener,
+        settings: crate::settings::Settings,
+        invocation: Option<crate::cli::Invocation>,
+    ) -> Running {
+        let (seen_tx, seen) = mpsc::unbounded_channel();
+        let peer = tokio::task::spawn_blocking(move || route_server(&listener, &seen_tx));
+        let (events, events_rx) = mpsc::channel(4);
+        let daemon = tokio::spawn(daemon::run(settings, invocation, events_rx));
+        Running {
+            seen,
+            peer,
+            events,
+            daemon,
+        }
+    }
+
+    /// The Cease that names `signal`, then the connection's end.
+    async fn expect_cease_and_close(seen: &mut mpsc::UnboundedReceiver<Seen>, signal: &str) {
+        assert_eq!(
+            next(seen).await,
+            Seen::Notification(Notification::cease_admin_shutdown(&format!(
+                "elastic stopping ({signal})"
+            )))
+        );
+        assert_eq!(next(seen).await, Seen::Closed);
     }
 
     fn daemon_settings() -> crate::settings::Settings {
