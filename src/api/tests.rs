@@ -16,26 +16,8 @@ use crate::status::{DaemonInfo, StatusSource};
 
 fn session(state: State) -> SessionStatus {
     SessionStatus {
-        peer: "2001:db8:14:34::1".parse().unwrap(),
         state,
-        local_address: None,
-        remote_router_id: None,
-        remote_as: None,
-        remote_hostname: None,
-        negotiated_hold_time: None,
-        negotiated_keepalive: None,
-        established_since: None,
-        down_since: None,
-        sent: Default::default(),
-        received: Default::default(),
-        prefixes_received: 0,
-        prefixes_withdrawn_by_peer: 0,
-        adj_out: Arc::default(),
-        flaps: 0,
-        last_error: None,
-        local_capabilities: Vec::new(),
-        remote_capabilities: Vec::new(),
-        state_changes: 0,
+        ..SessionStatus::new("2001:db8:14:34::1".parse().unwrap())
     }
 }
 

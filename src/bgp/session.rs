@@ -193,6 +193,34 @@ pub struct SessionStatus {
     pub state_changes: u64,
 }
 
+impl SessionStatus {
+    /// A session with `peer` that has not run yet: Idle, nothing sent or received.
+    pub fn new(peer: IpAddr) -> SessionStatus {
+        SessionStatus {
+            peer,
+            state: State::Idle,
+            local_address: None,
+            remote_router_id: None,
+            remote_as: None,
+            remote_hostname: None,
+            negotiated_hold_time: None,
+            negotiated_keepalive: None,
+            established_since: None,
+            down_since: None,
+            sent: MessageCounts::default(),
+            received: MessageCounts::default(),
+            prefixes_received: 0,
+            prefixes_withdrawn_by_peer: 0,
+            adj_out: Arc::default(),
+            flaps: 0,
+            last_error: None,
+            local_capabilities: Vec::new(),
+            remote_capabilities: Vec::new(),
+            state_changes: 0,
+        }
+    }
+}
+
 /// Timers as deadlines; `None` means stopped.
 #[derive(Debug, Default, Clone, Copy)]
 struct Timers {
@@ -239,28 +267,7 @@ pub struct Session {
 impl Session {
     /// `seed` feeds the connect jitter (the driver passes a random one; tests a fixed one).
     pub fn new(config: SessionConfig, seed: u64) -> Session {
-        let status = SessionStatus {
-            peer: config.peer,
-            state: State::Idle,
-            local_address: None,
-            remote_router_id: None,
-            remote_as: None,
-            remote_hostname: None,
-            negotiated_hold_time: None,
-            negotiated_keepalive: None,
-            established_since: None,
-            down_since: None,
-            sent: MessageCounts::default(),
-            received: MessageCounts::default(),
-            prefixes_received: 0,
-            prefixes_withdrawn_by_peer: 0,
-            adj_out: Arc::default(),
-            flaps: 0,
-            last_error: None,
-            local_capabilities: Vec::new(),
-            remote_capabilities: Vec::new(),
-            state_changes: 0,
-        };
+        let status = SessionStatus::new(config.peer);
         Session {
             config,
             state: State::Idle,

@@ -10,16 +10,12 @@ use crate::status::{DaemonInfo, ProbeStatus};
 
 fn session(peer: &str, state: State, routes: &crate::model::DesiredRoutes) -> SessionStatus {
     SessionStatus {
-        peer: peer.parse().unwrap(),
         state,
         local_address: Some("2001:db8:ff:1::2".parse().unwrap()),
-        remote_router_id: None,
         remote_as: Some(65000),
-        remote_hostname: None,
         negotiated_hold_time: Some(9),
         negotiated_keepalive: Some(3),
         established_since: (state == State::Established).then(clock::now),
-        down_since: None,
         sent: MessageCounts {
             open: 1,
             update: 4,
@@ -35,17 +31,14 @@ fn session(peer: &str, state: State, routes: &crate::model::DesiredRoutes) -> Se
             route_refresh: 0,
         },
         prefixes_received: 2,
-        prefixes_withdrawn_by_peer: 0,
         adj_out: Arc::new(if state == State::Established {
             routes.clone()
         } else {
             Default::default()
         }),
         flaps: 1,
-        last_error: None,
-        local_capabilities: Vec::new(),
-        remote_capabilities: Vec::new(),
         state_changes: 9,
+        ..SessionStatus::new(peer.parse().unwrap())
     }
 }
 

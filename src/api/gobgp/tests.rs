@@ -76,7 +76,6 @@ fn established_session(now: Instant) -> SessionStatus {
     };
     remote[4] = Capability::FourOctetAs(65000);
     SessionStatus {
-        peer: RS.parse().unwrap(),
         state: State::Established,
         local_address: Some(LOCAL.parse().unwrap()),
         remote_router_id: Some(Ipv4Addr::new(192, 0, 2, 2)),
@@ -85,7 +84,6 @@ fn established_session(now: Instant) -> SessionStatus {
         negotiated_hold_time: Some(9),
         negotiated_keepalive: Some(3),
         established_since: Some(now - Duration::from_secs(14)),
-        down_since: None,
         sent: MessageCounts {
             open: 1,
             update: 4,
@@ -101,13 +99,12 @@ fn established_session(now: Instant) -> SessionStatus {
             route_refresh: 0,
         },
         prefixes_received: 2,
-        prefixes_withdrawn_by_peer: 0,
         adj_out: Arc::new(routes()),
         flaps: 0,
-        last_error: None,
         local_capabilities: lelastic_capabilities(),
         remote_capabilities: remote,
         state_changes: 4,
+        ..SessionStatus::new(RS.parse().unwrap())
     }
 }
 
