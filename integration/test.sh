@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite, as root on Debian 12: installs what it lacks (route servers, iproute2),
-# then formatting, lints, unit tests and the integration tests (network namespaces, real FRR,
-# BIRD 2 and GoBGP route servers).
+# The whole test suite, as root on Debian 12: installs what it lacks (route servers, iproute2,
+# cargo-deb), then formatting, lints, unit tests, the integration tests (network namespaces, real
+# FRR, BIRD 2 and GoBGP route servers) and the Debian package (integration/package-test.sh: built,
+# installed on this machine, checked, purged).
 #
 #   sudo integration/test.sh            # from the repository root
 #   ELASTIC_BIN=/path/to/lelastic integration/test.sh   # point the integration tests elsewhere
@@ -47,3 +48,10 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo fmt --all --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
 cargo test --locked --workspace
+
+# The Debian package: built with cargo-deb (not packaged in Debian 12), installed, checked, purged.
+if ! command -v cargo-deb >/dev/null 2>&1; then
+    echo "installing cargo-deb"
+    cargo install --locked --quiet cargo-deb --version 3.8.0
+fi
+integration/package-test.sh

@@ -18,7 +18,7 @@ const EXPOSURE_TARGET: f64 = 2.0;
 /// insists that the program exists).
 fn unit_for_test(dir: &Path) -> std::path::PathBuf {
     let text = std::fs::read_to_string(UNIT).expect("systemd/elastic.service");
-    let text = text.replace("/usr/local/bin/elastic", &daemon_binary());
+    let text = text.replace("/usr/sbin/elastic", &daemon_binary());
     let path = dir.join("elastic.service");
     std::fs::write(&path, text).expect("write the unit copy");
     path
