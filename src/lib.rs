@@ -13,7 +13,8 @@
 //! - [`config`]: the YAML file (typed model, serde schema, the value types the flags share, the
 //!   `check-config` rendering); [`probe`], [`health`], [`hooks`]: health
 //!   probes, their rise/fall state, and the commands run on service state changes.
-//! - [`status`]: plain-data snapshots; [`systemd`]: sd_notify.
+//! - [`status`]: plain-data snapshots; [`systemd`]: sd_notify; [`memory`]: freed heap back to the
+//!   kernel after a burst.
 //! - [`clock`]: the shell's one clock; `clippy.toml` forbids every other way to read time.
 //! - [`control`]: the control socket (SetMaintenance, Drain); [`accept`]: the limits every
 //!   listener accepts connections within.
@@ -36,6 +37,7 @@ pub mod daemon;
 pub(crate) mod health;
 pub(crate) mod hooks;
 pub mod logging;
+pub(crate) mod memory;
 pub(crate) mod metrics;
 pub(crate) mod model;
 pub(crate) mod probe;

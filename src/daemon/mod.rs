@@ -48,6 +48,7 @@ use crate::clock::{self, now};
 use crate::config::{self, HealthConfig};
 use crate::control::{self, ControlError};
 use crate::hooks::Hooks;
+use crate::memory;
 use crate::metrics::{self, MetricsError};
 use crate::model::DesiredRoutes;
 use crate::probe::ProbeReport;
@@ -294,6 +295,8 @@ impl Daemon {
         let mut watchdog = systemd::watchdog_interval().map(tokio::time::interval);
         let mut maintenance_poll = poll_interval(self.settings.health.maintenance_poll);
         let mut watching = true;
+        // Once start-up, address changes or a reload settle, the freed heap goes back to the kernel.
+        let mut trim_at = Some(now() + memory::TRIM_AFTER);
         while self.shutdown.serving() {
             let deadline = self.gate.poll_timeout();
             let drain_ends = self.shutdown.poll_timeout();
@@ -314,6 +317,7 @@ impl Daemon {
                         if self.settings.health.maintenance_poll != poll {
                             maintenance_poll = poll_interval(self.settings.health.maintenance_poll);
                         }
+                        trim_at = Some(now() + memory::TRIM_AFTER);
                     }
                     None => self.events_open = false,
                 },
@@ -328,6 +332,7 @@ impl Daemon {
                         while inputs.address_changes.try_recv().is_ok() {}
                         self.rescan().await;
                         self.refresh();
+                        trim_at = Some(now() + memory::TRIM_AFTER);
                     }
                     None => {
                         error!("address watch ended: changes on lo are no longer noticed (SIGHUP rescans)");
@@ -348,6 +353,10 @@ impl Daemon {
                     }
                 }
                 () = sleep_until(deadline), if deadline.is_some() => self.refresh(),
+                () = sleep_until(trim_at), if trim_at.is_some() => {
+                    trim_at = None;
+                    memory::release_free_heap();
+                }
             }
         }
         self.probe_tasks.stop_all();
