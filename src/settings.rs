@@ -139,6 +139,8 @@ pub fn resolve(
         .or(config.addresses.as_ref())
         .map_or(Vec::new(), |list| dedup(list.iter().map(|a| a.get())));
     let health = config.health();
+    let send56 = flags.send56.or(config.send56).unwrap_or(false);
+    config::roles::check(&health.services, send56).map_err(UsageError::new)?;
     for service in &health.services {
         for spec in service.addresses.iter().flatten() {
             let covered = addresses
@@ -214,7 +216,7 @@ pub fn resolve(
     Ok(Settings {
         dcid,
         role,
-        send56: flags.send56.or(config.send56).unwrap_or(false),
+        send56,
         allifs: flags.allifs.or(config.allifs).unwrap_or(false),
         multihop_ttl: flags
             .multihop_ttl

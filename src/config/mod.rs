@@ -30,6 +30,7 @@ use crate::bgp::md5::{self, Md5Key};
 use crate::model::RouteAttrs;
 
 mod render;
+pub mod roles;
 pub(crate) mod schema;
 pub mod values;
 
@@ -239,6 +240,9 @@ pub struct ServiceConfig {
     pub maintenance: Outcome,
     pub announce_delay: Duration,
     pub preempt: bool,
+    /// `None`: the host's role. Set, it overrides the host's role for the prefixes this service
+    /// gates (`roles::check` refuses two services that would give one prefix different roles).
+    pub role: Option<Role>,
 }
 
 impl ServiceConfig {
@@ -251,7 +255,13 @@ impl ServiceConfig {
             maintenance: Outcome::Withdraw,
             announce_delay: Duration::ZERO,
             preempt: true,
+            role: None,
         }
+    }
+
+    /// The role its addresses are announced with while it is up: its own, else the host's.
+    pub fn role_or(&self, host: Role) -> Role {
+        self.role.unwrap_or(host)
     }
 
     /// The names of the probes this service needs, in order.
@@ -629,6 +639,7 @@ impl From<RawService> for ServiceConfig {
             maintenance: outcome(raw.maintenance),
             announce_delay: raw.announce_delay.map_or(Duration::ZERO, |d| d.get()),
             preempt: raw.preempt.unwrap_or(true),
+            role: raw.role,
         }
     }
 }

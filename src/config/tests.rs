@@ -902,3 +902,50 @@ fn a_problem_found_after_parsing_is_located_at_its_value() {
     assert!(schema::locate(text, &at(vec![key("hooks")])).is_none());
     assert!(schema::locate(text, &at(vec![key("services"), Step::Index(1)])).is_none());
 }
+
+#[test]
+fn a_service_role_overrides_the_hosts_and_refuses_other_words() {
+    let c = ok(
+        "role: secondary\nservices:\n  - name: site-a\n    addresses: [203.0.113.10/32]\n    \
+         role: primary\n  - name: site-b\n    addresses: [203.0.113.11/32]\n    role: secondary\n  \
+         - name: shared\n",
+    );
+    let roles: Vec<_> = c.services.iter().map(|s| s.role).collect();
+    assert_eq!(roles, [Some(Role::Primary), Some(Role::Secondary), None]);
+    assert_eq!(c.services[2].role_or(Role::Secondary), Role::Secondary);
+    assert_eq!(c.services[0].role_or(Role::Secondary), Role::Primary);
+    // Rendered (check-config) and read back: the roles stay, an unset one stays unset.
+    let rendered = render(&c);
+    assert!(rendered.contains("role: primary"), "{rendered}");
+    assert_eq!(ok(&rendered), c, "{rendered}");
+
+    let e = err("services:\n  - name: site-a\n    role: tertiary\n");
+    assert_eq!((e.line, e.column), (Some(3), Some(11)), "{e}");
+    assert!(
+        e.message
+            .starts_with("services[0].role: unknown variant `tertiary`"),
+        "{e}"
+    );
+    assert!(
+        e.message.contains("primary") && e.message.contains("secondary"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_empty_probe_list_means_no_probe_and_a_missing_one_every_probe() {
+    let c = ok(
+        "probes:\n  web: {tcp: \"127.0.0.1:80\"}\nservices:\n  - name: none\n    \
+         probes: []\n  - name: all\n",
+    );
+    let health = c.health();
+    assert_eq!(health.services[0].probes, Some(Vec::new()));
+    assert!(health.services[0].probe_names(&health.probes).is_empty());
+    assert_eq!(health.services[1].probes, None);
+    assert_eq!(health.services[1].probe_names(&health.probes), ["web"]);
+    // No probe: the service's verdict is up at once, as with flags alone.
+    assert_eq!(crate::health::combine(std::iter::empty()), Some(true));
+    let rendered = render(&c);
+    assert!(rendered.contains("probes: []"), "{rendered}");
+    assert_eq!(ok(&rendered), c, "{rendered}");
+}

@@ -324,3 +324,35 @@ fn hold_time_and_keepalive_default_to_lelastics_and_follow_each_other() {
         );
     }
 }
+
+#[test]
+fn two_roles_for_one_prefix_are_refused_at_load_naming_both_services() {
+    let pair = "services:\n  - name: site-a\n    addresses: [203.0.113.10/32]\n    role: primary\n  \
+                - name: site-b\n    addresses: [203.0.113.11/32]\n    role: secondary\n";
+    let settings = with_file(&[], &format!("{FILE}{pair}")).unwrap();
+    assert_eq!(settings.health.services[0].role, Some(Role::Primary));
+    let rendered = render(&settings);
+    assert_eq!(with_file(&[], &rendered).unwrap(), settings, "{rendered}");
+
+    let clash = format!("{FILE}{pair}  - name: all\n    role: primary\n");
+    let error = with_file(&[], &clash).unwrap_err();
+    assert!(
+        error.message.starts_with(
+            "services site-b (role: secondary) and all (role: primary) both gate 203.0.113.11/32"
+        ),
+        "{}",
+        error.message
+    );
+    // IPv6: the same /64 always, the same /56 with send56 (FILE sets it; -send56 on the flags).
+    let v6 = "services:\n  - name: a\n    addresses: [\"2001:db8:100::1\"]\n    role: primary\n  \
+              - name: b\n    addresses: [\"2001:db8:100:1::1\"]\n    role: secondary\n";
+    let error = with_file(&[], &format!("{FILE}{v6}")).unwrap_err();
+    assert!(
+        error.message.contains("both gate 2001:db8:100::/56"),
+        "{}",
+        error.message
+    );
+    let no_send56 = FILE.replace("send56: true", "send56: false");
+    assert!(with_file(&[], &format!("{no_send56}{v6}")).is_ok());
+    assert!(with_file(&["-send56"], &format!("{no_send56}{v6}")).is_err());
+}
