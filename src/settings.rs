@@ -311,9 +311,34 @@ impl Settings {
 /// in force (flags merged, defaults filled in). `elastic check-config` prints it.
 pub fn render(settings: &Settings) -> String {
     match settings.to_file() {
-        Ok(file) => config::render(&file),
+        Ok(file) => config::render(&file) + &service_roles(settings),
         Err(error) => format!("# cannot render: {error}\n"),
     }
+}
+
+/// With a per-service `role` in the file (active/active), which role each service announces its
+/// addresses with, as comments; nothing otherwise.
+fn service_roles(settings: &Settings) -> String {
+    let services = &settings.health.services;
+    if services.iter().all(|s| s.role.is_none()) {
+        return String::new();
+    }
+    let mut out = String::from("# roles per service (the host is ");
+    out += settings.role.as_str();
+    out += "):\n";
+    for service in services {
+        let whose = if service.role.is_some() {
+            "its own"
+        } else {
+            "the host's"
+        };
+        out += &format!(
+            "#   {}: {} ({whose})\n",
+            service.name,
+            service.role_or(settings.role)
+        );
+    }
+    out
 }
 
 /// Why the effective settings could not be made: the file itself, or the flags merged with it.

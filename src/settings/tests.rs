@@ -333,6 +333,21 @@ fn two_roles_for_one_prefix_are_refused_at_load_naming_both_services() {
     assert_eq!(settings.health.services[0].role, Some(Role::Primary));
     let rendered = render(&settings);
     assert_eq!(with_file(&[], &rendered).unwrap(), settings, "{rendered}");
+    // check-config names each service's role (FILE makes the host secondary).
+    assert!(
+        rendered.ends_with(
+            "# roles per service (the host is secondary):\n#   site-a: primary (its own)\n\
+             #   site-b: secondary (its own)\n"
+        ),
+        "{rendered}"
+    );
+    let shared = with_file(&[], &format!("{FILE}{pair}  - name: shared\n")).unwrap();
+    assert!(
+        render(&shared).contains("#   shared: secondary (the host's)\n"),
+        "{}",
+        render(&shared)
+    );
+    assert!(!render(&with_file(&[], FILE).unwrap()).contains("# roles"));
 
     let clash = format!("{FILE}{pair}  - name: all\n    role: primary\n");
     let error = with_file(&[], &clash).unwrap_err();
