@@ -492,7 +492,7 @@ fn urls_are_split_for_the_client() {
 }
 
 /// configs/elastic-*.yaml, by name. A new example must be added here (checked below).
-const EXAMPLES: [(&str, &str); 4] = [
+const EXAMPLES: [(&str, &str); 6] = [
     (
         "elastic-minimal.yaml",
         include_str!("../../configs/elastic-minimal.yaml"),
@@ -508,6 +508,14 @@ const EXAMPLES: [(&str, &str); 4] = [
     (
         "elastic-keepalived-style.yaml",
         include_str!("../../configs/elastic-keepalived-style.yaml"),
+    ),
+    (
+        "elastic-active-a.yaml",
+        include_str!("../../configs/elastic-active-a.yaml"),
+    ),
+    (
+        "elastic-active-b.yaml",
+        include_str!("../../configs/elastic-active-b.yaml"),
     ),
 ];
 
@@ -948,4 +956,41 @@ fn an_empty_probe_list_means_no_probe_and_a_missing_one_every_probe() {
     let rendered = render(&c);
     assert!(rendered.contains("probes: []"), "{rendered}");
     assert_eq!(ok(&rendered), c, "{rendered}");
+}
+
+#[test]
+fn the_active_active_examples_are_mirror_images() {
+    let [a, b] = [&EXAMPLES[4], &EXAMPLES[5]].map(|(name, text)| {
+        parse(&with_optional_keys(text), Path::new(name)).unwrap_or_else(|e| panic!("{e}"))
+    });
+    assert_eq!(a.addresses, b.addresses);
+    assert_eq!(
+        (a.role, b.role),
+        (Some(Role::Primary), Some(Role::Secondary))
+    );
+    let roles = |c: &FileConfig| {
+        let mut roles: Vec<(Option<Vec<IpNet>>, Option<Role>)> = c
+            .services
+            .iter()
+            .map(|s| (s.addresses.clone(), s.role))
+            .collect();
+        roles.sort_by_key(|(addresses, _)| addresses.clone());
+        roles
+    };
+    let flipped: Vec<_> = roles(&b)
+        .into_iter()
+        .map(|(addresses, role)| {
+            let other = match role {
+                Some(Role::Primary) => Role::Secondary,
+                _ => Role::Primary,
+            };
+            (addresses, Some(other))
+        })
+        .collect();
+    assert_eq!(roles(&a), flipped);
+    // Each host backs its peer up with no probe of its own: `probes: []`.
+    for c in [&a, &b] {
+        let backup = c.services.iter().find(|s| s.role == Some(Role::Secondary));
+        assert_eq!(backup.and_then(|s| s.probes.clone()), Some(Vec::new()));
+    }
 }
