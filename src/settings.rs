@@ -140,7 +140,8 @@ pub fn resolve(
         .map_or(Vec::new(), |list| dedup(list.iter().map(|a| a.get())));
     let health = config.health();
     let send56 = flags.send56.or(config.send56).unwrap_or(false);
-    config::roles::check(&health.services, send56).map_err(UsageError::new)?;
+    config::roles::check(&health.services, send56)
+        .map_err(|conflict| UsageError::new(conflict.message))?;
     for service in &health.services {
         for spec in service.addresses.iter().flatten() {
             let covered = addresses

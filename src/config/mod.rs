@@ -422,7 +422,8 @@ fn misplaced(text: &str, path: &Path, problem: Misplaced) -> ConfigError {
     }
 }
 
-/// The checks across the file: every service's probes exist, and service names are unique.
+/// The checks across the file: every service's probes exist, service names are unique, and no
+/// prefix gets two roles.
 fn cross_check(config: &FileConfig) -> Result<(), Misplaced> {
     let key = |k: &str| Step::Key(k.to_string());
     let probe_names: Vec<&str> = config.probes.iter().map(|p| p.name.as_str()).collect();
@@ -455,7 +456,11 @@ fn cross_check(config: &FileConfig) -> Result<(), Misplaced> {
             });
         }
     }
-    Ok(())
+    // With the file's send56; `settings::resolve` checks again once the flags are merged.
+    roles::check(&config.services, config.send56.unwrap_or(false)).map_err(|conflict| Misplaced {
+        path: vec![key("services"), Step::Index(conflict.service), key("role")],
+        message: conflict.message,
+    })
 }
 
 /// Reads and checks the `ca_file` of every https probe into its trust.

@@ -52,13 +52,22 @@ fn shared_prefix(a: &ServiceConfig, b: &ServiceConfig, send56: bool) -> Option<O
     }
 }
 
+/// Two services that would give one prefix different roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleConflict {
+    /// The index of the later of the two services (where the file's error points).
+    pub service: usize,
+    /// Names both services, their roles and the prefix.
+    pub message: String,
+}
+
 /// Refuses two services with different `role`s that gate one prefix: a service without
 /// `addresses` gates every prefix, and IPv6 addresses count as the /64 (/56 with `send56`) they
 /// are announced in. A service without `role` takes the role of the services it shares a prefix
 /// with (the host's when none has one), so it never conflicts.
-pub fn check(services: &[ServiceConfig], send56: bool) -> Result<(), String> {
+pub fn check(services: &[ServiceConfig], send56: bool) -> Result<(), RoleConflict> {
     for (i, a) in services.iter().enumerate() {
-        for b in &services[i + 1..] {
+        for (j, b) in services.iter().enumerate().skip(i + 1) {
             let (Some(role_a), Some(role_b)) = (a.role, b.role) else {
                 continue;
             };
@@ -69,12 +78,15 @@ pub fn check(services: &[ServiceConfig], send56: bool) -> Result<(), String> {
                 continue;
             };
             let prefix = prefix.map_or("every address".to_string(), |p| p.to_string());
-            return Err(format!(
-                "services {} (role: {role_a}) and {} (role: {role_b}) both gate {prefix}: a \
-                 prefix is announced with one role; give both services the same role or \
-                 addresses in different prefixes",
-                a.name, b.name
-            ));
+            return Err(RoleConflict {
+                service: j,
+                message: format!(
+                    "services {} (role: {role_a}) and {} (role: {role_b}) both gate {prefix}: a \
+                     prefix is announced with one role; give both services the same role or \
+                     addresses in different prefixes",
+                    a.name, b.name
+                ),
+            });
         }
     }
     Ok(())
@@ -108,7 +120,7 @@ mod tests {
         assert_eq!(check(&[a.clone(), a2, b.clone(), free], false), Ok(()));
 
         let clash = service("clash", Some(&["203.0.113.0/24"]), S);
-        let error = check(&[a.clone(), clash], false).unwrap_err();
+        let error = check(&[a.clone(), clash], false).unwrap_err().message;
         assert!(
             error.starts_with(
                 "services site-a (role: primary) and clash (role: secondary) both gate \
@@ -122,7 +134,9 @@ mod tests {
     fn a_service_without_addresses_gates_every_prefix() {
         let a = service("site-a", Some(&["203.0.113.10/32"]), P);
         let all_secondary = service("all", None, S);
-        let error = check(&[a, all_secondary.clone()], false).unwrap_err();
+        let error = check(&[a, all_secondary.clone()], false)
+            .unwrap_err()
+            .message;
         assert!(
             error.contains(
                 "site-a (role: primary) and all (role: secondary) both gate 203.0.113.10/32"
@@ -130,7 +144,9 @@ mod tests {
             "{error}"
         );
         let all_primary = service("everything", None, P);
-        let error = check(&[all_primary, all_secondary], false).unwrap_err();
+        let error = check(&[all_primary, all_secondary], false)
+            .unwrap_err()
+            .message;
         assert!(error.contains("both gate every address"), "{error}");
     }
 
@@ -138,13 +154,13 @@ mod tests {
     fn ipv6_addresses_count_as_the_prefix_they_are_announced_in() {
         let a = service("v6-a", Some(&["2001:db8:100::1/128"]), P);
         let same_64 = service("v6-b", Some(&["2001:db8:100::2/128"]), S);
-        let error = check(&[a.clone(), same_64], false).unwrap_err();
+        let error = check(&[a.clone(), same_64], false).unwrap_err().message;
         assert!(error.contains("both gate 2001:db8:100::/64"), "{error}");
 
         // Another /64 of the same /56: distinct prefixes, unless send56 widens both to the /56.
         let same_56 = service("v6-c", Some(&["2001:db8:100:1::1/128"]), S);
         assert_eq!(check(&[a.clone(), same_56.clone()], false), Ok(()));
-        let error = check(&[a.clone(), same_56], true).unwrap_err();
+        let error = check(&[a.clone(), same_56], true).unwrap_err().message;
         assert!(
             error.contains(
                 "v6-a (role: primary) and v6-c (role: secondary) both gate 2001:db8:100::/56"
@@ -154,7 +170,7 @@ mod tests {
 
         // A wider spec stays as written and holds the narrower one.
         let wide = service("v6-wide", Some(&["2001:db8:100::/48"]), S);
-        let error = check(&[a.clone(), wide], false).unwrap_err();
+        let error = check(&[a.clone(), wide], false).unwrap_err().message;
         assert!(error.contains("both gate 2001:db8:100::/64"), "{error}");
         // Other families never overlap.
         let v4 = service("v4", Some(&["0.0.0.0/0"]), S);

@@ -994,3 +994,25 @@ fn the_active_active_examples_are_mirror_images() {
         assert_eq!(backup.and_then(|s| s.probes.clone()), Some(Vec::new()));
     }
 }
+
+#[test]
+fn two_roles_for_one_prefix_are_refused_where_the_second_role_is_written() {
+    let pair = "services:\n  - name: site-a\n    addresses: [203.0.113.10/32]\n    role: primary\n  \
+                - name: site-b\n    addresses: [203.0.113.11/32]\n    role: secondary\n";
+    ok(pair);
+    let e = err(&format!("{pair}  - name: all\n    role: primary\n"));
+    assert_eq!((e.line, e.column), (Some(9), Some(11)), "{e}");
+    assert!(
+        e.message.starts_with(
+            "services[2].role: services site-b (role: secondary) and all (role: primary) both \
+             gate 203.0.113.11/32"
+        ),
+        "{e}"
+    );
+    // The file's send56 widens IPv6 to the /56 both addresses are in.
+    let v6 = "services:\n  - name: a\n    addresses: [\"2001:db8:100::1\"]\n    role: primary\n  \
+              - name: b\n    addresses: [\"2001:db8:100:1::1\"]\n    role: secondary\n";
+    ok(v6);
+    let e = err(&format!("send56: true\n{v6}"));
+    assert!(e.message.contains("both gate 2001:db8:100::/56"), "{e}");
+}
