@@ -602,5 +602,23 @@ services:
             roles,
             [crate::model::Role::Primary, crate::model::Role::Secondary]
         );
+
+        // A reload that changes only the role keeps the service's state and applies the role.
+        gate.reconfigure(&health(
+            "
+services:
+  - name: site-b
+    addresses: [192.0.2.11/32]
+    probes: []
+    role: primary
+",
+        ));
+        let reloaded = gate.refresh(crate::clock::now(), &prefixes, &settings);
+        assert!(reloaded.transitions.is_empty(), "still up: no transition");
+        assert_eq!(reloaded.addresses[1].role, crate::model::Role::Primary);
+        assert_eq!(
+            reloaded.routes[&prefixes[1]].communities,
+            [crate::model::COMMUNITY_PRIMARY]
+        );
     }
 }
