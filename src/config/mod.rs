@@ -5,8 +5,9 @@
 //! shares with the flags, `schema.rs` the YAML shapes of a probe, a service and the hooks, and
 //! [`render`] the YAML `elastic check-config` prints. Parsing is two passes: serde reads and
 //! checks every value and mapping, locating errors by key path and line; then the checks across
-//! the file (a service naming a probe, unique service names) and the CA files https probes name
-//! run on the result, and an error is located by reading the text once more down its key path.
+//! the file (a service naming a probe, unique service names, one role per prefix) and the CA
+//! files https probes name run on the result, and an error is located by reading the text once
+//! more down its key path.
 //!
 //! Pure except [`load`], which reads the file, hands [`parse_with`] the means to read the files
 //! the config names (an https probe's `ca_file`), and reads the TCP MD5 password file it names.
