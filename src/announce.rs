@@ -19,6 +19,9 @@ use crate::model::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddressStatus {
     pub prefix: IpNet,
+    /// The role it is announced with while its services are up: the gating services' `role`,
+    /// else the host's.
+    pub role: Role,
     pub announced: bool,
     pub communities: Arc<[u32]>,
     pub med: Option<u32>,
@@ -171,6 +174,20 @@ pub fn treatment(service: &ServiceConfig, health: &ServiceHealth) -> (Treatment,
     }
 }
 
+/// The role a prefix is announced with: the `role` of the services that gate it, else the host's.
+/// Two different ones are refused at load; should a prefix still get both (a /56 on `lo` holding
+/// two services' /64s), it is secondary: a host never claims a prefix another may be primary for.
+pub fn prefix_role(host: Role, gating_roles: impl IntoIterator<Item = Option<Role>>) -> Role {
+    let mut chosen = None;
+    for role in gating_roles.into_iter().flatten() {
+        chosen = match chosen {
+            Some(other) if other != role => return Role::Secondary,
+            _ => Some(role),
+        };
+    }
+    chosen.unwrap_or(host)
+}
+
 /// The desired set and, per prefix, whether and why it is announced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
@@ -206,12 +223,13 @@ pub fn drained_attrs(current: &Treatment, gating: &[&ServiceConfig]) -> Option<R
 }
 
 /// Every eligible prefix, gated by the services that cover it: all of them must be up for the
-/// normal announcement; otherwise the worst treatment among them applies (withdrawn, then
-/// demoted, then secondary). A prefix no service covers is announced normally. With `draining`
-/// every announced prefix carries its [`drained_attrs`] instead (RFC 8326 graceful shutdown).
+/// normal announcement (with the prefix's [`prefix_role`]; `host_role` where no gating service
+/// sets one); otherwise the worst treatment among them applies (withdrawn, then demoted, then
+/// secondary). A prefix no service covers is announced normally. With `draining` every announced
+/// prefix carries its [`drained_attrs`] instead (RFC 8326 graceful shutdown), whatever its role.
 pub fn plan(
     prefixes: &[IpNet],
-    role: Role,
+    host_role: Role,
     med: Option<u32>,
     services: &[(&ServiceConfig, &ServiceHealth)],
     draining: bool,
@@ -238,6 +256,13 @@ pub fn plan(
                     _ => Some((t, reason)),
                 },
             );
+        let role = prefix_role(
+            host_role,
+            treatments
+                .iter()
+                .filter(|(config, _, _)| config.gates(prefix))
+                .map(|(config, _, _)| config.role),
+        );
         let (treatment, reason) = match worst {
             Some((t, reason)) => (t.clone(), reason),
             None => (Treatment::Normal, "not gated by any service"),
@@ -264,6 +289,7 @@ pub fn plan(
         };
         addresses.push(AddressStatus {
             prefix: *prefix,
+            role,
             announced: attrs.is_some(),
             communities: parts.communities(attrs.as_ref().map_or(&[], |a| &a.communities)),
             med: attrs.as_ref().and_then(|a| a.med),
@@ -721,5 +747,225 @@ mod tests {
         assert!(!gated[0].announced && gated[0].communities.is_empty());
         assert_eq!(*free[0].reason, *"primary: not gated by any service");
         assert_eq!(*free[0].communities, [COMMUNITY_PRIMARY]);
+    }
+
+    /// The pair's two addresses and one no service gates.
+    fn pair_prefixes() -> [IpNet; 3] {
+        [
+            "203.0.113.10/32".parse().unwrap(),
+            "203.0.113.11/32".parse().unwrap(),
+            "2001:db8:100::/64".parse().unwrap(),
+        ]
+    }
+
+    /// Host A's services: primary for its own address, secondary for its peer's.
+    fn site(name: &str, prefix: IpNet, role: Role, on_down: Outcome) -> ServiceConfig {
+        ServiceConfig {
+            name: name.into(),
+            addresses: Some(vec![prefix]),
+            role: Some(role),
+            on_down,
+            ..ServiceConfig::default_service()
+        }
+    }
+
+    /// (communities, med) per prefix, `None` when withdrawn.
+    fn announced(plan: &Plan, prefix: &IpNet) -> Option<(Vec<u32>, Option<u32>)> {
+        plan.routes
+            .get(prefix)
+            .map(|a| (a.communities.clone(), a.med))
+    }
+
+    #[test]
+    fn each_service_announces_its_addresses_with_its_own_role() {
+        let [a, b, free] = pair_prefixes();
+        let site_a = site("site-a", a, Role::Primary, Outcome::Withdraw);
+        let site_b = site("site-b", b, Role::Secondary, Outcome::Withdraw);
+        let up = health(Some(true), false, false);
+        for host in [Role::Primary, Role::Secondary] {
+            let both = plan(
+                &pair_prefixes(),
+                host,
+                None,
+                &[(&site_a, &up), (&site_b, &up)],
+                false,
+            );
+            assert_eq!(announced(&both, &a), Some((vec![COMMUNITY_PRIMARY], None)));
+            assert_eq!(
+                announced(&both, &b),
+                Some((vec![COMMUNITY_SECONDARY], None))
+            );
+            // The prefix no service gates keeps the host's role.
+            assert_eq!(both.routes[&free].communities, role_communities(host));
+            let roles: Vec<Role> = both.addresses.iter().map(|s| s.role).collect();
+            assert_eq!(roles, [Role::Primary, Role::Secondary, host]);
+            assert_eq!(*both.addresses[0].reason, *"primary: service site-a is up");
+            assert_eq!(
+                *both.addresses[1].reason,
+                *"secondary: service site-b is up"
+            );
+        }
+    }
+
+    #[test]
+    fn a_failed_service_withdraws_or_demotes_only_its_own_addresses_whatever_its_role() {
+        let [a, b, _] = pair_prefixes();
+        let up = health(Some(true), false, false);
+        let down = health(Some(false), false, false);
+        let demote = Outcome::Demote(default_demote());
+        let site_b = site("site-b", b, Role::Secondary, Outcome::Withdraw);
+        // withdraw: the primary's address goes; the peer's address keeps its secondary route.
+        let site_a = site("site-a", a, Role::Primary, Outcome::Withdraw);
+        let p = plan(
+            &pair_prefixes(),
+            Role::Primary,
+            None,
+            &[(&site_a, &down), (&site_b, &up)],
+            false,
+        );
+        assert_eq!(announced(&p, &a), None);
+        assert_eq!(announced(&p, &b), Some((vec![COMMUNITY_SECONDARY], None)));
+        assert_eq!(p.addresses[0].role, Role::Primary);
+        assert_eq!(*p.addresses[0].reason, *"withdrawn: service site-a is down");
+        // demote: still announced, worse than the peer's secondary route.
+        let site_a = site("site-a", a, Role::Primary, demote.clone());
+        let p = plan(
+            &pair_prefixes(),
+            Role::Primary,
+            Some(5),
+            &[(&site_a, &down), (&site_b, &up)],
+            false,
+        );
+        assert_eq!(
+            announced(&p, &a),
+            Some((vec![COMMUNITY_SECONDARY], Some(1000)))
+        );
+        assert_eq!(
+            announced(&p, &b),
+            Some((vec![COMMUNITY_SECONDARY], Some(5)))
+        );
+        // The secondary-role service failing demotes its address and leaves the primary one.
+        let site_b = site("site-b", b, Role::Secondary, demote);
+        let p = plan(
+            &pair_prefixes(),
+            Role::Secondary,
+            None,
+            &[(&site_a, &up), (&site_b, &down)],
+            false,
+        );
+        assert_eq!(announced(&p, &a), Some((vec![COMMUNITY_PRIMARY], None)));
+        assert_eq!(
+            announced(&p, &b),
+            Some((vec![COMMUNITY_SECONDARY], Some(1000)))
+        );
+        assert_eq!(*p.addresses[1].reason, *"demoted: service site-b is down");
+    }
+
+    #[test]
+    fn preempt_false_holds_a_primary_service_at_secondary_after_its_failure() {
+        let [a, b, _] = pair_prefixes();
+        let site_a = ServiceConfig {
+            preempt: false,
+            ..site("site-a", a, Role::Primary, Outcome::Withdraw)
+        };
+        let site_b = site("site-b", b, Role::Secondary, Outcome::Withdraw);
+        let held = health(Some(true), false, true);
+        let up = health(Some(true), false, false);
+        // On a secondary host too: the service's role, not the host's, is what is held.
+        let p = plan(
+            &pair_prefixes(),
+            Role::Secondary,
+            None,
+            &[(&site_a, &held), (&site_b, &up)],
+            false,
+        );
+        assert_eq!(
+            announced(&p, &a),
+            Some((vec![COMMUNITY_SECONDARY], Some(HELD_SECONDARY_MED_PENALTY)))
+        );
+        assert_eq!(announced(&p, &b), Some((vec![COMMUNITY_SECONDARY], None)));
+        assert_eq!(p.addresses[0].role, Role::Primary);
+        assert!(
+            p.addresses[0]
+                .reason
+                .starts_with("secondary: service site-a is up; held as secondary"),
+            "{:?}",
+            p.addresses[0].reason
+        );
+        // Re-armed (SIGHUP): primary again.
+        let p = plan(
+            &pair_prefixes(),
+            Role::Secondary,
+            None,
+            &[(&site_a, &up), (&site_b, &up)],
+            false,
+        );
+        assert_eq!(announced(&p, &a), Some((vec![COMMUNITY_PRIMARY], None)));
+    }
+
+    #[test]
+    fn maintenance_and_draining_demote_every_route_whatever_its_role() {
+        let [a, b, free] = pair_prefixes();
+        let up = health(Some(true), false, false);
+        let site_a = site("site-a", a, Role::Primary, Outcome::Withdraw);
+        let site_b = site("site-b", b, Role::Secondary, Outcome::Withdraw);
+        let drained = plan(
+            &pair_prefixes(),
+            Role::Primary,
+            None,
+            &[(&site_a, &up), (&site_b, &up)],
+            true,
+        );
+        for prefix in [a, b, free] {
+            assert_eq!(
+                announced(&drained, &prefix),
+                Some((vec![COMMUNITY_SECONDARY, GRACEFUL_SHUTDOWN], Some(1000))),
+                "{prefix}"
+            );
+        }
+        assert!(
+            drained.addresses[1].reason.starts_with(
+                "draining (graceful shutdown, 65535:0), else secondary: service site-b"
+            ),
+            "{:?}",
+            drained.addresses[1].reason
+        );
+        // Maintenance (withdraw) takes both the primary and the secondary address away.
+        let in_maintenance = health(Some(true), true, false);
+        let p = plan(
+            &pair_prefixes(),
+            Role::Primary,
+            None,
+            &[(&site_a, &in_maintenance), (&site_b, &in_maintenance)],
+            false,
+        );
+        assert_eq!(p.routes.keys().copied().collect::<Vec<_>>(), [free]);
+    }
+
+    #[test]
+    fn a_prefix_takes_its_gating_services_role_and_never_two() {
+        let p = Some(Role::Primary);
+        let s = Some(Role::Secondary);
+        assert_eq!(prefix_role(Role::Secondary, []), Role::Secondary);
+        assert_eq!(prefix_role(Role::Secondary, [None, p, None]), Role::Primary);
+        assert_eq!(prefix_role(Role::Primary, [s, s]), Role::Secondary);
+        assert_eq!(prefix_role(Role::Primary, [p, s]), Role::Secondary);
+        // A service without a role joins the one that has one: the site's role applies.
+        let [a, _, _] = pair_prefixes();
+        let site_a = site("site-a", a, Role::Primary, Outcome::Withdraw);
+        let shared = ServiceConfig::default_service();
+        let up = health(Some(true), false, false);
+        let plan_a = plan(
+            &[a],
+            Role::Secondary,
+            None,
+            &[(&shared, &up), (&site_a, &up)],
+            false,
+        );
+        assert_eq!(plan_a.routes[&a].communities, [COMMUNITY_PRIMARY]);
+        assert_eq!(
+            *plan_a.addresses[0].reason,
+            *"primary: service default is up"
+        );
     }
 }

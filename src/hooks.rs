@@ -23,8 +23,10 @@ pub struct HookEvent {
     pub previous: &'static str,
     /// How the addresses are announced now: primary, secondary, demoted or withdrawn.
     pub announce: &'static str,
-    /// The host's configured role: primary or secondary.
+    /// The service's role (its `role`, else the host's): primary or secondary.
     pub role: &'static str,
+    /// The host's configured role: primary or secondary.
+    pub host_role: &'static str,
     pub addresses: Vec<IpNet>,
 }
 
@@ -46,6 +48,7 @@ impl HookEvent {
             ("ELASTIC_ADDRESSES", join(&self.addresses)),
             ("ELASTIC_ANNOUNCE", self.announce.to_string()),
             ("ELASTIC_ROLE", self.role.to_string()),
+            ("ELASTIC_HOST_ROLE", self.host_role.to_string()),
         ]
     }
 }
@@ -103,7 +106,8 @@ mod tests {
             state: "down",
             previous: "up",
             announce: "withdrawn",
-            role: "primary",
+            role: "secondary",
+            host_role: "primary",
             addresses: vec![
                 "203.0.113.10/32".parse().unwrap(),
                 "2001:db8:100::/64".parse().unwrap(),
@@ -121,7 +125,8 @@ mod tests {
         assert!(env.contains(&("ELASTIC_STATE", "down".into())));
         assert!(env.contains(&("ELASTIC_PREVIOUS_STATE", "up".into())));
         assert!(env.contains(&("ELASTIC_ANNOUNCE", "withdrawn".into())));
-        assert!(env.contains(&("ELASTIC_ROLE", "primary".into())));
+        assert!(env.contains(&("ELASTIC_ROLE", "secondary".into())));
+        assert!(env.contains(&("ELASTIC_HOST_ROLE", "primary".into())));
     }
 
     #[test]

@@ -332,11 +332,19 @@ fn registry(snapshot: &Snapshot) -> prometheus::Result<Registry> {
         "Established sessions that carry the address.",
         &["prefix"],
     )?;
+    let address_role = gauge_vec(
+        "elastic_address_role",
+        "1, labelled with the role the address is announced with while its services are up.",
+        &["prefix", "role"],
+    )?;
     for a in snapshot.address_statuses() {
         let prefix = a.prefix.to_string();
         wanted
             .with_label_values(&[prefix.as_str()])
             .set(i64::from(a.announced));
+        address_role
+            .with_label_values(&[prefix.as_str(), a.role.as_str()])
+            .set(1);
         carried
             .with_label_values(&[prefix.as_str()])
             .set(i64_of(snapshot.announced_to(&a.prefix).len() as u64));

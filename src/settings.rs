@@ -139,6 +139,9 @@ pub fn resolve(
         .or(config.addresses.as_ref())
         .map_or(Vec::new(), |list| dedup(list.iter().map(|a| a.get())));
     let health = config.health();
+    let send56 = flags.send56.or(config.send56).unwrap_or(false);
+    config::roles::check(&health.services, send56)
+        .map_err(|conflict| UsageError::new(conflict.message))?;
     for service in &health.services {
         for spec in service.addresses.iter().flatten() {
             let covered = addresses
@@ -214,7 +217,7 @@ pub fn resolve(
     Ok(Settings {
         dcid,
         role,
-        send56: flags.send56.or(config.send56).unwrap_or(false),
+        send56,
         allifs: flags.allifs.or(config.allifs).unwrap_or(false),
         multihop_ttl: flags
             .multihop_ttl
@@ -309,9 +312,34 @@ impl Settings {
 /// in force (flags merged, defaults filled in). `elastic check-config` prints it.
 pub fn render(settings: &Settings) -> String {
     match settings.to_file() {
-        Ok(file) => config::render(&file),
+        Ok(file) => config::render(&file) + &service_roles(settings),
         Err(error) => format!("# cannot render: {error}\n"),
     }
+}
+
+/// With a per-service `role` in the file (active/active), which role each service announces its
+/// addresses with, as comments; nothing otherwise.
+fn service_roles(settings: &Settings) -> String {
+    let services = &settings.health.services;
+    if services.iter().all(|s| s.role.is_none()) {
+        return String::new();
+    }
+    let mut out = String::from("# roles per service (the host is ");
+    out += settings.role.as_str();
+    out += "):\n";
+    for service in services {
+        let whose = if service.role.is_some() {
+            "its own"
+        } else {
+            "the host's"
+        };
+        out += &format!(
+            "#   {}: {} ({whose})\n",
+            service.name,
+            service.role_or(settings.role)
+        );
+    }
+    out
 }
 
 /// Why the effective settings could not be made: the file itself, or the flags merged with it.

@@ -196,6 +196,7 @@ impl Snapshot {
             .iter()
             .map(|(prefix, attrs)| AddressStatus {
                 prefix: *prefix,
+                role: self.info.role,
                 announced: true,
                 communities: attrs.communities.as_slice().into(),
                 med: attrs.med,

@@ -1,5 +1,6 @@
 //! The test cases, grouped by what they exercise.
 
+mod active_active;
 mod announce;
 mod api;
 mod common;

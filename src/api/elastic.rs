@@ -76,6 +76,13 @@ fn session(s: &SessionStatus, snapshot: &Snapshot) -> pb::Session {
     }
 }
 
+fn pb_role(role: Role) -> pb::Role {
+    match role {
+        Role::Primary => pb::Role::Primary,
+        Role::Secondary => pb::Role::Secondary,
+    }
+}
+
 /// The whole status at the snapshot's moment.
 pub fn status(snapshot: &Snapshot) -> pb::Status {
     let info = &snapshot.info;
@@ -89,6 +96,7 @@ pub fn status(snapshot: &Snapshot) -> pb::Status {
             communities: a.communities.iter().map(|c| community(*c)).collect(),
             med: a.med,
             reason: a.reason.to_string(),
+            role: pb_role(a.role) as i32,
             announced_to: snapshot
                 .announced_to(&a.prefix)
                 .iter()

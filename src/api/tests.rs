@@ -83,6 +83,7 @@ async fn status_watch_and_maintenance_over_grpc() {
     assert_eq!(status.role, pb::Role::Secondary as i32);
     assert_eq!(status.addresses.len(), 1);
     assert_eq!(status.addresses[0].communities, ["65000:2"]);
+    assert_eq!(status.addresses[0].role, pb::Role::Secondary as i32);
     assert!(!status.all_announced, "no Established session carries it");
     assert_eq!(crate::client::status::exit_code(&status), 1);
 

@@ -250,8 +250,9 @@ pub fn render(status: &pb::Status) -> String {
         }
         let _ = writeln!(
             out,
-            "  {:<24} {:<9} {:<16} on {}/{} sessions  ({})",
+            "  {:<24} {:<9} {:<9} {:<16} on {}/{} sessions  ({})",
             a.prefix,
+            role_name(a.role),
             wanted,
             attrs,
             a.announced_to.len(),
@@ -394,6 +395,7 @@ pub fn to_json(status: &pb::Status) -> Value {
         })),
         "addresses": status.addresses.iter().map(|a| json!({
             "prefix": a.prefix,
+            "role": role_name(a.role),
             "announced": a.announced,
             "communities": a.communities,
             "med": a.med,
@@ -470,6 +472,7 @@ mod tests {
                     announced: true,
                     communities: vec!["65000:1".to_string()],
                     announced_to: vec!["2001:db8:14:34::1".to_string()],
+                    role: pb::Role::Secondary as i32,
                     ..pb::Address::default()
                 },
                 pb::Address {
@@ -489,6 +492,11 @@ mod tests {
         };
         let text = render(&status);
         assert!(text.contains("on 1/1 sessions"), "{text}");
+        // The address's own role (active/active), beside the host's.
+        assert!(
+            text.contains("203.0.113.10/32          secondary announce  65000:1"),
+            "{text}"
+        );
         assert!(text.contains("Active"), "{text}");
         assert!(text.contains("last error: connection refused"), "{text}");
         assert!(
@@ -500,6 +508,8 @@ mod tests {
         assert_eq!(json["sessions"][0]["state"], "Active");
         assert_eq!(json["addresses"][1]["announced_to"], serde_json::json!([]));
         assert_eq!(json["all_announced"], false);
+        assert_eq!(json["addresses"][0]["role"], "secondary");
+        assert_eq!(json["role"], "primary");
     }
 
     #[test]

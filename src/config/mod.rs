@@ -5,8 +5,9 @@
 //! shares with the flags, `schema.rs` the YAML shapes of a probe, a service and the hooks, and
 //! [`render`] the YAML `elastic check-config` prints. Parsing is two passes: serde reads and
 //! checks every value and mapping, locating errors by key path and line; then the checks across
-//! the file (a service naming a probe, unique service names) and the CA files https probes name
-//! run on the result, and an error is located by reading the text once more down its key path.
+//! the file (a service naming a probe, unique service names, one role per prefix) and the CA
+//! files https probes name run on the result, and an error is located by reading the text once
+//! more down its key path.
 //!
 //! Pure except [`load`], which reads the file, hands [`parse_with`] the means to read the files
 //! the config names (an https probe's `ca_file`), and reads the TCP MD5 password file it names.
@@ -30,6 +31,7 @@ use crate::bgp::md5::{self, Md5Key};
 use crate::model::RouteAttrs;
 
 mod render;
+pub mod roles;
 pub(crate) mod schema;
 pub mod values;
 
@@ -239,6 +241,9 @@ pub struct ServiceConfig {
     pub maintenance: Outcome,
     pub announce_delay: Duration,
     pub preempt: bool,
+    /// `None`: the host's role. Set, it overrides the host's role for the prefixes this service
+    /// gates (`roles::check` refuses two services that would give one prefix different roles).
+    pub role: Option<Role>,
 }
 
 impl ServiceConfig {
@@ -251,7 +256,13 @@ impl ServiceConfig {
             maintenance: Outcome::Withdraw,
             announce_delay: Duration::ZERO,
             preempt: true,
+            role: None,
         }
+    }
+
+    /// The role its addresses are announced with while it is up: its own, else the host's.
+    pub fn role_or(&self, host: Role) -> Role {
+        self.role.unwrap_or(host)
     }
 
     /// The names of the probes this service needs, in order.
@@ -412,7 +423,8 @@ fn misplaced(text: &str, path: &Path, problem: Misplaced) -> ConfigError {
     }
 }
 
-/// The checks across the file: every service's probes exist, and service names are unique.
+/// The checks across the file: every service's probes exist, service names are unique, and no
+/// prefix gets two roles.
 fn cross_check(config: &FileConfig) -> Result<(), Misplaced> {
     let key = |k: &str| Step::Key(k.to_string());
     let probe_names: Vec<&str> = config.probes.iter().map(|p| p.name.as_str()).collect();
@@ -445,7 +457,11 @@ fn cross_check(config: &FileConfig) -> Result<(), Misplaced> {
             });
         }
     }
-    Ok(())
+    // With the file's send56; `settings::resolve` checks again once the flags are merged.
+    roles::check(&config.services, config.send56.unwrap_or(false)).map_err(|conflict| Misplaced {
+        path: vec![key("services"), Step::Index(conflict.service), key("role")],
+        message: conflict.message,
+    })
 }
 
 /// Reads and checks the `ca_file` of every https probe into its trust.
@@ -629,6 +645,7 @@ impl From<RawService> for ServiceConfig {
             maintenance: outcome(raw.maintenance),
             announce_delay: raw.announce_delay.map_or(Duration::ZERO, |d| d.get()),
             preempt: raw.preempt.unwrap_or(true),
+            role: raw.role,
         }
     }
 }

@@ -134,6 +134,7 @@ fn raw_service(s: &ServiceConfig) -> Result<RawService, String> {
         maintenance: Some(outcome(&s.maintenance)),
         announce_delay: some(duration(s.announce_delay))?,
         preempt: Some(s.preempt),
+        role: s.role,
     })
 }
 

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::values::{
     AbsolutePath, Address, AnnounceDelay, Argv, Community, Count, HookTimeout, HttpStatus, HttpUrl,
-    Name, ProbeTime, TcpTarget, TlsName,
+    Name, ProbeTime, Role, TcpTarget, TlsName,
 };
 
 /// One probe: exactly one of `exec`, `shell`, `tcp` or `http`, and its timings.
@@ -57,6 +57,8 @@ pub(crate) struct RawService {
     pub maintenance: Option<RawOutcome>,
     pub announce_delay: Option<AnnounceDelay>,
     pub preempt: Option<bool>,
+    /// Overrides the host's role for the prefixes this service gates (active/active).
+    pub role: Option<Role>,
 }
 
 #[derive(Deserialize, Serialize)]

@@ -492,7 +492,7 @@ fn urls_are_split_for_the_client() {
 }
 
 /// configs/elastic-*.yaml, by name. A new example must be added here (checked below).
-const EXAMPLES: [(&str, &str); 4] = [
+const EXAMPLES: [(&str, &str); 6] = [
     (
         "elastic-minimal.yaml",
         include_str!("../../configs/elastic-minimal.yaml"),
@@ -508,6 +508,14 @@ const EXAMPLES: [(&str, &str); 4] = [
     (
         "elastic-keepalived-style.yaml",
         include_str!("../../configs/elastic-keepalived-style.yaml"),
+    ),
+    (
+        "elastic-active-a.yaml",
+        include_str!("../../configs/elastic-active-a.yaml"),
+    ),
+    (
+        "elastic-active-b.yaml",
+        include_str!("../../configs/elastic-active-b.yaml"),
     ),
 ];
 
@@ -901,4 +909,110 @@ fn a_problem_found_after_parsing_is_located_at_its_value() {
     );
     assert!(schema::locate(text, &at(vec![key("hooks")])).is_none());
     assert!(schema::locate(text, &at(vec![key("services"), Step::Index(1)])).is_none());
+}
+
+#[test]
+fn a_service_role_overrides_the_hosts_and_refuses_other_words() {
+    let c = ok(
+        "role: secondary\nservices:\n  - name: site-a\n    addresses: [203.0.113.10/32]\n    \
+         role: primary\n  - name: site-b\n    addresses: [203.0.113.11/32]\n    role: secondary\n  \
+         - name: shared\n",
+    );
+    let roles: Vec<_> = c.services.iter().map(|s| s.role).collect();
+    assert_eq!(roles, [Some(Role::Primary), Some(Role::Secondary), None]);
+    assert_eq!(c.services[2].role_or(Role::Secondary), Role::Secondary);
+    assert_eq!(c.services[0].role_or(Role::Secondary), Role::Primary);
+    // Rendered (check-config) and read back: the roles stay, an unset one stays unset.
+    let rendered = render(&c);
+    assert!(rendered.contains("role: primary"), "{rendered}");
+    assert_eq!(ok(&rendered), c, "{rendered}");
+
+    let e = err("services:\n  - name: site-a\n    role: tertiary\n");
+    assert_eq!((e.line, e.column), (Some(3), Some(11)), "{e}");
+    assert!(
+        e.message
+            .starts_with("services[0].role: unknown variant `tertiary`"),
+        "{e}"
+    );
+    assert!(
+        e.message.contains("primary") && e.message.contains("secondary"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_empty_probe_list_means_no_probe_and_a_missing_one_every_probe() {
+    let c = ok(
+        "probes:\n  web: {tcp: \"127.0.0.1:80\"}\nservices:\n  - name: none\n    \
+         probes: []\n  - name: all\n",
+    );
+    let health = c.health();
+    assert_eq!(health.services[0].probes, Some(Vec::new()));
+    assert!(health.services[0].probe_names(&health.probes).is_empty());
+    assert_eq!(health.services[1].probes, None);
+    assert_eq!(health.services[1].probe_names(&health.probes), ["web"]);
+    // No probe: the service's verdict is up at once, as with flags alone.
+    assert_eq!(crate::health::combine(std::iter::empty()), Some(true));
+    let rendered = render(&c);
+    assert!(rendered.contains("probes: []"), "{rendered}");
+    assert_eq!(ok(&rendered), c, "{rendered}");
+}
+
+#[test]
+fn the_active_active_examples_are_mirror_images() {
+    let [a, b] = [&EXAMPLES[4], &EXAMPLES[5]].map(|(name, text)| {
+        parse(&with_optional_keys(text), Path::new(name)).unwrap_or_else(|e| panic!("{e}"))
+    });
+    assert_eq!(a.addresses, b.addresses);
+    assert_eq!(
+        (a.role, b.role),
+        (Some(Role::Primary), Some(Role::Secondary))
+    );
+    let roles = |c: &FileConfig| {
+        let mut roles: Vec<(Option<Vec<IpNet>>, Option<Role>)> = c
+            .services
+            .iter()
+            .map(|s| (s.addresses.clone(), s.role))
+            .collect();
+        roles.sort_by_key(|(addresses, _)| addresses.clone());
+        roles
+    };
+    let flipped: Vec<_> = roles(&b)
+        .into_iter()
+        .map(|(addresses, role)| {
+            let other = match role {
+                Some(Role::Primary) => Role::Secondary,
+                _ => Role::Primary,
+            };
+            (addresses, Some(other))
+        })
+        .collect();
+    assert_eq!(roles(&a), flipped);
+    // Each host backs its peer up with no probe of its own: `probes: []`.
+    for c in [&a, &b] {
+        let backup = c.services.iter().find(|s| s.role == Some(Role::Secondary));
+        assert_eq!(backup.and_then(|s| s.probes.clone()), Some(Vec::new()));
+    }
+}
+
+#[test]
+fn two_roles_for_one_prefix_are_refused_where_the_second_role_is_written() {
+    let pair = "services:\n  - name: site-a\n    addresses: [203.0.113.10/32]\n    role: primary\n  \
+                - name: site-b\n    addresses: [203.0.113.11/32]\n    role: secondary\n";
+    ok(pair);
+    let e = err(&format!("{pair}  - name: all\n    role: primary\n"));
+    assert_eq!((e.line, e.column), (Some(9), Some(11)), "{e}");
+    assert!(
+        e.message.starts_with(
+            "services[2].role: services site-b (role: secondary) and all (role: primary) both \
+             gate 203.0.113.11/32"
+        ),
+        "{e}"
+    );
+    // The file's send56 widens IPv6 to the /56 both addresses are in.
+    let v6 = "services:\n  - name: a\n    addresses: [\"2001:db8:100::1\"]\n    role: primary\n  \
+              - name: b\n    addresses: [\"2001:db8:100:1::1\"]\n    role: secondary\n";
+    ok(v6);
+    let e = err(&format!("send56: true\n{v6}"));
+    assert!(e.message.contains("both gate 2001:db8:100::/56"), "{e}");
 }

@@ -20,7 +20,6 @@ use crate::config::{HealthConfig, HookConfig, ProbeConfig, ServiceConfig};
 use crate::health::{self, ProbeHealth, ServiceHealth};
 use crate::hooks::HookEvent;
 use crate::model::DesiredRoutes;
-use crate::model::Role;
 use crate::probe::ProbeReport;
 use crate::settings::Settings;
 use crate::status::{Mode, ProbeStatus};
@@ -342,17 +341,16 @@ impl Gate {
                 let service = &self.services[index];
                 let config = &service.config;
                 let (treatment, reason) = announce::treatment(config, &service.health);
+                let role = config.role_or(settings.role);
                 Transition {
                     reason,
                     event: HookEvent {
                         service: config.name.clone(),
                         state: change.to.name(),
                         previous: change.from.name(),
-                        announce: treatment.name(settings.role),
-                        role: match settings.role {
-                            Role::Primary => "primary",
-                            Role::Secondary => "secondary",
-                        },
+                        announce: treatment.name(role),
+                        role: role.as_str(),
+                        host_role: settings.role.as_str(),
                         addresses: prefixes
                             .iter()
                             .filter(|p| config.gates(p))
@@ -569,5 +567,58 @@ services:
         // Nothing changed since: nothing to publish for the probes, no transition.
         let again = gate.refresh(t0, &prefixes, &settings);
         assert!(again.probes.is_none() && again.transitions.is_empty());
+    }
+
+    #[test]
+    fn the_hook_hears_the_services_role_and_the_hosts() {
+        let mut gate = Gate::default();
+        gate.reconfigure(&health(
+            "
+services:
+  - name: site-b
+    addresses: [192.0.2.11/32]
+    probes: []
+    role: secondary
+",
+        ));
+        let settings = crate::daemon::tests::settings(&[]);
+        let prefixes: Vec<IpNet> = vec![
+            "192.0.2.10/32".parse().unwrap(),
+            "192.0.2.11/32".parse().unwrap(),
+        ];
+        // No probe: up at once, announced with the service's role.
+        let refresh = gate.refresh(crate::clock::now(), &prefixes, &settings);
+        let [transition] = refresh.transitions.as_slice() else {
+            panic!("one transition expected");
+        };
+        let event = &transition.event;
+        assert_eq!(
+            (event.state, event.announce, event.role, event.host_role),
+            ("up", "secondary", "secondary", "primary")
+        );
+        assert_eq!(event.addresses, prefixes[1..]);
+        let roles: Vec<_> = refresh.addresses.iter().map(|a| a.role).collect();
+        assert_eq!(
+            roles,
+            [crate::model::Role::Primary, crate::model::Role::Secondary]
+        );
+
+        // A reload that changes only the role keeps the service's state and applies the role.
+        gate.reconfigure(&health(
+            "
+services:
+  - name: site-b
+    addresses: [192.0.2.11/32]
+    probes: []
+    role: primary
+",
+        ));
+        let reloaded = gate.refresh(crate::clock::now(), &prefixes, &settings);
+        assert!(reloaded.transitions.is_empty(), "still up: no transition");
+        assert_eq!(reloaded.addresses[1].role, crate::model::Role::Primary);
+        assert_eq!(
+            reloaded.routes[&prefixes[1]].communities,
+            [crate::model::COMMUNITY_PRIMARY]
+        );
     }
 }

@@ -224,3 +224,36 @@ async fn only_get_metrics_is_served() {
     );
     task.abort();
 }
+
+#[test]
+fn each_address_shows_its_own_role() {
+    let status = |prefix: &str, role| crate::announce::AddressStatus {
+        prefix: prefix.parse().unwrap(),
+        role,
+        announced: true,
+        communities: Arc::from(Vec::new()),
+        med: None,
+        reason: Arc::from("up"),
+    };
+    let snapshot = Snapshot {
+        addresses: Arc::new(vec![
+            status("203.0.113.10/32", Role::Primary),
+            status("203.0.113.11/32", Role::Secondary),
+        ]),
+        ..snapshot()
+    };
+    let text = String::from_utf8(render(&snapshot)).unwrap();
+    let get = |series: &str| value(&text, series);
+    assert_eq!(
+        get("elastic_address_role{prefix=\"203.0.113.10/32\",role=\"primary\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        get("elastic_address_role{prefix=\"203.0.113.11/32\",role=\"secondary\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        get("elastic_address_role{prefix=\"203.0.113.11/32\",role=\"primary\"}"),
+        None
+    );
+}

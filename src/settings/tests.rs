@@ -324,3 +324,43 @@ fn hold_time_and_keepalive_default_to_lelastics_and_follow_each_other() {
         );
     }
 }
+
+#[test]
+fn two_roles_for_one_prefix_are_refused_at_load_naming_both_services() {
+    let pair = "services:\n  - name: site-a\n    addresses: [203.0.113.10/32]\n    role: primary\n  \
+                - name: site-b\n    addresses: [203.0.113.11/32]\n    role: secondary\n";
+    let settings = with_file(&[], &format!("{FILE}{pair}")).unwrap();
+    assert_eq!(settings.health.services[0].role, Some(Role::Primary));
+    let rendered = render(&settings);
+    assert_eq!(with_file(&[], &rendered).unwrap(), settings, "{rendered}");
+    // check-config names each service's role (FILE makes the host secondary).
+    assert!(
+        rendered.ends_with(
+            "# roles per service (the host is secondary):\n#   site-a: primary (its own)\n\
+             #   site-b: secondary (its own)\n"
+        ),
+        "{rendered}"
+    );
+    let shared = with_file(&[], &format!("{FILE}{pair}  - name: shared\n")).unwrap();
+    assert!(
+        render(&shared).contains("#   shared: secondary (the host's)\n"),
+        "{}",
+        render(&shared)
+    );
+    assert!(!render(&with_file(&[], FILE).unwrap()).contains("# roles"));
+
+    // The file alone is checked when it is read (config::parse, with the file's send56); what
+    // only the flags reveal, here: -send56 widens IPv6 to /56, where these two meet.
+    let v6 = "services:\n  - name: a\n    addresses: [\"2001:db8:100::1\"]\n    role: primary\n  \
+              - name: b\n    addresses: [\"2001:db8:100:1::1\"]\n    role: secondary\n";
+    let no_send56 = FILE.replace("send56: true", "send56: false");
+    assert!(with_file(&[], &format!("{no_send56}{v6}")).is_ok());
+    let error = with_file(&["-send56"], &format!("{no_send56}{v6}")).unwrap_err();
+    assert!(
+        error.message.starts_with(
+            "services a (role: primary) and b (role: secondary) both gate 2001:db8:100::/56"
+        ),
+        "{}",
+        error.message
+    );
+}

@@ -59,6 +59,9 @@ pub const NEIGHBOR_PATTERN: &str = "2001:db8:%d:34::%d";
 pub const VIP4: &str = "203.0.113.10";
 /// The shared IPv6 address every host puts on `lo` (announced as its /64, or /56 with -send56).
 pub const VIP6: &str = "2001:db8:100::1";
+/// A second documentation address, for tests where each host has an address of its own
+/// (active/active): on no host's `lo` unless the test puts it there.
+pub const VIP4_B: &str = "203.0.113.11";
 /// The UDP port `labnet serve` answers on.
 pub const LABNET_PORT: u16 = 7777;
 /// Where hosts' session addresses come from: host N is 2001:db8:ff:N::2, its router side ::1.
@@ -602,6 +605,40 @@ impl Lab {
             }
         }
         out
+    }
+}
+
+/// Traffic to an address other than [`VIP4`] (active/active tests).
+impl Lab {
+    /// [`Lab::start_responder`] on `address` (already on the host's `lo`), port LABNET_PORT.
+    pub fn start_responder_on(&mut self, index: usize, address: &str) -> ProcId {
+        let host = self.host(index);
+        let mut cmd = host.ns.command(&labnet_binary());
+        cmd.args([
+            "serve",
+            "--bind",
+            &format!("{address}:{LABNET_PORT}"),
+            "--name",
+            &host.label,
+        ]);
+        let name = format!("labnet-serve-{}-{address}", host.label);
+        self.spawn(&name, cmd).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Lab::probe`] to `address`:LABNET_PORT.
+    pub fn probe_to(&self, address: &str, duration: Duration) -> Result<ProbeReport, String> {
+        let client = self.client.as_ref().ok_or("lab has no client")?;
+        let out = client.exec(
+            &labnet_binary(),
+            &[
+                "probe",
+                "--target",
+                &format!("{address}:{LABNET_PORT}"),
+                "--duration-ms",
+                &duration.as_millis().to_string(),
+            ],
+        )?;
+        ProbeReport::parse(&out)
     }
 }
 
