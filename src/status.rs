@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use ipnet::IpNet;
 use tokio::sync::watch;
 
-use crate::announce::AddressStatus;
+use crate::announce::{AddressStatus, AddressVerdict, SharedVerdicts};
 use crate::bgp::session::{SessionStatus, State};
 use crate::clock;
 use crate::model::DesiredRoutes;
@@ -191,16 +191,18 @@ impl Snapshot {
         if !self.addresses.is_empty() {
             return self.addresses.as_ref().clone();
         }
-        let reason: Arc<str> = REASON_ON_INTERFACE.into();
+        let mut verdicts = SharedVerdicts::default();
         self.routes
             .iter()
             .map(|(prefix, attrs)| AddressStatus {
                 prefix: *prefix,
-                role: self.info.role,
-                announced: true,
-                communities: attrs.communities.as_slice().into(),
-                med: attrs.med,
-                reason: reason.clone(),
+                verdict: verdicts.get(AddressVerdict {
+                    role: self.info.role,
+                    announced: true,
+                    communities: attrs.communities.clone(),
+                    med: attrs.med,
+                    reason: REASON_ON_INTERFACE.to_string(),
+                }),
             })
             .collect()
     }

@@ -32,6 +32,8 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// DSCP CS6 (network control, RFC 4594), as FRR and BIRD mark their BGP traffic.
 const TRAFFIC_CLASS_CS6: u32 = 0xc0;
+/// Actions a session's queue keeps room for between bursts.
+const PENDING_KEPT: usize = 16;
 
 /// Socket settings for the session's connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,6 +208,8 @@ impl Driver {
                 Action::Event(event) => log_event(self.session.config().peer, &event),
             }
         }
+        // A burst (10,000 routes) queues thousands of actions; keep room for the usual few only.
+        pending.shrink_to(PENDING_KEPT);
     }
 
     fn on_connect_result(&mut self, result: io::Result<TcpStream>) -> Vec<Action> {

@@ -229,11 +229,13 @@ async fn only_get_metrics_is_served() {
 fn each_address_shows_its_own_role() {
     let status = |prefix: &str, role| crate::announce::AddressStatus {
         prefix: prefix.parse().unwrap(),
-        role,
-        announced: true,
-        communities: Arc::from(Vec::new()),
-        med: None,
-        reason: Arc::from("up"),
+        verdict: Arc::new(crate::announce::AddressVerdict {
+            role,
+            announced: true,
+            communities: Vec::new(),
+            med: None,
+            reason: "up".to_string(),
+        }),
     };
     let snapshot = Snapshot {
         addresses: Arc::new(vec![
