@@ -902,3 +902,108 @@ fn a_problem_found_after_parsing_is_located_at_its_value() {
     assert!(schema::locate(text, &at(vec![key("hooks")])).is_none());
     assert!(schema::locate(text, &at(vec![key("services"), Step::Index(1)])).is_none());
 }
+
+#[test]
+fn deep_flow_nesting_is_refused_before_parsing() {
+    // 20,000 levels took the parser 2.7 s (quadratic); refused unread, located at the level.
+    let deep = format!(
+        "dcid: 14\nx: {}{}\n",
+        "[".repeat(20_000),
+        "]".repeat(20_000)
+    );
+    let e = err(&deep);
+    assert_eq!(
+        (e.line, e.column),
+        (Some(2), Some(3 + MAX_FLOW_NESTING + 1))
+    );
+    assert_eq!(
+        e.message,
+        "[ and { nested deeper than 64 levels: refused unread (elastic's keys need 3)"
+    );
+    let mappings = format!("dcid: 14\nx: {}\n", "{a: ".repeat(100));
+    assert!(err(&mappings).message.starts_with("[ and { nested deeper"));
+    // Brackets in comments, quoted strings and inside words do not count.
+    let many = "[".repeat(100);
+    let text = format!(
+        "# {many}\ndcid: 14 # {many}\nneighbor_pattern: \"2001:db8:%d:34::%d\"\nprobes:\n  \
+         p:\n    shell: \"echo '{many}'\"\n  q:\n    shell: echo a{many}\n"
+    );
+    assert_eq!(ok(&text).probes.len(), 2);
+    // At the limit, the parser decides (here: an unknown key).
+    let at_limit = format!("x: {}{}\n", "[".repeat(64), "]".repeat(64));
+    assert!(err(&at_limit).message.contains("unknown field `x`"));
+}
+
+#[test]
+fn load_refuses_devices_fifos_and_huge_files() {
+    let scratch = Scratch::new("kinds");
+    let fifo = scratch.0.join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let huge = scratch.file("huge.yaml", &"#\n".repeat(600_000), 0o644);
+    for (path, why) in [
+        (
+            Path::new("/dev/zero"),
+            "not a regular file (a character device)",
+        ),
+        (fifo.as_path(), "not a regular file (a FIFO)"),
+        (scratch.0.as_path(), "not a regular file (a directory)"),
+        (huge.as_path(), "1200000 bytes, over the limit of 1 MiB"),
+    ] {
+        let e = load(path).unwrap_err();
+        assert_eq!(
+            e.message,
+            format!("cannot read: {why}"),
+            "{}",
+            path.display()
+        );
+    }
+    // A CA file is read the same way.
+    let yaml = format!(
+        "probes:\n  web:\n    http:\n      url: https://127.0.0.1/\n      ca_file: {}\n",
+        fifo.display()
+    );
+    let config = scratch.file("ca.yaml", &yaml, 0o644);
+    let e = load(&config).unwrap_err();
+    assert!(
+        e.message
+            .ends_with("cannot read: not a regular file (a FIFO)"),
+        "{e}"
+    );
+    // And the MD5 password file.
+    let yaml = format!("md5_password_file: {}\n", fifo.display());
+    let config = scratch.file("md5.yaml", &yaml, 0o644);
+    let e = load(&config).unwrap_err();
+    assert!(e.message.contains("not a regular file"), "{e}");
+}
+
+#[test]
+fn users_are_looked_up_once_at_load() {
+    let text = "probes:\n  db:\n    exec: [/bin/true]\n    user: root\n\
+                hooks:\n  on_change: [/bin/true]\n  user: root\n";
+    let daemon = Powers { euid: 0, egid: 0 };
+    let mut config = ok(text);
+    check_powers(&mut config, &daemon).unwrap();
+    let Check::Exec {
+        user: Some(user), ..
+    } = &config.probes[0].check
+    else {
+        panic!("{config:?}")
+    };
+    assert_eq!(user.account.as_ref().map(|a| a.uid), Some(0));
+    let hook_user = config.hooks.as_ref().and_then(|h| h.user.as_ref());
+    assert_eq!(
+        hook_user.and_then(|u| u.account.as_ref()).map(|a| a.gid),
+        Some(0)
+    );
+    // An unknown user is a config error at its key, not a probe that never starts.
+    let unknown = text.replacen("user: root", "user: no-such-user-elastic", 1);
+    let mut config = ok(&unknown);
+    let problem = check_powers(&mut config, &daemon).unwrap_err();
+    let e = misplaced(&unknown, Path::new(FILE), problem);
+    assert_eq!((e.line, e.column), (Some(4), Some(11)));
+    assert_eq!(
+        e.message,
+        "probes.db.user: invalid value \"no-such-user-elastic\": no user \"no-such-user-elastic\" \
+         on this system"
+    );
+}

@@ -1,0 +1,113 @@
+//! Safe to leave running: hostile files (a device, a FIFO, a huge file, deep nesting) are refused
+//! at once by `check-config` and by a reload that keeps the routes. FRR route server.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use elastic_lab::{Lab, LabSpec, RsKind, daemon_binary};
+
+use super::common::{wait_log, wait_route_from};
+
+const PREFIX: &str = "203.0.113.10/32";
+const LONG: Duration = Duration::from_secs(60);
+
+/// A config whose one probe always passes, so every address is announced.
+const HEALTHY: &str = "probes:\n  ok:\n    exec: [/bin/true]\n    interval: 200ms\n    rise: 1\n";
+
+/// A hostile file: what it is, how to make it at a path, and what the refusal must say.
+type Hostile = (&'static str, fn(&Path), &'static str);
+
+/// The hostile files, each with what the refusal must say: made at `path` (replacing what is
+/// there), so a reload of a daemon running from `path` meets them.
+fn hostile_files() -> Vec<Hostile> {
+    vec![
+        (
+            "/dev/zero",
+            |path| std::os::unix::fs::symlink("/dev/zero", path).unwrap(),
+            "not a regular file (a character device)",
+        ),
+        (
+            "a FIFO with no writer",
+            |path| {
+                nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap()
+            },
+            "not a regular file (a FIFO)",
+        ),
+        (
+            "a 2 MB file",
+            |path| fs::write(path, "# padding\n".repeat(200_000)).unwrap(),
+            "over the limit of 1 MiB",
+        ),
+        (
+            "100,000 nested [",
+            |path| {
+                let text = format!("x: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+                fs::write(path, text).unwrap()
+            },
+            "nested deeper than 64 levels",
+        ),
+    ]
+}
+
+fn replace_with(path: &Path, make: fn(&Path)) {
+    let _ = fs::remove_file(path);
+    make(path);
+}
+
+/// `elastic check-config -config PATH` under a 10 s cap: exit code, stderr and how long it took.
+fn check_config(path: &Path) -> (i32, String, Duration) {
+    let started = Instant::now();
+    let out = Command::new("timeout")
+        .args(["10", &daemon_binary(), "check-config", "-config"])
+        .arg(path)
+        .output()
+        .expect("run check-config");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        started.elapsed(),
+    )
+}
+
+#[test]
+fn hostile_config_files_are_refused_at_once_and_a_reload_keeps_the_routes() {
+    let mut lab = Lab::new(LabSpec::new(RsKind::Frr));
+    let host = lab.host(1).session_address();
+    let config = lab.dir.join("elastic.yaml");
+    for (what, make, why) in hostile_files() {
+        replace_with(&config, make);
+        let (code, stderr, took) = check_config(&config);
+        assert_eq!(code, 1, "check-config on {what}: {stderr}");
+        assert!(stderr.contains(why), "check-config on {what}: {stderr}");
+        assert!(took < Duration::from_secs(2), "{what} took {took:?}");
+    }
+
+    replace_with(&config, |path| fs::write(path, HEALTHY).unwrap());
+    let path = config.to_string_lossy().into_owned();
+    let daemon = lab.start_daemon(1, &["-primary", "-config", &path]);
+    wait_route_from(&lab, 1, PREFIX, host, LONG);
+    for (what, make, why) in hostile_files() {
+        replace_with(&config, make);
+        let asked = Instant::now();
+        lab.signal(daemon, Signal::SIGHUP);
+        wait_log(&lab, daemon, why);
+        assert!(
+            asked.elapsed() < Duration::from_secs(3),
+            "the reload with {what} took {:?}",
+            asked.elapsed()
+        );
+        assert!(lab.exit_status(daemon).is_none(), "died on {what}");
+        // The running configuration stays: still announced.
+        wait_route_from(&lab, 1, PREFIX, host, Duration::from_secs(5));
+    }
+    let log = lab.log(daemon);
+    assert_eq!(
+        log.matches("the configuration is invalid").count(),
+        hostile_files().len(),
+        "{log}"
+    );
+}
