@@ -1,5 +1,6 @@
 //! Safe to leave running: hostile files (a device, a FIFO, a huge file, deep nesting) are refused
-//! at once by `check-config` and by a reload that keeps the routes. FRR route server.
+//! at once by `check-config` and by a reload that keeps the routes; every duration past the
+//! clock's range is refused alike by `check-config` and at start. FRR route server.
 
 use std::fs;
 use std::path::Path;
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use elastic_lab::{Lab, LabSpec, RsKind, daemon_binary};
+use elastic_lab::{DCID, Lab, LabSpec, NEIGHBOR_PATTERN, RsKind, daemon_binary};
 
 use super::common::{wait_log, wait_route_from};
 
@@ -110,4 +111,62 @@ fn hostile_config_files_are_refused_at_once_and_a_reload_keeps_the_routes() {
         hostile_files().len(),
         "{log}"
     );
+}
+
+#[test]
+fn durations_past_the_clocks_range_are_refused_alike_by_check_config_and_at_start() {
+    let lab = Lab::new(LabSpec::new(RsKind::Frr));
+    let config = lab.dir.join("huge.yaml");
+    let huge = "500000000000y";
+    for (text, key, longest) in [
+        (
+            "probes:\n  p:\n    exec: [/bin/true]\n    timeout: {}\n",
+            "probes.p.timeout",
+            "24h",
+        ),
+        (
+            "probes:\n  p:\n    exec: [/bin/true]\n    interval: {}\n",
+            "probes.p.interval",
+            "24h",
+        ),
+        (
+            "probes:\n  p:\n    exec: [/bin/true]\n    fast_interval: {}\n",
+            "probes.p.fast_interval",
+            "24h",
+        ),
+        (
+            "services:\n  - name: web\n    announce_delay: {}\n",
+            "services[0].announce_delay",
+            "24h",
+        ),
+        (
+            "hooks:\n  on_change: [/bin/true]\n  timeout: {}\n",
+            "hooks.timeout",
+            "1h",
+        ),
+        ("drain_time: {}\n", "drain_time", "1h"),
+        ("maintenance_poll: {}\n", "maintenance_poll", "1h"),
+        ("hold_time: {}\n", "hold_time", "65535s"),
+        ("keepalive: {}\n", "keepalive", "65535s"),
+    ] {
+        fs::write(&config, text.replace("{}", huge)).unwrap();
+        let expected = format!("{key}: invalid value \"{huge}\": must be at most {longest}");
+        let (code, stderr, _) = check_config(&config);
+        assert_eq!(code, 1, "check-config, {key}: {stderr}");
+        assert!(stderr.contains(&expected), "check-config, {key}: {stderr}");
+        // Started for real (bounded: a daemon that accepted it would run until killed).
+        let started = lab
+            .host(1)
+            .ns
+            .command("timeout")
+            .args(["10", &daemon_binary(), "-config"])
+            .arg(&config)
+            .args(["-primary", "-dcid", &DCID.to_string()])
+            .args(["-neighborpattern", NEIGHBOR_PATTERN])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&started.stderr);
+        assert_eq!(started.status.code(), Some(1), "start, {key}: {stderr}");
+        assert!(stderr.contains(&expected), "start, {key}: {stderr}");
+    }
 }

@@ -1007,3 +1007,80 @@ fn users_are_looked_up_once_at_load() {
          on this system"
     );
 }
+
+/// Every duration key of the file: a YAML text with `{}` where the value goes, the key path the
+/// error names, the shortest and the longest accepted.
+const DURATION_KEYS: [(&str, &str, &str, &str); 9] = [
+    (
+        "probes:\n  p:\n    exec: [/bin/true]\n    interval: {}\n",
+        "probes.p.interval",
+        "10ms",
+        "24h",
+    ),
+    (
+        "probes:\n  p:\n    exec: [/bin/true]\n    interval: 24h\n    fast_interval: {}\n",
+        "probes.p.fast_interval",
+        "10ms",
+        "24h",
+    ),
+    (
+        "probes:\n  p:\n    exec: [/bin/true]\n    timeout: {}\n",
+        "probes.p.timeout",
+        "10ms",
+        "24h",
+    ),
+    (
+        "services:\n  - name: web\n    announce_delay: {}\n",
+        "services[0].announce_delay",
+        "0s",
+        "24h",
+    ),
+    ("maintenance_poll: {}\n", "maintenance_poll", "10ms", "1h"),
+    (
+        "hooks:\n  on_change: [/bin/true]\n  timeout: {}\n",
+        "hooks.timeout",
+        "10ms",
+        "1h",
+    ),
+    ("drain_time: {}\n", "drain_time", "0s", "1h"),
+    ("hold_time: {}\n", "hold_time", "0s", "65535s"),
+    ("keepalive: {}\n", "keepalive", "1s", "65535s"),
+];
+
+#[test]
+fn every_duration_key_is_bounded_so_no_deadline_can_overflow() {
+    for (template, key, shortest, longest) in DURATION_KEYS {
+        let with = |value: &str| template.replace("{}", value);
+        ok(&with(shortest));
+        ok(&with(longest));
+        // Near humantime's own limit (5.8e11 years): past the clock's (`Instant + Duration`
+        // panics at about 3e11 years), and once accepted by check-config.
+        for huge in ["500000000000y", "100y", "1y"] {
+            let e = err(&with(huge));
+            assert_eq!(
+                e.message,
+                format!("{key}: invalid value {huge:?}: must be at most {longest}"),
+                "{key} = {huge}"
+            );
+            assert!(e.line.is_some(), "{key}: {e}");
+        }
+    }
+    // Under the shortest: a probe every few nanoseconds would spin the event loop.
+    for (template, key, shortest, _) in &DURATION_KEYS[..3] {
+        let e = err(&template.replace("{}", "3ns"));
+        assert_eq!(
+            e.message,
+            format!("{key}: invalid value \"3ns\": must be at least {shortest}")
+        );
+    }
+    for (template, key, ..) in [DURATION_KEYS[4], DURATION_KEYS[5]] {
+        let e = err(&template.replace("{}", "1ms"));
+        assert_eq!(
+            e.message,
+            format!("{key}: invalid value \"1ms\": must be at least 10ms")
+        );
+    }
+    // The fast interval derived from the shortest interval is not shorter than it.
+    let c = ok("probes:\n  p:\n    exec: [/bin/true]\n    interval: 10ms\n");
+    assert_eq!(c.probes[0].fast_interval, Duration::from_millis(10));
+}
