@@ -1,5 +1,6 @@
-//! As whom the commands elastic starts (exec and shell probes, hooks) run: the `user:` the config
-//! names, looked up once, at load, never per command.
+//! What the commands elastic starts (exec and shell probes, hooks) may do: run as the `user:` the
+//! config names (looked up once, at load, never per command), and never with the daemon's own
+//! powers: no ambient capabilities and none of the variables systemd meant for the daemon alone.
 //!
 //! A leaf module: it names no other module of the crate.
 
@@ -78,8 +79,31 @@ impl RunAs {
     }
 }
 
-/// Sets `command` up to run as `user` (when given). Err when `user` was never resolved.
+/// The variables systemd passes to the daemon alone: its credentials (the MD5 secret), the
+/// notification socket, the watchdog, socket activation (`LISTEN_FDS`, `LISTEN_PID`, …).
+const DAEMON_ONLY: [&str; 4] = [
+    "CREDENTIALS_DIRECTORY",
+    "NOTIFY_SOCKET",
+    "WATCHDOG_PID",
+    "WATCHDOG_USEC",
+];
+
+/// Whether a variable of the daemon's environment is kept from its commands.
+pub fn daemon_only(name: &str) -> bool {
+    DAEMON_ONLY.contains(&name) || name.starts_with("LISTEN_")
+}
+
+/// Sets `command` up to run as `user` (when given) and without the daemon's powers: the
+/// daemon-only variables removed, and in the child, before exec, the ambient capability set
+/// cleared, so a non-root command starts with no capabilities at all (with `prctl`, which the
+/// shipped unit's system call filter allows; `capset` it does not). Err when `user` was never
+/// resolved.
 pub fn confine(command: &mut Command, user: Option<&RunAs>) -> Result<(), String> {
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(daemon_only) {
+            command.env_remove(name);
+        }
+    }
     if let Some(user) = user {
         let Some(account) = &user.account else {
             return Err(format!("user {:?} was not looked up at load", user.name));
@@ -90,7 +114,37 @@ pub fn confine(command: &mut Command, user: Option<&RunAs>) -> Result<(), String
         }
         command.env("USER", &user.name).env("HOME", &account.home);
     }
+    clear_ambient_caps_before_exec(command);
     Ok(())
+}
+
+#[allow(unsafe_code)]
+fn clear_ambient_caps_before_exec(command: &mut Command) {
+    let clear = || {
+        // SAFETY: prctl with integer arguments only; async-signal-safe (one system call).
+        let result = unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+            )
+        };
+        match result {
+            0 => Ok(()),
+            _ => match std::io::Error::last_os_error() {
+                // Kernels before 4.3 have no ambient set, so nothing to clear.
+                error if error.raw_os_error() == Some(libc::EINVAL) => Ok(()),
+                error => Err(error),
+            },
+        }
+    };
+    // SAFETY: the closure runs in the forked child before exec, makes one system call, and
+    // allocates nothing (the error path builds an io::Error from an errno only).
+    unsafe {
+        command.pre_exec(clear);
+    }
 }
 
 #[cfg(test)]
@@ -114,5 +168,21 @@ mod tests {
             .resolve(&Powers { euid: 0, egid: 0 })
             .unwrap_err();
         assert_eq!(error, "no user \"no-such-user-elastic\" on this system");
+    }
+
+    #[test]
+    fn daemon_only_variables() {
+        for name in [
+            "CREDENTIALS_DIRECTORY",
+            "NOTIFY_SOCKET",
+            "WATCHDOG_USEC",
+            "LISTEN_FDS",
+            "LISTEN_FDNAMES",
+        ] {
+            assert!(daemon_only(name), "{name}");
+        }
+        for name in ["PATH", "ELASTIC_PROBE", "LANG", "HOME"] {
+            assert!(!daemon_only(name), "{name}");
+        }
     }
 }

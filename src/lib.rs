@@ -13,7 +13,7 @@
 //! - [`config`]: the YAML file (typed model, serde schema, the value types the flags share, the
 //!   `check-config` rendering); [`probe`], [`health`], [`hooks`]: health
 //!   probes, their rise/fall state, and the commands run on service state changes; [`command`]:
-//!   as whom those commands run.
+//!   as whom those commands run, and without the daemon's powers.
 //! - [`files`]: reading configured files without blocking, bounded in size.
 //! - [`status`]: plain-data snapshots; [`systemd`]: sd_notify.
 //! - [`clock`]: the shell's one clock; `clippy.toml` forbids every other way to read time.

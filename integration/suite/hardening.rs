@@ -1,20 +1,27 @@
 //! Safe to leave running: hostile files (a device, a FIFO, a huge file, deep nesting) are refused
 //! at once by `check-config` and by a reload that keeps the routes; every duration past the
-//! clock's range is refused alike by `check-config` and at start. FRR route server.
+//! clock's range is refused alike by `check-config` and at start; and under the shipped unit's
+//! conditions without systemd (a non-root daemon holding only ambient CAP_NET_ADMIN, through
+//! `setpriv`), probes and hooks run with no capabilities and without systemd's variables. FRR
+//! route server.
 
 use std::fs;
-use std::path::Path;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use elastic_lab::{DCID, Lab, LabSpec, NEIGHBOR_PATTERN, RsKind, daemon_binary};
+use elastic_lab::{DCID, Lab, LabSpec, NEIGHBOR_PATTERN, RsKind, daemon_binary, wait_until};
 
 use super::common::{wait_log, wait_route_from};
 
 const PREFIX: &str = "203.0.113.10/32";
 const LONG: Duration = Duration::from_secs(60);
+const POLL: Duration = Duration::from_millis(200);
+/// What the shipped unit's DynamicUser is like: not root, no supplementary groups.
+const NOBODY: &str = "65534";
 
 /// A config whose one probe always passes, so every address is announced.
 const HEALTHY: &str = "probes:\n  ok:\n    exec: [/bin/true]\n    interval: 200ms\n    rise: 1\n";
@@ -111,6 +118,112 @@ fn hostile_config_files_are_refused_at_once_and_a_reload_keeps_the_routes() {
         hostile_files().len(),
         "{log}"
     );
+}
+
+/// `setpriv` as [`NOBODY`] with only CAP_NET_ADMIN, inherited and ambient, as systemd starts the
+/// shipped unit's DynamicUser, inside host 1's namespace.
+fn as_unit_user(lab: &Lab, program: &str) -> Command {
+    let mut cmd = lab.host(1).ns.command("setpriv");
+    cmd.args([
+        &format!("--reuid={NOBODY}"),
+        &format!("--regid={NOBODY}"),
+        "--clear-groups",
+        "--inh-caps=-all,+net_admin",
+        "--ambient-caps=-all,+net_admin",
+        program,
+    ]);
+    cmd
+}
+
+/// The `Cap…:` lines and the environment a command wrote, as written.
+fn capabilities_and_environment(report: &Path) -> String {
+    let r = wait_until(&format!("{} written", report.display()), LONG, POLL, || {
+        fs::read_to_string(report)
+            .ok()
+            .filter(|text| text.contains("ELASTIC_"))
+    });
+    r.unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn assert_powerless(what: &str, report: &str) {
+    for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+        let line = report
+            .lines()
+            .find(|line| line.starts_with(&format!("{set}:")))
+            .unwrap_or_else(|| panic!("{what}: no {set} in\n{report}"));
+        if set != "CapInh" {
+            assert!(line.ends_with("0000000000000000"), "{what}: {line}");
+        }
+    }
+    for name in [
+        "CREDENTIALS_DIRECTORY=",
+        "NOTIFY_SOCKET=",
+        "WATCHDOG_PID=",
+        "WATCHDOG_USEC=",
+        "LISTEN_FDS=",
+        "LISTEN_PID=",
+    ] {
+        assert!(
+            !report.lines().any(|line| line.starts_with(name)),
+            "{what} sees {name}:\n{report}"
+        );
+    }
+}
+
+#[test]
+fn under_the_units_conditions_probes_and_hooks_have_no_capabilities_nor_systemd_variables() {
+    let mut lab = Lab::new(LabSpec::new(RsKind::Frr));
+    let host = lab.host(1).session_address();
+    // A directory the non-root daemon and its commands can write to.
+    let out = lab.dir.join("out");
+    fs::create_dir(&out).unwrap();
+    fs::set_permissions(&out, fs::Permissions::from_mode(0o1777)).unwrap();
+    let probe_report = out.join("probe");
+    let hook_report = out.join("hook");
+    let report = |file: &PathBuf| {
+        format!(
+            "\"grep ^Cap /proc/self/status > {0}.tmp; env >> {0}.tmp; mv {0}.tmp {0}\"",
+            file.display()
+        )
+    };
+    let yaml = format!(
+        "probes:\n  caps:\n    shell: {}\n    interval: 200ms\n    rise: 1\n\
+         hooks:\n  on_change: [/bin/sh, -c, {}]\n",
+        report(&probe_report),
+        report(&hook_report)
+    );
+    let config = out.join("elastic.yaml");
+    fs::write(&config, &yaml).unwrap();
+
+    // The daemon itself, with the variables systemd would give it.
+    let mut cmd = as_unit_user(&lab, &daemon_binary());
+    cmd.args(["-config"])
+        .arg(&config)
+        .args(["-primary", "-dcid", &DCID.to_string()])
+        .args(["-neighborpattern", NEIGHBOR_PATTERN, "-loglevel", "debug"])
+        .envs([
+            ("CREDENTIALS_DIRECTORY", "/run/credentials/elastic.service"),
+            ("NOTIFY_SOCKET", "/run/systemd/notify-none"),
+            ("WATCHDOG_PID", "1"),
+            ("WATCHDOG_USEC", "10000000"),
+            ("LISTEN_FDS", "0"),
+            ("LISTEN_PID", "1"),
+        ]);
+    let daemon = lab
+        .spawn("daemon-unit", cmd)
+        .unwrap_or_else(|e| panic!("{e}"));
+    wait_route_from(&lab, 1, PREFIX, host, LONG);
+    let daemon_status = fs::read_to_string(format!("/proc/{}/status", lab.pid(daemon))).unwrap();
+    assert!(
+        daemon_status.contains("CapAmb:\t0000000000001000"),
+        "the daemon should hold ambient CAP_NET_ADMIN:\n{daemon_status}"
+    );
+    let probe = capabilities_and_environment(&probe_report);
+    assert!(probe.contains("ELASTIC_PROBE=caps"), "{probe}");
+    assert_powerless("the probe", &probe);
+    let hook = capabilities_and_environment(&hook_report);
+    assert!(hook.contains("ELASTIC_SERVICE="), "{hook}");
+    assert_powerless("the hook", &hook);
 }
 
 #[test]
