@@ -1,6 +1,7 @@
 //! What the commands elastic starts (exec and shell probes, hooks) may do: run as the `user:` the
-//! config names (looked up once, at load, never per command), and never with the daemon's own
-//! powers: no ambient capabilities and none of the variables systemd meant for the daemon alone.
+//! config names (looked up once, at load, and refused there when the daemon cannot switch to it),
+//! and never with the daemon's own powers: no ambient capabilities and none of the variables
+//! systemd meant for the daemon alone.
 //!
 //! A leaf module: it names no other module of the crate.
 
@@ -42,25 +43,58 @@ impl From<&str> for RunAs {
     }
 }
 
-/// Who the daemon runs as, read once per load.
+/// The capabilities that decide what the daemon can do for its commands (bits of `CapEff`).
+const CAP_CHOWN: u32 = 0;
+const CAP_SETGID: u32 = 6;
+const CAP_SETUID: u32 = 7;
+
+/// Who the daemon runs as and what it may do, read once per load.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Powers {
     pub euid: u32,
     pub egid: u32,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+    /// The effective capability set, as `/proc/self/status` shows it.
+    pub effective: u64,
 }
 
 impl Powers {
     /// The calling process's.
     pub fn current() -> Powers {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
         Powers {
             euid: nix::unistd::geteuid().as_raw(),
             egid: nix::unistd::getegid().as_raw(),
+            groups: nix::unistd::getgroups()
+                .map(|groups| groups.into_iter().map(|g| g.as_raw()).collect())
+                .unwrap_or_default(),
+            effective: effective_caps(&status),
         }
+    }
+
+    fn has(&self, cap: u32) -> bool {
+        self.effective & (1 << cap) != 0
+    }
+
+    /// Whether a file can be given to group `gid`: with CAP_CHOWN, or as one of its members.
+    pub fn can_chown_to(&self, gid: u32) -> bool {
+        self.has(CAP_CHOWN) || self.egid == gid || self.groups.contains(&gid)
     }
 }
 
+/// `CapEff:` of a `/proc/PID/status` text; 0 when absent.
+fn effective_caps(status: &str) -> u64 {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .unwrap_or(0)
+}
+
 impl RunAs {
-    /// Looks the account up (NSS: files, LDAP, sssd, so never on the event loop).
+    /// Looks the account up (NSS: files, LDAP, sssd, so never on the event loop) and checks that
+    /// a daemon with `powers` can run commands as it.
     pub fn resolve(&mut self, powers: &Powers) -> Result<(), String> {
         let account = match nix::unistd::User::from_name(&self.name) {
             Ok(Some(account)) => account,
@@ -69,6 +103,14 @@ impl RunAs {
         };
         let (uid, gid) = (account.uid.as_raw(), account.gid.as_raw());
         let switch = (uid, gid) != (powers.euid, powers.egid);
+        if switch && !(powers.has(CAP_SETUID) && powers.has(CAP_SETGID)) {
+            return Err(format!(
+                "elastic runs as uid {} without CAP_SETUID and CAP_SETGID, so it cannot run \
+                 commands as {:?} (a systemd DynamicUser, as the shipped unit uses, never can): \
+                 remove user: (commands then run as elastic's own user), or run elastic as root",
+                powers.euid, self.name
+            ));
+        }
         self.account = Some(Account {
             uid,
             gid,
@@ -152,20 +194,67 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_user_is_looked_up_once_and_switched_to_unless_it_is_the_daemon_itself() {
-        let mut user = RunAs::from("root");
-        // The daemon's own account needs no switch.
-        user.resolve(&Powers { euid: 0, egid: 0 }).unwrap();
-        let account = user.account.clone().unwrap();
-        assert_eq!((account.uid, account.gid, account.switch), (0, 0, false));
-        user.resolve(&Powers {
+    fn the_effective_set_is_read_from_the_status_text() {
+        let status = "Name:\telastic\nCapInh:\t0000000000001000\nCapEff:\t00000000000010c1\n";
+        let powers = Powers {
+            euid: 1000,
+            egid: 1000,
+            groups: vec![4],
+            effective: effective_caps(status),
+        };
+        assert!(powers.has(CAP_CHOWN) && powers.has(CAP_SETGID) && powers.has(CAP_SETUID));
+        assert!(!powers.has(12 + 1));
+        assert_eq!(effective_caps("Name:\tx\n"), 0);
+    }
+
+    #[test]
+    fn a_group_needs_chown_or_membership() {
+        let powers = Powers {
+            euid: 1000,
+            egid: 1000,
+            groups: vec![4],
+            effective: 1 << 12,
+        };
+        assert!(powers.can_chown_to(1000) && powers.can_chown_to(4));
+        assert!(!powers.can_chown_to(0));
+        let root = Powers {
+            effective: 1 << CAP_CHOWN,
+            ..powers
+        };
+        assert!(root.can_chown_to(0));
+    }
+
+    #[test]
+    fn user_needs_setuid_and_setgid_unless_it_is_the_daemon_itself() {
+        let without = Powers {
             euid: 4242,
             egid: 4242,
-        })
-        .unwrap();
+            groups: Vec::new(),
+            effective: 1 << 12,
+        };
+        let mut user = RunAs::from("root");
+        let error = user.resolve(&without).unwrap_err();
+        assert!(
+            error.starts_with("elastic runs as uid 4242 without CAP_SETUID and CAP_SETGID"),
+            "{error}"
+        );
+        assert_eq!(user.account, None);
+        // The daemon's own account needs no switch.
+        let itself = Powers {
+            euid: 0,
+            egid: 0,
+            ..without.clone()
+        };
+        user.resolve(&itself).unwrap();
+        assert!(!user.account.as_ref().unwrap().switch);
+        let able = Powers {
+            effective: (1 << CAP_SETUID) | (1 << CAP_SETGID),
+            ..without
+        };
+        user.resolve(&able).unwrap();
         assert!(user.account.as_ref().unwrap().switch);
         let error = RunAs::from("no-such-user-elastic")
-            .resolve(&Powers { euid: 0, egid: 0 })
+            .resolve(&able)
             .unwrap_err();
         assert_eq!(error, "no user \"no-such-user-elastic\" on this system");
     }

@@ -24,6 +24,13 @@ pub enum ControlError {
     InUse { path: PathBuf },
     #[error("control_socket_group {group}: no such group")]
     NoGroup { group: String },
+    /// Refused at load already when elastic lacks CAP_CHOWN and the group; this is what is left
+    /// (a system call filter answering EPERM, a file system that refuses).
+    #[error(
+        "control_socket_group {group}: cannot give the socket to the group: {error} (elastic \
+         needs CAP_CHOWN or membership of the group)"
+    )]
+    Chown { group: String, error: io::Error },
 }
 
 /// Creates the socket at `path` with mode 0600, or 0660 owned by `group`. A stale socket left by
@@ -66,7 +73,13 @@ pub fn bind(path: &Path, group: Option<&str>) -> Result<UnixListener, ControlErr
     nix::sys::stat::umask(previous);
     let listener = bound.map_err(io_error)?;
     let mode = if let Some(gid) = gid {
-        std::os::unix::fs::chown(path, None, Some(gid)).map_err(io_error)?;
+        if let Err(error) = std::os::unix::fs::chown(path, None, Some(gid)) {
+            let _ = std::fs::remove_file(path);
+            return Err(ControlError::Chown {
+                group: group.unwrap_or_default().to_string(),
+                error,
+            });
+        }
         0o660
     } else {
         0o600

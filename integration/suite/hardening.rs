@@ -1,9 +1,8 @@
 //! Safe to leave running: hostile files (a device, a FIFO, a huge file, deep nesting) are refused
-//! at once by `check-config` and by a reload that keeps the routes; every duration past the
-//! clock's range is refused alike by `check-config` and at start; and under the shipped unit's
+//! at once by `check-config` and by a reload that keeps the routes; and under the shipped unit's
 //! conditions without systemd (a non-root daemon holding only ambient CAP_NET_ADMIN, through
-//! `setpriv`), probes and hooks run with no capabilities and without systemd's variables. FRR
-//! route server.
+//! `setpriv`), probes and hooks run with no capabilities and without systemd's variables, while
+//! `user:` and `control_socket_group` are refused at load with the reason. FRR route server.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -171,7 +170,7 @@ fn assert_powerless(what: &str, report: &str) {
 }
 
 #[test]
-fn under_the_units_conditions_probes_and_hooks_have_no_capabilities_nor_systemd_variables() {
+fn under_the_units_conditions_commands_have_no_powers_and_user_and_group_are_refused() {
     let mut lab = Lab::new(LabSpec::new(RsKind::Frr));
     let host = lab.host(1).session_address();
     // A directory the non-root daemon and its commands can write to.
@@ -194,6 +193,60 @@ fn under_the_units_conditions_probes_and_hooks_have_no_capabilities_nor_systemd_
     );
     let config = out.join("elastic.yaml");
     fs::write(&config, &yaml).unwrap();
+
+    // What the shipped unit cannot do is refused at load, saying why.
+    for (extra, key, why) in [
+        (
+            "    user: root\n",
+            "probes.caps.user",
+            "without CAP_SETUID and CAP_SETGID",
+        ),
+        (
+            "  user: root\n",
+            "hooks.user",
+            "without CAP_SETUID and CAP_SETGID",
+        ),
+        (
+            "control_socket: /tmp/el-hardening.sock\ncontrol_socket_group: root\n",
+            "control_socket_group",
+            "without CAP_CHOWN and is not in group \"root\"",
+        ),
+    ] {
+        let text = match key {
+            "probes.caps.user" => yaml.replace("    rise: 1\n", &format!("    rise: 1\n{extra}")),
+            "hooks.user" => format!("{yaml}{extra}"),
+            _ => format!("{extra}{yaml}"),
+        };
+        let refused = out.join("refused.yaml");
+        fs::write(&refused, text).unwrap();
+        let answer = as_unit_user(&lab, &daemon_binary())
+            .args(["check-config", "-config"])
+            .arg(&refused)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&answer.stderr);
+        assert_eq!(answer.status.code(), Some(1), "{key}: {stderr}");
+        let expected = format!("{key}: invalid value \"root\": elastic runs as uid {NOBODY}");
+        assert!(
+            stderr.contains(&expected) && stderr.contains(why),
+            "{key}: {stderr}"
+        );
+        // Started for real, it stops the same way before binding anything (bounded: a daemon
+        // that accepted it would run until killed).
+        let started = as_unit_user(&lab, "timeout")
+            .args(["10", &daemon_binary(), "-config"])
+            .arg(&refused)
+            .args(["-primary", "-dcid", &DCID.to_string()])
+            .args(["-neighborpattern", NEIGHBOR_PATTERN])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&started.stderr);
+        assert_eq!(started.status.code(), Some(1), "start, {key}: {stderr}");
+        assert!(
+            stderr.contains(&expected) && stderr.contains(why),
+            "start, {key}: {stderr}"
+        );
+    }
 
     // The daemon itself, with the variables systemd would give it.
     let mut cmd = as_unit_user(&lab, &daemon_binary());
@@ -224,6 +277,15 @@ fn under_the_units_conditions_probes_and_hooks_have_no_capabilities_nor_systemd_
     let hook = capabilities_and_environment(&hook_report);
     assert!(hook.contains("ELASTIC_SERVICE="), "{hook}");
     assert_powerless("the hook", &hook);
+
+    // A reload asking for another user is refused with the reason; the daemon keeps running
+    // and announcing.
+    let with_user = yaml.replace("    rise: 1\n", "    rise: 1\n    user: root\n");
+    fs::write(&config, with_user).unwrap();
+    lab.signal(daemon, Signal::SIGHUP);
+    wait_log(&lab, daemon, "without CAP_SETUID and CAP_SETGID");
+    assert!(lab.exit_status(daemon).is_none(), "{}", lab.log(daemon));
+    wait_route_from(&lab, 1, PREFIX, host, Duration::from_secs(5));
 }
 
 #[test]

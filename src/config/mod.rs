@@ -10,7 +10,7 @@
 //!
 //! Pure except [`load`], which reads the file, hands [`parse_with`] the means to read the files
 //! the config names (an https probe's `ca_file`), reads the TCP MD5 password file it names, and
-//! looks up the `user:` accounts (once, here, never per command).
+//! looks up the `user:` accounts and the control socket's group (once, here, never per command).
 //! Every file is read through [`crate::files`]: never blocking, regular files only, bounded
 //! ([`files::CONFIG_LIMIT`]). The keys are documented in the README ("Configuration file").
 
@@ -329,8 +329,9 @@ pub type ReadFile = Rc<dyn Fn(&Path) -> io::Result<Vec<u8>>>;
 
 /// Reads and parses the file at `path` and the CA files it names, then reads the TCP MD5
 /// password file it names (a refused password file makes the whole configuration invalid, at
-/// start and on reload), and looks up the `user:` accounts. Does IO that may take a while (NSS
-/// lookups): never call it on the event loop.
+/// start and on reload), and checks that this process can do what the file asks of it: run
+/// commands as their `user:`, give the control socket to its group. Does IO that may take a
+/// while (NSS lookups): never call it on the event loop.
 pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
     let unreadable = |message: String| ConfigError {
         file: path.to_path_buf(),
@@ -365,8 +366,9 @@ pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
     Ok(config)
 }
 
-/// Resolves every `user:`, so a command never waits on a lookup (and an unknown user is a
-/// config error, not a probe that never starts).
+/// Resolves every `user:` (refused when this process cannot switch to it), and checks that the
+/// control socket can be given to `control_socket_group`: refused here, with the reason, rather
+/// than failing later.
 fn check_powers(config: &mut FileConfig, powers: &Powers) -> Result<(), Misplaced> {
     let at = |keys: &[&str], message: String| Misplaced {
         path: keys.iter().map(|key| Step::Key(key.to_string())).collect(),
@@ -392,6 +394,24 @@ fn check_powers(config: &mut FileConfig, powers: &Powers) -> Result<(), Misplace
                 format!("invalid value {:?}: {why}", user.name),
             )
         })?;
+    }
+    if let Some(group) = &config.control_socket_group {
+        let name = group.get();
+        // An unknown group is reported when the socket is made.
+        if let Ok(Some(found)) = nix::unistd::Group::from_name(name)
+            && !powers.can_chown_to(found.gid.as_raw())
+        {
+            return Err(at(
+                &["control_socket_group"],
+                format!(
+                    "invalid value {name:?}: elastic runs as uid {} without CAP_CHOWN and is \
+                     not in group {name:?}, so it cannot give the control socket to it: add \
+                     the group to elastic's supplementary groups (SupplementaryGroups= under \
+                     systemd), or remove control_socket_group",
+                    powers.euid
+                ),
+            ));
+        }
     }
     Ok(())
 }

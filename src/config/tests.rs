@@ -977,10 +977,82 @@ fn load_refuses_devices_fifos_and_huge_files() {
 }
 
 #[test]
+fn user_and_control_socket_group_are_checked_against_what_elastic_may_do() {
+    let text = "control_socket: /run/elastic/control.sock\ncontrol_socket_group: root\n\
+                probes:\n  db:\n    exec: [/bin/true]\n    user: root\n\
+                hooks:\n  on_change: [/bin/true]\n  user: root\n";
+    // Non-root, holding only CAP_NET_ADMIN: what the shipped unit's DynamicUser holds.
+    let unit = Powers {
+        euid: 61000,
+        egid: 61000,
+        groups: Vec::new(),
+        effective: 1 << 12,
+    };
+    let refused = |text: &str| {
+        let mut config = ok(text);
+        let problem = check_powers(&mut config, &unit).unwrap_err();
+        misplaced(text, Path::new(FILE), problem)
+    };
+    let e = refused(text);
+    assert_eq!((e.line, e.column), (Some(6), Some(11)));
+    assert!(
+        e.message.starts_with(
+            "probes.db.user: invalid value \"root\": elastic runs as uid 61000 without \
+             CAP_SETUID and CAP_SETGID, so it cannot run commands as \"root\""
+        ),
+        "{e}"
+    );
+    let no_probe_user = text.replace("    user: root\n", "");
+    let e = refused(&no_probe_user);
+    assert!(
+        e.message
+            .starts_with("hooks.user: invalid value \"root\": elastic runs as uid 61000"),
+        "{e}"
+    );
+    let only_group = no_probe_user.replace("  user: root\n", "");
+    let e = refused(&only_group);
+    assert_eq!(e.line, Some(2));
+    assert!(
+        e.message.starts_with(
+            "control_socket_group: invalid value \"root\": elastic runs as uid 61000 without \
+             CAP_CHOWN and is not in group \"root\""
+        ),
+        "{e}"
+    );
+    // In the group: allowed. As root: the users resolve, once, here.
+    let member = Powers {
+        groups: vec![0],
+        ..unit.clone()
+    };
+    check_powers(&mut ok(&only_group), &member).unwrap();
+    let root = Powers {
+        euid: 0,
+        egid: 0,
+        groups: Vec::new(),
+        effective: u64::MAX >> 23,
+    };
+    let mut config = ok(text);
+    check_powers(&mut config, &root).unwrap();
+    let Check::Exec {
+        user: Some(user), ..
+    } = &config.probes[0].check
+    else {
+        panic!("{config:?}")
+    };
+    assert_eq!(user.account.as_ref().map(|a| a.uid), Some(0));
+}
+
+#[test]
 fn users_are_looked_up_once_at_load() {
     let text = "probes:\n  db:\n    exec: [/bin/true]\n    user: root\n\
                 hooks:\n  on_change: [/bin/true]\n  user: root\n";
-    let daemon = Powers { euid: 0, egid: 0 };
+    // Root, whatever its capabilities: root's own account needs no switch.
+    let daemon = Powers {
+        euid: 0,
+        egid: 0,
+        groups: Vec::new(),
+        effective: 0,
+    };
     let mut config = ok(text);
     check_powers(&mut config, &daemon).unwrap();
     let Check::Exec {
