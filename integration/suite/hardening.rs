@@ -2,7 +2,8 @@
 //! at once by `check-config` and by a reload that keeps the routes; and under the shipped unit's
 //! conditions without systemd (a non-root daemon holding only ambient CAP_NET_ADMIN, through
 //! `setpriv`), probes and hooks run with no capabilities and without systemd's variables, while
-//! `user:` and `control_socket_group` are refused at load with the reason. FRR route server.
+//! `user:` and `control_socket_group` are refused at load with the reason; a `chown` refused all
+//! the same leaves the daemon running with a private socket. FRR route server.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -344,4 +345,32 @@ fn durations_past_the_clocks_range_are_refused_alike_by_check_config_and_at_star
         assert_eq!(started.status.code(), Some(1), "start, {key}: {stderr}");
         assert!(stderr.contains(&expected), "start, {key}: {stderr}");
     }
+}
+
+#[test]
+fn a_control_socket_group_that_chown_refuses_leaves_the_daemon_running_with_a_private_socket() {
+    let mut lab = Lab::new(LabSpec::new(RsKind::Frr));
+    let host = lab.host(1).session_address();
+    let socket = lab.dir.join("control.sock");
+    let config = lab.dir.join("elastic.yaml");
+    // `adm` is not mapped into the daemon's user namespace, so chown fails (EINVAL) although the
+    // daemon holds CAP_CHOWN there and passes the load check: as under a filter answering EPERM.
+    let yaml = format!(
+        "control_socket: {}\ncontrol_socket_group: adm\n{HEALTHY}",
+        socket.display()
+    );
+    fs::write(&config, yaml).unwrap();
+    let mut cmd = lab.host(1).ns.command("unshare");
+    cmd.args(["--user", "--map-root-user", &daemon_binary(), "-config"])
+        .arg(&config)
+        .args(["-primary", "-dcid", &DCID.to_string()])
+        .args(["-neighborpattern", NEIGHBOR_PATTERN, "-loglevel", "debug"]);
+    let daemon = lab
+        .spawn("daemon-userns", cmd)
+        .unwrap_or_else(|e| panic!("{e}"));
+    wait_log(&lab, daemon, "the socket stays private (0600)");
+    wait_route_from(&lab, 1, PREFIX, host, LONG);
+    assert!(lab.exit_status(daemon).is_none(), "{}", lab.log(daemon));
+    let mode = fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
 }
