@@ -65,14 +65,34 @@ pub fn bind(path: &Path, group: Option<&str>) -> Result<UnixListener, ControlErr
     let bound = UnixListener::bind(path);
     nix::sys::stat::umask(previous);
     let listener = bound.map_err(io_error)?;
-    let mode = if let Some(gid) = gid {
-        std::os::unix::fs::chown(path, None, Some(gid)).map_err(io_error)?;
-        0o660
-    } else {
-        0o600
+    let mode = match gid.map(|gid| give_to_group(path, gid)) {
+        None => 0o600,
+        Some(Ok(())) => 0o660,
+        // Refused at load when elastic lacks both CAP_CHOWN and the group. What is left (a system
+        // call filter answering EPERM, a file system saying no) must not stop the daemon.
+        Some(Err(error)) => {
+            tracing::error!(
+                group = group.unwrap_or_default(),
+                %error,
+                "control_socket_group: cannot give the control socket to the group (elastic needs \
+                 CAP_CHOWN or the group, and chown allowed by its system call filter); the socket \
+                 stays private (0600)"
+            );
+            0o600
+        }
     };
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io_error)?;
     Ok(listener)
+}
+
+/// Gives the socket file to group `gid`, unless it is the group's already (created in a
+/// set-group-ID directory), which needs no `chown`.
+fn give_to_group(path: &Path, gid: u32) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata(path)?.gid() == gid {
+        return Ok(());
+    }
+    std::os::unix::fs::chown(path, None, Some(gid))
 }
 
 /// Removes the socket file on stop (only if it is still a socket).

@@ -75,7 +75,7 @@ impl Hooks {
                 let mut argv = config.argv.clone();
                 argv.extend(event.args());
                 let run =
-                    run_command(&argv, config.user.as_deref(), &event.env(), config.timeout).await;
+                    run_command(&argv, config.user.as_ref(), &event.env(), config.timeout).await;
                 if run.success() {
                     info!(service = event.service, state = event.state, result = %run.describe(), "hook ran");
                 } else {

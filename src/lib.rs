@@ -12,7 +12,9 @@
 //!   reload, graceful shutdown, orderly stop.
 //! - [`config`]: the YAML file (typed model, serde schema, the value types the flags share, the
 //!   `check-config` rendering); [`probe`], [`health`], [`hooks`]: health
-//!   probes, their rise/fall state, and the commands run on service state changes.
+//!   probes, their rise/fall state, and the commands run on service state changes; [`command`]:
+//!   as whom those commands run, and without the daemon's powers.
+//! - [`files`]: reading configured files without blocking, bounded in size.
 //! - [`status`]: plain-data snapshots; [`systemd`]: sd_notify; [`memory`]: freed heap back to the
 //!   kernel after a burst.
 //! - [`clock`]: the shell's one clock; `clippy.toml` forbids every other way to read time.
@@ -31,9 +33,11 @@ pub mod bgp;
 pub mod cli;
 pub mod client;
 pub(crate) mod clock;
+pub(crate) mod command;
 pub mod config;
 pub(crate) mod control;
 pub mod daemon;
+pub(crate) mod files;
 pub(crate) mod health;
 pub(crate) mod hooks;
 pub mod logging;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
-use nix::unistd::{Pid, User};
+use nix::unistd::Pid;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::Command;
@@ -120,7 +120,7 @@ pub async fn run_check(
     match check {
         Check::Exec { argv, user } => {
             let env = [("ELASTIC_PROBE", probe.to_string())];
-            let run = run_command(argv, user.as_deref(), &env, timeout).await;
+            let run = run_command(argv, user.as_ref(), &env, timeout).await;
             (run.success(), run.describe())
         }
         Check::Tcp { address } => {
@@ -302,11 +302,11 @@ fn truncate(text: &str, max: usize) -> &str {
 }
 
 /// Runs `argv` (never through a shell) in its own process group with stdin closed, as `user`
-/// when given, with `env` added. Past `timeout` the whole group gets SIGKILL; so do leftovers
+/// when given, with `env` added and none of the daemon's powers ([`crate::command::confine`]). Past `timeout` the whole group gets SIGKILL; so do leftovers
 /// after the command itself exited, so a check cannot leave processes behind.
 pub async fn run_command(
     argv: &[String],
-    user: Option<&str>,
+    user: Option<&crate::command::RunAs>,
     env: &[(&str, String)],
     timeout: Duration,
 ) -> CommandRun {
@@ -326,19 +326,9 @@ pub async fn run_command(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    if let Some(name) = user {
-        match User::from_name(name) {
-            // std drops root's supplementary groups when it switches uid.
-            Ok(Some(account)) => {
-                command
-                    .uid(account.uid.as_raw())
-                    .gid(account.gid.as_raw())
-                    .env("USER", &account.name)
-                    .env("HOME", &account.dir);
-            }
-            Ok(None) => return not_started(format!("no user {name:?}")),
-            Err(error) => return not_started(format!("cannot look up user {name:?}: {error}")),
-        }
+    // As `user` (resolved at load), without the daemon's capabilities and systemd variables.
+    if let Err(why) = crate::command::confine(&mut command, user) {
+        return not_started(why);
     }
     let mut child = match command.spawn() {
         Ok(child) => child,

@@ -6,6 +6,7 @@ mod api;
 mod common;
 mod fail_safe;
 mod failover;
+mod hardening;
 mod health;
 mod hostile;
 mod lifecycle;

@@ -160,11 +160,14 @@ pub fn read_key(source: &KeySource, credentials_dir: Option<&Path>) -> Result<Md
         path: path.clone(),
         error: error.to_string(),
     };
-    let file = std::fs::File::open(&path).map_err(unreadable)?;
-    let metadata = file.metadata().map_err(unreadable)?;
-    if !metadata.is_file() {
-        return Err(KeyError::NotAFile { path });
-    }
+    // Never blocks on a FIFO; anything but a regular file is refused.
+    let (file, metadata) = match crate::files::open_regular(&path) {
+        Ok(opened) => opened,
+        Err(error) if error.kind() == std::io::ErrorKind::InvalidInput => {
+            return Err(KeyError::NotAFile { path });
+        }
+        Err(error) => return Err(unreadable(error)),
+    };
     check_mode(&path, metadata.permissions().mode())?;
     // Two bytes more than the longest key: room for "\r\n", and enough to tell "too long".
     let mut contents = Vec::with_capacity(MAX_KEY_LEN + 3);

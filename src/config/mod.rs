@@ -10,8 +10,10 @@
 //! more down its key path.
 //!
 //! Pure except [`load`], which reads the file, hands [`parse_with`] the means to read the files
-//! the config names (an https probe's `ca_file`), and reads the TCP MD5 password file it names.
-//! The keys are documented in the README ("Configuration file").
+//! the config names (an https probe's `ca_file`), reads the TCP MD5 password file it names, and
+//! looks up the `user:` accounts and the control socket's group (once, here, never per command).
+//! Every file is read through [`crate::files`]: never blocking, regular files only, bounded
+//! ([`files::CONFIG_LIMIT`]). The keys are documented in the README ("Configuration file").
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -28,6 +30,8 @@ use rustls::pki_types::pem::PemObject;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::bgp::md5::{self, Md5Key};
+use crate::command::{Powers, RunAs};
+use crate::files;
 use crate::model::RouteAttrs;
 
 mod render;
@@ -191,7 +195,7 @@ pub enum Check {
     /// Exit status 0 passes. `shell` in the file becomes `["/bin/sh", "-c", script]`.
     Exec {
         argv: Vec<String>,
-        user: Option<String>,
+        user: Option<RunAs>,
     },
     /// A TCP connect that completes passes.
     Tcp { address: SocketAddr },
@@ -306,7 +310,7 @@ pub struct HookConfig {
     /// The command; the state, the service and the addresses are appended as arguments.
     pub argv: Vec<String>,
     pub timeout: Duration,
-    pub user: Option<String>,
+    pub user: Option<RunAs>,
 }
 
 /// A config file problem, located.
@@ -336,15 +340,22 @@ pub type ReadFile = Rc<dyn Fn(&Path) -> io::Result<Vec<u8>>>;
 
 /// Reads and parses the file at `path` and the CA files it names, then reads the TCP MD5
 /// password file it names (a refused password file makes the whole configuration invalid, at
-/// start and on reload).
+/// start and on reload), and checks that this process can do what the file asks of it: run
+/// commands as their `user:`, give the control socket to its group. Does IO that may take a
+/// while (NSS lookups): never call it on the event loop.
 pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
+    let unreadable = |message: String| ConfigError {
         file: path.to_path_buf(),
         line: None,
         column: None,
-        message: format!("cannot read: {error}"),
-    })?;
-    let mut config = parse_with(&text, path, Rc::new(|file: &Path| std::fs::read(file)))?;
+        message,
+    };
+    let bytes = files::read_limited(path, files::CONFIG_LIMIT)
+        .map_err(|error| unreadable(format!("cannot read: {error}")))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| unreadable("cannot read: not UTF-8 text".to_string()))?;
+    let read_ca = |file: &Path| files::read_limited(file, files::CA_FILE_LIMIT);
+    let mut config = parse_with(&text, path, Rc::new(read_ca))?;
     if let Some(source) = &config.md5_password_file {
         let password = md5::read_configured_key(source.source()).map_err(|error| {
             // Point at the key (a top-level key starts its line).
@@ -361,7 +372,59 @@ pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
         })?;
         config.md5_key = Some(password.key);
     }
+    check_powers(&mut config, &Powers::current())
+        .map_err(|problem| misplaced(&text, path, problem))?;
     Ok(config)
+}
+
+/// Resolves every `user:` (refused when this process cannot switch to it), and checks that the
+/// control socket can be given to `control_socket_group`: refused here, with the reason, rather
+/// than failing later.
+fn check_powers(config: &mut FileConfig, powers: &Powers) -> Result<(), Misplaced> {
+    let at = |keys: &[&str], message: String| Misplaced {
+        path: keys.iter().map(|key| Step::Key(key.to_string())).collect(),
+        message,
+    };
+    for ProbeConfig { name, check, .. } in &mut config.probes {
+        if let Check::Exec {
+            user: Some(user), ..
+        } = check
+        {
+            user.resolve(powers).map_err(|why| {
+                at(
+                    &["probes", name, "user"],
+                    format!("invalid value {:?}: {why}", user.name),
+                )
+            })?;
+        }
+    }
+    if let Some(user) = config.hooks.as_mut().and_then(|hooks| hooks.user.as_mut()) {
+        user.resolve(powers).map_err(|why| {
+            at(
+                &["hooks", "user"],
+                format!("invalid value {:?}: {why}", user.name),
+            )
+        })?;
+    }
+    if let Some(group) = &config.control_socket_group {
+        let name = group.get();
+        // An unknown group is reported when the socket is made.
+        if let Ok(Some(found)) = nix::unistd::Group::from_name(name)
+            && !powers.can_chown_to(found.gid.as_raw())
+        {
+            return Err(at(
+                &["control_socket_group"],
+                format!(
+                    "invalid value {name:?}: elastic runs as uid {} without CAP_CHOWN and is \
+                     not in group {name:?}, so it cannot give the control socket to it: add \
+                     the group to elastic's supplementary groups (SupplementaryGroups= under \
+                     systemd), or remove control_socket_group",
+                    powers.euid
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Parses the text of the file at `path` (the path only labels errors). Reads nothing: a
@@ -379,6 +442,17 @@ pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
 /// [`parse`], with `read_file` reading the files the text names.
 pub fn parse_with(text: &str, path: &Path, read_file: ReadFile) -> Result<FileConfig, ConfigError> {
     let located = |error| located(path, error);
+    if let Some((line, column)) = too_deep(text) {
+        return Err(ConfigError {
+            file: path.to_path_buf(),
+            line: Some(line),
+            column: Some(column),
+            message: format!(
+                "[ and {{ nested deeper than {MAX_FLOW_NESTING} levels: refused unread \
+                 (elastic's keys need 3)"
+            ),
+        });
+    }
     // The syntax first: read straight into RawFile, `dcid: [` would be reported as a type error
     // at the bracket rather than as the syntax error it is. An empty file sets nothing.
     let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(located)?;
@@ -392,6 +466,55 @@ pub fn parse_with(text: &str, path: &Path, read_file: ReadFile) -> Result<FileCo
     read_ca_files(&mut config.probes, &read_file)
         .map_err(|problem| misplaced(text, path, problem))?;
     Ok(config)
+}
+
+/// How deep `[` and `{` may nest. The YAML parser's time grows with the square of the flow depth
+/// (20,000 levels: 2.7 s), so a deeper text is refused by [`too_deep`] before it is parsed.
+pub const MAX_FLOW_NESTING: usize = 64;
+
+/// Where `[` or `{` first nests deeper than [`MAX_FLOW_NESTING`] (line, column; 1-based), in one
+/// pass that skips comments and quoted strings. Errs towards counting: a bracket in a plain
+/// scalar after a space counts, which only matters for text no config has.
+fn too_deep(text: &str) -> Option<(usize, usize)> {
+    let mut depth = 0usize;
+    let (mut line, mut column) = (1, 0);
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    let mut previous = '\n';
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\n' {
+            (line, column, comment, previous) = (line + 1, 0, false, c);
+            continue;
+        }
+        column += 1;
+        // Where a node may start: after a space, a line start or, inside flow, `[{,`.
+        let node_start =
+            previous.is_whitespace() || (depth > 0 && matches!(previous, '[' | '{' | ','));
+        match quote {
+            _ if comment => {}
+            Some('"') if c == '\\' => {
+                chars.next();
+                column += 1;
+            }
+            Some(open) if c == open => quote = None,
+            Some(_) => {}
+            None => match c {
+                '#' if previous.is_whitespace() => comment = true,
+                '"' | '\'' if node_start => quote = Some(c),
+                '[' | '{' if depth > 0 || node_start => {
+                    depth += 1;
+                    if depth > MAX_FLOW_NESTING {
+                        return Some((line, column));
+                    }
+                }
+                ']' | '}' if depth > 0 => depth -= 1,
+                _ => {}
+            },
+        }
+        previous = c;
+    }
+    None
 }
 
 /// A yaml_serde error as a [`ConfigError`]: `file:line:column: key.path: problem`.
@@ -567,7 +690,7 @@ fn read_hooks<'de, D: Deserializer<'de>>(d: D) -> Result<Option<HookConfig>, D::
     Ok(raw.map(|h| HookConfig {
         argv: h.on_change.into_vec(),
         timeout: h.timeout.map_or(DEFAULT_HOOK_TIMEOUT, |d| d.get()),
-        user: h.user,
+        user: h.user.map(RunAs::from),
     }))
 }
 
@@ -580,11 +703,11 @@ impl ProbeConfig {
         let check = match (raw.exec, raw.shell, raw.tcp, raw.http) {
             (Some(argv), ..) => Check::Exec {
                 argv: argv.into_vec(),
-                user: raw.user,
+                user: raw.user.map(RunAs::from),
             },
             (_, Some(script), ..) => Check::Exec {
                 argv: vec![SHELL.to_string(), "-c".to_string(), script],
-                user: raw.user,
+                user: raw.user.map(RunAs::from),
             },
             (_, _, Some(tcp), _) => Check::Tcp { address: tcp.get() },
             (_, _, _, Some(http)) => {

@@ -64,7 +64,7 @@ pub(super) fn hooks<S: Serializer>(hook: &Option<HookConfig>, s: S) -> Result<S:
             Ok::<_, String>(RawHooks {
                 on_change: hook.argv.clone().try_into()?,
                 timeout: some(duration(hook.timeout))?,
-                user: hook.user.clone(),
+                user: hook.user.as_ref().map(|user| user.name.clone()),
             })
         })
         .transpose()
@@ -84,7 +84,7 @@ fn raw_probe(p: &ProbeConfig) -> Result<RawProbe, String> {
     match &p.check {
         Check::Exec { argv, user } => {
             raw.exec = Some(argv.clone().try_into()?);
-            raw.user = user.clone();
+            raw.user = user.as_ref().map(|user| user.name.clone());
         }
         Check::Tcp { address } => raw.tcp = some(valid(address))?,
         Check::Http {

@@ -152,8 +152,9 @@ impl RawProbe {
     }
 
     pub fn fast_interval(&self) -> std::time::Duration {
-        self.fast_interval
-            .map_or(self.interval() / super::FAST_INTERVAL_DIVISOR, |d| d.get())
+        // Never under the shortest a probe may wait (a 10 ms interval checks every 10 ms).
+        let derived = (self.interval() / super::FAST_INTERVAL_DIVISOR).max(ProbeTime::MIN);
+        self.fast_interval.map_or(derived, |d| d.get())
     }
 }
 

@@ -1016,3 +1016,257 @@ fn two_roles_for_one_prefix_are_refused_where_the_second_role_is_written() {
     let e = err(&format!("send56: true\n{v6}"));
     assert!(e.message.contains("both gate 2001:db8:100::/56"), "{e}");
 }
+
+#[test]
+fn deep_flow_nesting_is_refused_before_parsing() {
+    // 20,000 levels took the parser 2.7 s (quadratic); refused unread, located at the level.
+    let deep = format!(
+        "dcid: 14\nx: {}{}\n",
+        "[".repeat(20_000),
+        "]".repeat(20_000)
+    );
+    let e = err(&deep);
+    assert_eq!(
+        (e.line, e.column),
+        (Some(2), Some(3 + MAX_FLOW_NESTING + 1))
+    );
+    assert_eq!(
+        e.message,
+        "[ and { nested deeper than 64 levels: refused unread (elastic's keys need 3)"
+    );
+    let mappings = format!("dcid: 14\nx: {}\n", "{a: ".repeat(100));
+    assert!(err(&mappings).message.starts_with("[ and { nested deeper"));
+    // Brackets in comments, quoted strings and inside words do not count.
+    let many = "[".repeat(100);
+    let text = format!(
+        "# {many}\ndcid: 14 # {many}\nneighbor_pattern: \"2001:db8:%d:34::%d\"\nprobes:\n  \
+         p:\n    shell: \"echo '{many}'\"\n  q:\n    shell: echo a{many}\n"
+    );
+    assert_eq!(ok(&text).probes.len(), 2);
+    // At the limit, the parser decides (here: an unknown key).
+    let at_limit = format!("x: {}{}\n", "[".repeat(64), "]".repeat(64));
+    assert!(err(&at_limit).message.contains("unknown field `x`"));
+}
+
+#[test]
+fn load_refuses_devices_fifos_and_huge_files() {
+    let scratch = Scratch::new("kinds");
+    let fifo = scratch.0.join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let huge = scratch.file("huge.yaml", &"#\n".repeat(600_000), 0o644);
+    for (path, why) in [
+        (
+            Path::new("/dev/zero"),
+            "not a regular file (a character device)",
+        ),
+        (fifo.as_path(), "not a regular file (a FIFO)"),
+        (scratch.0.as_path(), "not a regular file (a directory)"),
+        (huge.as_path(), "1200000 bytes, over the limit of 1 MiB"),
+    ] {
+        let e = load(path).unwrap_err();
+        assert_eq!(
+            e.message,
+            format!("cannot read: {why}"),
+            "{}",
+            path.display()
+        );
+    }
+    // A CA file is read the same way.
+    let yaml = format!(
+        "probes:\n  web:\n    http:\n      url: https://127.0.0.1/\n      ca_file: {}\n",
+        fifo.display()
+    );
+    let config = scratch.file("ca.yaml", &yaml, 0o644);
+    let e = load(&config).unwrap_err();
+    assert!(
+        e.message
+            .ends_with("cannot read: not a regular file (a FIFO)"),
+        "{e}"
+    );
+    // And the MD5 password file.
+    let yaml = format!("md5_password_file: {}\n", fifo.display());
+    let config = scratch.file("md5.yaml", &yaml, 0o644);
+    let e = load(&config).unwrap_err();
+    assert!(e.message.contains("not a regular file"), "{e}");
+}
+
+#[test]
+fn user_and_control_socket_group_are_checked_against_what_elastic_may_do() {
+    let text = "control_socket: /run/elastic/control.sock\ncontrol_socket_group: root\n\
+                probes:\n  db:\n    exec: [/bin/true]\n    user: root\n\
+                hooks:\n  on_change: [/bin/true]\n  user: root\n";
+    // Non-root, holding only CAP_NET_ADMIN: what the shipped unit's DynamicUser holds.
+    let unit = Powers {
+        euid: 61000,
+        egid: 61000,
+        groups: Vec::new(),
+        effective: 1 << 12,
+    };
+    let refused = |text: &str| {
+        let mut config = ok(text);
+        let problem = check_powers(&mut config, &unit).unwrap_err();
+        misplaced(text, Path::new(FILE), problem)
+    };
+    let e = refused(text);
+    assert_eq!((e.line, e.column), (Some(6), Some(11)));
+    assert!(
+        e.message.starts_with(
+            "probes.db.user: invalid value \"root\": elastic runs as uid 61000 without \
+             CAP_SETUID and CAP_SETGID, so it cannot run commands as \"root\""
+        ),
+        "{e}"
+    );
+    let no_probe_user = text.replace("    user: root\n", "");
+    let e = refused(&no_probe_user);
+    assert!(
+        e.message
+            .starts_with("hooks.user: invalid value \"root\": elastic runs as uid 61000"),
+        "{e}"
+    );
+    let only_group = no_probe_user.replace("  user: root\n", "");
+    let e = refused(&only_group);
+    assert_eq!(e.line, Some(2));
+    assert!(
+        e.message.starts_with(
+            "control_socket_group: invalid value \"root\": elastic runs as uid 61000 without \
+             CAP_CHOWN and is not in group \"root\""
+        ),
+        "{e}"
+    );
+    // In the group: allowed. As root: the users resolve, once, here.
+    let member = Powers {
+        groups: vec![0],
+        ..unit.clone()
+    };
+    check_powers(&mut ok(&only_group), &member).unwrap();
+    let root = Powers {
+        euid: 0,
+        egid: 0,
+        groups: Vec::new(),
+        effective: u64::MAX >> 23,
+    };
+    let mut config = ok(text);
+    check_powers(&mut config, &root).unwrap();
+    let Check::Exec {
+        user: Some(user), ..
+    } = &config.probes[0].check
+    else {
+        panic!("{config:?}")
+    };
+    assert_eq!(user.account.as_ref().map(|a| a.uid), Some(0));
+}
+
+#[test]
+fn users_are_looked_up_once_at_load() {
+    let text = "probes:\n  db:\n    exec: [/bin/true]\n    user: root\n\
+                hooks:\n  on_change: [/bin/true]\n  user: root\n";
+    // Root, whatever its capabilities: root's own account needs no switch.
+    let daemon = Powers {
+        euid: 0,
+        egid: 0,
+        groups: Vec::new(),
+        effective: 0,
+    };
+    let mut config = ok(text);
+    check_powers(&mut config, &daemon).unwrap();
+    let Check::Exec {
+        user: Some(user), ..
+    } = &config.probes[0].check
+    else {
+        panic!("{config:?}")
+    };
+    assert_eq!(user.account.as_ref().map(|a| a.uid), Some(0));
+    let hook_user = config.hooks.as_ref().and_then(|h| h.user.as_ref());
+    assert_eq!(
+        hook_user.and_then(|u| u.account.as_ref()).map(|a| a.gid),
+        Some(0)
+    );
+    // An unknown user is a config error at its key, not a probe that never starts.
+    let unknown = text.replacen("user: root", "user: no-such-user-elastic", 1);
+    let mut config = ok(&unknown);
+    let problem = check_powers(&mut config, &daemon).unwrap_err();
+    let e = misplaced(&unknown, Path::new(FILE), problem);
+    assert_eq!((e.line, e.column), (Some(4), Some(11)));
+    assert_eq!(
+        e.message,
+        "probes.db.user: invalid value \"no-such-user-elastic\": no user \"no-such-user-elastic\" \
+         on this system"
+    );
+}
+
+/// Every duration key of the file: a YAML text with `{}` where the value goes, the key path the
+/// error names, the shortest and the longest accepted.
+const DURATION_KEYS: [(&str, &str, &str, &str); 9] = [
+    (
+        "probes:\n  p:\n    exec: [/bin/true]\n    interval: {}\n",
+        "probes.p.interval",
+        "10ms",
+        "24h",
+    ),
+    (
+        "probes:\n  p:\n    exec: [/bin/true]\n    interval: 24h\n    fast_interval: {}\n",
+        "probes.p.fast_interval",
+        "10ms",
+        "24h",
+    ),
+    (
+        "probes:\n  p:\n    exec: [/bin/true]\n    timeout: {}\n",
+        "probes.p.timeout",
+        "10ms",
+        "24h",
+    ),
+    (
+        "services:\n  - name: web\n    announce_delay: {}\n",
+        "services[0].announce_delay",
+        "0s",
+        "24h",
+    ),
+    ("maintenance_poll: {}\n", "maintenance_poll", "10ms", "1h"),
+    (
+        "hooks:\n  on_change: [/bin/true]\n  timeout: {}\n",
+        "hooks.timeout",
+        "10ms",
+        "1h",
+    ),
+    ("drain_time: {}\n", "drain_time", "0s", "1h"),
+    ("hold_time: {}\n", "hold_time", "0s", "65535s"),
+    ("keepalive: {}\n", "keepalive", "1s", "65535s"),
+];
+
+#[test]
+fn every_duration_key_is_bounded_so_no_deadline_can_overflow() {
+    for (template, key, shortest, longest) in DURATION_KEYS {
+        let with = |value: &str| template.replace("{}", value);
+        ok(&with(shortest));
+        ok(&with(longest));
+        // Near humantime's own limit (5.8e11 years): past the clock's (`Instant + Duration`
+        // panics at about 3e11 years), and once accepted by check-config.
+        for huge in ["500000000000y", "100y", "1y"] {
+            let e = err(&with(huge));
+            assert_eq!(
+                e.message,
+                format!("{key}: invalid value {huge:?}: must be at most {longest}"),
+                "{key} = {huge}"
+            );
+            assert!(e.line.is_some(), "{key}: {e}");
+        }
+    }
+    // Under the shortest: a probe every few nanoseconds would spin the event loop.
+    for (template, key, shortest, _) in &DURATION_KEYS[..3] {
+        let e = err(&template.replace("{}", "3ns"));
+        assert_eq!(
+            e.message,
+            format!("{key}: invalid value \"3ns\": must be at least {shortest}")
+        );
+    }
+    for (template, key, ..) in [DURATION_KEYS[4], DURATION_KEYS[5]] {
+        let e = err(&template.replace("{}", "1ms"));
+        assert_eq!(
+            e.message,
+            format!("{key}: invalid value \"1ms\": must be at least 10ms")
+        );
+    }
+    // The fast interval derived from the shortest interval is not shorter than it.
+    let c = ok("probes:\n  p:\n    exec: [/bin/true]\n    interval: 10ms\n");
+    assert_eq!(c.probes[0].fast_interval, Duration::from_millis(10));
+}

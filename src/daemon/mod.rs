@@ -52,7 +52,7 @@ use crate::memory;
 use crate::metrics::{self, MetricsError};
 use crate::model::DesiredRoutes;
 use crate::probe::ProbeReport;
-use crate::settings::{self, Settings};
+use crate::settings::Settings;
 use crate::status::{DaemonInfo, Reloads, SessionList, StatusSource};
 use crate::systemd;
 
@@ -539,11 +539,11 @@ impl Daemon {
         } else {
             config::DefaultFile::IfPresent
         };
-        let outcome = match self
-            .invocation
-            .as_ref()
-            .map(|invocation| settings::effective(invocation, default_file))
-        {
+        let read = match self.invocation.clone() {
+            Some(invocation) => Some(reload::read_settings(invocation, default_file).await),
+            None => None,
+        };
+        let outcome = match read {
             None => {
                 info!(
                     "SIGHUP: rescanning addresses, re-reading the maintenance file, re-arming preemption"

@@ -1,11 +1,38 @@
-//! What a reload changes, decided without IO: the new settings are compared with the running
+//! What a reload changes, decided without IO (the files are read off the loop by
+//! [`read_settings`]): the new settings are compared with the running
 //! ones and the addresses elastic bound, and the result is a [`ReloadPlan`] the loop carries out
 //! (sessions: [`super::peers::plan_sessions`]; probes: [`super::gate::Gate::reconfigure`]).
 
 use ipnet::IpNet;
 
+use std::time::Duration;
+
 use crate::addrs::AddrChange;
-use crate::settings::Settings;
+use crate::cli::Invocation;
+use crate::config::DefaultFile;
+use crate::settings::{self, Settings};
+
+/// How long a reload may take to read its files and look up its accounts before it is refused
+/// (the running configuration stays); well inside the route servers' hold time and the watchdog.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The settings `invocation` gives now, read on a blocking thread so that a slow disk or a slow
+/// NSS lookup (`user:`, `control_socket_group`) never stalls the event loop, and given up after
+/// [`READ_TIMEOUT`].
+pub(super) async fn read_settings(
+    invocation: Invocation,
+    default_file: DefaultFile,
+) -> Result<Settings, String> {
+    let read = tokio::task::spawn_blocking(move || settings::effective(&invocation, default_file));
+    match tokio::time::timeout(READ_TIMEOUT, read).await {
+        Ok(Ok(result)) => result.map_err(|error| error.to_string()),
+        Ok(Err(error)) => Err(format!("reading the configuration failed: {error}")),
+        Err(_) => Err(format!(
+            "reading the configuration took longer than {}s",
+            READ_TIMEOUT.as_secs()
+        )),
+    }
+}
 
 /// A reload, as data.
 #[derive(Debug, Clone, PartialEq, Eq)]

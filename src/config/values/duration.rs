@@ -15,6 +15,9 @@ use super::StrVisitor;
 pub trait DurationKey {
     /// Whether zero is meaningful (a zero interval would spin).
     const ZERO_OK: bool;
+    /// The shortest accepted other than zero: a probe every few nanoseconds would keep the one
+    /// event-loop thread busy.
+    const MIN: Duration;
     /// The longest accepted, so that no deadline computed from it can overflow the clock
     /// (`Instant + Duration` panics on overflow).
     const MAX: Duration;
@@ -26,12 +29,15 @@ pub trait DurationKey {
 pub struct Dur<K>(Duration, PhantomData<K>);
 
 macro_rules! duration_keys {
-    ($($(#[$doc:meta])* $alias:ident = $key:ident { zero: $zero:expr, max_hours: $hours:expr, expected: $expected:expr })*) => {$(
+    ($($(#[$doc:meta])* $alias:ident = $key:ident {
+        zero: $zero:expr, min_ms: $min:expr, max_hours: $hours:expr, expected: $expected:expr
+    })*) => {$(
         #[doc(hidden)]
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum $key {}
         impl DurationKey for $key {
             const ZERO_OK: bool = $zero;
+            const MIN: Duration = Duration::from_millis($min);
             const MAX: Duration = Duration::from_secs($hours * 3600);
             const EXPECTED: &'static str = $expected;
         }
@@ -43,23 +49,27 @@ macro_rules! duration_keys {
 duration_keys! {
     /// A probe's `interval`, `fast_interval` and `timeout`.
     ProbeTime = ProbeTimeKey {
-        zero: false, max_hours: 24, expected: "expected a duration such as 1s, 500ms or 1m30s"
+        zero: false, min_ms: 10, max_hours: 24,
+        expected: "expected a duration such as 1s, 500ms or 1m30s"
     }
     /// A service's `announce_delay`.
     AnnounceDelay = AnnounceDelayKey {
-        zero: true, max_hours: 24, expected: "expected a duration such as 0s, 1s, 500ms or 1m30s"
+        zero: true, min_ms: 0, max_hours: 24,
+        expected: "expected a duration such as 0s, 1s, 500ms or 1m30s"
     }
     /// `maintenance_poll`.
     PollInterval = PollIntervalKey {
-        zero: false, max_hours: 1, expected: "expected a duration such as 1s, 500ms or 1m30s"
+        zero: false, min_ms: 10, max_hours: 1,
+        expected: "expected a duration such as 1s, 500ms or 1m30s"
     }
     /// `hooks.timeout`.
     HookTimeout = HookTimeoutKey {
-        zero: false, max_hours: 1, expected: "expected a duration such as 10s, 500ms or 1m30s"
+        zero: false, min_ms: 10, max_hours: 1,
+        expected: "expected a duration such as 10s, 500ms or 1m30s"
     }
     /// `drain_time`: 0 skips the drain; systemd's TimeoutStopSec must exceed it.
     DrainTime = DrainTimeKey {
-        zero: true, max_hours: 1,
+        zero: true, min_ms: 0, max_hours: 1,
         expected: "expected a duration such as 5s or 500ms, or 0 to skip the drain"
     }
 }
@@ -68,6 +78,11 @@ impl<K> Dur<K> {
     pub fn get(&self) -> Duration {
         self.0
     }
+}
+
+impl<K: DurationKey> Dur<K> {
+    /// The shortest value the key accepts, zero aside.
+    pub const MIN: Duration = K::MIN;
 }
 
 impl<K> fmt::Debug for Dur<K> {
@@ -105,6 +120,8 @@ impl<K: DurationKey> TryFrom<Duration> for Dur<K> {
     fn try_from(duration: Duration) -> Result<Self, String> {
         if duration.is_zero() && !K::ZERO_OK {
             Err("must be longer than 0".to_string())
+        } else if !duration.is_zero() && duration < K::MIN {
+            Err(format!("must be at least {}", shown(K::MIN)))
         } else if duration > K::MAX {
             Err(format!("must be at most {}", shown(K::MAX)))
         } else {
