@@ -5,6 +5,7 @@ mod api;
 mod common;
 mod fail_safe;
 mod failover;
+mod hardening2;
 mod health;
 mod hostile;
 mod lifecycle;
