@@ -64,7 +64,7 @@ mod reload;
 mod shutdown;
 
 use crate::model::CONNECT_RETRY;
-use addresses::{bind_addresses, eligible, unbind_addresses};
+use addresses::{Ownership, bind_addresses, eligible, reclaim, unbind_addresses};
 use gate::{Drain, Gate};
 use peers::{Peers, wanted_sessions};
 use probes::ProbeTasks;
@@ -131,13 +131,18 @@ pub async fn run(
     let netlink = Netlink::new().map_err(DaemonError::Netlink)?;
     // Subscribe before the first listing, so no change can slip between the two.
     let address_changes = addrs::watch_addresses().map_err(DaemonError::Netlink)?;
-    let bound = bind_addresses(&netlink, &settings.addresses).await?;
+    // What an earlier run left bound goes first: removed ones must never be announced.
+    let ownership = Ownership::detect();
+    let mut bound = reclaim(&netlink, &ownership, &settings.addresses).await?;
+    bound.extend(bind_addresses(&netlink, &settings.addresses).await?);
+    ownership.record(&bound);
 
     let interface_addrs = netlink.addresses().await.map_err(DaemonError::Netlink)?;
     let mut address_warnings = Vec::new();
     let prefixes = eligible(&settings, &interface_addrs, &mut address_warnings);
     if prefixes.is_empty() {
         unbind_addresses(&netlink, &bound).await;
+        ownership.record(&[]);
         let where_ = if settings.allifs {
             "any interface"
         } else {
@@ -215,6 +220,7 @@ pub async fn run(
         invocation,
         netlink,
         bound,
+        ownership,
         prefixes,
         address_warnings,
         default_router_id,
@@ -269,6 +275,8 @@ struct Daemon {
     netlink: Netlink,
     /// The addresses elastic bound to lo (only these are unbound).
     bound: Vec<AddrChange>,
+    /// How `bound` outlives a crash: the kernel's address marks, or a state file.
+    ownership: Ownership,
     prefixes: Vec<IpNet>,
     /// What the address rules last warned about (logged again only when it changes).
     address_warnings: Vec<String>,
@@ -381,6 +389,7 @@ impl Daemon {
             self.execute(steps, signal);
         }
         unbind_addresses(&self.netlink, &self.bound).await;
+        self.ownership.record(&[]);
         info!("stopped");
     }
 
@@ -613,6 +622,9 @@ impl Daemon {
             Ok(more) => self.bound.extend(more),
             Err(error) => error!(%error, "reload: cannot bind a new address; it is not announced"),
         }
+        // Until they are unbound, the removed ones are still ours.
+        self.ownership
+            .record(&[self.bound.as_slice(), &unbind].concat());
         for net in left_on_lo {
             info!(address = %net, "removed from the config, but elastic did not bind it: left on lo");
         }
@@ -651,6 +663,7 @@ impl Daemon {
         }
 
         self.withdraw_then_unbind(&unbind).await;
+        self.ownership.record(&self.bound);
         true
     }
 
