@@ -103,6 +103,25 @@ pub fn never_announced(addr: IpAddr) -> Option<&'static str> {
         IpAddr::V4(v4) if v4.is_link_local() => Some("link-local"),
         IpAddr::V4(v4) if v4.is_broadcast() => Some("broadcast"),
         IpAddr::V6(v6) if v6.is_unicast_link_local() => Some("link-local"),
+        // IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d) addresses: their /64 (or
+        // /56) is ::/64, a prefix no host may announce.
+        IpAddr::V6(v6) if v6.segments()[..4] == [0; 4] => {
+            Some("IPv4-mapped or -compatible (::/64)")
+        }
+        _ => None,
+    }
+}
+
+/// Why `addr` cannot be a BGP neighbor, if it cannot: a session goes to one unicast host.
+pub fn never_a_neighbor(addr: IpAddr) -> Option<&'static str> {
+    match addr {
+        _ if addr.is_loopback() => Some("a loopback address"),
+        _ if addr.is_unspecified() => Some("the unspecified address"),
+        _ if addr.is_multicast() => Some("a multicast address"),
+        IpAddr::V4(v4) if v4.is_broadcast() => Some("the broadcast address"),
+        // 0.0.0.0/8 is "this network" (RFC 1122): never a destination.
+        IpAddr::V4(v4) if v4.octets()[0] == 0 => Some("in 0.0.0.0/8 (\"this network\")"),
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => Some("an IPv4-mapped address"),
         _ => None,
     }
 }

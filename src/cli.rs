@@ -778,6 +778,21 @@ mod tests {
         assert!(error(&["-dcid=70000", "-primary"]).contains("not an IP address"));
         let v4 = with(&["-neighborpattern", "192.0.%d.%d"]);
         assert_eq!(v4.neighbors[3], "192.0.14.4".parse::<IpAddr>().unwrap());
+        // Every neighbor must be one unicast host.
+        for (pattern, why) in [
+            ("127.0.%d.%d", "a loopback address"),
+            ("127.%d.%d.1", "a loopback address"),
+            ("ff02::%d:%d", "a multicast address"),
+            ("224.%d.0.%d", "a multicast address"),
+            ("0.0.0.%d%d", "in 0.0.0.0/8"),
+            ("::ffff:10.%d.0.%d", "an IPv4-mapped address"),
+        ] {
+            let message = error(&["-dcid=2", "-primary", "-neighborpattern", pattern]);
+            assert!(
+                message.contains(why) && message.contains("not a route server"),
+                "{pattern}: {message}"
+            );
+        }
     }
 
     #[test]
@@ -842,6 +857,11 @@ mod tests {
         assert!(bad("169.254.0.1").contains("link-local"));
         assert!(bad("0.0.0.0").contains("unspecified"));
         assert!(bad("ff02::1/128").contains("multicast"));
+        // Their /64 would be ::/64.
+        assert!(bad("::2").contains("IPv4-mapped or -compatible (::/64)"));
+        assert!(bad("::ffff:1.2.3.4").contains("IPv4-mapped or -compatible (::/64)"));
+        assert!(bad("::ffff:1.2.3.4/128").contains("never announced"));
+        assert!(bad("255.255.255.255").contains("broadcast"));
         assert!(
             bad("example")
                 .starts_with("invalid value \"example\" for flag -address: not an address")

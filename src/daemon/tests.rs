@@ -148,7 +148,7 @@ mod paused {
             std::env::temp_dir().join(format!("elastic-daemon-reload-{}.yaml", std::process::id()));
         let config = |addresses: &str| {
             format!(
-                "neighbor_pattern: \"127.%d.0.%d\"\nneighbor_slots: [1]\n\
+                "neighbor_pattern: \"192.0.%d.%d\"\nneighbor_slots: [1]\n\
                  addresses: [{addresses}]\ndrain_time: 0s\n"
             )
         };
@@ -164,8 +164,22 @@ mod paused {
                     .expect("the config file");
             assert_eq!(
                 settings.neighbors,
-                [IpAddr::V4(Ipv4Addr::new(127, 14, 0, 1))]
+                [IpAddr::V4(Ipv4Addr::new(192, 0, 14, 1))]
             );
+            // A neighbor must not be a loopback address: the route server's address goes on an
+            // interface of its own (not lo, so it is not announced); the listener takes it too.
+            for args in [
+                &["link", "add", "rs0", "type", "veth", "peer", "name", "rs1"][..],
+                &["address", "add", "192.0.14.1/32", "dev", "rs0"],
+                &["link", "set", "rs1", "up"],
+                &["link", "set", "rs0", "up"],
+            ] {
+                let status = std::process::Command::new("ip")
+                    .args(args)
+                    .status()
+                    .unwrap();
+                assert!(status.success(), "ip {args:?}: {status}");
+            }
             let Running {
                 mut seen,
                 peer,
