@@ -95,6 +95,7 @@ pub struct FileConfig {
     pub api: Option<ApiListen>,
     pub api_allow_remote: Option<bool>,
     pub metrics: Option<Listen>,
+    pub metrics_allow_remote: Option<bool>,
     pub drain_time: Option<DrainTime>,
     pub control_socket: Option<SocketPath>,
     pub control_socket_group: Option<GroupName>,
