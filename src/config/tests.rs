@@ -459,6 +459,29 @@ fn durations_and_communities_parse() {
 }
 
 #[test]
+fn more_demote_communities_than_an_update_can_carry_are_refused() {
+    let with = |count: u32| {
+        let list: Vec<String> = (0..count).map(|n| format!("\"65000:{n}\"")).collect();
+        format!(
+            "services:\n  - name: a\n    on_down: {{demote: {{communities: [{}]}}}}\n",
+            list.join(", ")
+        )
+    };
+    let allowed = ok(&with(64));
+    let Outcome::Demote(attrs) = &allowed.health().services[0].on_down else {
+        panic!("a demotion");
+    };
+    assert_eq!(attrs.communities.len(), 64);
+    for count in [65, 2000] {
+        let message = err(&with(count)).to_string();
+        assert!(
+            message.contains(&format!("{count} communities, at most 64")),
+            "{message}"
+        );
+    }
+}
+
+#[test]
 fn urls_are_split_for_the_client() {
     let parse_url = |text: &str| {
         text.parse::<HttpUrl>().map(|url| {
