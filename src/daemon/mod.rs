@@ -62,6 +62,7 @@ mod probes;
 mod publish;
 mod reload;
 mod shutdown;
+mod supervise;
 
 use crate::model::CONNECT_RETRY;
 use addresses::{Ownership, bind_addresses, eligible, reclaim, unbind_addresses};
@@ -71,6 +72,7 @@ use probes::ProbeTasks;
 use publish::{Published, summary};
 use reload::ReloadPlan;
 use shutdown::{Cut, DrainEnd, Facts, Shutdown, Step};
+pub use supervise::forward_panics;
 
 /// Address changes come in bursts (an `ip addr add` of an IPv6 address is several messages).
 const ADDRESS_SETTLE: Duration = Duration::from_millis(20);
@@ -84,6 +86,8 @@ pub enum OperatorEvent {
     /// SIGHUP: reload the config file, rescan the addresses, re-read the maintenance file and
     /// re-arm preemption.
     Reload,
+    /// A thread or task panicked ([`forward_panics`]): stop in order, then exit with an error.
+    Panicked,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +106,8 @@ pub enum DaemonError {
     Metrics(#[from] MetricsError),
     #[error(transparent)]
     Control(#[from] ControlError),
+    #[error("a task panicked (see above); stopped in order so that a clean daemon can start")]
+    Panicked,
 }
 
 /// Runs until `events` asks it to stop (and the stop sequence is over). `invocation` is what a
@@ -242,6 +248,7 @@ pub async fn run(
         reloads: Reloads::default(),
         shutdown: Shutdown::new(),
         events_open: true,
+        panicked: false,
     };
 
     systemd::ready(&summary(
@@ -257,6 +264,9 @@ pub async fn run(
     };
     daemon.serve(inputs).await;
     daemon.stop(&mut events).await;
+    if daemon.panicked {
+        return Err(DaemonError::Panicked);
+    }
     Ok(())
 }
 
@@ -294,6 +304,8 @@ struct Daemon {
     shutdown: Shutdown,
     /// Whether the operator's event stream can still deliver.
     events_open: bool,
+    /// A task panicked: the stop ends in an error exit.
+    panicked: bool,
 }
 
 impl Daemon {
@@ -310,6 +322,12 @@ impl Daemon {
                     Some(OperatorEvent::Stop(signal)) => {
                         let steps = self.shutdown.on_signal(signal, now(), self.facts());
                         self.execute(steps, Some(signal));
+                    }
+                    Some(OperatorEvent::Panicked) => {
+                        error!("a task panicked: stopping in order; exiting with an error after");
+                        self.panicked = true;
+                        let steps = self.shutdown.on_signal(supervise::PANIC, now(), self.facts());
+                        self.execute(steps, Some(supervise::PANIC));
                     }
                     Some(OperatorEvent::Reload) => {
                         if self.shutdown.stopping() {
@@ -371,6 +389,12 @@ impl Daemon {
             let (steps, signal) = tokio::select! {
                 event = events.recv(), if self.events_open => match event {
                     Some(OperatorEvent::Stop(signal)) => {
+                        (self.shutdown.on_signal(signal, now(), self.facts()), Some(signal))
+                    }
+                    // While stopping, a panic counts as one more signal: it cuts the wait short.
+                    Some(OperatorEvent::Panicked) => {
+                        self.panicked = true;
+                        let signal = supervise::PANIC;
                         (self.shutdown.on_signal(signal, now(), self.facts()), Some(signal))
                     }
                     Some(OperatorEvent::Reload) => {
