@@ -82,7 +82,7 @@ const HINT: &str = "(run 'elastic -h' for usage)";
 impl UsageError {
     pub(crate) fn new(problem: impl std::fmt::Display) -> UsageError {
         UsageError {
-            message: format!("{problem} {HINT}"),
+            message: format!("{} {HINT}", crate::config::shortened(&problem.to_string())),
         }
     }
 }
@@ -799,6 +799,18 @@ mod tests {
         assert!(error(&["-dcid=70000", "-primary"]).contains("not an IP address"));
         let v4 = with(&["-neighborpattern", "192.0.%d.%d"]);
         assert_eq!(v4.neighbors[3], "192.0.14.4".parse::<IpAddr>().unwrap());
+        // A huge value is not echoed whole.
+        let huge = format!("{}%d%d", "1".repeat(100_000));
+        let message = error(&["-dcid=2", "-primary", "-neighborpattern", &huge]);
+        assert!(
+            message.len() < 1200 && message.contains("bytes not shown"),
+            "{}",
+            message.len()
+        );
+        assert!(
+            message.ends_with("(run 'elastic -h' for usage)"),
+            "{message}"
+        );
         // Every neighbor must be one unicast host.
         for (pattern, why) in [
             ("127.0.%d.%d", "a loopback address"),
