@@ -166,7 +166,7 @@ fn hangups(
     let downs = lab.log(daemon).matches("session down").count() - downs_before;
     println!(
         "\n{HANGUPS} SIGHUPs in {:.1} s: daemon {}, {sessions} of 4 sessions Established, route at {routes} of 4 \
-         route servers, {downs} sessions lost, {} reloads recorded (signals coalesce); \
+         route servers, {downs} sessions lost, {} reloads recorded; \
          RSS {:.1} → {:.1} MB; open descriptors {fds_before} → {}",
         sent_in.as_secs_f64(),
         if alive { "running" } else { "GONE" },
