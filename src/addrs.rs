@@ -13,7 +13,7 @@ use futures_util::TryStreamExt;
 use ipnet::IpNet;
 use rtnetlink::packet_core::{NLM_F_DUMP, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload};
 use rtnetlink::packet_route::RouteNetlinkMessage;
-use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
+use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage, AddressProtocol};
 use rtnetlink::packet_route::link::LinkAttribute;
 use rtnetlink::sys::protocols::NETLINK_ROUTE;
 use rtnetlink::sys::{AsyncSocket, AsyncSocketExt, SocketAddr, TokioSocket};
@@ -34,7 +34,14 @@ pub struct InterfaceAddr {
     pub ifindex: u32,
     pub addr: IpAddr,
     pub prefix_len: u8,
+    /// Carries elastic's mark ([`ADDRESS_PROTOCOL`]): added by elastic, in this run or an earlier one.
+    pub marked: bool,
 }
+
+/// The address protocol (IFA_PROTO, Linux 5.18+) elastic marks every address it adds with, so a
+/// later run knows them as its own even after a crash or SIGKILL. 0 to 3 are the kernel's own;
+/// `ip address show` prints this one as "proto 234".
+pub const ADDRESS_PROTOCOL: u8 = 234;
 
 /// lelastic's rules (lelastic-observed.md §9): addresses on `lo` only, unless `allifs`; loopback,
 /// link-local, multicast and unspecified addresses skipped silently; IPv4 only as /32 (any other
@@ -96,6 +103,25 @@ pub fn never_announced(addr: IpAddr) -> Option<&'static str> {
         IpAddr::V4(v4) if v4.is_link_local() => Some("link-local"),
         IpAddr::V4(v4) if v4.is_broadcast() => Some("broadcast"),
         IpAddr::V6(v6) if v6.is_unicast_link_local() => Some("link-local"),
+        // IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d) addresses: their /64 (or
+        // /56) is ::/64, a prefix no host may announce.
+        IpAddr::V6(v6) if v6.segments()[..4] == [0; 4] => {
+            Some("IPv4-mapped or -compatible (::/64)")
+        }
+        _ => None,
+    }
+}
+
+/// Why `addr` cannot be a BGP neighbor, if it cannot: a session goes to one unicast host.
+pub fn never_a_neighbor(addr: IpAddr) -> Option<&'static str> {
+    match addr {
+        _ if addr.is_loopback() => Some("a loopback address"),
+        _ if addr.is_unspecified() => Some("the unspecified address"),
+        _ if addr.is_multicast() => Some("a multicast address"),
+        IpAddr::V4(v4) if v4.is_broadcast() => Some("the broadcast address"),
+        // 0.0.0.0/8 is "this network" (RFC 1122): never a destination.
+        IpAddr::V4(v4) if v4.octets()[0] == 0 => Some("in 0.0.0.0/8 (\"this network\")"),
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => Some("an IPv4-mapped address"),
         _ => None,
     }
 }
@@ -193,6 +219,84 @@ pub fn plan_unbind(existing: &[InterfaceAddr], added: &[AddrChange]) -> Vec<Addr
     plan
 }
 
+/// Whether a kernel of this release (`/proc/sys/kernel/osrelease`, e.g. "6.1.0-18-amd64") keeps
+/// address marks: IFA_PROTO came in Linux 5.18. An older kernel silently drops the mark, so the
+/// daemon then records what it bound in a state file instead.
+pub fn kernel_keeps_address_marks(release: &str) -> bool {
+    let mut numbers = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().ok());
+    match (numbers.next().flatten(), numbers.next().flatten()) {
+        (Some(major), Some(minor)) => (major, minor) >= (5, 18),
+        _ => false,
+    }
+}
+
+/// What to do at start with the addresses an earlier run bound and never unbound (it crashed or
+/// was killed): those still in the configuration are adopted (unbound again on stop), the others
+/// removed before anything is announced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reclaim {
+    /// Owned and still wanted: what this run has bound, as if it had added them.
+    pub adopt: Vec<AddrChange>,
+    /// Owned and no longer wanted: remove them.
+    pub remove: Vec<AddrChange>,
+}
+
+/// Addresses on `lo` that an earlier run bound: those carrying elastic's mark and those `recorded`
+/// in the state file (a kernel without marks), split by whether `wanted` still holds them.
+pub fn plan_reclaim(
+    existing: &[InterfaceAddr],
+    recorded: &[IpNet],
+    lo_ifindex: u32,
+    wanted: &[IpNet],
+) -> Reclaim {
+    let recorded: HashSet<AddrKey> = recorded.iter().map(|net| key(lo_ifindex, net)).collect();
+    let wanted: HashSet<AddrKey> = wanted.iter().map(|net| key(lo_ifindex, net)).collect();
+    let mut seen = HashSet::new();
+    let mut reclaim = Reclaim::default();
+    for found in existing.iter().filter(|found| found.ifindex == lo_ifindex) {
+        let found_key = (found.ifindex, found.addr, found.prefix_len);
+        if !(found.marked || recorded.contains(&found_key)) || !seen.insert(found_key) {
+            continue;
+        }
+        // The kernel lists only valid lengths for the family.
+        let Ok(net) = IpNet::new(found.addr, found.prefix_len) else {
+            continue;
+        };
+        if wanted.contains(&found_key) {
+            reclaim.adopt.push(AddrChange::Add {
+                ifindex: lo_ifindex,
+                net,
+            });
+        } else {
+            reclaim.remove.push(AddrChange::Remove {
+                ifindex: lo_ifindex,
+                net,
+            });
+        }
+    }
+    reclaim
+}
+
+/// The state file's text: the addresses elastic bound to `lo`, one per line.
+pub fn render_bound(bound: &[AddrChange]) -> String {
+    bound
+        .iter()
+        .filter_map(|change| match change {
+            AddrChange::Add { net, .. } => Some(format!("{net}\n")),
+            AddrChange::Remove { .. } => None,
+        })
+        .collect()
+}
+
+/// The state file's addresses; lines that are not an address with its length are skipped.
+pub fn parse_bound(text: &str) -> Vec<IpNet> {
+    text.lines()
+        .filter_map(|line| line.trim().parse().ok())
+        .collect()
+}
+
 /// A request connection to the kernel's routing netlink. The connection task lives as long as this.
 pub struct Netlink {
     handle: rtnetlink::Handle,
@@ -238,6 +342,10 @@ impl Netlink {
                 ifindex,
                 addr,
                 prefix_len: message.header.prefix_len,
+                marked: message.attributes.iter().any(|attribute| {
+                    matches!(attribute, AddressAttribute::Protocol(protocol)
+                        if u8::from(*protocol) == ADDRESS_PROTOCOL)
+                }),
             });
         })
         .await?;
@@ -267,11 +375,17 @@ impl Netlink {
     pub async fn apply_checked(&self, change: &AddrChange) -> io::Result<bool> {
         let outcome = match change {
             AddrChange::Add { ifindex, net } => {
-                self.handle
+                let mut request = self
+                    .handle
                     .address()
-                    .add(*ifindex, net.addr(), net.prefix_len())
-                    .execute()
-                    .await
+                    .add(*ifindex, net.addr(), net.prefix_len());
+                request
+                    .message_mut()
+                    .attributes
+                    .push(AddressAttribute::Protocol(AddressProtocol::from(
+                        ADDRESS_PROTOCOL,
+                    )));
+                request.execute().await
             }
             AddrChange::Remove { ifindex, net } => {
                 self.handle
@@ -445,6 +559,7 @@ mod tests {
             ifindex,
             addr: net.addr(),
             prefix_len: net.prefix_len(),
+            marked: false,
         }
     }
 
@@ -745,6 +860,16 @@ mod tests {
         let (prefixes, _) = eligible_prefixes(&bound, false, false);
         assert_eq!(prefixes, nets(&["203.0.113.10/32", "2001:db8:100::/64"]));
         assert_eq!(plan_bind(&bound, lo_index, &wanted), vec![]);
+        // Every address elastic added carries its mark (where the kernel keeps marks); lo's own
+        // do not, so a later run would reclaim exactly these.
+        let marks_kept = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .is_ok_and(|release| kernel_keeps_address_marks(release.trim()));
+        let marked: Vec<IpNet> = bound
+            .iter()
+            .filter(|found| found.marked)
+            .map(|found| IpNet::new(found.addr, found.prefix_len).unwrap())
+            .collect();
+        assert_eq!(marked, if marks_kept { wanted.clone() } else { vec![] });
         for change in &plan {
             netlink
                 .apply(change)
@@ -790,5 +915,100 @@ mod tests {
 
         // Dropping the receiver ends the watch (its task closes the subscription).
         drop(watch);
+    }
+
+    fn marked(cidr: &str) -> InterfaceAddr {
+        InterfaceAddr {
+            marked: true,
+            ..lo(cidr)
+        }
+    }
+
+    #[test]
+    fn marks_need_linux_5_18() {
+        for (release, keeps) in [
+            ("6.18.44-fc-v1272", true),
+            ("5.18.0", true),
+            ("6.1.0-18-amd64", true),
+            ("5.17.15-arch1-1", false),
+            ("5.10.0-28-amd64", false),
+            ("4.19.0", false),
+            ("", false),
+            ("garbage", false),
+        ] {
+            assert_eq!(kernel_keeps_address_marks(release), keeps, "{release}");
+        }
+    }
+
+    #[test]
+    fn owned_addresses_left_by_an_earlier_run_are_adopted_or_removed() {
+        let existing = [
+            // Marked, still in the config: adopted.
+            marked("203.0.113.10/32"),
+            // Marked, dropped from the config: removed.
+            marked("203.0.113.11/32"),
+            // Not marked and not recorded: someone else's, never touched.
+            lo("203.0.113.12/32"),
+            // Recorded in the state file (a kernel without marks), dropped: removed.
+            lo("2001:db8:100::1/64"),
+            // Marked but on another interface: elastic binds to lo only.
+            InterfaceAddr {
+                marked: true,
+                ..on("eth0", 2, "192.0.2.1/32")
+            },
+            // Listed twice: handled once.
+            marked("203.0.113.10/32"),
+        ];
+        let recorded = nets(&["2001:db8:100::1/64", "198.51.100.1/32"]);
+        let wanted = nets(&["203.0.113.10/32", "203.0.113.12/32", "192.0.2.1/32"]);
+        let reclaim = plan_reclaim(&existing, &recorded, 1, &wanted);
+        assert_eq!(
+            reclaim.adopt,
+            [AddrChange::Add {
+                ifindex: 1,
+                net: "203.0.113.10/32".parse().unwrap()
+            }]
+        );
+        assert_eq!(
+            reclaim.remove,
+            [
+                AddrChange::Remove {
+                    ifindex: 1,
+                    net: "203.0.113.11/32".parse().unwrap()
+                },
+                AddrChange::Remove {
+                    ifindex: 1,
+                    net: "2001:db8:100::1/64".parse().unwrap()
+                },
+            ]
+        );
+        assert_eq!(
+            plan_reclaim(&[lo("203.0.113.12/32")], &[], 1, &[]),
+            Reclaim::default()
+        );
+    }
+
+    #[test]
+    fn the_state_file_lists_what_was_bound() {
+        let bound = [
+            AddrChange::Add {
+                ifindex: 1,
+                net: "203.0.113.10/32".parse().unwrap(),
+            },
+            AddrChange::Add {
+                ifindex: 1,
+                net: "2001:db8:100::1/64".parse().unwrap(),
+            },
+        ];
+        let text = render_bound(&bound);
+        assert_eq!(text, "203.0.113.10/32\n2001:db8:100::1/64\n");
+        assert_eq!(
+            parse_bound(&text),
+            nets(&["203.0.113.10/32", "2001:db8:100::1/64"])
+        );
+        assert_eq!(
+            parse_bound("203.0.113.10/32\n\ngarbage\n 192.0.2.1/32 \n"),
+            nets(&["203.0.113.10/32", "192.0.2.1/32"])
+        );
     }
 }

@@ -66,6 +66,7 @@ pub struct FlagValues {
     pub api: Option<ApiListen>,
     pub api_allow_remote: Option<bool>,
     pub metrics: Option<Listen>,
+    pub metrics_allow_remote: Option<bool>,
 }
 
 /// A bad command line: print the message and exit 2.
@@ -81,7 +82,7 @@ const HINT: &str = "(run 'elastic -h' for usage)";
 impl UsageError {
     pub(crate) fn new(problem: impl std::fmt::Display) -> UsageError {
         UsageError {
-            message: format!("{problem} {HINT}"),
+            message: format!("{} {HINT}", crate::config::shortened(&problem.to_string())),
         }
     }
 }
@@ -175,6 +176,7 @@ fn invocation(matches: &ArgMatches, bools: &BTreeMap<String, bool>) -> Invocatio
         api: matches.get_one::<ApiListen>("api").copied(),
         api_allow_remote: bools.get("api-allow-remote").copied(),
         metrics: matches.get_one::<Listen>("metrics").copied(),
+        metrics_allow_remote: bools.get("metrics-allow-remote").copied(),
     };
     let config = match matches.get_one::<String>("config") {
         None => ConfigChoice::Default,
@@ -341,6 +343,7 @@ fn command() -> clap::Command {
         )
         .arg(switch("api-allow-remote", "Allow -api on a non-loopback address (the API is unauthenticated)"))
         .arg(value("metrics", "ADDR:PORT", "Serve Prometheus metrics at http://ADDR:PORT/metrics (off by default)").value_parser(Listen::from_str))
+        .arg(switch("metrics-allow-remote", "Allow -metrics on a non-loopback address (the metrics are unauthenticated)"))
         .after_help(
             "Flags take one dash or two, with the value after a space or '=': -dcid 14, --dcid=14.\n\
              Booleans also take =true or =false. -h, -help or --help prints this text.\n\
@@ -458,6 +461,7 @@ mod tests {
             api: Some("127.0.0.1:50051".parse().unwrap()),
             api_allow_remote: false,
             metrics: None,
+            metrics_allow_remote: false,
             drain_time: std::time::Duration::from_secs(5),
             control_socket: None,
             control_socket_group: None,
@@ -484,6 +488,22 @@ mod tests {
         assert_eq!(
             with(&["-metrics", "127.0.0.1:9100"]).metrics,
             Some("127.0.0.1:9100".parse().unwrap())
+        );
+        // The metrics are unauthenticated too: a remote scraper needs its own allow flag.
+        let refused = error(&["-dcid", "14", "-primary", "-metrics", "0.0.0.0:9180"]);
+        assert!(refused.contains("-metrics-allow-remote"), "{refused}");
+        let refused = error(&[
+            "-dcid",
+            "14",
+            "-primary",
+            "-metrics",
+            "[::]:9180",
+            "-api-allow-remote",
+        ]);
+        assert!(refused.contains("-metrics-allow-remote"), "{refused}");
+        assert_eq!(
+            with(&["-metrics", "0.0.0.0:9180", "-metrics-allow-remote"]).metrics,
+            Some("0.0.0.0:9180".parse().unwrap())
         );
     }
 
@@ -642,6 +662,7 @@ mod tests {
             "api",
             "api-allow-remote",
             "metrics",
+            "metrics-allow-remote",
         ];
         for name in names {
             assert!(
@@ -778,6 +799,33 @@ mod tests {
         assert!(error(&["-dcid=70000", "-primary"]).contains("not an IP address"));
         let v4 = with(&["-neighborpattern", "192.0.%d.%d"]);
         assert_eq!(v4.neighbors[3], "192.0.14.4".parse::<IpAddr>().unwrap());
+        // A huge value is not echoed whole.
+        let huge = format!("{}%d%d", "1".repeat(100_000));
+        let message = error(&["-dcid=2", "-primary", "-neighborpattern", &huge]);
+        assert!(
+            message.len() < 1200 && message.contains("bytes not shown"),
+            "{}",
+            message.len()
+        );
+        assert!(
+            message.ends_with("(run 'elastic -h' for usage)"),
+            "{message}"
+        );
+        // Every neighbor must be one unicast host.
+        for (pattern, why) in [
+            ("127.0.%d.%d", "a loopback address"),
+            ("127.%d.%d.1", "a loopback address"),
+            ("ff02::%d:%d", "a multicast address"),
+            ("224.%d.0.%d", "a multicast address"),
+            ("0.0.0.%d%d", "in 0.0.0.0/8"),
+            ("::ffff:10.%d.0.%d", "an IPv4-mapped address"),
+        ] {
+            let message = error(&["-dcid=2", "-primary", "-neighborpattern", pattern]);
+            assert!(
+                message.contains(why) && message.contains("not a route server"),
+                "{pattern}: {message}"
+            );
+        }
     }
 
     #[test]
@@ -842,6 +890,11 @@ mod tests {
         assert!(bad("169.254.0.1").contains("link-local"));
         assert!(bad("0.0.0.0").contains("unspecified"));
         assert!(bad("ff02::1/128").contains("multicast"));
+        // Their /64 would be ::/64.
+        assert!(bad("::2").contains("IPv4-mapped or -compatible (::/64)"));
+        assert!(bad("::ffff:1.2.3.4").contains("IPv4-mapped or -compatible (::/64)"));
+        assert!(bad("::ffff:1.2.3.4/128").contains("never announced"));
+        assert!(bad("255.255.255.255").contains("broadcast"));
         assert!(
             bad("example")
                 .starts_with("invalid value \"example\" for flag -address: not an address")

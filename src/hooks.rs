@@ -2,10 +2,14 @@
 //!
 //! Changes are queued and run one at a time in the order they happened (keepalived's notify
 //! scripts give no ordering guarantee; ours do), each under the hook's timeout, which kills the
-//! command's whole process group. A full queue drops the event with a warning rather than block.
+//! command's whole process group. A full queue never blocks: the oldest waiting change gives way
+//! (with a warning), so the latest state always reaches the hook.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use ipnet::IpNet;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tracing::{info, warn};
 
 use crate::config::HookConfig;
@@ -61,17 +65,70 @@ fn join(addresses: &[IpNet]) -> String {
         .join(",")
 }
 
+/// The changes waiting for the hook, oldest first, at most [`QUEUE`].
+#[derive(Debug, Default)]
+struct Pending {
+    events: VecDeque<HookEvent>,
+    /// The daemon dropped its end: run what is queued, then end.
+    closed: bool,
+}
+
+impl Pending {
+    /// Queues `event`; when full, the oldest waiting change gives way and is returned.
+    fn push(&mut self, event: HookEvent) -> Option<HookEvent> {
+        let dropped = if self.events.len() >= QUEUE {
+            self.events.pop_front()
+        } else {
+            None
+        };
+        self.events.push_back(event);
+        dropped
+    }
+}
+
+/// The queue, shared by the daemon's end and the task that runs the hooks.
+#[derive(Debug, Default)]
+struct Shared {
+    pending: Mutex<Pending>,
+    wake: Notify,
+}
+
+impl Shared {
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        // Nothing panics while holding the lock; if anything did, the queue itself is still whole.
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The next change to run, waiting for one; `None` once closed and empty.
+    async fn next(&self) -> Option<HookEvent> {
+        loop {
+            {
+                let mut pending = self.pending();
+                if let Some(event) = pending.events.pop_front() {
+                    return Some(event);
+                }
+                if pending.closed {
+                    return None;
+                }
+            }
+            // A wake-up sent since the check above is kept as a permit: none is lost.
+            self.wake.notified().await;
+        }
+    }
+}
+
 /// The daemon's end of the hook queue. The task that runs the hooks ends once this is dropped
 /// and the queued hooks have run.
 pub struct Hooks {
-    queue: mpsc::Sender<HookEvent>,
+    shared: Arc<Shared>,
 }
 
 impl Hooks {
     pub fn spawn(config: HookConfig) -> Hooks {
-        let (queue, mut events) = mpsc::channel::<HookEvent>(QUEUE);
+        let shared = Arc::new(Shared::default());
+        let queue = Arc::clone(&shared);
         tokio::spawn(async move {
-            while let Some(event) = events.recv().await {
+            while let Some(event) = queue.next().await {
                 let mut argv = config.argv.clone();
                 argv.extend(event.args());
                 let run =
@@ -83,14 +140,27 @@ impl Hooks {
                 }
             }
         });
-        Hooks { queue }
+        Hooks { shared }
     }
 
     /// Queues the event; never waits.
     pub fn notify(&self, event: HookEvent) {
-        if let Err(error) = self.queue.try_send(event) {
-            warn!(%error, "hook queue full: state change not passed to the hook");
+        let dropped = self.shared.pending().push(event);
+        if let Some(old) = dropped {
+            warn!(
+                service = old.service,
+                state = old.state,
+                "hook queue full: the oldest waiting change is dropped, later ones still run"
+            );
         }
+        self.shared.wake.notify_one();
+    }
+}
+
+impl Drop for Hooks {
+    fn drop(&mut self) {
+        self.shared.pending().closed = true;
+        self.shared.wake.notify_one();
     }
 }
 
@@ -168,5 +238,66 @@ mod tests {
             "down web 203.0.113.10/32,2001:db8:100::/64 withdrawn\nup web 203.0.113.10/32,2001:db8:100::/64 primary\n"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn change(n: usize) -> HookEvent {
+        HookEvent {
+            service: format!("s{n}"),
+            ..event()
+        }
+    }
+
+    #[test]
+    fn a_full_queue_drops_the_oldest_change_and_keeps_the_newest() {
+        let mut pending = Pending::default();
+        for n in 0..QUEUE {
+            assert_eq!(pending.push(change(n)), None);
+        }
+        assert_eq!(pending.push(change(QUEUE)), Some(change(0)));
+        assert_eq!(pending.push(change(QUEUE + 1)), Some(change(1)));
+        assert_eq!(pending.events.len(), QUEUE);
+        assert_eq!(pending.events.front(), Some(&change(2)));
+        assert_eq!(pending.events.back(), Some(&change(QUEUE + 1)));
+    }
+
+    #[test]
+    fn the_latest_change_reaches_a_hook_that_falls_behind() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = std::env::temp_dir().join(format!("elastic-hook-flood-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("log");
+        const CHANGES: usize = 100;
+        let lines = rt.block_on(async {
+            let script = format!("echo \"$2\" >> {}", log.display());
+            let hooks = Hooks::spawn(HookConfig {
+                argv: vec!["/bin/sh".into(), "-c".into(), script, "hook".into()],
+                timeout: Duration::from_secs(5),
+                user: None,
+            });
+            // All at once, before the hook task runs even once: far more than the queue holds.
+            for n in 0..CHANGES {
+                hooks.notify(change(n));
+            }
+            drop(hooks);
+            // Bounded wait until the last line is there.
+            let mut lines = Vec::new();
+            for _ in 0..300 {
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                lines = text.lines().map(String::from).collect::<Vec<_>>();
+                if lines.len() >= QUEUE {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            lines
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+        let expected: Vec<String> = (CHANGES - QUEUE..CHANGES)
+            .map(|n| format!("s{n}"))
+            .collect();
+        assert_eq!(lines, expected, "the newest {QUEUE} changes, in order");
     }
 }

@@ -110,12 +110,13 @@ fn main() -> ExitCode {
 }
 
 /// The signals, as the daemon's input: SIGTERM and SIGINT stop it (each one more cuts the current
-/// wait short), SIGHUP reloads.
+/// wait short), SIGHUP reloads; a panic anywhere stops it too, and then it exits with status 1.
 fn operator_events() -> std::io::Result<mpsc::Receiver<OperatorEvent>> {
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut hangup = signal(SignalKind::hangup())?;
     let (events, receiver) = mpsc::channel(8);
+    daemon::forward_panics(events.clone());
     tokio::spawn(async move {
         loop {
             let event = tokio::select! {

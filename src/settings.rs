@@ -56,6 +56,8 @@ pub struct Settings {
     pub api_allow_remote: bool,
     /// Prometheus metrics address; off by default.
     pub metrics: Option<SocketAddr>,
+    /// Allow `metrics` on a non-loopback address (the metrics are unauthenticated).
+    pub metrics_allow_remote: bool,
     /// How long a planned stop announces GRACEFUL_SHUTDOWN before withdrawing (0: no drain).
     pub drain_time: std::time::Duration,
     /// The unix socket serving SetMaintenance and Drain (`elastic drain`); off by default.
@@ -176,6 +178,22 @@ pub fn resolve(
         )));
     }
 
+    let metrics = flags.metrics.or(config.metrics).map(Listen::get);
+    let metrics_allow_remote = flags
+        .metrics_allow_remote
+        .or(config.metrics_allow_remote)
+        .unwrap_or(false);
+    if let Some(addr) = metrics
+        && !crate::api::is_local(&addr)
+        && !metrics_allow_remote
+    {
+        return Err(UsageError::new(format!(
+            "-metrics {addr} is not a loopback address: the metrics are unauthenticated, so add \
+             -metrics-allow-remote{} to serve them there",
+            in_file("metrics_allow_remote: true")
+        )));
+    }
+
     let hold_time = flags
         .hold_time
         .or(config.hold_time)
@@ -240,7 +258,8 @@ pub fn resolve(
         config_file: path.map(Path::to_path_buf),
         api,
         api_allow_remote,
-        metrics: flags.metrics.or(config.metrics).map(Listen::get),
+        metrics,
+        metrics_allow_remote,
         drain_time: config
             .drain_time
             .map_or(config::DEFAULT_DRAIN_TIME, |d| d.get()),
@@ -287,6 +306,7 @@ impl Settings {
             api: Some(ApiListen::new(self.api)),
             api_allow_remote: Some(self.api_allow_remote),
             metrics: self.metrics.map(valid).transpose()?,
+            metrics_allow_remote: Some(self.metrics_allow_remote),
             drain_time: Some(duration(self.drain_time)?),
             control_socket: self
                 .control_socket

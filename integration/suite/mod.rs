@@ -7,6 +7,7 @@ mod common;
 mod fail_safe;
 mod failover;
 mod hardening;
+mod hardening2;
 mod health;
 mod hostile;
 mod lifecycle;

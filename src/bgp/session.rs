@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 
+use super::backoff::{Backoff, Ending};
 use super::wire::{
     self, AS_TRANS, Capability, DecodeContext, DecodeError, ExtendedNextHopTuple, Family, Message,
     Notification, Open, UpdateContext,
@@ -24,13 +25,8 @@ use crate::model::{DesiredRoutes, RouteAttrs};
 
 /// RFC 4271 §8.2.2: the hold timer while waiting for the peer's OPEN ("a large value", 4 minutes).
 const OPEN_HOLD_TIME: Duration = Duration::from_secs(240);
-/// Longest wait between connection attempts once failures repeat.
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
 /// Random extra delay added to every retry, in whole seconds like GoBGP (5 s → 5..9 s).
 const RETRY_JITTER_SECS: u64 = 4;
-/// A session that stayed Established this long counts as healthy: the next loss retries at the
-/// base delay again instead of continuing the backoff.
-const STABLE_SESSION: Duration = Duration::from_secs(30);
 
 /// What a session needs to know about itself and its peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,6 +217,15 @@ impl SessionStatus {
     }
 }
 
+/// Who ended a connection that is going away, for the backoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closing {
+    /// The peer: a Cease or a plain TCP close.
+    ByPeer,
+    /// An error NOTIFICATION, sent or received.
+    OnError,
+}
+
 /// Timers as deadlines; `None` means stopped.
 #[derive(Debug, Default, Clone, Copy)]
 struct Timers {
@@ -254,8 +259,8 @@ pub struct Session {
     state: State,
     timers: Timers,
     rng: fastrand::Rng,
-    /// Consecutive failed attempts or short-lived sessions; drives the backoff.
-    failure_streak: u32,
+    /// Counts failures to establish and sessions ended by errors; drives the reconnect delay.
+    backoff: Backoff,
     local_address: Option<IpAddr>,
     negotiated: Option<Negotiated>,
     wanted: Arc<DesiredRoutes>,
@@ -273,7 +278,7 @@ impl Session {
             state: State::Idle,
             timers: Timers::default(),
             rng: fastrand::Rng::with_seed(seed),
-            failure_streak: 0,
+            backoff: Backoff::default(),
             local_address: None,
             negotiated: None,
             wanted: Arc::new(DesiredRoutes::new()),
@@ -332,7 +337,7 @@ impl Session {
                     } else {
                         "connect timed out"
                     };
-                    self.lost(now, reason.to_string(), &mut out);
+                    self.lost(now, reason.to_string(), Ending::BeforeEstablished, &mut out);
                 }
                 _ => {}
             }
@@ -353,13 +358,14 @@ impl Session {
             Input::Connected { local } => self.on_connected(now, local, &mut out),
             Input::ConnectFailed(reason) => {
                 if self.state == State::Connect {
-                    self.lost(now, reason, &mut out);
+                    self.lost(now, reason, Ending::BeforeEstablished, &mut out);
                 }
             }
             Input::Closed(reason) => {
                 if self.is_connected() {
                     out.push(Action::Disconnect);
-                    self.lost(now, reason, &mut out);
+                    let ending = self.ending(now, Closing::ByPeer);
+                    self.lost(now, reason, ending, &mut out);
                 }
             }
             Input::FramingError(error) => {
@@ -467,21 +473,27 @@ impl Session {
         let reason = format!("sent {notification}");
         out.push(Action::Event(Event::NotificationSent(notification)));
         out.push(Action::Disconnect);
-        self.lost(now, reason, out);
+        let ending = self.ending(now, Closing::OnError);
+        self.lost(now, reason, ending, out);
     }
 
-    /// The connection (or attempt) is gone: forget it and arm the retry with backoff.
-    fn lost(&mut self, now: Instant, reason: String, out: &mut Vec<Action>) {
-        let was_stable = self
-            .status
-            .established_since
-            .filter(|_| self.state == State::Established)
-            .is_some_and(|since| now.duration_since(since) >= STABLE_SESSION);
-        if was_stable {
-            self.failure_streak = 0;
+    /// How the connection ending now counts for the backoff.
+    fn ending(&self, now: Instant, closing: Closing) -> Ending {
+        match (self.state, self.status.established_since) {
+            (State::Established, Some(since)) => match closing {
+                Closing::ByPeer => Ending::PeerClosed,
+                Closing::OnError => Ending::Error {
+                    established_for: now.saturating_duration_since(since),
+                },
+            },
+            _ => Ending::BeforeEstablished,
         }
-        self.failure_streak = self.failure_streak.saturating_add(1);
-        let retry_in = self.retry_delay();
+    }
+
+    /// The connection (or attempt) is gone: forget it and arm the retry, backing off if `ending`
+    /// counts.
+    fn lost(&mut self, now: Instant, reason: String, ending: Ending, out: &mut Vec<Action>) {
+        let retry_in = self.retry_delay(ending);
         self.reset_connection(now);
         self.timers = Timers {
             connect_retry: Some(now + retry_in),
@@ -492,15 +504,10 @@ impl Session {
         self.set_state(now, State::Active, out);
     }
 
-    /// Base delay doubled per consecutive failure, capped, plus whole-second jitter:
-    /// the first retry comes after 5..9 s exactly like lelastic's.
-    fn retry_delay(&mut self) -> Duration {
-        let doublings = self.failure_streak.saturating_sub(1).min(16);
-        let base = self
-            .config
-            .connect_retry
-            .saturating_mul(1 << doublings)
-            .min(MAX_RETRY_DELAY);
+    /// The backoff's delay plus whole-second jitter: a first retry, and every retry after a
+    /// route server closed an Established session, comes after 5..9 s exactly like lelastic's.
+    fn retry_delay(&mut self, ending: Ending) -> Duration {
+        let base = self.backoff.after(ending, self.config.connect_retry);
         base + Duration::from_secs(self.rng.u64(0..=RETRY_JITTER_SECS))
     }
 
@@ -596,9 +603,16 @@ impl Session {
             Message::Notification(notification) => {
                 self.status.received.notification += 1;
                 let reason = format!("received {notification}");
+                // A Cease is the peer closing on purpose (a restart, a maintenance), not an error.
+                let closing = if notification.code == wire::code::CEASE {
+                    Closing::ByPeer
+                } else {
+                    Closing::OnError
+                };
+                let ending = self.ending(now, closing);
                 out.push(Action::Event(Event::NotificationReceived(notification)));
                 out.push(Action::Disconnect);
-                self.lost(now, reason, out);
+                self.lost(now, reason, ending, out);
             }
             Message::RouteRefresh { afi, safi } => {
                 self.status.received.route_refresh += 1;
@@ -1230,6 +1244,75 @@ mod tests {
         let actions = session.handle(now, Input::Closed("reset".into()));
         assert!((5..=9).contains(&retry_delay_of(&actions).as_secs()));
         assert_eq!(session.status().flaps, 1);
+    }
+
+    /// From Active: waits out the retry, connects and reaches Established again; returns when.
+    fn reestablish(session: &mut Session) -> Instant {
+        let now = session.poll_timeout().expect("a retry is armed");
+        assert!(session.handle_timeout(now).contains(&Action::Connect));
+        session.handle(now, Input::Connected { local: LOCAL });
+        session.handle(now, Input::Message(&peer_open(9)));
+        session.handle(now, Input::Message(&wire::encode_keepalive()));
+        assert_eq!(session.state(), State::Established);
+        now
+    }
+
+    #[test]
+    fn a_route_server_restarting_every_few_seconds_is_retried_at_the_base_delay() {
+        let cease = wire::encode_notification(&Notification::cease_peer_deconfigured());
+        let (mut session, _) = established(Instant::now(), routes(&[]));
+        let mut now = Instant::now();
+        for restart in 0..15 {
+            now += Duration::from_secs(2);
+            // Alternately a Cease (FRR, GoBGP) and a plain close (a killed route server).
+            let actions = if restart % 2 == 0 {
+                session.handle(now, Input::Message(&cease))
+            } else {
+                session.handle(now, Input::Closed("connection reset by peer".into()))
+            };
+            let delay = retry_delay_of(&actions).as_secs();
+            assert!((5..=9).contains(&delay), "restart {restart}: {delay} s");
+            now = reestablish(&mut session);
+        }
+    }
+
+    #[test]
+    fn short_sessions_ended_by_error_notifications_back_off() {
+        let fsm_error = wire::encode_notification(&Notification::fsm_error());
+        let (mut session, _) = established(Instant::now(), routes(&[]));
+        let mut now = Instant::now();
+        let mut delays = Vec::new();
+        for round in 0..4 {
+            // Alternately an error received and one we send (the hold timer expired).
+            let actions = if round % 2 == 0 {
+                session.handle(now + Duration::from_secs(2), Input::Message(&fsm_error))
+            } else {
+                session.handle_timeout(now + Duration::from_secs(9))
+            };
+            delays.push(retry_delay_of(&actions).as_secs());
+            now = reestablish(&mut session);
+        }
+        for (delay, base) in delays.iter().zip([5, 10, 20, 40]) {
+            assert!((base..=base + 4).contains(delay), "{delays:?}");
+        }
+    }
+
+    #[test]
+    fn a_cease_before_established_counts_as_a_failure() {
+        let cease = wire::encode_notification(&Notification::cease_peer_deconfigured());
+        let mut session = connected(Instant::now());
+        let mut delays = Vec::new();
+        for _ in 0..3 {
+            let actions = session.handle(Instant::now(), Input::Message(&cease));
+            delays.push(retry_delay_of(&actions).as_secs());
+            let now = session.poll_timeout().unwrap();
+            session.handle_timeout(now);
+            session.handle(now, Input::Connected { local: LOCAL });
+            assert_eq!(session.state(), State::OpenSent);
+        }
+        for (delay, base) in delays.iter().zip([5, 10, 20]) {
+            assert!((base..=base + 4).contains(delay), "{delays:?}");
+        }
     }
 
     #[test]

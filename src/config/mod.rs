@@ -101,6 +101,7 @@ pub struct FileConfig {
     pub api: Option<ApiListen>,
     pub api_allow_remote: Option<bool>,
     pub metrics: Option<Listen>,
+    pub metrics_allow_remote: Option<bool>,
     pub drain_time: Option<DrainTime>,
     pub control_socket: Option<SocketPath>,
     pub control_socket_group: Option<GroupName>,
@@ -330,8 +331,28 @@ impl fmt::Display for ConfigError {
         if let (Some(line), Some(column)) = (self.line, self.column) {
             write!(f, ":{line}:{column}")?;
         }
-        write!(f, ": {}", self.message)
+        write!(f, ": {}", shortened(&self.message))
     }
+}
+
+/// Longest error message printed whole. A longer one quotes a huge value (a 50 MB string): its
+/// start (the key and the value's beginning) and its end (what was expected) are kept.
+const MAX_MESSAGE: usize = 1024;
+
+/// `message`, or its first and last bytes around a note of how much was cut.
+pub(crate) fn shortened(message: &str) -> std::borrow::Cow<'_, str> {
+    if message.len() <= MAX_MESSAGE {
+        return message.into();
+    }
+    let head = message.floor_char_boundary(MAX_MESSAGE * 2 / 3);
+    let tail = message.ceil_char_boundary(message.len() - MAX_MESSAGE / 4);
+    format!(
+        "{}… ({} bytes not shown) …{}",
+        &message[..head],
+        tail - head,
+        &message[tail..]
+    )
+    .into()
 }
 
 /// How [`parse_with`] reads a file the config names (an https probe's `ca_file`): [`load`]
@@ -442,6 +463,9 @@ pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
 /// [`parse`], with `read_file` reading the files the text names.
 pub fn parse_with(text: &str, path: &Path, read_file: ReadFile) -> Result<FileConfig, ConfigError> {
     let located = |error| located(path, error);
+    // Editors on Windows may start the file with a UTF-8 byte order mark; YAML allows it, and
+    // the parser would take it for a second document.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if let Some((line, column)) = too_deep(text) {
         return Err(ConfigError {
             file: path.to_path_buf(),

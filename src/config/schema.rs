@@ -69,6 +69,10 @@ pub(crate) struct RawHooks {
     pub user: Option<String>,
 }
 
+/// The most communities a demotion may add. A BGP UPDATE holds at most 4096 octets, so about a
+/// thousand communities cannot be sent at all; 64 (256 octets) leave room for everything else.
+pub(crate) const MAX_DEMOTE_COMMUNITIES: usize = 64;
+
 /// `withdraw`, `demote`, or `{demote: {communities: [...], med: N}}`.
 pub(crate) enum RawOutcome {
     Withdraw,
@@ -209,6 +213,15 @@ impl<'de> Deserialize<'de> for RawOutcome {
                     )));
                 }
                 let demote: RawDemote = map.next_value()?;
+                if let Some(list) = &demote.communities
+                    && list.len() > MAX_DEMOTE_COMMUNITIES
+                {
+                    return Err(de::Error::custom(format!(
+                        "demote.communities: {} communities, at most {MAX_DEMOTE_COMMUNITIES} \
+                         (an UPDATE carrying more may not fit in 4096 octets)",
+                        list.len()
+                    )));
+                }
                 if let Some(extra) = map.next_key::<String>()? {
                     return Err(de::Error::custom(format!(
                         "unexpected key `{extra}` after `demote`"

@@ -459,6 +459,60 @@ fn durations_and_communities_parse() {
 }
 
 #[test]
+fn a_byte_order_mark_at_the_start_is_accepted() {
+    let config = ok("\u{feff}dcid: 14\nrole: primary\n");
+    assert_eq!(config.dcid.map(|d| d.get()), Some(14));
+    // Anywhere else it is still an error, located.
+    let e = err("dcid: 14\n\u{feff}role: primary\n");
+    assert!(!e.to_string().contains("more than one document"), "{e}");
+}
+
+#[test]
+fn an_error_about_a_huge_value_is_shown_shortened() {
+    let huge = "x".repeat(5_000_000);
+    let e = err(&format!("neighbor_pattern: \"{huge}\"\n")).to_string();
+    assert!(e.len() < 1200, "{} bytes", e.len());
+    assert!(
+        e.starts_with(&format!(
+            "{FILE}:1:19: neighbor_pattern: invalid value \"xxx"
+        )),
+        "{e}"
+    );
+    assert!(e.contains("bytes not shown"), "{e}");
+    assert!(
+        e.ends_with("expected exactly two %d (datacenter id, then 1..4)"),
+        "{e}"
+    );
+    // Multi-byte characters are never split.
+    let wide = "é".repeat(3000);
+    let e = err(&format!("neighbor_pattern: \"{wide}\"\n")).to_string();
+    assert!(e.len() < 1200 && e.contains("ééé"), "{e}");
+}
+
+#[test]
+fn more_demote_communities_than_an_update_can_carry_are_refused() {
+    let with = |count: u32| {
+        let list: Vec<String> = (0..count).map(|n| format!("\"65000:{n}\"")).collect();
+        format!(
+            "services:\n  - name: a\n    on_down: {{demote: {{communities: [{}]}}}}\n",
+            list.join(", ")
+        )
+    };
+    let allowed = ok(&with(64));
+    let Outcome::Demote(attrs) = &allowed.health().services[0].on_down else {
+        panic!("a demotion");
+    };
+    assert_eq!(attrs.communities.len(), 64);
+    for count in [65, 2000] {
+        let message = err(&with(count)).to_string();
+        assert!(
+            message.contains(&format!("{count} communities, at most 64")),
+            "{message}"
+        );
+    }
+}
+
+#[test]
 fn urls_are_split_for_the_client() {
     let parse_url = |text: &str| {
         text.parse::<HttpUrl>().map(|url| {

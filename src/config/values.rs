@@ -293,11 +293,17 @@ impl NeighborPattern {
             .iter()
             .map(|i| {
                 let text = format!("{before}{dcid}{between}{i}{after}");
-                IpAddr::from_str(&text).map_err(|_| {
+                let addr = IpAddr::from_str(&text).map_err(|_| {
                     format!(
                         "neighborpattern {pattern:?} gives {text:?}, which is not an IP address"
                     )
-                })
+                })?;
+                match crate::addrs::never_a_neighbor(addr) {
+                    Some(why) => Err(format!(
+                        "neighborpattern {pattern:?} gives {text:?}, which is {why}, not a route server"
+                    )),
+                    None => Ok(addr),
+                }
             })
             .collect()
     }

@@ -63,15 +63,17 @@ mod probes;
 mod publish;
 mod reload;
 mod shutdown;
+mod supervise;
 
 use crate::model::CONNECT_RETRY;
-use addresses::{bind_addresses, eligible, unbind_addresses};
+use addresses::{Ownership, bind_addresses, eligible, reclaim, unbind_addresses};
 use gate::{Drain, Gate};
 use peers::{Peers, wanted_sessions};
 use probes::ProbeTasks;
 use publish::{Published, summary};
 use reload::ReloadPlan;
 use shutdown::{Cut, DrainEnd, Facts, Shutdown, Step};
+pub use supervise::forward_panics;
 
 /// Address changes come in bursts (an `ip addr add` of an IPv6 address is several messages).
 const ADDRESS_SETTLE: Duration = Duration::from_millis(20);
@@ -85,6 +87,8 @@ pub enum OperatorEvent {
     /// SIGHUP: reload the config file, rescan the addresses, re-read the maintenance file and
     /// re-arm preemption.
     Reload,
+    /// A thread or task panicked ([`forward_panics`]): stop in order, then exit with an error.
+    Panicked,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +107,8 @@ pub enum DaemonError {
     Metrics(#[from] MetricsError),
     #[error(transparent)]
     Control(#[from] ControlError),
+    #[error("a task panicked (see above); stopped in order so that a clean daemon can start")]
+    Panicked,
 }
 
 /// Runs until `events` asks it to stop (and the stop sequence is over). `invocation` is what a
@@ -132,13 +138,18 @@ pub async fn run(
     let netlink = Netlink::new().map_err(DaemonError::Netlink)?;
     // Subscribe before the first listing, so no change can slip between the two.
     let address_changes = addrs::watch_addresses().map_err(DaemonError::Netlink)?;
-    let bound = bind_addresses(&netlink, &settings.addresses).await?;
+    // What an earlier run left bound goes first: removed ones must never be announced.
+    let ownership = Ownership::detect();
+    let mut bound = reclaim(&netlink, &ownership, &settings.addresses).await?;
+    bound.extend(bind_addresses(&netlink, &settings.addresses).await?);
+    ownership.record(&bound);
 
     let interface_addrs = netlink.addresses().await.map_err(DaemonError::Netlink)?;
     let mut address_warnings = Vec::new();
     let prefixes = eligible(&settings, &interface_addrs, &mut address_warnings);
     if prefixes.is_empty() {
         unbind_addresses(&netlink, &bound).await;
+        ownership.record(&[]);
         let where_ = if settings.allifs {
             "any interface"
         } else {
@@ -216,6 +227,7 @@ pub async fn run(
         invocation,
         netlink,
         bound,
+        ownership,
         prefixes,
         address_warnings,
         default_router_id,
@@ -237,6 +249,7 @@ pub async fn run(
         reloads: Reloads::default(),
         shutdown: Shutdown::new(),
         events_open: true,
+        panicked: false,
     };
 
     systemd::ready(&summary(
@@ -252,6 +265,9 @@ pub async fn run(
     };
     daemon.serve(inputs).await;
     daemon.stop(&mut events).await;
+    if daemon.panicked {
+        return Err(DaemonError::Panicked);
+    }
     Ok(())
 }
 
@@ -270,6 +286,8 @@ struct Daemon {
     netlink: Netlink,
     /// The addresses elastic bound to lo (only these are unbound).
     bound: Vec<AddrChange>,
+    /// How `bound` outlives a crash: the kernel's address marks, or a state file.
+    ownership: Ownership,
     prefixes: Vec<IpNet>,
     /// What the address rules last warned about (logged again only when it changes).
     address_warnings: Vec<String>,
@@ -287,6 +305,8 @@ struct Daemon {
     shutdown: Shutdown,
     /// Whether the operator's event stream can still deliver.
     events_open: bool,
+    /// A task panicked: the stop ends in an error exit.
+    panicked: bool,
 }
 
 impl Daemon {
@@ -305,6 +325,12 @@ impl Daemon {
                     Some(OperatorEvent::Stop(signal)) => {
                         let steps = self.shutdown.on_signal(signal, now(), self.facts());
                         self.execute(steps, Some(signal));
+                    }
+                    Some(OperatorEvent::Panicked) => {
+                        error!("a task panicked: stopping in order; exiting with an error after");
+                        self.panicked = true;
+                        let steps = self.shutdown.on_signal(supervise::PANIC, now(), self.facts());
+                        self.execute(steps, Some(supervise::PANIC));
                     }
                     Some(OperatorEvent::Reload) => {
                         if self.shutdown.stopping() {
@@ -374,6 +400,12 @@ impl Daemon {
                     Some(OperatorEvent::Stop(signal)) => {
                         (self.shutdown.on_signal(signal, now(), self.facts()), Some(signal))
                     }
+                    // While stopping, a panic counts as one more signal: it cuts the wait short.
+                    Some(OperatorEvent::Panicked) => {
+                        self.panicked = true;
+                        let signal = supervise::PANIC;
+                        (self.shutdown.on_signal(signal, now(), self.facts()), Some(signal))
+                    }
                     Some(OperatorEvent::Reload) => {
                         info!("SIGHUP while stopping: ignored");
                         continue;
@@ -390,6 +422,7 @@ impl Daemon {
             self.execute(steps, signal);
         }
         unbind_addresses(&self.netlink, &self.bound).await;
+        self.ownership.record(&[]);
         info!("stopped");
     }
 
@@ -622,6 +655,9 @@ impl Daemon {
             Ok(more) => self.bound.extend(more),
             Err(error) => error!(%error, "reload: cannot bind a new address; it is not announced"),
         }
+        // Until they are unbound, the removed ones are still ours.
+        self.ownership
+            .record(&[self.bound.as_slice(), &unbind].concat());
         for net in left_on_lo {
             info!(address = %net, "removed from the config, but elastic did not bind it: left on lo");
         }
@@ -660,6 +696,7 @@ impl Daemon {
         }
 
         self.withdraw_then_unbind(&unbind).await;
+        self.ownership.record(&self.bound);
         true
     }
 

@@ -61,10 +61,11 @@ pub(super) struct ReloadPlan {
 }
 
 /// The keys that only take effect at start.
-const RESTART_ONLY: [&str; 7] = [
+const RESTART_ONLY: [&str; 8] = [
     "api",
     "api_allow_remote",
     "metrics",
+    "metrics_allow_remote",
     "log_level",
     "log_json",
     "control_socket",
@@ -128,6 +129,7 @@ fn keep_restart_only(running: &Settings, new: &mut Settings) -> Vec<&'static str
         running.api != new.api,
         running.api_allow_remote != new.api_allow_remote,
         running.metrics != new.metrics,
+        running.metrics_allow_remote != new.metrics_allow_remote,
         running.log_level != new.log_level,
         running.log_json != new.log_json,
         running.control_socket != new.control_socket,
@@ -136,6 +138,7 @@ fn keep_restart_only(running: &Settings, new: &mut Settings) -> Vec<&'static str
     new.api = running.api;
     new.api_allow_remote = running.api_allow_remote;
     new.metrics = running.metrics;
+    new.metrics_allow_remote = running.metrics_allow_remote;
     new.log_level = running.log_level;
     new.log_json = running.log_json;
     new.control_socket = running.control_socket.clone();

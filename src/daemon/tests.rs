@@ -118,6 +118,41 @@ mod paused {
     }
 
     #[test]
+    fn a_panicked_task_becomes_an_orderly_stop_and_an_error_exit() {
+        in_fresh_namespace(|listener| async move {
+            let Running {
+                mut seen,
+                peer,
+                events,
+                daemon,
+            } = start(listener, daemon_settings(), None);
+
+            assert_eq!(next_update(&mut seen).await, update(1, 0, false));
+            tokio::time::advance(Duration::from_millis(50)).await;
+            daemon::forward_panics(events.clone());
+            let crashed = tokio::spawn(async { panic!("a task panics (injected by the test)") });
+            assert!(crashed.await.is_err_and(|e| e.is_panic()));
+            // The same stop as on SIGTERM: drain, withdraw, Cease, unbind.
+            assert_eq!(next_update(&mut seen).await, update(1, 0, true));
+            tokio::time::advance(DRAIN).await;
+            assert_eq!(next_update(&mut seen).await, update(0, 1, false));
+            expect_cease_and_close(&mut seen, "panic").await;
+            let outcome = daemon.await.unwrap();
+            // Back to the default hook before anything else can panic.
+            drop(std::panic::take_hook());
+            assert!(
+                matches!(outcome, Err(daemon::DaemonError::Panicked)),
+                "{outcome:?}"
+            );
+            assert!(
+                !bound(ADDRESS).await,
+                "{ADDRESS} still on lo after the stop"
+            );
+            peer.await.unwrap();
+        });
+    }
+
+    #[test]
     fn a_second_signal_skips_the_drain_of_a_real_session() {
         in_fresh_namespace(|listener| async move {
             let Running {
@@ -148,7 +183,7 @@ mod paused {
             std::env::temp_dir().join(format!("elastic-daemon-reload-{}.yaml", std::process::id()));
         let config = |addresses: &str| {
             format!(
-                "neighbor_pattern: \"127.%d.0.%d\"\nneighbor_slots: [1]\n\
+                "neighbor_pattern: \"192.0.%d.%d\"\nneighbor_slots: [1]\n\
                  addresses: [{addresses}]\ndrain_time: 0s\n"
             )
         };
@@ -164,8 +199,22 @@ mod paused {
                     .expect("the config file");
             assert_eq!(
                 settings.neighbors,
-                [IpAddr::V4(Ipv4Addr::new(127, 14, 0, 1))]
+                [IpAddr::V4(Ipv4Addr::new(192, 0, 14, 1))]
             );
+            // A neighbor must not be a loopback address: the route server's address goes on an
+            // interface of its own (not lo, so it is not announced); the listener takes it too.
+            for args in [
+                &["link", "add", "rs0", "type", "veth", "peer", "name", "rs1"][..],
+                &["address", "add", "192.0.14.1/32", "dev", "rs0"],
+                &["link", "set", "rs1", "up"],
+                &["link", "set", "rs0", "up"],
+            ] {
+                let status = std::process::Command::new("ip")
+                    .args(args)
+                    .status()
+                    .unwrap();
+                assert!(status.success(), "ip {args:?}: {status}");
+            }
             let Running {
                 mut seen,
                 peer,

@@ -413,6 +413,11 @@ impl Lab {
         let bin = daemon_binary();
         let host = self.host(index);
         let mut cmd = host.ns.command(&bin);
+        // Per host: on a kernel without address marks the daemon records its addresses there.
+        cmd.env(
+            "STATE_DIRECTORY",
+            self.dir.join(format!("state-{}", host.label)),
+        );
         cmd.envs(env.iter().copied());
         // Never the machine's /etc/elastic/elastic.yaml: a test that wants a file passes its own
         // `-config`, which comes later and wins. (Not for ELASTIC_BIN=lelastic: it has no -config.)
