@@ -1,4 +1,5 @@
-//! VRRP mode (RFC 9568, VRRPv3): the advert codec (`wire`); the per-instance state machine and
-//! the raw-socket driver come next.
+//! VRRP mode (RFC 9568, VRRPv3): the advert codec (`wire`) and the state machine of one virtual
+//! router (`instance`); the raw-socket driver comes next.
 
+pub mod instance;
 pub mod wire;
