@@ -57,6 +57,10 @@ duration_keys! {
     HookTimeout = HookTimeoutKey {
         zero: false, max_hours: 1, expected: "expected a duration such as 10s, 500ms or 1m30s"
     }
+    /// A VRRP instance's `preempt_delay`.
+    PreemptDelay = PreemptDelayKey {
+        zero: true, max_hours: 1, expected: "expected a duration such as 0s, 30s or 5m"
+    }
     /// `drain_time`: 0 skips the drain; systemd's TimeoutStopSec must exceed it.
     DrainTime = DrainTimeKey {
         zero: true, max_hours: 1,
