@@ -35,7 +35,8 @@ pub struct VrrpConfig {
     pub advert_interval: AdvertInterval,
     /// One family; each with the prefix length it gets on the interface.
     pub addresses: Vec<IpNet>,
-    /// IPv6: the advert's first address (default: the interface's link-local address).
+    /// IPv6: a link-local address to put first in every advert, as RFC 9568 §5.2.9 asks.
+    /// keepalived 2.2.7 and FRR's vrrpd 8.4.4 send none, so by default neither does elastic.
     pub link_local: Option<Ipv6Addr>,
     /// The services that gate the instance; `None`: all.
     pub services: Option<Vec<String>>,

@@ -47,7 +47,8 @@ pub struct InstanceConfig {
     /// This router's own address on the interface: the source of its adverts, and the tie-break
     /// between equal priorities (the higher address wins, §6.4.3).
     pub primary_address: IpAddr,
-    /// IPv6: put first in every advert, as RFC 9568 §5.2.9 asks (the interface's or configured).
+    /// IPv6: put first in every advert, as RFC 9568 §5.2.9 asks. keepalived 2.2.7 and FRR's
+    /// vrrpd 8.4.4 both send none (`testdata/`), so `None` is what interoperates.
     pub link_local: Option<Ipv6Addr>,
     /// Send adverts to these instead of the multicast group, and accept adverts only from them.
     pub unicast_peers: Vec<IpAddr>,

@@ -1,5 +1,6 @@
-//! Golden vectors are keepalived's adverts captured in a namespace pair (`../testdata/README.md`),
-//! stored as whole IP packets so the pseudo-header and TTL come from the capture itself.
+//! Golden vectors are keepalived's and FRR vrrpd's adverts captured in a namespace pair
+//! (`../testdata/README.md`), stored as whole IP packets so the pseudo-header and TTL come from
+//! the capture itself.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
@@ -10,6 +11,21 @@ const KEEPALIVED_V4: &[u8] = include_bytes!("../testdata/ipv4-vrid51-prio150.bin
 const KEEPALIVED_V4_STOP: &[u8] = include_bytes!("../testdata/ipv4-vrid51-prio0.bin");
 const KEEPALIVED_V6: &[u8] = include_bytes!("../testdata/ipv6-vrid52-prio200.bin");
 const KEEPALIVED_V6_STOP: &[u8] = include_bytes!("../testdata/ipv6-vrid52-prio0.bin");
+const FRR_V4: &[u8] = include_bytes!("../testdata/frr-ipv4-vrid51-prio150.bin");
+const FRR_V4_STOP: &[u8] = include_bytes!("../testdata/frr-ipv4-vrid51-prio0.bin");
+const FRR_V6: &[u8] = include_bytes!("../testdata/frr-ipv6-vrid51-prio150.bin");
+const FRR_V6_STOP: &[u8] = include_bytes!("../testdata/frr-ipv6-vrid51-prio0.bin");
+
+const ALL: [&[u8]; 8] = [
+    KEEPALIVED_V4,
+    KEEPALIVED_V4_STOP,
+    KEEPALIVED_V6,
+    KEEPALIVED_V6_STOP,
+    FRR_V4,
+    FRR_V4_STOP,
+    FRR_V6,
+    FRR_V6_STOP,
+];
 
 /// An IP packet split as the driver sees it: source, destination, TTL / hop limit, protocol
 /// and the VRRP payload.
@@ -124,14 +140,45 @@ fn keepalived_adverts_decode_to_what_it_was_configured_with() {
     }
 }
 
+fn frr_advert(family_v6: bool, priority: u8) -> Advert {
+    Advert {
+        vrid: 51,
+        priority,
+        max_advert_interval: AdvertInterval::from_centiseconds(10).unwrap(),
+        addresses: if family_v6 {
+            Addresses::V6(vec!["2001:db8::10".parse().unwrap()])
+        } else {
+            Addresses::V4(vec![Ipv4Addr::new(198, 51, 100, 10)])
+        },
+    }
+}
+
 #[test]
-fn keepalived_adverts_reencode_byte_for_byte() {
-    for packet in [
-        KEEPALIVED_V4,
-        KEEPALIVED_V4_STOP,
-        KEEPALIVED_V6,
-        KEEPALIVED_V6_STOP,
-    ] {
+fn frr_adverts_decode_to_what_vrrpd_was_configured_with() {
+    // vrrpd sends IPv6 adverts from its macvlan's link-local address, and, like keepalived,
+    // without a link-local address in the list.
+    let frr_v6_source: IpAddr = "fe80::200:5eff:fe00:233".parse().unwrap();
+    let cases = [
+        (FRR_V4, keepalived_source_v4(), frr_advert(false, 150)),
+        (
+            FRR_V4_STOP,
+            keepalived_source_v4(),
+            frr_advert(false, PRIORITY_STOP),
+        ),
+        (FRR_V6, frr_v6_source, frr_advert(true, 150)),
+        (FRR_V6_STOP, frr_v6_source, frr_advert(true, PRIORITY_STOP)),
+    ];
+    for (packet, source, expected) in cases {
+        let c = split_ip(packet);
+        assert_eq!(c.source, source);
+        assert_eq!((c.ttl, c.protocol), (TTL, PROTOCOL));
+        assert_eq!(decode(c.payload, c.source, c.destination), Ok(expected));
+    }
+}
+
+#[test]
+fn captured_adverts_reencode_byte_for_byte() {
+    for packet in ALL {
         let c = split_ip(packet);
         let advert = decode(c.payload, c.source, c.destination).unwrap();
         let again = encode(&advert, c.source, c.destination).unwrap();
@@ -142,7 +189,7 @@ fn keepalived_adverts_reencode_byte_for_byte() {
 #[test]
 fn checksum_of_a_whole_advert_with_its_checksum_is_zero() {
     // The RFC 1071 property: summing the checksum in makes the result 0 (complemented: 0).
-    for packet in [KEEPALIVED_V4, KEEPALIVED_V6] {
+    for packet in ALL {
         let c = split_ip(packet);
         assert_eq!(checksum(c.source, c.destination, c.payload), 0);
     }
@@ -375,15 +422,7 @@ fn advert_interval_takes_whole_centiseconds_from_10ms_to_40_95s() {
 #[test]
 fn seeded_mutations_of_golden_vectors_never_panic() {
     let mut rng = fastrand::Rng::with_seed(0x5eed_0112);
-    let vectors: Vec<Captured<'_>> = [
-        KEEPALIVED_V4,
-        KEEPALIVED_V4_STOP,
-        KEEPALIVED_V6,
-        KEEPALIVED_V6_STOP,
-    ]
-    .into_iter()
-    .map(split_ip)
-    .collect();
+    let vectors: Vec<Captured<'_>> = ALL.into_iter().map(split_ip).collect();
     let mut decoded_ok = 0;
     for round in 0..20_000 {
         let c = &vectors[round % vectors.len()];
