@@ -13,3 +13,4 @@ mod ops;
 mod runtime;
 mod systemd;
 mod timers;
+mod vrrp;

@@ -1,0 +1,341 @@
+//! VRRP against keepalived (`vrrp_version 3`) on one link: elastic's codec, state machine and raw
+//! sockets (`elastic::vrrp`, driven here by a small loop: the daemon does not run VRRP yet), with
+//! keepalived in the other namespace. Addresses and gratuitous ARP are not exercised yet: the
+//! instance's AddAddresses/Announce actions are only recorded.
+
+use std::fs::File;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use elastic::vrrp::instance::{Action, Health, Input, Instance, InstanceConfig, State};
+use elastic::vrrp::socket::AdvertSocketV4;
+use elastic::vrrp::wire::{Addresses, AdvertInterval};
+
+const KEEPALIVED: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const ELASTIC: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+const VIP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
+
+fn run(program: &str, args: &[&str]) {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Two namespaces joined by a veth pair: `va` (keepalived's, 192.0.2.1) and `vb` (elastic's,
+/// 192.0.2.2). Deleted on drop, also when a test panics (keepalived is stopped first).
+struct Link {
+    keepalived_ns: String,
+    elastic_ns: String,
+    dir: PathBuf,
+}
+
+impl Link {
+    fn new(tag: char) -> Link {
+        // The lab's form, `el-<pid><letter>-<role>`, with roles no lab uses.
+        let pid = std::process::id() % 100_000;
+        let link = Link {
+            keepalived_ns: format!("el-{pid}{tag}-vrka"),
+            elastic_ns: format!("el-{pid}{tag}-vrel"),
+            dir: std::env::temp_dir().join(format!("el-{pid}{tag}-vrrp")),
+        };
+        std::fs::create_dir_all(&link.dir).unwrap();
+        for ns in [&link.keepalived_ns, &link.elastic_ns] {
+            run("ip", &["netns", "add", ns]);
+            run("ip", &["-n", ns, "link", "set", "lo", "up"]);
+        }
+        run(
+            "ip",
+            &[
+                "-n",
+                &link.keepalived_ns,
+                "link",
+                "add",
+                "va",
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "vb",
+                "netns",
+                &link.elastic_ns,
+            ],
+        );
+        for (ns, dev, address) in [
+            (&link.keepalived_ns, "va", "192.0.2.1/24"),
+            (&link.elastic_ns, "vb", "192.0.2.2/24"),
+        ] {
+            run("ip", &["-n", ns, "addr", "add", address, "dev", dev]);
+            run("ip", &["-n", ns, "link", "set", dev, "up"]);
+        }
+        link
+    }
+
+    /// keepalived in its namespace with one VRRPv3 instance at `priority`, logging to a file.
+    fn keepalived(&self, priority: u8, name: &str) -> Keepalived {
+        let conf = self.dir.join(format!("{name}.conf"));
+        std::fs::write(
+            &conf,
+            format!(
+                "global_defs {{\n  vrrp_version 3\n  router_id {name}\n}}\n\
+                 vrrp_instance v4 {{\n  state BACKUP\n  interface va\n  virtual_router_id 51\n  \
+                 priority {priority}\n  advert_int 0.1\n  virtual_ipaddress {{\n    {VIP}/24\n  }}\n}}\n"
+            ),
+        )
+        .unwrap();
+        let log = self.dir.join(format!("{name}.log"));
+        let output = File::create(&log).unwrap();
+        let errors = output.try_clone().unwrap();
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.keepalived_ns, "keepalived"])
+            .args(["-n", "-l", "-P", "-f"])
+            .arg(&conf)
+            .arg("-p")
+            .arg(self.dir.join(format!("{name}.pid")))
+            .arg("-r")
+            .arg(self.dir.join(format!("{name}-vrrp.pid")))
+            .stdin(Stdio::null())
+            .stdout(output)
+            .stderr(errors)
+            .spawn()
+            .unwrap_or_else(|e| panic!("keepalived (is it installed?): {e}"));
+        Keepalived { child, log }
+    }
+
+    /// Runs `body` on a thread inside elastic's namespace.
+    fn in_elastic_ns<T: Send + 'static>(&self, body: impl FnOnce() -> T + Send + 'static) -> T {
+        let path = Path::new("/run/netns").join(&self.elastic_ns);
+        std::thread::spawn(move || {
+            let ns = File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+            body()
+        })
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        for ns in [&self.keepalived_ns, &self.elastic_ns] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+struct Keepalived {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Keepalived {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM (a master says goodbye with priority 0), then waits for it to exit.
+    fn stop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Keepalived {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.stop();
+        }
+    }
+}
+
+fn config(priority: u8) -> InstanceConfig {
+    InstanceConfig {
+        vrid: 51,
+        priority,
+        advert_interval: AdvertInterval::from_centiseconds(10).unwrap(),
+        addresses: Addresses::V4(vec![VIP]),
+        primary_address: IpAddr::V4(ELASTIC),
+        link_local: None,
+        unicast_peers: vec![],
+        preempt: true,
+        preempt_delay: Duration::ZERO,
+        announce_repeat: 1,
+        announce_again_after: None,
+    }
+}
+
+/// Drives `instance` on real time until `done` holds or `limit` passes; sends what it says to
+/// send, and returns every other action in order.
+fn drive(
+    instance: &mut Instance,
+    socket: &AdvertSocketV4,
+    limit: Duration,
+    done: impl Fn(&Instance) -> bool,
+) -> Vec<Action> {
+    let mut seen = Vec::new();
+    let perform = |actions: Vec<Action>, seen: &mut Vec<Action>| {
+        for action in actions {
+            match action {
+                Action::Send {
+                    to: IpAddr::V4(to),
+                    bytes,
+                } => socket.send(to, &bytes).expect("send"),
+                other => seen.push(other),
+            }
+        }
+    };
+    let end = Instant::now() + limit;
+    while Instant::now() < end && !done(instance) {
+        let actions = instance.handle_timeout(Instant::now());
+        perform(actions, &mut seen);
+        let wake = instance.poll_timeout().map_or(end, |t| t.min(end));
+        let wait = wake.saturating_duration_since(Instant::now());
+        if let Some(packet) = socket.receive(wait).expect("receive") {
+            let actions = instance.handle(
+                Instant::now(),
+                Input::Packet {
+                    source: packet.source,
+                    destination: packet.destination,
+                    ttl: packet.ttl,
+                    bytes: &packet.bytes,
+                },
+            );
+            perform(actions, &mut seen);
+        }
+    }
+    seen
+}
+
+fn transitions(actions: &[Action]) -> Vec<(State, State)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::StateChanged { from, to } => Some((*from, *to)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// keepalived at 200 is master, elastic at 100 its backup; keepalived's SIGTERM (priority 0)
+/// makes elastic master at once.
+#[test]
+fn vrrp_elastic_backs_up_keepalived_and_takes_over_when_it_stops() {
+    let link = Link::new('v');
+    let mut keepalived = link.keepalived(200, "ka-master");
+    let (instance, socket) = link.in_elastic_ns(|| {
+        let socket = AdvertSocketV4::open("vb", ELASTIC).expect("raw sockets");
+        let mut instance = Instance::new(config(100)).unwrap();
+        instance.handle(Instant::now(), Input::Start);
+        let heard = |i: &Instance| {
+            i.state() == State::Backup && i.status().master == Some((IpAddr::V4(KEEPALIVED), 200))
+        };
+        drive(&mut instance, &socket, Duration::from_secs(20), heard);
+        (instance, socket)
+    });
+    let mut instance = instance;
+    assert_eq!(
+        instance.status().master,
+        Some((IpAddr::V4(KEEPALIVED), 200)),
+        "elastic never heard keepalived as master: {:?}\nkeepalived:\n{}",
+        instance.status(),
+        keepalived.log()
+    );
+    assert_eq!(instance.state(), State::Backup);
+    assert_eq!(
+        instance.status().discards,
+        Default::default(),
+        "keepalived's adverts all pass"
+    );
+
+    keepalived.stop();
+    let after = drive(&mut instance, &socket, Duration::from_secs(10), |i| {
+        i.state() == State::Master
+    });
+    assert_eq!(
+        transitions(&after),
+        [(State::Backup, State::Master)],
+        "{after:?}\nkeepalived:\n{}",
+        keepalived.log()
+    );
+    assert_eq!(after[1], Action::AddAddresses);
+}
+
+/// elastic at 200 is master; keepalived at 50 stays backup, so it accepts elastic's adverts
+/// (version, checksum over the pseudo-header, TTL, address count).
+#[test]
+fn vrrp_keepalived_backs_up_elastic() {
+    let link = Link::new('w');
+    let keepalived = link.keepalived(50, "ka-backup");
+    let instance = link.in_elastic_ns(|| {
+        let socket = AdvertSocketV4::open("vb", ELASTIC).expect("raw sockets");
+        let mut instance = Instance::new(config(200)).unwrap();
+        instance.handle(Instant::now(), Input::Start);
+        // Master, then 3 s of adverts: keepalived's master-down interval is about 0.3 s.
+        drive(&mut instance, &socket, Duration::from_secs(10), |i| {
+            i.state() == State::Master
+        });
+        drive(&mut instance, &socket, Duration::from_secs(3), |_| false);
+        let heard_while_master = instance.status().adverts_received;
+        // A planned handover: priority 0, then keepalived's advert ends it.
+        let stop = instance.handle(Instant::now(), Input::Health(Health::Withdraw));
+        for action in &stop {
+            if let Action::Send {
+                to: IpAddr::V4(to),
+                bytes,
+            } = action
+            {
+                socket.send(*to, bytes).expect("send");
+            }
+        }
+        let handed_over = drive(&mut instance, &socket, Duration::from_secs(5), |i| {
+            !i.status().holding_addresses
+        });
+        (instance, handed_over, heard_while_master)
+    });
+    let (instance, handed_over, heard_while_master) = instance;
+    let log = keepalived.log();
+    assert_eq!(
+        heard_while_master, 0,
+        "keepalived advertised while elastic was master (it did not accept elastic's adverts)\n{log}"
+    );
+    assert_eq!(instance.state(), State::Fault);
+    assert_eq!(
+        handed_over,
+        [Action::RemoveAddresses],
+        "keepalived's advert should end the handover\n{log}"
+    );
+    assert_eq!(
+        instance.status().master.map(|m| m.0),
+        Some(IpAddr::V4(KEEPALIVED)),
+        "{log}"
+    );
+    // keepalived was backup while elastic was master and became master only after priority 0.
+    let backup = log.find("Entering BACKUP STATE");
+    let master = log.find("Entering MASTER STATE");
+    assert!(
+        backup.is_some() && master.is_some() && backup < master,
+        "keepalived's states, in order:\n{log}"
+    );
+    assert_eq!(log.matches("Entering MASTER STATE").count(), 1, "{log}");
+    assert!(
+        !log.contains("invalid") && !log.contains("checksum"),
+        "keepalived refused something:\n{log}"
+    );
+}
