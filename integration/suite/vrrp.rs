@@ -1,7 +1,7 @@
-//! VRRP against keepalived (`vrrp_version 3`) on one link: elastic's codec, state machine and raw
-//! sockets (`elastic::vrrp`, driven here by a small loop: the daemon does not run VRRP yet), with
-//! keepalived in the other namespace. Addresses and gratuitous ARP are not exercised yet: the
-//! instance's AddAddresses/Announce actions are only recorded.
+//! VRRP against keepalived (`vrrp_version 3`) and FRR's vrrpd on one link: elastic's codec, state
+//! machine and raw sockets (`elastic::vrrp`, driven here by a small loop: the daemon does not run
+//! VRRP yet), with the other implementation in the other namespace. Addresses and gratuitous ARP
+//! are not exercised yet: the instance's AddAddresses/Announce actions are only recorded.
 
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr};
@@ -13,7 +13,8 @@ use elastic::vrrp::instance::{Action, Health, Input, Instance, InstanceConfig, S
 use elastic::vrrp::socket::AdvertSocketV4;
 use elastic::vrrp::wire::{Addresses, AdvertInterval};
 
-const KEEPALIVED: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+/// keepalived's or vrrpd's address on the link.
+const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const ELASTIC: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 const VIP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
 
@@ -29,10 +30,10 @@ fn run(program: &str, args: &[&str]) {
     );
 }
 
-/// Two namespaces joined by a veth pair: `va` (keepalived's, 192.0.2.1) and `vb` (elastic's,
+/// Two namespaces joined by a veth pair: `va` (the peer's: keepalived or vrrpd, 192.0.2.1) and `vb` (elastic's,
 /// 192.0.2.2). Deleted on drop, also when a test panics (keepalived is stopped first).
 struct Link {
-    keepalived_ns: String,
+    peer_ns: String,
     elastic_ns: String,
     dir: PathBuf,
 }
@@ -42,12 +43,12 @@ impl Link {
         // The lab's form, `el-<pid><letter>-<role>`, with roles no lab uses.
         let pid = std::process::id() % 100_000;
         let link = Link {
-            keepalived_ns: format!("el-{pid}{tag}-vrka"),
+            peer_ns: format!("el-{pid}{tag}-vrka"),
             elastic_ns: format!("el-{pid}{tag}-vrel"),
             dir: std::env::temp_dir().join(format!("el-{pid}{tag}-vrrp")),
         };
         std::fs::create_dir_all(&link.dir).unwrap();
-        for ns in [&link.keepalived_ns, &link.elastic_ns] {
+        for ns in [&link.peer_ns, &link.elastic_ns] {
             run("ip", &["netns", "add", ns]);
             run("ip", &["-n", ns, "link", "set", "lo", "up"]);
         }
@@ -55,7 +56,7 @@ impl Link {
             "ip",
             &[
                 "-n",
-                &link.keepalived_ns,
+                &link.peer_ns,
                 "link",
                 "add",
                 "va",
@@ -69,7 +70,7 @@ impl Link {
             ],
         );
         for (ns, dev, address) in [
-            (&link.keepalived_ns, "va", "192.0.2.1/24"),
+            (&link.peer_ns, "va", "192.0.2.1/24"),
             (&link.elastic_ns, "vb", "192.0.2.2/24"),
         ] {
             run("ip", &["-n", ns, "addr", "add", address, "dev", dev]);
@@ -94,7 +95,7 @@ impl Link {
         let output = File::create(&log).unwrap();
         let errors = output.try_clone().unwrap();
         let child = Command::new("ip")
-            .args(["netns", "exec", &self.keepalived_ns, "keepalived"])
+            .args(["netns", "exec", &self.peer_ns, "keepalived"])
             .args(["-n", "-l", "-P", "-f"])
             .arg(&conf)
             .arg("-p")
@@ -106,7 +107,86 @@ impl Link {
             .stderr(errors)
             .spawn()
             .unwrap_or_else(|e| panic!("keepalived (is it installed?): {e}"));
-        Keepalived { child, log }
+        Keepalived {
+            child: Some(child),
+            log,
+        }
+    }
+
+    /// FRR's zebra and vrrpd in the peer's namespace, VRID 51 at `priority`, 100 ms,
+    /// with the macvlan vrrpd sends from (the RFC's virtual MAC) holding the address.
+    fn frr(&self, priority: u8) -> Frr {
+        let ns = &self.peer_ns;
+        for args in [
+            &[
+                "link", "add", "vrrp4-va", "link", "va", "type", "macvlan", "mode", "bridge",
+            ][..],
+            &["link", "set", "vrrp4-va", "address", "00:00:5e:00:01:33"],
+            &["addr", "add", "198.51.100.10/24", "dev", "vrrp4-va"],
+            &["link", "set", "vrrp4-va", "up"],
+        ] {
+            let mut all = vec!["-n", ns.as_str()];
+            all.extend_from_slice(args);
+            run("ip", &all);
+        }
+        let pathspace = format!("{ns}-frr");
+        let run_dir = Path::new("/var/run/frr").join(&pathspace);
+        std::fs::create_dir_all(&run_dir).unwrap();
+        run("chown", &["frr:frr", run_dir.to_str().unwrap()]);
+        let conf_dir = self.dir.join("frr");
+        std::fs::create_dir_all(&conf_dir).unwrap();
+        run(
+            "chmod",
+            &[
+                "755",
+                self.dir.to_str().unwrap(),
+                conf_dir.to_str().unwrap(),
+            ],
+        );
+        let vrrpd_conf = conf_dir.join("vrrpd.conf");
+        std::fs::write(
+            &vrrpd_conf,
+            format!(
+                "interface va\n vrrp 51 version 3\n vrrp 51 priority {priority}\n \
+                 vrrp 51 advertisement-interval 100\n vrrp 51 ip {VIP}\n"
+            ),
+        )
+        .unwrap();
+        let zebra_conf = conf_dir.join("zebra.conf");
+        std::fs::write(&zebra_conf, "").unwrap();
+        let daemon = |name: &str, conf: &Path| {
+            let log = File::create(conf_dir.join(format!("{name}.log"))).unwrap();
+            Command::new("ip")
+                .args(["netns", "exec", ns, &format!("/usr/lib/frr/{name}")])
+                .args(["-N", &pathspace, "-P", "0", "-f"])
+                .arg(conf)
+                .arg("-i")
+                .arg(run_dir.join(format!("{name}.pid")))
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap_or_else(|e| panic!("{name} (is FRR installed?): {e}"))
+        };
+        let zebra = daemon("zebra", &zebra_conf);
+        let api = run_dir.join("zserv.api");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !api.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let vrrpd = daemon("vrrpd", &vrrpd_conf);
+        Frr {
+            ns: ns.clone(),
+            pathspace,
+            run_dir,
+            vrrpd: Some(vrrpd),
+            zebra: Some(zebra),
+        }
+    }
+
+    /// Opens elastic's sockets inside its namespace (they keep it once open).
+    fn elastic_socket(&self) -> AdvertSocketV4 {
+        self.in_elastic_ns(|| AdvertSocketV4::open("vb", ELASTIC).expect("raw sockets"))
     }
 
     /// Runs `body` on a thread inside elastic's namespace.
@@ -124,7 +204,7 @@ impl Link {
 
 impl Drop for Link {
     fn drop(&mut self) {
-        for ns in [&self.keepalived_ns, &self.elastic_ns] {
+        for ns in [&self.peer_ns, &self.elastic_ns] {
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -132,7 +212,7 @@ impl Drop for Link {
 }
 
 struct Keepalived {
-    child: Child,
+    child: Option<Child>,
     log: PathBuf,
 }
 
@@ -143,26 +223,75 @@ impl Keepalived {
 
     /// SIGTERM (a master says goodbye with priority 0), then waits for it to exit.
     fn stop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if let Some(child) = self.child.take() {
+            stop(child);
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
 impl Drop for Keepalived {
     fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            self.stop();
+        self.stop();
+    }
+}
+
+struct Frr {
+    ns: String,
+    pathspace: String,
+    run_dir: PathBuf,
+    vrrpd: Option<Child>,
+    zebra: Option<Child>,
+}
+
+impl Frr {
+    /// `show vrrp 51 json`: the IPv4 router's status ("Master", "Backup", …) and adverts received.
+    fn v4(&self) -> (String, u64) {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.ns, "vtysh", "-N", &self.pathspace])
+            .args(["-c", "show vrrp 51 json"])
+            .output()
+            .expect("vtysh");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("show vrrp 51 json: {e}: {text}"));
+        let v4 = &json[0]["v4"];
+        (
+            v4["status"].as_str().unwrap_or_default().to_string(),
+            v4["stats"]["adverRx"].as_u64().unwrap_or_default(),
+        )
+    }
+
+    /// SIGTERM to vrrpd (a master says goodbye with priority 0), then waits for it to exit.
+    fn stop_vrrpd(&mut self) {
+        if let Some(child) = self.vrrpd.take() {
+            stop(child);
         }
     }
+}
+
+impl Drop for Frr {
+    fn drop(&mut self) {
+        self.stop_vrrpd();
+        if let Some(zebra) = self.zebra.take() {
+            stop(zebra);
+        }
+        let _ = std::fs::remove_dir_all(&self.run_dir);
+    }
+}
+
+/// SIGTERM, a bounded wait, then SIGKILL.
+fn stop(mut child: Child) {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn config(priority: u8) -> InstanceConfig {
@@ -244,7 +373,7 @@ fn vrrp_elastic_backs_up_keepalived_and_takes_over_when_it_stops() {
         let mut instance = Instance::new(config(100)).unwrap();
         instance.handle(Instant::now(), Input::Start);
         let heard = |i: &Instance| {
-            i.state() == State::Backup && i.status().master == Some((IpAddr::V4(KEEPALIVED), 200))
+            i.state() == State::Backup && i.status().master == Some((IpAddr::V4(PEER), 200))
         };
         drive(&mut instance, &socket, Duration::from_secs(20), heard);
         (instance, socket)
@@ -252,7 +381,7 @@ fn vrrp_elastic_backs_up_keepalived_and_takes_over_when_it_stops() {
     let mut instance = instance;
     assert_eq!(
         instance.status().master,
-        Some((IpAddr::V4(KEEPALIVED), 200)),
+        Some((IpAddr::V4(PEER), 200)),
         "elastic never heard keepalived as master: {:?}\nkeepalived:\n{}",
         instance.status(),
         keepalived.log()
@@ -323,7 +452,7 @@ fn vrrp_keepalived_backs_up_elastic() {
     );
     assert_eq!(
         instance.status().master.map(|m| m.0),
-        Some(IpAddr::V4(KEEPALIVED)),
+        Some(IpAddr::V4(PEER)),
         "{log}"
     );
     // keepalived was backup while elastic was master and became master only after priority 0.
@@ -338,4 +467,62 @@ fn vrrp_keepalived_backs_up_elastic() {
         !log.contains("invalid") && !log.contains("checksum"),
         "keepalived refused something:\n{log}"
     );
+}
+
+/// FRR's vrrpd at 200 is master, elastic at 100 its backup; vrrpd's SIGTERM (priority 0) makes
+/// elastic master.
+#[test]
+fn vrrp_elastic_backs_up_frr_and_takes_over_when_it_stops() {
+    let link = Link::new('x');
+    let mut frr = link.frr(200);
+    let socket = link.elastic_socket();
+    let mut instance = Instance::new(config(100)).unwrap();
+    instance.handle(Instant::now(), Input::Start);
+    drive(&mut instance, &socket, Duration::from_secs(20), |i| {
+        i.state() == State::Backup && i.status().master == Some((IpAddr::V4(PEER), 200))
+    });
+    assert_eq!(
+        instance.status().master,
+        Some((IpAddr::V4(PEER), 200)),
+        "elastic never heard vrrpd as master: {:?}",
+        instance.status()
+    );
+    assert_eq!(instance.state(), State::Backup);
+    assert_eq!(
+        instance.status().discards,
+        Default::default(),
+        "vrrpd's adverts all pass"
+    );
+    frr.stop_vrrpd();
+    let after = drive(&mut instance, &socket, Duration::from_secs(10), |i| {
+        i.state() == State::Master
+    });
+    assert_eq!(
+        transitions(&after),
+        [(State::Backup, State::Master)],
+        "{after:?}"
+    );
+}
+
+/// elastic at 200 is master; vrrpd at 50 is its backup and counts elastic's adverts as received.
+#[test]
+fn vrrp_frr_backs_up_elastic() {
+    let link = Link::new('y');
+    let frr = link.frr(50);
+    let socket = link.elastic_socket();
+    let mut instance = Instance::new(config(200)).unwrap();
+    instance.handle(Instant::now(), Input::Start);
+    drive(&mut instance, &socket, Duration::from_secs(10), |i| {
+        i.state() == State::Master
+    });
+    drive(&mut instance, &socket, Duration::from_secs(3), |_| false);
+    let (status, received) = frr.v4();
+    assert_eq!(status, "Backup");
+    assert!(received > 0, "vrrpd received none of elastic's adverts");
+    assert_eq!(
+        instance.status().adverts_received,
+        0,
+        "vrrpd advertised while backup"
+    );
+    assert_eq!(instance.state(), State::Master);
 }
