@@ -526,3 +526,78 @@ fn vrrp_frr_backs_up_elastic() {
     );
     assert_eq!(instance.state(), State::Master);
 }
+
+/// Whether `address` is on elastic's `vb`.
+fn on_elastic(link: &Link, address: &str) -> bool {
+    let out = Command::new("ip")
+        .args(["-n", &link.elastic_ns, "-o", "addr", "show", "dev", "vb"])
+        .output()
+        .expect("ip addr");
+    String::from_utf8_lossy(&out.stdout).contains(&format!(" {address} "))
+}
+
+fn wait_for(what: &str, limit: Duration, done: impl Fn() -> bool) {
+    let end = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < end, "no {what} within {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The driver (`elastic::vrrp::driver`) puts the address on the interface when it becomes
+/// master and removes it when keepalived preempts it, and on stop.
+#[test]
+fn vrrp_driver_adds_the_address_as_master_and_removes_it_as_backup() {
+    let link = Link::new('z');
+    let mut keepalived = link.keepalived(200, "ka-first");
+    let (commands, receiver) = tokio::sync::mpsc::channel(4);
+    let elastic_ns = link.elastic_ns.clone();
+    let driver = std::thread::spawn(move || {
+        let path = Path::new("/run/netns").join(&elastic_ns);
+        let ns = File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let addresses = ["198.51.100.10/24".parse().unwrap()];
+        runtime.block_on(elastic::vrrp::driver::run(
+            config(100),
+            "vb",
+            &addresses,
+            receiver,
+        ))
+    });
+    let vip = "198.51.100.10/24";
+    // keepalived is master: elastic (which may have been master for a moment before keepalived
+    // spoke) holds nothing. Then keepalived stops: elastic takes over.
+    wait_for("keepalived as master", Duration::from_secs(10), || {
+        keepalived.log().contains("Entering MASTER STATE")
+    });
+    wait_for(
+        "a backup elastic holding nothing",
+        Duration::from_secs(10),
+        || !on_elastic(&link, vip),
+    );
+    keepalived.stop();
+    wait_for(
+        "address on elastic after keepalived's stop",
+        Duration::from_secs(10),
+        || on_elastic(&link, vip),
+    );
+    // keepalived back at 250 preempts: elastic removes the address.
+    let _preempting = link.keepalived(250, "ka-second");
+    wait_for(
+        "address gone after keepalived preempted",
+        Duration::from_secs(10),
+        || !on_elastic(&link, vip),
+    );
+    commands
+        .blocking_send(elastic::vrrp::driver::Command::Stop)
+        .expect("driver running");
+    let status = driver.join().expect("driver thread").expect("driver");
+    assert_eq!(status.state, State::Initialize);
+    assert!(!status.holding_addresses);
+    assert_eq!(status.discards, Default::default());
+    assert!(!on_elastic(&link, vip));
+}

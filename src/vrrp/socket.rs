@@ -61,24 +61,62 @@ impl AdvertSocketV4 {
             .map(drop)
     }
 
-    /// The next packet, waiting at most `wait` (`Ok(None)` when none came). Packets too short
-    /// for their IP header are skipped.
+    /// The next packet, waiting at most `wait` (`Ok(None)` when none came, or it was not an
+    /// IPv4 packet with a whole header).
     pub fn receive(&self, wait: Duration) -> io::Result<Option<Received>> {
         self.receive
             .set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
-        let mut buffer = [0u8; 2048];
-        let length = match (&self.receive).read(&mut buffer) {
-            Ok(length) => length,
+        match self.read_one() {
             Err(e)
                 if matches!(
                     e.kind(),
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) =>
             {
-                return Ok(None);
+                Ok(None)
             }
-            Err(e) => return Err(e),
-        };
+            other => other,
+        }
+    }
+
+    /// One queued packet, blocking (`Ok(None)`: not an IPv4 packet with a whole header).
+    fn read_one(&self) -> io::Result<Option<Received>> {
+        let mut buffer = [0u8; 2048];
+        let length = (&self.receive).read(&mut buffer)?;
+        Ok(split_ipv4(&buffer[..length]))
+    }
+
+    /// The same sockets for an event loop: the receiving one registered with tokio (as a
+    /// datagram socket, which a raw socket is), the sending one left as it is (a raw send never
+    /// waits for a peer).
+    pub fn into_async(self) -> io::Result<AsyncAdvertSocketV4> {
+        self.receive.set_nonblocking(true)?;
+        let receive = tokio::net::UdpSocket::from_std(std::net::UdpSocket::from(self.receive))?;
+        Ok(AsyncAdvertSocketV4 {
+            receive,
+            send: self.send,
+        })
+    }
+}
+
+/// [`AdvertSocketV4`] inside a tokio runtime.
+pub struct AsyncAdvertSocketV4 {
+    receive: tokio::net::UdpSocket,
+    send: Socket,
+}
+
+impl AsyncAdvertSocketV4 {
+    /// Sends one advert (the kernel adds the IP header).
+    pub fn send(&self, to: Ipv4Addr, advert: &[u8]) -> io::Result<()> {
+        self.send
+            .send_to(advert, &SockAddr::from(SocketAddr::from((to, 0))))
+            .map(drop)
+    }
+
+    /// The next packet (`Ok(None)`: not an IPv4 packet with a whole header).
+    pub async fn receive(&self) -> io::Result<Option<Received>> {
+        let mut buffer = [0u8; 2048];
+        let length = self.receive.recv(&mut buffer).await?;
         Ok(split_ipv4(&buffer[..length]))
     }
 }
