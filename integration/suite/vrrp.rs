@@ -539,16 +539,53 @@ fn on_elastic(link: &Link, address: &str) -> bool {
 fn wait_for(what: &str, limit: Duration, done: impl Fn() -> bool) {
     let end = Instant::now() + limit;
     while !done() {
-        assert!(Instant::now() < end, "no {what} within {limit:?}");
+        assert!(Instant::now() < end, "waited {limit:?} for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
+/// The MAC of elastic's `vb`.
+fn elastic_mac(link: &Link) -> String {
+    let out = Command::new("ip")
+        .args(["-n", &link.elastic_ns, "-o", "link", "show", "vb"])
+        .output()
+        .expect("ip link");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let mac = text
+        .split_whitespace()
+        .skip_while(|w| *w != "link/ether")
+        .nth(1);
+    mac.unwrap_or_else(|| panic!("no MAC in {text}"))
+        .to_string()
+}
+
+/// The link-layer address the peer's namespace has for `address` (from the neighbour table).
+fn peer_neighbour(link: &Link, address: &str) -> String {
+    let out = Command::new("ip")
+        .args(["-n", &link.peer_ns, "neigh", "show", address, "dev", "va"])
+        .output()
+        .expect("ip neigh");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
 /// The driver (`elastic::vrrp::driver`) puts the address on the interface when it becomes
-/// master and removes it when keepalived preempts it, and on stop.
+/// master, announces it with gratuitous ARP (the peer, accepting them, learns elastic's MAC for
+/// it), and removes it when keepalived preempts it, and on stop.
 #[test]
 fn vrrp_driver_adds_the_address_as_master_and_removes_it_as_backup() {
     let link = Link::new('z');
+    // Learn from gratuitous ARP even without an entry to update (the default only updates).
+    run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &link.peer_ns,
+            "sysctl",
+            "-qw",
+            "net.ipv4.conf.va.arp_accept=1",
+        ],
+    );
     let mut keepalived = link.keepalived(200, "ka-first");
     let (commands, receiver) = tokio::sync::mpsc::channel(4);
     let elastic_ns = link.elastic_ns.clone();
@@ -584,6 +621,12 @@ fn vrrp_driver_adds_the_address_as_master_and_removes_it_as_backup() {
         "address on elastic after keepalived's stop",
         Duration::from_secs(10),
         || on_elastic(&link, vip),
+    );
+    let mac = elastic_mac(&link);
+    wait_for(
+        "the peer to learn elastic's MAC for the address",
+        Duration::from_secs(10),
+        || peer_neighbour(&link, "198.51.100.10").contains(&mac),
     );
     // keepalived back at 250 preempts: elastic removes the address.
     let _preempting = link.keepalived(250, "ka-second");

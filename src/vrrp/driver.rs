@@ -4,8 +4,8 @@
 //! addresses on the interface through netlink. It decides nothing itself, and removes only the
 //! addresses it added.
 //!
-//! Not yet: gratuitous ARP ([`Action::Announce`] is logged, not sent: it needs an AF_PACKET
-//! socket), IPv6, and the daemon's wiring (health, status, hooks).
+//! Not yet: IPv6 (and its unsolicited neighbour advertisements), and the daemon's wiring
+//! (health, status, hooks).
 
 use std::io;
 use std::net::IpAddr;
@@ -14,6 +14,7 @@ use ipnet::IpNet;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+use super::garp::{ArpSender, announcement};
 use super::instance::{Action, Health, Input, Instance, InstanceConfig, InstanceStatus};
 use super::socket::{AdvertSocketV4, AsyncAdvertSocketV4};
 use crate::addrs::{AddrChange, Netlink};
@@ -72,13 +73,24 @@ pub async fn run(
     let socket = AdvertSocketV4::open(interface, primary)
         .and_then(AdvertSocketV4::into_async)
         .map_err(io_error)?;
+    let mac = netlink.link_address(ifindex).await.map_err(io_error)?;
+    let arp = match mac.as_deref().map(<[u8; 6]>::try_from) {
+        Some(Ok(mac)) => Some((ArpSender::open(ifindex).map_err(io_error)?, mac)),
+        _ => {
+            warn!(
+                interface,
+                "VRRP: the interface has no Ethernet address: no gratuitous ARP"
+            );
+            None
+        }
+    };
     let mut shell = Shell {
         interface,
         ifindex,
         virtual_addresses,
         netlink,
         added: Vec::new(),
-        told_about_announce: false,
+        arp,
     };
 
     let actions = instance.handle(clock::now(), Input::Start);
@@ -142,7 +154,8 @@ struct Shell<'a> {
     netlink: Netlink,
     /// The additions the kernel made for us (not those already present): what we remove.
     added: Vec<AddrChange>,
-    told_about_announce: bool,
+    /// Where gratuitous ARPs go, and the MAC they announce.
+    arp: Option<(ArpSender, [u8; 6])>,
 }
 
 impl Shell<'_> {
@@ -174,13 +187,18 @@ impl Shell<'_> {
                 }
                 Action::RemoveAddresses => self.remove_added().await,
                 Action::Announce { count } => {
-                    if !self.told_about_announce {
-                        self.told_about_announce = true;
-                        warn!(
-                            interface,
-                            count,
-                            "VRRP: gratuitous ARP is not sent yet; neighbours learn the move when their ARP entries expire"
-                        );
+                    let Some((sender, mac)) = &self.arp else {
+                        continue;
+                    };
+                    for _ in 0..count {
+                        for net in self.virtual_addresses {
+                            let IpAddr::V4(address) = net.addr() else {
+                                continue;
+                            };
+                            if let Err(error) = sender.send(&announcement(*mac, address)) {
+                                warn!(interface, %address, %error, "VRRP: cannot send gratuitous ARP");
+                            }
+                        }
                     }
                 }
                 Action::StateChanged { from, to } => {
