@@ -598,11 +598,13 @@ fn vrrp_driver_adds_the_address_as_master_and_removes_it_as_backup() {
             .build()
             .expect("runtime");
         let addresses = ["198.51.100.10/24".parse().unwrap()];
+        // The driver finds its own address on the interface (192.0.2.2).
+        let config = InstanceConfig {
+            primary_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            ..config(100)
+        };
         runtime.block_on(elastic::vrrp::driver::run(
-            config(100),
-            "vb",
-            &addresses,
-            receiver,
+            config, "vb", &addresses, receiver,
         ))
     });
     let vip = "198.51.100.10/24";

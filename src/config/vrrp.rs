@@ -20,10 +20,14 @@ use super::ServiceConfig;
 use super::render::{duration, valid};
 use super::schema::{CheckFields, Checked, Misplaced, Step};
 use super::values::{Name, PreemptDelay};
-use crate::vrrp::wire::AdvertInterval;
+use crate::vrrp::instance::InstanceConfig;
+use crate::vrrp::wire::{Addresses, AdvertInterval};
 
 /// keepalived's default priority.
 pub const DEFAULT_PRIORITY: u8 = 100;
+/// keepalived's `garp_master_repeat` and `garp_master_delay` defaults.
+pub const ANNOUNCE_REPEAT: u8 = 5;
+pub const ANNOUNCE_AGAIN_AFTER: Duration = Duration::from_secs(5);
 
 /// One VRRP instance, checked, defaults filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +53,46 @@ pub struct VrrpConfig {
 }
 
 impl VrrpConfig {
+    /// The state machine's configuration, with `primary_address` (the router's own address on
+    /// the interface, found by the driver) and keepalived's announcement defaults: 5 gratuitous
+    /// ARPs / unsolicited NAs on becoming master, and 5 more 5 s later.
+    pub fn instance_config(&self, primary_address: IpAddr) -> InstanceConfig {
+        let addresses = if self.is_ipv6() {
+            Addresses::V6(
+                self.addresses
+                    .iter()
+                    .filter_map(|a| match a.addr() {
+                        IpAddr::V6(v6) => Some(v6),
+                        IpAddr::V4(_) => None,
+                    })
+                    .collect(),
+            )
+        } else {
+            Addresses::V4(
+                self.addresses
+                    .iter()
+                    .filter_map(|a| match a.addr() {
+                        IpAddr::V4(v4) => Some(v4),
+                        IpAddr::V6(_) => None,
+                    })
+                    .collect(),
+            )
+        };
+        InstanceConfig {
+            vrid: self.vrid,
+            priority: self.priority,
+            advert_interval: self.advert_interval,
+            addresses,
+            primary_address,
+            link_local: self.link_local,
+            unicast_peers: self.unicast_peers.clone(),
+            preempt: self.preempt,
+            preempt_delay: self.preempt_delay,
+            announce_repeat: ANNOUNCE_REPEAT,
+            announce_again_after: Some(ANNOUNCE_AGAIN_AFTER),
+        }
+    }
+
     pub fn is_ipv6(&self) -> bool {
         self.addresses.first().is_some_and(|a| a.addr().is_ipv6())
     }

@@ -8,7 +8,7 @@
 //! (health, status, hooks).
 
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::IpNet;
 use tokio::sync::mpsc;
@@ -17,7 +17,7 @@ use tracing::{info, warn};
 use super::garp::{ArpSender, announcement};
 use super::instance::{Action, Health, Input, Instance, InstanceConfig, InstanceStatus};
 use super::socket::{AdvertSocketV4, AsyncAdvertSocketV4};
-use crate::addrs::{AddrChange, Netlink};
+use crate::addrs::{AddrChange, InterfaceAddr, Netlink};
 use crate::clock;
 
 /// What the rest of the daemon asks of a running instance.
@@ -39,11 +39,12 @@ pub enum DriverError {
     Ipv6(String),
 }
 
-/// Runs the instance `config` describes on `interface` (with prefix length `prefix_len` for the
-/// virtual addresses) until [`Command::Stop`] (or the sender's drop) and the handover are done.
-/// Returns the last status.
+/// Runs the instance `config` describes on `interface` (`virtual_addresses` are its addresses
+/// with the prefix length they get there) until [`Command::Stop`] (or the sender's drop) and the
+/// handover are done. An unspecified `primary_address` (0.0.0.0) is the interface's first IPv4
+/// address that is not a virtual one. Returns the last status.
 pub async fn run(
-    config: InstanceConfig,
+    mut config: InstanceConfig,
     interface: &str,
     virtual_addresses: &[IpNet],
     mut commands: mpsc::Receiver<Command>,
@@ -52,24 +53,21 @@ pub async fn run(
         interface: interface.to_string(),
         error,
     };
-    let IpAddr::V4(primary) = config.primary_address else {
+    let IpAddr::V4(configured) = config.primary_address else {
         return Err(DriverError::Ipv6(interface.to_string()));
     };
-    let mut instance = Instance::new(config)?;
     let netlink = Netlink::new().map_err(io_error)?;
-    let ifindex = netlink
-        .addresses()
-        .await
-        .map_err(io_error)?
-        .into_iter()
-        .find(|a| &*a.ifname == interface)
-        .map(|a| a.ifindex)
-        .ok_or_else(|| {
-            io_error(io::Error::new(
-                io::ErrorKind::NotFound,
-                "no such interface with an address",
-            ))
-        })?;
+    let found = netlink.addresses().await.map_err(io_error)?;
+    let missing = |what: &str| io_error(io::Error::new(io::ErrorKind::NotFound, what.to_string()));
+    let (ifindex, first) = find_interface(&found, interface, virtual_addresses)
+        .ok_or_else(|| missing("no such interface with an address"))?;
+    let primary = match (configured.is_unspecified(), first) {
+        (false, _) => configured,
+        (true, Some(first)) => first,
+        (true, None) => return Err(missing("no IPv4 address of its own to send adverts from")),
+    };
+    config.primary_address = IpAddr::V4(primary);
+    let mut instance = Instance::new(config)?;
     let socket = AdvertSocketV4::open(interface, primary)
         .and_then(AdvertSocketV4::into_async)
         .map_err(io_error)?;
@@ -137,6 +135,22 @@ pub async fn run(
         Some(error) => Err(io_error(error)),
         None => Ok(instance.status().clone()),
     }
+}
+
+/// The index of `interface` and its first IPv4 address that is not one of `virtual_addresses`
+/// (what a restarted driver may find still there); `None` if no address names the interface.
+pub fn find_interface(
+    found: &[InterfaceAddr],
+    interface: &str,
+    virtual_addresses: &[IpNet],
+) -> Option<(u32, Option<Ipv4Addr>)> {
+    let mine: Vec<&InterfaceAddr> = found.iter().filter(|a| &*a.ifname == interface).collect();
+    let ifindex = mine.first()?.ifindex;
+    let primary = mine.iter().find_map(|a| match a.addr {
+        IpAddr::V4(v4) if !virtual_addresses.iter().any(|v| v.addr() == a.addr) => Some(v4),
+        _ => None,
+    });
+    Some((ifindex, primary))
 }
 
 async fn sleep_until(deadline: Option<std::time::Instant>) {
@@ -218,5 +232,43 @@ impl Shell<'_> {
                 warn!(interface = self.interface, %net, %error, "VRRP: cannot remove");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn at(ifname: &str, ifindex: u32, addr: &str) -> InterfaceAddr {
+        InterfaceAddr {
+            ifname: Arc::from(ifname),
+            ifindex,
+            addr: addr.parse().unwrap(),
+            prefix_len: 24,
+        }
+    }
+
+    #[test]
+    fn the_primary_address_is_the_interfaces_first_ipv4_that_is_not_virtual() {
+        let found = [
+            at("lo", 1, "127.0.0.1"),
+            at("eth0", 2, "fe80::1"),
+            at("eth0", 2, "198.51.100.10"),
+            at("eth0", 2, "192.0.2.2"),
+            at("eth0", 2, "192.0.2.3"),
+        ];
+        let virtual_addresses = ["198.51.100.10/24".parse().unwrap()];
+        assert_eq!(
+            find_interface(&found, "eth0", &virtual_addresses),
+            Some((2, Some(Ipv4Addr::new(192, 0, 2, 2))))
+        );
+        assert_eq!(find_interface(&found, "eth1", &virtual_addresses), None);
+        let only_virtual = [at("eth0", 2, "198.51.100.10")];
+        assert_eq!(
+            find_interface(&only_virtual, "eth0", &virtual_addresses),
+            Some((2, None))
+        );
     }
 }

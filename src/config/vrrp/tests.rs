@@ -288,3 +288,36 @@ async fn the_daemon_refuses_a_vrrp_config_until_vrrp_mode_exists() {
         other => panic!("expected the VRRP refusal, got {other:?}"),
     }
 }
+
+#[test]
+fn an_instance_config_is_made_from_the_key_and_the_primary_address() {
+    let c = &ok(EXAMPLE).vrrp[0];
+    let primary: IpAddr = "198.51.100.2".parse().unwrap();
+    let instance = c.instance_config(primary);
+    assert_eq!(instance.vrid, 51);
+    assert_eq!(instance.priority, 150);
+    assert_eq!(
+        instance.advert_interval,
+        AdvertInterval::from_centiseconds(10).unwrap()
+    );
+    assert_eq!(
+        instance.addresses,
+        Addresses::V4(vec!["198.51.100.10".parse().unwrap()])
+    );
+    assert_eq!(instance.primary_address, primary);
+    assert_eq!(
+        (instance.announce_repeat, instance.announce_again_after),
+        (ANNOUNCE_REPEAT, Some(ANNOUNCE_AGAIN_AFTER))
+    );
+    // What the file allows, the state machine takes.
+    assert!(crate::vrrp::instance::Instance::new(instance).is_ok());
+    let v6 = ok(
+        "vrrp:\n  interface: eth0\n  vrid: 9\n  priority: 254\n  addresses: [\"2001:db8::10/64\"]\n",
+    );
+    let instance = v6.vrrp[0].instance_config("fe80::1".parse().unwrap());
+    assert_eq!(
+        instance.addresses,
+        Addresses::V6(vec!["2001:db8::10".parse().unwrap()])
+    );
+    assert!(crate::vrrp::instance::Instance::new(instance).is_ok());
+}
