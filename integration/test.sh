@@ -21,6 +21,7 @@ declare -A need=(
     [frr]=/usr/lib/frr/bgpd
     [bird2]=/usr/sbin/bird
     [gobgpd]=/usr/bin/gobgpd
+    [keepalived]=/usr/sbin/keepalived
     [iproute2]=/usr/sbin/ip
     [procps]=/usr/sbin/sysctl
     [systemd]=/usr/bin/systemd-analyze

@@ -364,6 +364,19 @@ impl Netlink {
         }
     }
 
+    /// The hardware (MAC) address of interface `ifindex`, if it has one (what a gratuitous ARP
+    /// announces).
+    pub async fn link_address(&self, ifindex: u32) -> io::Result<Option<Vec<u8>>> {
+        let mut links = self.handle.link().get().match_index(ifindex).execute();
+        let Some(link) = links.try_next().await.map_err(to_io)? else {
+            return Ok(None);
+        };
+        Ok(link.attributes.into_iter().find_map(|a| match a {
+            LinkAttribute::Address(mac) => Some(mac),
+            _ => None,
+        }))
+    }
+
     /// Performs one change. Adding an address that exists or removing one that is gone is not an error.
     pub async fn apply(&self, change: &AddrChange) -> io::Result<()> {
         self.apply_checked(change).await.map(|_changed| ())

@@ -467,6 +467,7 @@ mod tests {
             control_socket_group: None,
             md5: None,
             warnings: vec![],
+            vrrp: vec![],
         };
         assert_eq!(settings, expected);
     }

@@ -49,3 +49,4 @@ pub mod proto;
 pub mod settings;
 pub(crate) mod status;
 pub(crate) mod systemd;
+pub mod vrrp;

@@ -16,14 +16,18 @@ use crate::config::values::{
     ApiListen, Dcid, HoldTime, Keepalive, Listen, NeighborPattern, NeighborSlots, PasswordFile,
     RouterId, Ttl,
 };
-use crate::config::{self, ConfigError, FileConfig, HealthConfig, LogLevel, Role, dedup};
+use crate::config::{
+    self, ConfigError, FileConfig, HealthConfig, LogLevel, Role, VrrpConfig, dedup,
+};
 use crate::config::{duration, valid};
 use crate::model::{DEFAULT_API, HOLD_TIME_SECS, LOCAL_AS, PEER_AS};
 
 /// Everything the flags and the file decide, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
+    /// 0 in VRRP mode, which has no datacenter (no route servers).
     pub dcid: u32,
+    /// Primary, and unused, in VRRP mode.
     pub role: Role,
     pub send56: bool,
     pub allifs: bool,
@@ -68,6 +72,8 @@ pub struct Settings {
     pub md5: Option<Md5Password>,
     /// To log once logging is up (e.g. an unknown log level).
     pub warnings: Vec<String>,
+    /// The VRRP instances; with any, VRRP mode: no BGP sessions (`neighbors` is empty).
+    pub vrrp: Vec<VrrpConfig>,
 }
 
 /// Merges the flags with the config file (flags win, then the file, then the defaults),
@@ -85,11 +91,27 @@ pub fn resolve(
         Some(path) => format!(" (or {key}: in {})", path.display()),
         None => String::new(),
     };
-    let Some(dcid) = flags.dcid.or(config.dcid).map(Dcid::get) else {
+    let vrrp_mode = !config.vrrp.is_empty();
+    let bgp_flags = [
+        ("-dcid", flags.dcid.is_some()),
+        ("-primary", flags.primary == Some(true)),
+        ("-secondary", flags.secondary == Some(true)),
+    ];
+    if let Some((flag, _)) = bgp_flags.iter().find(|f| vrrp_mode && f.1) {
         return Err(UsageError::new(format!(
-            "-dcid is required{} (dcid must be greater than 1)",
-            in_file("dcid")
+            "{flag} is not used with vrrp:{} (VRRP mode runs no BGP sessions)",
+            path.map_or(String::new(), |p| format!(" in {}", p.display()))
         )));
+    }
+    let dcid = match flags.dcid.or(config.dcid).map(Dcid::get) {
+        Some(dcid) => dcid,
+        None if vrrp_mode => 0,
+        None => {
+            return Err(UsageError::new(format!(
+                "-dcid is required{} (dcid must be greater than 1)",
+                in_file("dcid")
+            )));
+        }
     };
     let role = match (
         flags.primary == Some(true),
@@ -104,6 +126,7 @@ pub fn resolve(
             ));
         }
         (false, false, Some(role)) => role,
+        (false, false, None) if vrrp_mode => Role::Primary,
         (false, false, None) => {
             return Err(UsageError::new(format!(
                 "use either -primary or -secondary{}",
@@ -120,9 +143,12 @@ pub fn resolve(
         .neighbor_slots
         .as_ref()
         .map_or(NeighborSlots::DEFAULT.to_vec(), |s| s.get().to_vec());
-    let neighbors = neighbor_pattern
-        .format(dcid, &neighbor_slots)
-        .map_err(UsageError::new)?;
+    let neighbors = match vrrp_mode {
+        true => Vec::new(),
+        false => neighbor_pattern
+            .format(dcid, &neighbor_slots)
+            .map_err(UsageError::new)?,
+    };
 
     let mut warnings = Vec::new();
     let log_level = match (&flags.log_level, config.log_level) {
@@ -270,6 +296,7 @@ pub fn resolve(
             .map(|g| g.get().to_string()),
         md5,
         warnings,
+        vrrp: config.vrrp.clone(),
     })
 }
 
@@ -279,8 +306,9 @@ impl Settings {
     /// printed reads back.
     pub fn to_file(&self) -> Result<FileConfig, String> {
         let health = &self.health;
-        Ok(FileConfig {
-            dcid: Some(valid(self.dcid)?),
+        let mut file = FileConfig {
+            // 0 in VRRP mode, which is not a dcid: left out below with the other BGP keys.
+            dcid: self.vrrp.is_empty().then(|| valid(self.dcid)).transpose()?,
             role: Some(self.role),
             send56: Some(self.send56),
             allifs: Some(self.allifs),
@@ -323,8 +351,29 @@ impl Settings {
             maintenance_file: health.maintenance_file.clone(),
             maintenance_poll: Some(duration(health.maintenance_poll)?),
             hooks: health.hook.clone(),
+            vrrp: self.vrrp.clone(),
             md5_key: None,
-        })
+        };
+        if !self.vrrp.is_empty() {
+            // VRRP mode: the BGP keys are left out (dcid and role would be refused).
+            file = FileConfig {
+                vrrp: file.vrrp,
+                log_level: file.log_level,
+                log_json: file.log_json,
+                api: file.api,
+                api_allow_remote: file.api_allow_remote,
+                metrics: file.metrics,
+                control_socket: file.control_socket,
+                control_socket_group: file.control_socket_group,
+                probes: file.probes,
+                services: file.services,
+                maintenance_file: file.maintenance_file,
+                maintenance_poll: file.maintenance_poll,
+                hooks: file.hooks,
+                ..FileConfig::default()
+            };
+        }
+        Ok(file)
     }
 }
 

@@ -16,3 +16,4 @@ mod ops;
 mod runtime;
 mod systemd;
 mod timers;
+mod vrrp;

@@ -38,10 +38,12 @@ mod render;
 pub mod roles;
 pub(crate) mod schema;
 pub mod values;
+mod vrrp;
 
 pub use render::render;
 pub(crate) use render::{duration, valid};
 pub use values::{HttpUrl, LogLevel, Role};
+pub use vrrp::VrrpConfig;
 
 use schema::{Checked, Misplaced, RawHooks, RawOutcome, RawProbe, RawService, Step};
 use values::{
@@ -130,6 +132,14 @@ pub struct FileConfig {
         serialize_with = "render::hooks"
     )]
     pub hooks: Option<HookConfig>,
+    /// VRRP instances: with any, elastic runs VRRP instead of BGP (`dcid` and `role` refused).
+    #[serde(
+        default,
+        deserialize_with = "vrrp::read",
+        serialize_with = "vrrp::render",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub vrrp: Vec<VrrpConfig>,
     /// The password from `md5_password_file`, read and checked by [`load`]; [`parse`] does no IO
     /// and leaves it `None`.
     #[serde(skip)]
@@ -570,9 +580,15 @@ fn misplaced(text: &str, path: &Path, problem: Misplaced) -> ConfigError {
     }
 }
 
-/// The checks across the file: every service's probes exist, service names are unique, and no
-/// prefix gets two roles.
+/// The checks across the file: every service's probes exist, service names are unique, no prefix
+/// gets two roles, and the VRRP instances' rules ([`vrrp::cross_check`]).
 fn cross_check(config: &FileConfig) -> Result<(), Misplaced> {
+    let bgp_keys = [
+        ("dcid", config.dcid.is_some()),
+        ("role", config.role.is_some()),
+    ];
+    let bgp_keys: Vec<&str> = bgp_keys.iter().filter(|k| k.1).map(|k| k.0).collect();
+    vrrp::cross_check(&config.vrrp, &config.services, &bgp_keys)?;
     let key = |k: &str| Step::Key(k.to_string());
     let probe_names: Vec<&str> = config.probes.iter().map(|p| p.name.as_str()).collect();
     let mut service_names: Vec<&str> = Vec::new();

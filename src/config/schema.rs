@@ -299,6 +299,14 @@ impl<'de> Visitor<'de> for Locate<'_> {
         f.write_str("any value")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        // A mapping where a list may stand (`vrrp:` with one instance) is item 0 of that list.
+        if let Some((Step::Index(0), rest)) = self.path.split_first() {
+            let inner = Locate {
+                path: rest,
+                message: self.message,
+            };
+            return inner.visit_map(map);
+        }
         let (wanted, rest) = match self.path.split_first() {
             Some((Step::Key(key), rest)) => (Some(key.as_str()), rest),
             _ => (None, self.path),

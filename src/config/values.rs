@@ -24,7 +24,7 @@ mod duration;
 
 pub use duration::{
     AnnounceDelay, DrainTime, Dur, DurationKey, HoldTime, HookTimeout, Keepalive, PollInterval,
-    ProbeTime,
+    PreemptDelay, ProbeTime,
 };
 
 /// lelastic's level names (logrus), plus `error`.

@@ -109,7 +109,13 @@ pub enum DaemonError {
     Control(#[from] ControlError),
     #[error("a task panicked (see above); stopped in order so that a clean daemon can start")]
     Panicked,
+    #[error("{VRRP_NOT_IMPLEMENTED}")]
+    VrrpNotImplemented,
 }
+
+/// Why a config with `vrrp:` is refused (at start and on reload) until the VRRP driver lands.
+const VRRP_NOT_IMPLEMENTED: &str =
+    "VRRP mode is not implemented yet: this build runs BGP only (check-config accepts vrrp:)";
 
 /// Runs until `events` asks it to stop (and the stop sequence is over). `invocation` is what a
 /// reload re-reads (the flags keep winning over the file); without it a reload only rescans
@@ -120,6 +126,9 @@ pub async fn run(
     invocation: Option<Invocation>,
     mut events: mpsc::Receiver<OperatorEvent>,
 ) -> Result<(), DaemonError> {
+    if !settings.vrrp.is_empty() {
+        return Err(DaemonError::VrrpNotImplemented);
+    }
     // Listeners first: a taken port fails start-up before anything is bound or announced.
     let api_listener = settings.api.map(api::bind).transpose()?;
     let metrics_listener = settings.metrics.map(metrics::bind).transpose()?;
@@ -589,6 +598,10 @@ impl Daemon {
                     "SIGHUP: the configuration is invalid; nothing changed, the running configuration stays"
                 );
                 Err(error.to_string())
+            }
+            Some(Ok(new)) if !new.vrrp.is_empty() => {
+                error!("SIGHUP: {VRRP_NOT_IMPLEMENTED}; the running configuration stays");
+                Err(VRRP_NOT_IMPLEMENTED.to_string())
             }
             Some(Ok(new)) => Ok(self.apply(new).await),
         };

@@ -67,6 +67,11 @@ duration_keys! {
         zero: false, min_ms: 10, max_hours: 1,
         expected: "expected a duration such as 10s, 500ms or 1m30s"
     }
+    /// A VRRP instance's `preempt_delay`.
+    PreemptDelay = PreemptDelayKey {
+        zero: true, min_ms: 0, max_hours: 1,
+        expected: "expected a duration such as 0s, 30s or 5m"
+    }
     /// `drain_time`: 0 skips the drain; systemd's TimeoutStopSec must exceed it.
     DrainTime = DrainTimeKey {
         zero: true, min_ms: 0, max_hours: 1,

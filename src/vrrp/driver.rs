@@ -1,0 +1,275 @@
+//! The tokio driver of one IPv4 VRRP instance: the thin shell around [`Instance`]. It feeds the
+//! instance what arrives (adverts on the raw socket, health and stop commands, timer expiries
+//! with the time read from [`clock`]) and performs what it returns: adverts on the socket,
+//! addresses on the interface through netlink. It decides nothing itself, and removes only the
+//! addresses it added.
+//!
+//! Not yet: IPv6 (and its unsolicited neighbour advertisements), and the daemon's wiring
+//! (health, status, hooks).
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
+
+use ipnet::IpNet;
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use super::garp::{ArpSender, announcement};
+use super::instance::{Action, Health, Input, Instance, InstanceConfig, InstanceStatus};
+use super::socket::{AdvertSocketV4, AsyncAdvertSocketV4};
+use crate::addrs::{AddrChange, InterfaceAddr, Netlink};
+use crate::clock;
+
+/// What the rest of the daemon asks of a running instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Health(Health),
+    /// Hand over (priority 0) and stop once the addresses are gone.
+    Stop,
+}
+
+/// Why a driver could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    #[error("{0}")]
+    Config(#[from] super::instance::ConfigError),
+    #[error("VRRP on {interface}: {error}")]
+    Io { interface: String, error: io::Error },
+    #[error("VRRP on {0}: only IPv4 instances run yet")]
+    Ipv6(String),
+}
+
+/// Runs the instance `config` describes on `interface` (`virtual_addresses` are its addresses
+/// with the prefix length they get there) until [`Command::Stop`] (or the sender's drop) and the
+/// handover are done. An unspecified `primary_address` (0.0.0.0) is the interface's first IPv4
+/// address that is not a virtual one. Returns the last status.
+pub async fn run(
+    mut config: InstanceConfig,
+    interface: &str,
+    virtual_addresses: &[IpNet],
+    mut commands: mpsc::Receiver<Command>,
+) -> Result<InstanceStatus, DriverError> {
+    let io_error = |error: io::Error| DriverError::Io {
+        interface: interface.to_string(),
+        error,
+    };
+    let IpAddr::V4(configured) = config.primary_address else {
+        return Err(DriverError::Ipv6(interface.to_string()));
+    };
+    let netlink = Netlink::new().map_err(io_error)?;
+    let found = netlink.addresses().await.map_err(io_error)?;
+    let missing = |what: &str| io_error(io::Error::new(io::ErrorKind::NotFound, what.to_string()));
+    let (ifindex, first) = find_interface(&found, interface, virtual_addresses)
+        .ok_or_else(|| missing("no such interface with an address"))?;
+    let primary = match (configured.is_unspecified(), first) {
+        (false, _) => configured,
+        (true, Some(first)) => first,
+        (true, None) => return Err(missing("no IPv4 address of its own to send adverts from")),
+    };
+    config.primary_address = IpAddr::V4(primary);
+    let mut instance = Instance::new(config)?;
+    let socket = AdvertSocketV4::open(interface, primary)
+        .and_then(AdvertSocketV4::into_async)
+        .map_err(io_error)?;
+    let mac = netlink.link_address(ifindex).await.map_err(io_error)?;
+    let arp = match mac.as_deref().map(<[u8; 6]>::try_from) {
+        Some(Ok(mac)) => Some((ArpSender::open(ifindex).map_err(io_error)?, mac)),
+        _ => {
+            warn!(
+                interface,
+                "VRRP: the interface has no Ethernet address: no gratuitous ARP"
+            );
+            None
+        }
+    };
+    let mut shell = Shell {
+        interface,
+        ifindex,
+        virtual_addresses,
+        netlink,
+        added: Vec::new(),
+        arp,
+    };
+
+    let actions = instance.handle(clock::now(), Input::Start);
+    shell.perform(&socket, actions).await;
+    let mut stopping = false;
+    let mut failed = None;
+    while !instance.is_finished() && failed.is_none() {
+        let deadline = instance.poll_timeout();
+        let actions = tokio::select! {
+            biased;
+            command = commands.recv(), if !stopping => {
+                let input = match command {
+                    Some(Command::Health(health)) => Input::Health(health),
+                    Some(Command::Stop) | None => {
+                        stopping = true;
+                        Input::Shutdown
+                    }
+                };
+                instance.handle(clock::now(), input)
+            }
+            () = sleep_until(deadline) => instance.handle_timeout(clock::now()),
+            received = socket.receive() => match received {
+                Ok(Some(packet)) => instance.handle(
+                    clock::now(),
+                    Input::Packet {
+                        source: packet.source,
+                        destination: packet.destination,
+                        ttl: packet.ttl,
+                        bytes: &packet.bytes,
+                    },
+                ),
+                Ok(None) => Vec::new(),
+                Err(error) => {
+                    failed = Some(error);
+                    Vec::new()
+                }
+            },
+        };
+        shell.perform(&socket, actions).await;
+    }
+    // Whatever path led here, nothing this run added stays behind.
+    shell.remove_added().await;
+    match failed {
+        Some(error) => Err(io_error(error)),
+        None => Ok(instance.status().clone()),
+    }
+}
+
+/// The index of `interface` and its first IPv4 address that is not one of `virtual_addresses`
+/// (what a restarted driver may find still there); `None` if no address names the interface.
+pub fn find_interface(
+    found: &[InterfaceAddr],
+    interface: &str,
+    virtual_addresses: &[IpNet],
+) -> Option<(u32, Option<Ipv4Addr>)> {
+    let mine: Vec<&InterfaceAddr> = found.iter().filter(|a| &*a.ifname == interface).collect();
+    let ifindex = mine.first()?.ifindex;
+    let primary = mine.iter().find_map(|a| match a.addr {
+        IpAddr::V4(v4) if !virtual_addresses.iter().any(|v| v.addr() == a.addr) => Some(v4),
+        _ => None,
+    });
+    Some((ifindex, primary))
+}
+
+async fn sleep_until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The effects: sockets and netlink.
+struct Shell<'a> {
+    interface: &'a str,
+    ifindex: u32,
+    virtual_addresses: &'a [IpNet],
+    netlink: Netlink,
+    /// The additions the kernel made for us (not those already present): what we remove.
+    added: Vec<AddrChange>,
+    /// Where gratuitous ARPs go, and the MAC they announce.
+    arp: Option<(ArpSender, [u8; 6])>,
+}
+
+impl Shell<'_> {
+    async fn perform(&mut self, socket: &AsyncAdvertSocketV4, actions: Vec<Action>) {
+        let interface = self.interface;
+        for action in actions {
+            match action {
+                Action::Send {
+                    to: IpAddr::V4(to),
+                    bytes,
+                } => {
+                    if let Err(error) = socket.send(to, &bytes) {
+                        warn!(interface, %to, %error, "VRRP: cannot send an advert");
+                    }
+                }
+                Action::Send { to, .. } => warn!(interface, %to, "VRRP: not an IPv4 destination"),
+                Action::AddAddresses => {
+                    for net in self.virtual_addresses {
+                        let change = AddrChange::Add {
+                            ifindex: self.ifindex,
+                            net: *net,
+                        };
+                        match self.netlink.apply_checked(&change).await {
+                            Ok(true) => self.added.push(change),
+                            Ok(false) => {}
+                            Err(error) => warn!(interface, %net, %error, "VRRP: cannot add"),
+                        }
+                    }
+                }
+                Action::RemoveAddresses => self.remove_added().await,
+                Action::Announce { count } => {
+                    let Some((sender, mac)) = &self.arp else {
+                        continue;
+                    };
+                    for _ in 0..count {
+                        for net in self.virtual_addresses {
+                            let IpAddr::V4(address) = net.addr() else {
+                                continue;
+                            };
+                            if let Err(error) = sender.send(&announcement(*mac, address)) {
+                                warn!(interface, %address, %error, "VRRP: cannot send gratuitous ARP");
+                            }
+                        }
+                    }
+                }
+                Action::StateChanged { from, to } => {
+                    info!(interface, ?from, ?to, "VRRP state changed");
+                }
+            }
+        }
+    }
+
+    async fn remove_added(&mut self) {
+        for change in std::mem::take(&mut self.added) {
+            let AddrChange::Add { ifindex, net } = change else {
+                continue;
+            };
+            let remove = AddrChange::Remove { ifindex, net };
+            if let Err(error) = self.netlink.apply(&remove).await {
+                warn!(interface = self.interface, %net, %error, "VRRP: cannot remove");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn at(ifname: &str, ifindex: u32, addr: &str) -> InterfaceAddr {
+        InterfaceAddr {
+            ifname: Arc::from(ifname),
+            ifindex,
+            addr: addr.parse().unwrap(),
+            prefix_len: 24,
+            marked: false,
+        }
+    }
+
+    #[test]
+    fn the_primary_address_is_the_interfaces_first_ipv4_that_is_not_virtual() {
+        let found = [
+            at("lo", 1, "127.0.0.1"),
+            at("eth0", 2, "fe80::1"),
+            at("eth0", 2, "198.51.100.10"),
+            at("eth0", 2, "192.0.2.2"),
+            at("eth0", 2, "192.0.2.3"),
+        ];
+        let virtual_addresses = ["198.51.100.10/24".parse().unwrap()];
+        assert_eq!(
+            find_interface(&found, "eth0", &virtual_addresses),
+            Some((2, Some(Ipv4Addr::new(192, 0, 2, 2))))
+        );
+        assert_eq!(find_interface(&found, "eth1", &virtual_addresses), None);
+        let only_virtual = [at("eth0", 2, "198.51.100.10")];
+        assert_eq!(
+            find_interface(&only_virtual, "eth0", &virtual_addresses),
+            Some((2, None))
+        );
+    }
+}
