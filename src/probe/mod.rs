@@ -584,6 +584,110 @@ mod tests {
     }
 
     #[test]
+    fn an_exec_check_killed_by_a_signal_fails_at_once() {
+        rt().block_on(async {
+            let t = Duration::from_secs(5);
+            let cache = &mut CheckCache::default();
+            let crashed = Check::Exec {
+                argv: argv(&["/bin/sh", "-c", "kill -SEGV $$"]),
+                user: None,
+            };
+            let result = run_check("crash", &crashed, cache, t, false).await;
+            assert!(!result.ok && result.at_once, "{result:?}");
+            let failed = Check::Exec {
+                argv: argv(&["/bin/sh", "-c", "exit 1"]),
+                user: None,
+            };
+            let result = run_check("fail", &failed, cache, t, false).await;
+            assert!(
+                !result.ok && !result.at_once,
+                "an exit status counts to fall: {result:?}"
+            );
+            // Our own timeout kills the group: an ordinary failure, not a crash.
+            let slow = Check::Exec {
+                argv: argv(&["/bin/sleep", "5"]),
+                user: None,
+            };
+            let result = run_check("slow", &slow, cache, Duration::from_millis(100), false).await;
+            assert!(!result.ok && !result.at_once, "{result:?}");
+        });
+    }
+
+    #[test]
+    fn a_refused_connection_fails_at_once_only_with_fast_fail() {
+        rt().block_on(async {
+            let t = Duration::from_secs(5);
+            let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let address = closed.local_addr().unwrap();
+            drop(closed);
+            let cache = &mut CheckCache::default();
+            let tcp = Check::Tcp { address };
+            let result = run_check("port", &tcp, cache, t, false).await;
+            assert!(!result.ok && !result.at_once, "{result:?}");
+            let result = run_check("port", &tcp, cache, t, true).await;
+            assert!(!result.ok && result.at_once, "{result:?}");
+            let http = Check::Http {
+                url: HttpUrl {
+                    text: format!("http://{address}/"),
+                    host: "127.0.0.1".into(),
+                    port: address.port(),
+                    path: "/".into(),
+                },
+                status: 200,
+                body: None,
+                tls: None,
+            };
+            let result = run_check("web", &http, cache, t, true).await;
+            assert!(!result.ok && result.at_once, "{result:?}");
+        });
+    }
+
+    #[test]
+    fn a_process_exit_turns_the_probe_down_at_once_without_waiting_for_the_interval() {
+        rt().block_on(async {
+            let dir =
+                std::env::temp_dir().join(format!("elastic-loop-test-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let mut service = std::process::Command::new("/bin/sleep")
+                .arg("60")
+                .spawn()
+                .unwrap();
+            let pidfile = dir.join("service.pid");
+            std::fs::write(&pidfile, format!("{}\n", service.id())).unwrap();
+            let config = ProbeConfig {
+                name: "service".into(),
+                check: Check::Process(crate::config::ProcessTarget::Pidfile(pidfile)),
+                interval: Duration::from_secs(60),
+                fast_interval: Duration::from_secs(60),
+                timeout: Duration::from_secs(1),
+                rise: 1,
+                fall: 3,
+                fast_fail: false,
+            };
+            let (sender, mut reports) = mpsc::channel(4);
+            let task = spawn(0, config, sender);
+            let first = reports.recv().await.unwrap();
+            assert_eq!(first.changed, Some(true), "{first:?}");
+            let killed_at = clock::now();
+            service.kill().unwrap();
+            let second = tokio::time::timeout(Duration::from_secs(10), reports.recv())
+                .await
+                .expect("the exit wakes the probe long before its 60 s interval")
+                .unwrap();
+            assert!(clock::now() - killed_at < Duration::from_secs(10));
+            assert_eq!(
+                second.changed,
+                Some(false),
+                "down at once, not 1/3: {second:?}"
+            );
+            assert_eq!(second.health.describe(), "down");
+            task.abort();
+            service.wait().unwrap();
+            let _ = std::fs::remove_dir_all(&dir);
+        });
+    }
+
+    #[test]
     fn output_is_bounded() {
         rt().block_on(async {
             // 1 MB of output: read and dropped past the limit, never blocking the command.
