@@ -3,6 +3,7 @@
 mod announce;
 mod api;
 mod common;
+mod event_probes;
 mod fail_safe;
 mod failover;
 mod health;
