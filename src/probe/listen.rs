@@ -43,28 +43,36 @@ pub struct ListenWatch {
 impl ListenWatch {
     /// Resolves when the kernel reported a socket on the probe's port destroyed (the messages
     /// are read and dropped: the probe confirms with a dump); never without a subscription.
-    pub async fn destroyed(&self) {
+    pub async fn destroyed(&mut self) {
         let Some(Ok(events)) = &self.events else {
             return std::future::pending().await;
         };
-        loop {
-            let Ok(mut ready) = events.readable().await else {
-                return std::future::pending().await;
+        let broken = loop {
+            let mut ready = match events.readable().await {
+                Ok(ready) => ready,
+                Err(error) => break error,
             };
             let mut buffer = vec![0u8; 4096];
             let mut got = false;
-            loop {
+            let failed = loop {
                 match ready.try_io(|fd| fd.get_ref().recv(&mut &mut buffer[..], 0)) {
                     Ok(Ok(_)) => got = true,
                     // ENOBUFS: messages were lost; something was destroyed, so check.
                     Ok(Err(error)) if error.raw_os_error() == Some(libc::ENOBUFS) => got = true,
-                    Ok(Err(_)) | Err(_) => break,
+                    Ok(Err(error)) => break Some(error),
+                    // Drained: tokio cleared the readiness.
+                    Err(_would_block) => break None,
                 }
+            };
+            if let Some(error) = failed {
+                break error;
             }
             if got {
                 return;
             }
-        }
+        };
+        // A socket that keeps failing would wake the probe without end: poll from now on.
+        self.events = Some(Err(format!("reading the destroy events: {broken}")));
     }
 
     /// Subscribes once; a failure is kept and reported with every result.

@@ -78,7 +78,7 @@ pub struct CheckCache {
 impl CheckCache {
     /// Resolves when the kernel reports that what an event probe watches went away; never for
     /// the polled kinds.
-    async fn event(&self) {
+    async fn event(&mut self) {
         tokio::select! {
             () = self.process.exited() => {}
             () = self.listen.destroyed() => {}

@@ -45,8 +45,11 @@ impl ProcessWatch {
     pub async fn exited(&self) {
         poll_fn(|cx| {
             for watched in &self.watched {
-                if watched.fd.poll_read_ready(cx).is_ready() {
-                    return Poll::Ready(());
+                match watched.fd.poll_read_ready(cx) {
+                    Poll::Pending => {}
+                    // Readiness the kernel does not confirm is cleared, so it cannot spin the loop.
+                    Poll::Ready(Ok(mut guard)) if !has_exited(&watched.fd) => guard.clear_ready(),
+                    Poll::Ready(_) => return Poll::Ready(()),
                 }
             }
             Poll::Pending
@@ -56,15 +59,18 @@ impl ProcessWatch {
 
     /// Drops the pidfds of the processes that have exited (a pidfd polls readable then).
     fn forget_exited(&mut self) {
-        self.watched.retain(|watched| {
-            let mut fds = [PollFd::new(watched.fd.get_ref(), PollFlags::IN)];
-            let zero = rustix::time::Timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            matches!(rustix::event::poll(&mut fds, Some(&zero)), Ok(0))
-        });
+        self.watched.retain(|watched| !has_exited(&watched.fd));
     }
+}
+
+/// Whether the pidfd's process has exited: it polls readable then (checked without waiting).
+fn has_exited(fd: &AsyncFd<OwnedFd>) -> bool {
+    let mut fds = [PollFd::new(fd.get_ref(), PollFlags::IN)];
+    let zero = rustix::time::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    !matches!(rustix::event::poll(&mut fds, Some(&zero)), Ok(0))
 }
 
 /// One check: (up, what was found). Holds pidfds in `watch` for what it found.
