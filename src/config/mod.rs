@@ -436,8 +436,9 @@ fn located(path: &Path, error: serde_yaml::Error) -> ConfigError {
 }
 
 /// Why a `process` probe cannot work under this `/proc` (the text of `/proc/self/mountinfo`):
-/// mounted with `hidepid` (systemd's `ProtectProc=invisible` or `ptraceable`), other users'
-/// processes are hidden, so the probe would report a running service as gone.
+/// mounted with `hidepid` (systemd's `ProtectProc=invisible`, `ptraceable` or `noaccess`), other
+/// users' processes are hidden or unreadable, so the probe would report a running service as
+/// gone.
 pub fn hidepid_problem(mountinfo: &str) -> Option<String> {
     for line in mountinfo.lines() {
         let fields: Vec<&str> = line.split(' ').collect();
@@ -450,10 +451,11 @@ pub fn hidepid_problem(mountinfo: &str) -> Option<String> {
         }
         let options = fields.get(dash + 3).copied().unwrap_or("");
         let hidden = options.split(',').find_map(|o| o.strip_prefix("hidepid="));
-        if let Some(mode @ ("invisible" | "ptraceable" | "2" | "4")) = hidden {
+        if let Some(mode @ ("invisible" | "ptraceable" | "noaccess" | "1" | "2" | "4")) = hidden {
             return Some(format!(
-                "/proc is mounted with hidepid={mode} (systemd's ProtectProc=invisible or \
-                 ptraceable): other users' processes are hidden, so this probe would see the \
+                "/proc is mounted with hidepid={mode} (systemd's ProtectProc=invisible, \
+                 ptraceable or noaccess): other users' processes are hidden or unreadable, so \
+                 this probe would see the \
                  service as gone; run elastic with ProtectProc=default (a drop-in for \
                  elastic.service), or use a listen, tcp or http probe"
             ));

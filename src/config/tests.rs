@@ -1027,6 +1027,10 @@ fn a_process_probe_is_refused_under_hidepid() {
             && problem.contains("ProtectProc=default"),
         "{problem}"
     );
+    let unreadable = "22 26 0:21 / /proc rw shared:12 - proc proc rw,hidepid=noaccess\n";
+    assert!(hidepid_problem(unreadable).is_some());
+    let visible = "22 26 0:21 / /proc rw shared:12 - proc proc rw,hidepid=off\n";
+    assert_eq!(hidepid_problem(visible), None);
     // Another proc mount elsewhere does not matter.
     let elsewhere = "30 26 0:40 / /run/x/proc rw - proc proc rw,hidepid=2\n";
     assert_eq!(hidepid_problem(elsewhere), None);
