@@ -298,6 +298,28 @@ mod tests {
             let target: ListenTarget = format!("*:{udp_port}/udp").parse().unwrap();
             let (up, detail) = check(&target, &mut ListenWatch::default());
             assert!(up, "{detail}");
+            // [::] without IPV6_V6ONLY takes IPv4 too; with it, not.
+            let dual =
+                socket2::Socket::new(socket2::Domain::IPV6, socket2::Type::STREAM, None).unwrap();
+            dual.set_only_v6(false).unwrap();
+            dual.bind(&"[::]:0".parse::<std::net::SocketAddr>().unwrap().into())
+                .unwrap();
+            dual.listen(8).unwrap();
+            let dual_port = dual.local_addr().unwrap().as_socket().unwrap().port();
+            let only =
+                socket2::Socket::new(socket2::Domain::IPV6, socket2::Type::STREAM, None).unwrap();
+            only.set_only_v6(true).unwrap();
+            only.bind(&"[::]:0".parse::<std::net::SocketAddr>().unwrap().into())
+                .unwrap();
+            only.listen(8).unwrap();
+            let only_port = only.local_addr().unwrap().as_socket().unwrap().port();
+            let v4 = |port: u16| format!("127.0.0.1:{port}").parse::<ListenTarget>().unwrap();
+            let (up, detail) = check(&v4(dual_port), &mut ListenWatch::default());
+            assert!(up, "dual-stack [::] serves IPv4: {detail}");
+            let (up, detail) = check(&v4(only_port), &mut ListenWatch::default());
+            assert!(!up, "a v6only [::] does not: {detail}");
+            let v6: ListenTarget = format!("[::1]:{only_port}").parse().unwrap();
+            assert!(check(&v6, &mut ListenWatch::default()).0);
             let tcp_there: ListenTarget = format!("*:{udp_port}").parse().unwrap();
             assert!(
                 !check(&tcp_there, &mut ListenWatch::default()).0,
