@@ -109,7 +109,7 @@ fn a_killed_service_found_by_its_pidfile_withdraws_at_once_and_a_reused_pid_is_n
                 pidfile(lab, label).display()
             )
         },
-        "from ",
+        "watched by pidfd",
     );
     let host_a = lab.host(1).session_address();
     // The pidfile now names a process that started after the file was written (a pid reused

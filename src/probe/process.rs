@@ -31,12 +31,32 @@ const MAX_WATCHED: usize = 64;
 #[derive(Default)]
 pub struct ProcessWatch {
     watched: Vec<Watched>,
+    /// Why pidfds cannot be had (a kernel before 5.3, a seccomp filter): the probe then polls.
+    unavailable: Option<String>,
 }
 
 struct Watched {
     pid: i32,
     start_ticks: u64,
-    fd: AsyncFd<OwnedFd>,
+    /// `None` where pidfds are unavailable: the process is then checked in `/proc` each time.
+    fd: Option<AsyncFd<OwnedFd>>,
+}
+
+impl Watched {
+    /// Whether the process has exited: its pidfd polls readable then (checked without waiting);
+    /// without one, its `/proc/PID/stat` is gone, a zombie's, or another process's.
+    fn exited(&self) -> bool {
+        let Some(fd) = &self.fd else {
+            return !read_stat(self.pid)
+                .is_ok_and(|now| now.alive() && now.start_ticks == self.start_ticks);
+        };
+        let mut fds = [PollFd::new(fd.get_ref(), PollFlags::IN)];
+        let zero = rustix::time::Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        !matches!(rustix::event::poll(&mut fds, Some(&zero)), Ok(0))
+    }
 }
 
 impl ProcessWatch {
@@ -45,10 +65,13 @@ impl ProcessWatch {
     pub async fn exited(&self) {
         poll_fn(|cx| {
             for watched in &self.watched {
-                match watched.fd.poll_read_ready(cx) {
+                let Some(fd) = &watched.fd else {
+                    continue;
+                };
+                match fd.poll_read_ready(cx) {
                     Poll::Pending => {}
                     // Readiness the kernel does not confirm is cleared, so it cannot spin the loop.
-                    Poll::Ready(Ok(mut guard)) if !has_exited(&watched.fd) => guard.clear_ready(),
+                    Poll::Ready(Ok(mut guard)) if !watched.exited() => guard.clear_ready(),
                     Poll::Ready(_) => return Poll::Ready(()),
                 }
             }
@@ -59,22 +82,26 @@ impl ProcessWatch {
 
     /// Drops the pidfds of the processes that have exited (a pidfd polls readable then).
     fn forget_exited(&mut self) {
-        self.watched.retain(|watched| !has_exited(&watched.fd));
+        self.watched.retain(|watched| !watched.exited());
+    }
+
+    /// How the probe learns of an exit, for its result in `elastic status`.
+    fn mode(&self) -> String {
+        match &self.unavailable {
+            None => "watched by pidfd".to_string(),
+            Some(why) => format!("polled (pidfd unavailable: {why})"),
+        }
     }
 }
 
-/// Whether the pidfd's process has exited: it polls readable then (checked without waiting).
-fn has_exited(fd: &AsyncFd<OwnedFd>) -> bool {
-    let mut fds = [PollFd::new(fd.get_ref(), PollFlags::IN)];
-    let zero = rustix::time::Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    !matches!(rustix::event::poll(&mut fds, Some(&zero)), Ok(0))
+/// One check: (up, what was found and how it is watched). Holds pidfds in `watch` for what it
+/// found.
+pub fn check(target: &ProcessTarget, watch: &mut ProcessWatch) -> (bool, String) {
+    let (up, found) = find(target, watch);
+    (up, format!("{found}; {}", watch.mode()))
 }
 
-/// One check: (up, what was found). Holds pidfds in `watch` for what it found.
-pub fn check(target: &ProcessTarget, watch: &mut ProcessWatch) -> (bool, String) {
+fn find(target: &ProcessTarget, watch: &mut ProcessWatch) -> (bool, String) {
     watch.forget_exited();
     match target {
         ProcessTarget::Pidfile(path) => match pidfile_process(path, watch) {
@@ -133,7 +160,8 @@ fn pidfile_process(path: &Path, watch: &mut ProcessWatch) -> Result<ProcStat, St
         .any(|w| w.pid == pid && w.start_ticks == stat.start_ticks);
     if !held {
         watch.watched.clear();
-        watch.watched.push(open_pidfd(&stat)?);
+        let watched = open_pidfd(&stat, &mut watch.unavailable)?;
+        watch.watched.push(watched);
     }
     Ok(stat)
 }
@@ -164,21 +192,39 @@ fn read_stat(pid: i32) -> io::Result<ProcStat> {
 }
 
 /// A pidfd for the process `stat` describes, checked after opening to still be that process
-/// (same start time, alive): the pid could have been reused between reading and opening.
-fn open_pidfd(stat: &ProcStat) -> Result<Watched, String> {
+/// (same start time, alive): the pid could have been reused between reading and opening. Where
+/// the kernel has no pidfds (or a filter forbids them), the process is watched by polling and
+/// `unavailable` says why.
+fn open_pidfd(stat: &ProcStat, unavailable: &mut Option<String>) -> Result<Watched, String> {
     let gone = || format!("pid {} ({}) has exited", stat.pid, stat.comm);
     let pid = RustixPid::from_raw(stat.pid).ok_or_else(gone)?;
-    let fd = rustix::process::pidfd_open(pid, PidfdFlags::NONBLOCK)
-        .map_err(|error| format!("pidfd_open({}): {error}", stat.pid))?;
+    let opened = match rustix::process::pidfd_open(pid, PidfdFlags::NONBLOCK) {
+        Ok(fd) => Some(fd),
+        Err(error)
+            if matches!(
+                error,
+                rustix::io::Errno::NOSYS | rustix::io::Errno::PERM | rustix::io::Errno::ACCESS
+            ) =>
+        {
+            *unavailable = Some(format!("pidfd_open: {error}"));
+            None
+        }
+        Err(error) => return Err(format!("pidfd_open({}): {error}", stat.pid)),
+    };
     match read_stat(stat.pid) {
         Ok(now) if now.start_ticks == stat.start_ticks && now.alive() => {}
         _ => return Err(gone()),
     }
-    // The safe (deprecated) form: an OwnedFd keeps its descriptor for the AsyncFd's whole life,
-    // which is what the unsafe `register_with_interest` asks the caller to promise.
-    #[allow(deprecated, reason = "an OwnedFd owns its fd; no unsafe in this crate")]
-    let fd = AsyncFd::with_interest(fd, tokio::io::Interest::READABLE)
-        .map_err(|error| format!("pid {}: {error}", stat.pid))?;
+    let fd = match opened {
+        None => None,
+        // The safe (deprecated) form: an OwnedFd keeps its descriptor for the AsyncFd's whole
+        // life, which is what the unsafe `register_with_interest` asks the caller to promise.
+        #[allow(deprecated, reason = "an OwnedFd owns its fd; no unsafe in this crate")]
+        Some(fd) => Some(
+            AsyncFd::with_interest(fd, tokio::io::Interest::READABLE)
+                .map_err(|error| format!("pid {}: {error}", stat.pid))?,
+        ),
+    };
     Ok(Watched {
         pid: stat.pid,
         start_ticks: stat.start_ticks,
@@ -212,7 +258,7 @@ fn scan_by_name(name: &str, owner: Option<&str>, watch: &mut ProcessWatch) -> Re
             continue;
         };
         if process_rules::name_matches(&stat, meta.uid(), name, owner_uid)
-            && let Ok(watched) = open_pidfd(&stat)
+            && let Ok(watched) = open_pidfd(&stat, &mut watch.unavailable)
         {
             watch.watched.push(watched);
         }
@@ -282,7 +328,11 @@ mod tests {
             assert!(up, "{detail}");
             assert_eq!(
                 detail,
-                format!("pid {} (sleep) from {}", child.id(), pidfile.display())
+                format!(
+                    "pid {} (sleep) from {}; watched by pidfd",
+                    child.id(),
+                    pidfile.display()
+                )
             );
             // Nothing has exited: the wait does not end.
             let early = tokio::time::timeout(Duration::from_millis(100), watch.exited()).await;
@@ -293,10 +343,10 @@ mod tests {
                 .expect("the pidfd wakes the probe");
             // Not yet reaped (a zombie) counts as gone; so does reaped.
             let (up, detail) = check(&target, &mut watch);
-            assert!(!up && detail.ends_with("has exited"), "{detail}");
+            assert!(!up && detail.contains("has exited;"), "{detail}");
             child.wait().unwrap();
             let (up, detail) = check(&target, &mut watch);
-            assert!(!up && detail.ends_with("no such process"), "{detail}");
+            assert!(!up && detail.contains("no such process;"), "{detail}");
             let _ = std::fs::remove_dir_all(&dir);
         });
     }
@@ -342,22 +392,22 @@ mod tests {
             };
             let (up, detail) = check_file("missing.pid");
             assert!(
-                !up && detail.ends_with("No such file or directory (os error 2)"),
+                !up && detail.contains("No such file or directory (os error 2);"),
                 "{detail}"
             );
             std::fs::write(dir.join("empty.pid"), "").unwrap();
-            assert!(check_file("empty.pid").1.ends_with(": empty"));
+            assert!(check_file("empty.pid").1.contains(": empty;"));
             std::fs::write(dir.join("word.pid"), "nginx\n").unwrap();
-            assert!(check_file("word.pid").1.ends_with(": not a pid: \"nginx\""));
+            assert!(check_file("word.pid").1.contains(": not a pid: \"nginx\";"));
             std::fs::write(dir.join("huge.pid"), "7".repeat(10_000_000)).unwrap();
             let (up, detail) = check_file("huge.pid");
             assert!(!up && detail.contains("longer than 32 bytes"), "{detail}");
             // A FIFO with no writer: a blocking open would hang forever.
             nix::unistd::mkfifo(&dir.join("fifo.pid"), nix::sys::stat::Mode::S_IRWXU).unwrap();
             let (up, detail) = check_file("fifo.pid");
-            assert!(!up && detail.ends_with("not a regular file"), "{detail}");
+            assert!(!up && detail.contains("not a regular file;"), "{detail}");
             std::fs::create_dir(dir.join("dir.pid")).unwrap();
-            assert!(check_file("dir.pid").1.ends_with("not a regular file"));
+            assert!(check_file("dir.pid").1.contains("not a regular file;"));
             let _ = std::fs::remove_dir_all(&dir);
         });
     }
@@ -376,7 +426,10 @@ mod tests {
             let mut watch = ProcessWatch::default();
             assert_eq!(
                 check(&target, &mut watch),
-                (false, "no live process named \"elps-sleeper\"".to_string())
+                (
+                    false,
+                    "no live process named \"elps-sleeper\"; watched by pidfd".to_string()
+                )
             );
             let mut first = std::process::Command::new(&program)
                 .arg("30")
@@ -399,7 +452,7 @@ mod tests {
             }
             let (up, detail) = check(&target, &mut watch);
             assert!(
-                up && detail == "2 processes named \"elps-sleeper\"",
+                up && detail == "2 processes named \"elps-sleeper\"; watched by pidfd",
                 "{detail}"
             );
             first.kill().unwrap();
@@ -424,5 +477,57 @@ mod tests {
             assert!(!up);
             let _ = std::fs::remove_dir_all(&dir);
         });
+    }
+
+    #[test]
+    fn without_a_pidfd_an_exit_is_seen_in_proc() {
+        let mut child = std::process::Command::new("/bin/sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let stat = read_stat(child.id() as i32).unwrap();
+        let polled = Watched {
+            pid: stat.pid,
+            start_ticks: stat.start_ticks,
+            fd: None,
+        };
+        assert!(!polled.exited());
+        let reused = Watched {
+            start_ticks: stat.start_ticks + 1,
+            ..polled
+        };
+        assert!(
+            reused.exited(),
+            "same pid, another start time: another process"
+        );
+        let polled = Watched {
+            start_ticks: stat.start_ticks,
+            ..reused
+        };
+        child.kill().unwrap();
+        // A zombie until reaped, then gone: exited both ways.
+        let dead = (0..100).any(|_| {
+            let exited = polled.exited();
+            if !exited {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            exited
+        });
+        assert!(dead);
+        child.wait().unwrap();
+        assert!(polled.exited());
+        let mut watch = ProcessWatch {
+            watched: Vec::new(),
+            unavailable: Some("pidfd_open: Function not implemented".into()),
+        };
+        let (up, detail) = check(
+            &ProcessTarget::Pidfile("/nonexistent/x.pid".into()),
+            &mut watch,
+        );
+        assert!(
+            !up && detail
+                .ends_with("; polled (pidfd unavailable: pidfd_open: Function not implemented)"),
+            "{detail}"
+        );
     }
 }
