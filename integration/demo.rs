@@ -2,7 +2,10 @@
 //! 203.0.113.10; host A runs `elastic -primary`, host B `elastic -secondary`, both announcing to
 //! FRR route servers that stand in for the data center's (2001:db8:14:34::1..4). A client sends a
 //! request every 10 ms. A answers; A's daemon is stopped (SIGTERM) and B answers; A comes back and
-//! answers again, because 65000:1 wins. Prints a timeline and the client's gaps, removes everything.
+//! answers again, because 65000:1 wins, now with a `process` probe on its service (the responder,
+//! by its pidfile); A's service is killed (SIGKILL) and B answers within tens of milliseconds, then
+//! the service restarts and A answers again. Prints a timeline and the client's gaps, removes
+//! everything.
 //!
 //! Root only. SIGINT / SIGTERM stop it between steps; the lab's `Drop` removes namespaces and
 //! processes in every case.
@@ -90,7 +93,7 @@ fn run(interrupt: &Interrupt, timeline: &Timeline) -> Result<String, String> {
     ));
     let b = lab.start_daemon(2, &daemon_args("-secondary"));
     timeline.note("B: the same with -secondary");
-    lab.start_responder(1);
+    let mut service_a = start_service(&mut lab)?;
     lab.start_responder(2);
 
     let host_a = lab.host(1).session_address();
@@ -164,7 +167,18 @@ fn run(interrupt: &Interrupt, timeline: &Timeline) -> Result<String, String> {
     ));
     timeline.note(format!("  per second: {}", failover.seconds()));
 
-    // Phase 3: A comes back and wins again (65000:1 → local-preference 200).
+    // Phase 3: A comes back and wins again (65000:1 → local-preference 200), this time with a
+    // `process` probe on its service.
+    let probe_config = lab.dir.join("a-process-probe.yaml");
+    std::fs::write(
+        &probe_config,
+        format!(
+            "probes:\n  service:\n    process: {{pidfile: \"{}\"}}\n    interval: 2s\n    fall: 3\n",
+            service_pidfile(&lab).display()
+        ),
+    )
+    .map_err(|e| format!("{}: {e}", probe_config.display()))?;
+    let probe_config = probe_config.to_string_lossy().into_owned();
     let mut a_again = None;
     let comeback = probe_for(
         interrupt,
@@ -174,8 +188,13 @@ fn run(interrupt: &Interrupt, timeline: &Timeline) -> Result<String, String> {
         |lab| {
             interrupt.sleep(Duration::from_secs(1))?;
             let restarted = timeline.now();
-            a_again = Some(lab.start_daemon(1, &daemon_args("-primary")));
-            timeline.note("A's daemon started again (-primary)");
+            let mut args = daemon_args("-primary").to_vec();
+            args.extend(["-config", probe_config.as_str()]);
+            a_again = Some(lab.start_daemon(1, &args));
+            timeline.note(
+                "A's daemon started again (-primary), with a process probe on its service's \
+                 pidfile (interval 2 s, fall 3)",
+            );
             wait_path(interrupt, lab, 1, Some(host_a))?;
             timeline.note(format!(
                 "route server 1 has A's path again ({:.2} s after the restart)",
@@ -194,6 +213,58 @@ fn run(interrupt: &Interrupt, timeline: &Timeline) -> Result<String, String> {
         comeback.sent
     ));
     timeline.note(format!("  per second: {}", comeback.seconds()));
+
+    // Phase 4: A's service dies (SIGKILL); its daemon runs on and withdraws at once (pidfd).
+    let killed = probe_for(
+        interrupt,
+        &mut lab,
+        "service-killed",
+        Duration::from_secs(3),
+        |lab| {
+            interrupt.sleep(Duration::from_secs(1))?;
+            lab.kill(service_a);
+            timeline.note("SIGKILL to A's service (its daemon keeps running)");
+            wait_no_path(interrupt, lab, 1, host_a)?;
+            timeline.note(format!(
+                "route server 1: A's path for {VIP4_PREFIX} withdrawn (the probe's pidfd, not a poll)"
+            ));
+            wait_fib_via(interrupt, lab, &host_b.to_string())?;
+            timeline.note(format!("router forwards {VIP4} to B ({host_b})"));
+            Ok(())
+        },
+    )?;
+    timeline.note(format!(
+        "client while A's service is down: {} (longest gap {} ms, lost {} of {})",
+        killed.breakdown(),
+        killed.longest_gap_ms,
+        killed.lost,
+        killed.sent
+    ));
+
+    // Phase 5: the service restarts (a new pid in its pidfile); after `rise`, A answers again.
+    let restored = probe_for(
+        interrupt,
+        &mut lab,
+        "service-back",
+        Duration::from_secs(6),
+        |lab| {
+            interrupt.sleep(Duration::from_secs(1))?;
+            service_a = start_service(lab)?;
+            timeline.note("A's service started again");
+            wait_path(interrupt, lab, 1, Some(host_a))?;
+            timeline.note("route server 1 has A's path again (the probe rose: 2 passes)");
+            wait_fib_via(interrupt, lab, &host_a.to_string())?;
+            timeline.note(format!("router forwards {VIP4} to A again"));
+            Ok(())
+        },
+    )?;
+    timeline.note(format!(
+        "client while A's service returns: {} (longest gap {} ms, lost {} of {})",
+        restored.breakdown(),
+        restored.longest_gap_ms,
+        restored.lost,
+        restored.sent
+    ));
 
     // Orderly stop (each daemon sends Cease), then the lab goes.
     for id in [a_again, Some(b)].into_iter().flatten() {
@@ -219,13 +290,42 @@ fn run(interrupt: &Interrupt, timeline: &Timeline) -> Result<String, String> {
         failover.breakdown()
     ));
     summary.push_str(&format!(
-        "  A back (B → A):   longest gap {:>4} ms, lost {} of {} requests ({})",
+        "  A back (B → A):   longest gap {:>4} ms, lost {} of {} requests ({})\n",
         comeback.longest_gap_ms,
         comeback.lost,
         comeback.sent,
         comeback.breakdown()
     ));
+    summary.push_str(&format!(
+        "  A's service dies: longest gap {:>4} ms, lost {} of {} requests ({})\n",
+        killed.longest_gap_ms,
+        killed.lost,
+        killed.sent,
+        killed.breakdown()
+    ));
+    summary.push_str(&format!(
+        "  A's service back: longest gap {:>4} ms, lost {} of {} requests ({})",
+        restored.longest_gap_ms,
+        restored.lost,
+        restored.sent,
+        restored.breakdown()
+    ));
     Ok(summary)
+}
+
+/// Where A's service (its `labnet serve` responder) writes its pid, as a daemon would.
+fn service_pidfile(lab: &Lab) -> std::path::PathBuf {
+    lab.dir.join("a-service.pid")
+}
+
+/// Starts A's responder and writes its pid to [`service_pidfile`] (`ip netns exec` execs the
+/// responder, so the pid is the service's).
+fn start_service(lab: &mut Lab) -> Result<lab::ProcId, String> {
+    let id = lab.start_responder(1);
+    let pidfile = service_pidfile(lab);
+    std::fs::write(&pidfile, format!("{}\n", lab.pid(id)))
+        .map_err(|e| format!("{}: {e}", pidfile.display()))?;
+    Ok(id)
 }
 
 /// Runs `labnet probe` in the client for `duration` while `during` acts on the lab; returns the

@@ -4,6 +4,7 @@ mod active_active;
 mod announce;
 mod api;
 mod common;
+mod event_probes;
 mod fail_safe;
 mod failover;
 mod hardening;

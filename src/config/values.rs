@@ -519,6 +519,92 @@ impl FromStr for TcpTarget {
     }
 }
 
+/// A `listen` probe's socket: `IP:PORT`, `[IPv6]:PORT` or `*:PORT` (any address), with `/udp`
+/// for a bound UDP socket (`/tcp`, the default, for a listening TCP socket).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenTarget {
+    /// `None` for `*`.
+    pub ip: Option<IpAddr>,
+    pub port: u16,
+    pub udp: bool,
+}
+
+impl FromStr for ListenTarget {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let usage = "expected IP:PORT, [IPv6]:PORT or *:PORT, optionally with /udp or /tcp, \
+                     e.g. 127.0.0.1:8080, [::]:443 or *:53/udp";
+        let (socket, udp) = match text.rsplit_once('/') {
+            Some((socket, "udp")) => (socket, true),
+            Some((socket, "tcp")) => (socket, false),
+            Some(_) => return Err(usage.to_string()),
+            None => (text, false),
+        };
+        let (ip, port) = match socket.strip_prefix("*:") {
+            Some(port) => (None, port),
+            None => {
+                let address: SocketAddr = socket.parse().map_err(|_| usage.to_string())?;
+                return match address.port() {
+                    0 => Err("port 0 is not a port a service listens on".to_string()),
+                    port => Ok(ListenTarget {
+                        ip: Some(address.ip()),
+                        port,
+                        udp,
+                    }),
+                };
+            }
+        };
+        match port.parse::<u16>() {
+            Ok(0) => Err("port 0 is not a port a service listens on".to_string()),
+            Ok(port) => Ok(ListenTarget { ip, port, udp }),
+            Err(_) => Err(usage.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for ListenTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.ip {
+            None => write!(f, "*:{}", self.port)?,
+            Some(ip) => SocketAddr::new(ip, self.port).fmt(f)?,
+        }
+        if self.udp {
+            f.write_str("/udp")?;
+        }
+        Ok(())
+    }
+}
+
+/// A `process` probe's process name, as the kernel keeps it in `comm`: 1 to 15 bytes (the
+/// kernel cuts longer names), no `/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessName(String);
+
+impl ProcessName {
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl FromStr for ProcessName {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        if text.is_empty() || text.chars().any(|c| c == '/' || c.is_control()) {
+            return Err(
+                "a process name (comm) is 1 to 15 bytes without '/' or control characters"
+                    .to_string(),
+            );
+        }
+        if text.len() > 15 {
+            return Err(format!(
+                "the kernel keeps at most 15 bytes of a process name: write {:?}",
+                &text[..text.floor_char_boundary(15)]
+            ));
+        }
+        Ok(ProcessName(text.to_string()))
+    }
+}
+
 /// The control socket's path: absolute, and short enough for `sun_path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SocketPath(PathBuf);
@@ -742,6 +828,7 @@ impl fmt::Display for HttpUrl {
 }
 
 display_inner!(
+    ProcessName,
     NeighborPattern,
     RouterId,
     Address,
@@ -755,6 +842,8 @@ display_inner!(
 display_path!(SocketPath, AbsolutePath);
 
 serde_via_str!(
+    ListenTarget,
+    ProcessName,
     NeighborPattern,
     Community,
     RouterId,
