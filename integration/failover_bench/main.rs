@@ -15,11 +15,14 @@
 //! 5. keepalived VRRP on a bridge shared by both hosts and the router (track_script interval 1,
 //!    fall 2, rise 2; advert_int 1; priorities 150/100), the VIP moving by gratuitous ARP.
 //!
+//! The host-freeze scenario follows on the same lab (`freeze.rs`): a's whole host freezes instead.
+//!
 //! Figures are printed, never judged by an exit code. Root only. SIGINT / SIGTERM stop it between
 //! steps; `Drop` guards kill what runs in the namespaces and remove them.
 //!
 //! Environment: `FAILOVER_RUNS` (3); `FAILOVER_ONLY` (a comma-separated subset of elastic-defaults,
-//! elastic-fast, exabgp, gobgpd, keepalived; all by default).
+//! elastic-fast, exabgp, gobgpd, keepalived and, for the host freeze, elastic-hold3; all by
+//! default); `FAILOVER_SCENARIOS` (service-death, host-freeze; both by default).
 #![allow(
     clippy::disallowed_methods,
     reason = "the lab measures real time; the one-clock rule is the daemon's"
@@ -27,6 +30,7 @@
 
 mod announcers;
 mod client;
+mod freeze;
 mod service;
 mod vrrp;
 
@@ -220,14 +224,22 @@ fn run(interrupt: &Interrupt) -> Result<(), String> {
         .clamp(1, 10);
 
     let only = std::env::var("FAILOVER_ONLY").unwrap_or_default();
+    let (service_death, host_freeze) = freeze::scenarios()?;
     let selected: Vec<Contender> = CONTENDERS
         .into_iter()
+        .filter(|_| service_death)
         .filter(|c| only.is_empty() || only.split(',').any(|k| k.trim() == c.key()))
         .collect();
-    if selected.is_empty() {
+    let frozen = if host_freeze {
+        freeze::selected(&only)
+    } else {
+        Vec::new()
+    };
+    if selected.is_empty() && frozen.is_empty() {
         return Err(format!(
-            "FAILOVER_ONLY={only:?} names none of: {}",
-            CONTENDERS.map(Contender::key).join(", ")
+            "FAILOVER_ONLY={only:?} names none of: {} (host freeze: {})",
+            CONTENDERS.map(Contender::key).join(", "),
+            freeze::keys().join(", ")
         ));
     }
 
@@ -248,11 +260,15 @@ fn run(interrupt: &Interrupt) -> Result<(), String> {
         let r = measure(&mut lab, interrupt, &clock, who, runs)?;
         results.push((who, r));
     }
+    let freeze_results = freeze::measure_all(&mut lab, interrupt, &clock, &frozen, runs)?;
     drop(sweeper);
     drop(lab);
     clock.log("lab removed");
     println!();
-    print_table(&results, runs);
+    if !results.is_empty() {
+        print_table(&results, runs);
+    }
+    freeze::print_table(&freeze_results, runs);
     Ok(())
 }
 
