@@ -2,4 +2,5 @@
 //! session state machine (`session`) and the UDP driver (`driver`). One BFD session runs beside
 //! each BGP session; its going down takes that BGP session down at once.
 
+pub mod session;
 pub mod wire;
