@@ -9,6 +9,7 @@
 //! Up we transmit at most once a second (§6.8.3); the change to the configured interval on Up
 //! is announced with a Poll sequence, as every timer change must be.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use super::wire::{self, ControlPacket, DecodeError, Diagnostic, State};
@@ -97,6 +98,11 @@ pub struct SessionStatus {
     pub tx_interval: Duration,
     /// How long without a packet before the session goes down (zero until the peer is heard).
     pub detection_time: Duration,
+    /// How many times the path failed while Up ([`Action::PathDown`]); a client that saw fewer
+    /// must go down.
+    pub path_failures: u64,
+    /// Datagrams from the peer's address discarded, by [`DropReason::reason`].
+    pub dropped: BTreeMap<&'static str, u64>,
 }
 
 /// One BFD session (RFC 5880 §6.8.1's state variables, timers as deadlines).
@@ -115,6 +121,8 @@ pub struct Session {
     /// A Poll sequence is running: our packets carry P until one with F comes back.
     polling: bool,
     answered: bool,
+    path_failures: u64,
+    dropped: BTreeMap<&'static str, u64>,
     next_tx: Option<Instant>,
     detection_deadline: Option<Instant>,
 }
@@ -136,6 +144,8 @@ impl Session {
             remote_demand: false,
             polling: false,
             answered: false,
+            path_failures: 0,
+            dropped: BTreeMap::new(),
             next_tx: Some(now),
             detection_deadline: None,
         }
@@ -208,6 +218,8 @@ impl Session {
             } else {
                 Duration::ZERO
             },
+            path_failures: self.path_failures,
+            dropped: self.dropped.clone(),
         }
     }
 
@@ -223,13 +235,13 @@ impl Session {
         // RFC 5881 §5 / RFC 5883 §5: the TTL rule comes before anything else is looked at.
         if ttl < self.config.min_ttl {
             let min = self.config.min_ttl;
-            actions.push(Action::Dropped(DropReason::LowTtl { ttl, min }));
+            self.discard(DropReason::LowTtl { ttl, min }, actions);
             return;
         }
         let packet = match wire::decode(bytes) {
             Ok(packet) => packet,
             Err(error) => {
-                actions.push(Action::Dropped(DropReason::Malformed(error)));
+                self.discard(DropReason::Malformed(error), actions);
                 return;
             }
         };
@@ -237,7 +249,7 @@ impl Session {
         // the driver already selected this one by source address.
         if packet.your_discriminator != 0 && packet.your_discriminator != self.local_discriminator {
             let unknown = DropReason::UnknownDiscriminator(packet.your_discriminator);
-            actions.push(Action::Dropped(unknown));
+            self.discard(unknown, actions);
             return;
         }
         self.answered = true;
@@ -286,6 +298,11 @@ impl Session {
         self.schedule_tx(now, random);
     }
 
+    fn discard(&mut self, reason: DropReason, actions: &mut Vec<Action>) {
+        *self.dropped.entry(reason.reason()).or_default() += 1;
+        actions.push(Action::Dropped(reason));
+    }
+
     fn detection_expired(&mut self, now: Instant, random: f64, actions: &mut Vec<Action>) {
         self.detection_deadline = None;
         // §6.8.1: bfd.RemoteDiscr is reset when nothing came for a Detection Time. What the
@@ -321,6 +338,7 @@ impl Session {
             diagnostic,
         });
         if from == State::Up && to == State::Down && !remote_admin_down {
+            self.path_failures += 1;
             actions.push(Action::PathDown(diagnostic));
         }
         // §6.8.3: leaving the one-second floor on Up changes bfd.DesiredMinTxInterval, which

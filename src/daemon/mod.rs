@@ -185,6 +185,7 @@ pub async fn run(
         slots: Vec::new(),
         leaving: Vec::new(),
         routes: routes_rx.clone(),
+        bfd: crate::bfd::driver::Bfd::new(),
     };
     peers
         .reconcile(wanted_sessions(&settings, router_id, &hostname))

@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use super::shutdown::STOP_GRACE;
+use crate::bfd::driver::Bfd;
 use crate::bgp::peer::{self, PeerHandle, Transport};
 use crate::bgp::session::{SessionConfig, State};
 use crate::bgp::wire::Notification;
@@ -26,6 +27,7 @@ pub(super) fn wanted_sessions(
     let transport = Transport {
         ttl: settings.multihop_ttl,
         md5_key: settings.md5.as_ref().map(|m| m.key.clone()),
+        bfd: settings.bfd,
     };
     settings
         .neighbors
@@ -125,16 +127,22 @@ pub(super) struct Peers {
     /// Sessions of removed neighbors still saying goodbye.
     pub(super) leaving: Vec<PeerHandle>,
     pub(super) routes: watch::Receiver<Arc<DesiredRoutes>>,
+    /// The BFD sessions beside the BGP ones (when `bfd:` is set).
+    pub(super) bfd: Bfd,
 }
 
 impl Peers {
     pub(super) fn spawn(&self, config: SessionConfig, transport: Transport) -> PeerSlot {
         let (stop, stop_rx) = watch::channel(None);
+        let bfd = transport
+            .bfd
+            .map(|bfd| self.bfd.spawn_session(config.peer, bfd));
         let handle = peer::spawn(
             config.clone(),
             transport.clone(),
             self.routes.clone(),
             stop_rx,
+            bfd,
         );
         PeerSlot {
             handle,

@@ -196,6 +196,7 @@ fn up_hearing_down_goes_down_with_diag_3_and_takes_the_client_down() {
         )]
     );
     assert!(path_down(&actions));
+    assert_eq!(session.status().path_failures, 1);
     let told = sent(&actions);
     assert_eq!(told[0].state, State::Down);
     assert_eq!(
@@ -211,6 +212,7 @@ fn up_hearing_admin_down_goes_down_but_leaves_the_client_up() {
     let actions = feed(&mut session, t0 + ms(100), remote(State::AdminDown));
     assert_eq!(session.state(), State::Down);
     assert!(!path_down(&actions), "RFC 5882: AdminDown is not a failure");
+    assert_eq!(session.status().path_failures, 0);
     // And it comes back through the normal handshake when the operator enables BFD again.
     feed(&mut session, t0 + ms(200), remote(State::Down));
     feed(&mut session, t0 + ms(200), remote(State::Up));
@@ -491,8 +493,9 @@ fn the_remote_demand_bit_stops_periodic_packets_while_both_are_up() {
     assert!(sent(&actions)[0].final_);
 }
 
-fn assert_dropped(session: &mut Session, bytes: &[u8], ttl: u8, reason: &str) {
-    let before = session.status();
+fn assert_dropped(session: &mut Session, bytes: &[u8], ttl: u8, reason: &'static str) {
+    let mut before = session.status();
+    *before.dropped.entry(reason).or_default() += 1;
     let actions = session.handle(Instant::now(), 0.0, Input::Datagram { bytes, ttl });
     match actions.as_slice() {
         [Action::Dropped(why)] => assert_eq!(why.reason(), reason, "{why}"),
@@ -553,6 +556,10 @@ fn bad_packets_are_dropped_with_their_reason_and_change_nothing() {
     // A Down that would take the session down, but from too far away.
     assert_dropped(&mut session, &good, 253, "low_ttl");
     assert_eq!(session.state(), State::Up);
+    let dropped = session.status().dropped;
+    assert_eq!(dropped["bad_length"], 3);
+    assert_eq!(dropped["zero_discriminator"], 2);
+    assert_eq!(dropped.values().sum::<u64>(), 9);
 }
 
 #[test]
