@@ -105,6 +105,16 @@ pub struct SessionStatus {
     pub dropped: BTreeMap<&'static str, u64>,
 }
 
+impl SessionStatus {
+    /// The state as `elastic status` shows it: "not answered" for a peer never heard from.
+    pub fn shown_state(&self) -> &'static str {
+        match (self.state, self.answered) {
+            (State::Down, false) => "not answered",
+            (state, _) => state.name(),
+        }
+    }
+}
+
 /// One BFD session (RFC 5880 §6.8.1's state variables, timers as deadlines).
 #[derive(Debug)]
 pub struct Session {

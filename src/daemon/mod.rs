@@ -201,6 +201,7 @@ pub async fn run(
         addresses: addresses_rx,
         probes: probes_rx,
         mode: mode_rx,
+        bfd_unclaimed: peers.bfd.unclaimed(),
     };
     // The sessions have not run yet (one thread; no await since spawning them).
     let _api = api_listener.map(|bound| api::serve(bound, source.clone()));
