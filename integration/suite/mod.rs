@@ -2,6 +2,7 @@
 
 mod announce;
 mod api;
+mod bfd;
 mod common;
 mod fail_safe;
 mod failover;
