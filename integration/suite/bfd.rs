@@ -16,6 +16,7 @@ use super::common::{SLOTS, or_panic, wait_established, wait_no_route_from, wait_
 const LONG: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(200);
 /// elastic's side of the lab's BFD: 1 s × 3, like the route servers'.
+const METRICS_PORT: u16 = 9109;
 const BFD_1S: &str = "bfd: {min_tx: 1s, min_rx: 1s, multiplier: 3}\n";
 
 fn write_config(lab: &Lab, name: &str, text: &str) -> PathBuf {
@@ -183,7 +184,12 @@ fn send_from_router(lab: &Lab, source: IpAddr, hops: u8, datagram: &[u8]) {
 #[test]
 fn hostile_bfd_packets_are_counted_and_never_flap_the_session() {
     let mut lab = Lab::new(LabSpec::new(RsKind::Frr).with_bfd());
-    start(&mut lab, 1, "-primary", BFD_1S);
+    start(
+        &mut lab,
+        1,
+        "-primary",
+        &format!("{BFD_1S}metrics: \"127.0.0.1:{METRICS_PORT}\"\n"),
+    );
     let host = lab.host(1).session_address();
     wait_established(&lab, 1, host, LONG);
     let up = wait_bfd_state(&lab, 1, 1, "up");
@@ -234,4 +240,64 @@ fn hostile_bfd_packets_are_counted_and_never_flap_the_session() {
         (Some("up"), Some(0))
     );
     assert!(lab.established(1, host));
+    // The packet from an address that is no route server belongs to no session: the metrics
+    // count it.
+    let scrape = format!(
+        "import urllib.request; \
+         print(urllib.request.urlopen('http://127.0.0.1:{METRICS_PORT}/metrics').read().decode())"
+    );
+    let metrics = or_panic(
+        &lab,
+        lab.host(1).ns.exec("/usr/bin/python3", &["-c", &scrape]),
+    );
+    let unknown = "elastic_bfd_packets_dropped_total{peer=\"\",reason=\"unknown_source\"} ";
+    assert!(metrics.lines().any(|l| l.starts_with(unknown)), "{metrics}");
+}
+
+/// The PID of route server 1's bfdd (its pathspace names it).
+fn bfdd_pid(lab: &Lab) -> Option<i32> {
+    let pathspace = format!("el-{}-rs1", lab.tag);
+    fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+        let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+        let cmdline = fs::read(entry.path().join("cmdline")).ok()?;
+        let words: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        let is_bfdd = words.first()?.ends_with(b"bfdd");
+        (is_bfdd && words.contains(&pathspace.as_bytes())).then_some(pid)
+    })
+}
+
+#[test]
+fn a_silent_route_server_bfd_takes_bgp_down_with_cease_bfd_down_and_bgp_comes_back_without_it() {
+    let mut lab = Lab::new(LabSpec::new(RsKind::Frr).with_bfd());
+    let daemon = start(&mut lab, 1, "-primary", BFD_1S);
+    let host = lab.host(1).session_address();
+    wait_established(&lab, 1, host, LONG);
+    wait_bfd_state(&lab, 1, 1, "up");
+    // Freeze the route server's bfdd only: BGP and the path are fine, BFD goes silent.
+    let bfdd = bfdd_pid(&lab).expect("bfdd running");
+    let signal = |sig| nix::sys::signal::kill(nix::unistd::Pid::from_raw(bfdd), sig);
+    signal(Signal::SIGSTOP).expect("SIGSTOP bfdd");
+    let r = wait_until(
+        "elastic to take the session down for BFD",
+        LONG,
+        POLL,
+        || {
+            let log = lab.log(daemon);
+            log.lines()
+                .any(|l| l.contains("sent NOTIFICATION") && l.contains("Cease/BFD Down (6/10)"))
+                .then_some(())
+        },
+    );
+    if let Err(e) = r {
+        let _ = signal(Signal::SIGCONT);
+        panic!("{e}\n{}", lab.log(daemon));
+    }
+    // BGP does not wait for BFD: it reconnects (at the base delay) while BFD stays down.
+    wait_established(&lab, 1, host, LONG);
+    let bfd = bfd_of(&lab, 1, 1).expect("status");
+    assert_ne!(bfd["state"], "up", "{bfd}");
+    assert_eq!(bfd["path_failures"], 1, "{bfd}");
+    let _ = signal(Signal::SIGCONT);
+    // And once the route server's BFD answers again, so does ours.
+    wait_bfd_state(&lab, 1, 1, "up");
 }

@@ -326,6 +326,35 @@ mod tests {
     }
 
     #[test]
+    fn turning_bfd_on_off_or_changing_it_restarts_each_session() {
+        let off = sessions(&[]);
+        let with = |min_tx_ms: u64| {
+            let mut wanted = off.clone();
+            for (_, transport) in &mut wanted {
+                transport.bfd = Some(crate::bfd::BfdConfig {
+                    min_tx: std::time::Duration::from_millis(min_tx_ms),
+                    min_rx: std::time::Duration::from_millis(300),
+                    multiplier: 3,
+                    multihop: true,
+                    min_ttl: 240,
+                });
+            }
+            wanted
+        };
+        let restarts = |changes: &[SessionChange]| {
+            changes.len() == 4
+                && changes
+                    .iter()
+                    .all(|c| matches!(c, SessionChange::Restart { .. }))
+        };
+        assert!(restarts(&plan_sessions(&off, with(300))), "on");
+        assert!(restarts(&plan_sessions(&with(300), with(1000))), "changed");
+        assert!(restarts(&plan_sessions(&with(300), off.clone())), "off");
+        let same = plan_sessions(&with(300), with(300));
+        assert_eq!(same, (0..4).map(SessionChange::Keep).collect::<Vec<_>>());
+    }
+
+    #[test]
     fn a_new_neighbor_starts_and_a_removed_one_stops_with_cease_6_3() {
         let running = sessions(&[]);
         // Route servers 2, 3 and 4 stay; 1 goes and a fifth comes.
