@@ -3,6 +3,7 @@
 mod active_active;
 mod announce;
 mod api;
+mod bfd;
 mod common;
 mod fail_safe;
 mod failover;

@@ -295,6 +295,16 @@ pub fn render(status: &pb::Status) -> String {
         if !s.last_error.is_empty() && s.state != pb::SessionState::Established as i32 {
             let _ = write!(out, "; last error: {}", s.last_error);
         }
+        if let Some(bfd) = &s.bfd {
+            let _ = write!(out, "; BFD {}", bfd.state);
+            if bfd.state == "down" && !bfd.diagnostic.is_empty() {
+                let _ = write!(out, " ({})", bfd.diagnostic);
+            }
+            let dropped: u64 = bfd.dropped.values().sum();
+            if dropped > 0 {
+                let _ = write!(out, ", {dropped} packets dropped");
+            }
+        }
         out.push('\n');
     }
     let _ = writeln!(out, "\nProbes:");
@@ -366,6 +376,20 @@ fn counts_json(c: Option<&pb::MessageCounts>) -> Value {
 }
 
 /// The status as JSON: times as Unix seconds, durations as seconds, enums as names.
+fn bfd_json(b: &pb::Bfd) -> Value {
+    json!({
+        "state": b.state,
+        "remote_state": b.remote_state,
+        "diagnostic": b.diagnostic,
+        "local_discriminator": b.local_discriminator,
+        "remote_discriminator": b.remote_discriminator,
+        "tx_interval_seconds": duration_json(b.tx_interval.as_ref()),
+        "detection_time_seconds": duration_json(b.detection_time.as_ref()),
+        "path_failures": b.path_failures,
+        "dropped": b.dropped,
+    })
+}
+
 pub fn to_json(status: &pb::Status) -> Value {
     json!({
         "version": status.version,
@@ -421,6 +445,7 @@ pub fn to_json(status: &pb::Status) -> Value {
             "advertised": s.advertised,
             "flaps": s.flaps,
             "last_error": s.last_error,
+            "bfd": s.bfd.as_ref().map(bfd_json),
         })).collect::<Vec<_>>(),
         "probes": status.probes.iter().map(|p| json!({
             "name": p.name,

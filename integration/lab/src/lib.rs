@@ -92,6 +92,9 @@ pub struct LabSpec {
     /// TCP MD5 password the route servers require (their templates' `{{MD5_PASSWORD}}`); without
     /// one, that line is left out.
     pub md5_password: Option<String>,
+    /// BFD on the first route server (FRR: bfdd beside zebra; BIRD: `protocol bfd`), at 1 s × 3.
+    /// One BFD daemon per namespace owns the BFD ports, so the other slots run without.
+    pub bfd: bool,
 }
 
 impl LabSpec {
@@ -102,7 +105,12 @@ impl LabSpec {
             client: false,
             vips_on_lo: true,
             md5_password: None,
+            bfd: false,
         }
+    }
+    pub fn with_bfd(mut self) -> Self {
+        self.bfd = true;
+        self
     }
     pub fn hosts(mut self, n: usize) -> Self {
         self.hosts = n;
