@@ -620,3 +620,48 @@ fn a_peer_that_never_answers_is_reported_as_such() {
     assert_eq!(status.state, State::Down);
     assert_eq!(status.detection_time, Duration::ZERO);
 }
+
+#[test]
+fn frr_bfdds_captured_handshake_brings_us_up_and_its_poll_gets_our_final() {
+    // The same bytes as the codec's FRR vectors: bfdd 8.4.4, 1000 ms × 3, our discriminator
+    // 0x05458bca.
+    let hex = |h: &str| -> Vec<u8> {
+        (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    let t0 = Instant::now();
+    let mut session = Session::new(config(), 0x0545_8bca, t0);
+    session.handle_timeout(t0, 0.0);
+    let init = hex("20800318d780c1ef05458bca000f4240000f42400000c350");
+    let actions = session.handle(
+        t0,
+        0.0,
+        Input::Datagram {
+            bytes: &init,
+            ttl: 255,
+        },
+    );
+    assert_eq!(
+        changes(&actions),
+        [(State::Down, State::Up, Diagnostic::NONE)]
+    );
+    let up_poll = hex("20e00318d780c1ef05458bca000f4240000f42400000c350");
+    let actions = session.handle(
+        t0,
+        0.0,
+        Input::Datagram {
+            bytes: &up_poll,
+            ttl: 255,
+        },
+    );
+    let told = sent(&actions);
+    assert_eq!(told.len(), 1);
+    assert!(told[0].final_ && !told[0].poll, "{told:?}");
+    assert_eq!(told[0].your_discriminator, 0xd780_c1ef);
+    // FRR's 1 s × 3 with our 300 ms: its packets are expected every second, so 3 s.
+    assert_eq!(session.detection_time(), Duration::from_secs(3));
+    // And it asks for at most one packet a second from us.
+    assert_eq!(session.status().tx_interval, Duration::from_secs(1));
+}
