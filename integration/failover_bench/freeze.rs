@@ -7,13 +7,16 @@
 //!
 //! 1. elastic with defaults: the route servers drop a after the negotiated hold time, 9 s;
 //! 2. elastic with `hold_time: 3s`;
-//! 3. ExaBGP with `hold-time 9` (as lelastic; ExaBGP's default of 180 s would take 3 minutes);
-//! 4. gobgpd as lelastic (hold 9 s, keepalive 3 s);
-//! 5. keepalived VRRP, advert_int 1: the backup (priority 100) takes over after 3 × 1 s + 0.61 s.
+//! 3. elastic with `bfd: {min_tx: 300ms, min_rx: 300ms, multiplier: 3}`, and
+//! 4. with 100 ms × 3: each in a lab of its own whose first route server runs FRR's bfdd at the
+//!    same intervals (one bfdd per namespace: the lab runs it for route server 1 only, the one the
+//!    router forwards by; 2-4 keep the hold timer);
+//! 5. ExaBGP with `hold-time 9` (as lelastic; ExaBGP's default of 180 s would take 3 minutes);
+//! 6. gobgpd as lelastic (hold 9 s, keepalive 3 s);
+//! 7. keepalived VRRP, advert_int 1: the backup (priority 100) takes over after 3 × 1 s + 0.61 s.
 //!
-//! A setup is a row of [`SETUPS`]: elastic's rows differ only in the YAML lines they add, so the
-//! BFD rows (`bfd: {min_tx: 300ms, min_rx: 300ms, multiplier: 3}`, and 100 ms) are one entry each
-//! once the lab's route servers run the BFD side.
+//! Each run also reads route server 1's log for why it dropped a: BFD Down (6/10) or the hold
+//! timer (4/0), so a BFD row that fell back to the hold timer shows as such.
 
 use std::time::{Duration, Instant};
 
@@ -24,7 +27,9 @@ use crate::{Clock, Contender, LEAD, Setup, client};
 use elastic_lab::freeze::freeze;
 use elastic_lab::measure::Spread;
 use elastic_lab::program::{INTERRUPTED, Interrupt};
-use elastic_lab::{DCID, Lab, NEIGHBOR_PATTERN, ProbeReport, ProcId, daemon_binary};
+use elastic_lab::{
+    DCID, Lab, LabSpec, NEIGHBOR_PATTERN, ProbeReport, ProcId, RsKind, daemon_binary, run_cmd,
+};
 
 /// The scenarios `FAILOVER_SCENARIOS` selects (comma-separated; both by default).
 pub(crate) const SERVICE_DEATH: &str = "service-death";
@@ -90,10 +95,12 @@ pub(crate) struct FreezeSetup {
     window: Duration,
     /// The issue's target for the median gap.
     target_median: Option<Duration>,
+    /// The route servers' BFD interval (TX and RX, × 3) this setup needs; its own lab then.
+    rs_bfd_ms: Option<u32>,
 }
 
 /// The setups, in the order they run (keepalived last: it needs the router's BGP route gone).
-const SETUPS: [FreezeSetup; 5] = [
+const SETUPS: [FreezeSetup; 7] = [
     FreezeSetup {
         key: "elastic-defaults",
         name: "elastic, defaults",
@@ -101,6 +108,7 @@ const SETUPS: [FreezeSetup; 5] = [
         announcer: Announcer::Elastic { yaml: "" },
         window: Duration::from_secs(13),
         target_median: None,
+        rs_bfd_ms: None,
     },
     FreezeSetup {
         key: "elastic-hold3",
@@ -111,6 +119,29 @@ const SETUPS: [FreezeSetup; 5] = [
         },
         window: Duration::from_secs(7),
         target_median: Some(Duration::from_millis(3500)),
+        rs_bfd_ms: None,
+    },
+    FreezeSetup {
+        key: "elastic-bfd300",
+        name: "elastic, BFD 300 ms × 3",
+        detection: "route server 1's bfdd: 3 × 300 ms",
+        announcer: Announcer::Elastic {
+            yaml: "bfd: {min_tx: 300ms, min_rx: 300ms, multiplier: 3}\n",
+        },
+        window: Duration::from_secs(4),
+        target_median: Some(Duration::from_millis(1000)),
+        rs_bfd_ms: Some(300),
+    },
+    FreezeSetup {
+        key: "elastic-bfd100",
+        name: "elastic, BFD 100 ms × 3",
+        detection: "route server 1's bfdd: 3 × 100 ms",
+        announcer: Announcer::Elastic {
+            yaml: "bfd: {min_tx: 100ms, min_rx: 100ms, multiplier: 3}\n",
+        },
+        window: Duration::from_secs(4),
+        target_median: Some(Duration::from_millis(500)),
+        rs_bfd_ms: Some(100),
     },
     FreezeSetup {
         key: "exabgp",
@@ -119,6 +150,7 @@ const SETUPS: [FreezeSetup; 5] = [
         announcer: Announcer::Exabgp,
         window: Duration::from_secs(13),
         target_median: None,
+        rs_bfd_ms: None,
     },
     FreezeSetup {
         key: "gobgpd",
@@ -127,6 +159,7 @@ const SETUPS: [FreezeSetup; 5] = [
         announcer: Announcer::Gobgpd,
         window: Duration::from_secs(13),
         target_median: None,
+        rs_bfd_ms: None,
     },
     FreezeSetup {
         key: "keepalived",
@@ -135,6 +168,7 @@ const SETUPS: [FreezeSetup; 5] = [
         announcer: Announcer::Keepalived,
         window: Duration::from_secs(8),
         target_median: None,
+        rs_bfd_ms: None,
     },
 ];
 
@@ -151,10 +185,17 @@ pub(crate) fn keys() -> Vec<&'static str> {
     SETUPS.iter().map(|s| s.key).collect()
 }
 
-/// What one setup measured: the client's report for each run.
+/// One frozen host as the client and route server 1 saw it.
+struct FreezeRun {
+    report: ProbeReport,
+    /// Why route server 1 dropped a (BGP setups).
+    cause: Option<&'static str>,
+}
+
+/// What one setup measured.
 pub(crate) struct FreezeResult {
     setup: FreezeSetup,
-    reports: Vec<ProbeReport>,
+    runs: Vec<FreezeRun>,
 }
 
 /// Runs every selected setup `runs` times on `lab` (two hosts, a client, FRR route servers).
@@ -168,10 +209,30 @@ pub(crate) fn measure_all(
     let mut results = Vec::new();
     for setup in setups {
         interrupt.check()?;
-        let reports = measure(lab, interrupt, clock, setup, runs)?;
+        let measured = match setup.rs_bfd_ms {
+            None => measure(lab, interrupt, clock, setup, runs)?,
+            Some(ms) => {
+                clock.log(format!(
+                    "host freeze, {}: a lab of its own, route server 1 with bfdd at {ms} ms × 3",
+                    setup.name
+                ));
+                let mut bfd_lab = Lab::new(
+                    LabSpec::new(RsKind::Frr)
+                        .hosts(2)
+                        .with_client()
+                        .with_bfd()
+                        .bfd_interval_ms(ms),
+                );
+                let sweeper =
+                    crate::Sweeper(bfd_lab.hosts.iter().map(|h| h.ns.name.clone()).collect());
+                let measured = measure(&mut bfd_lab, interrupt, clock, setup, runs);
+                drop(sweeper);
+                measured?
+            }
+        };
         results.push(FreezeResult {
             setup: *setup,
-            reports,
+            runs: measured,
         });
     }
     Ok(results)
@@ -183,7 +244,7 @@ fn measure(
     clock: &Clock,
     setup: &FreezeSetup,
     runs: usize,
-) -> Result<Vec<ProbeReport>, String> {
+) -> Result<Vec<FreezeRun>, String> {
     let check = announcers::write_check_script(lab)?;
     let segment = match setup.announcer {
         Announcer::Keepalived => Some(VrrpSegment::build(lab)?),
@@ -226,7 +287,7 @@ fn start_and_freeze(
     runs: usize,
     state: &mut Setup,
     check: &std::path::Path,
-) -> Result<Vec<ProbeReport>, String> {
+) -> Result<Vec<FreezeRun>, String> {
     let who = setup.announcer.contender();
     for (i, role) in [Role::Primary, Role::Secondary].into_iter().enumerate() {
         let id = match setup.announcer {
@@ -248,9 +309,25 @@ fn start_and_freeze(
             negotiated_hold(lab)
         ));
     }
-    let mut reports = Vec::new();
+    let mut measured = Vec::new();
     for run in 1..=runs {
-        wait_primary_back(lab, interrupt, who, state)?;
+        wait_primary_back(lab, interrupt, setup, state)?;
+        if run == 1 && setup.rs_bfd_ms.is_some() {
+            clock.log(format!(
+                "host freeze, {}: route server 1's bfdd about a: {}",
+                setup.name,
+                bfdd_peer(lab).map_or("nothing".into(), |p| format!(
+                    "{}, TX {} ms / RX {} ms × {}, a's TX {} ms × {}",
+                    p["status"],
+                    p["transmit-interval"],
+                    p["receive-interval"],
+                    p["detect-multiplier"],
+                    p["remote-transmit-interval"],
+                    p["remote-detect-multiplier"]
+                ))
+            ));
+        }
+        let log_before = rs1_log(lab).len();
         let duration = LEAD + setup.window;
         let probe = client::spawn_probe(lab, &format!("freeze-{}-{run}", setup.key), duration)?;
         interrupt.sleep(LEAD)?;
@@ -259,9 +336,10 @@ fn start_and_freeze(
         // On an error or an interrupt the guard thaws the host as it drops.
         let report = client::wait_report(lab, interrupt, probe, duration)?;
         frozen.thaw()?;
+        let cause = (who != Contender::Keepalived).then(|| drop_cause(lab, log_before));
         clock.log(format!(
             "host freeze, {} run {run}/{runs}: {} — longest gap {} ms, lost {} of {} ({}; \
-             {stopped} processes stopped)",
+             {stopped} processes stopped; route server 1: {})",
             setup.name,
             if failed_over(&report) {
                 "failed over to b"
@@ -271,9 +349,10 @@ fn start_and_freeze(
             report.longest_gap_ms,
             report.lost,
             report.sent,
-            report.breakdown()
+            report.breakdown(),
+            cause.unwrap_or("—")
         ));
-        reports.push(report);
+        measured.push(FreezeRun { report, cause });
         for &id in &state.daemons {
             if let Some(status) = lab.exit_status(id) {
                 return Err(format!(
@@ -285,31 +364,83 @@ fn start_and_freeze(
         }
     }
     // The last thaw: a back in charge before the teardown, as the service-death runs leave it.
-    wait_primary_back(lab, interrupt, who, state)?;
-    Ok(reports)
+    wait_primary_back(lab, interrupt, setup, state)?;
+    Ok(measured)
 }
 
 /// After a thaw: a answers the client again and, for BGP, its sessions to all four route servers
-/// are back, so the next freeze starts from the same state as the first.
+/// (and BFD, where the setup runs it) are back, so the next freeze starts as the first did.
 fn wait_primary_back(
     lab: &Lab,
     interrupt: &Interrupt,
-    who: Contender,
+    setup: &FreezeSetup,
     state: &Setup,
 ) -> Result<(), String> {
+    let who = setup.announcer.contender();
     crate::wait_served_by_a(lab, interrupt, who, state)?;
     if who == Contender::Keepalived {
         return Ok(());
     }
     let a = lab.host(Role::Primary.host()).session_address();
+    let bfd = setup.rs_bfd_ms.is_some();
     interrupt
         .wait_for(
-            "a's sessions at all four route servers",
+            "a's sessions at all four route servers (and BFD at route server 1)",
             crate::READY_TIMEOUT,
             Duration::from_millis(100),
-            || (1..=4u8).all(|slot| lab.established(slot, a)).then_some(()),
+            || {
+                let sessions = (1..=4u8).all(|slot| lab.established(slot, a));
+                let bfd_up = !bfd || bfdd_peer(lab).is_some_and(|p| p["status"] == "up");
+                (sessions && bfd_up).then_some(())
+            },
         )
         .map_err(|e| crate::with_logs(lab, who, state, e))
+}
+
+/// Route server 1's bfdd about a (`show bfd peers json`): status, intervals, multipliers.
+fn bfdd_peer(lab: &Lab) -> Option<serde_json::Value> {
+    let a = lab.host(Role::Primary.host()).session_address();
+    let pathspace = format!("el-{}-rs1", lab.tag);
+    let out = run_cmd(
+        "vtysh",
+        &["-N", &pathspace, "-d", "bfdd", "-c", "show bfd peers json"],
+    )
+    .ok()?;
+    let peers: serde_json::Value = serde_json::from_str(&out).ok()?;
+    peers
+        .as_array()?
+        .iter()
+        .find(|p| p["peer"].as_str().and_then(|s| s.parse().ok()) == Some(a))
+        .cloned()
+}
+
+/// Route server 1's bgpd log (FRR logs every NOTIFICATION it sends there).
+fn rs1_log(lab: &Lab) -> String {
+    lab.route_server(1)
+        .log_file
+        .as_ref()
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .unwrap_or_default()
+}
+
+/// Why route server 1 dropped a, from what its log gained after byte `from`:
+/// "%NOTIFICATION: sent to neighbor … 6/10 (Cease/BFD Down)" or "… 4/0 (Hold Timer Expired)".
+fn drop_cause(lab: &Lab, from: usize) -> &'static str {
+    let a = lab.host(Role::Primary.host()).session_address().to_string();
+    let log = rs1_log(lab);
+    let about_a: Vec<&str> = log
+        .get(from..)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(&a))
+        .collect();
+    if about_a.iter().any(|l| l.contains("BFD Down")) {
+        "BFD Down"
+    } else if about_a.iter().any(|l| l.contains("Hold Timer Expired")) {
+        "hold timer"
+    } else {
+        "not seen"
+    }
 }
 
 /// The hold time route server 1 negotiated with a, as FRR reports it.
@@ -388,19 +519,24 @@ pub(crate) fn print_table(results: &[FreezeResult], runs: usize) {
     let header = [
         "",
         "what notices the frozen host",
+        "route server 1 saw",
         "gap median",
         "gap max",
         "lost median",
         "lost max",
         "target",
     ];
-    let mut rows: Vec<[String; 7]> = Vec::new();
+    let mut rows: Vec<[String; 8]> = Vec::new();
     for r in results {
-        let gaps: Vec<f64> = r.reports.iter().map(|x| x.longest_gap_ms as f64).collect();
-        let lost: Vec<f64> = r.reports.iter().map(|x| x.lost as f64).collect();
-        let all_failed_over = r.reports.iter().all(failed_over);
+        let gaps: Vec<f64> = r
+            .runs
+            .iter()
+            .map(|x| x.report.longest_gap_ms as f64)
+            .collect();
+        let lost: Vec<f64> = r.runs.iter().map(|x| x.report.lost as f64).collect();
+        let all_failed_over = r.runs.iter().all(|x| failed_over(&x.report));
         let (gap_median, gap_max) = match Spread::of(&gaps) {
-            _ if !r.reports.iter().any(failed_over) => (
+            _ if !r.runs.iter().any(|x| failed_over(&x.report)) => (
                 "no failover".to_string(),
                 format!("(window {} s)", r.setup.window.as_secs()),
             ),
@@ -425,6 +561,7 @@ pub(crate) fn print_table(results: &[FreezeResult], runs: usize) {
         rows.push([
             r.setup.name.to_string(),
             r.setup.detection.to_string(),
+            causes(&r.runs),
             gap_median,
             gap_max,
             lost_median,
@@ -453,9 +590,26 @@ pub(crate) fn print_table(results: &[FreezeResult], runs: usize) {
     println!(
         "  servers' best-path change and zebra's FIB update (keepalived: the backup's gratuitous ARP)."
     );
+    println!(
+        "- route server 1 saw: why it dropped a per run (its log: 6/10 BFD Down or 4/0 hold timer);"
+    );
+    println!(
+        "  the router forwards along route server 1's choice. BFD rows: bfdd on route server 1"
+    );
+    println!("  only (one per namespace), at the row's intervals; 2-4 keep the hold timer.");
 }
 
-fn print_rows(header: &[&str; 7], rows: &[[String; 7]]) {
+/// "hold timer ×3", or each run's cause when they differ.
+fn causes(runs: &[FreezeRun]) -> String {
+    let seen: Vec<&str> = runs.iter().filter_map(|r| r.cause).collect();
+    match seen.first() {
+        None => "—".into(),
+        Some(first) if seen.iter().all(|c| c == first) => format!("{first} ×{}", seen.len()),
+        Some(_) => seen.join(", "),
+    }
+}
+
+fn print_rows(header: &[&str; 8], rows: &[[String; 8]]) {
     let widths: Vec<usize> = (0..header.len())
         .map(|i| {
             rows.iter()

@@ -21,8 +21,8 @@
 //! steps; `Drop` guards kill what runs in the namespaces and remove them.
 //!
 //! Environment: `FAILOVER_RUNS` (3); `FAILOVER_ONLY` (a comma-separated subset of elastic-defaults,
-//! elastic-fast, exabgp, gobgpd, keepalived and, for the host freeze, elastic-hold3; all by
-//! default); `FAILOVER_SCENARIOS` (service-death, host-freeze; both by default).
+//! elastic-fast, exabgp, gobgpd, keepalived and, for the host freeze, elastic-hold3,
+//! elastic-bfd300, elastic-bfd100; all by default); `FAILOVER_SCENARIOS` (service-death, host-freeze; both by default).
 #![allow(
     clippy::disallowed_methods,
     reason = "the lab measures real time; the one-clock rule is the daemon's"

@@ -92,9 +92,13 @@ pub struct LabSpec {
     /// TCP MD5 password the route servers require (their templates' `{{MD5_PASSWORD}}`); without
     /// one, that line is left out.
     pub md5_password: Option<String>,
-    /// BFD on the first route server (FRR: bfdd beside zebra; BIRD: `protocol bfd`), at 1 s × 3.
-    /// One BFD daemon per namespace owns the BFD ports, so the other slots run without.
+    /// BFD on the first route server (FRR: bfdd beside zebra; BIRD: `protocol bfd`), at
+    /// `bfd_interval_ms` × 3. One BFD daemon per namespace owns the BFD ports, so the other slots
+    /// run without.
     pub bfd: bool,
+    /// The route server's BFD intervals (TX and RX): 1 s, as FRR's CI under load; the failover
+    /// benchmark asks for the intervals it measures.
+    pub bfd_interval_ms: u32,
 }
 
 impl LabSpec {
@@ -106,10 +110,15 @@ impl LabSpec {
             vips_on_lo: true,
             md5_password: None,
             bfd: false,
+            bfd_interval_ms: 1000,
         }
     }
     pub fn with_bfd(mut self) -> Self {
         self.bfd = true;
+        self
+    }
+    pub fn bfd_interval_ms(mut self, ms: u32) -> Self {
+        self.bfd_interval_ms = ms;
         self
     }
     pub fn hosts(mut self, n: usize) -> Self {

@@ -39,7 +39,7 @@ pub(super) fn start(lab: &mut Lab, at: &Slot) -> Result<RouteServer, String> {
             let bfd = render(
                 BFD_CONF,
                 &[
-                    ("INTERVAL", "1000 ms".to_string()),
+                    ("INTERVAL", format!("{} ms", lab.spec.bfd_interval_ms)),
                     ("MULTIPLIER", "3".to_string()),
                 ],
             )?;

@@ -108,7 +108,7 @@ pub(super) fn start(lab: &mut Lab, at: &Slot) -> Result<RouteServer, String> {
     })
 }
 
-/// bfdd for slot 1, in zebra's pathspace (it lives as long as zebra), at 1 s × 3.
+/// bfdd for slot 1, in zebra's pathspace (it lives as long as zebra), at the lab's interval × 3.
 fn start_bfdd(lab: &mut Lab, at: &Slot, pathspace: &str) -> Result<(), String> {
     let log = at.dir.join("bfdd-1.frrlog");
     let conf = render(
@@ -116,7 +116,7 @@ fn start_bfdd(lab: &mut Lab, at: &Slot, pathspace: &str) -> Result<(), String> {
         &[
             ("HOSTNAME", at.hostname.clone()),
             ("LOG_FILE", log.to_string_lossy().into_owned()),
-            ("INTERVAL_MS", "1000".to_string()),
+            ("INTERVAL_MS", lab.spec.bfd_interval_ms.to_string()),
             ("MULTIPLIER", "3".to_string()),
         ],
     )?;
