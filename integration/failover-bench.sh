@@ -10,7 +10,7 @@
 #
 #   integration/failover-bench.sh
 #
-# Prints one table per scenario (median and max of 3 runs each). About 15–20 minutes.
+# Prints one table per scenario (median and max of 3 runs each). About 12–15 minutes.
 # FAILOVER_RUNS (3) sets the runs per setup; FAILOVER_SCENARIOS (e.g. "host-freeze") picks the
 # scenarios: service-death, host-freeze (both by default); FAILOVER_ONLY (e.g. "elastic-fast,exabgp")
 # picks setups in each: elastic-defaults, elastic-fast (service death only), elastic-hold3,
