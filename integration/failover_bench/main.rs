@@ -15,11 +15,15 @@
 //! 5. keepalived VRRP on a bridge shared by both hosts and the router (track_script interval 1,
 //!    fall 2, rise 2; advert_int 1; priorities 150/100), the VIP moving by gratuitous ARP.
 //!
+//! Then the host-freeze scenario ([`freeze`]): the primary host stops dead, and only BFD or the
+//! route server's hold timer can notice.
+//!
 //! Figures are printed, never judged by an exit code. Root only. SIGINT / SIGTERM stop it between
 //! steps; `Drop` guards kill what runs in the namespaces and remove them.
 //!
 //! Environment: `FAILOVER_RUNS` (3); `FAILOVER_ONLY` (a comma-separated subset of elastic-defaults,
-//! elastic-fast, exabgp, gobgpd, keepalived; all by default).
+//! elastic-fast, exabgp, gobgpd, keepalived, freeze-bfd300, freeze-bfd100, freeze-hold3,
+//! freeze-defaults; all by default).
 #![allow(
     clippy::disallowed_methods,
     reason = "the lab measures real time; the one-clock rule is the daemon's"
@@ -27,6 +31,7 @@
 
 mod announcers;
 mod client;
+mod freeze;
 mod service;
 mod vrrp;
 
@@ -224,11 +229,19 @@ fn run(interrupt: &Interrupt) -> Result<(), String> {
         .into_iter()
         .filter(|c| only.is_empty() || only.split(',').any(|k| k.trim() == c.key()))
         .collect();
-    if selected.is_empty() {
+    let freezes: Vec<freeze::Freeze> = freeze::FREEZES
+        .into_iter()
+        .filter(|f| only.is_empty() || only.split(',').any(|k| k.trim() == f.key()))
+        .collect();
+    if selected.is_empty() && freezes.is_empty() {
         return Err(format!(
-            "FAILOVER_ONLY={only:?} names none of: {}",
-            CONTENDERS.map(Contender::key).join(", ")
+            "FAILOVER_ONLY={only:?} names none of: {}, {}",
+            CONTENDERS.map(Contender::key).join(", "),
+            freeze::FREEZES.map(freeze::Freeze::key).join(", ")
         ));
+    }
+    if selected.is_empty() {
+        return freeze::run(interrupt, &clock, &freezes, runs);
     }
 
     clock.log("building the lab: four FRR route servers, hosts a and b, a client");
@@ -253,6 +266,10 @@ fn run(interrupt: &Interrupt) -> Result<(), String> {
     clock.log("lab removed");
     println!();
     print_table(&results, runs);
+    if !freezes.is_empty() {
+        interrupt.check()?;
+        freeze::run(interrupt, &clock, &freezes, runs)?;
+    }
     Ok(())
 }
 
