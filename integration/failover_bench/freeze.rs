@@ -6,9 +6,13 @@
 //! 1. BFD 300 ms × 3 (bfdd's profile set to the same);
 //! 2. BFD 100 ms × 3;
 //! 3. `hold_time: 3s`, no BFD;
-//! 4. defaults (hold 9 s), no BFD.
+//! 4. defaults (hold 9 s), no BFD;
+//! 5. gobgpd as lelastic (hold 9 s, no BFD);
+//! 6. ExaBGP with its healthcheck (its default hold time, no BFD).
 //!
-//! keepalived, ExaBGP and gobgpd are not in this scenario yet (see the README).
+//! Freezing stops every process in host a's namespace (SIGSTOP) and blackholes the route servers'
+//! prefix there; thawing undoes both. keepalived is not in this scenario yet (it needs the VRRP
+//! segment of the service scenario).
 
 use std::time::{Duration, Instant};
 
@@ -17,7 +21,7 @@ use elastic_lab::program::Interrupt;
 use elastic_lab::{self as lab, DCID, Lab, LabSpec, NEIGHBOR_PATTERN, ProcId, RsKind};
 use nix::sys::signal::Signal;
 
-use crate::announcers::Role;
+use crate::announcers::{self, Role};
 use crate::{Clock, RunResult, client, kill_namespace_processes, start_service};
 
 /// The route-server prefix a frozen host can no longer reach.
@@ -30,13 +34,17 @@ pub(crate) enum Freeze {
     Bfd100,
     Hold3,
     Defaults,
+    Gobgpd,
+    Exabgp,
 }
 
-pub(crate) const FREEZES: [Freeze; 4] = [
+pub(crate) const FREEZES: [Freeze; 6] = [
     Freeze::Bfd300,
     Freeze::Bfd100,
     Freeze::Hold3,
     Freeze::Defaults,
+    Freeze::Gobgpd,
+    Freeze::Exabgp,
 ];
 
 impl Freeze {
@@ -46,6 +54,8 @@ impl Freeze {
             Freeze::Bfd100 => "freeze-bfd100",
             Freeze::Hold3 => "freeze-hold3",
             Freeze::Defaults => "freeze-defaults",
+            Freeze::Gobgpd => "freeze-gobgpd",
+            Freeze::Exabgp => "freeze-exabgp",
         }
     }
 
@@ -55,6 +65,8 @@ impl Freeze {
             Freeze::Bfd100 => "elastic, BFD 100 ms × 3",
             Freeze::Hold3 => "elastic, hold_time 3s",
             Freeze::Defaults => "elastic, defaults",
+            Freeze::Gobgpd => "gobgpd as lelastic",
+            Freeze::Exabgp => "ExaBGP healthcheck",
         }
     }
 
@@ -63,7 +75,7 @@ impl Freeze {
             Freeze::Bfd300 => "bfd: {min_tx: 300ms, min_rx: 300ms, multiplier: 3}\n",
             Freeze::Bfd100 => "bfd: {min_tx: 100ms, min_rx: 100ms, multiplier: 3}\n",
             Freeze::Hold3 => "hold_time: 3s\n",
-            Freeze::Defaults => "",
+            Freeze::Defaults | Freeze::Gobgpd | Freeze::Exabgp => "",
         }
     }
 
@@ -72,7 +84,7 @@ impl Freeze {
         match self {
             Freeze::Bfd300 => Some(300),
             Freeze::Bfd100 => Some(100),
-            Freeze::Hold3 | Freeze::Defaults => None,
+            Freeze::Hold3 | Freeze::Defaults | Freeze::Gobgpd | Freeze::Exabgp => None,
         }
     }
 
@@ -81,7 +93,7 @@ impl Freeze {
         match self {
             Freeze::Bfd300 | Freeze::Bfd100 => Duration::from_secs(3),
             Freeze::Hold3 => Duration::from_secs(6),
-            Freeze::Defaults => Duration::from_secs(12),
+            Freeze::Defaults | Freeze::Gobgpd | Freeze::Exabgp => Duration::from_secs(12),
         }
     }
 
@@ -91,7 +103,7 @@ impl Freeze {
             Freeze::Bfd300 => Some(Duration::from_millis(1000)),
             Freeze::Bfd100 => Some(Duration::from_millis(500)),
             Freeze::Hold3 => Some(Duration::from_millis(3500)),
-            Freeze::Defaults => None,
+            Freeze::Defaults | Freeze::Gobgpd | Freeze::Exabgp => None,
         }
     }
 }
@@ -123,6 +135,43 @@ pub(crate) fn run(
     println!();
     print_table(&results, runs);
     Ok(())
+}
+
+fn start_announcer(
+    lab: &mut Lab,
+    interrupt: &Interrupt,
+    role: Role,
+    who: Freeze,
+) -> Result<ProcId, String> {
+    match who {
+        Freeze::Gobgpd => announcers::start_gobgpd(lab, interrupt, role),
+        Freeze::Exabgp => {
+            let check = announcers::write_check_script(lab)?;
+            announcers::start_exabgp(lab, role, &check)
+        }
+        _ => start_elastic(lab, role, who),
+    }
+}
+
+/// Sends `signal` to every process in namespace `ns` (this run's: the announcer, its children,
+/// the service).
+fn signal_namespace(ns: &str, signal: Signal) {
+    let Ok(out) = lab::run_cmd("ip", &["netns", "pids", ns]) else {
+        return;
+    };
+    for pid in out.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
+    }
+}
+
+/// b's route is at route server 1, ready to take over.
+fn b_ready(lab: &Lab) -> bool {
+    let b = lab.host(Role::Secondary.host()).session_address();
+    lab.routes(1, "203.0.113.10/32").is_ok_and(|routes| {
+        routes
+            .iter()
+            .any(|r| r.from == Some(b) || r.next_hop == Some(b))
+    })
 }
 
 fn start_elastic(lab: &mut Lab, role: Role, who: Freeze) -> Result<ProcId, String> {
@@ -204,10 +253,10 @@ fn measure(
     }
     let a_ns = lab.host(1).ns.name.clone();
     let b_ns = lab.host(2).ns.name.clone();
-    let mut service_a = start_service(lab, &a_ns, "a")?;
-    let _service_b = start_service(lab, &b_ns, "b")?;
-    let mut a = start_elastic(lab, Role::Primary, who)?;
-    start_elastic(lab, Role::Secondary, who)?;
+    start_service(lab, &a_ns, "a")?;
+    start_service(lab, &b_ns, "b")?;
+    start_announcer(lab, interrupt, Role::Primary, who)?;
+    start_announcer(lab, interrupt, Role::Secondary, who)?;
     // The route a's packets to the route servers take, restored after each freeze.
     let rs_route = lab
         .host(1)
@@ -225,14 +274,18 @@ fn measure(
                 || bfd_up(lab).then_some(()),
             )?;
         }
-        // b's route must be at route server 1 for it to take over.
-        interrupt.sleep(Duration::from_secs(1))?;
+        interrupt.wait_for(
+            &format!("{}: b's route at route server 1", who.name()),
+            READY_TIMEOUT,
+            Duration::from_millis(200),
+            || b_ready(lab).then_some(()),
+        )?;
+        interrupt.sleep(Duration::from_millis(500))?;
         let duration = Duration::from_secs(1) + who.window();
         let probe = client::spawn_probe(lab, &format!("{}-{run}", who.key()), duration)?;
         interrupt.sleep(Duration::from_secs(1))?;
         let frozen_at = Instant::now();
-        lab.signal(a, Signal::SIGSTOP);
-        lab.signal(service_a, Signal::SIGSTOP);
+        signal_namespace(&a_ns, Signal::SIGSTOP);
         lab.host(1)
             .ns
             .exec("ip", &["-6", "route", "replace", "blackhole", RS_PREFIX])?;
@@ -256,14 +309,7 @@ fn measure(
         let mut restore: Vec<&str> = vec!["-6", "route", "replace"];
         restore.extend(rs_route.iter().map(String::as_str));
         lab.host(1).ns.exec("ip", &restore)?;
-        lab.signal(service_a, Signal::SIGCONT);
-        lab.signal(a, Signal::SIGCONT);
-        if lab.exit_status(a).is_some() {
-            a = start_elastic(lab, Role::Primary, who)?;
-        }
-        if lab.exit_status(service_a).is_some() {
-            service_a = start_service(lab, &a_ns, "a")?;
-        }
+        signal_namespace(&a_ns, Signal::SIGCONT);
     }
     Ok(results)
 }
@@ -308,5 +354,9 @@ fn print_table(results: &[(Freeze, Vec<RunResult>)], runs: usize) {
     println!(
         "- Route server 1 (FRR, whose choice the router forwards along) runs bfdd at the BFD setups' \
          interval; without BFD only its hold timer (the smaller of ours and its own) notices."
+    );
+    println!(
+        "- The whole of host a's namespace is stopped (SIGSTOP) and its packets to the route servers \
+         blackholed; \"no failover\": b never answered within the window."
     );
 }
