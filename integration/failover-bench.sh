@@ -8,13 +8,13 @@
 #
 # Then the host-freeze scenario: the primary HOST stops dead (processes stopped, what it sends
 # blackholed, links up), for elastic with BFD 300 ms × 3 and 100 ms × 3 (FRR's bfdd on route
-# server 1), with hold_time 3s and with the defaults, gobgpd as lelastic and ExaBGP's healthcheck
-# (keepalived not yet).
+# server 1), with hold_time 3s and with the defaults, gobgpd as lelastic, ExaBGP's healthcheck
+# and keepalived VRRP.
 #
-# Prints two tables (median and max of 3 runs each). About 8 minutes.
+# Prints two tables (median and max of 3 runs each). About 9 minutes.
 # FAILOVER_RUNS (3) sets the runs per setup; FAILOVER_ONLY (e.g. "elastic-fast,exabgp") picks
 # setups: elastic-defaults, elastic-fast, exabgp, gobgpd, keepalived, freeze-bfd300,
-# freeze-bfd100, freeze-hold3, freeze-defaults, freeze-gobgpd, freeze-exabgp.
+# freeze-bfd100, freeze-hold3, freeze-defaults, freeze-gobgpd, freeze-exabgp, freeze-keepalived.
 #
 # Installs what it lacks (frr, gobgpd, exabgp, keepalived, iproute2, procps, a C linker) without
 # letting the packages start their system services. Removes everything it created, also on Ctrl-C.

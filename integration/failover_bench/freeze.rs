@@ -8,11 +8,12 @@
 //! 3. `hold_time: 3s`, no BFD;
 //! 4. defaults (hold 9 s), no BFD;
 //! 5. gobgpd as lelastic (hold 9 s, no BFD);
-//! 6. ExaBGP with its healthcheck (its default hold time, no BFD).
+//! 6. ExaBGP with its healthcheck (its default hold time, no BFD);
+//! 7. keepalived VRRP (advert_int 1) on the service scenario's VRRP segment.
 //!
-//! Freezing stops every process in host a's namespace (SIGSTOP) and blackholes the route servers'
-//! prefix there; thawing undoes both. keepalived is not in this scenario yet (it needs the VRRP
-//! segment of the service scenario).
+//! Freezing stops every process in host a's namespace (SIGSTOP) and, for the BGP setups,
+//! blackholes the route servers' prefix there (the kernel would still ACK the BGP connection);
+//! thawing undoes both.
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,7 @@ use elastic_lab::{self as lab, DCID, Lab, LabSpec, NEIGHBOR_PATTERN, ProcId, RsK
 use nix::sys::signal::Signal;
 
 use crate::announcers::{self, Role};
+use crate::vrrp::{self, VrrpSegment};
 use crate::{Clock, RunResult, client, kill_namespace_processes, start_service};
 
 /// The route-server prefix a frozen host can no longer reach.
@@ -36,15 +38,17 @@ pub(crate) enum Freeze {
     Defaults,
     Gobgpd,
     Exabgp,
+    Keepalived,
 }
 
-pub(crate) const FREEZES: [Freeze; 6] = [
+pub(crate) const FREEZES: [Freeze; 7] = [
     Freeze::Bfd300,
     Freeze::Bfd100,
     Freeze::Hold3,
     Freeze::Defaults,
     Freeze::Gobgpd,
     Freeze::Exabgp,
+    Freeze::Keepalived,
 ];
 
 impl Freeze {
@@ -56,6 +60,7 @@ impl Freeze {
             Freeze::Defaults => "freeze-defaults",
             Freeze::Gobgpd => "freeze-gobgpd",
             Freeze::Exabgp => "freeze-exabgp",
+            Freeze::Keepalived => "freeze-keepalived",
         }
     }
 
@@ -67,6 +72,7 @@ impl Freeze {
             Freeze::Defaults => "elastic, defaults",
             Freeze::Gobgpd => "gobgpd as lelastic",
             Freeze::Exabgp => "ExaBGP healthcheck",
+            Freeze::Keepalived => "keepalived VRRP",
         }
     }
 
@@ -75,7 +81,7 @@ impl Freeze {
             Freeze::Bfd300 => "bfd: {min_tx: 300ms, min_rx: 300ms, multiplier: 3}\n",
             Freeze::Bfd100 => "bfd: {min_tx: 100ms, min_rx: 100ms, multiplier: 3}\n",
             Freeze::Hold3 => "hold_time: 3s\n",
-            Freeze::Defaults | Freeze::Gobgpd | Freeze::Exabgp => "",
+            Freeze::Defaults | Freeze::Gobgpd | Freeze::Exabgp | Freeze::Keepalived => "",
         }
     }
 
@@ -84,7 +90,11 @@ impl Freeze {
         match self {
             Freeze::Bfd300 => Some(300),
             Freeze::Bfd100 => Some(100),
-            Freeze::Hold3 | Freeze::Defaults | Freeze::Gobgpd | Freeze::Exabgp => None,
+            Freeze::Hold3
+            | Freeze::Defaults
+            | Freeze::Gobgpd
+            | Freeze::Exabgp
+            | Freeze::Keepalived => None,
         }
     }
 
@@ -94,6 +104,7 @@ impl Freeze {
             Freeze::Bfd300 | Freeze::Bfd100 => Duration::from_secs(3),
             Freeze::Hold3 => Duration::from_secs(6),
             Freeze::Defaults | Freeze::Gobgpd | Freeze::Exabgp => Duration::from_secs(12),
+            Freeze::Keepalived => Duration::from_secs(8),
         }
     }
 
@@ -103,7 +114,7 @@ impl Freeze {
             Freeze::Bfd300 => Some(Duration::from_millis(1000)),
             Freeze::Bfd100 => Some(Duration::from_millis(500)),
             Freeze::Hold3 => Some(Duration::from_millis(3500)),
-            Freeze::Defaults | Freeze::Gobgpd | Freeze::Exabgp => None,
+            Freeze::Defaults | Freeze::Gobgpd | Freeze::Exabgp | Freeze::Keepalived => None,
         }
     }
 }
@@ -251,12 +262,28 @@ fn measure(
     if let Some(ms) = who.rs_interval_ms() {
         set_rs_interval(lab, ms)?;
     }
-    let a_ns = lab.host(1).ns.name.clone();
-    let b_ns = lab.host(2).ns.name.clone();
+    // keepalived's hosts are on the VRRP segment; the BGP setups' are the lab's hosts.
+    let segment = match who {
+        Freeze::Keepalived => Some(VrrpSegment::build(lab)?),
+        _ => None,
+    };
+    let (a_ns, b_ns) = match &segment {
+        Some(s) => (s.hosts[0].clone(), s.hosts[1].clone()),
+        None => (lab.host(1).ns.name.clone(), lab.host(2).ns.name.clone()),
+    };
     start_service(lab, &a_ns, "a")?;
     start_service(lab, &b_ns, "b")?;
-    start_announcer(lab, interrupt, Role::Primary, who)?;
-    start_announcer(lab, interrupt, Role::Secondary, who)?;
+    match &segment {
+        Some(segment) => {
+            let check = announcers::write_check_script(lab)?;
+            vrrp::start_keepalived(lab, segment, 0, &check)?;
+            vrrp::start_keepalived(lab, segment, 1, &check)?;
+        }
+        None => {
+            start_announcer(lab, interrupt, Role::Primary, who)?;
+            start_announcer(lab, interrupt, Role::Secondary, who)?;
+        }
+    }
     // The route a's packets to the route servers take, restored after each freeze.
     let rs_route = lab
         .host(1)
@@ -274,21 +301,28 @@ fn measure(
                 || bfd_up(lab).then_some(()),
             )?;
         }
-        interrupt.wait_for(
-            &format!("{}: b's route at route server 1", who.name()),
-            READY_TIMEOUT,
-            Duration::from_millis(200),
-            || b_ready(lab).then_some(()),
-        )?;
-        interrupt.sleep(Duration::from_millis(500))?;
+        if segment.is_some() {
+            // The backup's track_script needs rise × interval to pass before it may take over.
+            interrupt.sleep(Duration::from_secs(3))?;
+        } else {
+            interrupt.wait_for(
+                &format!("{}: b's route at route server 1", who.name()),
+                READY_TIMEOUT,
+                Duration::from_millis(200),
+                || b_ready(lab).then_some(()),
+            )?;
+            interrupt.sleep(Duration::from_millis(500))?;
+        }
         let duration = Duration::from_secs(1) + who.window();
         let probe = client::spawn_probe(lab, &format!("{}-{run}", who.key()), duration)?;
         interrupt.sleep(Duration::from_secs(1))?;
         let frozen_at = Instant::now();
         signal_namespace(&a_ns, Signal::SIGSTOP);
-        lab.host(1)
-            .ns
-            .exec("ip", &["-6", "route", "replace", "blackhole", RS_PREFIX])?;
+        if segment.is_none() {
+            lab.host(1)
+                .ns
+                .exec("ip", &["-6", "route", "replace", "blackhole", RS_PREFIX])?;
+        }
         let report = client::wait_report(lab, interrupt, probe, duration)?;
         clock.log(format!(
             "{} run {run}/{runs}: {} — longest gap {} ms, lost {} of {} (freeze {:.1} s ago)",
@@ -356,7 +390,7 @@ fn print_table(results: &[(Freeze, Vec<RunResult>)], runs: usize) {
          interval; without BFD only its hold timer (the smaller of ours and its own) notices."
     );
     println!(
-        "- The whole of host a's namespace is stopped (SIGSTOP) and its packets to the route servers \
-         blackholed; \"no failover\": b never answered within the window."
+        "- The whole of host a's namespace is stopped (SIGSTOP); for the BGP setups its packets to \
+         the route servers are blackholed too. \"no failover\": b never answered within the window."
     );
 }

@@ -23,7 +23,7 @@
 //!
 //! Environment: `FAILOVER_RUNS` (3); `FAILOVER_ONLY` (a comma-separated subset of elastic-defaults,
 //! elastic-fast, exabgp, gobgpd, keepalived, freeze-bfd300, freeze-bfd100, freeze-hold3,
-//! freeze-defaults, freeze-gobgpd, freeze-exabgp; all by default).
+//! freeze-defaults, freeze-gobgpd, freeze-exabgp, freeze-keepalived; all by default).
 #![allow(
     clippy::disallowed_methods,
     reason = "the lab measures real time; the one-clock rule is the daemon's"
