@@ -301,3 +301,48 @@ fn a_silent_route_server_bfd_takes_bgp_down_with_cease_bfd_down_and_bgp_comes_ba
     // And once the route server's BFD answers again, so does ours.
     wait_bfd_state(&lab, 1, 1, "up");
 }
+
+#[test]
+fn the_route_server_turning_bfd_off_with_admin_down_leaves_bgp_up() {
+    let mut lab = Lab::new(LabSpec::new(RsKind::Frr).with_bfd());
+    let daemon = start(&mut lab, 1, "-primary", BFD_1S);
+    let host = lab.host(1).session_address();
+    wait_established(&lab, 1, host, LONG);
+    wait_bfd_state(&lab, 1, 1, "up");
+    // The operator shuts the BFD session down on the route server: bfdd says AdminDown.
+    let pathspace = format!("el-{}-rs1", lab.tag);
+    let peer = format!("peer {host} multihop local-address {}", rs_address(1));
+    or_panic(
+        &lab,
+        elastic_lab::run_cmd(
+            "vtysh",
+            &[
+                "-N",
+                &pathspace,
+                "-d",
+                "bfdd",
+                "-c",
+                "configure terminal",
+                "-c",
+                "bfd",
+                "-c",
+                &peer,
+                "-c",
+                "shutdown",
+            ],
+        ),
+    );
+    let r = wait_until("our BFD to hear AdminDown", LONG, POLL, || {
+        bfd_of(&lab, 1, 1).filter(|b| b["remote_state"] == "admin-down")
+    });
+    let bfd = or_panic(&lab, r);
+    assert_eq!(bfd["path_failures"], 0, "{bfd}");
+    // Longer than a detection time: BGP stays up, no NOTIFICATION went out.
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(lab.established(1, host), "{}", lab.diagnostics());
+    let log = lab.log(daemon);
+    assert!(
+        !log.lines().any(|l| l.contains("sent NOTIFICATION")),
+        "{log}"
+    );
+}

@@ -239,11 +239,12 @@ impl Driver {
                     to,
                     diagnostic,
                 } => {
-                    let (from, to) = (from.name(), to.name());
-                    if to == State::Up.name() || from == State::Up.name() {
-                        info!(%peer, from, to, %diagnostic, "BFD session state changed");
+                    let (from_name, to_name) = (from.name(), to.name());
+                    // Up and leaving Up matter to operators; the handshake steps are detail.
+                    if from == State::Up || to == State::Up {
+                        info!(%peer, from = from_name, to = to_name, %diagnostic, "BFD session state changed");
                     } else {
-                        tracing::debug!(%peer, from, to, %diagnostic, "BFD session state changed");
+                        tracing::debug!(%peer, from = from_name, to = to_name, %diagnostic, "BFD session state changed");
                     }
                 }
                 Action::PathDown(diagnostic) => {

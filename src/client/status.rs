@@ -583,4 +583,57 @@ mod tests {
         assert_eq!(format_duration(Some(&d(90_061))), "1d 01:01:01");
         assert_eq!(format_duration(None), "-");
     }
+
+    #[test]
+    fn bfd_shows_beside_its_session_in_text_and_json() {
+        let session = |peer: &str, bfd: Option<pb::Bfd>| pb::Session {
+            peer: peer.to_string(),
+            state: pb::SessionState::Established as i32,
+            bfd,
+            ..pb::Session::default()
+        };
+        let status = pb::Status {
+            sessions: vec![
+                session(
+                    "2001:db8:14:34::1",
+                    Some(pb::Bfd {
+                        state: "down".to_string(),
+                        diagnostic: "control detection time expired".to_string(),
+                        dropped: [("low_ttl".to_string(), 2)].into(),
+                        ..pb::Bfd::default()
+                    }),
+                ),
+                session(
+                    "2001:db8:14:34::2",
+                    Some(pb::Bfd {
+                        state: "not answered".to_string(),
+                        ..pb::Bfd::default()
+                    }),
+                ),
+                session("2001:db8:14:34::3", None),
+            ],
+            ..pb::Status::default()
+        };
+        let text = render(&status);
+        let line = |peer: &str| {
+            text.lines()
+                .find(|l| l.contains(peer))
+                .unwrap_or_else(|| panic!("{peer} in {text}"))
+                .to_string()
+        };
+        assert!(
+            line("2001:db8:14:34::1")
+                .ends_with("; BFD down (control detection time expired), 2 packets dropped"),
+            "{text}"
+        );
+        assert!(
+            line("2001:db8:14:34::2").ends_with("; BFD not answered"),
+            "{text}"
+        );
+        assert!(!line("2001:db8:14:34::3").contains("BFD"), "{text}");
+        let json = to_json(&status);
+        assert_eq!(json["sessions"][0]["bfd"]["dropped"]["low_ttl"], 2);
+        assert_eq!(json["sessions"][1]["bfd"]["state"], "not answered");
+        assert!(json["sessions"][2]["bfd"].is_null());
+    }
 }
