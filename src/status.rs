@@ -127,6 +127,8 @@ pub struct StatusSource {
     pub addresses: watch::Receiver<Arc<Vec<AddressStatus>>>,
     pub probes: watch::Receiver<Arc<Vec<ProbeStatus>>>,
     pub mode: watch::Receiver<Mode>,
+    /// BFD packets no session took (unknown source), by reason.
+    pub bfd_unclaimed: watch::Receiver<BTreeMap<&'static str, u64>>,
 }
 
 /// Everything at one moment. `taken_at` pairs the monotonic and wall clocks so readers can turn
@@ -141,6 +143,7 @@ pub struct Snapshot {
     pub routes_first_seen: Arc<RoutesFirstSeen>,
     pub addresses: Arc<Vec<AddressStatus>>,
     pub probes: Arc<Vec<ProbeStatus>>,
+    pub bfd_unclaimed: BTreeMap<&'static str, u64>,
 }
 
 impl StatusSource {
@@ -161,6 +164,7 @@ impl StatusSource {
             addresses,
             probes,
             mode: watch::channel(Mode::default()).1,
+            bfd_unclaimed: watch::channel(BTreeMap::new()).1,
         }
     }
 
@@ -177,6 +181,7 @@ impl StatusSource {
             routes_first_seen: self.routes_first_seen.borrow().clone(),
             addresses: self.addresses.borrow().clone(),
             probes: self.probes.borrow().clone(),
+            bfd_unclaimed: self.bfd_unclaimed.borrow().clone(),
         }
     }
 }

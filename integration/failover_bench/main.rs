@@ -25,12 +25,16 @@
 //! `FAILOVER_IDLE` seconds and reported per minute. Last, elastic alone with `exec: /bin/true`
 //! every 100 ms gives elastic's own cost per exec check (the command's is next to nothing).
 //!
+//! The host-freeze scenario follows on the same lab (`freeze.rs`): a's whole host freezes instead.
+//!
 //! Figures are printed, never judged by an exit code. Root only. SIGINT / SIGTERM stop it between
 //! steps; `Drop` guards kill what runs in the namespaces and remove them.
 //!
 //! Environment: `FAILOVER_RUNS` (3); `FAILOVER_ONLY` (a comma-separated subset of elastic-defaults,
 //! elastic-fast, elastic-process, elastic-listen, elastic-exec, elastic-exec-fast, exabgp, gobgpd,
-//! keepalived, exec-cost; all by default); `FAILOVER_IDLE` (60 seconds; 0 skips the CPU figures).
+//! keepalived, exec-cost and, for the host freeze, elastic-hold3, elastic-bfd300, elastic-bfd100;
+//! all by default); `FAILOVER_IDLE` (60 seconds; 0 skips the CPU figures); `FAILOVER_SCENARIOS`
+//! (service-death, host-freeze; both by default).
 #![allow(
     clippy::disallowed_methods,
     reason = "the lab measures real time; the one-clock rule is the daemon's"
@@ -38,6 +42,7 @@
 
 mod announcers;
 mod client;
+mod freeze;
 mod service;
 mod vrrp;
 
@@ -258,14 +263,22 @@ fn run(interrupt: &Interrupt) -> Result<(), String> {
         .clamp(1, 10);
 
     let only = std::env::var("FAILOVER_ONLY").unwrap_or_default();
+    let (service_death, host_freeze) = freeze::scenarios()?;
     let selected: Vec<Contender> = CONTENDERS
         .into_iter()
+        .filter(|_| service_death)
         .filter(|c| only.is_empty() || only.split(',').any(|k| k.trim() == c.key()))
         .collect();
-    if selected.is_empty() {
+    let frozen = if host_freeze {
+        freeze::selected(&only)
+    } else {
+        Vec::new()
+    };
+    if selected.is_empty() && frozen.is_empty() {
         return Err(format!(
-            "FAILOVER_ONLY={only:?} names none of: {}",
-            CONTENDERS.map(Contender::key).join(", ")
+            "FAILOVER_ONLY={only:?} names none of: {} (host freeze: {})",
+            CONTENDERS.map(Contender::key).join(", "),
+            freeze::keys().join(", ")
         ));
     }
 
@@ -293,19 +306,24 @@ fn run(interrupt: &Interrupt) -> Result<(), String> {
         let (r, cpu) = measure(&mut lab, interrupt, &clock, who, runs, idle)?;
         results.push((who, r, cpu));
     }
-    let exec_cost = if (only.is_empty() || only.split(',').any(|k| k.trim() == "exec-cost"))
+    let exec_cost = if service_death
+        && (only.is_empty() || only.split(',').any(|k| k.trim() == "exec-cost"))
         && !idle.is_zero()
     {
         Some(exec_check_cost(&mut lab, interrupt, &clock, idle)?)
     } else {
         None
     };
+    let freeze_results = freeze::measure_all(&mut lab, interrupt, &clock, &frozen, runs)?;
     drop(sweeper);
     drop(lab);
     clock.log("lab removed");
     println!();
-    print_table(&results, runs);
-    print_cpu(&results, exec_cost, idle);
+    if !results.is_empty() {
+        print_table(&results, runs);
+        print_cpu(&results, exec_cost, idle);
+    }
+    freeze::print_table(&freeze_results, runs);
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 mod active_active;
 mod announce;
 mod api;
+mod bfd;
 mod common;
 mod event_probes;
 mod fail_safe;

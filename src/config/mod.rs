@@ -147,6 +147,25 @@ pub struct FileConfig {
     /// and leaves it `None`.
     #[serde(skip)]
     pub md5_key: Option<Md5Key>,
+    /// BFD beside every route-server session: present (even `bfd: {}`) = on.
+    pub bfd: Option<BfdFile>,
+}
+
+/// `bfd:`; keys left out take FRR's defaults (300 ms, 300 ms, 3), multihop (RFC 5883).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping of bfd keys (min_tx, min_rx, multiplier, multihop, min_ttl)"
+)]
+pub struct BfdFile {
+    pub min_tx: Option<values::BfdInterval>,
+    pub min_rx: Option<values::BfdInterval>,
+    pub multiplier: Option<values::BfdMultiplier>,
+    /// true (default): RFC 5883 on UDP 4784; false: RFC 5881 single hop on UDP 3784, TTL 255.
+    pub multihop: Option<bool>,
+    /// Received TTL / hop limit below this are dropped (multihop only; default
+    /// 256 - multihop_ttl, the reach the BGP session has).
+    pub min_ttl: Option<Ttl>,
 }
 
 impl FileConfig {

@@ -917,6 +917,71 @@ impl Serialize for Argv {
     }
 }
 
+/// `bfd.min_tx` / `bfd.min_rx`: a BFD interval, 10 ms (FRR's floor) to 60 s, in whole
+/// microseconds (the packet's unit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BfdInterval(std::time::Duration);
+
+impl BfdInterval {
+    pub const MIN: std::time::Duration = std::time::Duration::from_millis(10);
+    pub const MAX: std::time::Duration = std::time::Duration::from_secs(60);
+
+    pub fn get(self) -> std::time::Duration {
+        self.0
+    }
+}
+
+impl TryFrom<std::time::Duration> for BfdInterval {
+    type Error = String;
+    fn try_from(value: std::time::Duration) -> Result<Self, String> {
+        if value < Self::MIN || value > Self::MAX {
+            Err("must be from 10ms to 60s".to_string())
+        } else if !value.subsec_nanos().is_multiple_of(1000) {
+            Err("must be whole microseconds".to_string())
+        } else {
+            Ok(BfdInterval(value))
+        }
+    }
+}
+
+impl FromStr for BfdInterval {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let value = humantime::parse_duration(text.trim())
+            .map_err(|_| "expected a duration such as 300ms or 1s".to_string())?;
+        BfdInterval::try_from(value)
+    }
+}
+
+impl fmt::Display for BfdInterval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        humantime::format_duration(self.0).fmt(f)
+    }
+}
+
+/// `bfd.multiplier`: the BFD Detect Mult, 1 to 255 (0 is refused on the wire, RFC 5880 §6.8.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BfdMultiplier(u8);
+
+impl BfdMultiplier {
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for BfdMultiplier {
+    type Error = String;
+    fn try_from(n: i64) -> Result<Self, String> {
+        match u8::try_from(n) {
+            Ok(mult) if mult >= 1 => Ok(BfdMultiplier(mult)),
+            _ => Err("must be between 1 and 255".to_string()),
+        }
+    }
+}
+
+serde_via_str!(BfdInterval);
+serde_via_int!(BfdMultiplier);
+
 #[cfg(test)]
 mod tests {
     use super::*;
