@@ -216,7 +216,7 @@ fn bfd_metrics(snapshot: &Snapshot, registry: &Registry) -> prometheus::Result<(
     for s in &snapshot.sessions {
         let Some(bfd) = &s.bfd else { continue };
         let peer = s.peer.to_string();
-        let shown = bfd.shown_state();
+        let shown = bfd.state;
         for name in BFD_STATES {
             state
                 .with_label_values(&[peer.as_str(), name])

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
 
-use crate::bfd::BfdConfig;
 use crate::bgp::md5::Md5Password;
 use crate::cli::{FlagValues, Invocation, UsageError};
 use crate::config::values::{
@@ -19,7 +18,7 @@ use crate::config::values::{
 };
 use crate::config::{self, ConfigError, FileConfig, HealthConfig, LogLevel, Role, dedup};
 use crate::config::{duration, valid};
-use crate::model::{DEFAULT_API, HOLD_TIME_SECS, LOCAL_AS, PEER_AS};
+use crate::model::{BfdConfig, DEFAULT_API, HOLD_TIME_SECS, LOCAL_AS, PEER_AS};
 
 /// Everything the flags and the file decide, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -346,3 +346,30 @@ fn the_route_server_turning_bfd_off_with_admin_down_leaves_bgp_up() {
         "{log}"
     );
 }
+
+#[test]
+fn a_reload_that_turns_bfd_off_restarts_the_sessions_and_bgp_runs_without_it() {
+    let mut lab = Lab::new(LabSpec::new(RsKind::Frr).with_bfd());
+    let path = write_config(&lab, "bfd-reload.yaml", BFD_1S);
+    let daemon = lab.start_daemon(1, &["-primary", "-config", path.to_str().unwrap()]);
+    let host = lab.host(1).session_address();
+    wait_established(&lab, 1, host, LONG);
+    wait_bfd_state(&lab, 1, 1, "up");
+    fs::write(&path, "# bfd removed\n").expect("rewrite the config");
+    lab.signal(daemon, Signal::SIGHUP);
+    // Changed session settings: Cease 6/6 to each route server, then a new session without BFD.
+    let r = wait_until("route server 1 to log our Cease 6/6", LONG, POLL, || {
+        lab.logged_cease_from(1, host).ok()?.then_some(())
+    });
+    or_panic(&lab, r);
+    let r = wait_until("status to show no BFD", LONG, POLL, || {
+        bfd_of(&lab, 1, 1).filter(serde_json::Value::is_null)
+    });
+    or_panic(&lab, r);
+    // And the new session runs without BFD.
+    let r = wait_until("the new session to be Established", LONG, POLL, || {
+        let status = status_json(&lab, 1)?;
+        (status["sessions"][0]["state"] == "Established").then_some(())
+    });
+    or_panic(&lab, r);
+}

@@ -77,11 +77,11 @@ fn session(s: &SessionStatus, snapshot: &Snapshot) -> pb::Session {
     }
 }
 
-fn bfd(b: &crate::bfd::session::SessionStatus) -> pb::Bfd {
+fn bfd(b: &crate::model::BfdView) -> pb::Bfd {
     pb::Bfd {
-        state: b.shown_state().to_string(),
-        remote_state: b.remote_state.name().to_string(),
-        diagnostic: b.diagnostic.name().to_string(),
+        state: b.state.to_string(),
+        remote_state: b.remote_state.to_string(),
+        diagnostic: b.diagnostic.to_string(),
         local_discriminator: b.local_discriminator,
         remote_discriminator: b.remote_discriminator,
         tx_interval: Some(duration(b.tx_interval)),

@@ -24,10 +24,11 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
-use super::BfdConfig;
-use super::session::{Action, Input, Session, SessionStatus};
+use super::session::{Action, Input, Session};
 use super::wire::{self, State};
+use super::{BfdConfig, port, session_config};
 use crate::clock;
+use crate::model::BfdView;
 
 /// RFC 5881 §4: the source port of every session is in this range.
 const SOURCE_PORTS: std::ops::RangeInclusive<u16> = 49152..=65535;
@@ -93,14 +94,14 @@ impl Bfd {
 
     /// Starts a BFD session with `peer`. It runs until every receiver of the returned status is
     /// dropped (the BGP session it belongs to ended), then says AdminDown and stops.
-    pub fn spawn_session(&self, peer: IpAddr, config: BfdConfig) -> watch::Receiver<SessionStatus> {
-        let port = config.port();
+    pub fn spawn_session(&self, peer: IpAddr, config: BfdConfig) -> watch::Receiver<BfdView> {
+        let port = port(&config);
         let discriminator = self
             .next_discriminator
             .fetch_add(1, Ordering::Relaxed)
             .max(1);
-        let session = Session::new(config.session(), discriminator, clock::now());
-        let (status_tx, status_rx) = watch::channel(session.status());
+        let session = Session::new(session_config(&config), discriminator, clock::now());
+        let (status_tx, status_rx) = watch::channel(session.status().view());
         let (inbox_tx, inbox) = mpsc::channel(INBOX);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         {
@@ -170,7 +171,7 @@ fn lock(routes: &Mutex<Routes>) -> std::sync::MutexGuard<'_, Routes> {
 struct Driver {
     session: Session,
     peer: SocketAddr,
-    status: watch::Sender<SessionStatus>,
+    status: watch::Sender<BfdView>,
 }
 
 impl Driver {
@@ -212,7 +213,7 @@ impl Driver {
     }
 
     fn publish(&self) {
-        let status = self.session.status();
+        let status = self.session.status().view();
         self.status.send_if_modified(|current| {
             if *current == status {
                 false

@@ -2,8 +2,6 @@
 //! session state machine (`session`) and the UDP driver (`driver`). One BFD session runs beside
 //! each BGP session, between the same addresses; its failing takes that BGP session down at once.
 
-use std::time::Duration;
-
 pub mod driver;
 pub mod session;
 pub mod wire;
@@ -13,36 +11,23 @@ pub const MULTIHOP_PORT: u16 = 4784;
 /// RFC 5881 §4: single-hop control packets go to UDP 3784.
 pub const SINGLE_HOP_PORT: u16 = 3784;
 
-/// The `bfd:` settings, the same for every route-server session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BfdConfig {
-    /// Desired Min TX Interval once Up (FRR's default 300 ms).
-    pub min_tx: Duration,
-    /// Required Min RX Interval (FRR's default 300 ms).
-    pub min_rx: Duration,
-    /// Detect Mult (FRR's default 3).
-    pub multiplier: u8,
-    /// RFC 5883 multihop on UDP 4784 (default); false: RFC 5881 single hop on UDP 3784.
-    pub multihop: bool,
-    /// Received TTL / hop limit below this are dropped; always 255 single hop.
-    pub min_ttl: u8,
+pub use crate::model::BfdConfig;
+
+/// The session's own settings from the `bfd:` ones (single hop always wants TTL 255).
+pub fn session_config(config: &BfdConfig) -> session::SessionConfig {
+    session::SessionConfig {
+        desired_min_tx: config.min_tx,
+        required_min_rx: config.min_rx,
+        detect_mult: config.multiplier,
+        min_ttl: if config.multihop { config.min_ttl } else { 255 },
+    }
 }
 
-impl BfdConfig {
-    pub fn session(&self) -> session::SessionConfig {
-        session::SessionConfig {
-            desired_min_tx: self.min_tx,
-            required_min_rx: self.min_rx,
-            detect_mult: self.multiplier,
-            min_ttl: if self.multihop { self.min_ttl } else { 255 },
-        }
-    }
-
-    pub fn port(&self) -> u16 {
-        if self.multihop {
-            MULTIHOP_PORT
-        } else {
-            SINGLE_HOP_PORT
-        }
+/// The UDP port the peer listens on.
+pub fn port(config: &BfdConfig) -> u16 {
+    if config.multihop {
+        MULTIHOP_PORT
+    } else {
+        SINGLE_HOP_PORT
     }
 }

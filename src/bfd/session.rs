@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use super::wire::{self, ControlPacket, DecodeError, Diagnostic, State};
+use crate::model::BfdView;
 
 /// §6.8.3: while not Up, bfd.DesiredMinTxInterval is at least one second.
 pub const SLOW_TX: Duration = Duration::from_secs(1);
@@ -111,6 +112,21 @@ impl SessionStatus {
         match (self.state, self.answered) {
             (State::Down, false) => "not answered",
             (state, _) => state.name(),
+        }
+    }
+
+    /// The plain view status, the API and the BGP driver use.
+    pub fn view(&self) -> BfdView {
+        BfdView {
+            state: self.shown_state(),
+            remote_state: self.remote_state.name(),
+            diagnostic: self.diagnostic.name(),
+            local_discriminator: self.local_discriminator,
+            remote_discriminator: self.remote_discriminator,
+            tx_interval: self.tx_interval,
+            detection_time: self.detection_time,
+            path_failures: self.path_failures,
+            dropped: self.dropped.clone(),
         }
     }
 }

@@ -20,9 +20,8 @@ use super::md5::Md5Key;
 use super::session::{Action, Event, Input, Session, SessionConfig, SessionStatus, State};
 use super::tcp_md5sig;
 use super::wire::{self, Notification};
-use crate::bfd::session::SessionStatus as BfdStatus;
 use crate::clock;
-use crate::model::{BGP_PORT, Community, DesiredRoutes, RouteAttrs};
+use crate::model::{BGP_PORT, BfdConfig, BfdView, Community, DesiredRoutes, RouteAttrs};
 
 /// Bytes asked of the kernel per read. With the leftover of at most one partial message the read
 /// buffer never exceeds this plus 4096 bytes, whatever the peer sends: memory stays flat.
@@ -43,7 +42,7 @@ pub struct Transport {
     pub md5_key: Option<Md5Key>,
     /// A BFD session beside this one (`bfd:`); run by the daemon, part of the transport so a
     /// changed setting restarts the session.
-    pub bfd: Option<crate::bfd::BfdConfig>,
+    pub bfd: Option<BfdConfig>,
 }
 
 /// The daemon's handle on a running session.
@@ -64,7 +63,7 @@ pub fn spawn(
     transport: Transport,
     routes: watch::Receiver<Arc<DesiredRoutes>>,
     stop: watch::Receiver<Option<Notification>>,
-    bfd: Option<watch::Receiver<BfdStatus>>,
+    bfd: Option<watch::Receiver<BfdView>>,
 ) -> PeerHandle {
     let peer = config.peer;
     let session = Session::new(config, fastrand::u64(..));
@@ -90,7 +89,7 @@ struct Driver {
     connecting: Option<ConnectFuture>,
     read_buffer: Vec<u8>,
     status: watch::Sender<SessionStatus>,
-    bfd: Option<watch::Receiver<BfdStatus>>,
+    bfd: Option<watch::Receiver<BfdView>>,
     /// The BFD session's path failures already acted on.
     bfd_failures_seen: u64,
 }
@@ -339,7 +338,7 @@ async fn read(connection: &mut Option<TcpStream>, buffer: &mut Vec<u8>) -> io::R
 }
 
 async fn bfd_changed(
-    bfd: &mut Option<watch::Receiver<BfdStatus>>,
+    bfd: &mut Option<watch::Receiver<BfdView>>,
 ) -> Result<(), watch::error::RecvError> {
     match bfd.as_mut() {
         Some(bfd) => bfd.changed().await,

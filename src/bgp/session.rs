@@ -195,7 +195,7 @@ pub struct SessionStatus {
     /// State changes since start (metrics).
     pub state_changes: u64,
     /// The BFD session beside this one, when `bfd` is configured (filled in by the driver).
-    pub bfd: Option<crate::bfd::session::SessionStatus>,
+    pub bfd: Option<crate::model::BfdView>,
 }
 
 impl SessionStatus {

@@ -331,7 +331,7 @@ mod tests {
         let with = |min_tx_ms: u64| {
             let mut wanted = off.clone();
             for (_, transport) in &mut wanted {
-                transport.bfd = Some(crate::bfd::BfdConfig {
+                transport.bfd = Some(crate::model::BfdConfig {
                     min_tx: std::time::Duration::from_millis(min_tx_ms),
                     min_rx: std::time::Duration::from_millis(300),
                     multiplier: 3,

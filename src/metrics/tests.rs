@@ -279,7 +279,7 @@ fn bfd_state_and_drops_are_exported_per_peer_and_for_unknown_sources() {
             ttl: 3,
         },
     );
-    snapshot.sessions[0].bfd = Some(bfd.status());
+    snapshot.sessions[0].bfd = Some(bfd.status().view());
     snapshot.bfd_unclaimed.insert("unknown_source", 4);
     let text = String::from_utf8(render(&snapshot)).unwrap();
     let get = |series: &str| value(&text, series).unwrap_or_else(|| panic!("{series} in\n{text}"));

@@ -381,8 +381,8 @@ fn bfd_is_off_without_the_key_and_takes_frr_defaults_with_it() {
     );
     // FILE's multihop_ttl is 5: packets from up to 5 hops away, like the BGP session's reach.
     assert_eq!(bfd.min_ttl, 251);
-    assert_eq!(bfd.session().min_ttl, 251);
-    assert_eq!(bfd.port(), 4784);
+    assert_eq!(crate::bfd::session_config(&bfd).min_ttl, 251);
+    assert_eq!(crate::bfd::port(&bfd), 4784);
     let single = with_file(
         &[],
         &format!("{FILE}bfd: {{multihop: false, min_tx: 1s}}\n"),
@@ -390,7 +390,13 @@ fn bfd_is_off_without_the_key_and_takes_frr_defaults_with_it() {
     .unwrap()
     .bfd
     .unwrap();
-    assert_eq!((single.port(), single.session().min_ttl), (3784, 255));
+    assert_eq!(
+        (
+            crate::bfd::port(&single),
+            crate::bfd::session_config(&single).min_ttl
+        ),
+        (3784, 255)
+    );
     assert_eq!(single.min_tx, std::time::Duration::from_secs(1));
 }
 
