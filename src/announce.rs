@@ -61,10 +61,10 @@ impl SharedAttrs {
 
 /// Hands out one shared copy of each distinct verdict of a plan's addresses.
 #[derive(Debug, Default)]
-pub struct SharedVerdicts(Vec<Arc<AddressVerdict>>);
+struct SharedVerdicts(Vec<Arc<AddressVerdict>>);
 
 impl SharedVerdicts {
-    pub fn get(&mut self, verdict: AddressVerdict) -> Arc<AddressVerdict> {
+    fn get(&mut self, verdict: AddressVerdict) -> Arc<AddressVerdict> {
         if let Some(shared) = self.0.iter().find(|shared| ***shared == verdict) {
             return shared.clone();
         }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use ipnet::IpNet;
 use tokio::sync::watch;
 
-use crate::announce::{AddressStatus, AddressVerdict, SharedVerdicts};
+use crate::announce::AddressStatus;
 use crate::bgp::session::{SessionStatus, State};
 use crate::clock;
 use crate::model::DesiredRoutes;
@@ -186,30 +186,10 @@ impl StatusSource {
     }
 }
 
-/// Why an address is announced when no health module publishes reasons: it is on the interface.
-pub const REASON_ON_INTERFACE: &str = "address present; no health checks";
-
 impl Snapshot {
-    /// Every address with whether and why it is announced. Without a health module publishing
-    /// them, the desired route set is the whole story: every route in it is wanted.
-    pub fn address_statuses(&self) -> Vec<AddressStatus> {
-        if !self.addresses.is_empty() {
-            return self.addresses.as_ref().clone();
-        }
-        let mut verdicts = SharedVerdicts::default();
-        self.routes
-            .iter()
-            .map(|(prefix, attrs)| AddressStatus {
-                prefix: *prefix,
-                verdict: verdicts.get(AddressVerdict {
-                    role: self.info.role,
-                    announced: true,
-                    communities: attrs.communities.clone(),
-                    med: attrs.med,
-                    reason: REASON_ON_INTERFACE.to_string(),
-                }),
-            })
-            .collect()
+    /// Every address with whether and why it is announced, as the daemon's plan decided.
+    pub fn address_statuses(&self) -> &[AddressStatus] {
+        &self.addresses
     }
 
     /// Established sessions whose adj-RIB-out carries `prefix`.
@@ -224,7 +204,7 @@ impl Snapshot {
     /// healthy, also when there is nothing to announce at all.
     pub fn missing_announcements(&self) -> Vec<IpNet> {
         self.address_statuses()
-            .into_iter()
+            .iter()
             .filter(|a| a.announced && self.announced_to(&a.prefix).is_empty())
             .map(|a| a.prefix)
             .collect()

@@ -1,12 +1,13 @@
 //! Tunable BGP timers against a real route server: the hold time elastic proposes is the one the
-//! route server runs the session with, and elastic's keepalives keep that short session up.
+//! route server runs the session with, elastic's keepalives keep that short session up, and a
+//! frozen host is dropped by that short hold timer.
 
 use std::fs;
 use std::time::{Duration, Instant};
 
-use elastic_lab::{Lab, LabSpec, RsKind, SessionView, wait_until};
+use elastic_lab::{Lab, LabSpec, RsKind, SessionView, VIP4, wait_until};
 
-use super::common::{SLOTS, or_panic, wait_established};
+use super::common::{SLOTS, or_panic, wait_established, wait_no_route_from, wait_route_from};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -76,4 +77,51 @@ fn frr_runs_the_session_with_a_3s_hold_time_and_our_keepalives_keep_it_up() {
         .lines()
         .any(|l| l.contains("session state changed") && l.contains("from=Established"));
     assert!(!peer_flapped, "a session left Established:\n{log}");
+}
+
+/// The cause and the order, not a time (the benchmark measures it): with `hold_time: 3s`, the
+/// route server runs A's session with a 3 s hold time; when host A freezes (its processes stopped,
+/// what it sends dropped, its link up) the route server drops A for hold-timer expiry, not for
+/// anything A sent, and B's route is the one left.
+#[test]
+fn a_frozen_primary_with_a_3s_hold_time_is_dropped_by_the_route_servers_hold_timer() {
+    let mut lab = Lab::new(LabSpec::new(RsKind::Frr).hosts(2));
+    let config = lab.dir.join("hold3.yaml");
+    fs::write(&config, "hold_time: 3s\n").expect("write the config");
+    lab.start_daemon(1, &["-primary", "-config", config.to_str().unwrap()]);
+    lab.start_daemon(2, &["-secondary"]);
+    let (host_a, host_b) = (lab.host(1).session_address(), lab.host(2).session_address());
+    let prefix = format!("{VIP4}/32");
+    wait_route_from(&lab, 1, &prefix, host_a, LONG);
+    wait_route_from(&lab, 1, &prefix, host_b, LONG);
+    let negotiated = wait_until(
+        "route server 1 to report A's negotiated hold time",
+        Duration::from_secs(10),
+        Duration::from_millis(200),
+        || session(&lab, 1)?.hold_time_ms,
+    );
+    assert_eq!(or_panic(&lab, negotiated), 3000);
+
+    let frozen = or_panic(&lab, lab.freeze_host(1));
+    wait_no_route_from(&lab, 1, &prefix, host_a, LONG);
+    wait_route_from(&lab, 1, &prefix, host_b, Duration::from_secs(5));
+    let log_file = lab.route_server(1).log_file.clone().expect("bgpd log");
+    let log = fs::read_to_string(&log_file).unwrap_or_default();
+    let about_a: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(&host_a.to_string()))
+        .collect();
+    assert!(
+        about_a.iter().any(|l| l.contains("Hold Timer Expired")),
+        "bgpd did not drop A for hold-timer expiry:\n{}",
+        about_a.join("\n")
+    );
+    assert!(
+        !about_a
+            .iter()
+            .any(|l| l.contains("received from neighbor") && l.contains("NOTIFICATION")),
+        "A (frozen) sent a NOTIFICATION:\n{}",
+        about_a.join("\n")
+    );
+    or_panic(&lab, frozen.thaw());
 }

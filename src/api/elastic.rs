@@ -108,7 +108,7 @@ pub fn status(snapshot: &Snapshot) -> pb::Status {
     let (_, wall) = snapshot.taken_at;
     let addresses = snapshot
         .address_statuses()
-        .into_iter()
+        .iter()
         .map(|a| pb::Address {
             prefix: a.prefix.to_string(),
             announced: a.announced,

@@ -31,10 +31,17 @@ struct Fixture {
 }
 
 fn start() -> Fixture {
-    let routes = desired_routes(&["203.0.113.10/32".parse().unwrap()], Role::Secondary, None);
+    // No service: the address is announced with the role's community, as with flags alone.
+    let plan = crate::announce::plan(
+        &["203.0.113.10/32".parse().unwrap()],
+        Role::Secondary,
+        None,
+        &[],
+        false,
+    );
     let (session_tx, session_rx) = watch::channel(session(State::Active));
-    let (routes_tx, routes_rx) = watch::channel(Arc::new(routes));
-    let (addresses_tx, addresses_rx) = watch::channel(Arc::new(Vec::new()));
+    let (routes_tx, routes_rx) = watch::channel(Arc::new(plan.routes));
+    let (addresses_tx, addresses_rx) = watch::channel(Arc::new(plan.addresses));
     let (probes_tx, probes_rx) = watch::channel(Arc::new(Vec::new()));
     let source = StatusSource::fixed(
         DaemonInfo {

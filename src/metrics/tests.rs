@@ -3,7 +3,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::*;
-use crate::announce::desired_routes;
 use crate::bgp::session::SessionStatus;
 use crate::clock;
 use crate::status::{DaemonInfo, ProbeStatus};
@@ -43,14 +42,18 @@ fn session(peer: &str, state: State, routes: &crate::model::DesiredRoutes) -> Se
 }
 
 fn snapshot() -> Snapshot {
-    let routes = desired_routes(
+    // No service: every address is announced with the role's community, as with flags alone.
+    let plan = crate::announce::plan(
         &[
             "203.0.113.10/32".parse().unwrap(),
             "2001:db8:100::/64".parse().unwrap(),
         ],
         Role::Primary,
         None,
+        &[],
+        false,
     );
+    let routes = plan.routes;
     Snapshot {
         mode: Default::default(),
         info: Arc::new(DaemonInfo {
@@ -74,7 +77,7 @@ fn snapshot() -> Snapshot {
         ],
         routes: Arc::new(routes),
         routes_first_seen: Arc::default(),
-        addresses: Arc::new(Vec::new()),
+        addresses: Arc::new(plan.addresses),
         probes: Arc::new(vec![ProbeStatus {
             name: "web".to_string(),
             healthy: true,
