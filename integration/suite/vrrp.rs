@@ -587,7 +587,8 @@ fn vrrp_driver_adds_the_address_as_master_and_removes_it_as_backup() {
         ],
     );
     let mut keepalived = link.keepalived(200, "ka-first");
-    let (commands, receiver) = tokio::sync::mpsc::channel(4);
+    let (commands, mut receiver) =
+        tokio::sync::watch::channel(elastic::vrrp::driver::Command::Run(Health::Up));
     let elastic_ns = link.elastic_ns.clone();
     let driver = std::thread::spawn(move || {
         let path = Path::new("/run/netns").join(&elastic_ns);
@@ -603,8 +604,16 @@ fn vrrp_driver_adds_the_address_as_master_and_removes_it_as_backup() {
             primary_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             ..config(100)
         };
+        let reports = elastic::vrrp::driver::Reports {
+            status: &mut |_| {},
+            transition: &mut |_, _| {},
+        };
         runtime.block_on(elastic::vrrp::driver::run(
-            config, "vb", &addresses, receiver,
+            config,
+            "vb",
+            &addresses,
+            &mut receiver,
+            reports,
         ))
     });
     let vip = "198.51.100.10/24";
@@ -638,7 +647,7 @@ fn vrrp_driver_adds_the_address_as_master_and_removes_it_as_backup() {
         || !on_elastic(&link, vip),
     );
     commands
-        .blocking_send(elastic::vrrp::driver::Command::Stop)
+        .send(elastic::vrrp::driver::Command::Stop)
         .expect("driver running");
     let status = driver.join().expect("driver thread").expect("driver");
     assert_eq!(status.state, State::Initialize);

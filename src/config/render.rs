@@ -120,6 +120,7 @@ fn raw_service(s: &ServiceConfig) -> Result<RawService, String> {
         Outcome::Demote(attrs) => RawOutcome::Demote(RawDemote {
             communities: Some(attrs.communities.iter().map(|&c| Community(c)).collect()),
             med: attrs.med,
+            priority: None,
         }),
     };
     Ok(RawService {
@@ -130,7 +131,12 @@ fn raw_service(s: &ServiceConfig) -> Result<RawService, String> {
             .map(|list| list.iter().map(valid).collect::<Result<_, _>>())
             .transpose()?,
         probes: s.probes.clone(),
-        on_down: Some(outcome(&s.on_down)),
+        on_down: Some(match (outcome(&s.on_down), s.demote_priority) {
+            (RawOutcome::Demote(demote), priority @ Some(_)) => {
+                RawOutcome::Demote(RawDemote { priority, ..demote })
+            }
+            (other, _) => other,
+        }),
         maintenance: Some(outcome(&s.maintenance)),
         announce_delay: some(duration(s.announce_delay))?,
         preempt: Some(s.preempt),

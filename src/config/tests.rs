@@ -345,7 +345,7 @@ fn errors_name_file_line_key_and_expectation() {
         (
             "services:\n  - name: a\n    on_down: {demote: {metric: 5}}\n",
             3,
-            "services[0].on_down.demote: unknown field `metric`, expected `communities` or `med`",
+            "services[0].on_down.demote: unknown field `metric`, expected one of `communities`, `med`, `priority`",
         ),
         (
             "services:\n  - name: a\n  - name: a\n",

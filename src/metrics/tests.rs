@@ -86,6 +86,7 @@ fn snapshot() -> Snapshot {
             transitions: 3,
             ..ProbeStatus::default()
         }]),
+        vrrp: Vec::new(),
     }
 }
 

@@ -4,28 +4,38 @@
 //! addresses on the interface through netlink. It decides nothing itself, and removes only the
 //! addresses it added.
 //!
-//! Not yet: IPv6 (and its unsolicited neighbour advertisements), and the daemon's wiring
-//! (health, status, hooks).
+//! What the daemon wants arrives on a watch channel ([`Command`]: the latest wins); the
+//! instance's status goes out on another after every step, and each state change to a callback
+//! (the daemon's hooks). Not yet: IPv6 (and its unsolicited neighbour advertisements).
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::IpNet;
-use tokio::sync::mpsc;
+use tokio::sync::watch;
 use tracing::{info, warn};
 
 use super::garp::{ArpSender, announcement};
-use super::instance::{Action, Health, Input, Instance, InstanceConfig, InstanceStatus};
+use super::instance::{Action, Health, Input, Instance, InstanceConfig, InstanceStatus, State};
 use super::socket::{AdvertSocketV4, AsyncAdvertSocketV4};
 use crate::addrs::{AddrChange, InterfaceAddr, Netlink};
 use crate::clock;
 
-/// What the rest of the daemon asks of a running instance.
+/// What the rest of the daemon asks of a running instance (the latest value counts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
-    Health(Health),
+    /// Take part as this health allows.
+    Run(Health),
     /// Hand over (priority 0) and stop once the addresses are gone.
     Stop,
+    /// Stop at once: remove what was added without waiting for a new master.
+    StopNow,
+}
+
+/// Where the driver reports: its status after every step, and each state change.
+pub struct Reports<'a> {
+    pub status: &'a mut (dyn FnMut(&InstanceStatus) + Send),
+    pub transition: &'a mut (dyn FnMut(State, State) + Send),
 }
 
 /// Why a driver could not run.
@@ -41,13 +51,14 @@ pub enum DriverError {
 
 /// Runs the instance `config` describes on `interface` (`virtual_addresses` are its addresses
 /// with the prefix length they get there) until [`Command::Stop`] (or the sender's drop) and the
-/// handover are done. An unspecified `primary_address` (0.0.0.0) is the interface's first IPv4
-/// address that is not a virtual one. Returns the last status.
+/// handover are done, or [`Command::StopNow`]. An unspecified `primary_address` (0.0.0.0) is the
+/// interface's first IPv4 address that is not a virtual one. Returns the last status.
 pub async fn run(
     mut config: InstanceConfig,
     interface: &str,
     virtual_addresses: &[IpNet],
-    mut commands: mpsc::Receiver<Command>,
+    commands: &mut watch::Receiver<Command>,
+    reports: Reports<'_>,
 ) -> Result<InstanceStatus, DriverError> {
     let io_error = |error: io::Error| DriverError::Io {
         interface: interface.to_string(),
@@ -91,23 +102,44 @@ pub async fn run(
         arp,
     };
 
-    let actions = instance.handle(clock::now(), Input::Start);
-    shell.perform(&socket, actions).await;
+    let Reports { status, transition } = reports;
     let mut stopping = false;
     let mut failed = None;
+    let first = *commands.borrow_and_update();
+    match first {
+        Command::Run(health) => {
+            let mut actions = instance.handle(clock::now(), Input::Health(health));
+            actions.extend(instance.handle(clock::now(), Input::Start));
+            shell.perform(&socket, actions, transition).await;
+        }
+        // Stopped before it started: nothing to hand over.
+        Command::Stop | Command::StopNow => return Ok(instance.status().clone()),
+    }
+    status(instance.status());
+    let mut commands_open = true;
     while !instance.is_finished() && failed.is_none() {
         let deadline = instance.poll_timeout();
         let actions = tokio::select! {
             biased;
-            command = commands.recv(), if !stopping => {
-                let input = match command {
-                    Some(Command::Health(health)) => Input::Health(health),
-                    Some(Command::Stop) | None => {
-                        stopping = true;
-                        Input::Shutdown
+            changed = commands.changed(), if commands_open => {
+                let command = match changed {
+                    Ok(()) => *commands.borrow_and_update(),
+                    Err(_) => {
+                        commands_open = false;
+                        Command::Stop
                     }
                 };
-                instance.handle(clock::now(), input)
+                match command {
+                    Command::StopNow => break,
+                    Command::Stop if stopping => Vec::new(),
+                    Command::Stop => {
+                        stopping = true;
+                        instance.handle(clock::now(), Input::Shutdown)
+                    }
+                    // Health no longer matters once the handover runs.
+                    Command::Run(_) if stopping => Vec::new(),
+                    Command::Run(health) => instance.handle(clock::now(), Input::Health(health)),
+                }
             }
             () = sleep_until(deadline) => instance.handle_timeout(clock::now()),
             received = socket.receive() => match received {
@@ -127,13 +159,17 @@ pub async fn run(
                 }
             },
         };
-        shell.perform(&socket, actions).await;
+        shell.perform(&socket, actions, transition).await;
+        status(instance.status());
     }
     // Whatever path led here, nothing this run added stays behind.
     shell.remove_added().await;
+    let mut last = instance.status().clone();
+    last.holding_addresses = false;
+    status(&last);
     match failed {
         Some(error) => Err(io_error(error)),
-        None => Ok(instance.status().clone()),
+        None => Ok(last),
     }
 }
 
@@ -173,7 +209,12 @@ struct Shell<'a> {
 }
 
 impl Shell<'_> {
-    async fn perform(&mut self, socket: &AsyncAdvertSocketV4, actions: Vec<Action>) {
+    async fn perform(
+        &mut self,
+        socket: &AsyncAdvertSocketV4,
+        actions: Vec<Action>,
+        transition: &mut (dyn FnMut(State, State) + Send),
+    ) {
         let interface = self.interface;
         for action in actions {
             match action {
@@ -217,6 +258,7 @@ impl Shell<'_> {
                 }
                 Action::StateChanged { from, to } => {
                     info!(interface, ?from, ?to, "VRRP state changed");
+                    transition(from, to);
                 }
             }
         }

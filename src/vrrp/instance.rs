@@ -84,6 +84,18 @@ pub enum State {
     Fault,
 }
 
+impl State {
+    /// As hooks (`ELASTIC_VRRP_STATE`), status and metrics name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Initialize => "initialize",
+            State::Backup => "backup",
+            State::Master => "master",
+            State::Fault => "fault",
+        }
+    }
+}
+
 /// What the services' health asks of the instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Health {
@@ -175,6 +187,24 @@ pub struct InstanceStatus {
     pub holding_addresses: bool,
 }
 
+impl InstanceStatus {
+    /// Before the start: Initialize, nothing sent or received.
+    pub fn initial(priority: u8, advert_interval: AdvertInterval) -> InstanceStatus {
+        InstanceStatus {
+            state: State::Initialize,
+            priority,
+            master: None,
+            master_advert_interval: advert_interval,
+            adverts_sent: 0,
+            adverts_received: 0,
+            discards: Discards::default(),
+            address_mismatches: 0,
+            last_transition: None,
+            holding_addresses: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 struct Timers {
     /// Backup: Master_Down_Timer.
@@ -261,18 +291,7 @@ impl Instance {
         } else {
             IpAddr::V4(GROUP_V4)
         };
-        let status = InstanceStatus {
-            state: State::Initialize,
-            priority: config.priority,
-            master: None,
-            master_advert_interval: config.advert_interval,
-            adverts_sent: 0,
-            adverts_received: 0,
-            discards: Discards::default(),
-            address_mismatches: 0,
-            last_transition: None,
-            holding_addresses: false,
-        };
+        let status = InstanceStatus::initial(config.priority, config.advert_interval);
         Ok(Instance {
             config,
             advertised,
