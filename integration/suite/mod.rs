@@ -17,3 +17,4 @@ mod runtime;
 mod systemd;
 mod timers;
 mod vrrp;
+mod vrrp_daemon;

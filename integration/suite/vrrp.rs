@@ -1,6 +1,6 @@
 //! VRRP against keepalived (`vrrp_version 3`) and FRR's vrrpd on one link: elastic's codec, state
-//! machine and raw sockets (`elastic::vrrp`, driven here by a small loop: the daemon does not run
-//! VRRP yet), with the other implementation in the other namespace. Addresses and gratuitous ARP
+//! machine and raw sockets (`elastic::vrrp`, driven here by a small loop; `vrrp_daemon.rs` runs the
+//! daemon itself), with the other implementation in the other namespace. Addresses and gratuitous ARP
 //! are not exercised yet: the instance's AddAddresses/Announce actions are only recorded.
 
 use std::fs::File;

@@ -1,0 +1,402 @@
+//! The real `elastic` daemon in VRRP mode (started with a config file), against keepalived
+//! (`vrrp_version 3`) both ways round and against another elastic, on one L2 segment with a
+//! client:
+//!
+//! ```text
+//!  client ns: bridge vbr 192.0.2.100/24, route 198.51.100.10/32 on-link ─┬─ va ── host a eth0 192.0.2.2
+//!                                                                       └─ vb ── host b eth0 192.0.2.3
+//! ```
+//!
+//! Each host runs `labnet serve` on the VIP (198.51.100.10:7777, `ip_nonlocal_bind` so it binds
+//! before the VIP arrives) answering with its name; the client's `labnet probe` says who answered.
+//! Tests assert who holds the VIP, who answers and in which order, never how fast.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use elastic_lab::{ProbeReport, daemon_binary, labnet_binary};
+
+const VIP: &str = "198.51.100.10";
+const PORT: u16 = 7777;
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("ip");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn wait_for(what: &str, limit: Duration, done: impl Fn() -> bool) {
+    let end = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < end, "waited {limit:?} for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// SIGTERM, then waits (bounded) for the exit; whether it exited by itself with status 0.
+fn terminate(child: &mut Child) -> bool {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.success();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    false
+}
+
+/// The segment: the client's namespace (holding the bridge) and hosts `a` and `b`.
+struct Segment {
+    client: String,
+    hosts: [String; 2],
+    dir: PathBuf,
+    children: Vec<Child>,
+}
+
+impl Segment {
+    fn new(tag: char) -> Segment {
+        let pid = std::process::id() % 100_000;
+        let name = |role: &str| format!("el-{pid}{tag}-{role}");
+        let segment = Segment {
+            client: name("vc"),
+            hosts: [name("va"), name("vb")],
+            dir: std::env::temp_dir().join(name("vrrpd")),
+            children: Vec::new(),
+        };
+        std::fs::create_dir_all(&segment.dir).unwrap();
+        let client = segment.client.as_str();
+        for ns in [client, &segment.hosts[0], &segment.hosts[1]] {
+            ip(&["netns", "add", ns]);
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+        }
+        ip(&["-n", client, "link", "add", "vbr", "type", "bridge"]);
+        ip(&["-n", client, "addr", "add", "192.0.2.100/24", "dev", "vbr"]);
+        ip(&["-n", client, "link", "set", "vbr", "up"]);
+        for (ns, link, address) in [
+            (&segment.hosts[0], "va", "192.0.2.2/24"),
+            (&segment.hosts[1], "vb", "192.0.2.3/24"),
+        ] {
+            ip(&[
+                "-n", client, "link", "add", link, "type", "veth", "peer", "name", "eth0", "netns",
+                ns,
+            ]);
+            ip(&["-n", client, "link", "set", link, "master", "vbr", "up"]);
+            ip(&["-n", ns, "addr", "add", address, "dev", "eth0"]);
+            ip(&["-n", ns, "link", "set", "eth0", "up"]);
+            segment.sysctl(ns, "net.ipv4.ip_nonlocal_bind=1");
+        }
+        ip(&[
+            "-n",
+            client,
+            "route",
+            "add",
+            &format!("{VIP}/32"),
+            "dev",
+            "vbr",
+        ]);
+        segment
+    }
+
+    fn sysctl(&self, ns: &str, setting: &str) {
+        let status = Command::new("ip")
+            .args(["netns", "exec", ns, "sysctl", "-qw", setting])
+            .status()
+            .expect("sysctl");
+        assert!(status.success(), "sysctl {setting} in {ns}");
+    }
+
+    fn spawn(&mut self, host: usize, log: &str, program: &str, args: &[&str]) -> usize {
+        let out = File::create(self.dir.join(log)).unwrap();
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.hosts[host], program])
+            .args(args)
+            .env("STATE_DIRECTORY", self.dir.join(format!("state-{host}")))
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{program}: {e}"));
+        self.children.push(child);
+        self.children.len() - 1
+    }
+
+    fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
+    }
+
+    /// `labnet serve` on host `host`'s VIP, answering with `a` or `b`.
+    fn responder(&mut self, host: usize) {
+        let name = ["a", "b"][host];
+        let bind = format!("{VIP}:{PORT}");
+        self.spawn(
+            host,
+            &format!("serve-{name}.log"),
+            &labnet_binary(),
+            &["serve", "--bind", &bind, "--name", name],
+        );
+    }
+
+    /// elastic in VRRP mode on host `host` at `priority`; its probe passes while `down-<host>`
+    /// does not exist. Returns the child's index.
+    fn elastic(&mut self, host: usize, priority: u8) -> usize {
+        let down = self.down_file(host);
+        let config = self.dir.join(format!("elastic-{host}.yaml"));
+        std::fs::write(
+            &config,
+            format!(
+                "probes:\n  web: {{ exec: [\"/bin/sh\", \"-c\", \"test ! -e {}\"], interval: 100ms, rise: 1, fall: 1 }}\n\
+                 services:\n  - name: web\n\
+                 vrrp:\n  interface: eth0\n  vrid: 51\n  priority: {priority}\n  advert_interval: 100ms\n  \
+                 addresses: [\"{VIP}/24\"]\n",
+                down.display()
+            ),
+        )
+        .unwrap();
+        let config = config.to_str().unwrap().to_string();
+        let log = format!("elastic-{host}.log");
+        let index = self.spawn(
+            host,
+            &log,
+            &daemon_binary(),
+            &["-config", &config, "-loglevel", "debug"],
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        if let Ok(Some(status)) = self.children[index].try_wait() {
+            panic!("elastic exited at start with {status}\n{}", self.log(&log));
+        }
+        index
+    }
+
+    fn keepalived(&mut self, host: usize, priority: u8) -> usize {
+        let conf = self.dir.join(format!("keepalived-{host}.conf"));
+        std::fs::write(
+            &conf,
+            format!(
+                "global_defs {{\n  vrrp_version 3\n  router_id ka{host}\n}}\n\
+                 vrrp_instance v4 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  \
+                 priority {priority}\n  advert_int 0.1\n  virtual_ipaddress {{\n    {VIP}/24\n  }}\n}}\n"
+            ),
+        )
+        .unwrap();
+        let dir = self.dir.clone();
+        let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+        self.spawn(
+            host,
+            &format!("keepalived-{host}.log"),
+            "keepalived",
+            &[
+                "-n",
+                "-l",
+                "-P",
+                "-f",
+                &path(&format!("keepalived-{host}.conf")),
+                "-p",
+                &path(&format!("keepalived-{host}.pid")),
+                "-r",
+                &path(&format!("keepalived-{host}-vrrp.pid")),
+            ],
+        )
+    }
+
+    fn down_file(&self, host: usize) -> PathBuf {
+        self.dir.join(format!("down-{host}"))
+    }
+
+    fn holds_vip(&self, host: usize) -> bool {
+        let out = Command::new("ip")
+            .args(["-n", &self.hosts[host], "-o", "addr", "show", "dev", "eth0"])
+            .output()
+            .expect("ip addr");
+        String::from_utf8_lossy(&out.stdout).contains(&format!(" {VIP}/24 "))
+    }
+
+    /// `labnet probe` from the client for `duration`.
+    fn probe(&self, duration: Duration) -> ProbeReport {
+        probe(&self.client, duration)
+    }
+
+    /// Waits until host `host` holds the VIP and the other does not, and the client's requests
+    /// are answered by it.
+    fn wait_master(&self, host: usize) {
+        let name = ["a", "b"][host];
+        wait_for(
+            &format!("host {name} alone holding the VIP"),
+            Duration::from_secs(15),
+            || self.holds_vip(host) && !self.holds_vip(1 - host),
+        );
+        wait_for(
+            &format!("the client answered by {name}"),
+            Duration::from_secs(15),
+            || {
+                let report = self.probe(Duration::from_millis(300));
+                report.lost == 0 && report.last_answerer.as_deref() == Some(name)
+            },
+        );
+    }
+}
+
+fn probe(client: &str, duration: Duration) -> ProbeReport {
+    let target = format!("{VIP}:{PORT}");
+    let out = Command::new("ip")
+        .args(["netns", "exec", client, &labnet_binary()])
+        .args(["probe", "--target", &target, "--interval-ms", "10"])
+        .args(["--duration-ms", &duration.as_millis().to_string()])
+        .output()
+        .expect("labnet probe");
+    ProbeReport::parse(&String::from_utf8_lossy(&out.stdout))
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+/// Who answered, in order of first answer, second by second (lost requests aside).
+fn answerers_in_order(report: &ProbeReport) -> Vec<String> {
+    let mut order: Vec<String> = Vec::new();
+    for counts in report.per_second.values() {
+        for who in counts.keys() {
+            if who != elastic_lab::LOST && !order.contains(who) {
+                order.push(who.clone());
+            }
+        }
+    }
+    order
+}
+
+impl Drop for Segment {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for ns in [&self.client, &self.hosts[0], &self.hosts[1]] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// SIGTERM to the master at `host` while the client sends every 10 ms: the other host takes
+/// over and not one request is lost (priority 0, the VIP kept until the new master speaks).
+fn planned_stop_loses_nothing(segment: &mut Segment, master: usize, child: usize) {
+    let client = segment.client.clone();
+    let probing = std::thread::spawn(move || probe(&client, Duration::from_millis(3000)));
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        terminate(&mut segment.children[child]),
+        "elastic exits 0 after the handover\n{}",
+        segment.log(&format!("elastic-{master}.log"))
+    );
+    let report = probing.join().expect("probe thread");
+    let (old, new) = (["a", "b"][master], ["a", "b"][1 - master]);
+    assert_eq!(report.lost, 0, "a planned stop loses nothing: {report:?}");
+    assert_eq!(answerers_in_order(&report), [old, new], "{report:?}");
+    assert!(!segment.holds_vip(master), "the stopped host holds nothing");
+    let log = segment.log(&format!("elastic-{master}.log"));
+    assert!(log.contains("stopping: every master hands over"), "{log}");
+}
+
+/// elastic (150) is master, keepalived (100) its backup: its probe fails → keepalived takes the
+/// VIP; it recovers → elastic preempts back (and the client follows); SIGTERM → keepalived takes
+/// it over without a lost request.
+#[test]
+fn vrrp_daemon_master_against_keepalived_backup() {
+    let mut segment = Segment::new('k');
+    segment.responder(0);
+    segment.responder(1);
+    let elastic = segment.elastic(0, 150);
+    segment.keepalived(1, 100);
+    segment.wait_master(0);
+    wait_for("keepalived as backup", Duration::from_secs(10), || {
+        segment
+            .log("keepalived-1.log")
+            .contains("Entering BACKUP STATE")
+    });
+
+    // The service fails: elastic hands over (priority 0), keepalived becomes master.
+    std::fs::write(segment.down_file(0), "").unwrap();
+    segment.wait_master(1);
+    assert!(
+        segment
+            .log("keepalived-1.log")
+            .contains("Entering MASTER STATE")
+    );
+
+    // It recovers: elastic, at the higher priority, preempts back and the client's ARP follows.
+    std::fs::remove_file(segment.down_file(0)).unwrap();
+    segment.wait_master(0);
+
+    planned_stop_loses_nothing(&mut segment, 0, elastic);
+    let log = segment.log("elastic-0.log");
+    assert_in_order(
+        &log,
+        &[
+            "to=\"master\"",
+            "to=\"fault\"",
+            "to=\"backup\"",
+            "to=\"master\"",
+            "stopping: every master hands over",
+            "to=\"initialize\"",
+        ],
+    );
+}
+
+/// Each of `needles` appears in `log`, each after the one before.
+fn assert_in_order(log: &str, needles: &[&str]) {
+    let mut from = 0;
+    for needle in needles {
+        match log[from..].find(needle) {
+            Some(at) => from += at + needle.len(),
+            None => panic!("{needle} after byte {from} (order {needles:?}) in\n{log}"),
+        }
+    }
+}
+
+/// keepalived (200) is master, elastic (100) its backup holding nothing; keepalived stops →
+/// elastic takes the VIP; keepalived comes back → elastic gives it up again.
+#[test]
+fn vrrp_daemon_backup_against_keepalived_master() {
+    let mut segment = Segment::new('j');
+    segment.responder(0);
+    segment.responder(1);
+    let keepalived = segment.keepalived(1, 200);
+    segment.wait_master(1);
+    let elastic = segment.elastic(0, 100);
+    wait_for("elastic as backup", Duration::from_secs(10), || {
+        segment.log("elastic-0.log").contains("to=\"backup\"")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!segment.holds_vip(0), "a backup holds nothing");
+
+    assert!(terminate(&mut segment.children[keepalived]));
+    segment.wait_master(0);
+
+    segment.keepalived(1, 200);
+    segment.wait_master(1);
+    assert!(terminate(&mut segment.children[elastic]));
+    assert!(!segment.holds_vip(0));
+}
+
+/// Two elastic daemons: the primary (150) holds the VIP; its SIGTERM hands over to the backup
+/// (100) without a lost request.
+#[test]
+fn vrrp_daemon_against_elastic() {
+    let mut segment = Segment::new('e');
+    segment.responder(0);
+    segment.responder(1);
+    let primary = segment.elastic(0, 150);
+    segment.elastic(1, 100);
+    segment.wait_master(0);
+    wait_for("the backup elastic", Duration::from_secs(10), || {
+        segment.log("elastic-1.log").contains("to=\"backup\"")
+    });
+    planned_stop_loses_nothing(&mut segment, 0, primary);
+    let log = segment.log("elastic-1.log");
+    assert!(log.contains("to=\"master\""), "{log}");
+}
