@@ -149,15 +149,18 @@ impl Segment {
     /// does not exist. Returns the child's index.
     fn elastic(&mut self, host: usize, priority: u8) -> usize {
         let down = self.down_file(host);
+        let hook_log = self.hook_log(host);
         let config = self.dir.join(format!("elastic-{host}.yaml"));
         std::fs::write(
             &config,
             format!(
                 "probes:\n  web: {{ exec: [\"/bin/sh\", \"-c\", \"test ! -e {}\"], interval: 100ms, rise: 1, fall: 1 }}\n\
                  services:\n  - name: web\n\
+                 hooks:\n  on_change: [\"/bin/sh\", \"-c\", \"[ -z \\\"$ELASTIC_VRRP_STATE\\\" ] || echo \\\"$ELASTIC_VRRP_INSTANCE $ELASTIC_VRRP_STATE $ELASTIC_STATE\\\" >> {}\"]\n\
                  vrrp:\n  interface: eth0\n  vrid: 51\n  priority: {priority}\n  advert_interval: 100ms\n  \
                  addresses: [\"{VIP}/24\"]\n",
-                down.display()
+                down.display(),
+                hook_log.display(),
             ),
         )
         .unwrap();
@@ -205,6 +208,23 @@ impl Segment {
                 &path(&format!("keepalived-{host}-vrrp.pid")),
             ],
         )
+    }
+
+    fn hook_log(&self, host: usize) -> PathBuf {
+        self.dir.join(format!("hook-{host}.log"))
+    }
+
+    /// `elastic status --json` on host `host`: its first VRRP instance.
+    fn status(&self, host: usize) -> serde_json::Value {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.hosts[host], &daemon_binary()])
+            .args(["status", "--json"])
+            .output()
+            .expect("elastic status");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let json: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("status --json: {e}: {text}"));
+        json["vrrp"][0].clone()
     }
 
     fn down_file(&self, host: usize) -> PathBuf {
@@ -396,7 +416,47 @@ fn vrrp_daemon_against_elastic() {
     wait_for("the backup elastic", Duration::from_secs(10), || {
         segment.log("elastic-1.log").contains("to=\"backup\"")
     });
+    // elastic status shows each side's instance.
+    let master = segment.status(0);
+    assert_eq!(master["name"], "eth0/51", "{master}");
+    assert_eq!(master["state"], "master", "{master}");
+    assert_eq!(master["priority"], 150, "{master}");
+    assert_eq!(master["holding_addresses"], true, "{master}");
+    wait_for(
+        "the backup hearing the master",
+        Duration::from_secs(5),
+        || {
+            let backup = segment.status(1);
+            backup["state"] == "backup"
+                && backup["master_address"] == "192.0.2.2"
+                && backup["master_priority"] == 150
+                && backup["adverts_received"].as_u64() > Some(0)
+        },
+    );
     planned_stop_loses_nothing(&mut segment, 0, primary);
     let log = segment.log("elastic-1.log");
     assert!(log.contains("to=\"master\""), "{log}");
+    // The hooks got the VRRP states, in order (the backup's hook: fault while its probe waited,
+    // then backup, then master after the handover).
+    wait_for("the hooks to run", Duration::from_secs(5), || {
+        std::fs::read_to_string(segment.hook_log(1)).is_ok_and(|l| l.contains("master"))
+    });
+    let hooks: Vec<String> = std::fs::read_to_string(segment.hook_log(1))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(
+        hooks
+            .iter()
+            .skip_while(|l| l.ends_with("fault fault"))
+            .collect::<Vec<_>>(),
+        ["eth0/51 backup backup", "eth0/51 master master"],
+        "{hooks:?}"
+    );
+    let primary_hooks = std::fs::read_to_string(segment.hook_log(0)).unwrap();
+    assert!(
+        primary_hooks.contains("eth0/51 master master"),
+        "{primary_hooks}"
+    );
 }

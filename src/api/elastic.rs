@@ -13,7 +13,7 @@ use crate::bgp::session::{MessageCounts, SessionStatus, State};
 use crate::model::{Community, Role};
 use crate::proto::elastic::v1 as pb;
 use crate::proto::elastic::v1::elastic_server;
-use crate::status::{Snapshot, StatusSource};
+use crate::status::{Snapshot, StatusSource, VrrpInstance};
 
 /// Changes are rare; a client that does not read gets dropped once this many are queued.
 const WATCH_QUEUE: usize = 16;
@@ -83,6 +83,34 @@ fn pb_role(role: Role) -> pb::Role {
     }
 }
 
+fn vrrp(v: &VrrpInstance, snapshot: &Snapshot) -> pb::VrrpInstance {
+    let s = &v.status;
+    let d = &s.discards;
+    pb::VrrpInstance {
+        name: v.name.clone(),
+        interface: v.interface.clone(),
+        vrid: u32::from(v.vrid),
+        state: s.state.name().to_string(),
+        configured_priority: u32::from(v.configured_priority),
+        priority: u32::from(s.priority),
+        master_address: s.master.map(|(a, _)| a.to_string()).unwrap_or_default(),
+        master_priority: s.master.map(|(_, p)| u32::from(p)),
+        adverts_sent: s.adverts_sent,
+        adverts_received: s.adverts_received,
+        adverts_discarded: [
+            d.ttl, d.version, d.kind, d.length, d.checksum, d.interval, d.vrid, d.source, d.own,
+        ]
+        .iter()
+        .sum(),
+        last_transition: s
+            .last_transition
+            .map(|at| timestamp(snapshot.wall_clock(at))),
+        addresses: v.addresses.iter().map(ToString::to_string).collect(),
+        holding_addresses: s.holding_addresses,
+        error: v.error.clone().unwrap_or_default(),
+    }
+}
+
 /// The whole status at the snapshot's moment.
 pub fn status(snapshot: &Snapshot) -> pb::Status {
     let info = &snapshot.info;
@@ -144,6 +172,7 @@ pub fn status(snapshot: &Snapshot) -> pb::Status {
             .map(|s| session(s, snapshot))
             .collect(),
         all_announced: snapshot.missing_announcements().is_empty(),
+        vrrp: snapshot.vrrp.iter().map(|v| vrrp(v, snapshot)).collect(),
         maintenance: Some(pb::Maintenance {
             file: snapshot.mode.maintenance_file,
             requested: snapshot.mode.maintenance_requested,
