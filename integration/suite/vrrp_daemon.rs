@@ -148,6 +148,12 @@ impl Segment {
     /// elastic in VRRP mode on host `host` at `priority`; its probe passes while `down-<host>`
     /// does not exist. Returns the child's index.
     fn elastic(&mut self, host: usize, priority: u8) -> usize {
+        self.elastic_with(host, priority, None)
+    }
+
+    /// [`Segment::elastic`]; with `capabilities` (setpriv's form, `+net_admin,+net_raw`), as an
+    /// unprivileged user holding only those, inherited and ambient, as systemd starts the unit.
+    fn elastic_with(&mut self, host: usize, priority: u8, capabilities: Option<&str>) -> usize {
         let down = self.down_file(host);
         let hook_log = self.hook_log(host);
         let config = self.dir.join(format!("elastic-{host}.yaml"));
@@ -166,12 +172,27 @@ impl Segment {
         .unwrap();
         let config = config.to_str().unwrap().to_string();
         let log = format!("elastic-{host}.log");
-        let index = self.spawn(
-            host,
-            &log,
-            &daemon_binary(),
-            &["-config", &config, "-loglevel", "debug"],
-        );
+        let daemon = daemon_binary();
+        let mut args = vec!["-config", &config, "-loglevel", "debug"];
+        let (inherited, ambient);
+        let program = match capabilities {
+            None => daemon.as_str(),
+            Some(caps) => {
+                inherited = format!("--inh-caps=-all,{caps}");
+                ambient = format!("--ambient-caps=-all,{caps}");
+                let setpriv = [
+                    "--reuid=65534",
+                    "--regid=65534",
+                    "--clear-groups",
+                    &inherited,
+                    &ambient,
+                    &daemon,
+                ];
+                args.splice(0..0, setpriv);
+                "setpriv"
+            }
+        };
+        let index = self.spawn(host, &log, program, &args);
         std::thread::sleep(Duration::from_millis(200));
         if let Ok(Some(status)) = self.children[index].try_wait() {
             panic!("elastic exited at start with {status}\n{}", self.log(&log));
@@ -458,5 +479,70 @@ fn vrrp_daemon_against_elastic() {
     assert!(
         primary_hooks.contains("eth0/51 master master"),
         "{primary_hooks}"
+    );
+}
+
+/// The unit's drop-in: with the BGP unit's only capability (CAP_NET_ADMIN) VRRP mode cannot open
+/// its raw sockets and adds nothing; with CAP_NET_RAW added (what `systemd/elastic-vrrp.conf`
+/// grants) the unprivileged daemon becomes master and holds the VIP. The drop-in verifies, adds
+/// AF_PACKET, and keeps the unit's exposure at 2.0 or better.
+#[test]
+fn vrrp_daemon_needs_cap_net_raw_which_the_drop_in_grants() {
+    let mut segment = Segment::new('u');
+    segment.elastic_with(0, 150, Some("+net_admin"));
+    wait_for("the refusal in the log", Duration::from_secs(10), || {
+        segment
+            .log("elastic-0.log")
+            .contains("VRRP instance cannot run")
+    });
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(!segment.holds_vip(0), "nothing added without CAP_NET_RAW");
+    let status = segment.status(0);
+    assert!(
+        status["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{status}"
+    );
+
+    segment.elastic_with(1, 150, Some("+net_admin,+net_raw"));
+    wait_for(
+        "the VIP on the unprivileged master",
+        Duration::from_secs(10),
+        || segment.holds_vip(1),
+    );
+    let log = segment.log("elastic-1.log");
+    assert!(!log.contains("cannot send gratuitous ARP"), "{log}");
+
+    let root = segment.dir.join("root");
+    let drop_ins = root.join("etc/systemd/system/elastic.service.d");
+    std::fs::create_dir_all(&drop_ins).unwrap();
+    let manifest = env!("CARGO_MANIFEST_DIR");
+    let unit = std::fs::read_to_string(format!("{manifest}/systemd/elastic.service"))
+        .unwrap()
+        .replace("/usr/sbin/elastic", &daemon_binary());
+    std::fs::write(root.join("etc/systemd/system/elastic.service"), unit).unwrap();
+    std::fs::copy(
+        format!("{manifest}/systemd/elastic-vrrp.conf"),
+        drop_ins.join("vrrp.conf"),
+    )
+    .unwrap();
+    let out = Command::new("systemd-analyze")
+        .args(["security", "--offline=yes"])
+        .arg(format!("--root={}", root.display()))
+        .arg("elastic.service")
+        .output()
+        .expect("systemd-analyze");
+    let report = String::from_utf8_lossy(&out.stdout);
+    let exposure: f64 = report
+        .lines()
+        .find_map(|l| l.split("exposure level for elastic.service: ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure in {report}"));
+    assert!(exposure <= 2.0, "{exposure}: {report}");
+    assert!(
+        report
+            .lines()
+            .any(|l| l.contains("✗ RestrictAddressFamilies=~AF_PACKET")),
+        "AF_PACKET allowed: {report}"
     );
 }
