@@ -132,8 +132,18 @@ fn raw_service(s: &ServiceConfig) -> Result<RawService, String> {
             .transpose()?,
         probes: s.probes.clone(),
         on_down: Some(match (outcome(&s.on_down), s.demote_priority) {
+            // VRRP mode: the route attributes mean nothing; written only when not the defaults.
             (RawOutcome::Demote(demote), priority @ Some(_)) => {
-                RawOutcome::Demote(RawDemote { priority, ..demote })
+                let defaults = super::default_demote();
+                let communities = demote.communities.filter(|list| {
+                    list.iter().map(|c| c.0).collect::<Vec<_>>() != defaults.communities
+                });
+                let med = demote.med.filter(|med| Some(*med) != defaults.med);
+                RawOutcome::Demote(RawDemote {
+                    communities,
+                    med,
+                    priority,
+                })
             }
             (other, _) => other,
         }),
