@@ -477,7 +477,7 @@ fn vrrp(registry: &Registry, snapshot: &Snapshot) -> prometheus::Result<()> {
             .set(i64::from(s.priority));
         configured
             .with_label_values(&[name])
-            .set(i64::from(v.configured_priority));
+            .set(i64::from(s.configured_priority));
         if let Some((address, master_priority)) = s.master {
             master
                 .with_label_values(&[name, &address.to_string()])

@@ -125,7 +125,6 @@ pub struct VrrpInstance {
     pub name: String,
     pub interface: String,
     pub vrid: u8,
-    pub configured_priority: u8,
     pub addresses: Vec<IpNet>,
     /// The state machine's own status (its `priority` is the effective one).
     pub status: InstanceStatus,

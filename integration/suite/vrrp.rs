@@ -588,7 +588,10 @@ fn vrrp_driver_adds_the_address_as_master_and_removes_it_as_backup() {
     );
     let mut keepalived = link.keepalived(200, "ka-first");
     let (commands, mut receiver) =
-        tokio::sync::watch::channel(elastic::vrrp::driver::Command::Run(Health::Up));
+        tokio::sync::watch::channel(elastic::vrrp::driver::Command::Run {
+            health: Health::Up,
+            priority: 100,
+        });
     let elastic_ns = link.elastic_ns.clone();
     let driver = std::thread::spawn(move || {
         let path = Path::new("/run/netns").join(&elastic_ns);

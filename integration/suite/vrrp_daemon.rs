@@ -154,22 +154,7 @@ impl Segment {
     /// [`Segment::elastic`]; with `capabilities` (setpriv's form, `+net_admin,+net_raw`), as an
     /// unprivileged user holding only those, inherited and ambient, as systemd starts the unit.
     fn elastic_with(&mut self, host: usize, priority: u8, capabilities: Option<&str>) -> usize {
-        let down = self.down_file(host);
-        let hook_log = self.hook_log(host);
-        let config = self.dir.join(format!("elastic-{host}.yaml"));
-        std::fs::write(
-            &config,
-            format!(
-                "probes:\n  web: {{ exec: [\"/bin/sh\", \"-c\", \"test ! -e {}\"], interval: 100ms, rise: 1, fall: 1 }}\n\
-                 services:\n  - name: web\n\
-                 hooks:\n  on_change: [\"/bin/sh\", \"-c\", \"[ -z \\\"$ELASTIC_VRRP_STATE\\\" ] || echo \\\"$ELASTIC_VRRP_INSTANCE $ELASTIC_VRRP_STATE $ELASTIC_STATE\\\" >> {}\"]\n\
-                 vrrp:\n  interface: eth0\n  vrid: 51\n  priority: {priority}\n  advert_interval: 100ms\n  \
-                 addresses: [\"{VIP}/24\"]\n",
-                down.display(),
-                hook_log.display(),
-            ),
-        )
-        .unwrap();
+        let config = self.write_config(host, priority, "withdraw");
         let config = config.to_str().unwrap().to_string();
         let log = format!("elastic-{host}.log");
         let daemon = daemon_binary();
@@ -229,6 +214,28 @@ impl Segment {
                 &path(&format!("keepalived-{host}-vrrp.pid")),
             ],
         )
+    }
+
+    /// Host `host`'s config: the probe `web` fails while `down-<host>` exists, and the service
+    /// does `on_down` then; the hook logs every VRRP state change.
+    fn write_config(&self, host: usize, priority: u8, on_down: &str) -> PathBuf {
+        let down = self.down_file(host);
+        let hook_log = self.hook_log(host);
+        let config = self.dir.join(format!("elastic-{host}.yaml"));
+        std::fs::write(
+            &config,
+            format!(
+                "probes:\n  web: {{ exec: [\"/bin/sh\", \"-c\", \"test ! -e {}\"], interval: 100ms, rise: 1, fall: 1 }}\n\
+                 services:\n  - name: web\n    on_down: {on_down}\n\
+                 hooks:\n  on_change: [\"/bin/sh\", \"-c\", \"[ -z \\\"$ELASTIC_VRRP_STATE\\\" ] || echo \\\"$ELASTIC_VRRP_INSTANCE $ELASTIC_VRRP_STATE $ELASTIC_STATE\\\" >> {}\"]\n\
+                 vrrp:\n  interface: eth0\n  vrid: 51\n  priority: {priority}\n  advert_interval: 100ms\n  \
+                 addresses: [\"{VIP}/24\"]\n",
+                down.display(),
+                hook_log.display(),
+            ),
+        )
+        .unwrap();
+        config
     }
 
     fn hook_log(&self, host: usize) -> PathBuf {
@@ -545,4 +552,50 @@ fn vrrp_daemon_needs_cap_net_raw_which_the_drop_in_grants() {
             .any(|l| l.contains("✗ RestrictAddressFamilies=~AF_PACKET")),
         "AF_PACKET allowed: {report}"
     );
+}
+
+/// `on_down: {demote: {priority: 60}}`: elastic (150) demoted to 90 loses to keepalived (100)
+/// but keeps taking part, and takes the VIP back at 150 once the probe passes. A SIGHUP that
+/// lowers its priority to 50 applies without a restart: keepalived takes over.
+#[test]
+fn vrrp_daemon_demotes_by_priority_and_reloads_a_priority_without_restart() {
+    let mut segment = Segment::new('d');
+    segment.responder(0);
+    segment.responder(1);
+    segment.write_config(0, 150, "{demote: {priority: 60}}");
+    let config = segment.dir.join("elastic-0.yaml");
+    let config = config.to_str().unwrap().to_string();
+    let elastic = segment.spawn(
+        0,
+        "elastic-0.log",
+        &daemon_binary(),
+        &["-config", &config, "-loglevel", "debug"],
+    );
+    segment.keepalived(1, 100);
+    segment.wait_master(0);
+
+    std::fs::write(segment.down_file(0), "").unwrap();
+    segment.wait_master(1);
+    let demoted = segment.status(0);
+    assert_eq!(demoted["state"], "backup", "demoted, not out: {demoted}");
+    assert_eq!(demoted["priority"], 90, "{demoted}");
+    assert_eq!(demoted["configured_priority"], 150, "{demoted}");
+
+    std::fs::remove_file(segment.down_file(0)).unwrap();
+    segment.wait_master(0);
+
+    segment.write_config(0, 50, "{demote: {priority: 60}}");
+    let pid = nix::unistd::Pid::from_raw(segment.children[elastic].id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    segment.wait_master(1);
+    let reloaded = segment.status(0);
+    assert_eq!(reloaded["state"], "backup", "{reloaded}");
+    assert_eq!(reloaded["configured_priority"], 50, "{reloaded}");
+    let log = segment.log("elastic-0.log");
+    assert!(log.contains("configured priority changed"), "{log}");
+    assert!(
+        !log.contains("handing over, then starting again"),
+        "no restart: {log}"
+    );
+    assert!(terminate(&mut segment.children[elastic]));
 }

@@ -91,7 +91,7 @@ fn vrrp(v: &VrrpInstance, snapshot: &Snapshot) -> pb::VrrpInstance {
         interface: v.interface.clone(),
         vrid: u32::from(v.vrid),
         state: s.state.name().to_string(),
-        configured_priority: u32::from(v.configured_priority),
+        configured_priority: u32::from(s.configured_priority),
         priority: u32::from(s.priority),
         master_address: s.master.map(|(a, _)| a.to_string()).unwrap_or_default(),
         master_priority: s.master.map(|(_, p)| u32::from(p)),

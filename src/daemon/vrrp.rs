@@ -233,12 +233,14 @@ impl VrrpDaemon {
         let id = self.next_id;
         self.next_id += 1;
         let health = self.health_of(&config);
-        let (commands, mut commands_rx) = watch::channel(Command::Run(health));
+        let (commands, mut commands_rx) = watch::channel(Command::Run {
+            health,
+            priority: config.priority,
+        });
         let (status_tx, status) = watch::channel(VrrpInstance {
             name: instance_name(&config),
             interface: config.interface.clone(),
             vrid: config.vrid,
-            configured_priority: config.priority,
             addresses: config.addresses.clone(),
             status: InstanceStatus::initial(config.priority, config.advert_interval),
             error: None,
@@ -366,9 +368,11 @@ impl VrrpDaemon {
         for index in 0..self.slots.len() {
             let health = self.health_of(&self.slots[index].config);
             let slot = &self.slots[index];
+            let priority = slot.config.priority;
+            let wanted = Command::Run { health, priority };
             let changed = slot.commands.send_if_modified(|command| match command {
-                Command::Run(current) if *current != health => {
-                    *command = Command::Run(health);
+                Command::Run { .. } if *command != wanted => {
+                    *command = wanted;
                     true
                 }
                 _ => false,
@@ -377,7 +381,8 @@ impl VrrpDaemon {
                 info!(
                     instance = instance_name(&slot.config),
                     ?health,
-                    "VRRP: health changed"
+                    priority,
+                    "VRRP: health or configured priority changed"
                 );
             }
         }
@@ -635,7 +640,7 @@ async fn run_instance(
         let stop_asked = async {
             loop {
                 if commands.changed().await.is_err()
-                    || !matches!(*commands.borrow(), Command::Run(_))
+                    || !matches!(*commands.borrow(), Command::Run { .. })
                 {
                     return;
                 }

@@ -56,7 +56,8 @@ pub(super) fn instance_health(
 /// What a reload does to one instance (indices into the running and the new list).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum InstanceChange {
-    /// Unchanged (or only its `services` changed, which health follows without a restart).
+    /// Unchanged, or only its `services` or `priority` changed: health and the state machine
+    /// follow those without a restart.
     Keep {
         old: usize,
         new: usize,
@@ -81,6 +82,7 @@ pub(super) fn plan_instances(running: &[VrrpConfig], wanted: &[VrrpConfig]) -> V
     };
     let driver_part = |c: &VrrpConfig| VrrpConfig {
         services: None,
+        priority: 1,
         ..c.clone()
     };
     let mut changes = Vec::new();
@@ -205,11 +207,15 @@ mod tests {
             services: Some(vec!["web".into()]),
             ..a.clone()
         };
-        let b_priority = VrrpConfig {
-            priority: 200,
+        let b_interval = VrrpConfig {
+            advert_interval: crate::vrrp::wire::AdvertInterval::from_centiseconds(50).unwrap(),
             ..b.clone()
         };
-        let changes = plan_instances(&[a.clone(), b.clone()], &[c, b_priority, a_services]);
+        let a_priority = VrrpConfig {
+            priority: 200,
+            ..a_services.clone()
+        };
+        let changes = plan_instances(&[a.clone(), b.clone()], &[c, b_interval, a_priority]);
         assert_eq!(
             changes,
             [

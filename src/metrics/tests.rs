@@ -279,7 +279,6 @@ fn vrrp_instances_have_their_series() {
             name: "eth0/51".to_string(),
             interface: "eth0".to_string(),
             vrid: 51,
-            configured_priority: 150,
             addresses: vec!["198.51.100.10/24".parse().unwrap()],
             status,
             error: None,

@@ -24,8 +24,8 @@ use crate::clock;
 /// What the rest of the daemon asks of a running instance (the latest value counts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
-    /// Take part as this health allows.
-    Run(Health),
+    /// Take part as this health allows, at this configured priority (a reload may change it).
+    Run { health: Health, priority: u8 },
     /// Hand over (priority 0) and stop once the addresses are gone.
     Stop,
     /// Stop at once: remove what was added without waiting for a new master.
@@ -107,8 +107,9 @@ pub async fn run(
     let mut failed = None;
     let first = *commands.borrow_and_update();
     match first {
-        Command::Run(health) => {
-            let mut actions = instance.handle(clock::now(), Input::Health(health));
+        Command::Run { health, priority } => {
+            let mut actions = instance.handle(clock::now(), Input::Priority(priority));
+            actions.extend(instance.handle(clock::now(), Input::Health(health)));
             actions.extend(instance.handle(clock::now(), Input::Start));
             shell.perform(&socket, actions, transition).await;
         }
@@ -137,8 +138,12 @@ pub async fn run(
                         instance.handle(clock::now(), Input::Shutdown)
                     }
                     // Health no longer matters once the handover runs.
-                    Command::Run(_) if stopping => Vec::new(),
-                    Command::Run(health) => instance.handle(clock::now(), Input::Health(health)),
+                    Command::Run { .. } if stopping => Vec::new(),
+                    Command::Run { health, priority } => {
+                        let mut actions = instance.handle(clock::now(), Input::Priority(priority));
+                        actions.extend(instance.handle(clock::now(), Input::Health(health)));
+                        actions
+                    }
                 }
             }
             () = sleep_until(deadline) => instance.handle_timeout(clock::now()),

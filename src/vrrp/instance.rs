@@ -114,6 +114,9 @@ pub enum Input<'a> {
     /// Shutdown: a master hands over (see the module doc); the instance ends in Initialize.
     Shutdown,
     Health(Health),
+    /// A reload changed the configured priority (1-254; anything else is ignored): applied like
+    /// a change of health, so a master tells the backups at once and no restart is needed.
+    Priority(u8),
     /// One received protocol-112 packet: the IP header's fields and its payload.
     Packet {
         source: IpAddr,
@@ -171,6 +174,8 @@ pub struct Discards {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceStatus {
     pub state: State,
+    /// The configured priority (a reload may change it).
+    pub configured_priority: u8,
     /// The priority advertised now (0 while withdrawn or stopping).
     pub priority: u8,
     /// The current master's address and priority, as last heard (ourselves while master).
@@ -192,6 +197,7 @@ impl InstanceStatus {
     pub fn initial(priority: u8, advert_interval: AdvertInterval) -> InstanceStatus {
         InstanceStatus {
             state: State::Initialize,
+            configured_priority: priority,
             priority,
             master: None,
             master_advert_interval: advert_interval,
@@ -375,6 +381,7 @@ impl Instance {
             Input::Start => self.start(now, &mut out),
             Input::Shutdown => self.shutdown(now, &mut out),
             Input::Health(health) => self.set_health(now, health, &mut out),
+            Input::Priority(priority) => self.set_priority(now, priority, &mut out),
             Input::Packet {
                 source,
                 destination,
@@ -436,15 +443,30 @@ impl Instance {
                 self.finish_handover(out);
                 self.enter_election(now, out);
             }
-            (State::Master, _) if self.priority() != before => {
-                // Tell the backups at once: one with preemption and a higher priority than the
-                // new one then lets its Master_Down_Timer run out and takes over.
-                self.status.master = Some((self.config.primary_address, self.priority()));
-                self.send_advert(self.priority(), out);
-                self.timers.advert = Some(now + self.config.advert_interval.as_duration());
-            }
+            (State::Master, _) if self.priority() != before => self.advertise_now(now, out),
             _ => {}
         }
+    }
+
+    fn set_priority(&mut self, now: Instant, priority: u8, out: &mut Vec<Action>) {
+        if priority == PRIORITY_STOP || priority == PRIORITY_OWNER {
+            return;
+        }
+        let before = self.priority();
+        self.config.priority = priority;
+        self.status.configured_priority = priority;
+        self.status.priority = self.priority();
+        if !self.stopping && self.state() == State::Master && self.priority() != before {
+            self.advertise_now(now, out);
+        }
+    }
+
+    /// A master's priority changed: tell the backups at once. One with preemption and a higher
+    /// priority than the new one then lets its Master_Down_Timer run out and takes over.
+    fn advertise_now(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.status.master = Some((self.config.primary_address, self.priority()));
+        self.send_advert(self.priority(), out);
+        self.timers.advert = Some(now + self.config.advert_interval.as_duration());
     }
 
     fn receive(

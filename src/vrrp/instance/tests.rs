@@ -628,6 +628,33 @@ fn demoted_backup_waits_longer_before_taking_over() {
     );
 }
 
+#[test]
+fn a_reloaded_priority_applies_without_a_restart() {
+    let t0 = Instant::now();
+    let (mut instance, at) = master(config(150), t0);
+    // A master tells the backups at once, and stays master with its addresses.
+    let actions = instance.handle(at + ms(200), Input::Priority(120));
+    assert_eq!(sent_priorities(&actions), [120]);
+    assert_eq!(instance.state(), State::Master);
+    assert_eq!(instance.status().priority, 120);
+    assert!(instance.status().holding_addresses);
+    // A demotion counts from the new priority.
+    let actions = instance.handle(at + ms(300), Input::Health(Health::Demote(30)));
+    assert_eq!(sent_priorities(&actions), [90]);
+    // 0 and 255 are no configured priorities: ignored.
+    assert_eq!(instance.handle(at + ms(400), Input::Priority(0)), []);
+    assert_eq!(instance.handle(at + ms(400), Input::Priority(255)), []);
+    assert_eq!(instance.status().priority, 90);
+    // A backup sends nothing; its next Master_Down_Interval uses the new priority.
+    let mut backup = started(config(200), t0);
+    assert_eq!(backup.handle(t0, Input::Priority(100)), []);
+    receive(&mut backup, t0 + secs(1), higher_peer(), 150);
+    assert_eq!(
+        backup.poll_timeout(),
+        Some(t0 + secs(1) + master_down_interval(100, AdvertInterval::DEFAULT))
+    );
+}
+
 /// One advert mangled in some way, and the counter that must count it.
 struct Mangled {
     what: &'static str,
