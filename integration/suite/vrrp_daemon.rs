@@ -599,3 +599,39 @@ fn vrrp_daemon_demotes_by_priority_and_reloads_a_priority_without_restart() {
     );
     assert!(terminate(&mut segment.children[elastic]));
 }
+
+/// A master killed with SIGKILL leaves its VIP behind (marked as elastic's); keepalived takes
+/// over, so the VIP is on both hosts; the next elastic start removes the leftover and runs as
+/// backup, holding nothing.
+#[test]
+fn vrrp_daemon_removes_what_a_killed_run_left_behind() {
+    let mut segment = Segment::new('x');
+    let elastic = segment.elastic(0, 150);
+    wait_for("elastic holding the VIP", Duration::from_secs(10), || {
+        segment.holds_vip(0)
+    });
+    segment.children[elastic].kill().unwrap();
+    segment.children[elastic].wait().unwrap();
+    assert!(segment.holds_vip(0), "SIGKILL leaves the VIP behind");
+    segment.keepalived(1, 200);
+    wait_for(
+        "keepalived holding the VIP too",
+        Duration::from_secs(10),
+        || segment.holds_vip(1),
+    );
+    let again = segment.elastic(0, 100);
+    wait_for("elastic as backup", Duration::from_secs(10), || {
+        segment.log("elastic-0.log").contains("to=\"backup\"")
+    });
+    wait_for("the leftover gone", Duration::from_secs(5), || {
+        !segment.holds_vip(0)
+    });
+    assert!(
+        segment
+            .log("elastic-0.log")
+            .contains("removing a virtual address an earlier run left behind")
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!segment.holds_vip(0) && segment.holds_vip(1));
+    assert!(terminate(&mut segment.children[again]));
+}

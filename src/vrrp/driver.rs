@@ -79,6 +79,15 @@ pub async fn run(
     };
     config.primary_address = IpAddr::V4(primary);
     let mut instance = Instance::new(config)?;
+    // A virtual address elastic added in an earlier run (a crash, a SIGKILL) is not this run's
+    // to keep: the instance starts without its addresses, and another host may be master now.
+    for net in left_behind(&found, ifindex, virtual_addresses) {
+        info!(interface, %net, "VRRP: removing a virtual address an earlier run left behind");
+        let remove = AddrChange::Remove { ifindex, net };
+        if let Err(error) = netlink.apply(&remove).await {
+            warn!(interface, %net, %error, "VRRP: cannot remove");
+        }
+    }
     let socket = AdvertSocketV4::open(interface, primary)
         .and_then(AdvertSocketV4::into_async)
         .map_err(io_error)?;
@@ -194,6 +203,24 @@ pub fn find_interface(
     Some((ifindex, primary))
 }
 
+/// The virtual addresses on interface `ifindex` that carry elastic's mark: added by an earlier
+/// run (addresses without the mark are someone else's and never touched).
+pub fn left_behind(
+    found: &[InterfaceAddr],
+    ifindex: u32,
+    virtual_addresses: &[IpNet],
+) -> Vec<IpNet> {
+    virtual_addresses
+        .iter()
+        .filter(|net| {
+            found
+                .iter()
+                .any(|a| a.ifindex == ifindex && a.marked && a.addr == net.addr())
+        })
+        .copied()
+        .collect()
+}
+
 async fn sleep_until(deadline: Option<std::time::Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -296,6 +323,30 @@ mod tests {
             prefix_len: 24,
             marked: false,
         }
+    }
+
+    #[test]
+    fn only_marked_virtual_addresses_on_the_interface_are_left_behind() {
+        let marked = |ifname: &str, ifindex: u32, addr: &str| InterfaceAddr {
+            marked: true,
+            ..at(ifname, ifindex, addr)
+        };
+        let virtual_addresses: Vec<IpNet> = ["198.51.100.10/24", "198.51.100.11/24"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        let found = [
+            marked("eth0", 2, "198.51.100.10"),
+            // Not marked: someone else's.
+            at("eth0", 2, "198.51.100.11"),
+            // Marked, but not a virtual address of this instance, or on another interface.
+            marked("eth0", 2, "192.0.2.2"),
+            marked("eth1", 3, "198.51.100.11"),
+        ];
+        assert_eq!(
+            left_behind(&found, 2, &virtual_addresses),
+            [virtual_addresses[0]]
+        );
     }
 
     #[test]
