@@ -255,6 +255,21 @@ pub fn changes(before: &pb::Status, after: &pb::Status) -> Vec<pb::Change> {
             }));
         }
     }
+    for v in &after.vrrp {
+        let from = before
+            .vrrp
+            .iter()
+            .find(|b| b.name == v.name)
+            .map(|b| b.state.clone())
+            .unwrap_or_default();
+        if from != v.state {
+            out.push(What::Vrrp(pb::VrrpChange {
+                name: v.name.clone(),
+                from,
+                to: v.state.clone(),
+            }));
+        }
+    }
     out.into_iter()
         .map(|what| pb::Change { what: Some(what) })
         .collect()
@@ -342,18 +357,23 @@ type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchStatusResponse, Grp
 async fn any_changed(
     source: &mut StatusSource,
     sessions: &mut [tokio::sync::watch::Receiver<SessionStatus>],
+    vrrp: &mut [tokio::sync::watch::Receiver<VrrpInstance>],
 ) -> bool {
     let mut waits: Vec<Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>>> = Vec::new();
     for session in sessions {
         waits.push(Box::pin(async move { session.changed().await.is_ok() }));
     }
-    let (info, list, routes, addresses, probes, mode) = (
+    for instance in vrrp {
+        waits.push(Box::pin(async move { instance.changed().await.is_ok() }));
+    }
+    let (info, list, routes, addresses, probes, mode, vrrp_list) = (
         &mut source.info,
         &mut source.sessions,
         &mut source.routes,
         &mut source.addresses,
         &mut source.probes,
         &mut source.mode,
+        &mut source.vrrp,
     );
     waits.push(Box::pin(async move { info.changed().await.is_ok() }));
     waits.push(Box::pin(async move { list.changed().await.is_ok() }));
@@ -361,6 +381,7 @@ async fn any_changed(
     waits.push(Box::pin(async move { addresses.changed().await.is_ok() }));
     waits.push(Box::pin(async move { probes.changed().await.is_ok() }));
     waits.push(Box::pin(async move { mode.changed().await.is_ok() }));
+    waits.push(Box::pin(async move { vrrp_list.changed().await.is_ok() }));
     // A closed channel answers at once; keep waiting on the live ones.
     let mut live = waits;
     while !live.is_empty() {
@@ -373,18 +394,28 @@ async fn any_changed(
     false
 }
 
-/// Marks everything seen; returns the current session receivers (the list may have changed).
-fn mark_seen(source: &mut StatusSource) -> Vec<tokio::sync::watch::Receiver<SessionStatus>> {
+/// The session and VRRP instance receivers of the moment (their lists may change).
+type Watched = (
+    Vec<tokio::sync::watch::Receiver<SessionStatus>>,
+    Vec<tokio::sync::watch::Receiver<VrrpInstance>>,
+);
+
+/// Marks everything seen; returns the current session and VRRP instance receivers.
+fn mark_seen(source: &mut StatusSource) -> Watched {
     let mut sessions = source.sessions.borrow_and_update().as_ref().clone();
     for session in &mut sessions {
         session.mark_unchanged();
+    }
+    let mut vrrp = source.vrrp.borrow_and_update().as_ref().clone();
+    for instance in &mut vrrp {
+        instance.mark_unchanged();
     }
     source.info.mark_unchanged();
     source.mode.mark_unchanged();
     source.routes.mark_unchanged();
     source.addresses.mark_unchanged();
     source.probes.mark_unchanged();
-    sessions
+    (sessions, vrrp)
 }
 
 #[tonic::async_trait]
@@ -410,7 +441,7 @@ impl elastic_server::Elastic for Service {
             ));
         };
         let mut source = self.source.clone();
-        let mut sessions = mark_seen(&mut source);
+        let (mut sessions, mut vrrp) = mark_seen(&mut source);
         let (tx, rx) = mpsc::channel(WATCH_QUEUE);
         let mut last = status(&source.snapshot());
         let first = pb::WatchStatusResponse {
@@ -423,10 +454,10 @@ impl elastic_server::Elastic for Service {
             loop {
                 tokio::select! {
                     () = tx.closed() => return,
-                    changed = any_changed(&mut source, &mut sessions) => if !changed { return },
+                    changed = any_changed(&mut source, &mut sessions, &mut vrrp) => if !changed { return },
                 }
                 tokio::time::sleep(WATCH_SETTLE).await;
-                sessions = mark_seen(&mut source);
+                (sessions, vrrp) = mark_seen(&mut source);
                 let now = status(&source.snapshot());
                 let changes = changes(&last, &now);
                 if changes.is_empty() {
