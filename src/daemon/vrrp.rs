@@ -339,9 +339,12 @@ impl VrrpDaemon {
             }
         };
         tokio::pin!(all_done);
+        // A handover lasts up to a master-down interval (over 2 min at a 40 s advert interval).
+        let mut watchdog = systemd::watchdog_interval().map(tokio::time::interval);
         loop {
             tokio::select! {
                 () = &mut all_done => break,
+                _ = tick(&mut watchdog) => systemd::watchdog(),
                 event = inputs.events.recv(), if self.events_open => match event {
                     Some(OperatorEvent::Stop(_) | OperatorEvent::Panicked) => {
                         warn!("another signal: removing the addresses now");
@@ -575,9 +578,8 @@ impl VrrpDaemon {
             }
         }
         self.slots = slots.into_iter().flatten().collect();
-        // Those that ended are forgotten.
-        self.leaving
-            .retain(|s| s.task.as_ref().is_some_and(|t| !t.is_finished()) || s.task.is_none());
+        // Those whose driver ended (it held the only receiver) are forgotten.
+        self.leaving.retain(|s| !s.commands.is_closed());
         self.publish_list();
     }
 
