@@ -635,3 +635,35 @@ fn vrrp_daemon_removes_what_a_killed_run_left_behind() {
     assert!(!segment.holds_vip(0) && segment.holds_vip(1));
     assert!(terminate(&mut segment.children[again]));
 }
+
+/// A frozen master (SIGSTOP, and its link down so nothing it would send gets out) is replaced
+/// by the backup after the master-down interval; thawed, it preempts back at its higher priority
+/// and the backup gives the VIP up.
+#[test]
+fn vrrp_daemon_replaces_a_frozen_master() {
+    let mut segment = Segment::new('f');
+    segment.responder(0);
+    segment.responder(1);
+    let primary = segment.elastic(0, 150);
+    segment.elastic(1, 100);
+    segment.wait_master(0);
+    let pid = nix::unistd::Pid::from_raw(segment.children[primary].id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    ip(&["-n", &segment.client, "link", "set", "va", "down"]);
+    wait_for(
+        "the backup holding the VIP",
+        Duration::from_secs(10),
+        || segment.holds_vip(1),
+    );
+    wait_for("the client answered by b", Duration::from_secs(10), || {
+        let report = segment.probe(Duration::from_millis(300));
+        report.lost == 0 && report.last_answerer.as_deref() == Some("b")
+    });
+    ip(&["-n", &segment.client, "link", "set", "va", "up"]);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    segment.wait_master(0);
+    assert_in_order(
+        &segment.log("elastic-1.log"),
+        &["to=\"backup\"", "to=\"master\"", "to=\"backup\""],
+    );
+}
