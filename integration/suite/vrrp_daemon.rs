@@ -667,3 +667,35 @@ fn vrrp_daemon_replaces_a_frozen_master() {
         &["to=\"backup\"", "to=\"master\"", "to=\"backup\""],
     );
 }
+
+/// The master's own link goes down: the backup takes over, the master logs its failing sends
+/// once (not per advert) and keeps running; the link back up, it preempts back.
+#[test]
+fn vrrp_daemon_survives_its_link_going_down() {
+    let mut segment = Segment::new('l');
+    segment.responder(0);
+    segment.responder(1);
+    segment.elastic(0, 150);
+    segment.elastic(1, 100);
+    segment.wait_master(0);
+    let host_a = segment.hosts[0].clone();
+    ip(&["-n", &host_a, "link", "set", "eth0", "down"]);
+    wait_for(
+        "the backup holding the VIP",
+        Duration::from_secs(10),
+        || segment.holds_vip(1),
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    let log = segment.log("elastic-0.log");
+    assert_eq!(
+        log.matches("cannot send adverts").count(),
+        1,
+        "the failing sends logged once: {log}"
+    );
+    ip(&["-n", &host_a, "link", "set", "eth0", "up"]);
+    segment.wait_master(0);
+    assert_in_order(
+        &segment.log("elastic-0.log"),
+        &["cannot send adverts", "adverts are sent again"],
+    );
+}

@@ -109,6 +109,7 @@ pub async fn run(
         netlink,
         added: Vec::new(),
         arp,
+        send_failing: false,
     };
 
     let Reports { status, transition } = reports;
@@ -238,6 +239,8 @@ struct Shell<'a> {
     added: Vec<AddrChange>,
     /// Where gratuitous ARPs go, and the MAC they announce.
     arp: Option<(ArpSender, [u8; 6])>,
+    /// The last advert could not be sent.
+    send_failing: bool,
 }
 
 impl Shell<'_> {
@@ -254,8 +257,18 @@ impl Shell<'_> {
                     to: IpAddr::V4(to),
                     bytes,
                 } => {
-                    if let Err(error) = socket.send(to, &bytes) {
-                        warn!(interface, %to, %error, "VRRP: cannot send an advert");
+                    // Logged when sending starts failing and when it works again, not per advert
+                    // (a link that is down would log ten lines a second at 100 ms).
+                    match socket.send(to, &bytes) {
+                        Err(error) if !self.send_failing => {
+                            self.send_failing = true;
+                            warn!(interface, %to, %error, "VRRP: cannot send adverts (logged once until it works again)");
+                        }
+                        Ok(()) if self.send_failing => {
+                            self.send_failing = false;
+                            info!(interface, %to, "VRRP: adverts are sent again");
+                        }
+                        _ => {}
                     }
                 }
                 Action::Send { to, .. } => warn!(interface, %to, "VRRP: not an IPv4 destination"),
