@@ -227,15 +227,21 @@ impl Segment {
             format!(
                 "probes:\n  web: {{ exec: [\"/bin/sh\", \"-c\", \"test ! -e {}\"], interval: 100ms, rise: 1, fall: 1 }}\n\
                  services:\n  - name: web\n    on_down: {on_down}\n\
+                 maintenance_file: {}\nmaintenance_poll: 100ms\n\
                  hooks:\n  on_change: [\"/bin/sh\", \"-c\", \"[ -z \\\"$ELASTIC_VRRP_STATE\\\" ] || echo \\\"$ELASTIC_VRRP_INSTANCE $ELASTIC_VRRP_STATE $ELASTIC_STATE\\\" >> {}\"]\n\
                  vrrp:\n  interface: eth0\n  vrid: 51\n  priority: {priority}\n  advert_interval: 100ms\n  \
                  addresses: [\"{VIP}/24\"]\n",
                 down.display(),
+                self.maintenance_file(host).display(),
                 hook_log.display(),
             ),
         )
         .unwrap();
         config
+    }
+
+    fn maintenance_file(&self, host: usize) -> PathBuf {
+        self.dir.join(format!("maintenance-{host}"))
     }
 
     fn hook_log(&self, host: usize) -> PathBuf {
@@ -698,4 +704,29 @@ fn vrrp_daemon_survives_its_link_going_down() {
         &segment.log("elastic-0.log"),
         &["cannot send adverts", "adverts are sent again"],
     );
+}
+
+/// The maintenance file hands over like a stop (priority 0, the VIP kept until the backup
+/// speaks): a client sending every 10 ms loses nothing; its removal preempts back.
+#[test]
+fn vrrp_daemon_maintenance_hands_over_without_loss() {
+    let mut segment = Segment::new('m');
+    segment.responder(0);
+    segment.responder(1);
+    segment.elastic(0, 150);
+    segment.elastic(1, 100);
+    segment.wait_master(0);
+    let client = segment.client.clone();
+    let probing = std::thread::spawn(move || probe(&client, Duration::from_millis(2500)));
+    std::thread::sleep(Duration::from_millis(700));
+    std::fs::write(segment.maintenance_file(0), "").unwrap();
+    let report = probing.join().expect("probe thread");
+    assert_eq!(report.lost, 0, "maintenance loses nothing: {report:?}");
+    assert_eq!(answerers_in_order(&report), ["a", "b"], "{report:?}");
+    assert!(!segment.holds_vip(0));
+    let status = segment.status(0);
+    assert_eq!(status["state"], "fault", "{status}");
+    assert_eq!(status["priority"], 0, "{status}");
+    std::fs::remove_file(segment.maintenance_file(0)).unwrap();
+    segment.wait_master(0);
 }

@@ -11,8 +11,8 @@
 //! Beyond the RFC, for elastic's users:
 //! - **Planned handover.** A master that stops or is withdrawn sends priority 0 (§6.4.3) but keeps
 //!   its addresses, and repeats the priority-0 advert every interval, until another router's
-//!   advert says a new master is there or a master-down interval has passed; only then does it
-//!   remove them. The RFC removes them at once, which drops requests until the backup has taken
+//!   advert says a new master is there (and [`HANDOVER_GRACE`] more) or a master-down interval
+//!   has passed; only then does it remove them. The RFC removes them at once, which drops requests until the backup has taken
 //!   over (at least Skew_Time).
 //! - **Health.** [`Health::Demote`] lowers the advertised priority (keepalived's `weight`, never
 //!   below 1); [`Health::Withdraw`] gives mastership up at once (the handover above) and keeps
@@ -33,6 +33,11 @@ use super::wire::{
     self, Addresses, Advert, AdvertInterval, DecodeError, GROUP_V4, GROUP_V6, PRIORITY_OWNER,
     PRIORITY_STOP,
 };
+
+/// How long a master handing over keeps its addresses after the new master's first advert: the
+/// new master's gratuitous ARPs follow that advert, and requests sent before the clients heard
+/// them still reach this host and get answered.
+pub const HANDOVER_GRACE: Duration = Duration::from_millis(50);
 
 /// What one virtual router is, as configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -520,8 +525,8 @@ impl Instance {
         if advert.priority != PRIORITY_STOP {
             self.status.master = Some((source, advert.priority));
             if self.state() != State::Master {
-                // Another router is master now: a handover in progress is complete.
-                self.finish_handover(out);
+                // Another router is master now: a handover in progress ends after the grace.
+                self.new_master_heard(now);
             }
         }
         match self.state() {
@@ -605,6 +610,15 @@ impl Instance {
         self.timers.announce_again = None;
         self.timers.handover =
             Some(now + master_down_interval(self.config.priority, self.config.advert_interval));
+    }
+
+    /// While handing over: the new master spoke, so the priority-0 adverts stop and the
+    /// addresses go [`HANDOVER_GRACE`] later (or sooner, if the handover was ending anyway).
+    fn new_master_heard(&mut self, now: Instant) {
+        if let Some(end) = self.timers.handover {
+            self.timers.advert = None;
+            self.timers.handover = Some(end.min(now + HANDOVER_GRACE));
+        }
     }
 
     /// Ends a handover in progress (if any): the addresses go, the priority-0 adverts stop.

@@ -446,9 +446,16 @@ fn stopping_master_sends_priority_zero_and_keeps_its_addresses_until_the_new_mas
     );
     assert!(instance.status().holding_addresses);
     assert!(!instance.is_finished());
-    // The backup takes over after its skew time and advertises.
-    let actions = receive(&mut instance, stop + ms(600), higher_peer(), 100);
-    assert_eq!(actions, [Action::RemoveAddresses]);
+    // The backup takes over after its skew time and advertises: the addresses stay for the
+    // grace (its gratuitous ARPs follow the advert), with no more priority-0 adverts.
+    let heard = stop + ms(600);
+    assert_eq!(receive(&mut instance, heard, higher_peer(), 100), []);
+    assert_eq!(instance.poll_timeout(), Some(heard + HANDOVER_GRACE));
+    assert_eq!(instance.handle_timeout(heard + HANDOVER_GRACE - ms(1)), []);
+    assert_eq!(
+        instance.handle_timeout(heard + HANDOVER_GRACE),
+        [Action::RemoveAddresses]
+    );
     assert!(instance.is_finished());
     assert_eq!(instance.poll_timeout(), None);
 }
@@ -512,8 +519,9 @@ fn withdrawn_master_hands_over_and_stays_out_until_up() {
     assert_eq!(sent_priorities(&actions), [PRIORITY_STOP]);
     assert!(instance.status().holding_addresses);
     assert_eq!(instance.status().priority, 0);
+    assert_eq!(receive(&mut instance, at + ms(700), higher_peer(), 100), []);
     assert_eq!(
-        receive(&mut instance, at + ms(700), higher_peer(), 100),
+        instance.handle_timeout(at + ms(700) + HANDOVER_GRACE),
         [Action::RemoveAddresses]
     );
     // Out of the election: no timer, lower-priority masters do not tempt it.
