@@ -2,7 +2,11 @@
 //! 203.0.113.10; host A runs `elastic -primary`, host B `elastic -secondary`, both announcing to
 //! FRR route servers that stand in for the data center's (2001:db8:14:34::1..4). A client sends a
 //! request every 10 ms. A answers; A's daemon is stopped (SIGTERM) and B answers; A comes back and
-//! answers again, because 65000:1 wins. Prints a timeline and the client's gaps, removes everything.
+//! answers again, because 65000:1 wins, now with a `process` probe on its service (the responder,
+//! by its pidfile); A's service is killed (SIGKILL) and B answers within tens of milliseconds, then
+//! the service restarts and A answers again; last, host A freezes (its processes stopped, what it
+//! sends blackholed, its link up) and route server 1, which runs BFD with the hosts at 300 ms × 3,
+//! drops A within a second. Prints a timeline and the client's gaps, removes everything.
 //!
 //! Root only. SIGINT / SIGTERM stop it between steps; the lab's `Drop` removes namespaces and
 //! processes in every case.
@@ -24,6 +28,12 @@ const VIP6_ADDRESS: &str = "2001:db8:100::1/64";
 /// Generous bounds: the machine may be shared and busy; the demo reports, it does not judge.
 const ROUTE_TIMEOUT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(20);
+/// The hosts' BFD with route server 1 (whose choice the router forwards along); its bfdd is set to
+/// the same.
+const BFD_CONFIG: &str = "bfd: {min_tx: 300ms, min_rx: 300ms, multiplier: 3}\n";
+const BFD_INTERVAL_MS: &str = "300";
+/// What a frozen host can no longer reach.
+const RS_PREFIX: &str = "2001:db8:14:34::/64";
 
 fn main() -> ExitCode {
     run_program("demo", |interrupt| {
@@ -71,8 +81,14 @@ fn run(interrupt: &Interrupt, timeline: &Timeline) -> Result<String, String> {
         LabSpec::new(RsKind::Frr)
             .hosts(2)
             .with_client()
-            .without_vips(),
+            .without_vips()
+            .with_bfd(),
     );
+    set_bfd_interval(&lab)?;
+    let bfd_config = lab.dir.join("demo-bfd.yaml");
+    std::fs::write(&bfd_config, BFD_CONFIG)
+        .map_err(|e| format!("{}: {e}", bfd_config.display()))?;
+    let bfd_config = bfd_config.to_string_lossy().into_owned();
     timeline.note(format!(
         "lab up: route servers 2001:db8:14:34::1..4 (namespace {}), A {}, B {}, client 198.51.100.2",
         lab.router.name,
@@ -81,8 +97,17 @@ fn run(interrupt: &Interrupt, timeline: &Timeline) -> Result<String, String> {
     ));
     interrupt.check()?;
 
-    let daemon_args =
-        |role: &'static str| [role, "-address", VIP4_PREFIX, "-address", VIP6_ADDRESS];
+    let daemon_args = |role: &'static str| {
+        [
+            role,
+            "-address",
+            VIP4_PREFIX,
+            "-address",
+            VIP6_ADDRESS,
+            "-config",
+            bfd_config.as_str(),
+        ]
+    };
     let started_a = timeline.now();
     let a = lab.start_daemon(1, &daemon_args("-primary"));
     timeline.note(format!(
@@ -90,7 +115,7 @@ fn run(interrupt: &Interrupt, timeline: &Timeline) -> Result<String, String> {
     ));
     let b = lab.start_daemon(2, &daemon_args("-secondary"));
     timeline.note("B: the same with -secondary");
-    lab.start_responder(1);
+    let mut service_a = start_service(&mut lab)?;
     lab.start_responder(2);
 
     let host_a = lab.host(1).session_address();
@@ -164,7 +189,18 @@ fn run(interrupt: &Interrupt, timeline: &Timeline) -> Result<String, String> {
     ));
     timeline.note(format!("  per second: {}", failover.seconds()));
 
-    // Phase 3: A comes back and wins again (65000:1 → local-preference 200).
+    // Phase 3: A comes back and wins again (65000:1 → local-preference 200), this time with a
+    // `process` probe on its service.
+    let probe_config = lab.dir.join("a-process-probe.yaml");
+    std::fs::write(
+        &probe_config,
+        format!(
+            "{BFD_CONFIG}probes:\n  service:\n    process: {{pidfile: \"{}\"}}\n    interval: 2s\n    fall: 3\n",
+            service_pidfile(&lab).display()
+        ),
+    )
+    .map_err(|e| format!("{}: {e}", probe_config.display()))?;
+    let probe_config = probe_config.to_string_lossy().into_owned();
     let mut a_again = None;
     let comeback = probe_for(
         interrupt,
@@ -174,8 +210,14 @@ fn run(interrupt: &Interrupt, timeline: &Timeline) -> Result<String, String> {
         |lab| {
             interrupt.sleep(Duration::from_secs(1))?;
             let restarted = timeline.now();
-            a_again = Some(lab.start_daemon(1, &daemon_args("-primary")));
-            timeline.note("A's daemon started again (-primary)");
+            // The same flags; the later -config (BFD as before, plus the probe) wins.
+            let mut args = daemon_args("-primary").to_vec();
+            args.extend(["-config", probe_config.as_str()]);
+            a_again = Some(lab.start_daemon(1, &args));
+            timeline.note(
+                "A's daemon started again (-primary), with a process probe on its service's \
+                 pidfile (interval 2 s, fall 3)",
+            );
             wait_path(interrupt, lab, 1, Some(host_a))?;
             timeline.note(format!(
                 "route server 1 has A's path again ({:.2} s after the restart)",
@@ -194,6 +236,105 @@ fn run(interrupt: &Interrupt, timeline: &Timeline) -> Result<String, String> {
         comeback.sent
     ));
     timeline.note(format!("  per second: {}", comeback.seconds()));
+
+    // Phase 4: A's service dies (SIGKILL); its daemon runs on and withdraws at once (pidfd).
+    let killed = probe_for(
+        interrupt,
+        &mut lab,
+        "service-killed",
+        Duration::from_secs(3),
+        |lab| {
+            interrupt.sleep(Duration::from_secs(1))?;
+            lab.kill(service_a);
+            timeline.note("SIGKILL to A's service (its daemon keeps running)");
+            wait_no_path(interrupt, lab, 1, host_a)?;
+            timeline.note(format!(
+                "route server 1: A's path for {VIP4_PREFIX} withdrawn (the probe's pidfd, not a poll)"
+            ));
+            wait_fib_via(interrupt, lab, &host_b.to_string())?;
+            timeline.note(format!("router forwards {VIP4} to B ({host_b})"));
+            Ok(())
+        },
+    )?;
+    timeline.note(format!(
+        "client while A's service is down: {} (longest gap {} ms, lost {} of {})",
+        killed.breakdown(),
+        killed.longest_gap_ms,
+        killed.lost,
+        killed.sent
+    ));
+
+    // Phase 5: the service restarts (a new pid in its pidfile); after `rise`, A answers again.
+    let restored = probe_for(
+        interrupt,
+        &mut lab,
+        "service-back",
+        Duration::from_secs(6),
+        |lab| {
+            interrupt.sleep(Duration::from_secs(1))?;
+            service_a = start_service(lab)?;
+            timeline.note("A's service started again");
+            wait_path(interrupt, lab, 1, Some(host_a))?;
+            timeline.note("route server 1 has A's path again (the probe rose: 2 passes)");
+            wait_fib_via(interrupt, lab, &host_a.to_string())?;
+            timeline.note(format!("router forwards {VIP4} to A again"));
+            Ok(())
+        },
+    )?;
+    timeline.note(format!(
+        "client while A's service returns: {} (longest gap {} ms, lost {} of {})",
+        restored.breakdown(),
+        restored.longest_gap_ms,
+        restored.lost,
+        restored.sent
+    ));
+
+    // Phase 6: host A freezes. Nothing tells the route servers; BFD notices.
+    let a_now = a_again.ok_or("A is not running")?;
+    wait_bfd_up(interrupt, &lab)?;
+    timeline.note("A's BFD with route server 1 is up (300 ms × 3)");
+    let rs_route = lab
+        .host(1)
+        .ns
+        .exec("ip", &["-6", "route", "show", RS_PREFIX])?;
+    let frozen = probe_for(
+        interrupt,
+        &mut lab,
+        "freeze",
+        Duration::from_secs(4),
+        |lab| {
+            interrupt.sleep(Duration::from_secs(1))?;
+            lab.signal(a_now, Signal::SIGSTOP);
+            lab.signal(service_a, Signal::SIGSTOP);
+            lab.host(1)
+                .ns
+                .exec("ip", &["-6", "route", "replace", "blackhole", RS_PREFIX])?;
+            let frozen_at = timeline.now();
+            timeline.note("host A frozen: its processes stopped, what it sends dropped, link up");
+            wait_no_path(interrupt, lab, 1, host_a)?;
+            timeline.note(format!(
+                "route server 1 dropped A's path ({:.2} s after the freeze; BFD, not the 9 s hold time)",
+                timeline.now() - frozen_at
+            ));
+            wait_fib_via(interrupt, lab, &host_b.to_string())?;
+            timeline.note(format!("router forwards {VIP4} to B ({host_b})"));
+            Ok(())
+        },
+    )?;
+    timeline.note(format!(
+        "client during the freeze: {} (longest gap {} ms, lost {} of {})",
+        frozen.breakdown(),
+        frozen.longest_gap_ms,
+        frozen.lost,
+        frozen.sent
+    ));
+    timeline.note(format!("  per second: {}", frozen.seconds()));
+    // Thaw A so it can stop in order.
+    let mut restore = vec!["-6", "route", "replace"];
+    restore.extend(rs_route.split_whitespace());
+    lab.host(1).ns.exec("ip", &restore)?;
+    lab.signal(service_a, Signal::SIGCONT);
+    lab.signal(a_now, Signal::SIGCONT);
 
     // Orderly stop (each daemon sends Cease), then the lab goes.
     for id in [a_again, Some(b)].into_iter().flatten() {
@@ -219,13 +360,49 @@ fn run(interrupt: &Interrupt, timeline: &Timeline) -> Result<String, String> {
         failover.breakdown()
     ));
     summary.push_str(&format!(
-        "  A back (B → A):   longest gap {:>4} ms, lost {} of {} requests ({})",
+        "  A back (B → A):   longest gap {:>4} ms, lost {} of {} requests ({})\n",
         comeback.longest_gap_ms,
         comeback.lost,
         comeback.sent,
         comeback.breakdown()
     ));
+    summary.push_str(&format!(
+        "  A's service dies: longest gap {:>4} ms, lost {} of {} requests ({})\n",
+        killed.longest_gap_ms,
+        killed.lost,
+        killed.sent,
+        killed.breakdown()
+    ));
+    summary.push_str(&format!(
+        "  A's service back: longest gap {:>4} ms, lost {} of {} requests ({})\n",
+        restored.longest_gap_ms,
+        restored.lost,
+        restored.sent,
+        restored.breakdown()
+    ));
+    summary.push_str(&format!(
+        "  A frozen (BFD):   longest gap {:>4} ms, lost {} of {} requests ({})",
+        frozen.longest_gap_ms,
+        frozen.lost,
+        frozen.sent,
+        frozen.breakdown()
+    ));
     Ok(summary)
+}
+
+/// Where A's service (its `labnet serve` responder) writes its pid, as a daemon would.
+fn service_pidfile(lab: &Lab) -> std::path::PathBuf {
+    lab.dir.join("a-service.pid")
+}
+
+/// Starts A's responder and writes its pid to [`service_pidfile`] (`ip netns exec` execs the
+/// responder, so the pid is the service's).
+fn start_service(lab: &mut Lab) -> Result<lab::ProcId, String> {
+    let id = lab.start_responder(1);
+    let pidfile = service_pidfile(lab);
+    std::fs::write(&pidfile, format!("{}\n", lab.pid(id)))
+        .map_err(|e| format!("{}: {e}", pidfile.display()))?;
+    Ok(id)
 }
 
 /// Runs `labnet probe` in the client for `duration` while `during` acts on the lab; returns the
@@ -348,6 +525,53 @@ fn describe_paths(lab: &Lab) -> Result<String, String> {
         })
         .collect::<Vec<_>>()
         .join("; "))
+}
+
+/// Route server 1's bfdd at the demo's interval (the lab starts it at 1 s).
+fn set_bfd_interval(lab: &Lab) -> Result<(), String> {
+    let pathspace = format!("el-{}-rs1", lab.tag);
+    let rx = format!("receive-interval {BFD_INTERVAL_MS}");
+    let tx = format!("transmit-interval {BFD_INTERVAL_MS}");
+    lab::run_cmd(
+        "vtysh",
+        &[
+            "-N",
+            &pathspace,
+            "-d",
+            "bfdd",
+            "-c",
+            "configure terminal",
+            "-c",
+            "bfd",
+            "-c",
+            "profile elastic-hosts",
+            "-c",
+            &rx,
+            "-c",
+            &tx,
+        ],
+    )
+    .map(|_| ())
+}
+
+/// Waits until host A's `elastic status` shows BFD up with route server 1.
+fn wait_bfd_up(interrupt: &Interrupt, lab: &Lab) -> Result<(), String> {
+    interrupt
+        .wait_for(
+            "A's BFD with route server 1 to be up",
+            ROUTE_TIMEOUT,
+            POLL,
+            || {
+                let out = lab
+                    .host(1)
+                    .ns
+                    .exec(&lab::daemon_binary(), &["status", "--json"])
+                    .ok()?;
+                let status: serde_json::Value = serde_json::from_str(&out).ok()?;
+                (status["sessions"][0]["bfd"]["state"] == "up").then_some(())
+            },
+        )
+        .map_err(|e| with_diagnostics(lab, e))
 }
 
 fn with_diagnostics(lab: &Lab, error: String) -> String {

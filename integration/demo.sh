@@ -5,7 +5,8 @@
 #   integration/demo.sh
 #
 # On a fresh Debian 12 with Rust it installs what it lacks (frr, iproute2, procps, a C linker), builds
-# the release binaries and runs the demo program (integration/demo.rs, ~20 s). Everything it creates
+# the release binaries and runs the demo program (integration/demo.rs, ~30 s: planned stop, A back,
+# A's host frozen and dropped by route server 1's BFD). Everything it creates
 # is removed afterwards, also on Ctrl-C: the demo cleans up itself, and this script then deletes any
 # namespace the demo created and did not remove (and the processes left in it).
 set -euo pipefail

@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
 # The failover benchmark (not a test): the gap a client sees when the primary's SERVICE dies
-# (the host stays up), for elastic with default probes and with 100 ms probes / fall 2, ExaBGP's
-# healthcheck, keepalived VRRP and gobgpd configured as lelastic (which never fails over). All in
-# network namespaces with four FRR route servers. Run as root from the repository:
+# (the host stays up), for elastic with default probes, 100 ms probes / fall 2, a process probe,
+# a listen probe, 1 s and 100 ms exec probes, ExaBGP's healthcheck, keepalived VRRP and gobgpd
+# configured as lelastic (which never fails over); then each setup's CPU seconds per minute at
+# idle (whole process tree), and elastic's own cost per exec check (/bin/true every 100 ms). Then,
+# on the same lab, when the primary HOST freezes (every process in it stopped, everything it sends
+# dropped, its link up), for elastic with defaults (hold 9 s), with hold_time: 3s and with BFD at
+# 300 ms × 3 and 100 ms × 3 (each in a lab of its own whose first route server runs FRR's bfdd at
+# those intervals), ExaBGP (hold-time 9), gobgpd as lelastic and keepalived VRRP (advert 1 s).
+# All in network namespaces with four FRR route servers. Run as root from the repository:
 #
 #   integration/failover-bench.sh
 #
-# Prints one table (median and max of 3 runs each). About 3–4 minutes.
-# FAILOVER_RUNS (3) sets the runs per setup; FAILOVER_ONLY (e.g. "elastic-fast,exabgp") picks
-# setups: elastic-defaults, elastic-fast, exabgp, gobgpd, keepalived.
+# Prints one table per scenario (median and max of 3 runs each). About 25 minutes (one idle
+# minute per service-death setup). FAILOVER_RUNS (3) sets the runs per setup; FAILOVER_SCENARIOS
+# (e.g. "host-freeze") picks the scenarios: service-death, host-freeze (both by default);
+# FAILOVER_ONLY (e.g. "elastic-fast,exabgp") picks setups in each: elastic-defaults,
+# elastic-fast, elastic-process, elastic-listen, elastic-exec, elastic-exec-fast, exec-cost
+# (service death only), elastic-hold3, elastic-bfd300, elastic-bfd100 (host freeze only),
+# exabgp, gobgpd, keepalived. FAILOVER_IDLE (60) sets the idle seconds measured per service-death
+# setup; 0 skips the CPU figures.
 #
 # Installs what it lacks (frr, gobgpd, exabgp, keepalived, iproute2, procps, a C linker) without
 # letting the packages start their system services. Removes everything it created, also on Ctrl-C.

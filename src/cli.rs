@@ -466,6 +466,7 @@ mod tests {
             control_socket: None,
             control_socket_group: None,
             md5: None,
+            bfd: None,
             warnings: vec![],
             vrrp: vec![],
         };

@@ -6,6 +6,10 @@
 //!   failures in a row (→ down). A mixed result restarts the count.
 //! - Once it has a verdict, `fall` failures in a row turn up into down and `rise` passes turn down
 //!   into up; one odd result only starts counting (and switches to the fast interval).
+//! - A failure known for certain at once (an event: the watched process exited, the listening
+//!   socket closed; an exec check killed by a signal; a refused connection with `fast_fail`) turns
+//!   the probe down at once, without counting to `fall`, also while it waits. Events only ever
+//!   lower health at once: the way up still takes `rise` passes.
 //! - A service is *waiting* while any of its probes is, *down* when any is down, else *up*. Its
 //!   addresses are not announced while it waits: nothing is announced before the probes' verdict.
 //! - The maintenance file overrides everything: *maintenance*.
@@ -66,6 +70,16 @@ impl ProbeHealth {
             return Some(ok);
         }
         None
+    }
+
+    /// Records a failure that is certain at once ([`ProbeHealth`]'s rules): down now, whatever
+    /// the count. Returns `Some(false)` when the verdict changed.
+    pub fn observe_down_now(&mut self) -> Option<bool> {
+        self.failures += 1;
+        self.streak = 0;
+        let changed = self.verdict != Some(false);
+        self.verdict = Some(false);
+        changed.then_some(false)
     }
 
     pub fn verdict(&self) -> Option<bool> {
@@ -247,13 +261,17 @@ pub fn combine(verdicts: impl IntoIterator<Item = Option<bool>>) -> Option<bool>
 mod tests {
     use super::*;
 
-    /// Feeds results ('+' pass, '-' fail) and returns the verdict and description after each.
+    /// Feeds results ('+' pass, '-' fail, '!' failure at once) and returns the verdict and
+    /// description after each.
     fn run(rise: u32, fall: u32, results: &str) -> Vec<String> {
         let mut probe = ProbeHealth::new(rise, fall);
         results
             .chars()
             .map(|c| {
-                let changed = probe.observe(c == '+');
+                let changed = match c {
+                    '!' => probe.observe_down_now(),
+                    c => probe.observe(c == '+'),
+                };
                 let mark = match changed {
                     Some(true) => "→up ",
                     Some(false) => "→down ",
@@ -318,6 +336,42 @@ mod tests {
                 "rise {rise} fall {fall} {results}"
             );
         }
+    }
+
+    #[test]
+    fn a_failure_known_at_once_lowers_health_at_once_and_rise_still_applies() {
+        let cases: &[(u32, u32, &str, &[&str])] = &[
+            // Up, then the event: down at once, no fall count.
+            (
+                2,
+                3,
+                "++!",
+                &["waiting, rising 1/2", "→up up", "→down down"],
+            ),
+            // It also ends a fall count under way.
+            (1, 3, "+-!", &["→up up", "falling 1/3", "→down down"]),
+            // While waiting, the event is a verdict too.
+            (2, 3, "+!", &["waiting, rising 1/2", "→down down"]),
+            // Already down: no change to report; a rise count under way starts over.
+            (
+                2,
+                3,
+                "!+!++",
+                &["→down down", "rising 1/2", "down", "rising 1/2", "→up up"],
+            ),
+        ];
+        for (rise, fall, results, expected) in cases {
+            assert_eq!(
+                run(*rise, *fall, results),
+                *expected,
+                "rise {rise} fall {fall} {results}"
+            );
+        }
+        let mut probe = ProbeHealth::new(1, 3);
+        probe.observe(true);
+        probe.observe_down_now();
+        assert_eq!((probe.successes, probe.failures), (1, 1));
+        assert!(!probe.changing(), "a verdict reached at once is settled");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! - [`bgp::wire`]: pure codec and framing.
 //! - [`bgp::session`]: pure per-peer FSM, timers as deadlines, wanted-vs-sent diff.
 //! - [`bgp::peer`]: thin tokio driver for one session.
+//! - [`bfd`]: BFD beside each BGP session: pure codec and state machine, thin UDP driver.
 //! - [`daemon`]: the event loop wiring the above (its health gate and session set in submodules);
 //!   reload, graceful shutdown, orderly stop.
 //! - [`config`]: the YAML file (typed model, serde schema, the value types the flags share, the
@@ -29,6 +30,7 @@ pub mod accept;
 pub(crate) mod addrs;
 pub(crate) mod announce;
 pub(crate) mod api;
+pub mod bfd;
 pub mod bgp;
 pub mod cli;
 pub mod client;

@@ -182,6 +182,62 @@ fn message_kinds(counts: &MessageCounts) -> [(&'static str, u64); 5] {
     ]
 }
 
+const BFD_STATES: [&str; 5] = ["up", "init", "down", "admin-down", "not answered"];
+
+/// BFD per route-server session (when `bfd` is configured) and the packets dropped, by reason;
+/// those from unknown sources belong to no session (`peer=""`).
+fn bfd_metrics(snapshot: &Snapshot, registry: &Registry) -> prometheus::Result<()> {
+    let gauge_vec = |name: &str, help: &str, labels: &[&str]| -> prometheus::Result<IntGaugeVec> {
+        let vec = IntGaugeVec::new(Opts::new(name, help), labels)?;
+        registry.register(Box::new(vec.clone()))?;
+        Ok(vec)
+    };
+    let counter_vec =
+        |name: &str, help: &str, labels: &[&str]| -> prometheus::Result<IntCounterVec> {
+            let vec = IntCounterVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(vec.clone()))?;
+            Ok(vec)
+        };
+    let state = gauge_vec(
+        "elastic_bfd_session_state",
+        "1 for the BFD session's current state (up, init, down, admin-down, not answered), 0 for \
+         the others.",
+        &["peer", "state"],
+    )?;
+    let failures = counter_vec(
+        "elastic_bfd_path_failures_total",
+        "Times BFD saw the path fail while Up (each took the BGP session down).",
+        &["peer"],
+    )?;
+    let dropped = counter_vec(
+        "elastic_bfd_packets_dropped_total",
+        "BFD packets discarded, by reason (bad_version, bad_length, low_ttl, unknown_source, ...).",
+        &["peer", "reason"],
+    )?;
+    for s in &snapshot.sessions {
+        let Some(bfd) = &s.bfd else { continue };
+        let peer = s.peer.to_string();
+        let shown = bfd.state;
+        for name in BFD_STATES {
+            state
+                .with_label_values(&[peer.as_str(), name])
+                .set(i64::from(shown == name));
+        }
+        failures
+            .with_label_values(&[peer.as_str()])
+            .inc_by(bfd.path_failures);
+        for (reason, n) in &bfd.dropped {
+            dropped
+                .with_label_values(&[peer.as_str(), reason])
+                .inc_by(*n);
+        }
+    }
+    for (reason, n) in snapshot.bfd_unclaimed.iter() {
+        dropped.with_label_values(&["", reason]).inc_by(*n);
+    }
+    Ok(())
+}
+
 /// Builds every metric of one snapshot in a fresh registry.
 fn registry(snapshot: &Snapshot) -> prometheus::Result<Registry> {
     let registry = Registry::new();
@@ -322,6 +378,7 @@ fn registry(snapshot: &Snapshot) -> prometheus::Result<Registry> {
         }
     }
     sessions_up.set(up);
+    bfd_metrics(snapshot, &registry)?;
 
     let wanted = gauge_vec(
         "elastic_address_wanted",

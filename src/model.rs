@@ -102,3 +102,38 @@ pub const BGP_PORT: u16 = 179;
 /// Where lelastic (GoBGP) serves its API, and so where the `gobgp` CLI and `elastic status` look
 /// by default.
 pub const DEFAULT_API: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 50051));
+
+/// The `bfd:` settings, the same for every route-server session (plain data: `bfd` runs them,
+/// `bgp`'s transport carries them so a change restarts the session).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BfdConfig {
+    /// Desired Min TX Interval once Up (FRR's default 300 ms).
+    pub min_tx: Duration,
+    /// Required Min RX Interval (FRR's default 300 ms).
+    pub min_rx: Duration,
+    /// Detect Mult (FRR's default 3).
+    pub multiplier: u8,
+    /// RFC 5883 multihop on UDP 4784 (default); false: RFC 5881 single hop on UDP 3784.
+    pub multihop: bool,
+    /// Received TTL / hop limit below this are dropped; always 255 single hop.
+    pub min_ttl: u8,
+}
+
+/// The BFD session beside a BGP session as status, the API and the metrics show it; the BFD
+/// driver publishes it and the BGP driver watches `path_failures`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BfdView {
+    /// "up", "init", "down", "admin-down", or "not answered" (down, never heard from).
+    pub state: &'static str,
+    pub remote_state: &'static str,
+    /// Why we last left Up (RFC 5880 diagnostic name).
+    pub diagnostic: &'static str,
+    pub local_discriminator: u32,
+    pub remote_discriminator: u32,
+    pub tx_interval: Duration,
+    pub detection_time: Duration,
+    /// Path failures while Up so far; each one takes the BGP session down.
+    pub path_failures: u64,
+    /// Datagrams from the peer's address discarded, by reason.
+    pub dropped: BTreeMap<&'static str, u64>,
+}

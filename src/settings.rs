@@ -13,14 +13,14 @@ use ipnet::IpNet;
 use crate::bgp::md5::Md5Password;
 use crate::cli::{FlagValues, Invocation, UsageError};
 use crate::config::values::{
-    ApiListen, Dcid, HoldTime, Keepalive, Listen, NeighborPattern, NeighborSlots, PasswordFile,
-    RouterId, Ttl,
+    ApiListen, BfdInterval, BfdMultiplier, Dcid, HoldTime, Keepalive, Listen, NeighborPattern,
+    NeighborSlots, PasswordFile, RouterId, Ttl,
 };
 use crate::config::{
     self, ConfigError, FileConfig, HealthConfig, LogLevel, Role, VrrpConfig, dedup,
 };
 use crate::config::{duration, valid};
-use crate::model::{DEFAULT_API, HOLD_TIME_SECS, LOCAL_AS, PEER_AS};
+use crate::model::{BfdConfig, DEFAULT_API, HOLD_TIME_SECS, LOCAL_AS, PEER_AS};
 
 /// Everything the flags and the file decide, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +70,8 @@ pub struct Settings {
     pub control_socket_group: Option<String>,
     /// TCP MD5 (RFC 2385) on every session: from the file's `md5_password_file`, never a flag.
     pub md5: Option<Md5Password>,
+    /// BFD beside every route-server session (`bfd:`); `None`: off.
+    pub bfd: Option<BfdConfig>,
     /// To log once logging is up (e.g. an unknown log level).
     pub warnings: Vec<String>,
     /// The VRRP instances; with any, VRRP mode: no BGP sessions (`neighbors` is empty).
@@ -258,16 +260,22 @@ pub fn resolve(
         }
     };
 
+    let multihop_ttl = flags
+        .multihop_ttl
+        .or(config.multihop_ttl)
+        .unwrap_or(Ttl::DEFAULT)
+        .get();
+    let bfd = config
+        .bfd
+        .map(|bfd| bfd_config(&bfd, multihop_ttl))
+        .transpose()?;
+
     Ok(Settings {
         dcid,
         role,
         send56,
         allifs: flags.allifs.or(config.allifs).unwrap_or(false),
-        multihop_ttl: flags
-            .multihop_ttl
-            .or(config.multihop_ttl)
-            .unwrap_or(Ttl::DEFAULT)
-            .get(),
+        multihop_ttl,
         hold_time,
         keepalive,
         neighbor_pattern,
@@ -295,8 +303,37 @@ pub fn resolve(
             .as_ref()
             .map(|g| g.get().to_string()),
         md5,
+        bfd,
         warnings,
         vrrp: config.vrrp.clone(),
+    })
+}
+
+/// FRR's defaults (300 ms, 300 ms, 3) for the keys left out. Multihop, packets are accepted
+/// from as far as our BGP packets reach (256 - multihop_ttl: 240 at lelastic's 16); single hop
+/// (RFC 5881 §5) only with TTL 255, so another `min_ttl` is a contradiction.
+fn bfd_config(bfd: &config::BfdFile, multihop_ttl: u8) -> Result<BfdConfig, UsageError> {
+    let multihop = bfd.multihop.unwrap_or(true);
+    let min_ttl = match (multihop, bfd.min_ttl.map(Ttl::get)) {
+        (true, Some(min_ttl)) => min_ttl,
+        (true, None) => 255 - (multihop_ttl - 1),
+        (false, None | Some(255)) => 255,
+        (false, Some(min_ttl)) => {
+            return Err(UsageError::new(format!(
+                "bfd.min_ttl {min_ttl}: single-hop BFD (bfd.multihop: false) accepts only TTL 255 \
+                 (RFC 5881); leave bfd.min_ttl out"
+            )));
+        }
+    };
+    let interval = |value: Option<BfdInterval>| {
+        value.map_or(std::time::Duration::from_millis(300), BfdInterval::get)
+    };
+    Ok(BfdConfig {
+        min_tx: interval(bfd.min_tx),
+        min_rx: interval(bfd.min_rx),
+        multiplier: bfd.multiplier.map_or(3, BfdMultiplier::get),
+        multihop,
+        min_ttl,
     })
 }
 
@@ -353,6 +390,19 @@ impl Settings {
             hooks: health.hook.clone(),
             vrrp: self.vrrp.clone(),
             md5_key: None,
+            bfd: match &self.bfd {
+                None => None,
+                Some(bfd) => Some(config::BfdFile {
+                    min_tx: Some(BfdInterval::try_from(bfd.min_tx)?),
+                    min_rx: Some(BfdInterval::try_from(bfd.min_rx)?),
+                    multiplier: Some(BfdMultiplier::try_from(i64::from(bfd.multiplier))?),
+                    multihop: Some(bfd.multihop),
+                    min_ttl: match bfd.multihop {
+                        true => Some(valid(bfd.min_ttl)?),
+                        false => None,
+                    },
+                }),
+            },
         };
         if !self.vrrp.is_empty() {
             // VRRP mode: the BGP keys are left out (dcid and role would be refused).
@@ -363,6 +413,7 @@ impl Settings {
                 api: file.api,
                 api_allow_remote: file.api_allow_remote,
                 metrics: file.metrics,
+                metrics_allow_remote: file.metrics_allow_remote,
                 control_socket: file.control_socket,
                 control_socket_group: file.control_socket_group,
                 probes: file.probes,

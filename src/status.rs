@@ -146,6 +146,8 @@ pub struct StatusSource {
     pub probes: watch::Receiver<Arc<Vec<ProbeStatus>>>,
     pub mode: watch::Receiver<Mode>,
     pub vrrp: watch::Receiver<VrrpList>,
+    /// BFD packets no session took (unknown source), by reason.
+    pub bfd_unclaimed: watch::Receiver<BTreeMap<&'static str, u64>>,
 }
 
 /// Everything at one moment. `taken_at` pairs the monotonic and wall clocks so readers can turn
@@ -162,6 +164,7 @@ pub struct Snapshot {
     pub probes: Arc<Vec<ProbeStatus>>,
     /// VRRP mode's instances (empty in BGP mode).
     pub vrrp: Vec<VrrpInstance>,
+    pub bfd_unclaimed: BTreeMap<&'static str, u64>,
 }
 
 impl StatusSource {
@@ -183,6 +186,7 @@ impl StatusSource {
             probes,
             mode: watch::channel(Mode::default()).1,
             vrrp: watch::channel(VrrpList::default()).1,
+            bfd_unclaimed: watch::channel(BTreeMap::new()).1,
         }
     }
 
@@ -201,6 +205,7 @@ impl StatusSource {
             addresses: self.addresses.borrow().clone(),
             probes: self.probes.borrow().clone(),
             vrrp: vrrp.iter().map(|v| v.borrow().clone()).collect(),
+            bfd_unclaimed: self.bfd_unclaimed.borrow().clone(),
         }
     }
 }

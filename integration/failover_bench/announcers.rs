@@ -1,7 +1,8 @@
 //! The BGP announcers the benchmark starts on the lab's two hosts, each configured to withdraw
 //! (or not) when the local service stops answering on 127.0.0.1:7778:
 //!
-//! - `elastic -config FILE -dcid 14 -primary|-secondary -neighborpattern …` with a `tcp` probe;
+//! - `elastic -config FILE -dcid 14 -primary|-secondary -neighborpattern …` with a `tcp`,
+//!   `process`, `listen` or `exec` probe;
 //! - ExaBGP (Debian's `exabgp`) with its `healthcheck` as an API process, `--withdraw-on-down`;
 //! - gobgpd configured as lelastic configures its embedded GoBGP: no health check at all.
 
@@ -49,19 +50,59 @@ pub(crate) enum ElasticProbes {
     Defaults,
     /// interval 100 ms, fall 2 (rise 2; fast_interval and timeout keep their defaults).
     Fast,
+    /// `process: {pidfile}` on the service's pidfile; interval 2 s (2 s while changing), fall 3:
+    /// the pidfd, not the interval, decides how fast the route goes.
+    Process,
+    /// `listen: 127.0.0.1:7778` (the service's TCP listener), timed as `Process`.
+    Listen,
+    /// `exec` of the same bash script ExaBGP and keepalived run; interval 1 s, fall 2.
+    Exec,
+    /// The same script every 100 ms, fall 2.
+    ExecFast,
+    /// `exec: /bin/true` every 100 ms: elastic's own cost per exec check (idle only).
+    True,
 }
 
-/// elastic's YAML: one `tcp` probe on the local service; every address on `lo` is gated by it
-/// (no `services` key: the default service).
-pub(crate) fn elastic_config(probes: ElasticProbes) -> String {
-    let target = format!("    tcp: \"127.0.0.1:{HEALTH_PORT}\"\n");
-    let tuning = match probes {
-        ElasticProbes::Defaults => "",
-        ElasticProbes::Fast => "    interval: 100ms\n    fall: 2\n",
+/// The pidfile the benchmark writes for host `label`'s service.
+pub(crate) fn pidfile(lab: &Lab, label: &str) -> PathBuf {
+    lab.dir.join(format!("service-{label}.pid"))
+}
+
+/// elastic's YAML: one probe on the local service; every address on `lo` is gated by it (no
+/// `services` key: the default service).
+pub(crate) fn elastic_config(lab: &Lab, label: &str, probes: ElasticProbes) -> String {
+    let check = lab.dir.join("check-service.sh");
+    let event_timing = "    interval: 2s\n    fast_interval: 2s\n    fall: 3\n";
+    let (target, tuning) = match probes {
+        ElasticProbes::Defaults => (format!("tcp: \"127.0.0.1:{HEALTH_PORT}\""), ""),
+        ElasticProbes::Fast => (
+            format!("tcp: \"127.0.0.1:{HEALTH_PORT}\""),
+            "    interval: 100ms\n    fall: 2\n",
+        ),
+        ElasticProbes::Process => (
+            format!(
+                "process: {{pidfile: \"{}\"}}",
+                pidfile(lab, label).display()
+            ),
+            event_timing,
+        ),
+        ElasticProbes::Listen => (format!("listen: \"127.0.0.1:{HEALTH_PORT}\""), event_timing),
+        ElasticProbes::Exec => (
+            format!("exec: [\"{}\"]", check.display()),
+            "    interval: 1s\n    fall: 2\n",
+        ),
+        ElasticProbes::ExecFast => (
+            format!("exec: [\"{}\"]", check.display()),
+            "    interval: 100ms\n    fall: 2\n",
+        ),
+        ElasticProbes::True => (
+            "exec: [/bin/true]".to_string(),
+            "    interval: 100ms\n    fast_interval: 100ms\n",
+        ),
     };
     format!(
         "# Written by the failover benchmark: one probe gates every address on lo.\n\
-         probes:\n  service:\n{target}{tuning}"
+         probes:\n  service:\n    {target}\n{tuning}"
     )
 }
 
@@ -73,8 +114,9 @@ pub(crate) fn start_elastic(
     let host = lab.host(role.host());
     let label = host.label.clone();
     let conf = lab.dir.join(format!("elastic-{label}-{probes:?}.yaml"));
-    std::fs::write(&conf, elastic_config(probes))
+    std::fs::write(&conf, elastic_config(lab, &label, probes))
         .map_err(|e| format!("{}: {e}", conf.display()))?;
+    let host = lab.host(role.host());
     let mut cmd = host.ns.command(&daemon_binary());
     cmd.arg("-config").arg(&conf);
     cmd.args([

@@ -3,7 +3,9 @@
 mod active_active;
 mod announce;
 mod api;
+mod bfd;
 mod common;
+mod event_probes;
 mod fail_safe;
 mod failover;
 mod hardening;

@@ -73,6 +73,25 @@ fn session(s: &SessionStatus, snapshot: &Snapshot) -> pb::Session {
         advertised: s.adj_out.keys().map(ToString::to_string).collect(),
         flaps: s.flaps,
         last_error: s.last_error.clone().unwrap_or_default(),
+        bfd: s.bfd.as_ref().map(bfd),
+    }
+}
+
+fn bfd(b: &crate::model::BfdView) -> pb::Bfd {
+    pb::Bfd {
+        state: b.state.to_string(),
+        remote_state: b.remote_state.to_string(),
+        diagnostic: b.diagnostic.to_string(),
+        local_discriminator: b.local_discriminator,
+        remote_discriminator: b.remote_discriminator,
+        tx_interval: Some(duration(b.tx_interval)),
+        detection_time: Some(duration(b.detection_time)),
+        path_failures: b.path_failures,
+        dropped: b
+            .dropped
+            .iter()
+            .map(|(reason, n)| (reason.to_string(), *n))
+            .collect(),
     }
 }
 

@@ -25,6 +25,9 @@ pub enum Ending {
     /// It was Established, then the peer closed it with a Cease or a plain TCP close: a restart
     /// or a maintenance, retried at the base delay.
     PeerClosed,
+    /// BFD saw the path fail and elastic closed the session (Cease / BFD Down): it says nothing
+    /// about the peer's stability, so it is retried at the base delay too.
+    PathFailed,
 }
 
 /// The streak of endings that count; it drives the doubling.
@@ -38,7 +41,7 @@ impl Backoff {
     /// doubled per counted ending in a row after the first, capped at [`MAX_RETRY_DELAY`].
     pub fn after(&mut self, ending: Ending, base: Duration) -> Duration {
         self.streak = match ending {
-            Ending::PeerClosed => 0,
+            Ending::PeerClosed | Ending::PathFailed => 0,
             Ending::Error { established_for } if established_for >= STABLE_SESSION => 1,
             Ending::Error { .. } | Ending::BeforeEstablished => self.streak.saturating_add(1),
         };

@@ -21,7 +21,7 @@ use super::session::{Action, Event, Input, Session, SessionConfig, SessionStatus
 use super::tcp_md5sig;
 use super::wire::{self, Notification};
 use crate::clock;
-use crate::model::{BGP_PORT, Community, DesiredRoutes, RouteAttrs};
+use crate::model::{BGP_PORT, BfdConfig, BfdView, Community, DesiredRoutes, RouteAttrs};
 
 /// Bytes asked of the kernel per read. With the leftover of at most one partial message the read
 /// buffer never exceeds this plus 4096 bytes, whatever the peer sends: memory stays flat.
@@ -42,6 +42,9 @@ pub struct Transport {
     pub ttl: u8,
     /// TCP MD5 signature key (RFC 2385) for the peer's address, set before connecting.
     pub md5_key: Option<Md5Key>,
+    /// A BFD session beside this one (`bfd:`); run by the daemon, part of the transport so a
+    /// changed setting restarts the session.
+    pub bfd: Option<BfdConfig>,
 }
 
 /// The daemon's handle on a running session.
@@ -54,12 +57,15 @@ pub struct PeerHandle {
 type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
 
 /// Starts the session task. It follows `routes`, and on the first `Some` in `stop` sends that
-/// NOTIFICATION (if a session is up), closes and ends.
+/// NOTIFICATION (if a session is up), closes and ends. With `bfd`, the BFD session beside it:
+/// each path failure it reports takes this session down ([`Input::BfdDown`]); the task holds the
+/// receiver, so the BFD session ends with it.
 pub fn spawn(
     config: SessionConfig,
     transport: Transport,
     routes: watch::Receiver<Arc<DesiredRoutes>>,
     stop: watch::Receiver<Option<Notification>>,
+    bfd: Option<watch::Receiver<BfdView>>,
 ) -> PeerHandle {
     let peer = config.peer;
     let session = Session::new(config, fastrand::u64(..));
@@ -71,6 +77,8 @@ pub fn spawn(
         connecting: None,
         read_buffer: Vec::with_capacity(READ_CHUNK + wire::MAX_MESSAGE_LEN),
         status: status_tx,
+        bfd_failures_seen: bfd.as_ref().map_or(0, |b| b.borrow().path_failures),
+        bfd,
     };
     let task = tokio::spawn(driver.run(routes, stop));
     PeerHandle { peer, status, task }
@@ -83,6 +91,9 @@ struct Driver {
     connecting: Option<ConnectFuture>,
     read_buffer: Vec<u8>,
     status: watch::Sender<SessionStatus>,
+    bfd: Option<watch::Receiver<BfdView>>,
+    /// The BFD session's path failures already acted on.
+    bfd_failures_seen: u64,
 }
 
 impl Driver {
@@ -127,6 +138,13 @@ impl Driver {
                 () = sleep_until(deadline), if deadline.is_some() => {
                     self.session.handle_timeout(clock::now())
                 }
+                changed = bfd_changed(&mut self.bfd), if self.bfd.is_some() => match changed {
+                    Ok(()) => self.on_bfd(),
+                    Err(_) => {
+                        self.bfd = None;
+                        Vec::new()
+                    }
+                },
                 changed = routes.changed(), if routes_open => match changed {
                     Ok(()) => {
                         let wanted = routes.borrow_and_update().clone();
@@ -158,14 +176,36 @@ impl Driver {
 
     fn publish(&self) {
         let status = self.session.status();
+        // The session knows nothing of BFD: its status is shown beside the BGP session's.
+        let bfd = self.bfd.as_ref().map(|b| b.borrow().clone());
         self.status.send_if_modified(|current| {
-            if current == status {
+            // The session's own status never carries BFD: compare without it.
+            let shown = current.bfd.take();
+            let unchanged = shown == bfd && current == status;
+            current.bfd = shown;
+            if unchanged {
                 false
             } else {
-                *current = status.clone();
+                *current = SessionStatus {
+                    bfd,
+                    ..status.clone()
+                };
                 true
             }
         });
+    }
+
+    /// The BFD session changed: a new path failure takes the BGP session down.
+    fn on_bfd(&mut self) -> Vec<Action> {
+        let failures = self
+            .bfd
+            .as_mut()
+            .map_or(0, |b| b.borrow_and_update().path_failures);
+        if failures > self.bfd_failures_seen {
+            self.bfd_failures_seen = failures;
+            return self.feed(Input::BfdDown);
+        }
+        Vec::new()
     }
 
     /// Carries out actions in order; failures become inputs whose actions join the queue.
@@ -299,6 +339,15 @@ async fn read(connection: &mut Option<TcpStream>, buffer: &mut Vec<u8>) -> io::R
     // `read_buf` is cancel safe: if another branch wins, no bytes are lost.
     let mut limited = (&mut *connection).take(READ_CHUNK as u64);
     limited.read_buf(buffer).await
+}
+
+async fn bfd_changed(
+    bfd: &mut Option<watch::Receiver<BfdView>>,
+) -> Result<(), watch::error::RecvError> {
+    match bfd.as_mut() {
+        Some(bfd) => bfd.changed().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn poll_connect(connecting: &mut Option<ConnectFuture>) -> io::Result<TcpStream> {

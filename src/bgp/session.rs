@@ -88,6 +88,9 @@ pub enum Input<'a> {
     FramingError(DecodeError),
     /// The new desired route set.
     Routes(Arc<DesiredRoutes>),
+    /// The BFD session beside this one saw the path fail (not the peer's AdminDown): go down at
+    /// once with Cease/BFD Down (RFC 9384) and retry at the base delay, as after a stable session.
+    BfdDown,
 }
 
 /// What the driver must do, in order.
@@ -187,6 +190,8 @@ pub struct SessionStatus {
     pub remote_capabilities: Vec<Capability>,
     /// State changes since start (metrics).
     pub state_changes: u64,
+    /// The BFD session beside this one, when `bfd` is configured (filled in by the driver).
+    pub bfd: Option<crate::model::BfdView>,
 }
 
 impl SessionStatus {
@@ -213,6 +218,7 @@ impl SessionStatus {
             local_capabilities: Vec::new(),
             remote_capabilities: Vec::new(),
             state_changes: 0,
+            bfd: None,
         }
     }
 }
@@ -379,6 +385,16 @@ impl Session {
                 self.wanted = routes;
                 self.sync_routes(&mut out);
             }
+            Input::BfdDown => {
+                if self.is_connected() {
+                    self.close_with_notification(
+                        now,
+                        Notification::cease_bfd_down(),
+                        Ending::PathFailed,
+                        &mut out,
+                    );
+                }
+            }
         }
         out
     }
@@ -467,13 +483,24 @@ impl Session {
         notification: Notification,
         out: &mut Vec<Action>,
     ) {
+        let ending = self.ending(now, Closing::OnError);
+        self.close_with_notification(now, notification, ending, out);
+    }
+
+    /// Sends `notification`, closes the connection and arms the retry as `ending` counts.
+    fn close_with_notification(
+        &mut self,
+        now: Instant,
+        notification: Notification,
+        ending: Ending,
+        out: &mut Vec<Action>,
+    ) {
         self.send(out, wire::encode_notification(&notification), |c| {
             &mut c.notification
         });
         let reason = format!("sent {notification}");
         out.push(Action::Event(Event::NotificationSent(notification)));
         out.push(Action::Disconnect);
-        let ending = self.ending(now, Closing::OnError);
         self.lost(now, reason, ending, out);
     }
 
@@ -1669,5 +1696,47 @@ mod tests {
             prefixes: 500
         }));
         assert_eq!(session.state(), State::Established);
+    }
+
+    #[test]
+    fn bfd_down_sends_cease_bfd_down_and_retries_at_the_base_delay() {
+        let t0 = Instant::now();
+        let mut session = Session::new(config(), 1);
+        // Two failed attempts first: a plain loss now would back off to 20 s.
+        session.handle(t0, Input::Start);
+        session.handle(t0, Input::ConnectFailed("refused".into()));
+        let t1 = t0 + Duration::from_secs(10);
+        session.handle_timeout(t1);
+        session.handle(t1, Input::ConnectFailed("refused".into()));
+        let t2 = t1 + Duration::from_secs(20);
+        session.handle_timeout(t2);
+        session.handle(t2, Input::Connected { local: LOCAL });
+        session.handle(t2, Input::Message(&peer_open(9)));
+        session.handle(t2, Input::Message(&wire::encode_keepalive()));
+        assert_eq!(session.state(), State::Established);
+
+        let actions = session.handle(t2 + Duration::from_secs(1), Input::BfdDown);
+        let messages = sent_messages(&actions);
+        assert_eq!(
+            messages,
+            [Message::Notification(Notification::cease_bfd_down())]
+        );
+        assert_eq!(
+            Notification::cease_bfd_down().to_string(),
+            "Cease/BFD Down (6/10)"
+        );
+        assert!(actions.contains(&Action::Disconnect));
+        let retry = retry_delay_of(&actions);
+        assert!(
+            (Duration::from_secs(5)..=Duration::from_secs(9)).contains(&retry),
+            "base delay, got {retry:?}"
+        );
+        assert_eq!(session.state(), State::Active);
+        // While down there is nothing to take down.
+        assert!(
+            session
+                .handle(t2 + Duration::from_secs(2), Input::BfdDown)
+                .is_empty()
+        );
     }
 }

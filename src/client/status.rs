@@ -311,6 +311,16 @@ pub fn render(status: &pb::Status) -> String {
         if !s.last_error.is_empty() && s.state != pb::SessionState::Established as i32 {
             let _ = write!(out, "; last error: {}", s.last_error);
         }
+        if let Some(bfd) = &s.bfd {
+            let _ = write!(out, "; BFD {}", bfd.state);
+            if bfd.state == "down" && !bfd.diagnostic.is_empty() {
+                let _ = write!(out, " ({})", bfd.diagnostic);
+            }
+            let dropped: u64 = bfd.dropped.values().sum();
+            if dropped > 0 {
+                let _ = write!(out, ", {dropped} packets dropped");
+            }
+        }
         out.push('\n');
     }
     render_probes(&mut out, status);
@@ -432,6 +442,20 @@ fn counts_json(c: Option<&pb::MessageCounts>) -> Value {
 }
 
 /// The status as JSON: times as Unix seconds, durations as seconds, enums as names.
+fn bfd_json(b: &pb::Bfd) -> Value {
+    json!({
+        "state": b.state,
+        "remote_state": b.remote_state,
+        "diagnostic": b.diagnostic,
+        "local_discriminator": b.local_discriminator,
+        "remote_discriminator": b.remote_discriminator,
+        "tx_interval_seconds": duration_json(b.tx_interval.as_ref()),
+        "detection_time_seconds": duration_json(b.detection_time.as_ref()),
+        "path_failures": b.path_failures,
+        "dropped": b.dropped,
+    })
+}
+
 pub fn to_json(status: &pb::Status) -> Value {
     json!({
         "version": status.version,
@@ -487,6 +511,7 @@ pub fn to_json(status: &pb::Status) -> Value {
             "advertised": s.advertised,
             "flaps": s.flaps,
             "last_error": s.last_error,
+            "bfd": s.bfd.as_ref().map(bfd_json),
         })).collect::<Vec<_>>(),
         "vrrp": status.vrrp.iter().map(|v| json!({
             "name": v.name,
@@ -696,5 +721,58 @@ mod tests {
         assert_eq!(format_duration(Some(&d(62))), "00:01:02");
         assert_eq!(format_duration(Some(&d(90_061))), "1d 01:01:01");
         assert_eq!(format_duration(None), "-");
+    }
+
+    #[test]
+    fn bfd_shows_beside_its_session_in_text_and_json() {
+        let session = |peer: &str, bfd: Option<pb::Bfd>| pb::Session {
+            peer: peer.to_string(),
+            state: pb::SessionState::Established as i32,
+            bfd,
+            ..pb::Session::default()
+        };
+        let status = pb::Status {
+            sessions: vec![
+                session(
+                    "2001:db8:14:34::1",
+                    Some(pb::Bfd {
+                        state: "down".to_string(),
+                        diagnostic: "control detection time expired".to_string(),
+                        dropped: [("low_ttl".to_string(), 2)].into(),
+                        ..pb::Bfd::default()
+                    }),
+                ),
+                session(
+                    "2001:db8:14:34::2",
+                    Some(pb::Bfd {
+                        state: "not answered".to_string(),
+                        ..pb::Bfd::default()
+                    }),
+                ),
+                session("2001:db8:14:34::3", None),
+            ],
+            ..pb::Status::default()
+        };
+        let text = render(&status);
+        let line = |peer: &str| {
+            text.lines()
+                .find(|l| l.contains(peer))
+                .unwrap_or_else(|| panic!("{peer} in {text}"))
+                .to_string()
+        };
+        assert!(
+            line("2001:db8:14:34::1")
+                .ends_with("; BFD down (control detection time expired), 2 packets dropped"),
+            "{text}"
+        );
+        assert!(
+            line("2001:db8:14:34::2").ends_with("; BFD not answered"),
+            "{text}"
+        );
+        assert!(!line("2001:db8:14:34::3").contains("BFD"), "{text}");
+        let json = to_json(&status);
+        assert_eq!(json["sessions"][0]["bfd"]["dropped"]["low_ttl"], 2);
+        assert_eq!(json["sessions"][1]["bfd"]["state"], "not answered");
+        assert!(json["sessions"][2]["bfd"].is_null());
     }
 }

@@ -42,13 +42,16 @@ mod vrrp;
 
 pub use render::render;
 pub(crate) use render::{duration, valid};
-pub use values::{HttpUrl, LogLevel, Role};
+pub use values::{HttpUrl, ListenTarget, LogLevel, Role};
 pub use vrrp::VrrpConfig;
 
-use schema::{Checked, Misplaced, RawHooks, RawOutcome, RawProbe, RawService, Step};
+use schema::{
+    Checked, Misplaced, RawHooks, RawHttp, RawOutcome, RawProbe, RawProcess, RawService, Step,
+};
 use values::{
-    Address, ApiListen, Dcid, DrainTime, GroupName, HoldTime, Keepalive, Listen, Name,
-    NeighborPattern, NeighborSlots, PasswordFile, PollInterval, RouterId, SocketPath, Ttl,
+    Address, ApiListen, Argv, Dcid, DrainTime, GroupName, HoldTime, Keepalive, Listen, Name,
+    NeighborPattern, NeighborSlots, PasswordFile, PollInterval, RouterId, SocketPath, TcpTarget,
+    Ttl,
 };
 
 /// Read when `-config` is not given and the file exists.
@@ -144,6 +147,25 @@ pub struct FileConfig {
     /// and leaves it `None`.
     #[serde(skip)]
     pub md5_key: Option<Md5Key>,
+    /// BFD beside every route-server session: present (even `bfd: {}`) = on.
+    pub bfd: Option<BfdFile>,
+}
+
+/// `bfd:`; keys left out take FRR's defaults (300 ms, 300 ms, 3), multihop (RFC 5883).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping of bfd keys (min_tx, min_rx, multiplier, multihop, min_ttl)"
+)]
+pub struct BfdFile {
+    pub min_tx: Option<values::BfdInterval>,
+    pub min_rx: Option<values::BfdInterval>,
+    pub multiplier: Option<values::BfdMultiplier>,
+    /// true (default): RFC 5883 on UDP 4784; false: RFC 5881 single hop on UDP 3784, TTL 255.
+    pub multihop: Option<bool>,
+    /// Received TTL / hop limit below this are dropped (multihop only; default
+    /// 256 - multihop_ttl, the reach the BGP session has).
+    pub min_ttl: Option<Ttl>,
 }
 
 impl FileConfig {
@@ -199,6 +221,8 @@ pub struct ProbeConfig {
     pub timeout: Duration,
     pub rise: u32,
     pub fall: u32,
+    /// tcp and http: a refused connection counts as `fall` failures in one go.
+    pub fast_fail: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,6 +242,19 @@ pub enum Check {
         /// Set exactly for `https://` URLs.
         tls: Option<TlsOptions>,
     },
+    /// Up while the process lives; its exit turns the probe down at once.
+    Process(ProcessTarget),
+    /// Up while a socket listens there; its closing turns the probe down at once.
+    Listen(ListenTarget),
+}
+
+/// Which process a `process` probe watches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcessTarget {
+    /// The pid in this file, if that process started no later than the file was written.
+    Pidfile(PathBuf),
+    /// Every process with this `comm` (of `owner` only, when set: a user name or a uid).
+    Name { name: String, owner: Option<String> },
 }
 
 /// How an https probe checks the server.
@@ -409,6 +446,24 @@ pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
     }
     check_powers(&mut config, &Powers::current())
         .map_err(|problem| misplaced(&text, path, problem))?;
+    let process_probe = config
+        .probes
+        .iter()
+        .find(|p| matches!(p.check, Check::Process(_)));
+    if let Some(probe) = process_probe {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        if let Some(message) = hidepid_problem(&mountinfo) {
+            let key = |k: &str| Step::Key(k.to_string());
+            return Err(misplaced(
+                &text,
+                path,
+                Misplaced {
+                    path: vec![key("probes"), key(&probe.name), key("process")],
+                    message,
+                },
+            ));
+        }
+    }
     Ok(config)
 }
 
@@ -569,6 +624,35 @@ fn located(path: &Path, error: serde_yaml::Error) -> ConfigError {
         column: location.as_ref().map(|l| l.column()),
         message,
     }
+}
+
+/// Why a `process` probe cannot work under this `/proc` (the text of `/proc/self/mountinfo`):
+/// mounted with `hidepid` (systemd's `ProtectProc=invisible`, `ptraceable` or `noaccess`), other
+/// users' processes are hidden or unreadable, so the probe would report a running service as
+/// gone.
+pub fn hidepid_problem(mountinfo: &str) -> Option<String> {
+    for line in mountinfo.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        // Field 5 is the mount point; after the "-": fstype, source, super options.
+        let Some(dash) = fields.iter().position(|f| *f == "-") else {
+            continue;
+        };
+        if fields.get(4) != Some(&"/proc") || fields.get(dash + 1) != Some(&"proc") {
+            continue;
+        }
+        let options = fields.get(dash + 3).copied().unwrap_or("");
+        let hidden = options.split(',').find_map(|o| o.strip_prefix("hidepid="));
+        if let Some(mode @ ("invisible" | "ptraceable" | "noaccess" | "1" | "2" | "4")) = hidden {
+            return Some(format!(
+                "/proc is mounted with hidepid={mode} (systemd's ProtectProc=invisible, \
+                 ptraceable or noaccess): other users' processes are hidden or unreadable, so \
+                 this probe would see the \
+                 service as gone; run elastic with ProtectProc=default (a drop-in for \
+                 elastic.service), or use a listen, tcp or http probe"
+            ));
+        }
+    }
+    None
 }
 
 /// A problem found after parsing, located at the value its key path names in `text`.
@@ -744,14 +828,56 @@ impl ProbeConfig {
     fn from_raw(name: String, raw: RawProbe) -> Self {
         let interval = raw.interval();
         let fast_interval = raw.fast_interval();
-        let check = match (raw.exec, raw.shell, raw.tcp, raw.http) {
+        let timeout = raw.timeout.map_or(interval, |d| d.get());
+        let rise = raw.rise.map_or(DEFAULT_RISE, |c| c.get());
+        let fall = raw.fall.map_or(DEFAULT_FALL, |c| c.get());
+        let fast_fail = raw.fast_fail.unwrap_or(false);
+        let check = match (raw.process, raw.listen) {
+            (Some(process), _) => Check::Process(match process.0 {
+                RawProcess {
+                    pidfile: Some(path),
+                    ..
+                } => ProcessTarget::Pidfile(path.into_path()),
+                RawProcess {
+                    name: Some(name),
+                    owner,
+                    ..
+                } => ProcessTarget::Name {
+                    name: name.into_string(),
+                    owner,
+                },
+                _ => unreachable!("checked: a process probe has pidfile or name"),
+            }),
+            (None, Some(listen)) => Check::Listen(listen),
+            (None, None) => Self::polled_check(raw.exec, raw.shell, raw.tcp, raw.http, raw.user),
+        };
+        ProbeConfig {
+            name,
+            check,
+            interval,
+            fast_interval,
+            timeout,
+            rise,
+            fall,
+            fast_fail,
+        }
+    }
+
+    fn polled_check(
+        exec: Option<Argv>,
+        shell: Option<String>,
+        tcp: Option<TcpTarget>,
+        http: Option<Checked<RawHttp>>,
+        user: Option<String>,
+    ) -> Check {
+        match (exec, shell, tcp, http) {
             (Some(argv), ..) => Check::Exec {
                 argv: argv.into_vec(),
-                user: raw.user.map(RunAs::from),
+                user: user.map(RunAs::from),
             },
             (_, Some(script), ..) => Check::Exec {
                 argv: vec![SHELL.to_string(), "-c".to_string(), script],
-                user: raw.user.map(RunAs::from),
+                user: user.map(RunAs::from),
             },
             (_, _, Some(tcp), _) => Check::Tcp { address: tcp.get() },
             (_, _, _, Some(http)) => {
@@ -777,15 +903,6 @@ impl ProbeConfig {
                 }
             }
             (None, None, None, None) => unreachable!("checked: a probe has one kind of check"),
-        };
-        ProbeConfig {
-            name,
-            check,
-            interval,
-            fast_interval,
-            timeout: raw.timeout.map_or(interval, |d| d.get()),
-            rise: raw.rise.map_or(DEFAULT_RISE, |c| c.get()),
-            fall: raw.fall.map_or(DEFAULT_FALL, |c| c.get()),
         }
     }
 }

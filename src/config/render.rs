@@ -10,9 +10,13 @@ use std::time::Duration;
 use serde::{Serialize, Serializer};
 use serde_yaml::Value;
 
-use super::schema::{Checked, RawDemote, RawHooks, RawHttp, RawOutcome, RawProbe, RawService};
+use super::schema::{
+    Checked, RawDemote, RawHooks, RawHttp, RawOutcome, RawProbe, RawProcess, RawService,
+};
 use super::values::{Community, Name};
-use super::{Check, FileConfig, HookConfig, Outcome, ProbeConfig, ServiceConfig, Trust};
+use super::{
+    Check, FileConfig, HookConfig, Outcome, ProbeConfig, ProcessTarget, ServiceConfig, Trust,
+};
 
 /// `config` as YAML that `config::parse` accepts, keys without a value left out.
 pub fn render(config: &FileConfig) -> String {
@@ -79,6 +83,7 @@ fn raw_probe(p: &ProbeConfig) -> Result<RawProbe, String> {
         timeout: some(duration(p.timeout))?,
         rise: some(valid(p.rise))?,
         fall: some(valid(p.fall))?,
+        fast_fail: p.fast_fail.then_some(true),
         ..RawProbe::default()
     };
     match &p.check {
@@ -110,6 +115,18 @@ fn raw_probe(p: &ProbeConfig) -> Result<RawProbe, String> {
             }
             raw.http = Some(Checked(http));
         }
+        Check::Process(target) => {
+            let (pidfile, name, owner) = match target {
+                ProcessTarget::Pidfile(path) => (some(valid(path.display()))?, None, None),
+                ProcessTarget::Name { name, owner } => (None, some(valid(name))?, owner.clone()),
+            };
+            raw.process = Some(Checked(RawProcess {
+                pidfile,
+                name,
+                owner,
+            }));
+        }
+        Check::Listen(target) => raw.listen = Some(*target),
     }
     Ok(raw)
 }

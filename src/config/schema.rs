@@ -14,20 +14,27 @@ use serde::{Deserialize, Serialize};
 
 use super::values::{
     AbsolutePath, Address, AnnounceDelay, Argv, Community, Count, HookTimeout, HttpStatus, HttpUrl,
-    Name, ProbeTime, Role, TcpTarget, TlsName,
+    ListenTarget, Name, ProbeTime, ProcessName, Role, TcpTarget, TlsName,
 };
 
-/// One probe: exactly one of `exec`, `shell`, `tcp` or `http`, and its timings.
+/// One probe: exactly one of `exec`, `shell`, `tcp`, `http`, `process` or `listen`, and its
+/// timings.
 #[derive(Deserialize, Serialize, Default)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a probe (exec, shell, tcp or http, with timings)"
+    expecting = "a probe (exec, shell, tcp, http, process or listen, with timings)"
 )]
 pub(crate) struct RawProbe {
     pub exec: Option<Argv>,
     pub shell: Option<String>,
     pub tcp: Option<TcpTarget>,
     pub http: Option<Checked<RawHttp>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process: Option<Checked<RawProcess>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<ListenTarget>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fast_fail: Option<bool>,
     pub user: Option<String>,
     pub interval: Option<ProbeTime>,
     pub fast_interval: Option<ProbeTime>,
@@ -45,6 +52,32 @@ pub(crate) struct RawHttp {
     pub ca_file: Option<AbsolutePath>,
     pub tls_verify: Option<bool>,
     pub server_name: Option<TlsName>,
+}
+
+/// `process: {pidfile: PATH}` or `process: {name: COMM, owner: USER}`.
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawProcess {
+    pub pidfile: Option<AbsolutePath>,
+    pub name: Option<ProcessName>,
+    pub owner: Option<String>,
+}
+
+impl CheckFields for RawProcess {
+    fn check(&self) -> Result<(), String> {
+        match (&self.pidfile, &self.name, &self.owner) {
+            (Some(_), Some(_), _) | (None, None, _) => {
+                Err("a process probe needs exactly one of pidfile or name".to_string())
+            }
+            (Some(_), None, Some(_)) => {
+                Err("owner applies to name only (a pidfile names one process already)".to_string())
+            }
+            (_, _, Some(owner)) if owner.is_empty() => {
+                Err("owner: a user name or a numeric uid".to_string())
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 #[derive(Deserialize, Serialize)]
@@ -129,16 +162,32 @@ impl CheckFields for RawProbe {
             self.shell.is_some(),
             self.tcp.is_some(),
             self.http.is_some(),
+            self.process.is_some(),
+            self.listen.is_some(),
         ];
         if kinds.iter().filter(|k| **k).count() != 1 {
-            return Err("a probe needs exactly one of exec, shell, tcp or http".to_string());
+            return Err(
+                "a probe needs exactly one of exec, shell, tcp, http, process or listen"
+                    .to_string(),
+            );
         }
+        let others = [
+            (self.tcp.is_some(), "tcp"),
+            (self.http.is_some(), "http"),
+            (self.process.is_some(), "process"),
+            (self.listen.is_some(), "listen"),
+        ];
         if self.user.is_some() {
-            for (set, kind) in [(self.tcp.is_some(), "tcp"), (self.http.is_some(), "http")] {
+            for (set, kind) in others {
                 if set {
                     return Err(format!("user applies to exec and shell probes, not {kind}"));
                 }
             }
+        }
+        if self.fast_fail.is_some() && !(self.tcp.is_some() || self.http.is_some()) {
+            return Err(
+                "fast_fail applies to tcp and http probes (a refused connection)".to_string(),
+            );
         }
         let interval = self.interval();
         let fast_interval = self.fast_interval();

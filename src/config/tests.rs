@@ -244,12 +244,12 @@ fn errors_name_file_line_key_and_expectation() {
         (
             "probes:\n  web:\n    tcp: 127.0.0.1:80\n    exec: [a]\n",
             3,
-            "probes.web: a probe needs exactly one of exec, shell, tcp or http",
+            "probes.web: a probe needs exactly one of exec, shell, tcp, http, process or listen",
         ),
         (
             "probes:\n  web:\n    interval: 1s\n",
             3,
-            "probes.web: a probe needs exactly one of exec, shell, tcp or http",
+            "probes.web: a probe needs exactly one of exec, shell, tcp, http, process or listen",
         ),
         (
             "probes:\n  web:\n    tcp: 127.0.0.1:80\n    interval: 1s\n    fast_interval: 2s\n",
@@ -1361,4 +1361,137 @@ fn every_duration_key_is_bounded_so_no_deadline_can_overflow() {
     // The fast interval derived from the shortest interval is not shorter than it.
     let c = ok("probes:\n  p:\n    exec: [/bin/true]\n    interval: 10ms\n");
     assert_eq!(c.probes[0].fast_interval, Duration::from_millis(10));
+}
+
+#[test]
+fn process_and_listen_probes_and_fast_fail() {
+    let c = ok("probes:\n  \
+         nginx: {process: {pidfile: /run/nginx.pid}, interval: 2s, fall: 3}\n  \
+         workers: {process: {name: nginx, owner: www-data}}\n  \
+         port: {listen: \"127.0.0.1:8080\"}\n  \
+         v6: {listen: \"[::]:443\"}\n  \
+         dns: {listen: \"*:53/udp\"}\n  \
+         web: {tcp: 127.0.0.1:80, fast_fail: true}\n");
+    let check = |name: &str| {
+        let probe = c.probes.iter().find(|p| p.name == name).unwrap();
+        (probe.check.clone(), probe.fast_fail)
+    };
+    assert_eq!(
+        check("nginx"),
+        (
+            Check::Process(ProcessTarget::Pidfile("/run/nginx.pid".into())),
+            false
+        )
+    );
+    assert_eq!(
+        check("workers").0,
+        Check::Process(ProcessTarget::Name {
+            name: "nginx".into(),
+            owner: Some("www-data".into())
+        })
+    );
+    let listen = |text: &str| Check::Listen(text.parse().unwrap());
+    assert_eq!(check("port").0, listen("127.0.0.1:8080"));
+    assert_eq!(check("v6").0, listen("[::]:443"));
+    assert_eq!(check("dns").0, listen("*:53/udp"));
+    assert_eq!(
+        "*:53/udp".parse::<ListenTarget>().unwrap(),
+        ListenTarget {
+            ip: None,
+            port: 53,
+            udp: true
+        }
+    );
+    assert!(check("web").1);
+    // What check-config prints reads back the same.
+    let again = ok(&render(&c));
+    assert_eq!(again.probes, c.probes);
+
+    let cases = [
+        (
+            "probes:\n  p:\n    process: {pidfile: run/x.pid}\n",
+            "probes.p.process.pidfile: invalid value \"run/x.pid\": give an absolute path",
+        ),
+        (
+            "probes:\n  p:\n    process: {}\n",
+            "probes.p.process: a process probe needs exactly one of pidfile or name",
+        ),
+        (
+            "probes:\n  p:\n    process: {pidfile: /run/x.pid, name: x}\n",
+            "probes.p.process: a process probe needs exactly one of pidfile or name",
+        ),
+        (
+            "probes:\n  p:\n    process: {pidfile: /run/x.pid, owner: root}\n",
+            "probes.p.process: owner applies to name only",
+        ),
+        (
+            "probes:\n  p:\n    process: {name: php-fpm-worker-pool}\n",
+            "probes.p.process.name: invalid value \"php-fpm-worker-pool\": the kernel keeps at most 15 bytes of a process name: write \"php-fpm-worker-\"",
+        ),
+        (
+            "probes:\n  p:\n    process: {name: usr/bin/x}\n",
+            "probes.p.process.name: invalid value \"usr/bin/x\": a process name",
+        ),
+        (
+            "probes:\n  p:\n    process: {name: x, user: root}\n",
+            "probes.p.process: unknown field `user`",
+        ),
+        (
+            "probes:\n  p:\n    listen: \"localhost:80\"\n",
+            "probes.p.listen: invalid value \"localhost:80\": expected IP:PORT, [IPv6]:PORT or *:PORT",
+        ),
+        (
+            "probes:\n  p:\n    listen: \"*:http\"\n",
+            "probes.p.listen: invalid value \"*:http\": expected IP:PORT",
+        ),
+        (
+            "probes:\n  p:\n    listen: \"*:70000\"\n",
+            "probes.p.listen: invalid value \"*:70000\": expected IP:PORT",
+        ),
+        (
+            "probes:\n  p:\n    listen: \"*:0\"\n",
+            "probes.p.listen: invalid value \"*:0\": port 0 is not a port",
+        ),
+        (
+            "probes:\n  p:\n    listen: \"*:53/sctp\"\n",
+            "probes.p.listen: invalid value \"*:53/sctp\": expected IP:PORT",
+        ),
+        (
+            "probes:\n  p:\n    listen: \"127.0.0.1:80\"\n    fast_fail: true\n",
+            "probes.p: fast_fail applies to tcp and http probes",
+        ),
+        (
+            "probes:\n  p:\n    listen: \"127.0.0.1:80\"\n    user: root\n",
+            "probes.p: user applies to exec and shell probes, not listen",
+        ),
+    ];
+    for (text, expected) in cases {
+        let e = err(text);
+        assert!(
+            e.message.starts_with(expected),
+            "{text:?}\n  got:      {}\n  expected: {expected}",
+            e.message
+        );
+    }
+}
+
+#[test]
+fn a_process_probe_is_refused_under_hidepid() {
+    let plain = "22 26 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw\n";
+    assert_eq!(hidepid_problem(plain), None);
+    let sandboxed =
+        "22 26 0:21 / /proc rw,nosuid shared:12 - proc proc rw,hidepid=invisible,subset=pid\n";
+    let problem = hidepid_problem(sandboxed).unwrap();
+    assert!(
+        problem.starts_with("/proc is mounted with hidepid=invisible")
+            && problem.contains("ProtectProc=default"),
+        "{problem}"
+    );
+    let unreadable = "22 26 0:21 / /proc rw shared:12 - proc proc rw,hidepid=noaccess\n";
+    assert!(hidepid_problem(unreadable).is_some());
+    let visible = "22 26 0:21 / /proc rw shared:12 - proc proc rw,hidepid=off\n";
+    assert_eq!(hidepid_problem(visible), None);
+    // Another proc mount elsewhere does not matter.
+    let elsewhere = "30 26 0:40 / /run/x/proc rw - proc proc rw,hidepid=2\n";
+    assert_eq!(hidepid_problem(elsewhere), None);
 }

@@ -519,6 +519,92 @@ impl FromStr for TcpTarget {
     }
 }
 
+/// A `listen` probe's socket: `IP:PORT`, `[IPv6]:PORT` or `*:PORT` (any address), with `/udp`
+/// for a bound UDP socket (`/tcp`, the default, for a listening TCP socket).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenTarget {
+    /// `None` for `*`.
+    pub ip: Option<IpAddr>,
+    pub port: u16,
+    pub udp: bool,
+}
+
+impl FromStr for ListenTarget {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let usage = "expected IP:PORT, [IPv6]:PORT or *:PORT, optionally with /udp or /tcp, \
+                     e.g. 127.0.0.1:8080, [::]:443 or *:53/udp";
+        let (socket, udp) = match text.rsplit_once('/') {
+            Some((socket, "udp")) => (socket, true),
+            Some((socket, "tcp")) => (socket, false),
+            Some(_) => return Err(usage.to_string()),
+            None => (text, false),
+        };
+        let (ip, port) = match socket.strip_prefix("*:") {
+            Some(port) => (None, port),
+            None => {
+                let address: SocketAddr = socket.parse().map_err(|_| usage.to_string())?;
+                return match address.port() {
+                    0 => Err("port 0 is not a port a service listens on".to_string()),
+                    port => Ok(ListenTarget {
+                        ip: Some(address.ip()),
+                        port,
+                        udp,
+                    }),
+                };
+            }
+        };
+        match port.parse::<u16>() {
+            Ok(0) => Err("port 0 is not a port a service listens on".to_string()),
+            Ok(port) => Ok(ListenTarget { ip, port, udp }),
+            Err(_) => Err(usage.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for ListenTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.ip {
+            None => write!(f, "*:{}", self.port)?,
+            Some(ip) => SocketAddr::new(ip, self.port).fmt(f)?,
+        }
+        if self.udp {
+            f.write_str("/udp")?;
+        }
+        Ok(())
+    }
+}
+
+/// A `process` probe's process name, as the kernel keeps it in `comm`: 1 to 15 bytes (the
+/// kernel cuts longer names), no `/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessName(String);
+
+impl ProcessName {
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl FromStr for ProcessName {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        if text.is_empty() || text.chars().any(|c| c == '/' || c.is_control()) {
+            return Err(
+                "a process name (comm) is 1 to 15 bytes without '/' or control characters"
+                    .to_string(),
+            );
+        }
+        if text.len() > 15 {
+            return Err(format!(
+                "the kernel keeps at most 15 bytes of a process name: write {:?}",
+                &text[..text.floor_char_boundary(15)]
+            ));
+        }
+        Ok(ProcessName(text.to_string()))
+    }
+}
+
 /// The control socket's path: absolute, and short enough for `sun_path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SocketPath(PathBuf);
@@ -742,6 +828,7 @@ impl fmt::Display for HttpUrl {
 }
 
 display_inner!(
+    ProcessName,
     NeighborPattern,
     RouterId,
     Address,
@@ -755,6 +842,8 @@ display_inner!(
 display_path!(SocketPath, AbsolutePath);
 
 serde_via_str!(
+    ListenTarget,
+    ProcessName,
     NeighborPattern,
     Community,
     RouterId,
@@ -827,6 +916,71 @@ impl Serialize for Argv {
         seq.end()
     }
 }
+
+/// `bfd.min_tx` / `bfd.min_rx`: a BFD interval, 10 ms (FRR's floor) to 60 s, in whole
+/// microseconds (the packet's unit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BfdInterval(std::time::Duration);
+
+impl BfdInterval {
+    pub const MIN: std::time::Duration = std::time::Duration::from_millis(10);
+    pub const MAX: std::time::Duration = std::time::Duration::from_secs(60);
+
+    pub fn get(self) -> std::time::Duration {
+        self.0
+    }
+}
+
+impl TryFrom<std::time::Duration> for BfdInterval {
+    type Error = String;
+    fn try_from(value: std::time::Duration) -> Result<Self, String> {
+        if value < Self::MIN || value > Self::MAX {
+            Err("must be from 10ms to 60s".to_string())
+        } else if !value.subsec_nanos().is_multiple_of(1000) {
+            Err("must be whole microseconds".to_string())
+        } else {
+            Ok(BfdInterval(value))
+        }
+    }
+}
+
+impl FromStr for BfdInterval {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let value = humantime::parse_duration(text.trim())
+            .map_err(|_| "expected a duration such as 300ms or 1s".to_string())?;
+        BfdInterval::try_from(value)
+    }
+}
+
+impl fmt::Display for BfdInterval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        humantime::format_duration(self.0).fmt(f)
+    }
+}
+
+/// `bfd.multiplier`: the BFD Detect Mult, 1 to 255 (0 is refused on the wire, RFC 5880 §6.8.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BfdMultiplier(u8);
+
+impl BfdMultiplier {
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for BfdMultiplier {
+    type Error = String;
+    fn try_from(n: i64) -> Result<Self, String> {
+        match u8::try_from(n) {
+            Ok(mult) if mult >= 1 => Ok(BfdMultiplier(mult)),
+            _ => Err("must be between 1 and 255".to_string()),
+        }
+    }
+}
+
+serde_via_str!(BfdInterval);
+serde_via_int!(BfdMultiplier);
 
 #[cfg(test)]
 mod tests {

@@ -209,6 +209,7 @@ pub async fn run(
         slots: Vec::new(),
         leaving: Vec::new(),
         routes: routes_rx.clone(),
+        bfd: crate::bfd::driver::Bfd::new(),
     };
     peers
         .reconcile(wanted_sessions(&settings, router_id, &hostname))
@@ -225,6 +226,7 @@ pub async fn run(
         probes: probes_rx,
         mode: mode_rx,
         vrrp: watch::channel(crate::status::VrrpList::default()).1,
+        bfd_unclaimed: peers.bfd.unclaimed(),
     };
     // The sessions have not run yet (one thread; no await since spawning them).
     let _api = api_listener.map(|bound| api::serve(bound, source.clone()));

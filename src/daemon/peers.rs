@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use super::shutdown::STOP_GRACE;
+use crate::bfd::driver::Bfd;
 use crate::bgp::peer::{self, PeerHandle, Transport};
 use crate::bgp::session::{SessionConfig, State};
 use crate::bgp::wire::Notification;
@@ -26,6 +27,7 @@ pub(super) fn wanted_sessions(
     let transport = Transport {
         ttl: settings.multihop_ttl,
         md5_key: settings.md5.as_ref().map(|m| m.key.clone()),
+        bfd: settings.bfd,
     };
     settings
         .neighbors
@@ -125,16 +127,22 @@ pub(super) struct Peers {
     /// Sessions of removed neighbors still saying goodbye.
     pub(super) leaving: Vec<PeerHandle>,
     pub(super) routes: watch::Receiver<Arc<DesiredRoutes>>,
+    /// The BFD sessions beside the BGP ones (when `bfd:` is set).
+    pub(super) bfd: Bfd,
 }
 
 impl Peers {
     pub(super) fn spawn(&self, config: SessionConfig, transport: Transport) -> PeerSlot {
         let (stop, stop_rx) = watch::channel(None);
+        let bfd = transport
+            .bfd
+            .map(|bfd| self.bfd.spawn_session(config.peer, bfd));
         let handle = peer::spawn(
             config.clone(),
             transport.clone(),
             self.routes.clone(),
             stop_rx,
+            bfd,
         );
         PeerSlot {
             handle,
@@ -315,6 +323,35 @@ mod tests {
         let same = sessions(&["-holdtime", "9", "-keepalive", "3s"]);
         let changes = plan_sessions(&running, same);
         assert_eq!(changes, (0..4).map(SessionChange::Keep).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn turning_bfd_on_off_or_changing_it_restarts_each_session() {
+        let off = sessions(&[]);
+        let with = |min_tx_ms: u64| {
+            let mut wanted = off.clone();
+            for (_, transport) in &mut wanted {
+                transport.bfd = Some(crate::model::BfdConfig {
+                    min_tx: std::time::Duration::from_millis(min_tx_ms),
+                    min_rx: std::time::Duration::from_millis(300),
+                    multiplier: 3,
+                    multihop: true,
+                    min_ttl: 240,
+                });
+            }
+            wanted
+        };
+        let restarts = |changes: &[SessionChange]| {
+            changes.len() == 4
+                && changes
+                    .iter()
+                    .all(|c| matches!(c, SessionChange::Restart { .. }))
+        };
+        assert!(restarts(&plan_sessions(&off, with(300))), "on");
+        assert!(restarts(&plan_sessions(&with(300), with(1000))), "changed");
+        assert!(restarts(&plan_sessions(&with(300), off.clone())), "off");
+        let same = plan_sessions(&with(300), with(300));
+        assert_eq!(same, (0..4).map(SessionChange::Keep).collect::<Vec<_>>());
     }
 
     #[test]

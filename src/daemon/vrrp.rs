@@ -131,6 +131,8 @@ pub(super) async fn run(
         probes: probes_rx,
         mode: mode_rx,
         vrrp: vrrp_rx,
+        // No BGP sessions, so no BFD.
+        bfd_unclaimed: watch::channel(Default::default()).1,
     };
     let _api = api_listener.map(|bound| api::serve(bound, source.clone()));
     let _metrics = metrics_listener.map(|bound| metrics::serve(bound, source.clone()));

@@ -87,6 +87,7 @@ fn snapshot() -> Snapshot {
             ..ProbeStatus::default()
         }]),
         vrrp: Vec::new(),
+        bfd_unclaimed: Default::default(),
     }
 }
 
@@ -323,4 +324,55 @@ fn vrrp_instances_have_their_series() {
     // BGP mode has none.
     let bgp = String::from_utf8(render(&snapshot())).unwrap();
     assert!(!bgp.contains("elastic_vrrp_"), "{bgp}");
+}
+
+#[test]
+fn bfd_state_and_drops_are_exported_per_peer_and_for_unknown_sources() {
+    let mut snapshot = snapshot();
+    let t0 = clock::now();
+    let config = crate::bfd::session::SessionConfig {
+        desired_min_tx: Duration::from_millis(300),
+        required_min_rx: Duration::from_millis(300),
+        detect_mult: 3,
+        min_ttl: 254,
+    };
+    let mut bfd = crate::bfd::session::Session::new(config, 9, t0);
+    // A packet from too far away: dropped, and the peer still counts as never heard.
+    bfd.handle(
+        t0,
+        0.0,
+        crate::bfd::session::Input::Datagram {
+            bytes: &[0x20; 24],
+            ttl: 3,
+        },
+    );
+    snapshot.sessions[0].bfd = Some(bfd.status().view());
+    snapshot.bfd_unclaimed.insert("unknown_source", 4);
+    let text = String::from_utf8(render(&snapshot)).unwrap();
+    let get = |series: &str| value(&text, series).unwrap_or_else(|| panic!("{series} in\n{text}"));
+    let peer = "2001:db8:14:34::1";
+    assert_eq!(
+        get(&format!(
+            "elastic_bfd_session_state{{peer=\"{peer}\",state=\"not answered\"}}"
+        )),
+        1.0
+    );
+    assert_eq!(
+        get(&format!(
+            "elastic_bfd_session_state{{peer=\"{peer}\",state=\"up\"}}"
+        )),
+        0.0
+    );
+    assert_eq!(
+        get(&format!(
+            "elastic_bfd_packets_dropped_total{{peer=\"{peer}\",reason=\"low_ttl\"}}"
+        )),
+        1.0
+    );
+    assert_eq!(
+        get("elastic_bfd_packets_dropped_total{peer=\"\",reason=\"unknown_source\"}"),
+        4.0
+    );
+    // A session without BFD configured exports no BFD series.
+    assert!(!text.contains("peer=\"2001:db8:14:34::2\",state=\"not answered\""));
 }

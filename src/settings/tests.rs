@@ -364,3 +364,92 @@ fn two_roles_for_one_prefix_are_refused_at_load_naming_both_services() {
         error.message
     );
 }
+
+#[test]
+fn bfd_is_off_without_the_key_and_takes_frr_defaults_with_it() {
+    assert_eq!(with_file(&[], FILE).unwrap().bfd, None);
+    let on = with_file(&[], &format!("{FILE}bfd: {{}}\n")).unwrap();
+    let bfd = on.bfd.expect("bfd: {} turns it on");
+    assert_eq!(
+        (bfd.min_tx, bfd.min_rx, bfd.multiplier, bfd.multihop),
+        (
+            std::time::Duration::from_millis(300),
+            std::time::Duration::from_millis(300),
+            3,
+            true
+        )
+    );
+    // FILE's multihop_ttl is 5: packets from up to 5 hops away, like the BGP session's reach.
+    assert_eq!(bfd.min_ttl, 251);
+    assert_eq!(crate::bfd::session_config(&bfd).min_ttl, 251);
+    assert_eq!(crate::bfd::port(&bfd), 4784);
+    let single = with_file(
+        &[],
+        &format!("{FILE}bfd: {{multihop: false, min_tx: 1s}}\n"),
+    )
+    .unwrap()
+    .bfd
+    .unwrap();
+    assert_eq!(
+        (
+            crate::bfd::port(&single),
+            crate::bfd::session_config(&single).min_ttl
+        ),
+        (3784, 255)
+    );
+    assert_eq!(single.min_tx, std::time::Duration::from_secs(1));
+}
+
+#[test]
+fn bad_bfd_values_are_refused_naming_the_key() {
+    let path = Path::new("/etc/elastic/elastic.yaml");
+    for (yaml, key, reason) in [
+        ("bfd: {min_tx: 5ms}", "min_tx", "must be from 10ms to 60s"),
+        ("bfd: {min_rx: 2m}", "min_rx", "must be from 10ms to 60s"),
+        ("bfd: {min_rx: soon}", "min_rx", "expected a duration"),
+        (
+            "bfd: {multiplier: 0}",
+            "multiplier",
+            "must be between 1 and 255",
+        ),
+        (
+            "bfd: {multiplier: 256}",
+            "multiplier",
+            "must be between 1 and 255",
+        ),
+        ("bfd: {min_ttl: 0}", "min_ttl", "must be between 1 and 255"),
+        ("bfd: {interval: 1s}", "interval", "unknown field"),
+    ] {
+        let error = crate::config::parse(&format!("{yaml}\n"), path)
+            .expect_err(yaml)
+            .message;
+        assert!(
+            error.contains(key) && error.contains(reason),
+            "{yaml}: {error}"
+        );
+    }
+    let error = with_file(
+        &[],
+        &format!("{FILE}bfd: {{multihop: false, min_ttl: 254}}\n"),
+    )
+    .expect_err("single hop needs 255")
+    .message;
+    assert!(
+        error.starts_with("bfd.min_ttl 254: single-hop BFD"),
+        "{error}"
+    );
+}
+
+#[test]
+fn bfd_settings_render_and_read_back() {
+    for yaml in [
+        "bfd: {min_tx: 1s, min_rx: 500ms, multiplier: 5, min_ttl: 250}\n",
+        "bfd: {multihop: false}\n",
+    ] {
+        let settings = with_file(&[], &format!("{FILE}{yaml}")).unwrap();
+        let rendered = render(&settings);
+        assert!(rendered.contains("bfd:"), "{rendered}");
+        let again = with_file(&[], &rendered).unwrap_or_else(|e| panic!("{e}\n{rendered}"));
+        assert_eq!(again.bfd, settings.bfd, "{rendered}");
+    }
+}

@@ -7,7 +7,8 @@
 //! - [`fakepeer`]: a route server written with raw bytes, for hostile input;
 //! - [`ProbeReport`]: what the client's `labnet probe` saw, as labnet prints it;
 //! - [`program`]: the `main` of the demo and the benchmarks (signals stop them between steps);
-//! - [`contender`], [`measure`]: the benchmarks' announcers and figures.
+//! - [`contender`], [`measure`]: the benchmarks' announcers and figures;
+//! - [`freeze`]: a host frozen (processes stopped, what it sends dropped, links up).
 //!
 //! One `Lab` is a router namespace (forwarding, the four route servers on its loopback at
 //! 2001:db8:14:34::1..4), one namespace per host (where `elastic` runs, the VIPs on `lo`) and
@@ -29,6 +30,7 @@ mod commands;
 pub mod contender;
 pub mod fakepeer;
 pub mod flood;
+pub mod freeze;
 pub mod measure;
 mod netns;
 mod probe_report;
@@ -47,6 +49,7 @@ use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 
 pub use commands::{check_prerequisites, daemon_binary, labnet_binary, run_cmd};
+pub use freeze::Frozen;
 pub use netns::Netns;
 pub use probe_report::{LOST, ProbeReport};
 pub use rs::{Community, Origin, RouteServer, RouteView, RsKind, SessionView};
@@ -89,6 +92,13 @@ pub struct LabSpec {
     /// TCP MD5 password the route servers require (their templates' `{{MD5_PASSWORD}}`); without
     /// one, that line is left out.
     pub md5_password: Option<String>,
+    /// BFD on the first route server (FRR: bfdd beside zebra; BIRD: `protocol bfd`), at
+    /// `bfd_interval_ms` × 3. One BFD daemon per namespace owns the BFD ports, so the other slots
+    /// run without.
+    pub bfd: bool,
+    /// The route server's BFD intervals (TX and RX): 1 s, as FRR's CI under load; the failover
+    /// benchmark asks for the intervals it measures.
+    pub bfd_interval_ms: u32,
 }
 
 impl LabSpec {
@@ -99,7 +109,17 @@ impl LabSpec {
             client: false,
             vips_on_lo: true,
             md5_password: None,
+            bfd: false,
+            bfd_interval_ms: 1000,
         }
+    }
+    pub fn with_bfd(mut self) -> Self {
+        self.bfd = true;
+        self
+    }
+    pub fn bfd_interval_ms(mut self, ms: u32) -> Self {
+        self.bfd_interval_ms = ms;
+        self
     }
     pub fn hosts(mut self, n: usize) -> Self {
         self.hosts = n;
@@ -371,6 +391,12 @@ impl Lab {
     /// Host `index` (1-based).
     pub fn host(&self, index: usize) -> &Host {
         &self.hosts[index - 1]
+    }
+
+    /// Freezes host `index` (1-based): its processes stopped, everything it sends dropped, its
+    /// link up. Thawed by [`Frozen::thaw`] or when the guard drops.
+    pub fn freeze_host(&self, index: usize) -> Result<Frozen, String> {
+        freeze::freeze(&self.host(index).ns.name, "eth0")
     }
 
     /// The route server at `slot` (1..=4).

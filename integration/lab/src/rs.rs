@@ -52,6 +52,7 @@ pub(crate) fn package_of(program: &str) -> &'static str {
 
 const FRR_BGPD: &str = "/usr/lib/frr/bgpd";
 const FRR_ZEBRA: &str = "/usr/lib/frr/zebra";
+const FRR_BFDD: &str = "/usr/lib/frr/bfdd";
 
 /// BGP ORIGIN.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -122,6 +122,7 @@ fn snapshot(sessions: Vec<SessionStatus>, now: Instant) -> Snapshot {
         addresses: Arc::new(Vec::new()),
         probes: Arc::new(Vec::new()),
         vrrp: Vec::new(),
+        bfd_unclaimed: Default::default(),
     }
 }
 

@@ -154,6 +154,11 @@ impl Notification {
         Notification::bare(CEASE, subcode::cease::OTHER_CONFIGURATION_CHANGE)
     }
 
+    /// Cease / BFD Down (6/10, RFC 9384): the BFD session beside this one failed.
+    pub fn cease_bfd_down() -> Notification {
+        Notification::bare(CEASE, subcode::cease::BFD_DOWN)
+    }
+
     /// Hold Timer Expired (4/0).
     pub fn hold_timer_expired() -> Notification {
         Notification::bare(HOLD_TIMER_EXPIRED, UNSPECIFIC)

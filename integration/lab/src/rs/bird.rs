@@ -10,6 +10,9 @@ use super::{
 use crate::{HOST_RANGE, Lab};
 
 pub(super) const CONF: &str = include_str!("../../../../configs/bird/bird.conf");
+const BFD_CONF: &str = include_str!("../../../../configs/bird/bfd.conf");
+/// Where `configs/bird/bfd.conf` asks for `bfd on;` in the hosts' template.
+const TEMPLATE_LINE: &str = "  passive on;\n";
 
 /// Renders the config for the slot and starts `bird` in the router namespace.
 pub(super) fn start(lab: &mut Lab, at: &Slot) -> Result<RouteServer, String> {
@@ -31,6 +34,19 @@ pub(super) fn start(lab: &mut Lab, at: &Slot) -> Result<RouteServer, String> {
             &lab.spec.md5_password,
         ),
     )?;
+    let conf = match lab.spec.bfd && slot == 1 {
+        true => {
+            let bfd = render(
+                BFD_CONF,
+                &[
+                    ("INTERVAL", format!("{} ms", lab.spec.bfd_interval_ms)),
+                    ("MULTIPLIER", "3".to_string()),
+                ],
+            )?;
+            conf.replacen(TEMPLATE_LINE, &format!("{TEMPLATE_LINE}  bfd on;\n"), 1) + &bfd
+        }
+        false => conf,
+    };
     let conf_path = at.write(&format!("bird-{slot}.conf"), conf)?;
     let socket = at.dir.join(format!("bird-{slot}.ctl"));
     let mut cmd = lab.router.command("bird");

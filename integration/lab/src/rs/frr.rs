@@ -7,13 +7,17 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use super::{
-    FRR_BGPD, FRR_ZEBRA, RouteServer, RouteView, RsKind, SessionView, Slot, json, parse_community,
-    parse_origin, render, with_password,
+    FRR_BFDD, FRR_BGPD, FRR_ZEBRA, RouteServer, RouteView, RsKind, SessionView, Slot, json,
+    parse_community, parse_origin, render, with_password,
 };
 use crate::{HOST_RANGE, Lab};
 
 pub(super) const BGPD_CONF: &str = include_str!("../../../../configs/frr/bgpd.conf");
 const ZEBRA_CONF: &str = include_str!("../../../../configs/frr/zebra.conf");
+const BFDD_CONF: &str = include_str!("../../../../configs/frr/bfdd.conf");
+/// What `configs/frr/bfdd.conf` asks bgpd to add to the HOSTS peer-group.
+const BGPD_BFD_LINE: &str = " neighbor HOSTS bfd profile elastic-hosts\n";
+const PEER_GROUP_LINE: &str = " neighbor HOSTS capability extended-nexthop\n";
 
 /// Renders bgpd's config (and zebra's, for slot 1) and starts them in the router namespace.
 pub(super) fn start(lab: &mut Lab, at: &Slot) -> Result<RouteServer, String> {
@@ -38,6 +42,15 @@ pub(super) fn start(lab: &mut Lab, at: &Slot) -> Result<RouteServer, String> {
             &lab.spec.md5_password,
         ),
     )?;
+    let bfd = lab.spec.bfd && slot == 1;
+    let conf = match bfd {
+        true => conf.replacen(
+            PEER_GROUP_LINE,
+            &format!("{PEER_GROUP_LINE}{BGPD_BFD_LINE}"),
+            1,
+        ),
+        false => conf,
+    };
     let conf_path = at.write(&format!("bgpd-{slot}.conf"), conf)?;
     let mut zebra = None;
     if slot == 1 {
@@ -71,6 +84,9 @@ pub(super) fn start(lab: &mut Lab, at: &Slot) -> Result<RouteServer, String> {
                 std::time::Duration::from_millis(50),
                 || api.exists().then_some(()),
             )?;
+            if bfd {
+                start_bfdd(lab, at, &pathspace)?;
+            }
         }
     }
     let mut cmd = lab.router.command(FRR_BGPD);
@@ -90,6 +106,27 @@ pub(super) fn start(lab: &mut Lab, at: &Slot) -> Result<RouteServer, String> {
         bird_socket: None,
         gobgp_port: None,
     })
+}
+
+/// bfdd for slot 1, in zebra's pathspace (it lives as long as zebra), at the lab's interval × 3.
+fn start_bfdd(lab: &mut Lab, at: &Slot, pathspace: &str) -> Result<(), String> {
+    let log = at.dir.join("bfdd-1.frrlog");
+    let conf = render(
+        BFDD_CONF,
+        &[
+            ("HOSTNAME", at.hostname.clone()),
+            ("LOG_FILE", log.to_string_lossy().into_owned()),
+            ("INTERVAL_MS", lab.spec.bfd_interval_ms.to_string()),
+            ("MULTIPLIER", "3".to_string()),
+        ],
+    )?;
+    let conf_path = at.write("bfdd-1.conf", conf)?;
+    let mut cmd = lab.router.command(FRR_BFDD);
+    cmd.args(["-N", pathspace, "-f"])
+        .arg(&conf_path)
+        .args(["-P", "0"]);
+    lab.spawn("bfdd-1", cmd)?;
+    Ok(())
 }
 
 /// Whether bgpd logged a Cease received from `neighbor`:

@@ -1,9 +1,16 @@
-//! Runs probes (exec, tcp, http, https) on their intervals under their timeouts and reports each result.
+//! Runs probes (exec, tcp, http, https, process, listen) on their intervals under their timeouts
+//! and reports each result.
 //!
 //! One task per probe. It owns the probe's pure [`ProbeHealth`] (to pick the fast interval while
 //! the state changes) and sends every result with the updated counters to the daemon, which
 //! decides what they mean for the services. Commands run in their own process group, so a timeout
 //! kills the whole group (a shell's children too); their output is kept, bounded.
+//!
+//! Event kinds wait for the kernel between intervals: a `process` probe holds pidfds
+//! ([`process`]), a `listen` probe a sock_diag destroy subscription ([`listen`]). When one fires
+//! the probe checks again at once, and a failure then is down at once
+//! ([`ProbeHealth::observe_down_now`]); so is an exec check killed by a signal, and a refused
+//! connection with `fast_fail`. Up still takes `rise` passes.
 //!
 //! The HTTP client is hand-written (HTTP/1.0 GET, one request per connection): a status line and
 //! a bounded body are all a probe needs, and hyper/reqwest would more than double the binary.
@@ -26,7 +33,13 @@ use tokio_rustls::TlsConnector;
 use crate::clock;
 use crate::config::{Check, HttpUrl, ProbeConfig, TlsOptions, Trust};
 use crate::health::ProbeHealth;
+use listen::ListenWatch;
+use process::ProcessWatch;
 
+mod listen;
+mod listen_rules;
+pub mod process;
+mod process_rules;
 mod tls;
 
 /// Output kept per stream of a command (the rest is read and dropped, so the command never
@@ -56,6 +69,40 @@ pub struct ProbeReport {
 pub struct CheckCache {
     /// An https probe's TLS client, made on its first check.
     tls: Option<Arc<rustls::ClientConfig>>,
+    /// A process probe's pidfds.
+    process: ProcessWatch,
+    /// A listen probe's destroy-group subscription.
+    listen: ListenWatch,
+}
+
+impl CheckCache {
+    /// Resolves when the kernel reports that what an event probe watches went away; never for
+    /// the polled kinds.
+    async fn event(&mut self) {
+        tokio::select! {
+            () = self.process.exited() => {}
+            () = self.listen.destroyed() => {}
+        }
+    }
+}
+
+/// One check's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckResult {
+    pub ok: bool,
+    pub detail: String,
+    /// A failure certain at once: down without counting to `fall`.
+    pub at_once: bool,
+}
+
+impl CheckResult {
+    fn new(ok: bool, detail: String) -> Self {
+        CheckResult {
+            ok,
+            detail,
+            at_once: false,
+        }
+    }
 }
 
 /// Starts the probe's task; it ends when the daemon drops the receiver.
@@ -82,12 +129,29 @@ pub fn spawn(
     tokio::spawn(async move {
         let mut health = ProbeHealth::new(config.rise, config.fall);
         let mut cache = CheckCache::default();
+        let mut after_event = false;
         loop {
             let started = clock::now();
-            let (ok, detail) =
-                run_check(&config.name, &config.check, &mut cache, config.timeout).await;
+            let result = run_check(
+                &config.name,
+                &config.check,
+                &mut cache,
+                config.timeout,
+                config.fast_fail,
+            )
+            .await;
             let latency = clock::now() - started;
-            let changed = health.observe(ok);
+            let CheckResult {
+                ok,
+                detail,
+                at_once,
+            } = result;
+            // After the kernel said it went away, a failed check is certain.
+            let changed = if !ok && (at_once || after_event) {
+                health.observe_down_now()
+            } else {
+                health.observe(ok)
+            };
             let report = ProbeReport {
                 index,
                 ok,
@@ -104,35 +168,53 @@ pub fn spawn(
             } else {
                 config.interval
             };
-            tokio::time::sleep(pause).await;
+            after_event = tokio::select! {
+                () = tokio::time::sleep(pause) => false,
+                () = cache.event() => true,
+            };
         }
     })
 }
 
-/// Runs one check under its timeout: (passed, what happened). For https the timeout covers
-/// connect, handshake and response.
+/// Runs one check under its timeout. For https the timeout covers connect, handshake and
+/// response. An exec check killed by a signal, and with `fast_fail` a refused tcp or http
+/// connection, fail at once.
 pub async fn run_check(
     probe: &str,
     check: &Check,
     cache: &mut CheckCache,
     timeout: Duration,
-) -> (bool, String) {
-    match check {
+    fast_fail: bool,
+) -> CheckResult {
+    let refused = |error: &io::Error| fast_fail && error.kind() == io::ErrorKind::ConnectionRefused;
+    let (ok, detail) = match check {
         Check::Exec { argv, user } => {
             let env = [("ELASTIC_PROBE", probe.to_string())];
             let run = run_command(argv, user.as_ref(), &env, timeout).await;
-            (run.success(), run.describe())
+            return CheckResult {
+                ok: run.success(),
+                detail: run.describe(),
+                at_once: run.killed_by_signal(),
+            };
         }
         Check::Tcp { address } => {
             match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
                 Ok(Ok(_)) => (true, format!("connected to {address}")),
-                Ok(Err(error)) => (false, format!("connect to {address}: {error}")),
+                Ok(Err(error)) => {
+                    return CheckResult {
+                        ok: false,
+                        detail: format!("connect to {address}: {error}"),
+                        at_once: refused(&error),
+                    };
+                }
                 Err(_) => (
                     false,
                     format!("connect to {address}: timed out after {}", show(timeout)),
                 ),
             }
         }
+        Check::Process(target) => process::check(target, &mut cache.process),
+        Check::Listen(target) => listen::check(target, &mut cache.listen),
         Check::Http {
             url,
             status,
@@ -143,7 +225,13 @@ pub async fn run_check(
                 false,
                 format!("GET {}: timed out after {}", url.text, show(timeout)),
             ),
-            Ok(Err(error)) => (false, format!("GET {}: {error}", url.text)),
+            Ok(Err(error)) => {
+                return CheckResult {
+                    ok: false,
+                    detail: format!("GET {}: {error}", url.text),
+                    at_once: refused(&error),
+                };
+            }
             Ok(Ok((got, _))) if got != *status => (
                 false,
                 format!("GET {}: status {got}, expected {status}", url.text),
@@ -156,7 +244,8 @@ pub async fn run_check(
                 _ => (true, format!("GET {}: status {got}", url.text)),
             },
         },
-    }
+    };
+    CheckResult::new(ok, detail)
 }
 
 fn show(d: Duration) -> humantime::FormattedDuration {
@@ -271,6 +360,13 @@ pub enum CommandOutcome {
 impl CommandRun {
     pub fn success(&self) -> bool {
         matches!(&self.outcome, CommandOutcome::Exited(status) if status.success())
+    }
+
+    /// The command itself died of a signal (a crash, or killed by someone else), not of our
+    /// timeout: a failure certain at once.
+    pub fn killed_by_signal(&self) -> bool {
+        use std::os::unix::process::ExitStatusExt;
+        matches!(&self.outcome, CommandOutcome::Exited(status) if status.signal().is_some())
     }
 
     /// One line: how it ended, then the start of its output.
@@ -417,6 +513,17 @@ mod tests {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     use tokio_rustls::TlsAcceptor;
 
+    /// [`run_check`] without `fast_fail`: (passed, what happened).
+    async fn check_once(
+        probe: &str,
+        check: &Check,
+        cache: &mut CheckCache,
+        timeout: Duration,
+    ) -> (bool, String) {
+        let result = run_check(probe, check, cache, timeout, false).await;
+        (result.ok, result.detail)
+    }
+
     fn argv(words: &[&str]) -> Vec<String> {
         words.iter().map(|w| w.to_string()).collect()
     }
@@ -463,6 +570,110 @@ mod tests {
                 "{}",
                 run.describe()
             );
+        });
+    }
+
+    #[test]
+    fn an_exec_check_killed_by_a_signal_fails_at_once() {
+        rt().block_on(async {
+            let t = Duration::from_secs(5);
+            let cache = &mut CheckCache::default();
+            let crashed = Check::Exec {
+                argv: argv(&["/bin/sh", "-c", "kill -SEGV $$"]),
+                user: None,
+            };
+            let result = run_check("crash", &crashed, cache, t, false).await;
+            assert!(!result.ok && result.at_once, "{result:?}");
+            let failed = Check::Exec {
+                argv: argv(&["/bin/sh", "-c", "exit 1"]),
+                user: None,
+            };
+            let result = run_check("fail", &failed, cache, t, false).await;
+            assert!(
+                !result.ok && !result.at_once,
+                "an exit status counts to fall: {result:?}"
+            );
+            // Our own timeout kills the group: an ordinary failure, not a crash.
+            let slow = Check::Exec {
+                argv: argv(&["/bin/sleep", "5"]),
+                user: None,
+            };
+            let result = run_check("slow", &slow, cache, Duration::from_millis(100), false).await;
+            assert!(!result.ok && !result.at_once, "{result:?}");
+        });
+    }
+
+    #[test]
+    fn a_refused_connection_fails_at_once_only_with_fast_fail() {
+        rt().block_on(async {
+            let t = Duration::from_secs(5);
+            let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let address = closed.local_addr().unwrap();
+            drop(closed);
+            let cache = &mut CheckCache::default();
+            let tcp = Check::Tcp { address };
+            let result = run_check("port", &tcp, cache, t, false).await;
+            assert!(!result.ok && !result.at_once, "{result:?}");
+            let result = run_check("port", &tcp, cache, t, true).await;
+            assert!(!result.ok && result.at_once, "{result:?}");
+            let http = Check::Http {
+                url: HttpUrl {
+                    text: format!("http://{address}/"),
+                    host: "127.0.0.1".into(),
+                    port: address.port(),
+                    path: "/".into(),
+                },
+                status: 200,
+                body: None,
+                tls: None,
+            };
+            let result = run_check("web", &http, cache, t, true).await;
+            assert!(!result.ok && result.at_once, "{result:?}");
+        });
+    }
+
+    #[test]
+    fn a_process_exit_turns_the_probe_down_at_once_without_waiting_for_the_interval() {
+        rt().block_on(async {
+            let dir =
+                std::env::temp_dir().join(format!("elastic-loop-test-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let mut service = std::process::Command::new("/bin/sleep")
+                .arg("60")
+                .spawn()
+                .unwrap();
+            let pidfile = dir.join("service.pid");
+            std::fs::write(&pidfile, format!("{}\n", service.id())).unwrap();
+            let config = ProbeConfig {
+                name: "service".into(),
+                check: Check::Process(crate::config::ProcessTarget::Pidfile(pidfile)),
+                interval: Duration::from_secs(60),
+                fast_interval: Duration::from_secs(60),
+                timeout: Duration::from_secs(1),
+                rise: 1,
+                fall: 3,
+                fast_fail: false,
+            };
+            let (sender, mut reports) = mpsc::channel(4);
+            let task = spawn(0, config, sender);
+            let first = reports.recv().await.unwrap();
+            assert_eq!(first.changed, Some(true), "{first:?}");
+            let killed_at = clock::now();
+            service.kill().unwrap();
+            let second = tokio::time::timeout(Duration::from_secs(10), reports.recv())
+                .await
+                .expect("the exit wakes the probe long before its 60 s interval")
+                .unwrap();
+            assert!(clock::now() - killed_at < Duration::from_secs(10));
+            assert_eq!(
+                second.changed,
+                Some(false),
+                "down at once, not 1/3: {second:?}"
+            );
+            assert_eq!(second.health.describe(), "down");
+            task.abort();
+            service.wait().unwrap();
+            let _ = std::fs::remove_dir_all(&dir);
         });
     }
 
@@ -563,22 +774,22 @@ mod tests {
             };
             let t = Duration::from_secs(5);
             let cache = &mut CheckCache::default();
-            assert!(run_check("web", &check, cache, t).await.0);
-            let (ok, detail) = run_check("web", &check, cache, t).await;
+            assert!(check_once("web", &check, cache, t).await.0);
+            let (ok, detail) = check_once("web", &check, cache, t).await;
             assert!(
                 !ok && detail.ends_with("status 503, expected 200"),
                 "{detail}"
             );
-            let (ok, detail) = run_check("web", &check, cache, t).await;
+            let (ok, detail) = check_once("web", &check, cache, t).await;
             assert!(!ok && detail.ends_with("body lacks \"good\""), "{detail}");
-            let (ok, detail) = run_check("web", &check, cache, t).await;
+            let (ok, detail) = check_once("web", &check, cache, t).await;
             assert!(!ok && detail.contains("not an HTTP response"), "{detail}");
             server.await.unwrap();
 
-            let (ok, _) = run_check("port", &Check::Tcp { address }, cache, t).await;
+            let (ok, _) = check_once("port", &Check::Tcp { address }, cache, t).await;
             assert!(!ok, "the listener is closed now");
             let open = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let (ok, detail) = run_check(
+            let (ok, detail) = check_once(
                 "port",
                 &Check::Tcp {
                     address: open.local_addr().unwrap(),
@@ -703,17 +914,17 @@ mod tests {
                 "127.0.0.1",
             );
             let cache = &mut CheckCache::default();
-            let (ok, detail) = run_check("web", &trusted, cache, t).await;
+            let (ok, detail) = check_once("web", &trusted, cache, t).await;
             assert!(ok, "{detail}");
             assert_eq!(detail, format!("GET https://{address}/healthz: status 200"));
             // The same cache (one client per probe), a server that skips close_notify.
-            let (ok, detail) = run_check("web", &trusted, cache, t).await;
+            let (ok, detail) = check_once("web", &trusted, cache, t).await;
             assert!(ok, "{detail}");
 
             // The default roots do not know the self-signed issuer.
             let default_roots = https_check(address, Trust::Default, "127.0.0.1");
             let (ok, detail) =
-                run_check("web", &default_roots, &mut CheckCache::default(), t).await;
+                check_once("web", &default_roots, &mut CheckCache::default(), t).await;
             assert!(
                 !ok && detail.contains("TLS handshake: invalid peer certificate: UnknownIssuer")
                     && detail.ends_with("(set ca_file to the issuer's certificate, or tls_verify: false)"),
@@ -728,7 +939,7 @@ mod tests {
                 },
                 "web.internal",
             );
-            let (ok, detail) = run_check("web", &other_name, &mut CheckCache::default(), t).await;
+            let (ok, detail) = check_once("web", &other_name, &mut CheckCache::default(), t).await;
             assert!(
                 !ok && detail.contains(
                     "TLS handshake: invalid peer certificate: certificate not valid for name \"web.internal\""
@@ -737,15 +948,15 @@ mod tests {
             );
             // tls_verify: false accepts it.
             let unverified = https_check(address, Trust::Unverified, "127.0.0.1");
-            let (ok, detail) = run_check("web", &unverified, &mut CheckCache::default(), t).await;
+            let (ok, detail) = check_once("web", &unverified, &mut CheckCache::default(), t).await;
             assert!(ok, "{detail}");
 
-            let (ok, detail) = run_check("web", &trusted, cache, t).await;
+            let (ok, detail) = check_once("web", &trusted, cache, t).await;
             assert!(
                 !ok && detail.ends_with("status 503, expected 200"),
                 "{detail}"
             );
-            let (ok, detail) = run_check("web", &trusted, cache, t).await;
+            let (ok, detail) = check_once("web", &trusted, cache, t).await;
             assert!(!ok && detail.ends_with("body lacks \"good\""), "{detail}");
             server.await.unwrap();
         });
@@ -771,14 +982,14 @@ mod tests {
                 "127.0.0.1",
             );
             let t = Duration::from_secs(5);
-            let (ok, detail) = run_check("web", &check, &mut CheckCache::default(), t).await;
+            let (ok, detail) = check_once("web", &check, &mut CheckCache::default(), t).await;
             assert!(
                 !ok && detail.contains("CaUsedAsEndEntity")
                     && detail.contains("reissue it with basicConstraints CA:FALSE"),
                 "{detail}"
             );
             let check = https_check(address, Trust::Unverified, "127.0.0.1");
-            let (ok, detail) = run_check("web", &check, &mut CheckCache::default(), t).await;
+            let (ok, detail) = check_once("web", &check, &mut CheckCache::default(), t).await;
             assert!(ok, "{detail}");
             server.await.unwrap();
         });
@@ -798,7 +1009,7 @@ mod tests {
             });
             let check = https_check(address, Trust::Unverified, "127.0.0.1");
             let started = clock::now();
-            let (ok, detail) = run_check("web", &check, &mut CheckCache::default(), t).await;
+            let (ok, detail) = check_once("web", &check, &mut CheckCache::default(), t).await;
             let took = clock::now() - started;
             assert!(!ok, "{detail}");
             assert_eq!(
@@ -821,7 +1032,7 @@ mod tests {
             });
             let check = https_check(address, Trust::Unverified, "127.0.0.1");
             let started = clock::now();
-            let (ok, detail) = run_check("web", &check, &mut CheckCache::default(), t).await;
+            let (ok, detail) = check_once("web", &check, &mut CheckCache::default(), t).await;
             let took = clock::now() - started;
             assert!(!ok, "{detail}");
             assert!(detail.ends_with("timed out after 300ms"), "{detail}");
