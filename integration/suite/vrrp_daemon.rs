@@ -515,6 +515,18 @@ fn vrrp_daemon_needs_cap_net_raw_which_the_drop_in_grants() {
         status["error"].as_str().is_some_and(|e| !e.is_empty()),
         "{status}"
     );
+    let text = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &segment.hosts[0],
+            &daemon_binary(),
+            "status",
+        ])
+        .output()
+        .expect("elastic status");
+    assert_eq!(text.status.code(), Some(1), "an instance not running");
+    assert!(String::from_utf8_lossy(&text.stdout).contains("NOT OK: not running: eth0/51"));
 
     segment.elastic_with(1, 150, Some("+net_admin,+net_raw"));
     wait_for(

@@ -116,8 +116,13 @@ where
     ExitCode::from(exit_code(&status))
 }
 
+/// 0 when every address that should be announced is; in VRRP mode, when every instance runs.
 pub fn exit_code(status: &pb::Status) -> u8 {
-    if status.all_announced {
+    let ok = match status.vrrp.is_empty() {
+        true => status.all_announced,
+        false => status.vrrp.iter().all(|v| v.error.is_empty()),
+    };
+    if ok {
         EXIT_ALL_ANNOUNCED
     } else {
         EXIT_NOT_ANNOUNCED
@@ -251,6 +256,17 @@ pub fn render(status: &pb::Status) -> String {
     if !status.vrrp.is_empty() {
         render_vrrp(&mut out, status);
         render_probes(&mut out, status);
+        let stopped: Vec<&str> = status
+            .vrrp
+            .iter()
+            .filter(|v| !v.error.is_empty())
+            .map(|v| v.name.as_str())
+            .collect();
+        if stopped.is_empty() {
+            let _ = writeln!(out, "\nOK: every VRRP instance runs");
+        } else {
+            let _ = writeln!(out, "\nNOT OK: not running: {}", stopped.join(", "));
+        }
         return out;
     }
     let sessions_total = status.sessions.len();
@@ -615,9 +631,15 @@ mod tests {
             "7 sent / 42 received",
             "last change 00:00:10 ago",
             "not running: no such interface",
+            "NOT OK: not running: eth0/51",
         ] {
             assert!(text.contains(part), "{part} in {text}");
         }
+        assert_eq!(exit_code(&status), EXIT_NOT_ANNOUNCED);
+        let mut running = status.clone();
+        running.vrrp[0].error.clear();
+        assert!(render(&running).contains("OK: every VRRP instance runs"));
+        assert_eq!(exit_code(&running), EXIT_ALL_ANNOUNCED);
         let json = to_json(&status);
         assert_eq!(json["vrrp"][0]["priority"], 120);
         assert_eq!(json["vrrp"][0]["configured_priority"], 150);
