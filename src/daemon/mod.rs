@@ -3,6 +3,9 @@
 //! server, runs hooks on service state changes, answers the control socket, reloads the config
 //! on SIGHUP, and stops in order.
 //!
+//! A config with `vrrp:` runs VRRP mode's loop instead (`vrrp.rs`: one VRRP instance per entry,
+//! no BGP sessions; its decisions in `vrrp_plan.rs`).
+//!
 //! Tasks and channels (the loop is the only task that decides anything):
 //!
 //! ```text
