@@ -32,6 +32,9 @@ pub struct HookEvent {
     /// The host's configured role: primary or secondary.
     pub host_role: &'static str,
     pub addresses: Vec<IpNet>,
+    /// VRRP mode, a change of an instance's state: the instance (`interface/vrid`) and its
+    /// state (master, backup or fault).
+    pub vrrp: Option<(String, &'static str)>,
 }
 
 impl HookEvent {
@@ -45,7 +48,7 @@ impl HookEvent {
     }
 
     pub fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut env = vec![
             ("ELASTIC_STATE", self.state.to_string()),
             ("ELASTIC_PREVIOUS_STATE", self.previous.to_string()),
             ("ELASTIC_SERVICE", self.service.clone()),
@@ -53,7 +56,12 @@ impl HookEvent {
             ("ELASTIC_ANNOUNCE", self.announce.to_string()),
             ("ELASTIC_ROLE", self.role.to_string()),
             ("ELASTIC_HOST_ROLE", self.host_role.to_string()),
-        ]
+        ];
+        if let Some((instance, state)) = &self.vrrp {
+            env.push(("ELASTIC_VRRP_INSTANCE", instance.clone()));
+            env.push(("ELASTIC_VRRP_STATE", state.to_string()));
+        }
+        env
     }
 }
 
@@ -182,6 +190,7 @@ mod tests {
                 "203.0.113.10/32".parse().unwrap(),
                 "2001:db8:100::/64".parse().unwrap(),
             ],
+            vrrp: None,
         }
     }
 

@@ -23,6 +23,7 @@ use crate::accept::{self, Limits};
 use crate::bgp::session::{MessageCounts, State};
 use crate::model::Role;
 use crate::status::{Snapshot, StatusSource};
+use crate::vrrp::instance::State as Vrrp;
 
 /// A scrape request is one line and a few headers.
 const MAX_REQUEST_HEAD: usize = 8 * 1024;
@@ -455,7 +456,121 @@ fn registry(snapshot: &Snapshot) -> prometheus::Result<Registry> {
             .with_label_values(&[name])
             .inc_by(p.transitions);
     }
+    vrrp(&registry, snapshot)?;
     Ok(registry)
+}
+
+/// VRRP mode's instances (none in BGP mode).
+fn vrrp(registry: &Registry, snapshot: &Snapshot) -> prometheus::Result<()> {
+    if snapshot.vrrp.is_empty() {
+        return Ok(());
+    }
+    let gauge_vec = |name: &str, help: &str, labels: &[&str]| -> prometheus::Result<IntGaugeVec> {
+        let vec = IntGaugeVec::new(Opts::new(name, help), labels)?;
+        registry.register(Box::new(vec.clone()))?;
+        Ok(vec)
+    };
+    let counter_vec =
+        |name: &str, help: &str, labels: &[&str]| -> prometheus::Result<IntCounterVec> {
+            let vec = IntCounterVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(vec.clone()))?;
+            Ok(vec)
+        };
+    let state = gauge_vec(
+        "elastic_vrrp_state",
+        "1 for the instance's current state (initialize, backup, master, fault), 0 for the others.",
+        &["instance", "state"],
+    )?;
+    let priority = gauge_vec(
+        "elastic_vrrp_priority",
+        "The priority the instance advertises now (0 while withdrawn or handing over).",
+        &["instance"],
+    )?;
+    let configured = gauge_vec(
+        "elastic_vrrp_priority_configured",
+        "The instance's configured priority.",
+        &["instance"],
+    )?;
+    let master = gauge_vec(
+        "elastic_vrrp_master_priority",
+        "The current master's priority, labelled with its address (ourselves while master).",
+        &["instance", "master"],
+    )?;
+    let holding = gauge_vec(
+        "elastic_vrrp_holding_addresses",
+        "1 while the virtual addresses are on the interface.",
+        &["instance"],
+    )?;
+    let last = gauge_vec(
+        "elastic_vrrp_last_transition_seconds",
+        "When the instance last changed state, in Unix seconds.",
+        &["instance"],
+    )?;
+    let sent = counter_vec(
+        "elastic_vrrp_adverts_sent_total",
+        "Advertisements sent.",
+        &["instance"],
+    )?;
+    let received = counter_vec(
+        "elastic_vrrp_adverts_received_total",
+        "Advertisements received and processed.",
+        &["instance"],
+    )?;
+    let discarded = counter_vec(
+        "elastic_vrrp_adverts_discarded_total",
+        "Received packets dropped, by reason.",
+        &["instance", "reason"],
+    )?;
+    for v in &snapshot.vrrp {
+        let name = v.name.as_str();
+        let s = &v.status;
+        for candidate in [Vrrp::Initialize, Vrrp::Backup, Vrrp::Master, Vrrp::Fault] {
+            state
+                .with_label_values(&[name, candidate.name()])
+                .set(i64::from(s.state == candidate));
+        }
+        priority
+            .with_label_values(&[name])
+            .set(i64::from(s.priority));
+        configured
+            .with_label_values(&[name])
+            .set(i64::from(s.configured_priority));
+        if let Some((address, master_priority)) = s.master {
+            master
+                .with_label_values(&[name, &address.to_string()])
+                .set(i64::from(master_priority));
+        }
+        holding
+            .with_label_values(&[name])
+            .set(i64::from(s.holding_addresses));
+        if let Some(at) = s.last_transition {
+            let unix = snapshot
+                .wall_clock(at)
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            last.with_label_values(&[name])
+                .set(i64::try_from(unix).unwrap_or(i64::MAX));
+        }
+        sent.with_label_values(&[name]).inc_by(s.adverts_sent);
+        received
+            .with_label_values(&[name])
+            .inc_by(s.adverts_received);
+        let d = &s.discards;
+        for (reason, count) in [
+            ("ttl", d.ttl),
+            ("version", d.version),
+            ("type", d.kind),
+            ("length", d.length),
+            ("checksum", d.checksum),
+            ("interval", d.interval),
+            ("vrid", d.vrid),
+            ("source", d.source),
+            ("own", d.own),
+        ] {
+            discarded.with_label_values(&[name, reason]).inc_by(count);
+        }
+    }
+    Ok(())
 }
 
 /// The text exposition of one snapshot.

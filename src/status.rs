@@ -16,6 +16,7 @@ use crate::bgp::session::{SessionStatus, State};
 use crate::clock;
 use crate::model::DesiredRoutes;
 use crate::model::Role;
+use crate::vrrp::instance::InstanceStatus;
 
 /// Who the daemon is; replaced when a reload changes the role, the router id or the TTL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +118,23 @@ pub fn routes_first_seen(
 /// The session receivers, in neighbor order; replaced when a reload adds or removes neighbors.
 pub type SessionList = Arc<Vec<watch::Receiver<SessionStatus>>>;
 
+/// One VRRP instance, as status and metrics show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VrrpInstance {
+    /// `interface/vrid`, as logs and hooks name it.
+    pub name: String,
+    pub interface: String,
+    pub vrid: u8,
+    pub addresses: Vec<IpNet>,
+    /// The state machine's own status (its `priority` is the effective one).
+    pub status: InstanceStatus,
+    /// Why the instance is not running (it retries), while that lasts.
+    pub error: Option<String>,
+}
+
+/// The VRRP instances, each published by its own task (empty in BGP mode).
+pub type VrrpList = Arc<Vec<watch::Receiver<VrrpInstance>>>;
+
 /// The receivers a reader needs; cheap to clone.
 #[derive(Clone)]
 pub struct StatusSource {
@@ -127,6 +145,7 @@ pub struct StatusSource {
     pub addresses: watch::Receiver<Arc<Vec<AddressStatus>>>,
     pub probes: watch::Receiver<Arc<Vec<ProbeStatus>>>,
     pub mode: watch::Receiver<Mode>,
+    pub vrrp: watch::Receiver<VrrpList>,
     /// BFD packets no session took (unknown source), by reason.
     pub bfd_unclaimed: watch::Receiver<BTreeMap<&'static str, u64>>,
 }
@@ -143,6 +162,8 @@ pub struct Snapshot {
     pub routes_first_seen: Arc<RoutesFirstSeen>,
     pub addresses: Arc<Vec<AddressStatus>>,
     pub probes: Arc<Vec<ProbeStatus>>,
+    /// VRRP mode's instances (empty in BGP mode).
+    pub vrrp: Vec<VrrpInstance>,
     pub bfd_unclaimed: BTreeMap<&'static str, u64>,
 }
 
@@ -164,12 +185,14 @@ impl StatusSource {
             addresses,
             probes,
             mode: watch::channel(Mode::default()).1,
+            vrrp: watch::channel(VrrpList::default()).1,
             bfd_unclaimed: watch::channel(BTreeMap::new()).1,
         }
     }
 
     pub fn snapshot(&self) -> Snapshot {
         let sessions = self.sessions.borrow().clone();
+        let vrrp = self.vrrp.borrow().clone();
         Snapshot {
             info: self.info.borrow().clone(),
             mode: self.mode.borrow().clone(),
@@ -181,6 +204,7 @@ impl StatusSource {
             routes_first_seen: self.routes_first_seen.borrow().clone(),
             addresses: self.addresses.borrow().clone(),
             probes: self.probes.borrow().clone(),
+            vrrp: vrrp.iter().map(|v| v.borrow().clone()).collect(),
             bfd_unclaimed: self.bfd_unclaimed.borrow().clone(),
         }
     }

@@ -19,3 +19,4 @@ mod runtime;
 mod systemd;
 mod timers;
 mod vrrp;
+mod vrrp_daemon;

@@ -1,6 +1,6 @@
 //! VRRP against keepalived (`vrrp_version 3`) and FRR's vrrpd on one link: elastic's codec, state
-//! machine and raw sockets (`elastic::vrrp`, driven here by a small loop: the daemon does not run
-//! VRRP yet), with the other implementation in the other namespace. Addresses and gratuitous ARP
+//! machine and raw sockets (`elastic::vrrp`, driven here by a small loop; `vrrp_daemon.rs` runs the
+//! daemon itself), with the other implementation in the other namespace. Addresses and gratuitous ARP
 //! are not exercised yet: the instance's AddAddresses/Announce actions are only recorded.
 
 use std::fs::File;
@@ -587,7 +587,11 @@ fn vrrp_driver_adds_the_address_as_master_and_removes_it_as_backup() {
         ],
     );
     let mut keepalived = link.keepalived(200, "ka-first");
-    let (commands, receiver) = tokio::sync::mpsc::channel(4);
+    let (commands, mut receiver) =
+        tokio::sync::watch::channel(elastic::vrrp::driver::Command::Run {
+            health: Health::Up,
+            priority: 100,
+        });
     let elastic_ns = link.elastic_ns.clone();
     let driver = std::thread::spawn(move || {
         let path = Path::new("/run/netns").join(&elastic_ns);
@@ -603,8 +607,16 @@ fn vrrp_driver_adds_the_address_as_master_and_removes_it_as_backup() {
             primary_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             ..config(100)
         };
+        let reports = elastic::vrrp::driver::Reports {
+            status: &mut |_| {},
+            transition: &mut |_, _| {},
+        };
         runtime.block_on(elastic::vrrp::driver::run(
-            config, "vb", &addresses, receiver,
+            config,
+            "vb",
+            &addresses,
+            &mut receiver,
+            reports,
         ))
     });
     let vip = "198.51.100.10/24";
@@ -638,7 +650,7 @@ fn vrrp_driver_adds_the_address_as_master_and_removes_it_as_backup() {
         || !on_elastic(&link, vip),
     );
     commands
-        .blocking_send(elastic::vrrp::driver::Command::Stop)
+        .send(elastic::vrrp::driver::Command::Stop)
         .expect("driver running");
     let status = driver.join().expect("driver thread").expect("driver");
     assert_eq!(status.state, State::Initialize);

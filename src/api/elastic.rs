@@ -13,7 +13,7 @@ use crate::bgp::session::{MessageCounts, SessionStatus, State};
 use crate::model::{Community, Role};
 use crate::proto::elastic::v1 as pb;
 use crate::proto::elastic::v1::elastic_server;
-use crate::status::{Snapshot, StatusSource};
+use crate::status::{Snapshot, StatusSource, VrrpInstance};
 
 /// Changes are rare; a client that does not read gets dropped once this many are queued.
 const WATCH_QUEUE: usize = 16;
@@ -102,6 +102,34 @@ fn pb_role(role: Role) -> pb::Role {
     }
 }
 
+fn vrrp(v: &VrrpInstance, snapshot: &Snapshot) -> pb::VrrpInstance {
+    let s = &v.status;
+    let d = &s.discards;
+    pb::VrrpInstance {
+        name: v.name.clone(),
+        interface: v.interface.clone(),
+        vrid: u32::from(v.vrid),
+        state: s.state.name().to_string(),
+        configured_priority: u32::from(s.configured_priority),
+        priority: u32::from(s.priority),
+        master_address: s.master.map(|(a, _)| a.to_string()).unwrap_or_default(),
+        master_priority: s.master.map(|(_, p)| u32::from(p)),
+        adverts_sent: s.adverts_sent,
+        adverts_received: s.adverts_received,
+        adverts_discarded: [
+            d.ttl, d.version, d.kind, d.length, d.checksum, d.interval, d.vrid, d.source, d.own,
+        ]
+        .iter()
+        .sum(),
+        last_transition: s
+            .last_transition
+            .map(|at| timestamp(snapshot.wall_clock(at))),
+        addresses: v.addresses.iter().map(ToString::to_string).collect(),
+        holding_addresses: s.holding_addresses,
+        error: v.error.clone().unwrap_or_default(),
+    }
+}
+
 /// The whole status at the snapshot's moment.
 pub fn status(snapshot: &Snapshot) -> pb::Status {
     let info = &snapshot.info;
@@ -163,6 +191,7 @@ pub fn status(snapshot: &Snapshot) -> pb::Status {
             .map(|s| session(s, snapshot))
             .collect(),
         all_announced: snapshot.missing_announcements().is_empty(),
+        vrrp: snapshot.vrrp.iter().map(|v| vrrp(v, snapshot)).collect(),
         maintenance: Some(pb::Maintenance {
             file: snapshot.mode.maintenance_file,
             requested: snapshot.mode.maintenance_requested,
@@ -242,6 +271,21 @@ pub fn changes(before: &pb::Status, after: &pb::Status) -> Vec<pb::Change> {
                 name: p.name.clone(),
                 from,
                 to: p.state.clone(),
+            }));
+        }
+    }
+    for v in &after.vrrp {
+        let from = before
+            .vrrp
+            .iter()
+            .find(|b| b.name == v.name)
+            .map(|b| b.state.clone())
+            .unwrap_or_default();
+        if from != v.state {
+            out.push(What::Vrrp(pb::VrrpChange {
+                name: v.name.clone(),
+                from,
+                to: v.state.clone(),
             }));
         }
     }
@@ -332,18 +376,23 @@ type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchStatusResponse, Grp
 async fn any_changed(
     source: &mut StatusSource,
     sessions: &mut [tokio::sync::watch::Receiver<SessionStatus>],
+    vrrp: &mut [tokio::sync::watch::Receiver<VrrpInstance>],
 ) -> bool {
     let mut waits: Vec<Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>>> = Vec::new();
     for session in sessions {
         waits.push(Box::pin(async move { session.changed().await.is_ok() }));
     }
-    let (info, list, routes, addresses, probes, mode) = (
+    for instance in vrrp {
+        waits.push(Box::pin(async move { instance.changed().await.is_ok() }));
+    }
+    let (info, list, routes, addresses, probes, mode, vrrp_list) = (
         &mut source.info,
         &mut source.sessions,
         &mut source.routes,
         &mut source.addresses,
         &mut source.probes,
         &mut source.mode,
+        &mut source.vrrp,
     );
     waits.push(Box::pin(async move { info.changed().await.is_ok() }));
     waits.push(Box::pin(async move { list.changed().await.is_ok() }));
@@ -351,6 +400,7 @@ async fn any_changed(
     waits.push(Box::pin(async move { addresses.changed().await.is_ok() }));
     waits.push(Box::pin(async move { probes.changed().await.is_ok() }));
     waits.push(Box::pin(async move { mode.changed().await.is_ok() }));
+    waits.push(Box::pin(async move { vrrp_list.changed().await.is_ok() }));
     // A closed channel answers at once; keep waiting on the live ones.
     let mut live = waits;
     while !live.is_empty() {
@@ -363,18 +413,28 @@ async fn any_changed(
     false
 }
 
-/// Marks everything seen; returns the current session receivers (the list may have changed).
-fn mark_seen(source: &mut StatusSource) -> Vec<tokio::sync::watch::Receiver<SessionStatus>> {
+/// The session and VRRP instance receivers of the moment (their lists may change).
+type Watched = (
+    Vec<tokio::sync::watch::Receiver<SessionStatus>>,
+    Vec<tokio::sync::watch::Receiver<VrrpInstance>>,
+);
+
+/// Marks everything seen; returns the current session and VRRP instance receivers.
+fn mark_seen(source: &mut StatusSource) -> Watched {
     let mut sessions = source.sessions.borrow_and_update().as_ref().clone();
     for session in &mut sessions {
         session.mark_unchanged();
+    }
+    let mut vrrp = source.vrrp.borrow_and_update().as_ref().clone();
+    for instance in &mut vrrp {
+        instance.mark_unchanged();
     }
     source.info.mark_unchanged();
     source.mode.mark_unchanged();
     source.routes.mark_unchanged();
     source.addresses.mark_unchanged();
     source.probes.mark_unchanged();
-    sessions
+    (sessions, vrrp)
 }
 
 #[tonic::async_trait]
@@ -400,7 +460,7 @@ impl elastic_server::Elastic for Service {
             ));
         };
         let mut source = self.source.clone();
-        let mut sessions = mark_seen(&mut source);
+        let (mut sessions, mut vrrp) = mark_seen(&mut source);
         let (tx, rx) = mpsc::channel(WATCH_QUEUE);
         let mut last = status(&source.snapshot());
         let first = pb::WatchStatusResponse {
@@ -413,10 +473,10 @@ impl elastic_server::Elastic for Service {
             loop {
                 tokio::select! {
                     () = tx.closed() => return,
-                    changed = any_changed(&mut source, &mut sessions) => if !changed { return },
+                    changed = any_changed(&mut source, &mut sessions, &mut vrrp) => if !changed { return },
                 }
                 tokio::time::sleep(WATCH_SETTLE).await;
-                sessions = mark_seen(&mut source);
+                (sessions, vrrp) = mark_seen(&mut source);
                 let now = status(&source.snapshot());
                 let changes = changes(&last, &now);
                 if changes.is_empty() {

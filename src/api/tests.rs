@@ -318,3 +318,76 @@ async fn a_taken_port_is_lelastics_fatal_error() {
     );
     fixture.task.abort();
 }
+
+#[tokio::test]
+async fn a_vrrp_state_change_reaches_status_and_the_watch() {
+    use crate::status::{VrrpInstance, VrrpList};
+    use crate::vrrp::instance::{InstanceStatus, State as Vrrp};
+    use crate::vrrp::wire::AdvertInterval;
+    let mut status = InstanceStatus::initial(150, AdvertInterval::DEFAULT);
+    status.state = Vrrp::Backup;
+    let (instance_tx, instance_rx) = watch::channel(VrrpInstance {
+        name: "eth0/51".to_string(),
+        interface: "eth0".to_string(),
+        vrid: 51,
+        addresses: vec!["198.51.100.10/24".parse().unwrap()],
+        status,
+        error: None,
+    });
+    let (_list_tx, list_rx) = watch::channel(VrrpList::new(vec![instance_rx]));
+    let (_session_tx, session_rx) = watch::channel(session(State::Active));
+    let mut source = StatusSource::fixed(
+        DaemonInfo {
+            version: "0.1.0",
+            started_at: SystemTime::now(),
+            role: Role::Primary,
+            router_id: Ipv4Addr::UNSPECIFIED,
+            local_as: 65001,
+            peer_as: 65000,
+            hostname: "a".to_string(),
+            hold_time: 9,
+            keepalive: 3,
+            connect_retry: Duration::from_secs(5),
+            multihop_ttl: 16,
+            reloads: Default::default(),
+        },
+        vec![session_rx],
+        watch::channel(Arc::default()).1,
+        watch::channel(Arc::default()).1,
+        watch::channel(Arc::default()).1,
+    );
+    source.vrrp = list_rx;
+    let bound = super::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let url = format!("http://{}", bound.local_addr());
+    let _task = super::serve(bound, source);
+    let mut client = ElasticClient::connect(url).await.unwrap();
+    let mut watch = client
+        .watch_status(pb::WatchStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let first = watch.message().await.unwrap().unwrap();
+    assert_eq!(first.status.unwrap().vrrp[0].state, "backup");
+    // Counters alone are no change; a new state is.
+    instance_tx.send_modify(|v| v.status.adverts_received += 1);
+    instance_tx.send_modify(|v| {
+        v.status.state = Vrrp::Master;
+        v.status.master = Some(("192.0.2.2".parse().unwrap(), 150));
+    });
+    let next = tokio::time::timeout(Duration::from_secs(5), watch.message())
+        .await
+        .expect("a change within 5 s")
+        .unwrap()
+        .unwrap();
+    let vrrp = &next.status.unwrap().vrrp[0];
+    assert_eq!(
+        (
+            vrrp.state.as_str(),
+            vrrp.master_address.as_str(),
+            vrrp.master_priority
+        ),
+        ("master", "192.0.2.2", Some(150))
+    );
+    assert!(next.changes.iter().any(|c| matches!(&c.what,
+        Some(pb::change::What::Vrrp(v)) if v.name == "eth0/51" && v.from == "backup" && v.to == "master")));
+}

@@ -116,8 +116,13 @@ where
     ExitCode::from(exit_code(&status))
 }
 
+/// 0 when every address that should be announced is; in VRRP mode, when every instance runs.
 pub fn exit_code(status: &pb::Status) -> u8 {
-    if status.all_announced {
+    let ok = match status.vrrp.is_empty() {
+        true => status.all_announced,
+        false => status.vrrp.iter().all(|v| v.error.is_empty()),
+    };
+    if ok {
         EXIT_ALL_ANNOUNCED
     } else {
         EXIT_NOT_ANNOUNCED
@@ -197,22 +202,33 @@ pub fn format_duration(d: Option<&prost_types::Duration>) -> String {
 /// The readable summary.
 pub fn render(status: &pb::Status) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "elastic {} on {}: {}, router id {}, AS {} → route servers AS {}, up {}",
-        status.version,
-        status.hostname,
-        role_name(status.role),
-        status.router_id,
-        status.local_asn,
-        status.peer_asn,
-        format_duration(status.uptime.as_ref()),
-    );
-    let _ = writeln!(
-        out,
-        "BGP timers: hold time {}s, keepalive {}s (each session uses the smaller hold time)",
-        status.hold_time, status.keepalive
-    );
+    if status.vrrp.is_empty() {
+        let _ = writeln!(
+            out,
+            "elastic {} on {}: {}, router id {}, AS {} → route servers AS {}, up {}",
+            status.version,
+            status.hostname,
+            role_name(status.role),
+            status.router_id,
+            status.local_asn,
+            status.peer_asn,
+            format_duration(status.uptime.as_ref()),
+        );
+        let _ = writeln!(
+            out,
+            "BGP timers: hold time {}s, keepalive {}s (each session uses the smaller hold time)",
+            status.hold_time, status.keepalive
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "elastic {} on {}: VRRP mode ({} instances, no BGP sessions), up {}",
+            status.version,
+            status.hostname,
+            status.vrrp.len(),
+            format_duration(status.uptime.as_ref()),
+        );
+    }
     let maintenance = status.maintenance.clone().unwrap_or_default();
     let mut modes = Vec::new();
     if maintenance.draining {
@@ -236,6 +252,22 @@ pub fn render(status: &pb::Status) -> String {
             "Config: the last reload failed; the running configuration stays: {}",
             reload.last_error
         );
+    }
+    if !status.vrrp.is_empty() {
+        render_vrrp(&mut out, status);
+        render_probes(&mut out, status);
+        let stopped: Vec<&str> = status
+            .vrrp
+            .iter()
+            .filter(|v| !v.error.is_empty())
+            .map(|v| v.name.as_str())
+            .collect();
+        if stopped.is_empty() {
+            let _ = writeln!(out, "\nOK: every VRRP instance runs");
+        } else {
+            let _ = writeln!(out, "\nNOT OK: not running: {}", stopped.join(", "));
+        }
+        return out;
     }
     let sessions_total = status.sessions.len();
     let _ = writeln!(out, "\nAddresses:");
@@ -307,6 +339,75 @@ pub fn render(status: &pb::Status) -> String {
         }
         out.push('\n');
     }
+    render_probes(&mut out, status);
+    let missing: Vec<&str> = status
+        .addresses
+        .iter()
+        .filter(|a| a.announced && a.announced_to.is_empty())
+        .map(|a| a.prefix.as_str())
+        .collect();
+    if status.all_announced {
+        let _ = writeln!(
+            out,
+            "\nOK: every address that should be announced is announced"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "\nNOT OK: not announced on any Established session: {}",
+            missing.join(", ")
+        );
+    }
+    out
+}
+
+/// VRRP mode: one line per instance, and why one does not run.
+fn render_vrrp(out: &mut String, status: &pb::Status) {
+    let _ = writeln!(out, "\nVRRP instances:");
+    for v in &status.vrrp {
+        let master = match v.master_priority {
+            Some(priority) => format!("{} (priority {priority})", v.master_address),
+            None => "unknown".to_string(),
+        };
+        // The daemon's now is its start plus its uptime.
+        let now = status.started_at.as_ref().map_or(0, |t| t.seconds)
+            + status.uptime.as_ref().map_or(0, |d| d.seconds);
+        let changed = match &v.last_transition {
+            Some(t) => {
+                let age = prost_types::Duration {
+                    seconds: (now - t.seconds).max(0),
+                    nanos: 0,
+                };
+                format!("last change {} ago", format_duration(Some(&age)))
+            }
+            None => "never changed".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "  {:<16} {:<10} priority {}/{} (effective/configured)  master {}  adverts {} sent / {} received / {} dropped  {} ({})  {}",
+            v.name,
+            v.state,
+            v.priority,
+            v.configured_priority,
+            master,
+            v.adverts_sent,
+            v.adverts_received,
+            v.adverts_discarded,
+            v.addresses.join(","),
+            if v.holding_addresses {
+                "held"
+            } else {
+                "not held"
+            },
+            changed,
+        );
+        if !v.error.is_empty() {
+            let _ = writeln!(out, "    not running: {}", v.error);
+        }
+    }
+}
+
+fn render_probes(out: &mut String, status: &pb::Status) {
     let _ = writeln!(out, "\nProbes:");
     if status.probes.is_empty() {
         let _ = writeln!(out, "  (none configured)");
@@ -332,25 +433,6 @@ pub fn render(status: &pb::Status) -> String {
             p.last_output.trim(),
         );
     }
-    let missing: Vec<&str> = status
-        .addresses
-        .iter()
-        .filter(|a| a.announced && a.announced_to.is_empty())
-        .map(|a| a.prefix.as_str())
-        .collect();
-    if status.all_announced {
-        let _ = writeln!(
-            out,
-            "\nOK: every address that should be announced is announced"
-        );
-    } else {
-        let _ = writeln!(
-            out,
-            "\nNOT OK: not announced on any Established session: {}",
-            missing.join(", ")
-        );
-    }
-    out
 }
 
 fn timestamp_json(t: Option<&prost_types::Timestamp>) -> Value {
@@ -447,6 +529,23 @@ pub fn to_json(status: &pb::Status) -> Value {
             "last_error": s.last_error,
             "bfd": s.bfd.as_ref().map(bfd_json),
         })).collect::<Vec<_>>(),
+        "vrrp": status.vrrp.iter().map(|v| json!({
+            "name": v.name,
+            "interface": v.interface,
+            "vrid": v.vrid,
+            "state": v.state,
+            "configured_priority": v.configured_priority,
+            "priority": v.priority,
+            "master_address": (!v.master_address.is_empty()).then_some(&v.master_address),
+            "master_priority": v.master_priority,
+            "adverts_sent": v.adverts_sent,
+            "adverts_received": v.adverts_received,
+            "adverts_discarded": v.adverts_discarded,
+            "last_transition": timestamp_json(v.last_transition.as_ref()),
+            "addresses": v.addresses,
+            "holding_addresses": v.holding_addresses,
+            "error": (!v.error.is_empty()).then_some(&v.error),
+        })).collect::<Vec<_>>(),
         "probes": status.probes.iter().map(|p| json!({
             "name": p.name,
             "healthy": p.healthy,
@@ -484,6 +583,68 @@ mod tests {
         let (help, code) = parse(["-h"]).unwrap_err();
         assert_eq!(code, 0);
         assert!(help.contains("Exit status"), "{help}");
+    }
+
+    #[test]
+    fn vrrp_mode_shows_each_instance_and_no_sessions() {
+        let status = pb::Status {
+            version: "0.1.0".to_string(),
+            started_at: Some(prost_types::Timestamp {
+                seconds: 1000,
+                nanos: 0,
+            }),
+            uptime: Some(prost_types::Duration {
+                seconds: 100,
+                nanos: 0,
+            }),
+            all_announced: true,
+            vrrp: vec![pb::VrrpInstance {
+                name: "eth0/51".to_string(),
+                state: "backup".to_string(),
+                configured_priority: 150,
+                priority: 120,
+                master_address: "192.0.2.3".to_string(),
+                master_priority: Some(130),
+                adverts_sent: 7,
+                adverts_received: 42,
+                last_transition: Some(prost_types::Timestamp {
+                    seconds: 1090,
+                    nanos: 0,
+                }),
+                addresses: vec!["198.51.100.10/24".to_string()],
+                error: "no such interface".to_string(),
+                ..pb::VrrpInstance::default()
+            }],
+            ..pb::Status::default()
+        };
+        let text = render(&status);
+        assert!(text.contains("VRRP mode (1 instances"), "{text}");
+        assert!(
+            !text.contains("Addresses:") && !text.contains("BGP timers"),
+            "{text}"
+        );
+        for part in [
+            "eth0/51",
+            "backup",
+            "priority 120/150",
+            "master 192.0.2.3 (priority 130)",
+            "7 sent / 42 received",
+            "last change 00:00:10 ago",
+            "not running: no such interface",
+            "NOT OK: not running: eth0/51",
+        ] {
+            assert!(text.contains(part), "{part} in {text}");
+        }
+        assert_eq!(exit_code(&status), EXIT_NOT_ANNOUNCED);
+        let mut running = status.clone();
+        running.vrrp[0].error.clear();
+        assert!(render(&running).contains("OK: every VRRP instance runs"));
+        assert_eq!(exit_code(&running), EXIT_ALL_ANNOUNCED);
+        let json = to_json(&status);
+        assert_eq!(json["vrrp"][0]["priority"], 120);
+        assert_eq!(json["vrrp"][0]["configured_priority"], 150);
+        assert_eq!(json["vrrp"][0]["master_priority"], 130);
+        assert_eq!(json["vrrp"][0]["state"], "backup");
     }
 
     #[test]

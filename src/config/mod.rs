@@ -222,6 +222,9 @@ pub struct ServiceConfig {
     /// `None`: every probe.
     pub probes: Option<Vec<String>>,
     pub on_down: Outcome,
+    /// VRRP mode: `on_down: {demote: {priority: N}}` lowers the instance's priority by N while
+    /// the service is down (`None`: no priority given).
+    pub demote_priority: Option<u8>,
     pub maintenance: Outcome,
     pub announce_delay: Duration,
     pub preempt: bool,
@@ -237,6 +240,7 @@ impl ServiceConfig {
             addresses: None,
             probes: None,
             on_down: Outcome::Withdraw,
+            demote_priority: None,
             maintenance: Outcome::Withdraw,
             announce_delay: Duration::ZERO,
             preempt: true,
@@ -764,11 +768,16 @@ impl From<RawService> for ServiceConfig {
                 })
             }
         };
+        let demote_priority = match &raw.on_down {
+            Some(RawOutcome::Demote(demote)) => demote.priority,
+            _ => None,
+        };
         ServiceConfig {
             name: raw.name.into_string(),
             addresses: raw.addresses.map(|l| dedup(l.into_iter().map(|a| a.get()))),
             probes: raw.probes.map(|l| dedup(l.into_iter())),
             on_down: outcome(raw.on_down),
+            demote_priority,
             maintenance: outcome(raw.maintenance),
             announce_delay: raw.announce_delay.map_or(Duration::ZERO, |d| d.get()),
             preempt: raw.preempt.unwrap_or(true),

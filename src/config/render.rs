@@ -137,6 +137,7 @@ fn raw_service(s: &ServiceConfig) -> Result<RawService, String> {
         Outcome::Demote(attrs) => RawOutcome::Demote(RawDemote {
             communities: Some(attrs.communities.iter().map(|&c| Community(c)).collect()),
             med: attrs.med,
+            priority: None,
         }),
     };
     Ok(RawService {
@@ -147,7 +148,22 @@ fn raw_service(s: &ServiceConfig) -> Result<RawService, String> {
             .map(|list| list.iter().map(valid).collect::<Result<_, _>>())
             .transpose()?,
         probes: s.probes.clone(),
-        on_down: Some(outcome(&s.on_down)),
+        on_down: Some(match (outcome(&s.on_down), s.demote_priority) {
+            // VRRP mode: the route attributes mean nothing; written only when not the defaults.
+            (RawOutcome::Demote(demote), priority @ Some(_)) => {
+                let defaults = super::default_demote();
+                let communities = demote.communities.filter(|list| {
+                    list.iter().map(|c| c.0).collect::<Vec<_>>() != defaults.communities
+                });
+                let med = demote.med.filter(|med| Some(*med) != defaults.med);
+                RawOutcome::Demote(RawDemote {
+                    communities,
+                    med,
+                    priority,
+                })
+            }
+            (other, _) => other,
+        }),
         maintenance: Some(outcome(&s.maintenance)),
         announce_delay: some(duration(s.announce_delay))?,
         preempt: Some(s.preempt),

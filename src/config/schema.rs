@@ -117,6 +117,9 @@ pub(crate) enum RawOutcome {
 pub(crate) struct RawDemote {
     pub communities: Option<Vec<Community>>,
     pub med: Option<u32>,
+    /// VRRP mode: lower the instance's priority by this much (keepalived's `weight`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u8>,
 }
 
 /// The checks across the keys of one mapping.
@@ -241,7 +244,9 @@ impl<'de> Deserialize<'de> for RawOutcome {
         impl<'de> Visitor<'de> for OutcomeVisitor {
             type Value = RawOutcome;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("withdraw, demote, or {demote: {communities: [...], med: N}}")
+                f.write_str(
+                    "withdraw, demote, or {demote: {communities: [...], med: N, priority: N}}",
+                )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RawOutcome, E> {
                 match v {
@@ -270,6 +275,12 @@ impl<'de> Deserialize<'de> for RawOutcome {
                          (an UPDATE carrying more may not fit in 4096 octets)",
                         list.len()
                     )));
+                }
+                if demote.priority == Some(0) {
+                    return Err(de::Error::custom(
+                        "demote.priority: 0 lowers nothing; 1-253, how much lower the VRRP \
+                         priority goes (keepalived's weight)",
+                    ));
                 }
                 if let Some(extra) = map.next_key::<String>()? {
                     return Err(de::Error::custom(format!(

@@ -345,7 +345,7 @@ fn errors_name_file_line_key_and_expectation() {
         (
             "services:\n  - name: a\n    on_down: {demote: {metric: 5}}\n",
             3,
-            "services[0].on_down.demote: unknown field `metric`, expected `communities` or `med`",
+            "services[0].on_down.demote: unknown field `metric`, expected one of `communities`, `med`, `priority`",
         ),
         (
             "services:\n  - name: a\n  - name: a\n",
@@ -588,6 +588,37 @@ fn with_optional_keys(text: &str) -> String {
         .collect()
 }
 
+/// VRRP mode's examples (no dcid, no role): a dual-master pair.
+const VRRP_EXAMPLES: [(&str, &str); 2] = [
+    (
+        "elastic-vrrp-primary.yaml",
+        include_str!("../../configs/elastic-vrrp-primary.yaml"),
+    ),
+    (
+        "elastic-vrrp-backup.yaml",
+        include_str!("../../configs/elastic-vrrp-backup.yaml"),
+    ),
+];
+
+#[test]
+fn the_vrrp_examples_are_a_dual_master_pair() {
+    let [primary, backup] = VRRP_EXAMPLES.map(|(name, text)| {
+        parse(&with_optional_keys(text), Path::new(name)).unwrap_or_else(|e| panic!("{e}"));
+        parse(text, Path::new(name)).unwrap_or_else(|e| panic!("{e}"))
+    });
+    assert_eq!(primary.dcid, None);
+    assert_eq!(primary.probes, backup.probes);
+    assert_eq!(primary.vrrp.len(), 2);
+    for (p, b) in primary.vrrp.iter().zip(&backup.vrrp) {
+        assert_eq!((p.vrid, &p.addresses), (b.vrid, &b.addresses));
+        assert_ne!(p.priority, b.priority);
+    }
+    // Swapped: each is master of one address.
+    assert_eq!(primary.vrrp[0].priority, backup.vrrp[1].priority);
+    assert_eq!(primary.vrrp[1].priority, backup.vrrp[0].priority);
+    assert!(primary.vrrp[0].priority > backup.vrrp[0].priority);
+}
+
 #[test]
 fn the_example_configs_are_valid_also_with_their_optional_keys() {
     for (name, text) in EXAMPLES {
@@ -603,11 +634,18 @@ fn the_example_configs_are_valid_also_with_their_optional_keys() {
         .collect();
     for file in &files {
         assert!(
-            EXAMPLES.iter().any(|(name, _)| name == file),
+            EXAMPLES
+                .iter()
+                .chain(&VRRP_EXAMPLES)
+                .any(|(name, _)| name == file),
             "configs/{file} is not checked: add it to EXAMPLES"
         );
     }
-    assert_eq!(files.len(), EXAMPLES.len(), "{files:?}");
+    assert_eq!(
+        files.len(),
+        EXAMPLES.len() + VRRP_EXAMPLES.len(),
+        "{files:?}"
+    );
 }
 
 #[test]

@@ -178,6 +178,34 @@ pub(crate) fn cross_check(
     services: &[ServiceConfig],
     bgp_keys_set: &[&str],
 ) -> Result<(), Misplaced> {
+    let on_down = |i: usize| {
+        vec![
+            Step::Key("services".into()),
+            Step::Index(i),
+            Step::Key("on_down".into()),
+        ]
+    };
+    for (i, service) in services.iter().enumerate() {
+        let demotes = matches!(service.on_down, super::Outcome::Demote(_));
+        match (instances.is_empty(), demotes, service.demote_priority) {
+            (true, _, Some(_)) => {
+                return Err(Misplaced {
+                    path: on_down(i),
+                    message: "demote.priority applies to VRRP mode (vrrp:) only; remove it"
+                        .to_string(),
+                });
+            }
+            (false, true, None) => {
+                return Err(Misplaced {
+                    path: on_down(i),
+                    message: "in VRRP mode a demotion lowers the priority: write \
+                              {demote: {priority: N}} (keepalived's weight), or withdraw"
+                        .to_string(),
+                });
+            }
+            _ => {}
+        }
+    }
     if instances.is_empty() {
         return Ok(());
     }

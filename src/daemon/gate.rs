@@ -17,7 +17,7 @@ use ipnet::IpNet;
 use crate::announce;
 use crate::announce::AddressStatus;
 use crate::config::{HealthConfig, HookConfig, ProbeConfig, ServiceConfig};
-use crate::health::{self, ProbeHealth, ServiceHealth};
+use crate::health::{self, ProbeHealth, ServiceHealth, ServiceState};
 use crate::hooks::HookEvent;
 use crate::model::DesiredRoutes;
 use crate::probe::ProbeReport;
@@ -308,6 +308,14 @@ impl Gate {
         changes
     }
 
+    /// Every service with its state now (VRRP mode turns them into each instance's health).
+    pub(super) fn service_states(&self) -> Vec<(&ServiceConfig, ServiceState)> {
+        self.services
+            .iter()
+            .map(|s| (&s.config, s.health.state()))
+            .collect()
+    }
+
     pub(super) fn plan(&self, prefixes: &[IpNet], settings: &Settings) -> announce::Plan {
         let services: Vec<_> = self
             .services
@@ -356,6 +364,7 @@ impl Gate {
                             .filter(|p| config.gates(p))
                             .copied()
                             .collect(),
+                        vrrp: None,
                     },
                 }
             })

@@ -3,6 +3,9 @@
 //! server, runs hooks on service state changes, answers the control socket, reloads the config
 //! on SIGHUP, and stops in order.
 //!
+//! A config with `vrrp:` runs VRRP mode's loop instead (`vrrp.rs`: one VRRP instance per entry,
+//! no BGP sessions; its decisions in `vrrp_plan.rs`).
+//!
 //! Tasks and channels (the loop is the only task that decides anything):
 //!
 //! ```text
@@ -64,6 +67,8 @@ mod publish;
 mod reload;
 mod shutdown;
 mod supervise;
+mod vrrp;
+mod vrrp_plan;
 
 use crate::model::CONNECT_RETRY;
 use addresses::{Ownership, bind_addresses, eligible, reclaim, unbind_addresses};
@@ -109,13 +114,14 @@ pub enum DaemonError {
     Control(#[from] ControlError),
     #[error("a task panicked (see above); stopped in order so that a clean daemon can start")]
     Panicked,
-    #[error("{VRRP_NOT_IMPLEMENTED}")]
-    VrrpNotImplemented,
+    /// VRRP mode cannot run this configuration.
+    #[error("{0}")]
+    Vrrp(String),
 }
 
-/// Why a config with `vrrp:` is refused (at start and on reload) until the VRRP driver lands.
-const VRRP_NOT_IMPLEMENTED: &str =
-    "VRRP mode is not implemented yet: this build runs BGP only (check-config accepts vrrp:)";
+/// Why a reload in BGP mode refuses a config with `vrrp:`.
+const VRRP_NEEDS_RESTART: &str =
+    "the new configuration has vrrp: switching to VRRP mode needs a restart";
 
 /// Runs until `events` asks it to stop (and the stop sequence is over). `invocation` is what a
 /// reload re-reads (the flags keep winning over the file); without it a reload only rescans
@@ -127,7 +133,7 @@ pub async fn run(
     mut events: mpsc::Receiver<OperatorEvent>,
 ) -> Result<(), DaemonError> {
     if !settings.vrrp.is_empty() {
-        return Err(DaemonError::VrrpNotImplemented);
+        return vrrp::run(settings, invocation, events).await;
     }
     // Listeners first: a taken port fails start-up before anything is bound or announced.
     let api_listener = settings.api.map(api::bind).transpose()?;
@@ -222,6 +228,7 @@ pub async fn run(
         addresses: addresses_rx,
         probes: probes_rx,
         mode: mode_rx,
+        vrrp: watch::channel(crate::status::VrrpList::default()).1,
         bfd_unclaimed: peers.bfd.unclaimed(),
     };
     // The sessions have not run yet (one thread; no await since spawning them).
@@ -602,8 +609,8 @@ impl Daemon {
                 Err(error.to_string())
             }
             Some(Ok(new)) if !new.vrrp.is_empty() => {
-                error!("SIGHUP: {VRRP_NOT_IMPLEMENTED}; the running configuration stays");
-                Err(VRRP_NOT_IMPLEMENTED.to_string())
+                error!("SIGHUP: {VRRP_NEEDS_RESTART}; the running configuration stays");
+                Err(VRRP_NEEDS_RESTART.to_string())
             }
             Some(Ok(new)) => Ok(self.apply(new).await),
         };

@@ -89,6 +89,7 @@ fn snapshot() -> Snapshot {
             transitions: 3,
             ..ProbeStatus::default()
         }]),
+        vrrp: Vec::new(),
         bfd_unclaimed: Default::default(),
     }
 }
@@ -262,6 +263,70 @@ fn each_address_shows_its_own_role() {
         get("elastic_address_role{prefix=\"203.0.113.11/32\",role=\"primary\"}"),
         None
     );
+}
+
+#[test]
+fn vrrp_instances_have_their_series() {
+    use crate::status::VrrpInstance;
+    use crate::vrrp::instance::{InstanceStatus, State};
+    use crate::vrrp::wire::AdvertInterval;
+    let mut status = InstanceStatus::initial(150, AdvertInterval::DEFAULT);
+    status.state = State::Master;
+    status.priority = 120;
+    status.master = Some(("192.0.2.2".parse().unwrap(), 120));
+    status.adverts_sent = 9;
+    status.adverts_received = 4;
+    status.discards.vrid = 2;
+    status.holding_addresses = true;
+    let with_vrrp = Snapshot {
+        vrrp: vec![VrrpInstance {
+            name: "eth0/51".to_string(),
+            interface: "eth0".to_string(),
+            vrid: 51,
+            addresses: vec!["198.51.100.10/24".parse().unwrap()],
+            status,
+            error: None,
+        }],
+        ..snapshot()
+    };
+    let text = String::from_utf8(render(&with_vrrp)).unwrap();
+    let get = |series: &str| value(&text, series).unwrap_or_else(|| panic!("{series} in\n{text}"));
+    assert_eq!(
+        get("elastic_vrrp_state{instance=\"eth0/51\",state=\"master\"}"),
+        1.0
+    );
+    assert_eq!(
+        get("elastic_vrrp_state{instance=\"eth0/51\",state=\"backup\"}"),
+        0.0
+    );
+    assert_eq!(get("elastic_vrrp_priority{instance=\"eth0/51\"}"), 120.0);
+    assert_eq!(
+        get("elastic_vrrp_priority_configured{instance=\"eth0/51\"}"),
+        150.0
+    );
+    assert_eq!(
+        get("elastic_vrrp_master_priority{instance=\"eth0/51\",master=\"192.0.2.2\"}"),
+        120.0
+    );
+    assert_eq!(
+        get("elastic_vrrp_adverts_sent_total{instance=\"eth0/51\"}"),
+        9.0
+    );
+    assert_eq!(
+        get("elastic_vrrp_adverts_received_total{instance=\"eth0/51\"}"),
+        4.0
+    );
+    assert_eq!(
+        get("elastic_vrrp_adverts_discarded_total{instance=\"eth0/51\",reason=\"vrid\"}"),
+        2.0
+    );
+    assert_eq!(
+        get("elastic_vrrp_holding_addresses{instance=\"eth0/51\"}"),
+        1.0
+    );
+    // BGP mode has none.
+    let bgp = String::from_utf8(render(&snapshot())).unwrap();
+    assert!(!bgp.contains("elastic_vrrp_"), "{bgp}");
 }
 
 #[test]

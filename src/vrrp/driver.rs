@@ -4,28 +4,38 @@
 //! addresses on the interface through netlink. It decides nothing itself, and removes only the
 //! addresses it added.
 //!
-//! Not yet: IPv6 (and its unsolicited neighbour advertisements), and the daemon's wiring
-//! (health, status, hooks).
+//! What the daemon wants arrives on a watch channel ([`Command`]: the latest wins); the
+//! instance's status goes out on another after every step, and each state change to a callback
+//! (the daemon's hooks). Not yet: IPv6 (and its unsolicited neighbour advertisements).
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::IpNet;
-use tokio::sync::mpsc;
+use tokio::sync::watch;
 use tracing::{info, warn};
 
 use super::garp::{ArpSender, announcement};
-use super::instance::{Action, Health, Input, Instance, InstanceConfig, InstanceStatus};
+use super::instance::{Action, Health, Input, Instance, InstanceConfig, InstanceStatus, State};
 use super::socket::{AdvertSocketV4, AsyncAdvertSocketV4};
 use crate::addrs::{AddrChange, InterfaceAddr, Netlink};
 use crate::clock;
 
-/// What the rest of the daemon asks of a running instance.
+/// What the rest of the daemon asks of a running instance (the latest value counts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
-    Health(Health),
+    /// Take part as this health allows, at this configured priority (a reload may change it).
+    Run { health: Health, priority: u8 },
     /// Hand over (priority 0) and stop once the addresses are gone.
     Stop,
+    /// Stop at once: remove what was added without waiting for a new master.
+    StopNow,
+}
+
+/// Where the driver reports: its status after every step, and each state change.
+pub struct Reports<'a> {
+    pub status: &'a mut (dyn FnMut(&InstanceStatus) + Send),
+    pub transition: &'a mut (dyn FnMut(State, State) + Send),
 }
 
 /// Why a driver could not run.
@@ -41,13 +51,14 @@ pub enum DriverError {
 
 /// Runs the instance `config` describes on `interface` (`virtual_addresses` are its addresses
 /// with the prefix length they get there) until [`Command::Stop`] (or the sender's drop) and the
-/// handover are done. An unspecified `primary_address` (0.0.0.0) is the interface's first IPv4
-/// address that is not a virtual one. Returns the last status.
+/// handover are done, or [`Command::StopNow`]. An unspecified `primary_address` (0.0.0.0) is the
+/// interface's first IPv4 address that is not a virtual one. Returns the last status.
 pub async fn run(
     mut config: InstanceConfig,
     interface: &str,
     virtual_addresses: &[IpNet],
-    mut commands: mpsc::Receiver<Command>,
+    commands: &mut watch::Receiver<Command>,
+    reports: Reports<'_>,
 ) -> Result<InstanceStatus, DriverError> {
     let io_error = |error: io::Error| DriverError::Io {
         interface: interface.to_string(),
@@ -68,6 +79,15 @@ pub async fn run(
     };
     config.primary_address = IpAddr::V4(primary);
     let mut instance = Instance::new(config)?;
+    // A virtual address elastic added in an earlier run (a crash, a SIGKILL) is not this run's
+    // to keep: the instance starts without its addresses, and another host may be master now.
+    for net in left_behind(&found, ifindex, virtual_addresses) {
+        info!(interface, %net, "VRRP: removing a virtual address an earlier run left behind");
+        let remove = AddrChange::Remove { ifindex, net };
+        if let Err(error) = netlink.apply(&remove).await {
+            warn!(interface, %net, %error, "VRRP: cannot remove");
+        }
+    }
     let socket = AdvertSocketV4::open(interface, primary)
         .and_then(AdvertSocketV4::into_async)
         .map_err(io_error)?;
@@ -89,25 +109,52 @@ pub async fn run(
         netlink,
         added: Vec::new(),
         arp,
+        send_failing: false,
     };
 
-    let actions = instance.handle(clock::now(), Input::Start);
-    shell.perform(&socket, actions).await;
+    let Reports { status, transition } = reports;
     let mut stopping = false;
     let mut failed = None;
+    let first = *commands.borrow_and_update();
+    match first {
+        Command::Run { health, priority } => {
+            let mut actions = instance.handle(clock::now(), Input::Priority(priority));
+            actions.extend(instance.handle(clock::now(), Input::Health(health)));
+            actions.extend(instance.handle(clock::now(), Input::Start));
+            shell.perform(&socket, actions, transition).await;
+        }
+        // Stopped before it started: nothing to hand over.
+        Command::Stop | Command::StopNow => return Ok(instance.status().clone()),
+    }
+    status(instance.status());
+    let mut commands_open = true;
     while !instance.is_finished() && failed.is_none() {
         let deadline = instance.poll_timeout();
         let actions = tokio::select! {
             biased;
-            command = commands.recv(), if !stopping => {
-                let input = match command {
-                    Some(Command::Health(health)) => Input::Health(health),
-                    Some(Command::Stop) | None => {
-                        stopping = true;
-                        Input::Shutdown
+            changed = commands.changed(), if commands_open => {
+                let command = match changed {
+                    Ok(()) => *commands.borrow_and_update(),
+                    Err(_) => {
+                        commands_open = false;
+                        Command::Stop
                     }
                 };
-                instance.handle(clock::now(), input)
+                match command {
+                    Command::StopNow => break,
+                    Command::Stop if stopping => Vec::new(),
+                    Command::Stop => {
+                        stopping = true;
+                        instance.handle(clock::now(), Input::Shutdown)
+                    }
+                    // Health no longer matters once the handover runs.
+                    Command::Run { .. } if stopping => Vec::new(),
+                    Command::Run { health, priority } => {
+                        let mut actions = instance.handle(clock::now(), Input::Priority(priority));
+                        actions.extend(instance.handle(clock::now(), Input::Health(health)));
+                        actions
+                    }
+                }
             }
             () = sleep_until(deadline) => instance.handle_timeout(clock::now()),
             received = socket.receive() => match received {
@@ -127,13 +174,17 @@ pub async fn run(
                 }
             },
         };
-        shell.perform(&socket, actions).await;
+        shell.perform(&socket, actions, transition).await;
+        status(instance.status());
     }
     // Whatever path led here, nothing this run added stays behind.
     shell.remove_added().await;
+    let mut last = instance.status().clone();
+    last.holding_addresses = false;
+    status(&last);
     match failed {
         Some(error) => Err(io_error(error)),
-        None => Ok(instance.status().clone()),
+        None => Ok(last),
     }
 }
 
@@ -153,6 +204,24 @@ pub fn find_interface(
     Some((ifindex, primary))
 }
 
+/// The virtual addresses on interface `ifindex` that carry elastic's mark: added by an earlier
+/// run (addresses without the mark are someone else's and never touched).
+pub fn left_behind(
+    found: &[InterfaceAddr],
+    ifindex: u32,
+    virtual_addresses: &[IpNet],
+) -> Vec<IpNet> {
+    virtual_addresses
+        .iter()
+        .filter(|net| {
+            found
+                .iter()
+                .any(|a| a.ifindex == ifindex && a.marked && a.addr == net.addr())
+        })
+        .copied()
+        .collect()
+}
+
 async fn sleep_until(deadline: Option<std::time::Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -170,10 +239,17 @@ struct Shell<'a> {
     added: Vec<AddrChange>,
     /// Where gratuitous ARPs go, and the MAC they announce.
     arp: Option<(ArpSender, [u8; 6])>,
+    /// The last advert could not be sent.
+    send_failing: bool,
 }
 
 impl Shell<'_> {
-    async fn perform(&mut self, socket: &AsyncAdvertSocketV4, actions: Vec<Action>) {
+    async fn perform(
+        &mut self,
+        socket: &AsyncAdvertSocketV4,
+        actions: Vec<Action>,
+        transition: &mut (dyn FnMut(State, State) + Send),
+    ) {
         let interface = self.interface;
         for action in actions {
             match action {
@@ -181,8 +257,18 @@ impl Shell<'_> {
                     to: IpAddr::V4(to),
                     bytes,
                 } => {
-                    if let Err(error) = socket.send(to, &bytes) {
-                        warn!(interface, %to, %error, "VRRP: cannot send an advert");
+                    // Logged when sending starts failing and when it works again, not per advert
+                    // (a link that is down would log ten lines a second at 100 ms).
+                    match socket.send(to, &bytes) {
+                        Err(error) if !self.send_failing => {
+                            self.send_failing = true;
+                            warn!(interface, %to, %error, "VRRP: cannot send adverts (logged once until it works again)");
+                        }
+                        Ok(()) if self.send_failing => {
+                            self.send_failing = false;
+                            info!(interface, %to, "VRRP: adverts are sent again");
+                        }
+                        _ => {}
                     }
                 }
                 Action::Send { to, .. } => warn!(interface, %to, "VRRP: not an IPv4 destination"),
@@ -217,6 +303,7 @@ impl Shell<'_> {
                 }
                 Action::StateChanged { from, to } => {
                     info!(interface, ?from, ?to, "VRRP state changed");
+                    transition(from, to);
                 }
             }
         }
@@ -249,6 +336,30 @@ mod tests {
             prefix_len: 24,
             marked: false,
         }
+    }
+
+    #[test]
+    fn only_marked_virtual_addresses_on_the_interface_are_left_behind() {
+        let marked = |ifname: &str, ifindex: u32, addr: &str| InterfaceAddr {
+            marked: true,
+            ..at(ifname, ifindex, addr)
+        };
+        let virtual_addresses: Vec<IpNet> = ["198.51.100.10/24", "198.51.100.11/24"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        let found = [
+            marked("eth0", 2, "198.51.100.10"),
+            // Not marked: someone else's.
+            at("eth0", 2, "198.51.100.11"),
+            // Marked, but not a virtual address of this instance, or on another interface.
+            marked("eth0", 2, "192.0.2.2"),
+            marked("eth1", 3, "198.51.100.11"),
+        ];
+        assert_eq!(
+            left_behind(&found, 2, &virtual_addresses),
+            [virtual_addresses[0]]
+        );
     }
 
     #[test]

@@ -11,8 +11,8 @@
 //! Beyond the RFC, for elastic's users:
 //! - **Planned handover.** A master that stops or is withdrawn sends priority 0 (§6.4.3) but keeps
 //!   its addresses, and repeats the priority-0 advert every interval, until another router's
-//!   advert says a new master is there or a master-down interval has passed; only then does it
-//!   remove them. The RFC removes them at once, which drops requests until the backup has taken
+//!   advert says a new master is there (and [`HANDOVER_GRACE`] more) or a master-down interval
+//!   has passed; only then does it remove them. The RFC removes them at once, which drops requests until the backup has taken
 //!   over (at least Skew_Time).
 //! - **Health.** [`Health::Demote`] lowers the advertised priority (keepalived's `weight`, never
 //!   below 1); [`Health::Withdraw`] gives mastership up at once (the handover above) and keeps
@@ -33,6 +33,11 @@ use super::wire::{
     self, Addresses, Advert, AdvertInterval, DecodeError, GROUP_V4, GROUP_V6, PRIORITY_OWNER,
     PRIORITY_STOP,
 };
+
+/// How long a master handing over keeps its addresses after the new master's first advert: the
+/// new master's gratuitous ARPs follow that advert, and requests sent before the clients heard
+/// them still reach this host and get answered.
+pub const HANDOVER_GRACE: Duration = Duration::from_millis(50);
 
 /// What one virtual router is, as configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +89,18 @@ pub enum State {
     Fault,
 }
 
+impl State {
+    /// As hooks (`ELASTIC_VRRP_STATE`), status and metrics name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Initialize => "initialize",
+            State::Backup => "backup",
+            State::Master => "master",
+            State::Fault => "fault",
+        }
+    }
+}
+
 /// What the services' health asks of the instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Health {
@@ -102,6 +119,9 @@ pub enum Input<'a> {
     /// Shutdown: a master hands over (see the module doc); the instance ends in Initialize.
     Shutdown,
     Health(Health),
+    /// A reload changed the configured priority (1-254; anything else is ignored): applied like
+    /// a change of health, so a master tells the backups at once and no restart is needed.
+    Priority(u8),
     /// One received protocol-112 packet: the IP header's fields and its payload.
     Packet {
         source: IpAddr,
@@ -159,6 +179,8 @@ pub struct Discards {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceStatus {
     pub state: State,
+    /// The configured priority (a reload may change it).
+    pub configured_priority: u8,
     /// The priority advertised now (0 while withdrawn or stopping).
     pub priority: u8,
     /// The current master's address and priority, as last heard (ourselves while master).
@@ -173,6 +195,25 @@ pub struct InstanceStatus {
     pub last_transition: Option<Instant>,
     /// The virtual addresses are on the interface.
     pub holding_addresses: bool,
+}
+
+impl InstanceStatus {
+    /// Before the start: Initialize, nothing sent or received.
+    pub fn initial(priority: u8, advert_interval: AdvertInterval) -> InstanceStatus {
+        InstanceStatus {
+            state: State::Initialize,
+            configured_priority: priority,
+            priority,
+            master: None,
+            master_advert_interval: advert_interval,
+            adverts_sent: 0,
+            adverts_received: 0,
+            discards: Discards::default(),
+            address_mismatches: 0,
+            last_transition: None,
+            holding_addresses: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -261,18 +302,7 @@ impl Instance {
         } else {
             IpAddr::V4(GROUP_V4)
         };
-        let status = InstanceStatus {
-            state: State::Initialize,
-            priority: config.priority,
-            master: None,
-            master_advert_interval: config.advert_interval,
-            adverts_sent: 0,
-            adverts_received: 0,
-            discards: Discards::default(),
-            address_mismatches: 0,
-            last_transition: None,
-            holding_addresses: false,
-        };
+        let status = InstanceStatus::initial(config.priority, config.advert_interval);
         Ok(Instance {
             config,
             advertised,
@@ -356,6 +386,7 @@ impl Instance {
             Input::Start => self.start(now, &mut out),
             Input::Shutdown => self.shutdown(now, &mut out),
             Input::Health(health) => self.set_health(now, health, &mut out),
+            Input::Priority(priority) => self.set_priority(now, priority, &mut out),
             Input::Packet {
                 source,
                 destination,
@@ -417,15 +448,30 @@ impl Instance {
                 self.finish_handover(out);
                 self.enter_election(now, out);
             }
-            (State::Master, _) if self.priority() != before => {
-                // Tell the backups at once: one with preemption and a higher priority than the
-                // new one then lets its Master_Down_Timer run out and takes over.
-                self.status.master = Some((self.config.primary_address, self.priority()));
-                self.send_advert(self.priority(), out);
-                self.timers.advert = Some(now + self.config.advert_interval.as_duration());
-            }
+            (State::Master, _) if self.priority() != before => self.advertise_now(now, out),
             _ => {}
         }
+    }
+
+    fn set_priority(&mut self, now: Instant, priority: u8, out: &mut Vec<Action>) {
+        if priority == PRIORITY_STOP || priority == PRIORITY_OWNER {
+            return;
+        }
+        let before = self.priority();
+        self.config.priority = priority;
+        self.status.configured_priority = priority;
+        self.status.priority = self.priority();
+        if !self.stopping && self.state() == State::Master && self.priority() != before {
+            self.advertise_now(now, out);
+        }
+    }
+
+    /// A master's priority changed: tell the backups at once. One with preemption and a higher
+    /// priority than the new one then lets its Master_Down_Timer run out and takes over.
+    fn advertise_now(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.status.master = Some((self.config.primary_address, self.priority()));
+        self.send_advert(self.priority(), out);
+        self.timers.advert = Some(now + self.config.advert_interval.as_duration());
     }
 
     fn receive(
@@ -479,8 +525,8 @@ impl Instance {
         if advert.priority != PRIORITY_STOP {
             self.status.master = Some((source, advert.priority));
             if self.state() != State::Master {
-                // Another router is master now: a handover in progress is complete.
-                self.finish_handover(out);
+                // Another router is master now: a handover in progress ends after the grace.
+                self.new_master_heard(now);
             }
         }
         match self.state() {
@@ -564,6 +610,15 @@ impl Instance {
         self.timers.announce_again = None;
         self.timers.handover =
             Some(now + master_down_interval(self.config.priority, self.config.advert_interval));
+    }
+
+    /// While handing over: the new master spoke, so the priority-0 adverts stop and the
+    /// addresses go [`HANDOVER_GRACE`] later (or sooner, if the handover was ending anyway).
+    fn new_master_heard(&mut self, now: Instant) {
+        if let Some(end) = self.timers.handover {
+            self.timers.advert = None;
+            self.timers.handover = Some(end.min(now + HANDOVER_GRACE));
+        }
     }
 
     /// Ends a handover in progress (if any): the addresses go, the priority-0 adverts stop.

@@ -121,6 +121,7 @@ fn snapshot(sessions: Vec<SessionStatus>, now: Instant) -> Snapshot {
         routes_first_seen: Arc::default(),
         addresses: Arc::new(Vec::new()),
         probes: Arc::new(Vec::new()),
+        vrrp: Vec::new(),
         bfd_unclaimed: Default::default(),
     }
 }

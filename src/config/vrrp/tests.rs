@@ -274,18 +274,25 @@ fn check_config_renders_vrrp_without_bgp_identity_and_it_reads_back() {
 }
 
 #[tokio::test]
-async fn the_daemon_refuses_a_vrrp_config_until_vrrp_mode_exists() {
-    let settings = settings_of(&[], EXAMPLE).unwrap();
-    let (_events, receiver) = tokio::sync::mpsc::channel(1);
-    match crate::daemon::run(settings, None, receiver).await {
-        Err(error @ crate::daemon::DaemonError::VrrpNotImplemented) => {
-            assert!(
-                error
-                    .to_string()
-                    .starts_with("VRRP mode is not implemented yet")
-            );
+async fn the_daemon_refuses_ipv6_instances_and_use_vmac_for_now() {
+    for (instance, expected) in [
+        (
+            "  - interface: eth0\n    vrid: 51\n    addresses: [\"2001:db8::10/64\"]\n",
+            "VRRP instance eth0/51/ipv6: IPv6 instances do not run yet",
+        ),
+        (
+            "  - interface: eth0\n    vrid: 51\n    addresses: [198.51.100.10/24]\n    use_vmac: true\n",
+            "VRRP instance eth0/51: use_vmac is not supported yet",
+        ),
+    ] {
+        let settings = settings_of(&[], &format!("vrrp:\n{instance}")).unwrap();
+        let (_events, receiver) = tokio::sync::mpsc::channel(1);
+        match crate::daemon::run(settings, None, receiver).await {
+            Err(error @ crate::daemon::DaemonError::Vrrp(_)) => {
+                assert!(error.to_string().starts_with(expected), "{error}");
+            }
+            other => panic!("expected the refusal, got {other:?}"),
         }
-        other => panic!("expected the VRRP refusal, got {other:?}"),
     }
 }
 
@@ -320,4 +327,40 @@ fn an_instance_config_is_made_from_the_key_and_the_primary_address() {
         Addresses::V6(vec!["2001:db8::10".parse().unwrap()])
     );
     assert!(crate::vrrp::instance::Instance::new(instance).is_ok());
+}
+
+#[test]
+fn a_service_demotes_an_instance_by_a_priority_in_vrrp_mode_only() {
+    let vrrp = "vrrp:\n  - interface: eth0\n    vrid: 51\n    addresses: [198.51.100.10/24]\n";
+    let text =
+        format!("services:\n  - name: web\n    on_down: {{demote: {{priority: 30}}}}\n{vrrp}");
+    let c = ok(&text);
+    assert_eq!(c.services[0].demote_priority, Some(30));
+    assert!(matches!(
+        c.services[0].on_down,
+        crate::config::Outcome::Demote(_)
+    ));
+    // check-config writes it back, and that reads the same.
+    let s = settings_of(&[], &text).unwrap();
+    let rendered = settings::render(&s);
+    assert!(rendered.contains("priority: 30"), "{rendered}");
+    assert_eq!(ok(&rendered).services[0].demote_priority, Some(30));
+
+    for (text, message) in [
+        (
+            format!("services:\n  - name: web\n    on_down: demote\n{vrrp}"),
+            "services[0].on_down: in VRRP mode a demotion lowers the priority",
+        ),
+        (
+            "services:\n  - name: web\n    on_down: {demote: {priority: 30}}\n".to_string(),
+            "services[0].on_down: demote.priority applies to VRRP mode (vrrp:) only",
+        ),
+        (
+            format!("services:\n  - name: web\n    on_down: {{demote: {{priority: 0}}}}\n{vrrp}"),
+            "demote.priority: 0 lowers nothing",
+        ),
+    ] {
+        let e = err(&text).to_string();
+        assert!(e.contains(message), "{text}: {e}");
+    }
 }

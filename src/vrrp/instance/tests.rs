@@ -446,9 +446,16 @@ fn stopping_master_sends_priority_zero_and_keeps_its_addresses_until_the_new_mas
     );
     assert!(instance.status().holding_addresses);
     assert!(!instance.is_finished());
-    // The backup takes over after its skew time and advertises.
-    let actions = receive(&mut instance, stop + ms(600), higher_peer(), 100);
-    assert_eq!(actions, [Action::RemoveAddresses]);
+    // The backup takes over after its skew time and advertises: the addresses stay for the
+    // grace (its gratuitous ARPs follow the advert), with no more priority-0 adverts.
+    let heard = stop + ms(600);
+    assert_eq!(receive(&mut instance, heard, higher_peer(), 100), []);
+    assert_eq!(instance.poll_timeout(), Some(heard + HANDOVER_GRACE));
+    assert_eq!(instance.handle_timeout(heard + HANDOVER_GRACE - ms(1)), []);
+    assert_eq!(
+        instance.handle_timeout(heard + HANDOVER_GRACE),
+        [Action::RemoveAddresses]
+    );
     assert!(instance.is_finished());
     assert_eq!(instance.poll_timeout(), None);
 }
@@ -512,8 +519,9 @@ fn withdrawn_master_hands_over_and_stays_out_until_up() {
     assert_eq!(sent_priorities(&actions), [PRIORITY_STOP]);
     assert!(instance.status().holding_addresses);
     assert_eq!(instance.status().priority, 0);
+    assert_eq!(receive(&mut instance, at + ms(700), higher_peer(), 100), []);
     assert_eq!(
-        receive(&mut instance, at + ms(700), higher_peer(), 100),
+        instance.handle_timeout(at + ms(700) + HANDOVER_GRACE),
         [Action::RemoveAddresses]
     );
     // Out of the election: no timer, lower-priority masters do not tempt it.
@@ -624,6 +632,33 @@ fn demoted_backup_waits_longer_before_taking_over() {
     receive(&mut instance, t0 + secs(1), higher_peer(), 150);
     assert_eq!(
         instance.poll_timeout(),
+        Some(t0 + secs(1) + master_down_interval(100, AdvertInterval::DEFAULT))
+    );
+}
+
+#[test]
+fn a_reloaded_priority_applies_without_a_restart() {
+    let t0 = Instant::now();
+    let (mut instance, at) = master(config(150), t0);
+    // A master tells the backups at once, and stays master with its addresses.
+    let actions = instance.handle(at + ms(200), Input::Priority(120));
+    assert_eq!(sent_priorities(&actions), [120]);
+    assert_eq!(instance.state(), State::Master);
+    assert_eq!(instance.status().priority, 120);
+    assert!(instance.status().holding_addresses);
+    // A demotion counts from the new priority.
+    let actions = instance.handle(at + ms(300), Input::Health(Health::Demote(30)));
+    assert_eq!(sent_priorities(&actions), [90]);
+    // 0 and 255 are no configured priorities: ignored.
+    assert_eq!(instance.handle(at + ms(400), Input::Priority(0)), []);
+    assert_eq!(instance.handle(at + ms(400), Input::Priority(255)), []);
+    assert_eq!(instance.status().priority, 90);
+    // A backup sends nothing; its next Master_Down_Interval uses the new priority.
+    let mut backup = started(config(200), t0);
+    assert_eq!(backup.handle(t0, Input::Priority(100)), []);
+    receive(&mut backup, t0 + secs(1), higher_peer(), 150);
+    assert_eq!(
+        backup.poll_timeout(),
         Some(t0 + secs(1) + master_down_interval(100, AdvertInterval::DEFAULT))
     );
 }

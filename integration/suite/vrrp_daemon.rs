@@ -1,0 +1,744 @@
+//! The real `elastic` daemon in VRRP mode (started with a config file), against keepalived
+//! (`vrrp_version 3`) both ways round and against another elastic, on one L2 segment with a
+//! client:
+//!
+//! ```text
+//!  client ns: bridge vbr 192.0.2.100/24, route 198.51.100.10/32 on-link ─┬─ va ── host a eth0 192.0.2.2
+//!                                                                       └─ vb ── host b eth0 192.0.2.3
+//! ```
+//!
+//! Each host runs `labnet serve` on the VIP (198.51.100.10:7777, `ip_nonlocal_bind` so it binds
+//! before the VIP arrives) answering with its name; the client's `labnet probe` says who answered.
+//! Tests assert who holds the VIP, who answers and in which order, never how fast.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use elastic_lab::{ProbeReport, daemon_binary, labnet_binary};
+
+const VIP: &str = "198.51.100.10";
+const PORT: u16 = 7777;
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("ip");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn wait_for(what: &str, limit: Duration, done: impl Fn() -> bool) {
+    let end = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < end, "waited {limit:?} for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// SIGTERM, then waits (bounded) for the exit; whether it exited by itself with status 0.
+fn terminate(child: &mut Child) -> bool {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.success();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    false
+}
+
+/// The segment: the client's namespace (holding the bridge) and hosts `a` and `b`.
+struct Segment {
+    client: String,
+    hosts: [String; 2],
+    dir: PathBuf,
+    children: Vec<Child>,
+}
+
+impl Segment {
+    fn new(tag: char) -> Segment {
+        let pid = std::process::id() % 100_000;
+        let name = |role: &str| format!("el-{pid}{tag}-{role}");
+        let segment = Segment {
+            client: name("vc"),
+            hosts: [name("va"), name("vb")],
+            dir: std::env::temp_dir().join(name("vrrpd")),
+            children: Vec::new(),
+        };
+        std::fs::create_dir_all(&segment.dir).unwrap();
+        let client = segment.client.as_str();
+        for ns in [client, &segment.hosts[0], &segment.hosts[1]] {
+            ip(&["netns", "add", ns]);
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+        }
+        ip(&["-n", client, "link", "add", "vbr", "type", "bridge"]);
+        ip(&["-n", client, "addr", "add", "192.0.2.100/24", "dev", "vbr"]);
+        ip(&["-n", client, "link", "set", "vbr", "up"]);
+        for (ns, link, address) in [
+            (&segment.hosts[0], "va", "192.0.2.2/24"),
+            (&segment.hosts[1], "vb", "192.0.2.3/24"),
+        ] {
+            ip(&[
+                "-n", client, "link", "add", link, "type", "veth", "peer", "name", "eth0", "netns",
+                ns,
+            ]);
+            ip(&["-n", client, "link", "set", link, "master", "vbr", "up"]);
+            ip(&["-n", ns, "addr", "add", address, "dev", "eth0"]);
+            ip(&["-n", ns, "link", "set", "eth0", "up"]);
+            segment.sysctl(ns, "net.ipv4.ip_nonlocal_bind=1");
+        }
+        ip(&[
+            "-n",
+            client,
+            "route",
+            "add",
+            &format!("{VIP}/32"),
+            "dev",
+            "vbr",
+        ]);
+        segment
+    }
+
+    fn sysctl(&self, ns: &str, setting: &str) {
+        let status = Command::new("ip")
+            .args(["netns", "exec", ns, "sysctl", "-qw", setting])
+            .status()
+            .expect("sysctl");
+        assert!(status.success(), "sysctl {setting} in {ns}");
+    }
+
+    fn spawn(&mut self, host: usize, log: &str, program: &str, args: &[&str]) -> usize {
+        let out = File::create(self.dir.join(log)).unwrap();
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.hosts[host], program])
+            .args(args)
+            .env("STATE_DIRECTORY", self.dir.join(format!("state-{host}")))
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{program}: {e}"));
+        self.children.push(child);
+        self.children.len() - 1
+    }
+
+    fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
+    }
+
+    /// `labnet serve` on host `host`'s VIP, answering with `a` or `b`.
+    fn responder(&mut self, host: usize) {
+        let name = ["a", "b"][host];
+        let bind = format!("{VIP}:{PORT}");
+        self.spawn(
+            host,
+            &format!("serve-{name}.log"),
+            &labnet_binary(),
+            &["serve", "--bind", &bind, "--name", name],
+        );
+    }
+
+    /// elastic in VRRP mode on host `host` at `priority`; its probe passes while `down-<host>`
+    /// does not exist. Returns the child's index.
+    fn elastic(&mut self, host: usize, priority: u8) -> usize {
+        self.elastic_with(host, priority, None)
+    }
+
+    /// [`Segment::elastic`]; with `capabilities` (setpriv's form, `+net_admin,+net_raw`), as an
+    /// unprivileged user holding only those, inherited and ambient, as systemd starts the unit.
+    fn elastic_with(&mut self, host: usize, priority: u8, capabilities: Option<&str>) -> usize {
+        let config = self.write_config(host, priority, "withdraw");
+        let config = config.to_str().unwrap().to_string();
+        let log = format!("elastic-{host}.log");
+        let daemon = daemon_binary();
+        let mut args = vec!["-config", &config, "-loglevel", "debug"];
+        let (inherited, ambient);
+        let program = match capabilities {
+            None => daemon.as_str(),
+            Some(caps) => {
+                inherited = format!("--inh-caps=-all,{caps}");
+                ambient = format!("--ambient-caps=-all,{caps}");
+                let setpriv = [
+                    "--reuid=65534",
+                    "--regid=65534",
+                    "--clear-groups",
+                    &inherited,
+                    &ambient,
+                    &daemon,
+                ];
+                args.splice(0..0, setpriv);
+                "setpriv"
+            }
+        };
+        let index = self.spawn(host, &log, program, &args);
+        std::thread::sleep(Duration::from_millis(200));
+        if let Ok(Some(status)) = self.children[index].try_wait() {
+            panic!("elastic exited at start with {status}\n{}", self.log(&log));
+        }
+        index
+    }
+
+    fn keepalived(&mut self, host: usize, priority: u8) -> usize {
+        let conf = self.dir.join(format!("keepalived-{host}.conf"));
+        std::fs::write(
+            &conf,
+            format!(
+                "global_defs {{\n  vrrp_version 3\n  router_id ka{host}\n}}\n\
+                 vrrp_instance v4 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  \
+                 priority {priority}\n  advert_int 0.1\n  virtual_ipaddress {{\n    {VIP}/24\n  }}\n}}\n"
+            ),
+        )
+        .unwrap();
+        let dir = self.dir.clone();
+        let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+        self.spawn(
+            host,
+            &format!("keepalived-{host}.log"),
+            "keepalived",
+            &[
+                "-n",
+                "-l",
+                "-P",
+                "-f",
+                &path(&format!("keepalived-{host}.conf")),
+                "-p",
+                &path(&format!("keepalived-{host}.pid")),
+                "-r",
+                &path(&format!("keepalived-{host}-vrrp.pid")),
+            ],
+        )
+    }
+
+    /// Host `host`'s config: the probe `web` fails while `down-<host>` exists, and the service
+    /// does `on_down` then; the hook logs every VRRP state change.
+    fn write_config(&self, host: usize, priority: u8, on_down: &str) -> PathBuf {
+        let down = self.down_file(host);
+        let hook_log = self.hook_log(host);
+        let config = self.dir.join(format!("elastic-{host}.yaml"));
+        std::fs::write(
+            &config,
+            format!(
+                "probes:\n  web: {{ exec: [\"/bin/sh\", \"-c\", \"test ! -e {}\"], interval: 100ms, rise: 1, fall: 1 }}\n\
+                 services:\n  - name: web\n    on_down: {on_down}\n\
+                 maintenance_file: {}\nmaintenance_poll: 100ms\n\
+                 hooks:\n  on_change: [\"/bin/sh\", \"-c\", \"[ -z \\\"$ELASTIC_VRRP_STATE\\\" ] || echo \\\"$ELASTIC_VRRP_INSTANCE $ELASTIC_VRRP_STATE $ELASTIC_STATE\\\" >> {}\"]\n\
+                 vrrp:\n  interface: eth0\n  vrid: 51\n  priority: {priority}\n  advert_interval: 100ms\n  \
+                 addresses: [\"{VIP}/24\"]\n",
+                down.display(),
+                self.maintenance_file(host).display(),
+                hook_log.display(),
+            ),
+        )
+        .unwrap();
+        config
+    }
+
+    fn maintenance_file(&self, host: usize) -> PathBuf {
+        self.dir.join(format!("maintenance-{host}"))
+    }
+
+    fn hook_log(&self, host: usize) -> PathBuf {
+        self.dir.join(format!("hook-{host}.log"))
+    }
+
+    /// `elastic status --json` on host `host`: its first VRRP instance.
+    fn status(&self, host: usize) -> serde_json::Value {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.hosts[host], &daemon_binary()])
+            .args(["status", "--json"])
+            .output()
+            .expect("elastic status");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let json: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("status --json: {e}: {text}"));
+        json["vrrp"][0].clone()
+    }
+
+    fn down_file(&self, host: usize) -> PathBuf {
+        self.dir.join(format!("down-{host}"))
+    }
+
+    fn holds_vip(&self, host: usize) -> bool {
+        let out = Command::new("ip")
+            .args(["-n", &self.hosts[host], "-o", "addr", "show", "dev", "eth0"])
+            .output()
+            .expect("ip addr");
+        String::from_utf8_lossy(&out.stdout).contains(&format!(" {VIP}/24 "))
+    }
+
+    /// `labnet probe` from the client for `duration`.
+    fn probe(&self, duration: Duration) -> ProbeReport {
+        probe(&self.client, duration)
+    }
+
+    /// Waits until host `host` holds the VIP and the other does not, and the client's requests
+    /// are answered by it.
+    fn wait_master(&self, host: usize) {
+        let name = ["a", "b"][host];
+        wait_for(
+            &format!("host {name} alone holding the VIP"),
+            Duration::from_secs(15),
+            || self.holds_vip(host) && !self.holds_vip(1 - host),
+        );
+        wait_for(
+            &format!("the client answered by {name}"),
+            Duration::from_secs(15),
+            || {
+                let report = self.probe(Duration::from_millis(300));
+                report.lost == 0 && report.last_answerer.as_deref() == Some(name)
+            },
+        );
+    }
+}
+
+fn probe(client: &str, duration: Duration) -> ProbeReport {
+    let target = format!("{VIP}:{PORT}");
+    let out = Command::new("ip")
+        .args(["netns", "exec", client, &labnet_binary()])
+        .args(["probe", "--target", &target, "--interval-ms", "10"])
+        .args(["--duration-ms", &duration.as_millis().to_string()])
+        .output()
+        .expect("labnet probe");
+    ProbeReport::parse(&String::from_utf8_lossy(&out.stdout))
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+/// Who answered, in order of first answer, second by second (lost requests aside).
+fn answerers_in_order(report: &ProbeReport) -> Vec<String> {
+    let mut order: Vec<String> = Vec::new();
+    for counts in report.per_second.values() {
+        for who in counts.keys() {
+            if who != elastic_lab::LOST && !order.contains(who) {
+                order.push(who.clone());
+            }
+        }
+    }
+    order
+}
+
+impl Drop for Segment {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for ns in [&self.client, &self.hosts[0], &self.hosts[1]] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// SIGTERM to the master at `host` while the client sends every 10 ms: the other host takes
+/// over and not one request is lost (priority 0, the VIP kept until the new master speaks).
+fn planned_stop_loses_nothing(segment: &mut Segment, master: usize, child: usize) {
+    let client = segment.client.clone();
+    let probing = std::thread::spawn(move || probe(&client, Duration::from_millis(3000)));
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        terminate(&mut segment.children[child]),
+        "elastic exits 0 after the handover\n{}",
+        segment.log(&format!("elastic-{master}.log"))
+    );
+    let report = probing.join().expect("probe thread");
+    let (old, new) = (["a", "b"][master], ["a", "b"][1 - master]);
+    assert_eq!(report.lost, 0, "a planned stop loses nothing: {report:?}");
+    assert_eq!(answerers_in_order(&report), [old, new], "{report:?}");
+    assert!(!segment.holds_vip(master), "the stopped host holds nothing");
+    let log = segment.log(&format!("elastic-{master}.log"));
+    assert!(log.contains("stopping: every master hands over"), "{log}");
+}
+
+/// elastic (150) is master, keepalived (100) its backup: its probe fails → keepalived takes the
+/// VIP; it recovers → elastic preempts back (and the client follows); SIGTERM → keepalived takes
+/// it over without a lost request.
+#[test]
+fn vrrp_daemon_master_against_keepalived_backup() {
+    let mut segment = Segment::new('k');
+    segment.responder(0);
+    segment.responder(1);
+    let elastic = segment.elastic(0, 150);
+    segment.keepalived(1, 100);
+    segment.wait_master(0);
+    wait_for("keepalived as backup", Duration::from_secs(10), || {
+        segment
+            .log("keepalived-1.log")
+            .contains("Entering BACKUP STATE")
+    });
+
+    // The service fails: elastic hands over (priority 0), keepalived becomes master.
+    std::fs::write(segment.down_file(0), "").unwrap();
+    segment.wait_master(1);
+    assert!(
+        segment
+            .log("keepalived-1.log")
+            .contains("Entering MASTER STATE")
+    );
+
+    // It recovers: elastic, at the higher priority, preempts back and the client's ARP follows.
+    std::fs::remove_file(segment.down_file(0)).unwrap();
+    segment.wait_master(0);
+
+    planned_stop_loses_nothing(&mut segment, 0, elastic);
+    let log = segment.log("elastic-0.log");
+    assert_in_order(
+        &log,
+        &[
+            "to=\"master\"",
+            "to=\"fault\"",
+            "to=\"backup\"",
+            "to=\"master\"",
+            "stopping: every master hands over",
+            "to=\"initialize\"",
+        ],
+    );
+}
+
+/// Each of `needles` appears in `log`, each after the one before.
+fn assert_in_order(log: &str, needles: &[&str]) {
+    let mut from = 0;
+    for needle in needles {
+        match log[from..].find(needle) {
+            Some(at) => from += at + needle.len(),
+            None => panic!("{needle} after byte {from} (order {needles:?}) in\n{log}"),
+        }
+    }
+}
+
+/// keepalived (200) is master, elastic (100) its backup holding nothing; keepalived stops →
+/// elastic takes the VIP; keepalived comes back → elastic gives it up again.
+#[test]
+fn vrrp_daemon_backup_against_keepalived_master() {
+    let mut segment = Segment::new('j');
+    segment.responder(0);
+    segment.responder(1);
+    let keepalived = segment.keepalived(1, 200);
+    segment.wait_master(1);
+    let elastic = segment.elastic(0, 100);
+    wait_for("elastic as backup", Duration::from_secs(10), || {
+        segment.log("elastic-0.log").contains("to=\"backup\"")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!segment.holds_vip(0), "a backup holds nothing");
+
+    assert!(terminate(&mut segment.children[keepalived]));
+    segment.wait_master(0);
+
+    segment.keepalived(1, 200);
+    segment.wait_master(1);
+    assert!(terminate(&mut segment.children[elastic]));
+    assert!(!segment.holds_vip(0));
+}
+
+/// Two elastic daemons: the primary (150) holds the VIP; its SIGTERM hands over to the backup
+/// (100) without a lost request.
+#[test]
+fn vrrp_daemon_against_elastic() {
+    let mut segment = Segment::new('e');
+    segment.responder(0);
+    segment.responder(1);
+    let primary = segment.elastic(0, 150);
+    segment.elastic(1, 100);
+    segment.wait_master(0);
+    wait_for("the backup elastic", Duration::from_secs(10), || {
+        segment.log("elastic-1.log").contains("to=\"backup\"")
+    });
+    // elastic status shows each side's instance.
+    let master = segment.status(0);
+    assert_eq!(master["name"], "eth0/51", "{master}");
+    assert_eq!(master["state"], "master", "{master}");
+    assert_eq!(master["priority"], 150, "{master}");
+    assert_eq!(master["holding_addresses"], true, "{master}");
+    wait_for(
+        "the backup hearing the master",
+        Duration::from_secs(5),
+        || {
+            let backup = segment.status(1);
+            backup["state"] == "backup"
+                && backup["master_address"] == "192.0.2.2"
+                && backup["master_priority"] == 150
+                && backup["adverts_received"].as_u64() > Some(0)
+        },
+    );
+    planned_stop_loses_nothing(&mut segment, 0, primary);
+    let log = segment.log("elastic-1.log");
+    assert!(log.contains("to=\"master\""), "{log}");
+    // The hooks got the VRRP states, in order (the backup's hook: fault while its probe waited,
+    // then backup, then master after the handover).
+    wait_for("the hooks to run", Duration::from_secs(5), || {
+        std::fs::read_to_string(segment.hook_log(1)).is_ok_and(|l| l.contains("master"))
+    });
+    let hooks: Vec<String> = std::fs::read_to_string(segment.hook_log(1))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(
+        hooks
+            .iter()
+            .skip_while(|l| l.ends_with("fault fault"))
+            .collect::<Vec<_>>(),
+        ["eth0/51 backup backup", "eth0/51 master master"],
+        "{hooks:?}"
+    );
+    let primary_hooks = std::fs::read_to_string(segment.hook_log(0)).unwrap();
+    assert!(
+        primary_hooks.contains("eth0/51 master master"),
+        "{primary_hooks}"
+    );
+}
+
+/// The unit's drop-in: with the BGP unit's only capability (CAP_NET_ADMIN) VRRP mode cannot open
+/// its raw sockets and adds nothing; with CAP_NET_RAW added (what `systemd/elastic-vrrp.conf`
+/// grants) the unprivileged daemon becomes master and holds the VIP. The drop-in verifies, adds
+/// AF_PACKET, and keeps the unit's exposure at 2.0 or better.
+#[test]
+fn vrrp_daemon_needs_cap_net_raw_which_the_drop_in_grants() {
+    let mut segment = Segment::new('u');
+    segment.elastic_with(0, 150, Some("+net_admin"));
+    wait_for("the refusal in the log", Duration::from_secs(10), || {
+        segment
+            .log("elastic-0.log")
+            .contains("VRRP instance cannot run")
+    });
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(!segment.holds_vip(0), "nothing added without CAP_NET_RAW");
+    let status = segment.status(0);
+    assert!(
+        status["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{status}"
+    );
+    let text = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &segment.hosts[0],
+            &daemon_binary(),
+            "status",
+        ])
+        .output()
+        .expect("elastic status");
+    assert_eq!(text.status.code(), Some(1), "an instance not running");
+    assert!(String::from_utf8_lossy(&text.stdout).contains("NOT OK: not running: eth0/51"));
+
+    segment.elastic_with(1, 150, Some("+net_admin,+net_raw"));
+    wait_for(
+        "the VIP on the unprivileged master",
+        Duration::from_secs(10),
+        || segment.holds_vip(1),
+    );
+    let log = segment.log("elastic-1.log");
+    assert!(!log.contains("cannot send gratuitous ARP"), "{log}");
+
+    let root = segment.dir.join("root");
+    let drop_ins = root.join("etc/systemd/system/elastic.service.d");
+    std::fs::create_dir_all(&drop_ins).unwrap();
+    let manifest = env!("CARGO_MANIFEST_DIR");
+    let unit = std::fs::read_to_string(format!("{manifest}/systemd/elastic.service"))
+        .unwrap()
+        .replace("/usr/sbin/elastic", &daemon_binary());
+    std::fs::write(root.join("etc/systemd/system/elastic.service"), unit).unwrap();
+    std::fs::copy(
+        format!("{manifest}/systemd/elastic-vrrp.conf"),
+        drop_ins.join("vrrp.conf"),
+    )
+    .unwrap();
+    let out = Command::new("systemd-analyze")
+        .args(["security", "--offline=yes"])
+        .arg(format!("--root={}", root.display()))
+        .arg("elastic.service")
+        .output()
+        .expect("systemd-analyze");
+    let report = String::from_utf8_lossy(&out.stdout);
+    let exposure: f64 = report
+        .lines()
+        .find_map(|l| l.split("exposure level for elastic.service: ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure in {report}"));
+    assert!(exposure <= 2.0, "{exposure}: {report}");
+    assert!(
+        report
+            .lines()
+            .any(|l| l.contains("✗ RestrictAddressFamilies=~AF_PACKET")),
+        "AF_PACKET allowed: {report}"
+    );
+}
+
+/// `on_down: {demote: {priority: 60}}`: elastic (150) demoted to 90 loses to keepalived (100)
+/// but keeps taking part, and takes the VIP back at 150 once the probe passes. A SIGHUP that
+/// lowers its priority to 50 applies without a restart: keepalived takes over.
+#[test]
+fn vrrp_daemon_demotes_by_priority_and_reloads_a_priority_without_restart() {
+    let mut segment = Segment::new('d');
+    segment.responder(0);
+    segment.responder(1);
+    segment.write_config(0, 150, "{demote: {priority: 60}}");
+    let config = segment.dir.join("elastic-0.yaml");
+    let config = config.to_str().unwrap().to_string();
+    let elastic = segment.spawn(
+        0,
+        "elastic-0.log",
+        &daemon_binary(),
+        &["-config", &config, "-loglevel", "debug"],
+    );
+    segment.keepalived(1, 100);
+    segment.wait_master(0);
+
+    std::fs::write(segment.down_file(0), "").unwrap();
+    segment.wait_master(1);
+    let demoted = segment.status(0);
+    assert_eq!(demoted["state"], "backup", "demoted, not out: {demoted}");
+    assert_eq!(demoted["priority"], 90, "{demoted}");
+    assert_eq!(demoted["configured_priority"], 150, "{demoted}");
+
+    std::fs::remove_file(segment.down_file(0)).unwrap();
+    segment.wait_master(0);
+
+    segment.write_config(0, 50, "{demote: {priority: 60}}");
+    let pid = nix::unistd::Pid::from_raw(segment.children[elastic].id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    segment.wait_master(1);
+    let reloaded = segment.status(0);
+    assert_eq!(reloaded["state"], "backup", "{reloaded}");
+    assert_eq!(reloaded["configured_priority"], 50, "{reloaded}");
+    let log = segment.log("elastic-0.log");
+    assert!(log.contains("configured priority changed"), "{log}");
+    assert!(
+        !log.contains("handing over, then starting again"),
+        "no restart: {log}"
+    );
+    assert!(terminate(&mut segment.children[elastic]));
+}
+
+/// A master killed with SIGKILL leaves its VIP behind (marked as elastic's); keepalived takes
+/// over, so the VIP is on both hosts; the next elastic start removes the leftover and runs as
+/// backup, holding nothing.
+#[test]
+fn vrrp_daemon_removes_what_a_killed_run_left_behind() {
+    let mut segment = Segment::new('x');
+    let elastic = segment.elastic(0, 150);
+    wait_for("elastic holding the VIP", Duration::from_secs(10), || {
+        segment.holds_vip(0)
+    });
+    segment.children[elastic].kill().unwrap();
+    segment.children[elastic].wait().unwrap();
+    assert!(segment.holds_vip(0), "SIGKILL leaves the VIP behind");
+    segment.keepalived(1, 200);
+    wait_for(
+        "keepalived holding the VIP too",
+        Duration::from_secs(10),
+        || segment.holds_vip(1),
+    );
+    let again = segment.elastic(0, 100);
+    wait_for("elastic as backup", Duration::from_secs(10), || {
+        segment.log("elastic-0.log").contains("to=\"backup\"")
+    });
+    wait_for("the leftover gone", Duration::from_secs(5), || {
+        !segment.holds_vip(0)
+    });
+    assert!(
+        segment
+            .log("elastic-0.log")
+            .contains("removing a virtual address an earlier run left behind")
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!segment.holds_vip(0) && segment.holds_vip(1));
+    assert!(terminate(&mut segment.children[again]));
+}
+
+/// A frozen master (SIGSTOP, and its link down so nothing it would send gets out) is replaced
+/// by the backup after the master-down interval; thawed, it preempts back at its higher priority
+/// and the backup gives the VIP up.
+#[test]
+fn vrrp_daemon_replaces_a_frozen_master() {
+    let mut segment = Segment::new('f');
+    segment.responder(0);
+    segment.responder(1);
+    let primary = segment.elastic(0, 150);
+    segment.elastic(1, 100);
+    segment.wait_master(0);
+    let pid = nix::unistd::Pid::from_raw(segment.children[primary].id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    ip(&["-n", &segment.client, "link", "set", "va", "down"]);
+    wait_for(
+        "the backup holding the VIP",
+        Duration::from_secs(10),
+        || segment.holds_vip(1),
+    );
+    wait_for("the client answered by b", Duration::from_secs(10), || {
+        let report = segment.probe(Duration::from_millis(300));
+        report.lost == 0 && report.last_answerer.as_deref() == Some("b")
+    });
+    ip(&["-n", &segment.client, "link", "set", "va", "up"]);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    segment.wait_master(0);
+    assert_in_order(
+        &segment.log("elastic-1.log"),
+        &["to=\"backup\"", "to=\"master\"", "to=\"backup\""],
+    );
+}
+
+/// The master's own link goes down: the backup takes over, the master logs its failing sends
+/// once (not per advert) and keeps running; the link back up, it preempts back.
+#[test]
+fn vrrp_daemon_survives_its_link_going_down() {
+    let mut segment = Segment::new('l');
+    segment.responder(0);
+    segment.responder(1);
+    segment.elastic(0, 150);
+    segment.elastic(1, 100);
+    segment.wait_master(0);
+    let host_a = segment.hosts[0].clone();
+    ip(&["-n", &host_a, "link", "set", "eth0", "down"]);
+    wait_for(
+        "the backup holding the VIP",
+        Duration::from_secs(10),
+        || segment.holds_vip(1),
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    let log = segment.log("elastic-0.log");
+    assert_eq!(
+        log.matches("cannot send adverts").count(),
+        1,
+        "the failing sends logged once: {log}"
+    );
+    ip(&["-n", &host_a, "link", "set", "eth0", "up"]);
+    segment.wait_master(0);
+    assert_in_order(
+        &segment.log("elastic-0.log"),
+        &["cannot send adverts", "adverts are sent again"],
+    );
+}
+
+/// The maintenance file hands over like a stop (priority 0, the VIP kept until the backup
+/// speaks): a client sending every 10 ms loses nothing; its removal preempts back.
+#[test]
+fn vrrp_daemon_maintenance_hands_over_without_loss() {
+    let mut segment = Segment::new('m');
+    segment.responder(0);
+    segment.responder(1);
+    segment.elastic(0, 150);
+    segment.elastic(1, 100);
+    segment.wait_master(0);
+    let client = segment.client.clone();
+    let probing = std::thread::spawn(move || probe(&client, Duration::from_millis(2500)));
+    std::thread::sleep(Duration::from_millis(700));
+    std::fs::write(segment.maintenance_file(0), "").unwrap();
+    let report = probing.join().expect("probe thread");
+    assert_eq!(report.lost, 0, "maintenance loses nothing: {report:?}");
+    assert_eq!(answerers_in_order(&report), ["a", "b"], "{report:?}");
+    assert!(!segment.holds_vip(0));
+    let status = segment.status(0);
+    assert_eq!(status["state"], "fault", "{status}");
+    assert_eq!(status["priority"], 0, "{status}");
+    std::fs::remove_file(segment.maintenance_file(0)).unwrap();
+    segment.wait_master(0);
+}
