@@ -284,11 +284,12 @@ fn run(interrupt: &Interrupt) -> Result<(), String> {
     let only = std::env::var("FAILOVER_ONLY").unwrap_or_default();
     let (service_death, host_freeze) = freeze::scenarios()?;
     if host_freeze && rs_kind != RsKind::Frr {
-        return Err(format!(
-            "FAILOVER_RS={rs_name}: the host-freeze scenario needs FRR route servers (it reads \
-             FRR's bfdd, the hold time FRR negotiated and bgpd's log); set \
+        return Err(
+            "FAILOVER_RS=bird: the host-freeze scenario needs FRR route servers (its BFD rows run \
+             FRR's bfdd; its drop causes and hold times come from bgpd's log and vtysh); set \
              FAILOVER_SCENARIOS=service-death"
-        ));
+                .into(),
+        );
     }
     let selected: Vec<Contender> = CONTENDERS
         .into_iter()
