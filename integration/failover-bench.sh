@@ -8,7 +8,7 @@
 # dropped, its link up), for elastic with defaults (hold 9 s), with hold_time: 3s and with BFD at
 # 300 ms × 3 and 100 ms × 3 (each in a lab of its own whose first route server runs FRR's bfdd at
 # those intervals), ExaBGP (hold-time 9), gobgpd as lelastic and keepalived VRRP (advert 1 s).
-# All in network namespaces with four FRR route servers. Run as root from the repository:
+# All in network namespaces with four FRR route servers (or BIRD 2: FAILOVER_RS below). Run as root from the repository:
 #
 #   integration/failover-bench.sh
 #
@@ -19,10 +19,13 @@
 # elastic-fast, elastic-process, elastic-listen, elastic-exec, elastic-exec-fast, exec-cost
 # (service death only), elastic-hold3, elastic-bfd300, elastic-bfd100 (host freeze only),
 # exabgp, gobgpd, keepalived. FAILOVER_IDLE (60) sets the idle seconds measured per service-death
-# setup; 0 skips the CPU figures.
+# setup; 0 skips the CPU figures. FAILOVER_RS=bird runs the lab with four BIRD 2 route servers
+# instead of FRR (frr by default; the first exports to the router's kernel); it runs the
+# service-death scenario only (host freeze reads FRR's bfdd and bgpd's log), so set
+# FAILOVER_SCENARIOS=service-death with it.
 #
-# Installs what it lacks (frr, gobgpd, exabgp, keepalived, iproute2, procps, a C linker) without
-# letting the packages start their system services. Removes everything it created, also on Ctrl-C.
+# Installs what it lacks (frr, bird2 with FAILOVER_RS=bird, gobgpd, exabgp, keepalived, iproute2,
+# procps, a C linker) without letting the packages start their system services. Removes everything it created, also on Ctrl-C.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,6 +39,9 @@ fi
 # --- prerequisites: install only what is missing -------------------------------------------------
 missing=()
 [ -x /usr/lib/frr/bgpd ] && [ -x /usr/lib/frr/zebra ] && command -v vtysh >/dev/null || missing+=(frr)
+if [ "${FAILOVER_RS:-frr}" = bird ]; then
+    command -v bird >/dev/null && command -v birdc >/dev/null || missing+=(bird2)
+fi
 command -v gobgpd >/dev/null && command -v gobgp >/dev/null || missing+=(gobgpd)
 [ -x /usr/sbin/exabgp ] && /usr/bin/python3 -m exabgp --version >/dev/null 2>&1 || missing+=(exabgp)
 command -v keepalived >/dev/null || missing+=(keepalived)

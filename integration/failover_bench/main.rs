@@ -27,6 +27,12 @@
 //!
 //! The host-freeze scenario follows on the same lab (`freeze.rs`): a's whole host freezes instead.
 //!
+//! The route servers are FRR's by default; `FAILOVER_RS=bird` runs the same lab with four BIRD 2
+//! route servers instead (the first exports its best route to the router's kernel, as zebra does
+//! for FRR). Everything the service-death scenario reads works with both: the route servers' paths
+//! (`birdc show route`) and the router's FIB. The host-freeze scenario reads FRR's bfdd, the hold
+//! time FRR negotiated and bgpd's log, so it is refused with BIRD.
+//!
 //! Figures are printed, never judged by an exit code. Root only. SIGINT / SIGTERM stop it between
 //! steps; `Drop` guards kill what runs in the namespaces and remove them.
 //!
@@ -34,7 +40,7 @@
 //! elastic-fast, elastic-process, elastic-listen, elastic-exec, elastic-exec-fast, exabgp, gobgpd,
 //! keepalived, exec-cost and, for the host freeze, elastic-hold3, elastic-bfd300, elastic-bfd100;
 //! all by default); `FAILOVER_IDLE` (60 seconds; 0 skips the CPU figures); `FAILOVER_SCENARIOS`
-//! (service-death, host-freeze; both by default).
+//! (service-death, host-freeze; both by default); `FAILOVER_RS` (frr or bird; frr by default).
 #![allow(
     clippy::disallowed_methods,
     reason = "the lab measures real time; the one-clock rule is the daemon's"
@@ -252,9 +258,22 @@ fn check_programs() -> Result<(), String> {
     }
 }
 
+/// The route servers `FAILOVER_RS` asks for (frr by default) and their name for the log.
+fn route_servers() -> Result<(RsKind, &'static str), String> {
+    let value = std::env::var("FAILOVER_RS").unwrap_or_default();
+    match value.trim() {
+        "" | "frr" => Ok((RsKind::Frr, "FRR")),
+        "bird" => Ok((RsKind::Bird, "BIRD 2")),
+        other => Err(format!(
+            "FAILOVER_RS: unknown route server {other:?} (known: frr, bird)"
+        )),
+    }
+}
+
 fn run(interrupt: &Interrupt) -> Result<(), String> {
     let clock = Clock(Instant::now());
-    lab::check_prerequisites(&RsKind::Frr)?;
+    let (rs_kind, rs_name) = route_servers()?;
+    lab::check_prerequisites(&rs_kind)?;
     check_programs()?;
     let runs = std::env::var("FAILOVER_RUNS")
         .ok()
@@ -264,6 +283,14 @@ fn run(interrupt: &Interrupt) -> Result<(), String> {
 
     let only = std::env::var("FAILOVER_ONLY").unwrap_or_default();
     let (service_death, host_freeze) = freeze::scenarios()?;
+    if host_freeze && rs_kind != RsKind::Frr {
+        return Err(
+            "FAILOVER_RS=bird: the host-freeze scenario needs FRR route servers (its BFD rows run \
+             FRR's bfdd; its drop causes and hold times come from bgpd's log and vtysh); set \
+             FAILOVER_SCENARIOS=service-death"
+                .into(),
+        );
+    }
     let selected: Vec<Contender> = CONTENDERS
         .into_iter()
         .filter(|_| service_death)
@@ -282,8 +309,10 @@ fn run(interrupt: &Interrupt) -> Result<(), String> {
         ));
     }
 
-    clock.log("building the lab: four FRR route servers, hosts a and b, a client");
-    let mut lab = Lab::new(LabSpec::new(RsKind::Frr).hosts(2).with_client());
+    clock.log(format!(
+        "building the lab: four {rs_name} route servers, hosts a and b, a client"
+    ));
+    let mut lab = Lab::new(LabSpec::new(rs_kind).hosts(2).with_client());
     // Dropped before the lab: kills leftovers in the host namespaces before they are deleted.
     let sweeper = Sweeper(lab.hosts.iter().map(|h| h.ns.name.clone()).collect());
     clock.log(format!(
@@ -320,7 +349,7 @@ fn run(interrupt: &Interrupt) -> Result<(), String> {
     clock.log("lab removed");
     println!();
     if !results.is_empty() {
-        print_table(&results, runs);
+        print_table(&results, runs, rs_kind);
         print_cpu(&results, exec_cost, idle);
     }
     freeze::print_table(&freeze_results, runs);
@@ -728,7 +757,7 @@ fn print_cpu(
     }
 }
 
-fn print_table(results: &[(Contender, Vec<RunResult>, Option<f64>)], runs: usize) {
+fn print_table(results: &[(Contender, Vec<RunResult>, Option<f64>)], runs: usize, rs_kind: RsKind) {
     let header = [
         "",
         "health check",
@@ -851,10 +880,17 @@ fn print_table(results: &[(Contender, Vec<RunResult>, Option<f64>)], runs: usize
         "  run a bash /dev/tcp script; elastic's process probe holds a pidfd on the service (pidfile),"
     );
     println!("  its listen probe watches the service's TCP listener through sock_diag.");
+    let (rs_name, installer) = match rs_kind {
+        RsKind::Bird => ("BIRD 2", "its kernel protocol"),
+        _ => ("FRR", "zebra"),
+    };
     println!(
-        "- BGP contenders: four FRR route servers (2001:db8:14:34::1..4), a with 65000:1 (local-pref 200),"
+        "- BGP contenders: four {rs_name} route servers (2001:db8:14:34::1..4), a with 65000:1 \
+         (local-pref 200),"
     );
-    println!("  b with 65000:2 (100); the router forwards along route server 1's choice (zebra).");
+    println!(
+        "  b with 65000:2 (100); the router forwards along route server 1's choice ({installer})."
+    );
     println!(
         "- keepalived: both hosts and the router on one bridge; the VIP moves by gratuitous ARP."
     );
