@@ -184,20 +184,24 @@ fn message_kinds(counts: &MessageCounts) -> [(&'static str, u64); 5] {
 
 const BFD_STATES: [&str; 5] = ["up", "init", "down", "admin-down", "not answered"];
 
+/// Registers `collector` with `registry` and hands it back to be filled.
+fn registered<C: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    collector: C,
+) -> prometheus::Result<C> {
+    registry.register(Box::new(collector.clone()))?;
+    Ok(collector)
+}
+
 /// BFD per route-server session (when `bfd` is configured) and the packets dropped, by reason;
 /// those from unknown sources belong to no session (`peer=""`).
 fn bfd_metrics(snapshot: &Snapshot, registry: &Registry) -> prometheus::Result<()> {
-    let gauge_vec = |name: &str, help: &str, labels: &[&str]| -> prometheus::Result<IntGaugeVec> {
-        let vec = IntGaugeVec::new(Opts::new(name, help), labels)?;
-        registry.register(Box::new(vec.clone()))?;
-        Ok(vec)
+    let gauge_vec = |name: &str, help: &str, labels: &[&str]| {
+        registered(registry, IntGaugeVec::new(Opts::new(name, help), labels)?)
     };
-    let counter_vec =
-        |name: &str, help: &str, labels: &[&str]| -> prometheus::Result<IntCounterVec> {
-            let vec = IntCounterVec::new(Opts::new(name, help), labels)?;
-            registry.register(Box::new(vec.clone()))?;
-            Ok(vec)
-        };
+    let counter_vec = |name: &str, help: &str, labels: &[&str]| {
+        registered(registry, IntCounterVec::new(Opts::new(name, help), labels)?)
+    };
     let state = gauge_vec(
         "elastic_bfd_session_state",
         "1 for the BFD session's current state (up, init, down, admin-down, not answered), 0 for \
@@ -241,17 +245,15 @@ fn bfd_metrics(snapshot: &Snapshot, registry: &Registry) -> prometheus::Result<(
 /// Builds every metric of one snapshot in a fresh registry.
 fn registry(snapshot: &Snapshot) -> prometheus::Result<Registry> {
     let registry = Registry::new();
-    let gauge_vec = |name: &str, help: &str, labels: &[&str]| -> prometheus::Result<IntGaugeVec> {
-        let vec = IntGaugeVec::new(Opts::new(name, help), labels)?;
-        registry.register(Box::new(vec.clone()))?;
-        Ok(vec)
+    let gauge_vec = |name: &str, help: &str, labels: &[&str]| {
+        registered(&registry, IntGaugeVec::new(Opts::new(name, help), labels)?)
     };
-    let counter_vec =
-        |name: &str, help: &str, labels: &[&str]| -> prometheus::Result<IntCounterVec> {
-            let vec = IntCounterVec::new(Opts::new(name, help), labels)?;
-            registry.register(Box::new(vec.clone()))?;
-            Ok(vec)
-        };
+    let counter_vec = |name: &str, help: &str, labels: &[&str]| {
+        registered(
+            &registry,
+            IntCounterVec::new(Opts::new(name, help), labels)?,
+        )
+    };
     let gauge = |name: &str, help: &str| -> prometheus::Result<IntGauge> {
         let gauge = IntGauge::new(name, help)?;
         registry.register(Box::new(gauge.clone()))?;
@@ -465,17 +467,12 @@ fn vrrp(registry: &Registry, snapshot: &Snapshot) -> prometheus::Result<()> {
     if snapshot.vrrp.is_empty() {
         return Ok(());
     }
-    let gauge_vec = |name: &str, help: &str, labels: &[&str]| -> prometheus::Result<IntGaugeVec> {
-        let vec = IntGaugeVec::new(Opts::new(name, help), labels)?;
-        registry.register(Box::new(vec.clone()))?;
-        Ok(vec)
+    let gauge_vec = |name: &str, help: &str, labels: &[&str]| {
+        registered(registry, IntGaugeVec::new(Opts::new(name, help), labels)?)
     };
-    let counter_vec =
-        |name: &str, help: &str, labels: &[&str]| -> prometheus::Result<IntCounterVec> {
-            let vec = IntCounterVec::new(Opts::new(name, help), labels)?;
-            registry.register(Box::new(vec.clone()))?;
-            Ok(vec)
-        };
+    let counter_vec = |name: &str, help: &str, labels: &[&str]| {
+        registered(registry, IntCounterVec::new(Opts::new(name, help), labels)?)
+    };
     let state = gauge_vec(
         "elastic_vrrp_state",
         "1 for the instance's current state (initialize, backup, master, fault), 0 for the others.",
