@@ -367,3 +367,32 @@ fn vrrp6_daemon_backup_against_keepalived_master() {
         "elastic removed what it added"
     );
 }
+
+/// Two elastic daemons with IPv6 instances: the primary (150) holds the address and the client
+/// has its MAC; its SIGTERM hands over to the backup (100), whose NA moves the client's entry.
+#[test]
+fn vrrp6_daemon_against_elastic() {
+    let mut segment = Segment::new('r');
+    let primary = segment.elastic(0, 150);
+    segment.elastic(1, 100);
+    segment.wait_master(0);
+    wait_for(
+        "the backup elastic as backup",
+        Duration::from_secs(10),
+        || segment.log("elastic-1.log").contains("to=\"backup\""),
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(segment.vip_line(1).is_none(), "the backup holds nothing");
+    assert!(
+        !segment.log("elastic-1.log").contains("to=\"master\""),
+        "{}",
+        segment.log("elastic-1.log")
+    );
+
+    assert!(terminate(&mut segment.children[primary]));
+    segment.wait_master(1);
+    assert_in_order(
+        &segment.log("elastic-1.log"),
+        &["to=\"backup\"", "to=\"master\""],
+    );
+}

@@ -49,6 +49,9 @@ impl NaSender {
         socket.set_multicast_if_v6(ifindex)?;
         socket.set_multicast_hops_v6(HOP_LIMIT)?;
         socket.set_multicast_loop_v6(false)?;
+        // Nothing is read from it, yet a raw ICMPv6 socket gets a copy of the ICMPv6 sent to its
+        // address: the kernel's smallest buffer keeps what waits there small.
+        socket.set_recv_buffer_size(0)?;
         Ok(NaSender {
             socket,
             all_nodes: SockAddr::from(SocketAddrV6::new(ALL_NODES, 0, 0, ifindex)),
