@@ -13,7 +13,9 @@ use futures_util::TryStreamExt;
 use ipnet::IpNet;
 use rtnetlink::packet_core::{NLM_F_DUMP, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload};
 use rtnetlink::packet_route::RouteNetlinkMessage;
-use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage, AddressProtocol};
+use rtnetlink::packet_route::address::{
+    AddressAttribute, AddressHeaderFlags, AddressMessage, AddressProtocol,
+};
 use rtnetlink::packet_route::link::LinkAttribute;
 use rtnetlink::sys::protocols::NETLINK_ROUTE;
 use rtnetlink::sys::{AsyncSocket, AsyncSocketExt, SocketAddr, TokioSocket};
@@ -415,6 +417,30 @@ impl Netlink {
                 (AddrChange::Remove { .. }, io::ErrorKind::AddrNotAvailable) => Ok(false),
                 _ => Err(io::Error::new(err.kind(), format!("{change:?}: {err}"))),
             },
+        }
+    }
+
+    /// Adds `net` on `ifindex` with elastic's mark and without duplicate address detection (IPv6
+    /// `nodad`: a VRRP master's address is usable at once); `false` when it was already there.
+    pub async fn add_without_dad(&self, ifindex: u32, net: IpNet) -> io::Result<bool> {
+        let mut request = self
+            .handle
+            .address()
+            .add(ifindex, net.addr(), net.prefix_len());
+        let message = request.message_mut();
+        message.header.flags |= AddressHeaderFlags::Nodad;
+        message
+            .attributes
+            .push(AddressAttribute::Protocol(AddressProtocol::from(
+                ADDRESS_PROTOCOL,
+            )));
+        match request.execute().await.map_err(to_io) {
+            Ok(()) => Ok(true),
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(err) => Err(io::Error::new(
+                err.kind(),
+                format!("adding {net} without DAD: {err}"),
+            )),
         }
     }
 }

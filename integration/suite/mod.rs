@@ -19,4 +19,5 @@ mod runtime;
 mod systemd;
 mod timers;
 mod vrrp;
+mod vrrp6;
 mod vrrp_daemon;

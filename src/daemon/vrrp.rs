@@ -57,12 +57,6 @@ type Transition = (u64, State, State);
 
 /// Refuses what VRRP mode cannot run yet (checked at start and on reload).
 fn unsupported(instances: &[VrrpConfig]) -> Result<(), String> {
-    if let Some(v6) = instances.iter().find(|i| i.is_ipv6()) {
-        return Err(format!(
-            "VRRP instance {}: IPv6 instances do not run yet (IPv4 only)",
-            instance_name(v6)
-        ));
-    }
     if let Some(vmac) = instances.iter().find(|i| i.use_vmac) {
         return Err(format!(
             "VRRP instance {}: use_vmac is not supported yet (the interface's own MAC is used)",

@@ -1,15 +1,16 @@
-//! The tokio driver of one IPv4 VRRP instance: the thin shell around [`Instance`]. It feeds the
+//! The tokio driver of one VRRP instance (IPv4 or IPv6): the thin shell around [`Instance`]. It feeds the
 //! instance what arrives (adverts on the raw socket, health and stop commands, timer expiries
 //! with the time read from [`clock`]) and performs what it returns: adverts on the socket,
-//! addresses on the interface through netlink. It decides nothing itself, and removes only the
+//! addresses on the interface through netlink (IPv6 ones `nodad`), gratuitous ARPs or
+//! unsolicited neighbour advertisements. It decides nothing itself, and removes only the
 //! addresses it added.
 //!
 //! What the daemon wants arrives on a watch channel ([`Command`]: the latest wins); the
 //! instance's status goes out on another after every step, and each state change to a callback
-//! (the daemon's hooks). Not yet: IPv6 (and its unsolicited neighbour advertisements).
+//! (the daemon's hooks).
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 use tokio::sync::watch;
@@ -17,7 +18,8 @@ use tracing::{info, warn};
 
 use super::garp::{ArpSender, announcement};
 use super::instance::{Action, Health, Input, Instance, InstanceConfig, InstanceStatus, State};
-use super::socket::{AdvertSocketV4, AsyncAdvertSocketV4};
+use super::neighbor::{self, NaSender};
+use super::socket::{AdvertSocketV4, AdvertSocketV6, AsyncAdvertSocketV4, Received};
 use crate::addrs::{AddrChange, InterfaceAddr, Netlink};
 use crate::clock;
 
@@ -45,14 +47,13 @@ pub enum DriverError {
     Config(#[from] super::instance::ConfigError),
     #[error("VRRP on {interface}: {error}")]
     Io { interface: String, error: io::Error },
-    #[error("VRRP on {0}: only IPv4 instances run yet")]
-    Ipv6(String),
 }
 
 /// Runs the instance `config` describes on `interface` (`virtual_addresses` are its addresses
 /// with the prefix length they get there) until [`Command::Stop`] (or the sender's drop) and the
 /// handover are done, or [`Command::StopNow`]. An unspecified `primary_address` (0.0.0.0) is the
-/// interface's first IPv4 address that is not a virtual one. Returns the last status.
+/// interface's first IPv4 address that is not a virtual one; an IPv6 instance sends from
+/// `link_local` or else the interface's first link-local address. Returns the last status.
 pub async fn run(
     mut config: InstanceConfig,
     interface: &str,
@@ -64,20 +65,25 @@ pub async fn run(
         interface: interface.to_string(),
         error,
     };
-    let IpAddr::V4(configured) = config.primary_address else {
-        return Err(DriverError::Ipv6(interface.to_string()));
-    };
     let netlink = Netlink::new().map_err(io_error)?;
     let found = netlink.addresses().await.map_err(io_error)?;
     let missing = |what: &str| io_error(io::Error::new(io::ErrorKind::NotFound, what.to_string()));
     let (ifindex, first) = find_interface(&found, interface, virtual_addresses)
         .ok_or_else(|| missing("no such interface with an address"))?;
-    let primary = match (configured.is_unspecified(), first) {
-        (false, _) => configured,
-        (true, Some(first)) => first,
-        (true, None) => return Err(missing("no IPv4 address of its own to send adverts from")),
+    let ipv6 = config.addresses.is_ipv6();
+    let primary = match (ipv6, config.primary_address, first) {
+        (false, IpAddr::V4(configured), _) if !configured.is_unspecified() => configured.into(),
+        (false, _, Some(first)) => first.into(),
+        (false, _, None) => return Err(missing("no IPv4 address of its own to send adverts from")),
+        (true, _, _) => match config
+            .link_local
+            .or_else(|| first_link_local(&found, ifindex))
+        {
+            Some(link_local) => IpAddr::V6(link_local),
+            None => return Err(missing("no IPv6 link-local address to send adverts from")),
+        },
     };
-    config.primary_address = IpAddr::V4(primary);
+    config.primary_address = primary;
     let mut instance = Instance::new(config)?;
     // A virtual address elastic added in an earlier run (a crash, a SIGKILL) is not this run's
     // to keep: the instance starts without its addresses, and another host may be master now.
@@ -88,16 +94,29 @@ pub async fn run(
             warn!(interface, %net, %error, "VRRP: cannot remove");
         }
     }
-    let socket = AdvertSocketV4::open(interface, primary)
-        .and_then(AdvertSocketV4::into_async)
-        .map_err(io_error)?;
+    let socket = match primary {
+        IpAddr::V4(primary) => AdvertSocketV4::open(interface, primary)
+            .and_then(AdvertSocketV4::into_async)
+            .map(Adverts::V4),
+        IpAddr::V6(link_local) => {
+            AdvertSocketV6::open(interface, ifindex, link_local).map(Adverts::V6)
+        }
+    }
+    .map_err(io_error)?;
     let mac = netlink.link_address(ifindex).await.map_err(io_error)?;
-    let arp = match mac.as_deref().map(<[u8; 6]>::try_from) {
-        Some(Ok(mac)) => Some((ArpSender::open(ifindex).map_err(io_error)?, mac)),
+    let arp = match (mac.as_deref().map(<[u8; 6]>::try_from), primary) {
+        (Some(Ok(mac)), IpAddr::V4(_)) => Some((
+            Announcer::Arp(ArpSender::open(ifindex).map_err(io_error)?),
+            mac,
+        )),
+        (Some(Ok(mac)), IpAddr::V6(link_local)) => Some((
+            Announcer::Na(NaSender::open(interface, ifindex, link_local).map_err(io_error)?),
+            mac,
+        )),
         _ => {
             warn!(
                 interface,
-                "VRRP: the interface has no Ethernet address: no gratuitous ARP"
+                "VRRP: the interface has no Ethernet address: no gratuitous ARP or neighbour advertisement"
             );
             None
         }
@@ -222,6 +241,61 @@ pub fn left_behind(
         .collect()
 }
 
+/// The first link-local IPv6 address on interface `ifindex`.
+pub fn first_link_local(found: &[InterfaceAddr], ifindex: u32) -> Option<Ipv6Addr> {
+    found.iter().find_map(|a| match a.addr {
+        IpAddr::V6(v6) if a.ifindex == ifindex && v6.is_unicast_link_local() => Some(v6),
+        _ => None,
+    })
+}
+
+/// The advert sockets of the instance's family.
+enum Adverts {
+    V4(AsyncAdvertSocketV4),
+    V6(AdvertSocketV6),
+}
+
+impl Adverts {
+    fn send(&self, to: IpAddr, advert: &[u8]) -> io::Result<()> {
+        match (self, to) {
+            (Adverts::V4(socket), IpAddr::V4(to)) => socket.send(to, advert),
+            (Adverts::V6(socket), IpAddr::V6(to)) => socket.send(to, advert),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not of the instance's address family",
+            )),
+        }
+    }
+
+    async fn receive(&self) -> io::Result<Option<Received>> {
+        match self {
+            Adverts::V4(socket) => socket.receive().await,
+            Adverts::V6(socket) => socket.receive().await,
+        }
+    }
+}
+
+/// How a new master announces its addresses: gratuitous ARP (IPv4) or unsolicited neighbour
+/// advertisements (IPv6).
+enum Announcer {
+    Arp(ArpSender),
+    Na(NaSender),
+}
+
+impl Announcer {
+    fn announce(&self, mac: [u8; 6], address: IpAddr) -> io::Result<()> {
+        match (self, address) {
+            (Announcer::Arp(sender), IpAddr::V4(address)) => {
+                sender.send(&announcement(mac, address))
+            }
+            (Announcer::Na(sender), IpAddr::V6(address)) => {
+                sender.send(&neighbor::advertisement(mac, address))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 async fn sleep_until(deadline: Option<std::time::Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -237,8 +311,8 @@ struct Shell<'a> {
     netlink: Netlink,
     /// The additions the kernel made for us (not those already present): what we remove.
     added: Vec<AddrChange>,
-    /// Where gratuitous ARPs go, and the MAC they announce.
-    arp: Option<(ArpSender, [u8; 6])>,
+    /// How the addresses are announced, and the MAC they are announced at.
+    arp: Option<(Announcer, [u8; 6])>,
     /// The last advert could not be sent.
     send_failing: bool,
 }
@@ -246,17 +320,14 @@ struct Shell<'a> {
 impl Shell<'_> {
     async fn perform(
         &mut self,
-        socket: &AsyncAdvertSocketV4,
+        socket: &Adverts,
         actions: Vec<Action>,
         transition: &mut (dyn FnMut(State, State) + Send),
     ) {
         let interface = self.interface;
         for action in actions {
             match action {
-                Action::Send {
-                    to: IpAddr::V4(to),
-                    bytes,
-                } => {
+                Action::Send { to, bytes } => {
                     // Logged when sending starts failing and when it works again, not per advert
                     // (a link that is down would log ten lines a second at 100 ms).
                     match socket.send(to, &bytes) {
@@ -271,14 +342,18 @@ impl Shell<'_> {
                         _ => {}
                     }
                 }
-                Action::Send { to, .. } => warn!(interface, %to, "VRRP: not an IPv4 destination"),
                 Action::AddAddresses => {
                     for net in self.virtual_addresses {
                         let change = AddrChange::Add {
                             ifindex: self.ifindex,
                             net: *net,
                         };
-                        match self.netlink.apply_checked(&change).await {
+                        let added = if net.addr().is_ipv6() {
+                            self.netlink.add_without_dad(self.ifindex, *net).await
+                        } else {
+                            self.netlink.apply_checked(&change).await
+                        };
+                        match added {
                             Ok(true) => self.added.push(change),
                             Ok(false) => {}
                             Err(error) => warn!(interface, %net, %error, "VRRP: cannot add"),
@@ -292,11 +367,9 @@ impl Shell<'_> {
                     };
                     for _ in 0..count {
                         for net in self.virtual_addresses {
-                            let IpAddr::V4(address) = net.addr() else {
-                                continue;
-                            };
-                            if let Err(error) = sender.send(&announcement(*mac, address)) {
-                                warn!(interface, %address, %error, "VRRP: cannot send gratuitous ARP");
+                            let address = net.addr();
+                            if let Err(error) = sender.announce(*mac, address) {
+                                warn!(interface, %address, %error, "VRRP: cannot announce the address");
                             }
                         }
                     }
@@ -327,6 +400,21 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+
+    #[test]
+    fn an_ipv6_instance_sends_from_the_interfaces_first_link_local_address() {
+        let found = [
+            at("eth1", 3, "fe80::3"),
+            at("eth0", 2, "2001:db8::2"),
+            at("eth0", 2, "fe80::2"),
+            at("eth0", 2, "fe80::22"),
+        ];
+        assert_eq!(
+            first_link_local(&found, 2),
+            Some("fe80::2".parse().unwrap())
+        );
+        assert_eq!(first_link_local(&found[1..2], 2), None);
+    }
 
     fn at(ifname: &str, ifindex: u32, addr: &str) -> InterfaceAddr {
         InterfaceAddr {

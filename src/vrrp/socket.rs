@@ -1,21 +1,27 @@
-//! The raw IPv4 sockets VRRP adverts travel on (IP protocol 112), the driver's only IO for the
+//! The raw sockets VRRP adverts travel on (IP protocol 112), the driver's only IO for the
 //! protocol itself: one socket receives (bound to the interface, member of 224.0.0.18), one sends
 //! from the router's primary address with TTL 255, multicast loopback off. Decisions stay in
 //! [`super::instance`]: a received packet becomes an [`super::instance::Input::Packet`] as is.
+//!
+//! IPv6 ([`AdvertSocketV6`]) the same way: to ff02::12 from the interface's link-local address
+//! with hop limit 255, the received hop limit and destination read with `recvmsg`.
 //!
 //! Two sockets because a raw socket bound to an address receives only what is sent to that
 //! address, and the sender must be bound to it so the source (and so the checksum's
 //! pseudo-header) is the one the instance computed with.
 
-use std::io::{self, Read};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::io::{self, IoSliceMut, Read};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
+use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrIn6, recvmsg, setsockopt, sockopt};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use tokio::io::Interest;
 
-use super::wire::{GROUP_V4, PROTOCOL, TTL};
+use super::wire::{GROUP_V4, GROUP_V6, PROTOCOL, TTL};
 
-/// One received IPv4 packet of protocol 112: the header fields the instance checks, and the
+/// One received packet of protocol 112: the header fields the instance checks, and the
 /// advert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received {
@@ -119,6 +125,112 @@ impl AsyncAdvertSocketV4 {
         let length = self.receive.recv(&mut buffer).await?;
         Ok(split_ipv4(&buffer[..length]))
     }
+}
+
+/// The receiving and the sending socket of one IPv6 instance on one interface. A raw IPv6 socket
+/// gets no IP header, so the source, the destination (IPV6_PKTINFO: the checksum's
+/// pseudo-header) and the hop limit (IPV6_HOPLIMIT) come as control messages.
+///
+/// The advert's checksum is the codec's, over the pseudo-header (RFC 9568 §5.2.8), and no
+/// IPV6_CHECKSUM is set: keepalived sets it (the kernel then computes the same sum and drops bad
+/// ones unseen), FRR's vrrpd computes it in userspace; the bytes on the wire are the same, and without it
+/// a bad checksum reaches the instance, which counts it.
+pub struct AdvertSocketV6 {
+    receive: tokio::net::UdpSocket,
+    send: Socket,
+    ifindex: u32,
+}
+
+impl AdvertSocketV6 {
+    /// Sockets on `interface` (index `ifindex`), sending from its link-local address
+    /// `link_local`. Must be called inside a tokio runtime.
+    pub fn open(interface: &str, ifindex: u32, link_local: Ipv6Addr) -> io::Result<AdvertSocketV6> {
+        let raw = || {
+            Socket::new(
+                Domain::IPV6,
+                Type::RAW,
+                Some(Protocol::from(i32::from(PROTOCOL))),
+            )
+        };
+        let receive = raw()?;
+        receive.bind_device(Some(interface.as_bytes()))?;
+        receive.join_multicast_v6(&GROUP_V6, ifindex)?;
+        setsockopt(&receive, sockopt::Ipv6RecvHopLimit, &true).map_err(io::Error::from)?;
+        setsockopt(&receive, sockopt::Ipv6RecvPacketInfo, &true).map_err(io::Error::from)?;
+        receive.set_nonblocking(true)?;
+        let receive = tokio::net::UdpSocket::from_std(std::net::UdpSocket::from(receive))?;
+        let send = raw()?;
+        send.bind_device(Some(interface.as_bytes()))?;
+        send.bind(&SockAddr::from(SocketAddrV6::new(
+            link_local, 0, 0, ifindex,
+        )))?;
+        send.set_multicast_if_v6(ifindex)?;
+        send.set_multicast_hops_v6(u32::from(TTL))?;
+        send.set_unicast_hops_v6(u32::from(TTL))?;
+        send.set_multicast_loop_v6(false)?;
+        Ok(AdvertSocketV6 {
+            receive,
+            send,
+            ifindex,
+        })
+    }
+
+    /// Sends one advert (the kernel adds the IPv6 header; the scope is the interface's).
+    pub fn send(&self, to: Ipv6Addr, advert: &[u8]) -> io::Result<()> {
+        let scope = if to.is_multicast() || to.is_unicast_link_local() {
+            self.ifindex
+        } else {
+            0
+        };
+        self.send
+            .send_to(advert, &SockAddr::from(SocketAddrV6::new(to, 0, 0, scope)))
+            .map(drop)
+    }
+
+    /// The next packet (`Ok(None)`: it came without its source, destination or hop limit).
+    pub async fn receive(&self) -> io::Result<Option<Received>> {
+        let mut buffer = [0u8; 2048];
+        self.receive
+            .async_io(Interest::READABLE, || {
+                receive_v6(&self.receive, &mut buffer)
+            })
+            .await
+    }
+}
+
+/// One `recvmsg` on a raw IPv6 socket: the payload with the source, destination and hop limit.
+fn receive_v6(socket: &tokio::net::UdpSocket, buffer: &mut [u8]) -> io::Result<Option<Received>> {
+    let mut control = nix::cmsg_space!(libc::c_int, libc::in6_pktinfo);
+    let mut iov = [IoSliceMut::new(buffer)];
+    let message = recvmsg::<SockaddrIn6>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut control),
+        MsgFlags::MSG_DONTWAIT,
+    )
+    .map_err(io::Error::from)?;
+    let mut hop_limit = None;
+    let mut destination = None;
+    for cmsg in message.cmsgs().map_err(io::Error::from)? {
+        match cmsg {
+            ControlMessageOwned::Ipv6HopLimit(hops) => hop_limit = u8::try_from(hops).ok(),
+            ControlMessageOwned::Ipv6PacketInfo(info) => {
+                destination = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr));
+            }
+            _ => {}
+        }
+    }
+    let source = message.address.map(|address| address.ip());
+    let length = message.bytes;
+    let (Some(source), Some(destination), Some(ttl)) = (source, destination, hop_limit) else {
+        return Ok(None);
+    };
+    Ok(Some(Received {
+        source: source.into(),
+        destination: destination.into(),
+        ttl,
+        bytes: buffer[..length].to_vec(),
+    }))
 }
 
 /// The IPv4 header's source, destination and TTL, and the payload; `None` if not IPv4 or cut.
