@@ -11,7 +11,9 @@ use std::time::Duration;
 use elastic_lab::{Lab, LabSpec, RsKind, VIP4, daemon_binary, rs_address, wait_until};
 use nix::sys::signal::Signal;
 
-use super::common::{SLOTS, or_panic, wait_established, wait_no_route_from, wait_route_from};
+use super::common::{
+    SLOTS, or_panic, route_server_log_about, wait_established, wait_no_route_from, wait_route_from,
+};
 
 const LONG: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(200);
@@ -146,12 +148,7 @@ fn a_frozen_primary_loses_its_route_to_bfd_not_to_the_hold_timer() {
     // A's default hold time is 9 s; BFD at 1 s × 3 must come first.
     wait_no_route_from(&lab, 1, &prefix, host_a, LONG);
     wait_route_from(&lab, 1, &prefix, host_b, Duration::from_secs(5));
-    let log_file = lab.route_server(1).log_file.clone().expect("bgpd log");
-    let log = fs::read_to_string(&log_file).unwrap_or_default();
-    let about_a: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains(&host_a.to_string()))
-        .collect();
+    let about_a = route_server_log_about(&lab, 1, host_a);
     assert!(
         // "%NOTIFICATION: sent to neighbor … 6/10 (Cease/BFD Down)"
         about_a.iter().any(|l| l.contains("6/10 (Cease/BFD Down)")),

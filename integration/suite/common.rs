@@ -94,3 +94,16 @@ pub(crate) fn wait_log(lab: &Lab, daemon: elastic_lab::ProcId, needle: &str) {
     );
     or_panic(lab, r);
 }
+
+/// The lines of route server `slot`'s log (FRR's bgpd) that name `host`: why it dropped or
+/// reset the session, in its own words.
+pub(crate) fn route_server_log_about(lab: &Lab, slot: u8, host: IpAddr) -> Vec<String> {
+    let log_file = lab.route_server(slot).log_file.clone().expect("bgpd log");
+    let host = host.to_string();
+    std::fs::read_to_string(&log_file)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(&host))
+        .map(str::to_string)
+        .collect()
+}

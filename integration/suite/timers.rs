@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use elastic_lab::{Lab, LabSpec, RsKind, SessionView, VIP4, wait_until};
 
-use super::common::{SLOTS, or_panic, wait_established, wait_no_route_from, wait_route_from};
+use super::common::{
+    SLOTS, or_panic, route_server_log_about, wait_established, wait_no_route_from, wait_route_from,
+};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -105,12 +107,7 @@ fn a_frozen_primary_with_a_3s_hold_time_is_dropped_by_the_route_servers_hold_tim
     let frozen = or_panic(&lab, lab.freeze_host(1));
     wait_no_route_from(&lab, 1, &prefix, host_a, LONG);
     wait_route_from(&lab, 1, &prefix, host_b, Duration::from_secs(5));
-    let log_file = lab.route_server(1).log_file.clone().expect("bgpd log");
-    let log = fs::read_to_string(&log_file).unwrap_or_default();
-    let about_a: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains(&host_a.to_string()))
-        .collect();
+    let about_a = route_server_log_about(&lab, 1, host_a);
     assert!(
         about_a.iter().any(|l| l.contains("Hold Timer Expired")),
         "bgpd did not drop A for hold-timer expiry:\n{}",
