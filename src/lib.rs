@@ -1,4 +1,5 @@
-//! `elastic`: keeps a shared IP address reachable by announcing it over BGP.
+//! `elastic`: keeps a shared IP address reachable by announcing it over BGP, or, where a network
+//! has no BGP, by VRRP.
 //!
 //! Layout (one concern per module; pure modules never read the clock or do IO):
 //! - [`cli`]: lelastic-compatible flags; [`settings`]: flags merged over the config file →
@@ -9,6 +10,8 @@
 //! - [`bgp::session`]: pure per-peer FSM, timers as deadlines, wanted-vs-sent diff.
 //! - [`bgp::peer`]: thin tokio driver for one session.
 //! - [`bfd`]: BFD beside each BGP session: pure codec and state machine, thin UDP driver.
+//! - [`vrrp`]: VRRP mode: pure advert codec and instance state machine; raw sockets, gratuitous
+//!   ARP / unsolicited NA and the instance driver.
 //! - [`daemon`]: the event loop wiring the above (its health gate and session set in submodules);
 //!   reload, graceful shutdown, orderly stop.
 //! - [`config`]: the YAML file (typed model, serde schema, the value types the flags share, the
