@@ -1,4 +1,5 @@
-//! The Linux TCP_MD5SIG socket option (RFC 2385): the one place in the crate with `unsafe`.
+//! The Linux TCP_MD5SIG socket option (RFC 2385): one of the few files allowed `unsafe` (Cargo.toml
+//! lists them).
 //!
 //! Why hand-written: neither socket2 (feature "all"), nix (`sys::socket::sockopt`) nor rustix
 //! offers TCP_MD5SIG, and libc has the constant but not `struct tcp_md5sig`. The option value is
