@@ -3,7 +3,7 @@
 # (the host stays up), for elastic with default probes, 100 ms probes / fall 2, a process probe,
 # a listen probe, 1 s and 100 ms exec probes, ExaBGP's healthcheck, keepalived VRRP, gobgpd
 # configured as lelastic (which never fails over) and elastic in VRRP mode beside keepalived on the
-# same L2 segment (exec probe 1 s / fall 2 at adverts of 1 s and 100 ms, a process probe); then
+# same L2 segment (exec probe 1 s / fall 2 and a process probe, at adverts of 1 s and 100 ms); then
 # each setup's CPU seconds per minute at idle (whole process tree), its idle RSS (VmRSS of the
 # primary host's processes but the service: keepalived's whole tree), and elastic's own cost per
 # exec check (/bin/true every 100 ms). Then a planned stop (SIGTERM to the VRRP master: elastic
@@ -22,7 +22,7 @@
 # (e.g. "host-freeze") picks the scenarios: service-death, host-freeze, planned-stop (all by
 # default); FAILOVER_ONLY (e.g. "elastic-fast,exabgp") picks setups in each: elastic-defaults,
 # elastic-fast, elastic-process, elastic-listen, elastic-exec, elastic-exec-fast, exec-cost,
-# elastic-vrrp-process (service death only), elastic-hold3, elastic-bfd300, elastic-bfd100 (host
+# elastic-vrrp-process, elastic-vrrp-process-fast (service death only), elastic-hold3, elastic-bfd300, elastic-bfd100 (host
 # freeze only), exabgp, gobgpd, keepalived, elastic-vrrp (advert 1 s), elastic-vrrp-fast (advert
 # 100 ms; these three VRRP keys in every scenario, the only ones of planned-stop). FAILOVER_IDLE (60) sets the idle seconds measured per service-death
 # setup; 0 skips the CPU figures. FAILOVER_RS=bird runs the lab with four BIRD 2 route servers

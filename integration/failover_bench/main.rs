@@ -22,7 +22,9 @@
 //!     0), `exec` of keepalived's check script every 1 s, fall 2, advert 1 s (`elastic-vrrp`);
 //! 11. the same at advert 100 ms (`elastic-vrrp-fast`);
 //! 12. elastic VRRP with a `process` probe on the service's pidfile, advert 1 s
-//!     (`elastic-vrrp-process`).
+//!     (`elastic-vrrp-process`), and
+//! 13. at advert 100 ms (`elastic-vrrp-process-fast`): after the priority-0 advert the backup
+//!     waits its skew time, (256 − 100) / 256 × advert: 609 ms at 1 s, 61 ms at 100 ms.
 //!
 //! After each setup's runs, with a serving and everything healthy, the CPU time of the primary
 //! host's whole announcer process tree (every process in its namespace but the service: utime +
@@ -45,7 +47,8 @@
 //!
 //! Environment: `FAILOVER_RUNS` (3); `FAILOVER_ONLY` (a comma-separated subset of elastic-defaults,
 //! elastic-fast, elastic-process, elastic-listen, elastic-exec, elastic-exec-fast, exabgp, gobgpd,
-//! keepalived, exec-cost, elastic-vrrp, elastic-vrrp-fast, elastic-vrrp-process and, for the host
+//! keepalived, exec-cost, elastic-vrrp, elastic-vrrp-fast, elastic-vrrp-process,
+//! elastic-vrrp-process-fast and, for the host
 //! freeze, elastic-hold3, elastic-bfd300, elastic-bfd100 (the planned stop runs elastic-vrrp,
 //! elastic-vrrp-fast and keepalived); all by default); `FAILOVER_IDLE` (60 seconds; 0 skips the
 //! CPU figures); `FAILOVER_SCENARIOS` (service-death, host-freeze, planned-stop; all by default); `FAILOVER_RS` (frr or bird; frr by default).
@@ -103,9 +106,10 @@ enum Contender {
     ElasticVrrp,
     ElasticVrrpFast,
     ElasticVrrpProcess,
+    ElasticVrrpProcessFast,
 }
 
-const CONTENDERS: [Contender; 12] = [
+const CONTENDERS: [Contender; 13] = [
     Contender::ElasticDefaults,
     Contender::ElasticFast,
     Contender::ElasticProcess,
@@ -118,6 +122,7 @@ const CONTENDERS: [Contender; 12] = [
     Contender::ElasticVrrp,
     Contender::ElasticVrrpFast,
     Contender::ElasticVrrpProcess,
+    Contender::ElasticVrrpProcessFast,
 ];
 
 impl Contender {
@@ -136,6 +141,7 @@ impl Contender {
             Contender::ElasticVrrp => "elastic-vrrp",
             Contender::ElasticVrrpFast => "elastic-vrrp-fast",
             Contender::ElasticVrrpProcess => "elastic-vrrp-process",
+            Contender::ElasticVrrpProcessFast => "elastic-vrrp-process-fast",
         }
     }
 
@@ -153,6 +159,7 @@ impl Contender {
             Contender::ElasticVrrp => "elastic VRRP, advert 1 s",
             Contender::ElasticVrrpFast => "elastic VRRP, advert 100 ms",
             Contender::ElasticVrrpProcess => "elastic VRRP, process probe",
+            Contender::ElasticVrrpProcessFast => "elastic VRRP, process, 100 ms",
         }
     }
 
@@ -170,6 +177,7 @@ impl Contender {
             Contender::ElasticVrrp => "exec bash script; interval 1 s, fall 2; advert 1 s",
             Contender::ElasticVrrpFast => "exec bash script; interval 1 s, fall 2; advert 100 ms",
             Contender::ElasticVrrpProcess => "process (pidfile, pidfd); advert 1 s",
+            Contender::ElasticVrrpProcessFast => "process (pidfile, pidfd); advert 100 ms",
         }
     }
 
@@ -186,7 +194,9 @@ impl Contender {
             Contender::Gobgpd => NO_FAILOVER_WINDOW,
             Contender::Keepalived => Duration::from_secs(8),
             Contender::ElasticVrrp | Contender::ElasticVrrpFast => Duration::from_secs(5),
-            Contender::ElasticVrrpProcess => Duration::from_secs(3),
+            Contender::ElasticVrrpProcess | Contender::ElasticVrrpProcessFast => {
+                Duration::from_secs(3)
+            }
         }
     }
 
@@ -198,7 +208,7 @@ impl Contender {
             }
             // Not a poll: the kernel tells (target: gap ≤ 50 ms median).
             Contender::ElasticProcess | Contender::ElasticListen => None,
-            Contender::ElasticVrrpProcess => None,
+            Contender::ElasticVrrpProcess | Contender::ElasticVrrpProcessFast => None,
             Contender::Gobgpd => None,
             _ => Some(Duration::from_millis(2 * 1000)),
         }
@@ -212,6 +222,7 @@ impl Contender {
                 | Contender::ElasticVrrp
                 | Contender::ElasticVrrpFast
                 | Contender::ElasticVrrpProcess
+                | Contender::ElasticVrrpProcessFast
         )
     }
 
@@ -221,6 +232,7 @@ impl Contender {
             Contender::ElasticVrrp => Some((vrrp::VrrpProbe::Exec, 1000)),
             Contender::ElasticVrrpFast => Some((vrrp::VrrpProbe::Exec, 100)),
             Contender::ElasticVrrpProcess => Some((vrrp::VrrpProbe::Process, 1000)),
+            Contender::ElasticVrrpProcessFast => Some((vrrp::VrrpProbe::Process, 100)),
             _ => None,
         }
     }
@@ -641,7 +653,10 @@ fn start_and_fail(
                 let segment = setup.segment.as_ref().ok_or("no VRRP segment")?;
                 vrrp::start_keepalived(lab, segment, i, check)?
             }
-            Contender::ElasticVrrp | Contender::ElasticVrrpFast | Contender::ElasticVrrpProcess => {
+            Contender::ElasticVrrp
+            | Contender::ElasticVrrpFast
+            | Contender::ElasticVrrpProcess
+            | Contender::ElasticVrrpProcessFast => {
                 let (probe, advert_ms) = who.elastic_vrrp().ok_or("not elastic VRRP")?;
                 let segment = setup.segment.as_ref().ok_or("no VRRP segment")?;
                 vrrp::start_elastic(lab, segment, i, probe, advert_ms)?
@@ -908,7 +923,10 @@ fn print_table(results: &[(Contender, Vec<RunResult>, Option<f64>)], runs: usize
         };
         let event_driven = matches!(
             who,
-            Contender::ElasticProcess | Contender::ElasticListen | Contender::ElasticVrrpProcess
+            Contender::ElasticProcess
+                | Contender::ElasticListen
+                | Contender::ElasticVrrpProcess
+                | Contender::ElasticVrrpProcessFast
         );
         // VRRP mode's own target: probe detection + 50 ms.
         let slack = if who.elastic_vrrp().is_some() {
