@@ -23,8 +23,9 @@
 # default); FAILOVER_ONLY (e.g. "elastic-fast,exabgp") picks setups in each: elastic-defaults,
 # elastic-fast, elastic-process, elastic-listen, elastic-exec, elastic-exec-fast, exec-cost,
 # elastic-vrrp-process, elastic-vrrp-process-fast (service death only), elastic-hold3, elastic-bfd300, elastic-bfd100 (host
-# freeze only), exabgp, gobgpd, keepalived, elastic-vrrp (advert 1 s), elastic-vrrp-fast (advert
-# 100 ms; these three VRRP keys in every scenario, the only ones of planned-stop). FAILOVER_IDLE (60) sets the idle seconds measured per service-death
+# freeze only), exabgp, gobgpd, keepalived, keepalived-fast (advert 0.1, VRRPv3), elastic-vrrp
+# (advert 1 s), elastic-vrrp-fast (advert 100 ms; these four VRRP keys in every scenario, the
+# only ones of planned-stop). FAILOVER_IDLE (60) sets the idle seconds measured per service-death
 # setup; 0 skips the CPU figures. FAILOVER_RS=bird runs the lab with four BIRD 2 route servers
 # instead of FRR (frr by default; the first exports to the router's kernel); it runs the
 # service-death scenario only (host freeze reads FRR's bfdd and bgpd's log), so set

@@ -15,7 +15,7 @@
 //! 6. gobgpd as lelastic (hold 9 s, keepalive 3 s);
 //! 7. keepalived VRRP, advert_int 1: the backup (priority 100) takes over after 3 × 1 s + 0.61 s;
 //! 8. elastic in VRRP mode on the same segment, advert 1 s (3 × 1 s + 0.61 s), and
-//! 9. at 100 ms (3 × 100 ms + 61 ms).
+//! 9. at 100 ms (3 × 100 ms + 61 ms), and keepalived at 100 ms (VRRPv3) beside it.
 //!
 //! Each run also reads route server 1's log for why it dropped a: BFD Down (6/10) or the hold
 //! timer (4/0), so a BFD row that fell back to the hold timer shows as such.
@@ -75,8 +75,9 @@ enum Announcer {
     Exabgp,
     Gobgpd,
     Keepalived,
-    /// elastic in VRRP mode on the segment, as that service-death setup runs it.
-    ElasticVrrp(Contender),
+    /// A VRRP daemon on the segment as that service-death setup runs it: elastic in VRRP mode,
+    /// or keepalived at 100 ms adverts.
+    Segment(Contender),
 }
 
 impl Announcer {
@@ -87,7 +88,7 @@ impl Announcer {
             Announcer::Exabgp => Contender::Exabgp,
             Announcer::Gobgpd => Contender::Gobgpd,
             Announcer::Keepalived => Contender::Keepalived,
-            Announcer::ElasticVrrp(who) => who,
+            Announcer::Segment(who) => who,
         }
     }
 }
@@ -111,7 +112,7 @@ pub(crate) struct FreezeSetup {
 }
 
 /// The setups, in the order they run (keepalived last: it needs the router's BGP route gone).
-const SETUPS: [FreezeSetup; 9] = [
+const SETUPS: [FreezeSetup; 10] = [
     FreezeSetup {
         key: "elastic-defaults",
         name: "elastic, defaults",
@@ -186,7 +187,7 @@ const SETUPS: [FreezeSetup; 9] = [
         key: "elastic-vrrp",
         name: "elastic VRRP, advert 1 s",
         detection: "backup's master-down timer: 3 × 1 s + 0.61 s skew",
-        announcer: Announcer::ElasticVrrp(Contender::ElasticVrrp),
+        announcer: Announcer::Segment(Contender::ElasticVrrp),
         window: Duration::from_secs(8),
         target_median: Some(Duration::from_millis(3000 + 609 + 50)),
         rs_bfd_ms: None,
@@ -195,9 +196,18 @@ const SETUPS: [FreezeSetup; 9] = [
         key: "elastic-vrrp-fast",
         name: "elastic VRRP, advert 100 ms",
         detection: "backup's master-down timer: 3 × 100 ms + 61 ms skew",
-        announcer: Announcer::ElasticVrrp(Contender::ElasticVrrpFast),
+        announcer: Announcer::Segment(Contender::ElasticVrrpFast),
         window: Duration::from_secs(3),
         target_median: Some(Duration::from_millis(300 + 61 + 50)),
+        rs_bfd_ms: None,
+    },
+    FreezeSetup {
+        key: "keepalived-fast",
+        name: "keepalived, advert 100 ms",
+        detection: "backup's master-down timer: 3 × 100 ms + 61 ms skew",
+        announcer: Announcer::Segment(Contender::KeepalivedFast),
+        window: Duration::from_secs(3),
+        target_median: None,
         rs_bfd_ms: None,
     },
 ];
@@ -327,12 +337,16 @@ fn start_and_freeze(
             Announcer::Gobgpd => announcers::start_gobgpd(lab, interrupt, role)?,
             Announcer::Keepalived => {
                 let segment = state.segment.as_ref().ok_or("no VRRP segment")?;
-                vrrp::start_keepalived(lab, segment, i, check)?
+                vrrp::start_keepalived(lab, segment, i, check, 1000)?
             }
-            Announcer::ElasticVrrp(who) => {
-                let (probe, advert_ms) = who.elastic_vrrp().ok_or("not elastic VRRP")?;
+            Announcer::Segment(who) => {
                 let segment = state.segment.as_ref().ok_or("no VRRP segment")?;
-                vrrp::start_elastic(lab, segment, i, probe, advert_ms)?
+                match who.elastic_vrrp() {
+                    Some((probe, advert_ms)) => {
+                        vrrp::start_elastic(lab, segment, i, probe, advert_ms)?
+                    }
+                    None => vrrp::start_keepalived(lab, segment, i, check, 100)?,
+                }
             }
         };
         state.daemons.push(id);

@@ -17,7 +17,8 @@
 //! 7. ExaBGP 4.2 + its healthcheck (--interval 1 --fall 2 --rise 2 --withdraw-on-down);
 //! 8. gobgpd configured as lelastic (no health check: never fails over);
 //! 9. keepalived VRRP on a bridge shared by both hosts and the router (track_script interval 1,
-//!    fall 2, rise 2; advert_int 1; priorities 150/100), the VIP moving by gratuitous ARP;
+//!    fall 2, rise 2; advert_int 1; priorities 150/100), the VIP moving by gratuitous ARP, and
+//!    the same at advert_int 0.1 (`keepalived-fast`, VRRPv3);
 //! 10. elastic in VRRP mode on the same segment (priorities 150/100, `on_down: withdraw`: priority
 //!     0), `exec` of keepalived's check script every 1 s, fall 2, advert 1 s (`elastic-vrrp`);
 //! 11. the same at advert 100 ms (`elastic-vrrp-fast`);
@@ -47,7 +48,7 @@
 //!
 //! Environment: `FAILOVER_RUNS` (3); `FAILOVER_ONLY` (a comma-separated subset of elastic-defaults,
 //! elastic-fast, elastic-process, elastic-listen, elastic-exec, elastic-exec-fast, exabgp, gobgpd,
-//! keepalived, exec-cost, elastic-vrrp, elastic-vrrp-fast, elastic-vrrp-process,
+//! keepalived, keepalived-fast, exec-cost, elastic-vrrp, elastic-vrrp-fast, elastic-vrrp-process,
 //! elastic-vrrp-process-fast and, for the host
 //! freeze, elastic-hold3, elastic-bfd300, elastic-bfd100 (the planned stop runs elastic-vrrp,
 //! elastic-vrrp-fast and keepalived); all by default); `FAILOVER_IDLE` (60 seconds; 0 skips the
@@ -103,13 +104,14 @@ enum Contender {
     Exabgp,
     Gobgpd,
     Keepalived,
+    KeepalivedFast,
     ElasticVrrp,
     ElasticVrrpFast,
     ElasticVrrpProcess,
     ElasticVrrpProcessFast,
 }
 
-const CONTENDERS: [Contender; 13] = [
+const CONTENDERS: [Contender; 14] = [
     Contender::ElasticDefaults,
     Contender::ElasticFast,
     Contender::ElasticProcess,
@@ -119,6 +121,7 @@ const CONTENDERS: [Contender; 13] = [
     Contender::Exabgp,
     Contender::Gobgpd,
     Contender::Keepalived,
+    Contender::KeepalivedFast,
     Contender::ElasticVrrp,
     Contender::ElasticVrrpFast,
     Contender::ElasticVrrpProcess,
@@ -138,6 +141,7 @@ impl Contender {
             Contender::Exabgp => "exabgp",
             Contender::Gobgpd => "gobgpd",
             Contender::Keepalived => "keepalived",
+            Contender::KeepalivedFast => "keepalived-fast",
             Contender::ElasticVrrp => "elastic-vrrp",
             Contender::ElasticVrrpFast => "elastic-vrrp-fast",
             Contender::ElasticVrrpProcess => "elastic-vrrp-process",
@@ -156,6 +160,7 @@ impl Contender {
             Contender::Exabgp => "ExaBGP healthcheck",
             Contender::Gobgpd => "gobgpd as lelastic",
             Contender::Keepalived => "keepalived VRRP",
+            Contender::KeepalivedFast => "keepalived, advert 100 ms",
             Contender::ElasticVrrp => "elastic VRRP, advert 1 s",
             Contender::ElasticVrrpFast => "elastic VRRP, advert 100 ms",
             Contender::ElasticVrrpProcess => "elastic VRRP, process probe",
@@ -174,6 +179,7 @@ impl Contender {
             Contender::Exabgp => "--interval 1 --fast-interval 1 --fall 2 --rise 2",
             Contender::Gobgpd => "no health check",
             Contender::Keepalived => "track_script interval 1, fall 2; advert_int 1",
+            Contender::KeepalivedFast => "track_script interval 1, fall 2; advert_int 0.1 (v3)",
             Contender::ElasticVrrp => "exec bash script; interval 1 s, fall 2; advert 1 s",
             Contender::ElasticVrrpFast => "exec bash script; interval 1 s, fall 2; advert 100 ms",
             Contender::ElasticVrrpProcess => "process (pidfile, pidfd); advert 1 s",
@@ -193,6 +199,7 @@ impl Contender {
             Contender::Exabgp => Duration::from_secs(6),
             Contender::Gobgpd => NO_FAILOVER_WINDOW,
             Contender::Keepalived => Duration::from_secs(8),
+            Contender::KeepalivedFast => Duration::from_secs(5),
             Contender::ElasticVrrp | Contender::ElasticVrrpFast => Duration::from_secs(5),
             Contender::ElasticVrrpProcess | Contender::ElasticVrrpProcessFast => {
                 Duration::from_secs(3)
@@ -219,11 +226,21 @@ impl Contender {
         matches!(
             self,
             Contender::Keepalived
+                | Contender::KeepalivedFast
                 | Contender::ElasticVrrp
                 | Contender::ElasticVrrpFast
                 | Contender::ElasticVrrpProcess
                 | Contender::ElasticVrrpProcessFast
         )
+    }
+
+    /// keepalived's advert interval (ms).
+    fn keepalived_advert_ms(self) -> u32 {
+        if self == Contender::KeepalivedFast {
+            100
+        } else {
+            1000
+        }
     }
 
     /// elastic in VRRP mode: its probe and advert interval (ms).
@@ -649,9 +666,9 @@ fn start_and_fail(
             }
             Contender::Exabgp => announcers::start_exabgp(lab, role, check)?,
             Contender::Gobgpd => announcers::start_gobgpd(lab, interrupt, role)?,
-            Contender::Keepalived => {
+            Contender::Keepalived | Contender::KeepalivedFast => {
                 let segment = setup.segment.as_ref().ok_or("no VRRP segment")?;
-                vrrp::start_keepalived(lab, segment, i, check)?
+                vrrp::start_keepalived(lab, segment, i, check, who.keepalived_advert_ms())?
             }
             Contender::ElasticVrrp
             | Contender::ElasticVrrpFast
@@ -1041,6 +1058,12 @@ fn print_table(results: &[(Contender, Vec<RunResult>, Option<f64>)], runs: usize
     );
     println!(
         "- keepalived: both hosts and the router on one bridge; the VIP moves by gratuitous ARP."
+    );
+    println!(
+        "- elastic VRRP (the same bridge): target gap ≤ fall × interval + 50 ms (process: ≤ 50 ms);"
+    );
+    println!(
+        "  after the priority-0 advert the backup waits its skew, (256 − 100) / 256 × advert."
     );
     for (who, r, _) in results {
         if *who == Contender::Gobgpd {

@@ -8,7 +8,8 @@
 //!
 //! 1. elastic in VRRP mode, advert 1 s (`elastic-vrrp`);
 //! 2. the same at 100 ms (`elastic-vrrp-fast`);
-//! 3. keepalived, advert_int 1 (`keepalived`).
+//! 3. keepalived, advert_int 1 (`keepalived`), and
+//! 4. advert_int 0.1 (`keepalived-fast`, VRRPv3).
 //!
 //! Target: no request lost.
 
@@ -23,10 +24,11 @@ use elastic_lab::program::{INTERRUPTED, Interrupt};
 use elastic_lab::{Lab, ProbeReport, ProcId};
 
 /// The setups, in the order they run.
-const SETUPS: [Contender; 3] = [
+const SETUPS: [Contender; 4] = [
     Contender::ElasticVrrp,
     Contender::ElasticVrrpFast,
     Contender::Keepalived,
+    Contender::KeepalivedFast,
 ];
 
 /// How long the client keeps sending after the SIGTERM: a missed handover (the master-down
@@ -124,7 +126,7 @@ fn start_daemon(
     let segment = state.segment.as_ref().ok_or("no VRRP segment")?;
     match who.elastic_vrrp() {
         Some((probe, advert_ms)) => vrrp::start_elastic(lab, segment, index, probe, advert_ms),
-        None => vrrp::start_keepalived(lab, segment, index, check),
+        None => vrrp::start_keepalived(lab, segment, index, check, who.keepalived_advert_ms()),
     }
 }
 

@@ -92,17 +92,24 @@ impl VrrpSegment {
 }
 
 /// keepalived's configuration for host `index` (0 = primary): one VRRP instance on eth0, the VIP
-/// as a /32, advert_int 1, the health check as a track_script (interval 1, fall 2, rise 2).
-pub(crate) fn keepalived_config(index: usize, check: &Path) -> String {
+/// as a /32, advert_int `advert_ms`, the health check as a track_script (interval 1, fall 2, rise
+/// 2). Under a second it needs VRRPv3 (v2 counts adverts in whole seconds).
+pub(crate) fn keepalived_config(index: usize, check: &Path, advert_ms: u32) -> String {
     let (link, _, priority) = HOSTS[index];
     let state = if index == 0 { "MASTER" } else { "BACKUP" };
+    let version = if advert_ms < 1000 {
+        "    vrrp_version 3\n"
+    } else {
+        ""
+    };
+    let advert = f64::from(advert_ms) / 1000.0;
     format!(
         "# Written by the failover benchmark.\n\
-         global_defs {{\n    router_id el-{link}\n    script_user root\n}}\n\n\
+         global_defs {{\n    router_id el-{link}\n    script_user root\n{version}}}\n\n\
          vrrp_script service {{\n    script \"{}\"\n    interval 1\n    timeout 1\n    \
          fall 2\n    rise 2\n}}\n\n\
          vrrp_instance vip {{\n    state {state}\n    interface eth0\n    \
-         virtual_router_id 10\n    priority {priority}\n    advert_int 1\n    \
+         virtual_router_id 10\n    priority {priority}\n    advert_int {advert}\n    \
          virtual_ipaddress {{\n        {VIP4}/32 dev eth0\n    }}\n    \
          track_script {{\n        service\n    }}\n}}\n",
         check.display()
@@ -167,11 +174,12 @@ pub(crate) fn start_keepalived(
     segment: &VrrpSegment,
     index: usize,
     check: &Path,
+    advert_ms: u32,
 ) -> Result<ProcId, String> {
     let (link, _, _) = HOSTS[index];
     let dir = lab.dir.clone();
     let conf = dir.join(format!("keepalived-{link}.conf"));
-    std::fs::write(&conf, keepalived_config(index, check))
+    std::fs::write(&conf, keepalived_config(index, check, advert_ms))
         .map_err(|e| format!("{}: {e}", conf.display()))?;
     let mut cmd = std::process::Command::new("ip");
     cmd.args(["netns", "exec", &segment.hosts[index], "keepalived"]);
