@@ -13,7 +13,9 @@
 //!    router forwards by; 2-4 keep the hold timer);
 //! 5. ExaBGP with `hold-time 9` (as lelastic; ExaBGP's default of 180 s would take 3 minutes);
 //! 6. gobgpd as lelastic (hold 9 s, keepalive 3 s);
-//! 7. keepalived VRRP, advert_int 1: the backup (priority 100) takes over after 3 × 1 s + 0.61 s.
+//! 7. keepalived VRRP, advert_int 1: the backup (priority 100) takes over after 3 × 1 s + 0.61 s;
+//! 8. elastic in VRRP mode on the same segment, advert 1 s (3 × 1 s + 0.61 s), and
+//! 9. at 100 ms (3 × 100 ms + 61 ms), and keepalived at 100 ms (VRRPv3) beside it.
 //!
 //! Each run also reads route server 1's log for why it dropped a: BFD Down (6/10) or the hold
 //! timer (4/0), so a BFD row that fell back to the hold timer shows as such.
@@ -34,26 +36,32 @@ use elastic_lab::{
 /// The scenarios `FAILOVER_SCENARIOS` selects (comma-separated; both by default).
 pub(crate) const SERVICE_DEATH: &str = "service-death";
 pub(crate) const HOST_FREEZE: &str = "host-freeze";
+pub(crate) const PLANNED_STOP: &str = "planned-stop";
 
 /// The link every host (lab and VRRP segment) reaches the rest of the lab through.
 const HOST_LINK: &str = "eth0";
 
-/// Which of the two scenarios run: (service death, host freeze).
-pub(crate) fn scenarios() -> Result<(bool, bool), String> {
+/// Which of the three scenarios run: (service death, host freeze, planned stop).
+pub(crate) fn scenarios() -> Result<(bool, bool, bool), String> {
     let value = std::env::var("FAILOVER_SCENARIOS").unwrap_or_default();
     if value.trim().is_empty() {
-        return Ok((true, true));
+        return Ok((true, true, true));
     }
     let names: Vec<&str> = value.split(',').map(str::trim).collect();
     if let Some(bad) = names
         .iter()
-        .find(|n| ![SERVICE_DEATH, HOST_FREEZE].contains(n))
+        .find(|n| ![SERVICE_DEATH, HOST_FREEZE, PLANNED_STOP].contains(n))
     {
         return Err(format!(
-            "FAILOVER_SCENARIOS: unknown scenario {bad:?} (known: {SERVICE_DEATH}, {HOST_FREEZE})"
+            "FAILOVER_SCENARIOS: unknown scenario {bad:?} (known: {SERVICE_DEATH}, {HOST_FREEZE}, \
+             {PLANNED_STOP})"
         ));
     }
-    Ok((names.contains(&SERVICE_DEATH), names.contains(&HOST_FREEZE)))
+    Ok((
+        names.contains(&SERVICE_DEATH),
+        names.contains(&HOST_FREEZE),
+        names.contains(&PLANNED_STOP),
+    ))
 }
 
 /// Who announces the VIP in a setup.
@@ -67,6 +75,9 @@ enum Announcer {
     Exabgp,
     Gobgpd,
     Keepalived,
+    /// A VRRP daemon on the segment as that service-death setup runs it: elastic in VRRP mode,
+    /// or keepalived at 100 ms adverts.
+    Segment(Contender),
 }
 
 impl Announcer {
@@ -77,6 +88,7 @@ impl Announcer {
             Announcer::Exabgp => Contender::Exabgp,
             Announcer::Gobgpd => Contender::Gobgpd,
             Announcer::Keepalived => Contender::Keepalived,
+            Announcer::Segment(who) => who,
         }
     }
 }
@@ -100,7 +112,7 @@ pub(crate) struct FreezeSetup {
 }
 
 /// The setups, in the order they run (keepalived last: it needs the router's BGP route gone).
-const SETUPS: [FreezeSetup; 7] = [
+const SETUPS: [FreezeSetup; 10] = [
     FreezeSetup {
         key: "elastic-defaults",
         name: "elastic, defaults",
@@ -167,6 +179,34 @@ const SETUPS: [FreezeSetup; 7] = [
         detection: "backup's master-down timer: 3 × advert_int 1 s + 0.61 s skew",
         announcer: Announcer::Keepalived,
         window: Duration::from_secs(8),
+        target_median: None,
+        rs_bfd_ms: None,
+    },
+    // Target: 3 × advert + skew (609 ms; 61 ms) + 50 ms.
+    FreezeSetup {
+        key: "elastic-vrrp",
+        name: "elastic VRRP, advert 1 s",
+        detection: "backup's master-down timer: 3 × 1 s + 0.61 s skew",
+        announcer: Announcer::Segment(Contender::ElasticVrrp),
+        window: Duration::from_secs(8),
+        target_median: Some(Duration::from_millis(3000 + 609 + 50)),
+        rs_bfd_ms: None,
+    },
+    FreezeSetup {
+        key: "elastic-vrrp-fast",
+        name: "elastic VRRP, advert 100 ms",
+        detection: "backup's master-down timer: 3 × 100 ms + 61 ms skew",
+        announcer: Announcer::Segment(Contender::ElasticVrrpFast),
+        window: Duration::from_secs(3),
+        target_median: Some(Duration::from_millis(300 + 61 + 50)),
+        rs_bfd_ms: None,
+    },
+    FreezeSetup {
+        key: "keepalived-fast",
+        name: "keepalived, advert 100 ms",
+        detection: "backup's master-down timer: 3 × 100 ms + 61 ms skew",
+        announcer: Announcer::Segment(Contender::KeepalivedFast),
+        window: Duration::from_secs(3),
         target_median: None,
         rs_bfd_ms: None,
     },
@@ -246,9 +286,10 @@ fn measure(
     runs: usize,
 ) -> Result<Vec<FreezeRun>, String> {
     let check = announcers::write_check_script(lab)?;
-    let segment = match setup.announcer {
-        Announcer::Keepalived => Some(VrrpSegment::build(lab)?),
-        _ => None,
+    let segment = if setup.announcer.contender().is_vrrp() {
+        Some(VrrpSegment::build(lab)?)
+    } else {
+        None
     };
     let hosts = match &segment {
         Some(s) => [s.hosts[0].clone(), s.hosts[1].clone()],
@@ -296,13 +337,22 @@ fn start_and_freeze(
             Announcer::Gobgpd => announcers::start_gobgpd(lab, interrupt, role)?,
             Announcer::Keepalived => {
                 let segment = state.segment.as_ref().ok_or("no VRRP segment")?;
-                vrrp::start_keepalived(lab, segment, i, check)?
+                vrrp::start_keepalived(lab, segment, i, check, 1000)?
+            }
+            Announcer::Segment(who) => {
+                let segment = state.segment.as_ref().ok_or("no VRRP segment")?;
+                match who.elastic_vrrp() {
+                    Some((probe, advert_ms)) => {
+                        vrrp::start_elastic(lab, segment, i, probe, advert_ms)?
+                    }
+                    None => vrrp::start_keepalived(lab, segment, i, check, 100)?,
+                }
             }
         };
         state.daemons.push(id);
     }
     crate::wait_standby_ready(lab, interrupt, who, state)?;
-    if setup.announcer != Announcer::Keepalived {
+    if !who.is_vrrp() {
         clock.log(format!(
             "host freeze, {}: a serves, b stands by; negotiated hold at route server 1: {}",
             setup.name,
@@ -336,7 +386,7 @@ fn start_and_freeze(
         // On an error or an interrupt the guard thaws the host as it drops.
         let report = client::wait_report(lab, interrupt, probe, duration)?;
         frozen.thaw()?;
-        let cause = (who != Contender::Keepalived).then(|| drop_cause(lab, log_before));
+        let cause = (!who.is_vrrp()).then(|| drop_cause(lab, log_before));
         clock.log(format!(
             "host freeze, {} run {run}/{runs}: {} — longest gap {} ms, lost {} of {} ({}; \
              {stopped} processes stopped; route server 1: {})",
@@ -378,7 +428,7 @@ fn wait_primary_back(
 ) -> Result<(), String> {
     let who = setup.announcer.contender();
     crate::wait_served_by_a(lab, interrupt, who, state)?;
-    if who == Contender::Keepalived {
+    if who.is_vrrp() {
         return Ok(());
     }
     let a = lab.host(Role::Primary.host()).session_address();

@@ -1,9 +1,9 @@
-//! keepalived's setting: VRRP needs the two hosts and the client's router on one L2 segment, which
+//! The VRRP setting, for keepalived and for elastic in VRRP mode (one at a time): VRRP needs the two hosts and the client's router on one L2 segment, which
 //! the lab (routed /64 links per host) does not have. This adds one, inside the lab's router:
 //!
 //! ```text
-//!  client ──cl── router ── vbr (bridge, 192.0.2.1/24) ─┬─ va ── host va  eth0 192.0.2.2  keepalived priority 150
-//!                 203.0.113.10/32 dev vbr (on-link)    └─ vb ── host vb  eth0 192.0.2.3  keepalived priority 100
+//!  client ──cl── router ── vbr (bridge, 192.0.2.1/24) ─┬─ va ── host va  eth0 192.0.2.2  priority 150
+//!                 203.0.113.10/32 dev vbr (on-link)    └─ vb ── host vb  eth0 192.0.2.3  priority 100
 //! ```
 //!
 //! The VIP lives on the master's eth0; the router finds it by ARP and follows gratuitous ARPs.
@@ -12,11 +12,12 @@
 
 use std::path::Path;
 
-use elastic_lab::{Lab, ProcId, VIP4, run_cmd};
+use crate::announcers;
+use elastic_lab::{Lab, ProcId, VIP4, daemon_binary, run_cmd};
 
 const BRIDGE: &str = "vbr";
 const ROUTER_ADDRESS: &str = "192.0.2.1";
-/// (link name on the bridge, address, keepalived priority); the first is the primary.
+/// (link name on the bridge, address, VRRP priority); the first is the primary.
 const HOSTS: [(&str, &str, u8); 2] = [("va", "192.0.2.2", 150), ("vb", "192.0.2.3", 100)];
 
 pub(crate) struct VrrpSegment {
@@ -91,21 +92,80 @@ impl VrrpSegment {
 }
 
 /// keepalived's configuration for host `index` (0 = primary): one VRRP instance on eth0, the VIP
-/// as a /32, advert_int 1, the health check as a track_script (interval 1, fall 2, rise 2).
-pub(crate) fn keepalived_config(index: usize, check: &Path) -> String {
+/// as a /32, advert_int `advert_ms`, the health check as a track_script (interval 1, fall 2, rise
+/// 2). Under a second it needs VRRPv3 (v2 counts adverts in whole seconds).
+pub(crate) fn keepalived_config(index: usize, check: &Path, advert_ms: u32) -> String {
     let (link, _, priority) = HOSTS[index];
     let state = if index == 0 { "MASTER" } else { "BACKUP" };
+    let version = if advert_ms < 1000 {
+        "    vrrp_version 3\n"
+    } else {
+        ""
+    };
+    let advert = f64::from(advert_ms) / 1000.0;
     format!(
         "# Written by the failover benchmark.\n\
-         global_defs {{\n    router_id el-{link}\n    script_user root\n}}\n\n\
+         global_defs {{\n    router_id el-{link}\n    script_user root\n{version}}}\n\n\
          vrrp_script service {{\n    script \"{}\"\n    interval 1\n    timeout 1\n    \
          fall 2\n    rise 2\n}}\n\n\
          vrrp_instance vip {{\n    state {state}\n    interface eth0\n    \
-         virtual_router_id 10\n    priority {priority}\n    advert_int 1\n    \
+         virtual_router_id 10\n    priority {priority}\n    advert_int {advert}\n    \
          virtual_ipaddress {{\n        {VIP4}/32 dev eth0\n    }}\n    \
          track_script {{\n        service\n    }}\n}}\n",
         check.display()
     )
+}
+
+/// The health check elastic runs in VRRP mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum VrrpProbe {
+    /// `exec` of the bash script keepalived's track_script runs; interval 1 s, fall 2.
+    Exec,
+    /// `process` on the service's pidfile (the pidfd decides); interval 2 s, fall 3.
+    Process,
+}
+
+/// elastic's VRRP-mode YAML for host `index` (0 = primary): the probe gating one instance on
+/// eth0 (VRID 10, the VIP as a /32, keepalived's priorities) at `advert_ms`; `on_down` is the
+/// default `withdraw` (priority 0, as keepalived's FAULT).
+pub(crate) fn elastic_config(lab: &Lab, index: usize, probe: VrrpProbe, advert_ms: u32) -> String {
+    let (_, _, priority) = HOSTS[index];
+    let label = ["a", "b"][index];
+    let probe = match probe {
+        VrrpProbe::Exec => format!(
+            "exec: [\"{}\"]\n    interval: 1s\n    fall: 2",
+            lab.dir.join("check-service.sh").display()
+        ),
+        VrrpProbe::Process => format!(
+            "process: {{pidfile: \"{}\"}}\n    interval: 2s\n    fast_interval: 2s\n    fall: 3",
+            announcers::pidfile(lab, label).display()
+        ),
+    };
+    format!(
+        "# Written by the failover benchmark: elastic in VRRP mode.\n\
+         probes:\n  service:\n    {probe}\n\
+         vrrp:\n  interface: eth0\n  vrid: 10\n  priority: {priority}\n  \
+         advert_interval: {advert_ms}ms\n  addresses: [\"{VIP4}/32\"]\n"
+    )
+}
+
+/// Starts elastic in VRRP mode on host `index` of the segment.
+pub(crate) fn start_elastic(
+    lab: &mut Lab,
+    segment: &VrrpSegment,
+    index: usize,
+    probe: VrrpProbe,
+    advert_ms: u32,
+) -> Result<ProcId, String> {
+    let (link, _, _) = HOSTS[index];
+    let name = format!("elastic-vrrp-{link}-{probe:?}-{advert_ms}ms");
+    let conf = lab.dir.join(format!("{name}.yaml"));
+    std::fs::write(&conf, elastic_config(lab, index, probe, advert_ms))
+        .map_err(|e| format!("{}: {e}", conf.display()))?;
+    let mut cmd = std::process::Command::new("ip");
+    cmd.args(["netns", "exec", &segment.hosts[index], &daemon_binary()]);
+    cmd.arg("-config").arg(&conf);
+    lab.spawn(&name, cmd)
 }
 
 /// Starts keepalived (VRRP only, foreground) on host `index` of the segment.
@@ -114,11 +174,12 @@ pub(crate) fn start_keepalived(
     segment: &VrrpSegment,
     index: usize,
     check: &Path,
+    advert_ms: u32,
 ) -> Result<ProcId, String> {
     let (link, _, _) = HOSTS[index];
     let dir = lab.dir.clone();
     let conf = dir.join(format!("keepalived-{link}.conf"));
-    std::fs::write(&conf, keepalived_config(index, check))
+    std::fs::write(&conf, keepalived_config(index, check, advert_ms))
         .map_err(|e| format!("{}: {e}", conf.display()))?;
     let mut cmd = std::process::Command::new("ip");
     cmd.args(["netns", "exec", &segment.hosts[index], "keepalived"]);
