@@ -35,7 +35,6 @@
 //! signal skips the drain; a third skips the waits.
 
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -49,10 +48,10 @@ use crate::bgp::wire::Notification;
 use crate::cli::Invocation;
 use crate::clock::{self, now};
 use crate::config::{self, HealthConfig};
-use crate::control::{self, ControlError};
+use crate::control::ControlError;
 use crate::hooks::Hooks;
 use crate::memory;
-use crate::metrics::{self, MetricsError};
+use crate::metrics::MetricsError;
 use crate::model::DesiredRoutes;
 use crate::probe::ProbeReport;
 use crate::settings::Settings;
@@ -61,6 +60,7 @@ use crate::systemd;
 
 mod addresses;
 mod gate;
+mod listeners;
 mod peers;
 mod probes;
 mod publish;
@@ -73,6 +73,7 @@ mod vrrp_plan;
 use crate::model::CONNECT_RETRY;
 use addresses::{Ownership, bind_addresses, eligible, reclaim, unbind_addresses};
 use gate::{Drain, Gate};
+use listeners::Listeners;
 use peers::{Peers, wanted_sessions};
 use probes::ProbeTasks;
 use publish::{Published, summary};
@@ -135,18 +136,7 @@ pub async fn run(
     if !settings.vrrp.is_empty() {
         return vrrp::run(settings, invocation, events).await;
     }
-    // Listeners first: a taken port fails start-up before anything is bound or announced.
-    let api_listener = settings.api.map(api::bind).transpose()?;
-    let metrics_listener = settings.metrics.map(metrics::bind).transpose()?;
-    let control_listener = match &settings.control_socket {
-        Some(path) => Some(control::bind(
-            path,
-            settings.control_socket_group.as_deref(),
-        )?),
-        None => None,
-    };
-    // Removes the socket file on every way out.
-    let _socket_file = settings.control_socket.clone().map(SocketFile);
+    let listeners = Listeners::bind(&settings)?;
     // Main logged them; a reload logs its own.
     settings.warnings.clear();
     let started_at = clock::system_now();
@@ -232,13 +222,7 @@ pub async fn run(
         bfd_unclaimed: peers.bfd.unclaimed(),
     };
     // The sessions have not run yet (one thread; no await since spawning them).
-    let _api = api_listener.map(|bound| api::serve(bound, source.clone()));
-    let _metrics = metrics_listener.map(|bound| metrics::serve(bound, source.clone()));
-    let (control_tx, control_rx) = api::elastic::channel();
-    let _control = control_listener.map(|listener| {
-        info!(socket = ?settings.control_socket, "control socket listening (SetMaintenance, Drain)");
-        api::serve_control(listener, source, control_tx)
-    });
+    let (_serving, control_rx) = listeners.serve(source);
 
     let mut daemon = Daemon {
         settings,
@@ -812,15 +796,6 @@ fn maintenance_file_exists(gate: &Gate) -> bool {
     gate.maintenance_file
         .as_deref()
         .is_some_and(std::path::Path::exists)
-}
-
-/// Removes the control socket's file when the daemon ends, however it ends.
-struct SocketFile(PathBuf);
-
-impl Drop for SocketFile {
-    fn drop(&mut self) {
-        control::remove(&self.0);
-    }
 }
 
 /// Ticks of the watchdog interval; never, when systemd asked for no watchdog.

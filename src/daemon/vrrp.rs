@@ -25,22 +25,21 @@ use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
 use super::gate::{Drain, Gate};
+use super::listeners::Listeners;
 use super::probes::ProbeTasks;
 use super::publish::Published;
 use super::vrrp_plan::{
     InstanceChange, hook_event, instance_health, instance_name, plan_instances,
 };
 use super::{
-    DaemonError, OperatorEvent, SocketFile, daemon_info, log_services, maintenance_file_exists,
-    poll_interval, reload, sleep_until, supervise, tick,
+    DaemonError, OperatorEvent, daemon_info, log_services, maintenance_file_exists, poll_interval,
+    reload, sleep_until, supervise, tick,
 };
 use crate::api;
 use crate::cli::Invocation;
 use crate::clock::{self, now};
 use crate::config::{self, VrrpConfig};
-use crate::control;
 use crate::hooks::Hooks;
-use crate::metrics;
 use crate::probe::ProbeReport;
 use crate::settings::Settings;
 use crate::status::{Reloads, SessionList, StatusSource, VrrpInstance, VrrpList};
@@ -73,16 +72,7 @@ pub(super) async fn run(
     mut events: mpsc::Receiver<OperatorEvent>,
 ) -> Result<(), DaemonError> {
     unsupported(&settings.vrrp).map_err(DaemonError::Vrrp)?;
-    let api_listener = settings.api.map(api::bind).transpose()?;
-    let metrics_listener = settings.metrics.map(metrics::bind).transpose()?;
-    let control_listener = match &settings.control_socket {
-        Some(path) => Some(control::bind(
-            path,
-            settings.control_socket_group.as_deref(),
-        )?),
-        None => None,
-    };
-    let _socket_file = settings.control_socket.clone().map(SocketFile);
+    let listeners = Listeners::bind(&settings)?;
     settings.warnings.clear();
     let started_at = clock::system_now();
     let hostname = super::hostname();
@@ -128,13 +118,7 @@ pub(super) async fn run(
         // No BGP sessions, so no BFD.
         bfd_unclaimed: watch::channel(Default::default()).1,
     };
-    let _api = api_listener.map(|bound| api::serve(bound, source.clone()));
-    let _metrics = metrics_listener.map(|bound| metrics::serve(bound, source.clone()));
-    let (control_tx, control_rx) = api::elastic::channel();
-    let _control = control_listener.map(|listener| {
-        info!(socket = ?settings.control_socket, "control socket listening (SetMaintenance, Drain)");
-        api::serve_control(listener, source, control_tx)
-    });
+    let (_serving, control_rx) = listeners.serve(source);
 
     let (transitions_tx, transitions) = mpsc::unbounded_channel();
     let mut daemon = VrrpDaemon {
