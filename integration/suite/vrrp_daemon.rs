@@ -1,136 +1,43 @@
 //! The real `elastic` daemon in VRRP mode (started with a config file), against keepalived
-//! (`vrrp_version 3`) both ways round and against another elastic, on one L2 segment with a
-//! client:
-//!
-//! ```text
-//!  client ns: bridge vbr 192.0.2.100/24, route 198.51.100.10/32 on-link ─┬─ va ── host a eth0 192.0.2.2
-//!                                                                       └─ vb ── host b eth0 192.0.2.3
-//! ```
+//! (`vrrp_version 3`) both ways round and against another elastic, on the IPv4 segment of
+//! [`super::vrrp_lab`] (client 192.0.2.100, hosts 192.0.2.2 and .3, VIP 198.51.100.10).
 //!
 //! Each host runs `labnet serve` on the VIP (198.51.100.10:7777, `ip_nonlocal_bind` so it binds
 //! before the VIP arrives) answering with its name; the client's `labnet probe` says who answered.
 //! Tests assert who holds the VIP, who answers and in which order, never how fast.
 
-use std::fs::File;
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use elastic_lab::{ProbeReport, daemon_binary, labnet_binary};
+
+use super::vrrp_lab::{Family, Segment, assert_in_order, ip, terminate, wait_for};
 
 const VIP: &str = "198.51.100.10";
 const PORT: u16 = 7777;
 
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("ip");
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+/// The IPv4 segment with what these tests run on it: responders, elastic with a probe that
+/// fails while a file exists, and a hook that logs the VRRP states.
+struct Lab(Segment);
 
-fn wait_for(what: &str, limit: Duration, done: impl Fn() -> bool) {
-    let end = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < end, "waited {limit:?} for {what}");
-        std::thread::sleep(Duration::from_millis(50));
+impl Deref for Lab {
+    type Target = Segment;
+    fn deref(&self) -> &Segment {
+        &self.0
     }
 }
 
-/// SIGTERM, then waits (bounded) for the exit; whether it exited by itself with status 0.
-fn terminate(child: &mut Child) -> bool {
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = child.try_wait() {
-            return status.success();
-        }
-        std::thread::sleep(Duration::from_millis(50));
+impl DerefMut for Lab {
+    fn deref_mut(&mut self) -> &mut Segment {
+        &mut self.0
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    false
 }
 
-/// The segment: the client's namespace (holding the bridge) and hosts `a` and `b`.
-struct Segment {
-    client: String,
-    hosts: [String; 2],
-    dir: PathBuf,
-    children: Vec<Child>,
-}
-
-impl Segment {
-    fn new(tag: char) -> Segment {
-        let pid = std::process::id() % 100_000;
-        let name = |role: &str| format!("el-{pid}{tag}-{role}");
-        let segment = Segment {
-            client: name("vc"),
-            hosts: [name("va"), name("vb")],
-            dir: std::env::temp_dir().join(name("vrrpd")),
-            children: Vec::new(),
-        };
-        std::fs::create_dir_all(&segment.dir).unwrap();
-        let client = segment.client.as_str();
-        for ns in [client, &segment.hosts[0], &segment.hosts[1]] {
-            ip(&["netns", "add", ns]);
-            ip(&["-n", ns, "link", "set", "lo", "up"]);
-        }
-        ip(&["-n", client, "link", "add", "vbr", "type", "bridge"]);
-        ip(&["-n", client, "addr", "add", "192.0.2.100/24", "dev", "vbr"]);
-        ip(&["-n", client, "link", "set", "vbr", "up"]);
-        for (ns, link, address) in [
-            (&segment.hosts[0], "va", "192.0.2.2/24"),
-            (&segment.hosts[1], "vb", "192.0.2.3/24"),
-        ] {
-            ip(&[
-                "-n", client, "link", "add", link, "type", "veth", "peer", "name", "eth0", "netns",
-                ns,
-            ]);
-            ip(&["-n", client, "link", "set", link, "master", "vbr", "up"]);
-            ip(&["-n", ns, "addr", "add", address, "dev", "eth0"]);
-            ip(&["-n", ns, "link", "set", "eth0", "up"]);
-            segment.sysctl(ns, "net.ipv4.ip_nonlocal_bind=1");
-        }
-        ip(&[
-            "-n",
-            client,
-            "route",
-            "add",
-            &format!("{VIP}/32"),
-            "dev",
-            "vbr",
-        ]);
-        segment
-    }
-
-    fn sysctl(&self, ns: &str, setting: &str) {
-        let status = Command::new("ip")
-            .args(["netns", "exec", ns, "sysctl", "-qw", setting])
-            .status()
-            .expect("sysctl");
-        assert!(status.success(), "sysctl {setting} in {ns}");
-    }
-
-    fn spawn(&mut self, host: usize, log: &str, program: &str, args: &[&str]) -> usize {
-        let out = File::create(self.dir.join(log)).unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.hosts[host], program])
-            .args(args)
-            .env("STATE_DIRECTORY", self.dir.join(format!("state-{host}")))
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap_or_else(|e| panic!("{program}: {e}"));
-        self.children.push(child);
-        self.children.len() - 1
-    }
-
-    fn log(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
+impl Lab {
+    fn new(tag: char) -> Lab {
+        Lab(Segment::new(tag, Family::V4))
     }
 
     /// `labnet serve` on host `host`'s VIP, answering with `a` or `b`.
@@ -151,12 +58,11 @@ impl Segment {
         self.elastic_with(host, priority, None)
     }
 
-    /// [`Segment::elastic`]; with `capabilities` (setpriv's form, `+net_admin,+net_raw`), as an
+    /// [`Lab::elastic`]; with `capabilities` (setpriv's form, `+net_admin,+net_raw`), as an
     /// unprivileged user holding only those, inherited and ambient, as systemd starts the unit.
     fn elastic_with(&mut self, host: usize, priority: u8, capabilities: Option<&str>) -> usize {
         let config = self.write_config(host, priority, "withdraw");
         let config = config.to_str().unwrap().to_string();
-        let log = format!("elastic-{host}.log");
         let daemon = daemon_binary();
         let mut args = vec!["-config", &config, "-loglevel", "debug"];
         let (inherited, ambient);
@@ -177,43 +83,7 @@ impl Segment {
                 "setpriv"
             }
         };
-        let index = self.spawn(host, &log, program, &args);
-        std::thread::sleep(Duration::from_millis(200));
-        if let Ok(Some(status)) = self.children[index].try_wait() {
-            panic!("elastic exited at start with {status}\n{}", self.log(&log));
-        }
-        index
-    }
-
-    fn keepalived(&mut self, host: usize, priority: u8) -> usize {
-        let conf = self.dir.join(format!("keepalived-{host}.conf"));
-        std::fs::write(
-            &conf,
-            format!(
-                "global_defs {{\n  vrrp_version 3\n  router_id ka{host}\n}}\n\
-                 vrrp_instance v4 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  \
-                 priority {priority}\n  advert_int 0.1\n  virtual_ipaddress {{\n    {VIP}/24\n  }}\n}}\n"
-            ),
-        )
-        .unwrap();
-        let dir = self.dir.clone();
-        let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
-        self.spawn(
-            host,
-            &format!("keepalived-{host}.log"),
-            "keepalived",
-            &[
-                "-n",
-                "-l",
-                "-P",
-                "-f",
-                &path(&format!("keepalived-{host}.conf")),
-                "-p",
-                &path(&format!("keepalived-{host}.pid")),
-                "-r",
-                &path(&format!("keepalived-{host}-vrrp.pid")),
-            ],
-        )
+        self.spawn_elastic(host, program, &args)
     }
 
     /// Host `host`'s config: the probe `web` fails while `down-<host>` exists, and the service
@@ -248,29 +118,8 @@ impl Segment {
         self.dir.join(format!("hook-{host}.log"))
     }
 
-    /// `elastic status --json` on host `host`: its first VRRP instance.
-    fn status(&self, host: usize) -> serde_json::Value {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.hosts[host], &daemon_binary()])
-            .args(["status", "--json"])
-            .output()
-            .expect("elastic status");
-        let text = String::from_utf8_lossy(&out.stdout);
-        let json: serde_json::Value =
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("status --json: {e}: {text}"));
-        json["vrrp"][0].clone()
-    }
-
     fn down_file(&self, host: usize) -> PathBuf {
         self.dir.join(format!("down-{host}"))
-    }
-
-    fn holds_vip(&self, host: usize) -> bool {
-        let out = Command::new("ip")
-            .args(["-n", &self.hosts[host], "-o", "addr", "show", "dev", "eth0"])
-            .output()
-            .expect("ip addr");
-        String::from_utf8_lossy(&out.stdout).contains(&format!(" {VIP}/24 "))
     }
 
     /// `labnet probe` from the client for `duration`.
@@ -323,22 +172,9 @@ fn answerers_in_order(report: &ProbeReport) -> Vec<String> {
     order
 }
 
-impl Drop for Segment {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        for ns in [&self.client, &self.hosts[0], &self.hosts[1]] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// SIGTERM to the master at `host` while the client sends every 10 ms: the other host takes
 /// over and not one request is lost (priority 0, the VIP kept until the new master speaks).
-fn planned_stop_loses_nothing(segment: &mut Segment, master: usize, child: usize) {
+fn planned_stop_loses_nothing(segment: &mut Lab, master: usize, child: usize) {
     let client = segment.client.clone();
     let probing = std::thread::spawn(move || probe(&client, Duration::from_millis(3000)));
     std::thread::sleep(Duration::from_millis(700));
@@ -361,7 +197,7 @@ fn planned_stop_loses_nothing(segment: &mut Segment, master: usize, child: usize
 /// it over without a lost request.
 #[test]
 fn vrrp_daemon_master_against_keepalived_backup() {
-    let mut segment = Segment::new('k');
+    let mut segment = Lab::new('k');
     segment.responder(0);
     segment.responder(1);
     let elastic = segment.elastic(0, 150);
@@ -401,22 +237,11 @@ fn vrrp_daemon_master_against_keepalived_backup() {
     );
 }
 
-/// Each of `needles` appears in `log`, each after the one before.
-fn assert_in_order(log: &str, needles: &[&str]) {
-    let mut from = 0;
-    for needle in needles {
-        match log[from..].find(needle) {
-            Some(at) => from += at + needle.len(),
-            None => panic!("{needle} after byte {from} (order {needles:?}) in\n{log}"),
-        }
-    }
-}
-
 /// keepalived (200) is master, elastic (100) its backup holding nothing; keepalived stops →
 /// elastic takes the VIP; keepalived comes back → elastic gives it up again.
 #[test]
 fn vrrp_daemon_backup_against_keepalived_master() {
-    let mut segment = Segment::new('j');
+    let mut segment = Lab::new('j');
     segment.responder(0);
     segment.responder(1);
     let keepalived = segment.keepalived(1, 200);
@@ -441,7 +266,7 @@ fn vrrp_daemon_backup_against_keepalived_master() {
 /// (100) without a lost request.
 #[test]
 fn vrrp_daemon_against_elastic() {
-    let mut segment = Segment::new('e');
+    let mut segment = Lab::new('e');
     segment.responder(0);
     segment.responder(1);
     let primary = segment.elastic(0, 150);
@@ -501,7 +326,7 @@ fn vrrp_daemon_against_elastic() {
 /// AF_PACKET, and keeps the unit's exposure at 2.0 or better.
 #[test]
 fn vrrp_daemon_needs_cap_net_raw_which_the_drop_in_grants() {
-    let mut segment = Segment::new('u');
+    let mut segment = Lab::new('u');
     segment.elastic_with(0, 150, Some("+net_admin"));
     wait_for("the refusal in the log", Duration::from_secs(10), || {
         segment
@@ -577,7 +402,7 @@ fn vrrp_daemon_needs_cap_net_raw_which_the_drop_in_grants() {
 /// lowers its priority to 50 applies without a restart: keepalived takes over.
 #[test]
 fn vrrp_daemon_demotes_by_priority_and_reloads_a_priority_without_restart() {
-    let mut segment = Segment::new('d');
+    let mut segment = Lab::new('d');
     segment.responder(0);
     segment.responder(1);
     segment.write_config(0, 150, "{demote: {priority: 60}}");
@@ -623,7 +448,7 @@ fn vrrp_daemon_demotes_by_priority_and_reloads_a_priority_without_restart() {
 /// backup, holding nothing.
 #[test]
 fn vrrp_daemon_removes_what_a_killed_run_left_behind() {
-    let mut segment = Segment::new('x');
+    let mut segment = Lab::new('x');
     let elastic = segment.elastic(0, 150);
     wait_for("elastic holding the VIP", Duration::from_secs(10), || {
         segment.holds_vip(0)
@@ -659,7 +484,7 @@ fn vrrp_daemon_removes_what_a_killed_run_left_behind() {
 /// and the backup gives the VIP up.
 #[test]
 fn vrrp_daemon_replaces_a_frozen_master() {
-    let mut segment = Segment::new('f');
+    let mut segment = Lab::new('f');
     segment.responder(0);
     segment.responder(1);
     let primary = segment.elastic(0, 150);
@@ -690,7 +515,7 @@ fn vrrp_daemon_replaces_a_frozen_master() {
 /// once (not per advert) and keeps running; the link back up, it preempts back.
 #[test]
 fn vrrp_daemon_survives_its_link_going_down() {
-    let mut segment = Segment::new('l');
+    let mut segment = Lab::new('l');
     segment.responder(0);
     segment.responder(1);
     segment.elastic(0, 150);
@@ -722,7 +547,7 @@ fn vrrp_daemon_survives_its_link_going_down() {
 /// speaks): a client sending every 10 ms loses nothing; its removal preempts back.
 #[test]
 fn vrrp_daemon_maintenance_hands_over_without_loss() {
-    let mut segment = Segment::new('m');
+    let mut segment = Lab::new('m');
     segment.responder(0);
     segment.responder(1);
     segment.elastic(0, 150);
