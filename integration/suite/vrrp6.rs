@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use elastic_lab::daemon_binary;
 
-use super::vrrp_lab::{Family, NOBODY, Segment, assert_in_order, terminate, wait_for};
+use super::vrrp_lab::{Family, NOBODY, Segment, assert_in_order, ip, terminate, wait_for};
 
 const VIP: &str = "2001:db8::10";
 
@@ -178,4 +178,50 @@ fn vrrp6_daemon_against_elastic() {
         &segment.log("elastic-1.log"),
         &["to=\"backup\"", "to=\"master\""],
     );
+}
+
+/// Item 9 of the issue: the virtual address is already held by another host on the link (host b,
+/// not a VRRP router, configured it by hand). Host a runs DAD on its link (`accept_dad=1`), so
+/// an address added the usual way would end `dadfailed` and never answer; elastic adds it
+/// `nodad`, as keepalived does, so it is usable at once; it stays up, and its SIGTERM removes
+/// only its own copy.
+#[test]
+fn vrrp6_daemon_takes_an_address_another_host_holds_without_dad_and_cleans_up() {
+    let mut segment = Lab::new('s');
+    let (host_a, host_b) = (segment.hosts[0].clone(), segment.hosts[1].clone());
+    segment.sysctl(&host_a, "net.ipv6.conf.eth0.accept_dad=1");
+    ip(&[
+        "-n",
+        &host_b,
+        "-6",
+        "addr",
+        "add",
+        "2001:db8::10/64",
+        "dev",
+        "eth0",
+    ]);
+    let elastic = segment.elastic(0, 150);
+    wait_for(
+        "elastic holding the address",
+        Duration::from_secs(10),
+        || segment.holds_vip(0),
+    );
+    // DAD would have had a second to find host b's copy.
+    std::thread::sleep(Duration::from_millis(1500));
+    let held = segment.vip_line(0).expect("still held");
+    assert!(
+        !held.contains("dadfailed") && !held.contains("tentative"),
+        "usable: {held}"
+    );
+    assert!(held.contains("nodad"), "{held}");
+    assert!(
+        segment.children[elastic].try_wait().unwrap().is_none(),
+        "still running"
+    );
+    let status = segment.status(0);
+    assert_eq!(status["state"], "master", "{status}");
+
+    assert!(terminate(&mut segment.children[elastic]));
+    assert!(!segment.holds_vip(0), "elastic removed its copy");
+    assert!(segment.holds_vip(1), "host b's own address untouched");
 }

@@ -567,3 +567,59 @@ fn vrrp_daemon_maintenance_hands_over_without_loss() {
     std::fs::remove_file(segment.maintenance_file(0)).unwrap();
     segment.wait_master(0);
 }
+
+/// The master's interface is deleted (the veth pair goes): the backup takes over, the master
+/// goes to Fault (its hook says so) and says why; the interface recreated under the same name
+/// (a new index), the instance starts again on it and preempts back.
+#[test]
+fn vrrp_daemon_follows_its_interface_removed_and_recreated() {
+    let mut segment = Lab::new('r');
+    segment.responder(0);
+    segment.responder(1);
+    segment.elastic(0, 150);
+    segment.elastic(1, 100);
+    segment.wait_master(0);
+    let (client, host_a) = (segment.client.clone(), segment.hosts[0].clone());
+    ip(&["-n", &host_a, "link", "del", "eth0"]);
+    wait_for(
+        "the backup holding the VIP",
+        Duration::from_secs(10),
+        || segment.holds_vip(1),
+    );
+    // The error says "removed", then, once a retry found no interface, "no such interface".
+    wait_for("host a in fault", Duration::from_secs(5), || {
+        let status = segment.status(0);
+        status["state"] == "fault" && status["error"].as_str().is_some_and(|e| !e.is_empty())
+    });
+    wait_for("the fault hook", Duration::from_secs(5), || {
+        std::fs::read_to_string(segment.hook_log(0)).is_ok_and(|l| l.contains("eth0/51 fault"))
+    });
+
+    ip(&[
+        "-n", &client, "link", "add", "va", "type", "veth", "peer", "name", "eth0", "netns",
+        &host_a,
+    ]);
+    ip(&["-n", &client, "link", "set", "va", "master", "vbr", "up"]);
+    ip(&["-n", &host_a, "addr", "add", "192.0.2.2/24", "dev", "eth0"]);
+    ip(&["-n", &host_a, "link", "set", "eth0", "up"]);
+    segment.wait_master(0);
+    assert_in_order(
+        &segment.log("elastic-0.log"),
+        &[
+            "to=\"master\"",
+            "to=\"fault\"",
+            "to=\"backup\"",
+            "to=\"master\"",
+        ],
+    );
+    let log = segment.log("elastic-0.log");
+    assert!(log.contains("the interface was removed"), "{log}");
+    assert!(
+        !log.contains("cannot remove"),
+        "gone with the interface: {log}"
+    );
+    assert_in_order(
+        &segment.log("elastic-1.log"),
+        &["to=\"backup\"", "to=\"master\"", "to=\"backup\""],
+    );
+}

@@ -50,6 +50,9 @@ use crate::vrrp::instance::{Health, InstanceStatus, State};
 /// How long an instance that could not run (no such interface, no address yet) waits before
 /// trying again.
 const RETRY: Duration = Duration::from_secs(5);
+/// After a link change, how long a failed instance waits before trying again: time for a
+/// recreated interface to get its address.
+const LINK_SETTLE: Duration = Duration::from_millis(200);
 
 /// An instance's state change, from its task: (slot id, from, to).
 type Transition = (u64, State, State);
@@ -586,6 +589,13 @@ async fn run_instance(
     transitions: mpsc::UnboundedSender<Transition>,
 ) {
     let name = instance_name(&config);
+    let mut links = match crate::addrs::watch_links() {
+        Ok(links) => Some(links),
+        Err(error) => {
+            warn!(instance = name, %error, "cannot watch links: a missing interface is looked for every 5 s only");
+            None
+        }
+    };
     loop {
         let instance_config = config.instance_config(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         let mut on_status = |fresh: &InstanceStatus| {
@@ -617,8 +627,20 @@ async fn run_instance(
             Ok(_) => return,
             Err(error) => error.to_string(),
         };
-        error!(instance = name, %error, "VRRP instance cannot run; trying again in 5 s");
+        error!(instance = name, %error, "VRRP instance cannot run; trying again in 5 s, or when a link appears");
         status.send_modify(|current| current.error = Some(error));
+        // A link added or renamed may be the interface (re)created: try again then, without
+        // waiting out RETRY. The short pause lets it get its address first.
+        let link_changed = async {
+            let changed = match links.as_mut() {
+                Some(links) => links.recv().await.is_some(),
+                None => false,
+            };
+            match changed {
+                true => tokio::time::sleep(LINK_SETTLE).await,
+                false => std::future::pending().await,
+            }
+        };
         let stop_asked = async {
             loop {
                 if commands.changed().await.is_err()
@@ -630,6 +652,7 @@ async fn run_instance(
         };
         tokio::select! {
             () = tokio::time::sleep(RETRY) => {}
+            () = link_changed => {}
             () = stop_asked => return,
         }
     }

@@ -20,7 +20,7 @@ use super::garp::{ArpSender, announcement};
 use super::instance::{Action, Health, Input, Instance, InstanceConfig, InstanceStatus, State};
 use super::neighbor::{self, NaSender};
 use super::socket::{AdvertSocketV4, AdvertSocketV6, AsyncAdvertSocketV4, Received};
-use crate::addrs::{AddrChange, InterfaceAddr, Netlink};
+use crate::addrs::{self, AddrChange, InterfaceAddr, Netlink};
 use crate::clock;
 
 /// What the rest of the daemon asks of a running instance (the latest value counts).
@@ -66,6 +66,8 @@ pub async fn run(
         error,
     };
     let netlink = Netlink::new().map_err(io_error)?;
+    // Before the listing, so a removal between the two is not missed.
+    let mut links = addrs::watch_links().map_err(io_error)?;
     let found = netlink.addresses().await.map_err(io_error)?;
     let missing = |what: &str| io_error(io::Error::new(io::ErrorKind::NotFound, what.to_string()));
     let (ifindex, first) = find_interface(&found, interface, virtual_addresses)
@@ -147,6 +149,7 @@ pub async fn run(
     }
     status(instance.status());
     let mut commands_open = true;
+    let mut links_open = true;
     while !instance.is_finished() && failed.is_none() {
         let deadline = instance.poll_timeout();
         let actions = tokio::select! {
@@ -176,6 +179,21 @@ pub async fn run(
                 }
             }
             () = sleep_until(deadline) => instance.handle_timeout(clock::now()),
+            notice = links.recv(), if links_open => match notice {
+                Some(()) if shell.interface_is_gone().await => {
+                    failed = Some(io::Error::new(
+                        io::ErrorKind::NotFound,
+                        "the interface was removed (or renamed)",
+                    ));
+                    instance.handle(clock::now(), Input::InterfaceLost)
+                }
+                Some(()) => Vec::new(),
+                None => {
+                    links_open = false;
+                    warn!(interface, "VRRP: the link watch failed: a removed interface goes unnoticed");
+                    Vec::new()
+                }
+            },
             received = socket.receive() => match received {
                 Ok(Some(packet)) => instance.handle(
                     clock::now(),
@@ -391,6 +409,15 @@ impl Shell<'_> {
             if let Err(error) = self.netlink.apply(&remove).await {
                 warn!(interface = self.interface, %net, %error, "VRRP: cannot remove");
             }
+        }
+    }
+
+    /// Whether the instance's interface index no longer names its interface (removed, or
+    /// renamed). An error reading it is not taken as gone.
+    async fn interface_is_gone(&self) -> bool {
+        match self.netlink.link_name(self.ifindex).await {
+            Ok(name) => name.as_deref() != Some(self.interface),
+            Err(_) => false,
         }
     }
 }
