@@ -6,6 +6,7 @@
 //! before the VIP arrives) answering with its name; the client's `labnet probe` says who answered.
 //! Tests assert who holds the VIP, who answers and in which order, never how fast.
 
+use std::fs::File;
 use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::process::Command;
@@ -622,4 +623,109 @@ fn vrrp_daemon_follows_its_interface_removed_and_recreated() {
         &segment.log("elastic-1.log"),
         &["to=\"backup\"", "to=\"master\"", "to=\"backup\""],
     );
+}
+
+/// Hostile adverts from a third party on the segment (the client), sprayed at the group while
+/// the client sends requests every 10 ms: a priority-254 advert with a bad checksum, one with
+/// TTL 64, a version-2 one, a priority-0 one with a bad checksum (which would make the backup
+/// take over), cut ones, and random bytes. Both daemons stay up, the master keeps the VIP, the
+/// backup stays a backup, nothing is lost, and each daemon counts what it dropped.
+#[test]
+fn vrrp_daemon_ignores_hostile_adverts_and_counts_them() {
+    use elastic::vrrp::wire::{Addresses, Advert, AdvertInterval, GROUP_V4, PROTOCOL, encode};
+    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+    let mut segment = Lab::new('h');
+    segment.responder(0);
+    segment.responder(1);
+    let primary = segment.elastic(0, 150);
+    let backup = segment.elastic(1, 100);
+    segment.wait_master(0);
+    wait_for("the backup elastic", Duration::from_secs(10), || {
+        segment.log("elastic-1.log").contains("to=\"backup\"")
+    });
+
+    let attacker = Ipv4Addr::new(192, 0, 2, 100);
+    let advert = |priority: u8| {
+        let advert = Advert {
+            vrid: 51,
+            priority,
+            max_advert_interval: AdvertInterval::from_centiseconds(10).unwrap(),
+            addresses: Addresses::V4(vec![VIP.parse().unwrap()]),
+        };
+        encode(&advert, IpAddr::V4(attacker), IpAddr::V4(GROUP_V4)).unwrap()
+    };
+    let bad_checksum = |mut bytes: Vec<u8>| {
+        bytes[6] ^= 0xff;
+        bytes
+    };
+    let mut version_2 = advert(254);
+    version_2[0] = 0x21;
+    // (bytes, TTL): each would matter if it were believed.
+    let mut hostile: Vec<(Vec<u8>, u32)> = vec![
+        (bad_checksum(advert(254)), 255),
+        (advert(254), 64),
+        (version_2, 255),
+        (bad_checksum(advert(0)), 255),
+        (advert(254)[..7].to_vec(), 255),
+        (Vec::new(), 255),
+    ];
+    for i in 0..200u32 {
+        let length = (i % 60) as usize;
+        hostile.push(((0..length).map(|_| fastrand::u8(..)).collect(), 255));
+    }
+
+    let client = segment.client.clone();
+    let probing = std::thread::spawn(move || probe(&client, Duration::from_millis(2500)));
+    let path = std::path::Path::new("/run/netns").join(&segment.client);
+    std::thread::spawn(move || {
+        let ns = File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        let socket = Socket::new(
+            Domain::IPV4,
+            Type::RAW,
+            Some(Protocol::from(i32::from(PROTOCOL))),
+        )
+        .expect("a raw socket");
+        socket.bind_device(Some(b"vbr")).unwrap();
+        socket.set_multicast_if_v4(&attacker).unwrap();
+        let group = SockAddr::from(SocketAddr::from((GROUP_V4, 0)));
+        // Ten rounds over 2 s, so each kind arrives in every state of the run.
+        for _ in 0..10 {
+            for (bytes, ttl) in &hostile {
+                socket.set_multicast_ttl_v4(*ttl).unwrap();
+                socket.send_to(bytes, &group).expect("send");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    })
+    .join()
+    .expect("the hostile sender");
+    let report = probing.join().expect("probe thread");
+
+    assert_eq!(report.lost, 0, "nothing lost: {report:?}");
+    assert_eq!(
+        report.last_answerer.as_deref(),
+        Some("a"),
+        "the master kept the VIP"
+    );
+    assert!(segment.holds_vip(0) && !segment.holds_vip(1));
+    for (host, child) in [(0, primary), (1, backup)] {
+        assert!(
+            segment.children[child].try_wait().unwrap().is_none(),
+            "daemon {host} still running"
+        );
+        let status = segment.status(host);
+        assert!(
+            status["adverts_discarded"].as_u64() >= Some(40),
+            "dropped and counted: {status}"
+        );
+    }
+    assert_eq!(segment.status(0)["state"], "master");
+    assert_eq!(segment.status(1)["state"], "backup");
+    let log = segment.log("elastic-0.log");
+    let since_master = &log[log.find("to=\"master\"").expect("became master")..];
+    assert!(!since_master.contains("to=\"backup\""), "{log}");
+    assert!(!segment.log("elastic-1.log").contains("to=\"master\""));
 }
