@@ -7,12 +7,15 @@
 //! Tests assert who holds the VIP, who answers and in which order, never how fast.
 
 use std::fs::File;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+use elastic::vrrp::wire::{Addresses, Advert, AdvertInterval, GROUP_V4, PROTOCOL, encode};
 use elastic_lab::{ProbeReport, daemon_binary, labnet_binary};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::vrrp_lab::{Family, Segment, assert_in_order, ip, terminate, wait_for};
 
@@ -90,6 +93,11 @@ impl Lab {
     /// Host `host`'s config: the probe `web` fails while `down-<host>` exists, and the service
     /// does `on_down` then; the hook logs every VRRP state change.
     fn write_config(&self, host: usize, priority: u8, on_down: &str) -> PathBuf {
+        self.write_config_with(host, priority, on_down, "")
+    }
+
+    /// [`Lab::write_config`] with `extra` keys in the instance (indented as its keys).
+    fn write_config_with(&self, host: usize, priority: u8, on_down: &str, extra: &str) -> PathBuf {
         let down = self.down_file(host);
         let hook_log = self.hook_log(host);
         let config = self.dir.join(format!("elastic-{host}.yaml"));
@@ -101,7 +109,7 @@ impl Lab {
                  maintenance_file: {}\nmaintenance_poll: 100ms\n\
                  hooks:\n  on_change: [\"/bin/sh\", \"-c\", \"[ -z \\\"$ELASTIC_VRRP_STATE\\\" ] || echo \\\"$ELASTIC_VRRP_INSTANCE $ELASTIC_VRRP_STATE $ELASTIC_STATE\\\" >> {}\"]\n\
                  vrrp:\n  interface: eth0\n  vrid: 51\n  priority: {priority}\n  advert_interval: 100ms\n  \
-                 addresses: [\"{VIP}/24\"]\n",
+                 addresses: [\"{VIP}/24\"]\n{extra}",
                 down.display(),
                 self.maintenance_file(host).display(),
                 hook_log.display(),
@@ -625,6 +633,50 @@ fn vrrp_daemon_follows_its_interface_removed_and_recreated() {
     );
 }
 
+/// The client's address on the segment: the third party of the hostile-advert tests.
+const THIRD_PARTY: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
+
+/// A well-formed advert for VRID 51 from [`THIRD_PARTY`] to `to`, at `priority` (10 ms adverts).
+fn third_party_advert(priority: u8, to: Ipv4Addr) -> Vec<u8> {
+    let advert = Advert {
+        vrid: 51,
+        priority,
+        max_advert_interval: AdvertInterval::from_centiseconds(1).unwrap(),
+        addresses: Addresses::V4(vec![VIP.parse().unwrap()]),
+    };
+    encode(&advert, IpAddr::V4(THIRD_PARTY), IpAddr::V4(to)).unwrap()
+}
+
+/// Sends each (bytes, TTL) of `packets` from the client's namespace to `to` as protocol 112,
+/// `rounds` times, 200 ms apart.
+fn send_from_client(segment: &Lab, packets: &[(Vec<u8>, u32)], to: Ipv4Addr, rounds: u32) {
+    let path = std::path::Path::new("/run/netns").join(&segment.client);
+    let packets = packets.to_vec();
+    std::thread::spawn(move || {
+        let ns = File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        let socket = Socket::new(
+            Domain::IPV4,
+            Type::RAW,
+            Some(Protocol::from(i32::from(PROTOCOL))),
+        )
+        .expect("a raw socket");
+        socket.bind_device(Some(b"vbr")).unwrap();
+        socket.set_multicast_if_v4(&THIRD_PARTY).unwrap();
+        let destination = SockAddr::from(SocketAddr::from((to, 0)));
+        for _ in 0..rounds {
+            for (bytes, ttl) in &packets {
+                socket.set_multicast_ttl_v4(*ttl).unwrap();
+                socket.set_ttl_v4(*ttl).unwrap();
+                socket.send_to(bytes, &destination).expect("send");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    })
+    .join()
+    .expect("the third party's sender");
+}
+
 /// Hostile adverts from a third party on the segment (the client), sprayed at the group while
 /// the client sends requests every 10 ms: a priority-254 advert with a bad checksum, one with
 /// TTL 64, a version-2 one, a priority-0 one with a bad checksum (which would make the backup
@@ -632,10 +684,6 @@ fn vrrp_daemon_follows_its_interface_removed_and_recreated() {
 /// backup stays a backup, nothing is lost, and each daemon counts what it dropped.
 #[test]
 fn vrrp_daemon_ignores_hostile_adverts_and_counts_them() {
-    use elastic::vrrp::wire::{Addresses, Advert, AdvertInterval, GROUP_V4, PROTOCOL, encode};
-    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-
     let mut segment = Lab::new('h');
     segment.responder(0);
     segment.responder(1);
@@ -646,16 +694,7 @@ fn vrrp_daemon_ignores_hostile_adverts_and_counts_them() {
         segment.log("elastic-1.log").contains("to=\"backup\"")
     });
 
-    let attacker = Ipv4Addr::new(192, 0, 2, 100);
-    let advert = |priority: u8| {
-        let advert = Advert {
-            vrid: 51,
-            priority,
-            max_advert_interval: AdvertInterval::from_centiseconds(10).unwrap(),
-            addresses: Addresses::V4(vec![VIP.parse().unwrap()]),
-        };
-        encode(&advert, IpAddr::V4(attacker), IpAddr::V4(GROUP_V4)).unwrap()
-    };
+    let advert = |priority: u8| third_party_advert(priority, GROUP_V4);
     let bad_checksum = |mut bytes: Vec<u8>| {
         bytes[6] ^= 0xff;
         bytes
@@ -678,30 +717,8 @@ fn vrrp_daemon_ignores_hostile_adverts_and_counts_them() {
 
     let client = segment.client.clone();
     let probing = std::thread::spawn(move || probe(&client, Duration::from_millis(2500)));
-    let path = std::path::Path::new("/run/netns").join(&segment.client);
-    std::thread::spawn(move || {
-        let ns = File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
-        let socket = Socket::new(
-            Domain::IPV4,
-            Type::RAW,
-            Some(Protocol::from(i32::from(PROTOCOL))),
-        )
-        .expect("a raw socket");
-        socket.bind_device(Some(b"vbr")).unwrap();
-        socket.set_multicast_if_v4(&attacker).unwrap();
-        let group = SockAddr::from(SocketAddr::from((GROUP_V4, 0)));
-        // Ten rounds over 2 s, so each kind arrives in every state of the run.
-        for _ in 0..10 {
-            for (bytes, ttl) in &hostile {
-                socket.set_multicast_ttl_v4(*ttl).unwrap();
-                socket.send_to(bytes, &group).expect("send");
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    })
-    .join()
-    .expect("the hostile sender");
+    // Ten rounds over 2 s, so each kind arrives in every state of the run.
+    send_from_client(&segment, &hostile, GROUP_V4, 10);
     let report = probing.join().expect("probe thread");
 
     assert_eq!(report.lost, 0, "nothing lost: {report:?}");
@@ -728,4 +745,62 @@ fn vrrp_daemon_ignores_hostile_adverts_and_counts_them() {
     let since_master = &log[log.find("to=\"master\"").expect("became master")..];
     assert!(!since_master.contains("to=\"backup\""), "{log}");
     assert!(!segment.log("elastic-1.log").contains("to=\"master\""));
+}
+
+/// Unicast mode, for networks without multicast (keepalived's `unicast_peer`): elastic (150)
+/// with `unicast_peers: [192.0.2.3]` and keepalived (100) in unicast mode, which joins no group:
+/// keepalived stays a backup because elastic's adverts reach it by unicast. A well-formed
+/// priority-254 advert from a host that is not a peer, sent to elastic and to the group, is
+/// dropped and counted. elastic's SIGTERM hands over to keepalived by unicast without a loss.
+#[test]
+fn vrrp_daemon_unicast_peers_against_keepalived() {
+    let mut segment = Lab::new('n');
+    segment.responder(0);
+    segment.responder(1);
+    let config =
+        segment.write_config_with(0, 150, "withdraw", "  unicast_peers: [\"192.0.2.3\"]\n");
+    let config = config.to_str().unwrap().to_string();
+    let elastic = segment.spawn_elastic(
+        0,
+        &daemon_binary(),
+        &["-config", &config, "-loglevel", "debug"],
+    );
+    segment.keepalived_with(
+        1,
+        100,
+        "  unicast_src_ip 192.0.2.3\n  unicast_peer {\n    192.0.2.2\n  }\n",
+    );
+    segment.wait_master(0);
+    wait_for("keepalived as backup", Duration::from_secs(10), || {
+        segment
+            .log("keepalived-1.log")
+            .contains("Entering BACKUP STATE")
+    });
+
+    let elastic_address = Ipv4Addr::new(192, 0, 2, 2);
+    let intruder = [
+        (third_party_advert(254, elastic_address), 255),
+        (third_party_advert(254, GROUP_V4), 255),
+    ];
+    send_from_client(&segment, &intruder, elastic_address, 3);
+    send_from_client(&segment, &intruder[1..], GROUP_V4, 3);
+    std::thread::sleep(Duration::from_millis(500));
+    let status = segment.status(0);
+    assert_eq!(status["state"], "master", "{status}");
+    assert!(
+        status["adverts_discarded"].as_u64() >= Some(6),
+        "the intruder's adverts dropped and counted: {status}"
+    );
+    let keepalived = segment.log("keepalived-1.log");
+    assert!(
+        !keepalived.contains("Entering MASTER STATE"),
+        "keepalived heard elastic all along: {keepalived}"
+    );
+
+    planned_stop_loses_nothing(&mut segment, 0, elastic);
+    assert!(
+        segment
+            .log("keepalived-1.log")
+            .contains("Entering MASTER STATE")
+    );
 }

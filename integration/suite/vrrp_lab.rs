@@ -261,13 +261,18 @@ impl Segment {
     /// keepalived (`vrrp_version 3`, 100 ms adverts) on host `host` at `priority`, with the
     /// segment's VIP and VRID. Returns the child's index.
     pub(crate) fn keepalived(&mut self, host: usize, priority: u8) -> usize {
+        self.keepalived_with(host, priority, "")
+    }
+
+    /// [`Segment::keepalived`] with `extra` lines in its `vrrp_instance` (e.g. unicast peers).
+    pub(crate) fn keepalived_with(&mut self, host: usize, priority: u8, extra: &str) -> usize {
         let conf = self.dir.join(format!("keepalived-{host}.conf"));
         std::fs::write(
             &conf,
             format!(
                 "global_defs {{\n  vrrp_version 3\n  router_id ka{host}\n}}\n\
                  vrrp_instance vip {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {}\n  \
-                 priority {priority}\n  advert_int 0.1\n  virtual_ipaddress {{\n    {}\n  }}\n}}\n",
+                 priority {priority}\n  advert_int 0.1\n  virtual_ipaddress {{\n    {}\n  }}\n{extra}}}\n",
                 self.family.vrid(),
                 self.family.vip_net(),
             ),
