@@ -7,7 +7,6 @@
 //! client sends nothing that would solicit one) moves it to the master's MAC. Tests assert who
 //! holds the address, whose MAC the client has and in which order, never how fast.
 
-use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use elastic_lab::daemon_binary;
@@ -16,27 +15,12 @@ use super::vrrp_lab::{Family, NOBODY, Segment, assert_in_order, ip, terminate, w
 
 const VIP: &str = "2001:db8::10";
 
-/// The IPv6 segment with elastic's IPv6 instance on it.
-struct Lab(Segment);
+/// These tests' segment (IPv6), with elastic's IPv6 instance on it.
+struct Daemon6;
 
-impl Deref for Lab {
-    type Target = Segment;
-    fn deref(&self) -> &Segment {
-        &self.0
-    }
-}
-
-impl DerefMut for Lab {
-    fn deref_mut(&mut self) -> &mut Segment {
-        &mut self.0
-    }
-}
+type Lab = Segment<Daemon6>;
 
 impl Lab {
-    fn new(tag: char) -> Lab {
-        Lab(Segment::new(tag, Family::V6))
-    }
-
     /// elastic with one IPv6 instance on host `host` at `priority`. Returns the child's index.
     fn elastic(&mut self, host: usize, priority: u8) -> usize {
         let config = self.dir.join(format!("elastic-{host}.yaml"));
@@ -78,7 +62,7 @@ impl Lab {
 /// keepalived takes over, elastic removes the address, the client follows keepalived's NA.
 #[test]
 fn vrrp6_daemon_master_against_keepalived_backup() {
-    let mut segment = Lab::new('p');
+    let mut segment = Lab::new('p', Family::V6);
     assert!(segment.client_entry().contains(NOBODY));
     let elastic = segment.elastic(0, 150);
     segment.wait_master(0);
@@ -127,7 +111,7 @@ fn vrrp6_daemon_master_against_keepalived_backup() {
 /// leaves nothing behind.
 #[test]
 fn vrrp6_daemon_backup_against_keepalived_master() {
-    let mut segment = Lab::new('q');
+    let mut segment = Lab::new('q', Family::V6);
     let keepalived = segment.keepalived(1, 200);
     segment.wait_master(1);
     let elastic = segment.elastic(0, 100);
@@ -155,7 +139,7 @@ fn vrrp6_daemon_backup_against_keepalived_master() {
 /// has its MAC; its SIGTERM hands over to the backup (100), whose NA moves the client's entry.
 #[test]
 fn vrrp6_daemon_against_elastic() {
-    let mut segment = Lab::new('r');
+    let mut segment = Lab::new('r', Family::V6);
     let primary = segment.elastic(0, 150);
     segment.elastic(1, 100);
     segment.wait_master(0);
@@ -187,7 +171,7 @@ fn vrrp6_daemon_against_elastic() {
 /// only its own copy.
 #[test]
 fn vrrp6_daemon_takes_an_address_another_host_holds_without_dad_and_cleans_up() {
-    let mut segment = Lab::new('s');
+    let mut segment = Lab::new('s', Family::V6);
     let (host_a, host_b) = (segment.hosts[0].clone(), segment.hosts[1].clone());
     segment.sysctl(&host_a, "net.ipv6.conf.eth0.accept_dad=1");
     ip(&[

@@ -8,7 +8,6 @@
 
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -22,28 +21,13 @@ use super::vrrp_lab::{Family, Segment, assert_in_order, ip, terminate, wait_for}
 const VIP: &str = "198.51.100.10";
 const PORT: u16 = 7777;
 
-/// The IPv4 segment with what these tests run on it: responders, elastic with a probe that
+/// These tests' segment (IPv4), with what they run on it: responders, elastic with a probe that
 /// fails while a file exists, and a hook that logs the VRRP states.
-struct Lab(Segment);
+struct Daemon4;
 
-impl Deref for Lab {
-    type Target = Segment;
-    fn deref(&self) -> &Segment {
-        &self.0
-    }
-}
-
-impl DerefMut for Lab {
-    fn deref_mut(&mut self) -> &mut Segment {
-        &mut self.0
-    }
-}
+type Lab = Segment<Daemon4>;
 
 impl Lab {
-    fn new(tag: char) -> Lab {
-        Lab(Segment::new(tag, Family::V4))
-    }
-
     /// `labnet serve` on host `host`'s VIP, answering with `a` or `b`.
     fn responder(&mut self, host: usize) {
         let name = ["a", "b"][host];
@@ -206,7 +190,7 @@ fn planned_stop_loses_nothing(segment: &mut Lab, master: usize, child: usize) {
 /// it over without a lost request.
 #[test]
 fn vrrp_daemon_master_against_keepalived_backup() {
-    let mut segment = Lab::new('k');
+    let mut segment = Lab::new('k', Family::V4);
     segment.responder(0);
     segment.responder(1);
     let elastic = segment.elastic(0, 150);
@@ -250,7 +234,7 @@ fn vrrp_daemon_master_against_keepalived_backup() {
 /// elastic takes the VIP; keepalived comes back → elastic gives it up again.
 #[test]
 fn vrrp_daemon_backup_against_keepalived_master() {
-    let mut segment = Lab::new('j');
+    let mut segment = Lab::new('j', Family::V4);
     segment.responder(0);
     segment.responder(1);
     let keepalived = segment.keepalived(1, 200);
@@ -275,7 +259,7 @@ fn vrrp_daemon_backup_against_keepalived_master() {
 /// (100) without a lost request.
 #[test]
 fn vrrp_daemon_against_elastic() {
-    let mut segment = Lab::new('e');
+    let mut segment = Lab::new('e', Family::V4);
     segment.responder(0);
     segment.responder(1);
     let primary = segment.elastic(0, 150);
@@ -335,7 +319,7 @@ fn vrrp_daemon_against_elastic() {
 /// AF_PACKET, and keeps the unit's exposure at 2.0 or better.
 #[test]
 fn vrrp_daemon_needs_cap_net_raw_which_the_drop_in_grants() {
-    let mut segment = Lab::new('u');
+    let mut segment = Lab::new('u', Family::V4);
     segment.elastic_with(0, 150, Some("+net_admin"));
     wait_for("the refusal in the log", Duration::from_secs(10), || {
         segment
@@ -411,7 +395,7 @@ fn vrrp_daemon_needs_cap_net_raw_which_the_drop_in_grants() {
 /// lowers its priority to 50 applies without a restart: keepalived takes over.
 #[test]
 fn vrrp_daemon_demotes_by_priority_and_reloads_a_priority_without_restart() {
-    let mut segment = Lab::new('d');
+    let mut segment = Lab::new('d', Family::V4);
     segment.responder(0);
     segment.responder(1);
     segment.write_config(0, 150, "{demote: {priority: 60}}");
@@ -457,7 +441,7 @@ fn vrrp_daemon_demotes_by_priority_and_reloads_a_priority_without_restart() {
 /// backup, holding nothing.
 #[test]
 fn vrrp_daemon_removes_what_a_killed_run_left_behind() {
-    let mut segment = Lab::new('x');
+    let mut segment = Lab::new('x', Family::V4);
     let elastic = segment.elastic(0, 150);
     wait_for("elastic holding the VIP", Duration::from_secs(10), || {
         segment.holds_vip(0)
@@ -493,7 +477,7 @@ fn vrrp_daemon_removes_what_a_killed_run_left_behind() {
 /// and the backup gives the VIP up.
 #[test]
 fn vrrp_daemon_replaces_a_frozen_master() {
-    let mut segment = Lab::new('f');
+    let mut segment = Lab::new('f', Family::V4);
     segment.responder(0);
     segment.responder(1);
     let primary = segment.elastic(0, 150);
@@ -524,7 +508,7 @@ fn vrrp_daemon_replaces_a_frozen_master() {
 /// once (not per advert) and keeps running; the link back up, it preempts back.
 #[test]
 fn vrrp_daemon_survives_its_link_going_down() {
-    let mut segment = Lab::new('l');
+    let mut segment = Lab::new('l', Family::V4);
     segment.responder(0);
     segment.responder(1);
     segment.elastic(0, 150);
@@ -556,7 +540,7 @@ fn vrrp_daemon_survives_its_link_going_down() {
 /// speaks): a client sending every 10 ms loses nothing; its removal preempts back.
 #[test]
 fn vrrp_daemon_maintenance_hands_over_without_loss() {
-    let mut segment = Lab::new('m');
+    let mut segment = Lab::new('m', Family::V4);
     segment.responder(0);
     segment.responder(1);
     segment.elastic(0, 150);
@@ -582,7 +566,7 @@ fn vrrp_daemon_maintenance_hands_over_without_loss() {
 /// (a new index), the instance starts again on it and preempts back.
 #[test]
 fn vrrp_daemon_follows_its_interface_removed_and_recreated() {
-    let mut segment = Lab::new('r');
+    let mut segment = Lab::new('r', Family::V4);
     segment.responder(0);
     segment.responder(1);
     segment.elastic(0, 150);
@@ -684,7 +668,7 @@ fn send_from_client(segment: &Lab, packets: &[(Vec<u8>, u32)], to: Ipv4Addr, rou
 /// backup stays a backup, nothing is lost, and each daemon counts what it dropped.
 #[test]
 fn vrrp_daemon_ignores_hostile_adverts_and_counts_them() {
-    let mut segment = Lab::new('h');
+    let mut segment = Lab::new('h', Family::V4);
     segment.responder(0);
     segment.responder(1);
     let primary = segment.elastic(0, 150);
@@ -754,7 +738,7 @@ fn vrrp_daemon_ignores_hostile_adverts_and_counts_them() {
 /// dropped and counted. elastic's SIGTERM hands over to keepalived by unicast without a loss.
 #[test]
 fn vrrp_daemon_unicast_peers_against_keepalived() {
-    let mut segment = Lab::new('n');
+    let mut segment = Lab::new('n', Family::V4);
     segment.responder(0);
     segment.responder(1);
     let config =

@@ -16,6 +16,7 @@
 //! test file's; the segment starts them, keeps their logs and stops them on drop.
 
 use std::fs::File;
+use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -111,8 +112,11 @@ pub(crate) fn assert_in_order(log: &str, needles: &[&str]) {
     }
 }
 
-/// The segment: the client's namespace (holding the bridge) and hosts `a` and `b`.
-pub(crate) struct Segment {
+/// The segment: the client's namespace (holding the bridge) and hosts `a` and `b`. `K` names
+/// the test file using it, whose own methods (its elastic config, what it waits for) go in an
+/// `impl Segment<K>` of its own.
+pub(crate) struct Segment<K> {
+    kind: PhantomData<K>,
     pub(crate) family: Family,
     pub(crate) client: String,
     pub(crate) hosts: [String; 2],
@@ -120,9 +124,9 @@ pub(crate) struct Segment {
     pub(crate) children: Vec<Child>,
 }
 
-impl Segment {
+impl<K> Segment<K> {
     /// A new segment; `tag` tells this test's namespaces from the others' of the same run.
-    pub(crate) fn new(tag: char, family: Family) -> Segment {
+    pub(crate) fn new(tag: char, family: Family) -> Segment<K> {
         let pid = std::process::id() % 100_000;
         let short = match family {
             Family::V4 => "v",
@@ -130,6 +134,7 @@ impl Segment {
         };
         let name = |role: &str| format!("el-{pid}{tag}-{short}{role}");
         let segment = Segment {
+            kind: PhantomData,
             family,
             client: name("c"),
             hosts: [name("a"), name("b")],
@@ -352,7 +357,7 @@ impl Segment {
     }
 }
 
-impl Drop for Segment {
+impl<K> Drop for Segment<K> {
     fn drop(&mut self) {
         for child in &mut self.children {
             let _ = child.kill();
