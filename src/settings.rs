@@ -94,10 +94,20 @@ pub fn resolve(
         None => String::new(),
     };
     let vrrp_mode = !config.vrrp.is_empty();
+    // Every flag only the BGP daemon reads (all but logging and the listeners).
     let bgp_flags = [
         ("-dcid", flags.dcid.is_some()),
-        ("-primary", flags.primary == Some(true)),
-        ("-secondary", flags.secondary == Some(true)),
+        ("-primary", flags.primary.is_some()),
+        ("-secondary", flags.secondary.is_some()),
+        ("-send56", flags.send56.is_some()),
+        ("-allifs", flags.allifs.is_some()),
+        ("-multihopttl", flags.multihop_ttl.is_some()),
+        ("-holdtime", flags.hold_time.is_some()),
+        ("-keepalive", flags.keepalive.is_some()),
+        ("-neighborpattern", flags.neighbor_pattern.is_some()),
+        ("-address", flags.addresses.is_some()),
+        ("-med", flags.med.is_some()),
+        ("-routerid", flags.router_id.is_some()),
     ];
     if let Some((flag, _)) = bgp_flags.iter().find(|f| vrrp_mode && f.1) {
         return Err(UsageError::new(format!(
