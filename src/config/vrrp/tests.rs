@@ -227,8 +227,8 @@ fn every_rule_is_refused_with_its_reason_at_its_line() {
 #[test]
 fn vrrp_mode_needs_no_dcid_or_role_and_runs_no_bgp_session() {
     let s = settings_of(&[], EXAMPLE).unwrap();
-    assert!(s.neighbors.is_empty());
-    assert_eq!(s.vrrp.len(), 1);
+    assert!(s.bgp().is_none(), "no BGP settings at all");
+    assert_eq!(s.vrrp().len(), 1);
 }
 
 #[test]
@@ -317,9 +317,9 @@ fn the_shipped_vrrp_examples_load() {
             .join(name);
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
         let s = settings_of(&[], &text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(s.vrrp.len(), 2, "{name}");
+        assert_eq!(s.vrrp().len(), 2, "{name}");
         let rendered = settings::render(&s);
-        assert_eq!(ok(&rendered).vrrp, s.vrrp, "{name}: {rendered}");
+        assert_eq!(ok(&rendered).vrrp, s.vrrp(), "{name}: {rendered}");
     }
 }
 
@@ -371,7 +371,7 @@ fn check_config_renders_vrrp_without_bgp_identity_and_it_reads_back() {
     assert!(rendered.contains("advert_interval: 100ms"), "{rendered}");
     assert!(!rendered.contains("authentication"), "{rendered}");
     let again = ok(&rendered);
-    assert_eq!(again.vrrp, s.vrrp, "{rendered}");
+    assert_eq!(again.vrrp, s.vrrp(), "{rendered}");
     assert_eq!(again.vrrp[1].advert_interval.centiseconds(), 4095);
     // BGP mode renders no vrrp key at all.
     let bgp = settings_of(&["-dcid", "14", "-primary"], "").unwrap();
