@@ -172,8 +172,8 @@ impl CheckFields for RawVrrp {
 
 /// The checks across instances and with the rest of the file: none of `bgp_keys_set` (the
 /// BGP-only keys the file sets) and no BGP-only service key beside `vrrp:`, every service named
-/// exists, no two instances share an interface, VRID and family,
-/// and no address is in two instances.
+/// exists, no two instances share an interface, VRID and family, and no address is in two
+/// instances.
 pub(crate) fn cross_check(
     instances: &[VrrpConfig],
     services: &[ServiceConfig],
