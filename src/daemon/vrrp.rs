@@ -41,7 +41,7 @@ use crate::clock::{self, now};
 use crate::config::{self, VrrpConfig};
 use crate::hooks::Hooks;
 use crate::probe::ProbeReport;
-use crate::settings::Settings;
+use crate::settings::{ByMode, Settings};
 use crate::status::{Reloads, SessionList, StatusSource, VrrpInstance, VrrpList};
 use crate::systemd;
 use crate::vrrp::driver::{self, Command, Reports};
@@ -70,18 +70,18 @@ fn unsupported(instances: &[VrrpConfig]) -> Result<(), String> {
 
 /// Runs VRRP mode until `events` asks it to stop and every instance has handed over.
 pub(super) async fn run(
-    mut settings: Settings,
+    mut settings: Settings<Vec<VrrpConfig>>,
     invocation: Option<Invocation>,
     mut events: mpsc::Receiver<OperatorEvent>,
 ) -> Result<(), DaemonError> {
-    unsupported(&settings.vrrp).map_err(DaemonError::Vrrp)?;
+    unsupported(&settings.mode).map_err(DaemonError::Vrrp)?;
     let listeners = Listeners::bind(&settings)?;
     settings.warnings.clear();
     let started_at = clock::system_now();
     let hostname = super::hostname();
     info!(
         version = env!("CARGO_PKG_VERSION"),
-        instances = %settings.vrrp.iter().map(instance_name).collect::<Vec<_>>().join(","),
+        instances = %settings.mode.iter().map(instance_name).collect::<Vec<_>>().join(","),
         "elastic starting in VRRP mode (no BGP sessions)"
     );
     log_services(&settings.health);
@@ -100,7 +100,7 @@ pub(super) async fn run(
     let (probes_tx, probes_rx) = watch::channel(Arc::new(gate.probe_statuses()));
     let (mode_tx, mode_rx) = watch::channel(gate.mode(settings.control_socket.is_some()));
     let info = daemon_info(
-        &settings,
+        None,
         started_at,
         Ipv4Addr::UNSPECIFIED,
         &hostname,
@@ -150,7 +150,7 @@ pub(super) async fn run(
         events_open: true,
         panicked: false,
     };
-    for config in daemon.settings.vrrp.clone() {
+    for config in daemon.settings.mode.clone() {
         let slot = daemon.spawn(config, None);
         daemon.slots.push(slot);
     }
@@ -191,7 +191,7 @@ struct Slot {
 }
 
 struct VrrpDaemon {
-    settings: Settings,
+    settings: Settings<Vec<VrrpConfig>>,
     invocation: Option<Invocation>,
     gate: Gate,
     probe_tasks: ProbeTasks,
@@ -305,7 +305,9 @@ impl VrrpDaemon {
         );
         self.probe_tasks.stop_all();
         self.gate.drain(Some(Drain::Stopping(signal)));
-        let refresh = self.gate.refresh(now(), &[], &self.settings);
+        let refresh = self
+            .gate
+            .refresh(now(), None, self.settings.control_socket.is_some());
         self.out.publish(refresh, 0, self.hooks.as_ref());
         for slot in self.slots.iter().chain(&self.leaving) {
             slot.commands.send_replace(Command::Stop);
@@ -349,7 +351,9 @@ impl VrrpDaemon {
 
     /// Recomputes the services and what each instance must do, and publishes them.
     fn refresh(&mut self) {
-        let refresh = self.gate.refresh(now(), &[], &self.settings);
+        let refresh = self
+            .gate
+            .refresh(now(), None, self.settings.control_socket.is_some());
         self.out.publish(refresh, 0, self.hooks.as_ref());
         for index in 0..self.slots.len() {
             let health = self.health_of(&self.slots[index].config);
@@ -462,11 +466,13 @@ impl VrrpDaemon {
         };
         let outcome = match reload::read_settings(invocation, default_file).await {
             Err(error) => Err(error),
-            Ok(new) if new.vrrp.is_empty() => Err(
-                "the new configuration has no vrrp: switching to BGP mode needs a restart"
-                    .to_string(),
-            ),
-            Ok(new) => unsupported(&new.vrrp).map(|()| new),
+            Ok(new) => match new.by_mode() {
+                ByMode::Bgp(_) => Err(
+                    "the new configuration has no vrrp: switching to BGP mode needs a restart"
+                        .to_string(),
+                ),
+                ByMode::Vrrp(new) => unsupported(&new.mode).map(|()| *new),
+            },
         };
         match outcome {
             Err(error) => {
@@ -487,7 +493,7 @@ impl VrrpDaemon {
         self.gate.set_maintenance_file_present(present);
     }
 
-    fn apply(&mut self, mut new: Settings) {
+    fn apply(&mut self, mut new: Settings<Vec<VrrpConfig>>) {
         let old = &self.settings;
         for (key, changed) in [
             ("api", old.api != new.api),
@@ -519,18 +525,18 @@ impl VrrpDaemon {
             }
             log_services(&new.health);
         }
-        let changes = plan_instances(&old.vrrp, &new.vrrp);
+        let changes = plan_instances(&old.mode, &new.mode);
         let mut old_slots: Vec<Option<Slot>> = std::mem::take(&mut self.slots)
             .into_iter()
             .map(Some)
             .collect();
-        let mut slots: Vec<Option<Slot>> = (0..new.vrrp.len()).map(|_| None).collect();
+        let mut slots: Vec<Option<Slot>> = (0..new.mode.len()).map(|_| None).collect();
         self.settings = new;
         for change in changes {
             match change {
                 InstanceChange::Keep { old, new } => {
                     let mut slot = old_slots[old].take().expect("each old instance once");
-                    slot.config = self.settings.vrrp[new].clone();
+                    slot.config = self.settings.mode[new].clone();
                     slots[new] = Some(slot);
                 }
                 InstanceChange::Restart { old, new } => {
@@ -540,12 +546,12 @@ impl VrrpDaemon {
                         "VRRP instance changed: handing over, then starting again"
                     );
                     previous.commands.send_replace(Command::Stop);
-                    let slot = self.spawn(self.settings.vrrp[new].clone(), previous.task.take());
+                    let slot = self.spawn(self.settings.mode[new].clone(), previous.task.take());
                     self.leaving.push(previous);
                     slots[new] = Some(slot);
                 }
                 InstanceChange::Start { new } => {
-                    let config = self.settings.vrrp[new].clone();
+                    let config = self.settings.mode[new].clone();
                     info!(instance = instance_name(&config), "VRRP instance added");
                     slots[new] = Some(self.spawn(config, None));
                 }
@@ -569,7 +575,7 @@ impl VrrpDaemon {
     fn record_reload(&mut self, outcome: Result<(), String>) {
         self.reloads.record(clock::system_now(), outcome);
         let info = daemon_info(
-            &self.settings,
+            None,
             self.started_at,
             Ipv4Addr::UNSPECIFIED,
             &self.hostname,
