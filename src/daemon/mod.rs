@@ -55,7 +55,7 @@ use crate::metrics::MetricsError;
 use crate::model::DesiredRoutes;
 use crate::probe::ProbeReport;
 use crate::settings::{BgpSettings, ByMode, Settings};
-use crate::status::{DaemonInfo, Reloads, SessionList, StatusSource};
+use crate::status::{BgpInfo, DaemonInfo, Reloads, SessionList, StatusSource};
 use crate::systemd;
 
 mod addresses;
@@ -70,8 +70,7 @@ mod supervise;
 mod vrrp;
 mod vrrp_plan;
 
-use crate::config::values::Ttl;
-use crate::model::{CONNECT_RETRY, HOLD_TIME_SECS, LOCAL_AS, PEER_AS, Role};
+use crate::model::CONNECT_RETRY;
 use addresses::{Ownership, bind_addresses, eligible, reclaim, unbind_addresses};
 use gate::{Drain, Gate};
 use listeners::Listeners;
@@ -197,9 +196,8 @@ async fn run_bgp(
     let (probes_tx, probes_rx) = watch::channel(Arc::new(gate.probe_statuses()));
     let (mode_tx, mode_rx) = watch::channel(gate.mode(settings.control_socket.is_some()));
     let (info_tx, info_rx) = watch::channel(Arc::new(daemon_info(
-        Some(bgp),
+        Some((bgp, router_id)),
         started_at,
-        router_id,
         &hostname,
         &Reloads::default(),
     )));
@@ -686,9 +684,8 @@ impl Daemon {
         self.out.sessions.send_replace(self.peers.list());
         self.out.info.send_if_modified(|info| {
             let fresh = daemon_info(
-                Some(new),
+                Some((new, router_id)),
                 self.started_at,
-                router_id,
                 &self.hostname,
                 &self.reloads,
             );
@@ -770,32 +767,26 @@ fn log_services(health: &HealthConfig) {
 /// What status shows of the daemon; `bgp`: BGP mode's settings. The status API has BGP fields
 /// in every mode: VRRP mode (`None`) fills them with BGP mode's defaults, as it always has.
 fn daemon_info(
-    bgp: Option<&BgpSettings>,
+    bgp: Option<(&BgpSettings, Ipv4Addr)>,
     started_at: SystemTime,
-    router_id: Ipv4Addr,
     hostname: &str,
     reloads: &Reloads,
 ) -> DaemonInfo {
-    let (role, local_as, peer_as) = bgp.map_or((Role::Primary, LOCAL_AS, PEER_AS), |bgp| {
-        (bgp.role, bgp.local_as, bgp.peer_as)
-    });
-    let (hold_time, keepalive, multihop_ttl) = bgp.map_or(
-        (HOLD_TIME_SECS, HOLD_TIME_SECS / 3, Ttl::DEFAULT.get()),
-        |bgp| (bgp.hold_time, bgp.keepalive, bgp.multihop_ttl),
-    );
     DaemonInfo {
         version: env!("CARGO_PKG_VERSION"),
         started_at,
-        role,
-        router_id,
-        local_as,
-        peer_as,
         hostname: hostname.to_string(),
-        hold_time,
-        keepalive,
-        connect_retry: CONNECT_RETRY,
-        multihop_ttl,
         reloads: reloads.clone(),
+        bgp: bgp.map(|(bgp, router_id)| BgpInfo {
+            role: bgp.role,
+            router_id,
+            local_as: bgp.local_as,
+            peer_as: bgp.peer_as,
+            hold_time: bgp.hold_time,
+            keepalive: bgp.keepalive,
+            connect_retry: CONNECT_RETRY,
+            multihop_ttl: bgp.multihop_ttl,
+        }),
     }
 }
 

@@ -99,13 +99,7 @@ pub(super) async fn run(
     let (addresses_tx, addresses_rx) = watch::channel(Arc::default());
     let (probes_tx, probes_rx) = watch::channel(Arc::new(gate.probe_statuses()));
     let (mode_tx, mode_rx) = watch::channel(gate.mode(settings.control_socket.is_some()));
-    let info = daemon_info(
-        None,
-        started_at,
-        Ipv4Addr::UNSPECIFIED,
-        &hostname,
-        &Reloads::default(),
-    );
+    let info = daemon_info(None, started_at, &hostname, &Reloads::default());
     let (info_tx, info_rx) = watch::channel(Arc::new(info));
     let (sessions_tx, sessions_rx) = watch::channel(SessionList::default());
     let (vrrp_tx, vrrp_rx) = watch::channel(VrrpList::default());
@@ -574,13 +568,7 @@ impl VrrpDaemon {
 
     fn record_reload(&mut self, outcome: Result<(), String>) {
         self.reloads.record(clock::system_now(), outcome);
-        let info = daemon_info(
-            None,
-            self.started_at,
-            Ipv4Addr::UNSPECIFIED,
-            &self.hostname,
-            &self.reloads,
-        );
+        let info = daemon_info(None, self.started_at, &self.hostname, &self.reloads);
         self.out.info.send_replace(Arc::new(info));
     }
 }
