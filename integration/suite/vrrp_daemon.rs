@@ -274,6 +274,17 @@ fn vrrp_daemon_against_elastic() {
     assert_eq!(master["state"], "master", "{master}");
     assert_eq!(master["priority"], 150, "{master}");
     assert_eq!(master["holding_addresses"], true, "{master}");
+    // The gobgp CLI, as lelastic's users run it, is told there is no BGP here.
+    let gobgp = Command::new("ip")
+        .args(["netns", "exec", &segment.hosts[0], "gobgp", "neighbor"])
+        .output()
+        .expect("gobgp");
+    let said = String::from_utf8_lossy(&gobgp.stderr).into_owned()
+        + &String::from_utf8_lossy(&gobgp.stdout);
+    assert!(
+        !gobgp.status.success() && said.contains("VRRP mode"),
+        "gobgp neighbor in VRRP mode: {said}"
+    );
     wait_for(
         "the backup hearing the master",
         Duration::from_secs(5),
