@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::io::Read;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// TCP_MD5SIG_MAXKEYLEN in `linux/tcp.h`: the kernel refuses longer keys.
@@ -111,6 +111,10 @@ pub enum KeyError {
         "{path}: group or others have access (mode {mode:04o}); the password must be private: chmod 600 it"
     )]
     TooOpen { path: PathBuf, mode: u32 },
+    #[error(
+        "{path}: owned by uid {owner}, who could change the password; it must belong to root or to the daemon's user (uid {daemon}): chown it"
+    )]
+    ForeignOwner { path: PathBuf, owner: u32, daemon: u32 },
     #[error("{path}: empty; it must hold the password (one trailing newline is ignored)")]
     Empty { path: PathBuf },
     #[error(
@@ -127,6 +131,20 @@ pub fn check_mode(path: &Path, mode: u32) -> Result<(), KeyError> {
         Err(KeyError::TooOpen {
             path: path.to_path_buf(),
             mode: mode & 0o7777,
+        })
+    }
+}
+
+/// Refuses a file owned by anyone but root or `daemon` (the daemon's effective uid): its owner
+/// can change the password whatever the mode says (as sshd's StrictModes).
+pub fn check_owner(path: &Path, owner: u32, daemon: u32) -> Result<(), KeyError> {
+    if owner == 0 || owner == daemon {
+        Ok(())
+    } else {
+        Err(KeyError::ForeignOwner {
+            path: path.to_path_buf(),
+            owner,
+            daemon,
         })
     }
 }
@@ -169,6 +187,7 @@ pub fn read_key(source: &KeySource, credentials_dir: Option<&Path>) -> Result<Md
         Err(error) => return Err(unreadable(error)),
     };
     check_mode(&path, metadata.permissions().mode())?;
+    check_owner(&path, metadata.uid(), nix::unistd::geteuid().as_raw())?;
     // Two bytes more than the longest key: room for "\r\n", and enough to tell "too long".
     let mut contents = Vec::with_capacity(MAX_KEY_LEN + 3);
     file.take((MAX_KEY_LEN + 3) as u64)
@@ -323,6 +342,25 @@ mod tests {
         let shown = format!("{password:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains(PATH), "{shown}");
+    }
+
+    #[test]
+    fn only_root_or_the_daemons_user_may_own_the_password_file() {
+        let path = Path::new(PATH);
+        assert_eq!(check_owner(path, 0, 0), Ok(()));
+        assert_eq!(check_owner(path, 0, 998), Ok(()));
+        assert_eq!(check_owner(path, 998, 998), Ok(()));
+        let error = check_owner(path, 1000, 998).unwrap_err();
+        assert_eq!(
+            error,
+            KeyError::ForeignOwner {
+                path: path.to_path_buf(),
+                owner: 1000,
+                daemon: 998
+            }
+        );
+        assert!(error.to_string().contains("chown"), "{error}");
+        assert!(check_owner(path, 1000, 0).is_err(), "root's daemon too");
     }
 
     #[test]
