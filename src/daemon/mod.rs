@@ -764,8 +764,8 @@ fn log_services(health: &HealthConfig) {
     }
 }
 
-/// What status shows of the daemon; `bgp`: BGP mode's settings. The status API has BGP fields
-/// in every mode: VRRP mode (`None`) fills them with BGP mode's defaults, as it always has.
+/// What status shows of the daemon; `bgp`: BGP mode's settings and the router id in use
+/// (`None` in VRRP mode, which shows no BGP side).
 fn daemon_info(
     bgp: Option<(&BgpSettings, Ipv4Addr)>,
     started_at: SystemTime,
