@@ -21,3 +21,4 @@ mod timers;
 mod vrrp;
 mod vrrp6;
 mod vrrp_daemon;
+mod vrrp_frr;

@@ -21,7 +21,7 @@ use elastic_lab::{ProbeReport, daemon_binary, labnet_binary};
 const VIP: &str = "198.51.100.10";
 const PORT: u16 = 7777;
 
-fn ip(args: &[&str]) {
+pub(crate) fn ip(args: &[&str]) {
     let out = Command::new("ip").args(args).output().expect("ip");
     assert!(
         out.status.success(),
@@ -30,7 +30,7 @@ fn ip(args: &[&str]) {
     );
 }
 
-fn wait_for(what: &str, limit: Duration, done: impl Fn() -> bool) {
+pub(crate) fn wait_for(what: &str, limit: Duration, done: impl Fn() -> bool) {
     let end = Instant::now() + limit;
     while !done() {
         assert!(Instant::now() < end, "waited {limit:?} for {what}");
@@ -39,7 +39,7 @@ fn wait_for(what: &str, limit: Duration, done: impl Fn() -> bool) {
 }
 
 /// SIGTERM, then waits (bounded) for the exit; whether it exited by itself with status 0.
-fn terminate(child: &mut Child) -> bool {
+pub(crate) fn terminate(child: &mut Child) -> bool {
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -55,15 +55,15 @@ fn terminate(child: &mut Child) -> bool {
 }
 
 /// The segment: the client's namespace (holding the bridge) and hosts `a` and `b`.
-struct Segment {
-    client: String,
-    hosts: [String; 2],
-    dir: PathBuf,
-    children: Vec<Child>,
+pub(crate) struct Segment {
+    pub(crate) client: String,
+    pub(crate) hosts: [String; 2],
+    pub(crate) dir: PathBuf,
+    pub(crate) children: Vec<Child>,
 }
 
 impl Segment {
-    fn new(tag: char) -> Segment {
+    pub(crate) fn new(tag: char) -> Segment {
         let pid = std::process::id() % 100_000;
         let name = |role: &str| format!("el-{pid}{tag}-{role}");
         let segment = Segment {
@@ -106,7 +106,7 @@ impl Segment {
         segment
     }
 
-    fn sysctl(&self, ns: &str, setting: &str) {
+    pub(crate) fn sysctl(&self, ns: &str, setting: &str) {
         let status = Command::new("ip")
             .args(["netns", "exec", ns, "sysctl", "-qw", setting])
             .status()
@@ -114,7 +114,7 @@ impl Segment {
         assert!(status.success(), "sysctl {setting} in {ns}");
     }
 
-    fn spawn(&mut self, host: usize, log: &str, program: &str, args: &[&str]) -> usize {
+    pub(crate) fn spawn(&mut self, host: usize, log: &str, program: &str, args: &[&str]) -> usize {
         let out = File::create(self.dir.join(log)).unwrap();
         let child = Command::new("ip")
             .args(["netns", "exec", &self.hosts[host], program])
@@ -129,12 +129,12 @@ impl Segment {
         self.children.len() - 1
     }
 
-    fn log(&self, name: &str) -> String {
+    pub(crate) fn log(&self, name: &str) -> String {
         std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
     }
 
     /// `labnet serve` on host `host`'s VIP, answering with `a` or `b`.
-    fn responder(&mut self, host: usize) {
+    pub(crate) fn responder(&mut self, host: usize) {
         let name = ["a", "b"][host];
         let bind = format!("{VIP}:{PORT}");
         self.spawn(
@@ -218,7 +218,7 @@ impl Segment {
 
     /// Host `host`'s config: the probe `web` fails while `down-<host>` exists, and the service
     /// does `on_down` then; the hook logs every VRRP state change.
-    fn write_config(&self, host: usize, priority: u8, on_down: &str) -> PathBuf {
+    pub(crate) fn write_config(&self, host: usize, priority: u8, on_down: &str) -> PathBuf {
         let down = self.down_file(host);
         let hook_log = self.hook_log(host);
         let config = self.dir.join(format!("elastic-{host}.yaml"));
@@ -261,7 +261,7 @@ impl Segment {
         json["vrrp"][0].clone()
     }
 
-    fn down_file(&self, host: usize) -> PathBuf {
+    pub(crate) fn down_file(&self, host: usize) -> PathBuf {
         self.dir.join(format!("down-{host}"))
     }
 
@@ -298,7 +298,7 @@ impl Segment {
     }
 }
 
-fn probe(client: &str, duration: Duration) -> ProbeReport {
+pub(crate) fn probe(client: &str, duration: Duration) -> ProbeReport {
     let target = format!("{VIP}:{PORT}");
     let out = Command::new("ip")
         .args(["netns", "exec", client, &labnet_binary()])
@@ -311,7 +311,7 @@ fn probe(client: &str, duration: Duration) -> ProbeReport {
 }
 
 /// Who answered, in order of first answer, second by second (lost requests aside).
-fn answerers_in_order(report: &ProbeReport) -> Vec<String> {
+pub(crate) fn answerers_in_order(report: &ProbeReport) -> Vec<String> {
     let mut order: Vec<String> = Vec::new();
     for counts in report.per_second.values() {
         for who in counts.keys() {
@@ -402,7 +402,7 @@ fn vrrp_daemon_master_against_keepalived_backup() {
 }
 
 /// Each of `needles` appears in `log`, each after the one before.
-fn assert_in_order(log: &str, needles: &[&str]) {
+pub(crate) fn assert_in_order(log: &str, needles: &[&str]) {
     let mut from = 0;
     for needle in needles {
         match log[from..].find(needle) {

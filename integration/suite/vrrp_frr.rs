@@ -1,0 +1,396 @@
+//! The real `elastic` daemon with `use_vmac: true` against FRR's vrrpd, on the segment of
+//! `vrrp_daemon.rs` (a client behind a bridge, host `a` running elastic, host `b` FRR's zebra
+//! and vrrpd with the macvlan vrrpd needs, made here as an FRR operator makes it):
+//!
+//! ```text
+//!  client ns: bridge vbr 192.0.2.100/24 ─┬─ va ── host a eth0 192.0.2.2 + elastic's vrrp4-<eth0>-51
+//!                                        └─ vb ── host b eth0 192.0.2.3 + vrrpd's vrrp4-<eth0>-51
+//! ```
+//!
+//! With a virtual MAC both masters answer at the same MAC (00:00:5e:00:01:33): the client's
+//! neighbour entry never changes; what moves is the bridge's forwarding entry, taught by the
+//! master's adverts and gratuitous ARPs sent from the macvlan. Tests assert who holds the VIP,
+//! who answers and in which order, never how fast.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use elastic::vrrp::vmac::macvlan_name;
+use elastic_lab::daemon_binary;
+
+use super::vrrp::Frr;
+use super::vrrp_daemon::{
+    Segment, answerers_in_order, assert_in_order, ip, probe, terminate, wait_for,
+};
+
+const VIP: &str = "198.51.100.10";
+const VMAC: &str = "00:00:5e:00:01:33";
+const LONG: Duration = Duration::from_secs(15);
+
+/// The output of `ip -n <ns> <args>`.
+fn ip_output(ns: &str, args: &[&str]) -> String {
+    let out = Command::new("ip")
+        .arg("-n")
+        .arg(ns)
+        .args(args)
+        .output()
+        .expect("ip");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The index of `dev` in namespace `ns`.
+fn ifindex(ns: &str, dev: &str) -> u32 {
+    let line = ip_output(ns, &["-o", "link", "show", "dev", dev]);
+    line.split(':')
+        .next()
+        .and_then(|index| index.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no index for {dev} in {ns}: {line}"))
+}
+
+/// The names of the links in `ns` that carry MAC `mac`.
+fn links_with_mac(ns: &str, mac: &str) -> Vec<String> {
+    ip_output(ns, &["-o", "link"])
+        .lines()
+        .filter(|line| line.contains(&format!("link/ether {mac} ")))
+        .filter_map(|line| line.split(": ").nth(1))
+        .map(|name| name.split('@').next().unwrap_or(name).to_string())
+        .collect()
+}
+
+/// Whether `dev` in `ns` holds the VIP.
+fn vip_on(ns: &str, dev: &str) -> bool {
+    ip_output(ns, &["-o", "addr", "show", "dev", dev]).contains(&format!(" {VIP}/24 "))
+}
+
+/// `sysctl -n` of `key` in `ns`.
+fn sysctl_value(ns: &str, key: &str) -> String {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "sysctl", "-n", key])
+        .output()
+        .expect("sysctl");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The MAC in the client's neighbour entry for the VIP (empty if none).
+fn client_neighbour(segment: &Segment) -> String {
+    let text = ip_output(&segment.client, &["neigh", "show", VIP]);
+    let mut words = text.split_whitespace();
+    words.find(|w| *w == "lladdr");
+    words.next().unwrap_or_default().to_string()
+}
+
+/// Waits until the client's requests are all answered by host `name`.
+fn wait_answered_by(segment: &Segment, name: &str) {
+    wait_for(&format!("the client answered by {name}"), LONG, || {
+        let report = probe(&segment.client, Duration::from_millis(300));
+        report.lost == 0 && report.last_answerer.as_deref() == Some(name)
+    });
+}
+
+/// elastic on host `host` at `priority` with `use_vmac: true`; the name of its macvlan.
+fn elastic_vmac(segment: &mut Segment, host: usize, priority: u8) -> (usize, String) {
+    let config = segment.write_config(host, priority, "withdraw");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("  use_vmac: true\n");
+    std::fs::write(&config, text).unwrap();
+    let log = format!("elastic-{host}.log");
+    let config = config.to_str().unwrap().to_string();
+    let child = segment.spawn(
+        host,
+        &log,
+        &daemon_binary(),
+        &["-config", &config, "-loglevel", "debug"],
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    if let Ok(Some(status)) = segment.children[child].try_wait() {
+        panic!(
+            "elastic exited at start with {status}\n{}",
+            segment.log(&log)
+        );
+    }
+    let parent = ifindex(&segment.hosts[host], "eth0");
+    (child, macvlan_name(parent, 51, false))
+}
+
+/// FRR's zebra and vrrpd on host `host`, VRID 51 at `priority`, 100 ms adverts, with the
+/// macvlan vrrpd sends from (bridge mode, the virtual MAC, the VIP on it; vrrpd holds it
+/// protodown while backup) and the ARP settings its operator sets, as elastic sets its own.
+fn frr(segment: &Segment, host: usize, priority: u8) -> Frr {
+    let ns = segment.hosts[host].clone();
+    let macvlan = macvlan_name(ifindex(&ns, "eth0"), 51, false);
+    for args in [
+        &[
+            "link", "add", &macvlan, "link", "eth0", "type", "macvlan", "mode", "bridge",
+        ][..],
+        &["link", "set", &macvlan, "address", VMAC],
+        &["link", "set", &macvlan, "addrgenmode", "none"],
+        &["addr", "add", &format!("{VIP}/24"), "dev", &macvlan],
+        &["link", "set", &macvlan, "up"],
+    ] {
+        let mut all = vec!["-n", ns.as_str()];
+        all.extend_from_slice(args);
+        ip(&all);
+    }
+    for setting in [
+        "net.ipv4.conf.eth0.arp_ignore=1".to_string(),
+        "net.ipv4.conf.eth0.arp_announce=2".to_string(),
+        format!("net.ipv4.conf.{macvlan}.arp_ignore=1"),
+    ] {
+        segment.sysctl(&ns, &setting);
+    }
+    let pathspace = format!("{ns}-frr");
+    let run_dir = Path::new("/var/run/frr").join(&pathspace);
+    std::fs::create_dir_all(&run_dir).unwrap();
+    chown_frr(&run_dir);
+    let conf_dir = segment.dir.join(format!("frr-{host}"));
+    std::fs::create_dir_all(&conf_dir).unwrap();
+    for dir in [&segment.dir, &conf_dir] {
+        let status = Command::new("chmod").arg("755").arg(dir).status().unwrap();
+        assert!(status.success());
+    }
+    let vrrpd_conf = conf_dir.join("vrrpd.conf");
+    std::fs::write(
+        &vrrpd_conf,
+        format!(
+            "interface eth0\n vrrp 51 version 3\n vrrp 51 priority {priority}\n \
+             vrrp 51 advertisement-interval 100\n vrrp 51 ip {VIP}\n"
+        ),
+    )
+    .unwrap();
+    let zebra_conf = conf_dir.join("zebra.conf");
+    std::fs::write(&zebra_conf, "").unwrap();
+    let daemon = |name: &str, conf: &Path| {
+        let log = std::fs::File::create(conf_dir.join(format!("{name}.log"))).unwrap();
+        Command::new("ip")
+            .args(["netns", "exec", &ns, &format!("/usr/lib/frr/{name}")])
+            .args(["-N", &pathspace, "-P", "0", "-f"])
+            .arg(conf)
+            .arg("-i")
+            .arg(run_dir.join(format!("{name}.pid")))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{name} (is FRR installed?): {e}"))
+    };
+    let zebra = daemon("zebra", &zebra_conf);
+    let api = run_dir.join("zserv.api");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !api.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let vrrpd = daemon("vrrpd", &vrrpd_conf);
+    Frr {
+        ns,
+        pathspace,
+        run_dir,
+        vrrpd: Some(vrrpd),
+        zebra: Some(zebra),
+    }
+}
+
+fn chown_frr(path: &Path) {
+    let status = Command::new("chown")
+        .arg("frr:frr")
+        .arg(path)
+        .status()
+        .expect("chown");
+    assert!(status.success(), "chown frr:frr {}", path.display());
+}
+
+/// Waits until vrrpd reports `status` for the IPv4 router of VRID 51 (vtysh may not answer
+/// at first, while vrrpd starts).
+fn wait_frr(frr: &Frr, status: &str) {
+    wait_for(&format!("vrrpd {status}"), LONG, || {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &frr.ns, "vtysh", "-N", &frr.pathspace])
+            .args(["-c", "show vrrp 51 json"])
+            .output()
+            .expect("vtysh");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .is_ok_and(|json| json[0]["v4"]["status"] == status)
+    });
+}
+
+/// elastic (150, use_vmac) is master and vrrpd (100) its backup; elastic's probe fails → vrrpd
+/// takes the VIP; it recovers → elastic preempts back; SIGTERM → vrrpd takes over and the
+/// client, sending every 10 ms, loses nothing. The client's entry for the VIP is the virtual MAC
+/// throughout, and elastic's macvlan is gone after the stop (the interface's ARP settings
+/// restored).
+#[test]
+fn vrrp_frr_backs_up_elastic_with_use_vmac() {
+    let mut segment = Segment::new('f');
+    segment.responder(0);
+    segment.responder(1);
+    let (host_a, host_b) = (segment.hosts[0].clone(), segment.hosts[1].clone());
+    let arp_ignore_before = sysctl_value(&host_a, "net.ipv4.conf.eth0.arp_ignore");
+    let (elastic, macvlan) = elastic_vmac(&mut segment, 0, 150);
+    let frr = frr(&segment, 1, 100);
+    wait_for("elastic's VIP on its macvlan", LONG, || {
+        vip_on(&host_a, &macvlan)
+    });
+    wait_frr(&frr, "Backup");
+    wait_answered_by(&segment, "a");
+    assert_eq!(client_neighbour(&segment), VMAC);
+    assert_eq!(links_with_mac(&host_a, VMAC), vec![macvlan.clone()]);
+    assert_eq!(sysctl_value(&host_a, "net.ipv4.conf.eth0.arp_ignore"), "1");
+    assert_eq!(
+        sysctl_value(&host_a, "net.ipv4.conf.eth0.arp_announce"),
+        "2"
+    );
+    assert!(frr.v4().1 > 0, "vrrpd heard elastic's adverts");
+
+    // The service fails: elastic hands over, vrrpd becomes master.
+    std::fs::write(segment.down_file(0), "").unwrap();
+    wait_frr(&frr, "Master");
+    wait_answered_by(&segment, "b");
+    wait_for("elastic's VIP gone", LONG, || !vip_on(&host_a, &macvlan));
+    assert_eq!(
+        links_with_mac(&host_a, VMAC),
+        vec![macvlan.clone()],
+        "kept while it runs"
+    );
+    assert_eq!(client_neighbour(&segment), VMAC);
+
+    // It recovers: elastic preempts back at its higher priority.
+    std::fs::remove_file(segment.down_file(0)).unwrap();
+    wait_frr(&frr, "Backup");
+    wait_answered_by(&segment, "a");
+    assert!(vip_on(&host_a, &macvlan));
+    assert_eq!(client_neighbour(&segment), VMAC);
+
+    // SIGTERM while the client sends every 10 ms: vrrpd takes over, nothing lost.
+    let client = segment.client.clone();
+    let probing = std::thread::spawn(move || probe(&client, Duration::from_millis(3000)));
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        terminate(&mut segment.children[elastic]),
+        "elastic exits 0 after the handover\n{}",
+        segment.log("elastic-0.log")
+    );
+    let report = probing.join().expect("probe thread");
+    assert_eq!(report.lost, 0, "a planned stop loses nothing: {report:?}");
+    assert_eq!(answerers_in_order(&report), ["a", "b"], "{report:?}");
+    assert_eq!(frr.v4().0, "Master");
+    assert_eq!(client_neighbour(&segment), VMAC);
+    assert!(
+        links_with_mac(&host_a, VMAC).is_empty(),
+        "the macvlan is gone after the stop: {}",
+        ip_output(&host_a, &["-o", "link"])
+    );
+    assert_eq!(
+        sysctl_value(&host_a, "net.ipv4.conf.eth0.arp_ignore"),
+        arp_ignore_before
+    );
+    assert_eq!(
+        links_with_mac(&host_b, VMAC).len(),
+        1,
+        "vrrpd's own untouched"
+    );
+    let log = segment.log("elastic-0.log");
+    assert_in_order(
+        &log,
+        &[
+            "VRRP: virtual MAC up",
+            "to=\"master\"",
+            "to=\"fault\"",
+            "to=\"backup\"",
+            "to=\"master\"",
+            "stopping: every master hands over",
+            "to=\"initialize\"",
+            "VRRP: virtual MAC removed",
+        ],
+    );
+}
+
+/// vrrpd (200) is master and elastic (100, use_vmac) its backup, holding nothing on its
+/// macvlan; vrrpd stops → elastic takes the VIP and the client follows. elastic killed with
+/// SIGKILL leaves its macvlan; the next run reuses it (never a second one) and removes it at
+/// its stop.
+#[test]
+fn vrrp_elastic_with_use_vmac_backs_up_frr_and_survives_sigkill() {
+    let mut segment = Segment::new('g');
+    segment.responder(0);
+    segment.responder(1);
+    let host_a = segment.hosts[0].clone();
+    let mut frr = frr(&segment, 1, 200);
+    wait_frr(&frr, "Master");
+    let (elastic, macvlan) = elastic_vmac(&mut segment, 0, 100);
+    wait_for("elastic as backup", LONG, || {
+        segment.log("elastic-0.log").contains("to=\"backup\"")
+    });
+    wait_answered_by(&segment, "b");
+    assert_eq!(links_with_mac(&host_a, VMAC), vec![macvlan.clone()]);
+    assert!(!vip_on(&host_a, &macvlan), "a backup holds nothing");
+    assert_eq!(client_neighbour(&segment), VMAC);
+
+    // vrrpd stops (priority 0) and its host takes its macvlan away: elastic takes over.
+    frr.stop_vrrpd();
+    let frr_macvlan = macvlan_name(ifindex(&segment.hosts[1], "eth0"), 51, false);
+    ip(&["-n", &segment.hosts[1], "link", "del", &frr_macvlan]);
+    wait_for("elastic's VIP on its macvlan", LONG, || {
+        vip_on(&host_a, &macvlan)
+    });
+    wait_answered_by(&segment, "a");
+    assert_eq!(client_neighbour(&segment), VMAC);
+
+    // SIGKILL: the macvlan and its VIP stay behind.
+    segment.children[elastic].kill().unwrap();
+    segment.children[elastic].wait().unwrap();
+    assert_eq!(links_with_mac(&host_a, VMAC), vec![macvlan.clone()]);
+    assert!(vip_on(&host_a, &macvlan));
+    std::fs::rename(
+        segment.dir.join("elastic-0.log"),
+        segment.dir.join("elastic-0-killed.log"),
+    )
+    .unwrap();
+
+    // The next run takes the same macvlan over: still one, and master again.
+    let (again, same) = elastic_vmac(&mut segment, 0, 100);
+    assert_eq!(same, macvlan);
+    wait_for("elastic master again", LONG, || {
+        segment.log("elastic-0.log").contains("to=\"master\"")
+    });
+    wait_answered_by(&segment, "a");
+    assert_eq!(links_with_mac(&host_a, VMAC), vec![macvlan.clone()]);
+    let log = segment.log("elastic-0.log");
+    assert_in_order(
+        &log,
+        &[
+            "reusing the macvlan an earlier run left",
+            "VRRP: virtual MAC up",
+            "to=\"master\"",
+        ],
+    );
+
+    assert!(terminate(&mut segment.children[again]));
+    assert!(
+        links_with_mac(&host_a, VMAC).is_empty(),
+        "{}",
+        ip_output(&host_a, &["-o", "link"])
+    );
+}
+
+/// A link already bearing the macvlan's name that is not a macvlan of the interface (here a
+/// veth) is refused with a clear error and left alone, and elastic holds nothing.
+#[test]
+fn vrrp_use_vmac_refuses_a_foreign_link_of_the_same_name() {
+    let mut segment = Segment::new('h');
+    let host_a = segment.hosts[0].clone();
+    let name = macvlan_name(ifindex(&host_a, "eth0"), 51, false);
+    ip(&[
+        "-n", &host_a, "link", "add", &name, "type", "veth", "peer", "name", "decoy",
+    ]);
+    let (elastic, macvlan) = elastic_vmac(&mut segment, 0, 150);
+    assert_eq!(macvlan, name);
+    wait_for("the refusal", LONG, || {
+        segment
+            .log("elastic-0.log")
+            .contains("exists and is not a macvlan (veth)")
+    });
+    assert!(terminate(&mut segment.children[elastic]));
+    let links = ip_output(&host_a, &["-o", "link"]);
+    assert!(links.contains(&format!(": {name}@decoy")), "{links}");
+    assert!(!vip_on(&host_a, &name) && !vip_on(&host_a, "eth0"));
+}
