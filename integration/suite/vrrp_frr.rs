@@ -88,20 +88,43 @@ fn wait_answered_by(segment: &Segment, name: &str) {
     });
 }
 
-/// elastic on host `host` at `priority` with `use_vmac: true`; the name of its macvlan.
-fn elastic_vmac(segment: &mut Segment, host: usize, priority: u8) -> (usize, String) {
+/// elastic on host `host` at `priority` with `use_vmac: true`; the name of its macvlan. With
+/// `as_the_unit`, as the unit runs it: an unprivileged user holding only CAP_NET_ADMIN and
+/// CAP_NET_RAW (the unit's and the VRRP drop-in's).
+fn elastic_vmac(
+    segment: &mut Segment,
+    host: usize,
+    priority: u8,
+    as_the_unit: bool,
+) -> (usize, String) {
     let config = segment.write_config(host, priority, "withdraw");
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str("  use_vmac: true\n");
     std::fs::write(&config, text).unwrap();
     let log = format!("elastic-{host}.log");
     let config = config.to_str().unwrap().to_string();
-    let child = segment.spawn(
-        host,
-        &log,
-        &daemon_binary(),
-        &["-config", &config, "-loglevel", "debug"],
+    let daemon = daemon_binary();
+    let mut args = vec!["-config", &config, "-loglevel", "debug"];
+    let caps = "+net_admin,+net_raw";
+    let (inherited, ambient) = (
+        format!("--inh-caps=-all,{caps}"),
+        format!("--ambient-caps=-all,{caps}"),
     );
+    let program = if as_the_unit {
+        let setpriv = [
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            &inherited,
+            &ambient,
+            &daemon,
+        ];
+        args.splice(0..0, setpriv);
+        "setpriv"
+    } else {
+        daemon.as_str()
+    };
+    let child = segment.spawn(host, &log, program, &args);
     std::thread::sleep(Duration::from_millis(200));
     if let Ok(Some(status)) = segment.children[child].try_wait() {
         panic!(
@@ -217,7 +240,7 @@ fn wait_frr(frr: &Frr, status: &str) {
 /// takes the VIP; it recovers → elastic preempts back; SIGTERM → vrrpd takes over and the
 /// client, sending every 10 ms, loses nothing. The client's entry for the VIP is the virtual MAC
 /// throughout, and elastic's macvlan is gone after the stop (the interface's ARP settings
-/// restored).
+/// restored). elastic runs with the unit's capabilities only.
 #[test]
 fn vrrp_frr_backs_up_elastic_with_use_vmac() {
     let mut segment = Segment::new('f');
@@ -225,7 +248,8 @@ fn vrrp_frr_backs_up_elastic_with_use_vmac() {
     segment.responder(1);
     let (host_a, host_b) = (segment.hosts[0].clone(), segment.hosts[1].clone());
     let arp_ignore_before = sysctl_value(&host_a, "net.ipv4.conf.eth0.arp_ignore");
-    let (elastic, macvlan) = elastic_vmac(&mut segment, 0, 150);
+    // As the unit runs it: the macvlan and the ARP settings need no more than its capabilities.
+    let (elastic, macvlan) = elastic_vmac(&mut segment, 0, 150, true);
     let frr = frr(&segment, 1, 100);
     wait_for("elastic's VIP on its macvlan", LONG, || {
         vip_on(&host_a, &macvlan)
@@ -316,7 +340,7 @@ fn vrrp_elastic_with_use_vmac_backs_up_frr_and_survives_sigkill() {
     let host_a = segment.hosts[0].clone();
     let mut frr = frr(&segment, 1, 200);
     wait_frr(&frr, "Master");
-    let (elastic, macvlan) = elastic_vmac(&mut segment, 0, 100);
+    let (elastic, macvlan) = elastic_vmac(&mut segment, 0, 100, false);
     wait_for("elastic as backup", LONG, || {
         segment.log("elastic-0.log").contains("to=\"backup\"")
     });
@@ -347,7 +371,7 @@ fn vrrp_elastic_with_use_vmac_backs_up_frr_and_survives_sigkill() {
     .unwrap();
 
     // The next run takes the same macvlan over: still one, and master again.
-    let (again, same) = elastic_vmac(&mut segment, 0, 100);
+    let (again, same) = elastic_vmac(&mut segment, 0, 100, false);
     assert_eq!(same, macvlan);
     wait_for("elastic master again", LONG, || {
         segment.log("elastic-0.log").contains("to=\"master\"")
@@ -382,7 +406,7 @@ fn vrrp_use_vmac_refuses_a_foreign_link_of_the_same_name() {
     ip(&[
         "-n", &host_a, "link", "add", &name, "type", "veth", "peer", "name", "decoy",
     ]);
-    let (elastic, macvlan) = elastic_vmac(&mut segment, 0, 150);
+    let (elastic, macvlan) = elastic_vmac(&mut segment, 0, 150, false);
     assert_eq!(macvlan, name);
     wait_for("the refusal", LONG, || {
         segment
