@@ -26,6 +26,8 @@ use super::vrrp_daemon::{
 
 const VIP: &str = "198.51.100.10";
 const VMAC: &str = "00:00:5e:00:01:33";
+const VIP6: &str = "2001:db8::10";
+const VMAC6: &str = "00:00:5e:00:02:33";
 const LONG: Duration = Duration::from_secs(15);
 
 /// The output of `ip -n <ns> <args>`.
@@ -140,21 +142,30 @@ fn elastic_vmac(
 /// macvlan vrrpd sends from (bridge mode, the virtual MAC, the VIP on it; vrrpd holds it
 /// protodown while backup) and the ARP settings its operator sets, as elastic sets its own.
 fn frr(segment: &Segment, host: usize, priority: u8) -> Frr {
+    frr_with(segment, host, priority, None)
+}
+
+/// [`frr`]; with `ipv6`, an IPv6 router of VRID 51 holding that address instead, on the IPv6
+/// virtual MAC's macvlan (addrgenmode random: the link-local vrrpd sends from, FRR's setup).
+fn frr_with(segment: &Segment, host: usize, priority: u8, ipv6: Option<&str>) -> Frr {
     let ns = segment.hosts[host].clone();
-    let macvlan = macvlan_name(ifindex(&ns, "eth0"), 51, false);
-    for args in [
-        &[
-            "link", "add", &macvlan, "link", "eth0", "type", "macvlan", "mode", "bridge",
-        ][..],
-        &["link", "set", &macvlan, "address", VMAC],
-        &["link", "set", &macvlan, "addrgenmode", "none"],
-        &["addr", "add", &format!("{VIP}/24"), "dev", &macvlan],
-        &["link", "set", &macvlan, "up"],
-    ] {
-        let mut all = vec!["-n", ns.as_str()];
+    let macvlan = macvlan_name(ifindex(&ns, "eth0"), 51, ipv6.is_some());
+    let (mac, genmode, address) = match ipv6 {
+        None => (VMAC, "none", format!("{VIP}/24")),
+        Some(vip) => (VMAC6, "random", format!("{vip}/64")),
+    };
+    let link = |args: &[&str]| {
+        let mut all = vec!["-n", ns.as_str(), "link"];
         all.extend_from_slice(args);
         ip(&all);
-    }
+    };
+    link(&[
+        "add", &macvlan, "link", "eth0", "type", "macvlan", "mode", "bridge",
+    ]);
+    link(&["set", &macvlan, "address", mac]);
+    link(&["set", &macvlan, "addrgenmode", genmode]);
+    ip(&["-n", &ns, "addr", "add", &address, "dev", &macvlan, "nodad"]);
+    link(&["set", &macvlan, "up"]);
     for setting in [
         "net.ipv4.conf.eth0.arp_ignore=1".to_string(),
         "net.ipv4.conf.eth0.arp_announce=2".to_string(),
@@ -173,11 +184,15 @@ fn frr(segment: &Segment, host: usize, priority: u8) -> Frr {
         assert!(status.success());
     }
     let vrrpd_conf = conf_dir.join("vrrpd.conf");
+    let address = match ipv6 {
+        None => format!("ip {VIP}"),
+        Some(vip) => format!("ipv6 {vip}"),
+    };
     std::fs::write(
         &vrrpd_conf,
         format!(
             "interface eth0\n vrrp 51 version 3\n vrrp 51 priority {priority}\n \
-             vrrp 51 advertisement-interval 100\n vrrp 51 ip {VIP}\n"
+             vrrp 51 advertisement-interval 100\n vrrp 51 {address}\n"
         ),
     )
     .unwrap();
@@ -225,14 +240,19 @@ fn chown_frr(path: &Path) {
 /// Waits until vrrpd reports `status` for the IPv4 router of VRID 51 (vtysh may not answer
 /// at first, while vrrpd starts).
 fn wait_frr(frr: &Frr, status: &str) {
-    wait_for(&format!("vrrpd {status}"), LONG, || {
+    wait_frr_family(frr, "v4", status);
+}
+
+/// [`wait_frr`] for `family` ("v4" or "v6").
+fn wait_frr_family(frr: &Frr, family: &str, status: &str) {
+    wait_for(&format!("vrrpd {family} {status}"), LONG, || {
         let out = Command::new("ip")
             .args(["netns", "exec", &frr.ns, "vtysh", "-N", &frr.pathspace])
             .args(["-c", "show vrrp 51 json"])
             .output()
             .expect("vtysh");
         serde_json::from_slice::<serde_json::Value>(&out.stdout)
-            .is_ok_and(|json| json[0]["v4"]["status"] == status)
+            .is_ok_and(|json| json[0][family]["status"] == status)
     });
 }
 
@@ -417,4 +437,109 @@ fn vrrp_use_vmac_refuses_a_foreign_link_of_the_same_name() {
     let links = ip_output(&host_a, &["-o", "link"]);
     assert!(links.contains(&format!(": {name}@decoy")), "{links}");
     assert!(!vip_on(&host_a, &name) && !vip_on(&host_a, "eth0"));
+}
+
+/// IPv6: elastic (150, use_vmac) is master on `vrrp6-<eth0>-51` and vrrpd (100) its backup;
+/// both agree; the client reaches the address at the IPv6 virtual MAC; SIGTERM hands over to
+/// vrrpd with no lost request, and elastic's macvlan is gone.
+#[test]
+fn vrrp6_frr_backs_up_elastic_with_use_vmac() {
+    let mut segment = Segment::new('i');
+    let (host_a, client) = (segment.hosts[0].clone(), segment.client.clone());
+    for ns in [&segment.hosts[0], &segment.hosts[1]] {
+        segment.sysctl(ns, "net.ipv6.ip_nonlocal_bind=1");
+    }
+    ip(&[
+        "-n",
+        &client,
+        "-6",
+        "route",
+        "add",
+        "2001:db8::/64",
+        "dev",
+        "vbr",
+    ]);
+    for host in 0..2 {
+        let ns = segment.hosts[host].clone();
+        wait_for("a usable link-local address", LONG, || {
+            let out = ip_output(&ns, &["-6", "-o", "addr", "show", "dev", "eth0"]);
+            out.contains("fe80::") && !out.contains("tentative")
+        });
+        let bind = format!("[{VIP6}]:7777");
+        let name = ["a", "b"][host];
+        segment.spawn(
+            host,
+            &format!("serve6-{name}.log"),
+            &elastic_lab::labnet_binary(),
+            &["serve", "--bind", &bind, "--name", name],
+        );
+    }
+    let config = segment.write_config(0, 150, "withdraw");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace(&format!("{VIP}/24"), &format!("{VIP6}/64"));
+    std::fs::write(&config, format!("{text}  use_vmac: true\n")).unwrap();
+    let config = config.to_str().unwrap().to_string();
+    let elastic = segment.spawn(
+        0,
+        "elastic-0.log",
+        &daemon_binary(),
+        &["-config", &config, "-loglevel", "debug"],
+    );
+    let macvlan = macvlan_name(ifindex(&host_a, "eth0"), 51, true);
+    let frr = frr_with(&segment, 1, 100, Some(VIP6));
+    let vip6_on = |dev: &str| {
+        ip_output(&host_a, &["-o", "addr", "show", "dev", dev]).contains(&format!(" {VIP6}/64 "))
+    };
+    wait_for("elastic's address on its macvlan", LONG, || {
+        vip6_on(&macvlan)
+    });
+    wait_frr_family(&frr, "v6", "Backup");
+    let probe6 = |client: &str, duration: Duration| {
+        let out = Command::new("ip")
+            .args(["netns", "exec", client, &elastic_lab::labnet_binary()])
+            .args([
+                "probe",
+                "--target",
+                &format!("[{VIP6}]:7777"),
+                "--interval-ms",
+                "10",
+            ])
+            .args(["--duration-ms", &duration.as_millis().to_string()])
+            .output()
+            .expect("labnet probe");
+        elastic_lab::ProbeReport::parse(&String::from_utf8_lossy(&out.stdout))
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+    };
+    wait_for("the client answered by a", LONG, || {
+        let report = probe6(&client, Duration::from_millis(300));
+        report.lost == 0 && report.last_answerer.as_deref() == Some("a")
+    });
+    let neighbour = ip_output(&client, &["-6", "neigh", "show", VIP6]);
+    assert!(
+        neighbour.contains(&format!("lladdr {VMAC6} ")),
+        "{neighbour}"
+    );
+    assert_eq!(links_with_mac(&host_a, VMAC6), vec![macvlan.clone()]);
+
+    let probing = {
+        let client = client.clone();
+        std::thread::spawn(move || probe6(&client, Duration::from_millis(3000)))
+    };
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        terminate(&mut segment.children[elastic]),
+        "elastic exits 0 after the handover\n{}",
+        segment.log("elastic-0.log")
+    );
+    let report = probing.join().expect("probe thread");
+    assert_eq!(report.lost, 0, "a planned stop loses nothing: {report:?}");
+    assert_eq!(answerers_in_order(&report), ["a", "b"], "{report:?}");
+    wait_frr_family(&frr, "v6", "Master");
+    assert!(links_with_mac(&host_a, VMAC6).is_empty());
+    let neighbour = ip_output(&client, &["-6", "neigh", "show", VIP6]);
+    assert!(
+        neighbour.contains(&format!("lladdr {VMAC6} ")),
+        "{neighbour}"
+    );
 }
