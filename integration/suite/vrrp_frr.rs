@@ -543,3 +543,54 @@ fn vrrp6_frr_backs_up_elastic_with_use_vmac() {
         "{neighbour}"
     );
 }
+
+/// A reload that turns `use_vmac` off hands over and restarts the instance without its macvlan
+/// (deleted, the interface's ARP settings restored, the VIP on the interface); one that turns
+/// it on again makes it anew. Nothing stays after the stop.
+#[test]
+fn vrrp_reload_makes_and_deletes_the_macvlan() {
+    let mut segment = Segment::new('r');
+    let host_a = segment.hosts[0].clone();
+    let arp_ignore_before = sysctl_value(&host_a, "net.ipv4.conf.eth0.arp_ignore");
+    let (elastic, macvlan) = elastic_vmac(&mut segment, 0, 150, false);
+    wait_for("the VIP on the macvlan", LONG, || vip_on(&host_a, &macvlan));
+    let hangup = |segment: &Segment| {
+        let pid = nix::unistd::Pid::from_raw(segment.children[elastic].id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    };
+
+    segment.write_config(0, 150, "withdraw");
+    hangup(&segment);
+    wait_for("the VIP on eth0", LONG, || vip_on(&host_a, "eth0"));
+    assert!(links_with_mac(&host_a, VMAC).is_empty());
+    assert_eq!(
+        sysctl_value(&host_a, "net.ipv4.conf.eth0.arp_ignore"),
+        arp_ignore_before
+    );
+
+    let config = segment.write_config(0, 150, "withdraw");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}  use_vmac: true\n")).unwrap();
+    hangup(&segment);
+    wait_for("the VIP on the macvlan again", LONG, || {
+        vip_on(&host_a, &macvlan)
+    });
+    assert!(!vip_on(&host_a, "eth0"));
+    assert_eq!(links_with_mac(&host_a, VMAC), vec![macvlan.clone()]);
+
+    assert!(terminate(&mut segment.children[elastic]));
+    assert!(links_with_mac(&host_a, VMAC).is_empty());
+    assert!(!vip_on(&host_a, "eth0"));
+    let log = segment.log("elastic-0.log");
+    assert_in_order(
+        &log,
+        &[
+            "VRRP: virtual MAC up",
+            "handing over, then starting again",
+            "VRRP: virtual MAC removed",
+            "handing over, then starting again",
+            "VRRP: virtual MAC up",
+            "VRRP: virtual MAC removed",
+        ],
+    );
+}
