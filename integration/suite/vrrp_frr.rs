@@ -594,3 +594,78 @@ fn vrrp_reload_makes_and_deletes_the_macvlan() {
         ],
     );
 }
+
+/// keepalived (`use_vmac`, its `vrrp.51` macvlan) at 100 is elastic's (150, use_vmac) backup:
+/// the two agree on the master although both send from 00:00:5e:00:01:33, and elastic's SIGTERM
+/// hands over with no lost request, the client's entry staying at the virtual MAC.
+#[test]
+fn vrrp_keepalived_with_use_vmac_backs_up_elastic_with_use_vmac() {
+    let mut segment = Segment::new('k');
+    segment.responder(0);
+    segment.responder(1);
+    let host_a = segment.hosts[0].clone();
+    let (elastic, macvlan) = elastic_vmac(&mut segment, 0, 150, false);
+    wait_for("elastic's VIP on its macvlan", LONG, || {
+        vip_on(&host_a, &macvlan)
+    });
+    // keepalived sets arp_ignore and arp_filter on eth0 but not arp_announce: without it, its
+    // host's ARP requests (for the client it answers from the VIP) carry the VIP as sender and
+    // move the client's entry to eth0's MAC. elastic sets it itself.
+    segment.sysctl(&segment.hosts[1], "net.ipv4.conf.eth0.arp_announce=2");
+    let conf = segment.dir.join("keepalived-1.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "global_defs {{\n  vrrp_version 3\n  router_id ka1\n}}\n\
+             vrrp_instance v4 {{\n  state BACKUP\n  interface eth0\n  use_vmac\n  \
+             virtual_router_id 51\n  priority 100\n  advert_int 0.1\n  \
+             virtual_ipaddress {{\n    {VIP}/24\n  }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    let path = |name: &str| segment.dir.join(name).to_str().unwrap().to_string();
+    let (conf, pid, vrrp_pid) = (
+        path("keepalived-1.conf"),
+        path("keepalived-1.pid"),
+        path("keepalived-1-vrrp.pid"),
+    );
+    segment.spawn(
+        1,
+        "keepalived-1.log",
+        "keepalived",
+        &["-n", "-l", "-P", "-f", &conf, "-p", &pid, "-r", &vrrp_pid],
+    );
+    wait_for("keepalived as backup", LONG, || {
+        segment
+            .log("keepalived-1.log")
+            .contains("Entering BACKUP STATE")
+    });
+    // elastic's adverts, from the virtual MAC keepalived's macvlan has too, keep it a backup.
+    wait_answered_by(&segment, "a");
+    std::thread::sleep(Duration::from_millis(1000));
+    let keepalived_log = segment.log("keepalived-1.log");
+    assert!(
+        !keepalived_log.contains("Entering MASTER STATE"),
+        "{keepalived_log}"
+    );
+    assert_eq!(client_neighbour(&segment), VMAC);
+
+    let client = segment.client.clone();
+    let probing = std::thread::spawn(move || probe(&client, Duration::from_millis(3000)));
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        terminate(&mut segment.children[elastic]),
+        "{}",
+        segment.log("elastic-0.log")
+    );
+    let report = probing.join().expect("probe thread");
+    assert_eq!(report.lost, 0, "a planned stop loses nothing: {report:?}");
+    assert_eq!(answerers_in_order(&report), ["a", "b"], "{report:?}");
+    assert!(
+        segment
+            .log("keepalived-1.log")
+            .contains("Entering MASTER STATE")
+    );
+    assert_eq!(client_neighbour(&segment), VMAC);
+    assert!(links_with_mac(&host_a, VMAC).is_empty());
+}
