@@ -2,7 +2,9 @@
 //! instance what arrives (adverts on the raw socket, health and stop commands, timer expiries
 //! with the time read from [`clock`]) and performs what it returns: adverts on the socket,
 //! addresses on the interface through netlink (IPv6 ones `nodad`), gratuitous ARPs or
-//! unsolicited neighbour advertisements. It decides nothing itself, and removes only the
+//! unsolicited neighbour advertisements; with `use_vmac` the addresses, the adverts sent and the
+//! announcements are on the instance's macvlan ([`super::vmac`]), made at the start and deleted
+//! at the end. It decides nothing itself, and removes only the
 //! addresses it added.
 //!
 //! What the daemon wants arrives on a watch channel ([`Command`]: the latest wins); the
