@@ -669,3 +669,66 @@ fn vrrp_keepalived_with_use_vmac_backs_up_elastic_with_use_vmac() {
     assert_eq!(client_neighbour(&segment), VMAC);
     assert!(links_with_mac(&host_a, VMAC).is_empty());
 }
+
+/// Two use_vmac instances on one interface (VRIDs 51 and 52, as the dual-master pair): each has
+/// its macvlan; a reload removing one deletes its macvlan and leaves the interface's ARP settings
+/// to the other; the stop deletes the other and restores them, to the values from before.
+#[test]
+fn vrrp_two_vmac_instances_on_one_interface_restore_its_arp_settings_once() {
+    let mut segment = Segment::new('t');
+    let host_a = segment.hosts[0].clone();
+    let before = ["arp_ignore", "arp_announce"]
+        .map(|key| sysctl_value(&host_a, &format!("net.ipv4.conf.eth0.{key}")));
+    let instance = |vrid: u8, last: u8| {
+        format!(
+            "  - interface: eth0\n    vrid: {vrid}\n    priority: 150\n    advert_interval: 100ms\n    \
+             addresses: [\"198.51.100.{last}/24\"]\n    use_vmac: true\n"
+        )
+    };
+    let config = segment.dir.join("elastic-0.yaml");
+    std::fs::write(
+        &config,
+        format!("vrrp:\n{}{}", instance(51, 10), instance(52, 11)),
+    )
+    .unwrap();
+    let config_arg = config.to_str().unwrap().to_string();
+    let elastic = segment.spawn(
+        0,
+        "elastic-0.log",
+        &daemon_binary(),
+        &["-config", &config_arg, "-loglevel", "debug"],
+    );
+    let parent = ifindex(&host_a, "eth0");
+    let (first, second) = (
+        macvlan_name(parent, 51, false),
+        macvlan_name(parent, 52, false),
+    );
+    wait_for("both masters on their macvlans", LONG, || {
+        vip_on(&host_a, &first)
+            && ip_output(&host_a, &["-o", "addr", "show", "dev", &second])
+                .contains(" 198.51.100.11/24 ")
+    });
+    assert_eq!(
+        links_with_mac(&host_a, "00:00:5e:00:01:34"),
+        vec![second.clone()]
+    );
+    let arp = |key: &str| sysctl_value(&host_a, &format!("net.ipv4.conf.eth0.{key}"));
+    assert_eq!([arp("arp_ignore"), arp("arp_announce")], ["1", "2"]);
+
+    std::fs::write(&config, format!("vrrp:\n{}", instance(51, 10))).unwrap();
+    let pid = nix::unistd::Pid::from_raw(segment.children[elastic].id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    wait_for("the removed instance's macvlan gone", LONG, || {
+        links_with_mac(&host_a, "00:00:5e:00:01:34").is_empty()
+    });
+    assert_eq!(
+        [arp("arp_ignore"), arp("arp_announce")],
+        ["1", "2"],
+        "still needed by the other"
+    );
+    assert!(vip_on(&host_a, &first));
+
+    assert!(terminate(&mut segment.children[elastic]));
+    assert!(links_with_mac(&host_a, VMAC).is_empty());
+    assert_eq!([arp("arp_ignore"), arp("arp_announce")], before);
+}

@@ -24,10 +24,13 @@
 //!   backup send from the virtual MAC. An IPv6 instance puts its advert source (the parent's
 //!   link-local) on it instead, without DAD, as keepalived does.
 
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::io;
 use std::net::Ipv6Addr;
 
 use ipnet::{IpNet, Ipv6Net};
+use tokio::sync::Mutex;
 use tracing::{info, warn};
 
 use crate::addrs::{Ipv4Conf, LinkFacts, Netlink};
@@ -152,6 +155,13 @@ pub fn format_mac(mac: &[u8]) -> String {
         .join(":")
 }
 
+/// The parents' settings from before elastic changed them, by parent index, while an elastic
+/// IPv4 macvlan is on it. Shared by this process's instances, so that two on one interface (the
+/// dual-master pair) restore them once, to the values from before the first; the lock also
+/// keeps one instance's set-up or tear-down from running into another's.
+type ParentsBefore = BTreeMap<u32, Vec<(Ipv4Conf, u32)>>;
+static PARENTS_BEFORE: Mutex<ParentsBefore> = Mutex::const_new(BTreeMap::new());
+
 /// The macvlan of a running instance.
 #[derive(Debug)]
 pub struct Vmac {
@@ -159,8 +169,7 @@ pub struct Vmac {
     pub ifindex: u32,
     pub mac: [u8; 6],
     parent: u32,
-    /// The parent's settings elastic changed (IPv4), with the values to restore.
-    parent_restore: Vec<(Ipv4Conf, u32)>,
+    ipv6: bool,
 }
 
 impl Vmac {
@@ -175,6 +184,7 @@ impl Vmac {
         link_local: Option<Ipv6Addr>,
     ) -> io::Result<Vmac> {
         let ipv6 = link_local.is_some();
+        let mut parents_before = PARENTS_BEFORE.lock().await;
         let links = netlink.links().await?;
         let base = links.iter().find(|l| l.ifindex == parent).ok_or_else(|| {
             io::Error::new(io::ErrorKind::NotFound, format!("{parent_name} is gone"))
@@ -187,7 +197,6 @@ impl Vmac {
                 ),
             ));
         }
-        let parent_needs = parent_settings(base);
         let name = macvlan_name(parent, vrid, ipv6);
         let mac = virtual_mac(vrid, ipv6);
         let existing = links.iter().find(|l| l.name == name);
@@ -212,15 +221,30 @@ impl Vmac {
                 netlink.add_macvlan(&name, parent, mac).await?
             }
         };
-        let mut vmac = Vmac {
+        let vmac = Vmac {
             name,
             ifindex,
             mac,
             parent,
-            parent_restore: Vec::new(),
+            ipv6,
+        };
+        // The first IPv4 macvlan on the parent records what it changes there; the others find
+        // the parent set.
+        let parent_needs = match parents_before.entry(parent) {
+            Entry::Vacant(entry) if !ipv6 => {
+                let needs = parent_settings(base);
+                entry.insert(
+                    needs
+                        .iter()
+                        .map(|&(conf, _, before)| (conf, before))
+                        .collect(),
+                );
+                needs
+            }
+            _ => Vec::new(),
         };
         if let Err(error) = vmac.configure(netlink, &parent_needs, link_local).await {
-            vmac.tear_down(netlink).await;
+            vmac.tear_down_locked(netlink, &mut parents_before).await;
             return Err(error);
         }
         info!(
@@ -233,7 +257,7 @@ impl Vmac {
     }
 
     async fn configure(
-        &mut self,
+        &self,
         netlink: &Netlink,
         parent_needs: &[(Ipv4Conf, u32, u32)],
         link_local: Option<Ipv6Addr>,
@@ -247,11 +271,10 @@ impl Vmac {
             None => {
                 let quiet = [(Ipv4Conf::ArpIgnore, 1), (Ipv4Conf::RpFilter, 0)];
                 netlink.set_ipv4_conf(self.ifindex, &quiet).await?;
-                for &(conf, wanted, previous) in parent_needs {
+                for &(conf, wanted, _) in parent_needs {
                     netlink
                         .set_ipv4_conf(self.parent, &[(conf, wanted)])
                         .await?;
-                    self.parent_restore.push((conf, previous));
                 }
             }
         }
@@ -261,21 +284,30 @@ impl Vmac {
     /// Deletes the macvlan (its addresses go with it) and gives the parent its settings back
     /// once no other elastic IPv4 macvlan needs them.
     pub async fn tear_down(self, netlink: &Netlink) {
+        let mut parents_before = PARENTS_BEFORE.lock().await;
+        self.tear_down_locked(netlink, &mut parents_before).await;
+    }
+
+    async fn tear_down_locked(self, netlink: &Netlink, parents_before: &mut ParentsBefore) {
         match netlink.delete_link(self.ifindex).await {
             Ok(()) => info!(macvlan = self.name, "VRRP: virtual MAC removed"),
             Err(error) => warn!(macvlan = self.name, %error, "VRRP: cannot remove the macvlan"),
         }
-        if self.parent_restore.is_empty() {
+        if self.ipv6 {
             return;
         }
         let still_needed = match netlink.links().await {
             Ok(links) => parent_still_needed(&links, self.parent, self.ifindex),
             Err(_) => true,
         };
-        if !still_needed
-            && let Err(error) = netlink
-                .set_ipv4_conf(self.parent, &self.parent_restore)
-                .await
+        if still_needed {
+            return;
+        }
+        let Some(before) = parents_before.remove(&self.parent) else {
+            return;
+        };
+        if !before.is_empty()
+            && let Err(error) = netlink.set_ipv4_conf(self.parent, &before).await
         {
             warn!(%error, "VRRP: cannot restore the interface's arp_ignore and arp_announce");
         }
