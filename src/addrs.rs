@@ -1060,6 +1060,79 @@ mod tests {
         }
     }
 
+    /// The link half of [`Netlink`] on the real kernel, in a namespace of its own: a macvlan
+    /// made, listed with its kind, parent, MAC and mode, IPv4 settings set and restored (zero
+    /// included), IPv6 address generation off, deleted twice without an error.
+    #[test]
+    fn netlink_makes_lists_sets_and_deletes_a_macvlan_in_a_fresh_namespace() {
+        let outcome = std::thread::spawn(|| {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+                .expect("this test needs root to unshare(CLONE_NEWNET)");
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            runtime.block_on(link_scenario());
+        })
+        .join();
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
+    async fn link_scenario() {
+        let netlink = Netlink::new().expect("netlink socket");
+        ip(&[
+            "link", "add", "base0", "type", "veth", "peer", "name", "peer0",
+        ]);
+        let links = netlink.links().await.expect("links");
+        let base = links.iter().find(|l| l.name == "base0").expect("base0");
+        assert_eq!(base.kind.as_deref(), Some("veth"));
+        assert_eq!(base.mac.as_ref().map(Vec::len), Some(6));
+        assert_eq!(base.arp_ignore, Some(0));
+        let mac = [0, 0, 0x5e, 0, 1, 51];
+        let index = netlink
+            .add_macvlan("vm0", base.ifindex, mac)
+            .await
+            .expect("macvlan");
+        netlink
+            .set_no_ipv6_address_generation(index)
+            .await
+            .expect("addrgenmode");
+        let settings = [(Ipv4Conf::ArpIgnore, 1), (Ipv4Conf::ArpAnnounce, 2)];
+        netlink
+            .set_ipv4_conf(base.ifindex, &settings)
+            .await
+            .expect("set");
+        netlink.set_link_up(index).await.expect("up");
+        let links = netlink.links().await.expect("links");
+        let made = links.iter().find(|l| l.name == "vm0").expect("vm0");
+        assert_eq!(made.ifindex, index);
+        assert_eq!(made.kind.as_deref(), Some("macvlan"));
+        assert_eq!(made.parent, Some(base.ifindex));
+        assert_eq!(made.mac.as_deref(), Some(&mac[..]));
+        assert!(made.macvlan_bridge);
+        let base_now = links.iter().find(|l| l.name == "base0").expect("base0");
+        assert_eq!(
+            (base_now.arp_ignore, base_now.arp_announce),
+            (Some(1), Some(2))
+        );
+        let restore = [(Ipv4Conf::ArpIgnore, 0), (Ipv4Conf::ArpAnnounce, 0)];
+        netlink
+            .set_ipv4_conf(base.ifindex, &restore)
+            .await
+            .expect("restore");
+        netlink.delete_link(index).await.expect("delete");
+        netlink.delete_link(index).await.expect("already gone");
+        let links = netlink.links().await.expect("links");
+        assert!(links.iter().all(|l| l.name != "vm0"), "{links:?}");
+        let base_now = links.iter().find(|l| l.name == "base0").expect("base0");
+        assert_eq!(
+            (base_now.arp_ignore, base_now.arp_announce),
+            (Some(0), Some(0))
+        );
+    }
+
     async fn netlink_scenario() {
         let quiet = std::time::Duration::from_millis(300);
         let netlink = Netlink::new().expect("netlink socket");
