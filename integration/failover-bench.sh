@@ -29,7 +29,9 @@
 # setup; 0 skips the CPU figures. FAILOVER_RS=bird runs the lab with four BIRD 2 route servers
 # instead of FRR (frr by default; the first exports to the router's kernel); it runs the
 # service-death scenario only (host freeze reads FRR's bfdd and bgpd's log), so set
-# FAILOVER_SCENARIOS=service-death with it.
+# FAILOVER_SCENARIOS=service-death with it. FAILOVER_VRRP_PRIORITIES ("150,100") sets the VRRP
+# priorities of the primary and the backup (keepalived's and elastic's alike): the backup's decides
+# how long it waits after a priority-0 advert, (256 − backup) / 256 × advert.
 #
 # Installs what it lacks (frr, bird2 with FAILOVER_RS=bird, gobgpd, exabgp, keepalived, iproute2,
 # procps, a C linker) without letting the packages start their system services. Removes everything it created, also on Ctrl-C.

@@ -384,13 +384,27 @@ impl Netlink {
         }))
     }
 
+    /// The name of link `ifindex`; `None` if there is no such link (any more).
+    pub async fn link_name(&self, ifindex: u32) -> io::Result<Option<String>> {
+        let mut links = self.handle.link().get().match_index(ifindex).execute();
+        match links.try_next().await {
+            Ok(Some(link)) => Ok(link.attributes.into_iter().find_map(|a| match a {
+                LinkAttribute::IfName(name) => Some(name),
+                _ => None,
+            })),
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENODEV => Ok(None),
+            Ok(None) => Ok(None),
+            Err(error) => Err(to_io(error)),
+        }
+    }
+
     /// Performs one change. Adding an address that exists or removing one that is gone is not an error.
     pub async fn apply(&self, change: &AddrChange) -> io::Result<()> {
         self.apply_checked(change).await.map(|_changed| ())
     }
 
     /// Like [`Netlink::apply`], and tells whether the kernel changed: `false` when the address was
-    /// already there (add) or already gone (remove). A daemon that records its additions for
+    /// already there (add) or already gone (remove, also with its interface). A daemon that records its additions for
     /// [`plan_unbind`] should record only those that returned `true`.
     pub async fn apply_checked(&self, change: &AddrChange) -> io::Result<bool> {
         let outcome = match change {
@@ -420,6 +434,10 @@ impl Netlink {
             Err(err) => match (change, err.kind()) {
                 (AddrChange::Add { .. }, io::ErrorKind::AlreadyExists) => Ok(false),
                 (AddrChange::Remove { .. }, io::ErrorKind::AddrNotAvailable) => Ok(false),
+                // The interface is gone, and its addresses with it.
+                (AddrChange::Remove { .. }, _) if err.raw_os_error() == Some(libc::ENODEV) => {
+                    Ok(false)
+                }
                 _ => Err(io::Error::new(err.kind(), format!("{change:?}: {err}"))),
             },
         }
@@ -746,10 +764,20 @@ fn current_runtime() -> io::Result<tokio::runtime::Handle> {
 /// before the first listing so no change falls between them. The watch runs until the receiver is
 /// dropped; the receiver yields `None` if the kernel socket fails.
 pub fn watch_addresses() -> io::Result<mpsc::Receiver<()>> {
+    watch(&[MulticastGroup::Ipv4Ifaddr, MulticastGroup::Ipv6Ifaddr])
+}
+
+/// Subscribes to RTNLGRP_LINK (links added, removed, renamed, up or down), as
+/// [`watch_addresses`] does to addresses: a `()` per report or burst, to look again.
+pub fn watch_links() -> io::Result<mpsc::Receiver<()>> {
+    watch(&[MulticastGroup::Link])
+}
+
+fn watch(groups: &[MulticastGroup]) -> io::Result<mpsc::Receiver<()>> {
     let runtime = current_runtime()?;
     let mut socket = TokioSocket::new(NETLINK_ROUTE)?;
     socket.socket_mut().bind_auto()?;
-    for group in [MulticastGroup::Ipv4Ifaddr, MulticastGroup::Ipv6Ifaddr] {
+    for &group in groups {
         socket.socket_mut().add_membership(group as u32)?;
     }
     let (notices, receiver) = mpsc::channel(1);

@@ -392,10 +392,10 @@ mod tests {
 
     use super::*;
     use crate::config::HealthConfig;
-    use crate::settings::{Settings, resolve};
+    use crate::settings::{BgpSettings, ByMode, Settings, resolve};
 
     /// Reads one field of the settings, so one table can cover every flag.
-    type Reader<T> = fn(&Settings) -> T;
+    type Reader<T> = fn(&Settings<BgpSettings>) -> T;
 
     /// Parses and resolves without a config file.
     fn parse_settings(args: &[&str]) -> Result<Settings, UsageError> {
@@ -405,9 +405,11 @@ mod tests {
         }
     }
 
-    fn run(args: &[&str]) -> Settings {
-        match parse_settings(args) {
-            Ok(settings) => settings,
+    /// Parses and resolves without a config file: BGP mode's settings.
+    fn run(args: &[&str]) -> Settings<BgpSettings> {
+        match parse_settings(args).map(Settings::by_mode) {
+            Ok(ByMode::Bgp(settings)) => *settings,
+            Ok(ByMode::Vrrp(_)) => panic!("{args:?}: VRRP mode"),
             Err(err) => panic!("{args:?}: {err}"),
         }
     }
@@ -427,7 +429,7 @@ mod tests {
         }
     }
 
-    fn with(extra: &[&str]) -> Settings {
+    fn with(extra: &[&str]) -> Settings<BgpSettings> {
         let mut args = vec!["-dcid", "14", "-primary"];
         args.extend_from_slice(extra);
         run(&args)
@@ -437,38 +439,39 @@ mod tests {
     fn minimal_invocation_gets_lelastics_defaults() {
         let settings = run(&["-dcid", "14", "-primary"]);
         let expected = Settings {
-            dcid: 14,
-            role: Role::Primary,
-            send56: false,
-            allifs: false,
-            multihop_ttl: 16,
-            hold_time: 9,
-            keepalive: 3,
-            neighbor_pattern: NeighborPattern::lelastic(),
-            neighbor_slots: vec![1, 2, 3, 4],
-            neighbors: (1..=4)
-                .map(|i| format!("2600:3c0f:14:34::{i}").parse().unwrap())
-                .collect(),
+            mode: BgpSettings {
+                dcid: 14,
+                role: Role::Primary,
+                send56: false,
+                allifs: false,
+                multihop_ttl: 16,
+                hold_time: 9,
+                keepalive: 3,
+                neighbor_pattern: NeighborPattern::lelastic(),
+                neighbor_slots: vec![1, 2, 3, 4],
+                neighbors: (1..=4)
+                    .map(|i| format!("2600:3c0f:14:34::{i}").parse().unwrap())
+                    .collect(),
+                addresses: vec![],
+                med: None,
+                router_id: None,
+                local_as: 65001,
+                peer_as: 65000,
+                drain_time: std::time::Duration::from_secs(5),
+                md5: None,
+                bfd: None,
+            },
             log_level: LogLevel::Info,
             log_json: false,
-            addresses: vec![],
-            med: None,
-            router_id: None,
-            local_as: 65001,
-            peer_as: 65000,
             health: HealthConfig::default(),
             config_file: None,
             api: Some("127.0.0.1:50051".parse().unwrap()),
             api_allow_remote: false,
             metrics: None,
             metrics_allow_remote: false,
-            drain_time: std::time::Duration::from_secs(5),
             control_socket: None,
             control_socket_group: None,
-            md5: None,
-            bfd: None,
             warnings: vec![],
-            vrrp: vec![],
         };
         assert_eq!(settings, expected);
     }
@@ -518,26 +521,28 @@ mod tests {
             &["--dcid=14", "--secondary"],
         ] {
             let settings = run(args);
-            assert_eq!(settings.dcid, 14, "{args:?}");
-            assert_eq!(settings.role, Role::Secondary, "{args:?}");
+            assert_eq!(settings.mode.dcid, 14, "{args:?}");
+            assert_eq!(settings.mode.role, Role::Secondary, "{args:?}");
         }
     }
 
     #[test]
     fn every_value_flag_is_read_in_go_and_gnu_style() {
         let cases: &[(&str, &str, Reader<String>)] = &[
-            ("multihopttl", "5", |s| s.multihop_ttl.to_string()),
-            ("holdtime", "3s", |s| s.hold_time.to_string()),
-            ("keepalive", "2", |s| s.keepalive.to_string()),
+            ("multihopttl", "5", |s| s.mode.multihop_ttl.to_string()),
+            ("holdtime", "3s", |s| s.mode.hold_time.to_string()),
+            ("keepalive", "2", |s| s.mode.keepalive.to_string()),
             ("neighborpattern", "2001:db8:%d:34::%d", |s| {
-                s.neighbor_pattern.to_string()
+                s.mode.neighbor_pattern.to_string()
             }),
             ("loglevel", "debug", |s| format!("{:?}", s.log_level)),
             ("address", "203.0.113.10/32", |s| {
-                format!("{:?}", s.addresses)
+                format!("{:?}", s.mode.addresses)
             }),
-            ("med", "50", |s| format!("{:?}", s.med)),
-            ("routerid", "192.0.2.1", |s| format!("{:?}", s.router_id)),
+            ("med", "50", |s| format!("{:?}", s.mode.med)),
+            ("routerid", "192.0.2.1", |s| {
+                format!("{:?}", s.mode.router_id)
+            }),
         ];
         for (name, value, read) in cases {
             let expected = read(&with(&[&format!("-{name}"), value]));
@@ -565,16 +570,16 @@ mod tests {
             "-routerid",
             "192.0.2.1",
         ]);
-        assert_eq!(settings.multihop_ttl, 5);
+        assert_eq!(settings.mode.multihop_ttl, 5);
         assert_eq!(settings.log_level, LogLevel::Debug);
-        assert_eq!(settings.med, Some(50));
-        assert_eq!(settings.router_id, Some(Ipv4Addr::new(192, 0, 2, 1)));
+        assert_eq!(settings.mode.med, Some(50));
+        assert_eq!(settings.mode.router_id, Some(Ipv4Addr::new(192, 0, 2, 1)));
         assert_eq!(
-            settings.addresses,
+            settings.mode.addresses,
             vec!["203.0.113.10/32".parse::<IpNet>().unwrap()]
         );
         assert_eq!(
-            settings.neighbors,
+            settings.mode.neighbors,
             [
                 "2001:db8:14:34::1",
                 "2001:db8:14:34::2",
@@ -588,8 +593,8 @@ mod tests {
     #[test]
     fn every_bool_flag_is_read_in_go_and_gnu_style() {
         let cases: &[(&str, Reader<bool>)] = &[
-            ("send56", |s| s.send56),
-            ("allifs", |s| s.allifs),
+            ("send56", |s| s.mode.send56),
+            ("allifs", |s| s.mode.allifs),
             ("logjson", |s| s.log_json),
         ];
         for (name, read) in cases {
@@ -615,17 +620,19 @@ mod tests {
 
     #[test]
     fn role_flags_take_go_booleans_and_the_last_occurrence_wins() {
-        assert_eq!(run(&["-dcid=14", "--primary"]).role, Role::Primary);
-        assert_eq!(run(&["-dcid=14", "-primary=true"]).role, Role::Primary);
+        assert_eq!(run(&["-dcid=14", "--primary"]).mode.role, Role::Primary);
+        assert_eq!(run(&["-dcid=14", "-primary=true"]).mode.role, Role::Primary);
         assert_eq!(
-            run(&["-dcid=14", "-primary=false", "-secondary"]).role,
+            run(&["-dcid=14", "-primary=false", "-secondary"]).mode.role,
             Role::Secondary
         );
         assert_eq!(
-            run(&["-dcid=14", "-primary", "-primary=false", "-secondary"]).role,
+            run(&["-dcid=14", "-primary", "-primary=false", "-secondary"])
+                .mode
+                .role,
             Role::Secondary
         );
-        assert_eq!(run(&["-dcid=14", "-dcid=15", "-primary"]).dcid, 15);
+        assert_eq!(run(&["-dcid=14", "-dcid=15", "-primary"]).mode.dcid, 15);
     }
 
     #[test]
@@ -696,7 +703,7 @@ mod tests {
             error(&["-dcid", "5000000000", "-primary"])
                 .starts_with("invalid value \"5000000000\" for flag -dcid: too large")
         );
-        assert_eq!(run(&["-dcid", "2", "-primary"]).dcid, 2);
+        assert_eq!(run(&["-dcid", "2", "-primary"]).mode.dcid, 2);
     }
 
     #[test]
@@ -763,13 +770,13 @@ mod tests {
             error(&["-dcid", "14", "-primary", "--", "-secondary"])
                 .starts_with("unexpected argument \"-secondary\"")
         );
-        assert_eq!(run(&["-dcid", "14", "-primary", "--"]).dcid, 14);
+        assert_eq!(run(&["-dcid", "14", "-primary", "--"]).mode.dcid, 14);
     }
 
     #[test]
     fn multihop_ttl_must_be_1_to_255() {
-        assert_eq!(with(&["-multihopttl", "1"]).multihop_ttl, 1);
-        assert_eq!(with(&["-multihopttl", "255"]).multihop_ttl, 255);
+        assert_eq!(with(&["-multihopttl", "1"]).mode.multihop_ttl, 1);
+        assert_eq!(with(&["-multihopttl", "255"]).mode.multihop_ttl, 255);
         for bad in ["0", "256", "-1"] {
             assert!(
                 error(&["-dcid=14", "-primary", "-multihopttl", bad]).starts_with(&format!(
@@ -800,7 +807,10 @@ mod tests {
         // dcid is formatted in decimal, so a big one overflows an IPv6 group.
         assert!(error(&["-dcid=70000", "-primary"]).contains("not an IP address"));
         let v4 = with(&["-neighborpattern", "192.0.%d.%d"]);
-        assert_eq!(v4.neighbors[3], "192.0.14.4".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            v4.mode.neighbors[3],
+            "192.0.14.4".parse::<IpAddr>().unwrap()
+        );
         // A huge value is not echoed whole.
         let huge = format!("{}%d%d", "1".repeat(100_000));
         let message = error(&["-dcid=2", "-primary", "-neighborpattern", &huge]);
@@ -881,7 +891,7 @@ mod tests {
         .iter()
         .map(|text| text.parse().unwrap())
         .collect();
-        assert_eq!(settings.addresses, expected);
+        assert_eq!(settings.mode.addresses, expected);
 
         let bad = |value: &str| error(&["-dcid=14", "-primary", "-address", value]);
         assert!(bad("192.0.2.5/24").contains("IPv4 addresses must be /32"));

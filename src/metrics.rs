@@ -21,7 +21,6 @@ use tracing::{debug, info, warn};
 
 use crate::accept::{self, Limits};
 use crate::bgp::session::{MessageCounts, State};
-use crate::model::Role;
 use crate::status::{Snapshot, StatusSource};
 use crate::vrrp::instance::State as Vrrp;
 
@@ -262,16 +261,17 @@ fn registry(snapshot: &Snapshot) -> prometheus::Result<Registry> {
     let i64_of = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
 
     let info = &snapshot.info;
-    let role = match info.role {
-        Role::Primary => "primary",
-        Role::Secondary => "secondary",
+    // VRRP mode has no host role and no router id: role "vrrp", router_id empty.
+    let (role, router_id) = match &info.bgp {
+        Some(bgp) => (bgp.role.as_str(), bgp.router_id.to_string()),
+        None => ("vrrp", String::new()),
     };
     gauge_vec(
         "elastic_info",
-        "Constant 1, labelled with the version, role and router id.",
+        "Constant 1, labelled with the version, role (vrrp in VRRP mode) and router id.",
         &["version", "role", "router_id"],
     )?
-    .with_label_values(&[info.version, role, &info.router_id.to_string()])
+    .with_label_values(&[info.version, role, &router_id])
     .set(1);
     let started = info
         .started_at

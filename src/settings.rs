@@ -1,7 +1,8 @@
 //! The daemon's [`Settings`]: the flags merged over the config file over the built-in defaults,
 //! validated across keys ([`resolve`]), and [`effective`], which reads the file an invocation
 //! names and merges it (start-up and every SIGHUP). [`Settings::to_file`] is the way back, for
-//! `elastic check-config`.
+//! `elastic check-config`. The settings of one mode ([`BgpSettings`], or the VRRP instances) exist
+//! only in that mode ([`Mode`]): VRRP mode has no dcid or role to fill in.
 //!
 //! Pure except [`effective`], which reads the config file through [`config::load_choice`].
 
@@ -22,12 +23,49 @@ use crate::config::{
 use crate::config::{duration, valid};
 use crate::model::{BfdConfig, DEFAULT_API, HOLD_TIME_SECS, LOCAL_AS, PEER_AS};
 
-/// Everything the flags and the file decide, validated.
+/// Everything the flags and the file decide, validated: the settings both modes share, and in
+/// `mode` those of one mode. [`resolve`] makes a `Settings` (`M` = [`Mode`]); [`Settings::by_mode`]
+/// turns it into what one daemon runs with, whose `mode` is that mode's own type, so BGP code
+/// holds a [`BgpSettings`] (never a VRRP config's missing dcid) and VRRP code its instances.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    /// 0 in VRRP mode, which has no datacenter (no route servers).
+pub struct Settings<M = Mode> {
+    pub mode: M,
+    pub log_level: LogLevel,
+    pub log_json: bool,
+    /// Probes, services, maintenance file and hook (from the config file; none with flags only).
+    pub health: HealthConfig,
+    /// The config file these settings were merged from, if any.
+    pub config_file: Option<PathBuf>,
+    /// gRPC API address (elastic.v1 and the GoBGP subset); `None` with `-api off`.
+    pub api: Option<SocketAddr>,
+    /// Allow `api` on a non-loopback address (the API is unauthenticated).
+    pub api_allow_remote: bool,
+    /// Prometheus metrics address; off by default.
+    pub metrics: Option<SocketAddr>,
+    /// Allow `metrics` on a non-loopback address (the metrics are unauthenticated).
+    pub metrics_allow_remote: bool,
+    /// The unix socket serving SetMaintenance and Drain (`elastic drain`); off by default.
+    pub control_socket: Option<PathBuf>,
+    /// With it, the socket is mode 0660 and owned by this group; without, 0600.
+    pub control_socket_group: Option<String>,
+    /// To log once logging is up (e.g. an unknown log level).
+    pub warnings: Vec<String>,
+}
+
+/// What the daemon runs: BGP sessions to the route servers, or VRRP instances (a file with
+/// `vrrp:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Boxed: it is ten times the size of the other.
+    Bgp(Box<BgpSettings>),
+    /// At least one instance.
+    Vrrp(Vec<VrrpConfig>),
+}
+
+/// The settings only BGP mode has (every one of their keys and flags is refused beside `vrrp:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BgpSettings {
     pub dcid: u32,
-    /// Primary, and unused, in VRRP mode.
     pub role: Role,
     pub send56: bool,
     pub allifs: bool,
@@ -42,40 +80,128 @@ pub struct Settings {
     pub neighbor_slots: Vec<u8>,
     /// The pattern formatted with (dcid, i) for each slot i, in that order.
     pub neighbors: Vec<IpAddr>,
-    pub log_level: LogLevel,
-    pub log_json: bool,
     /// `-address` values in the order given, duplicates dropped: bound to `lo` by elastic.
     pub addresses: Vec<IpNet>,
     pub med: Option<u32>,
     pub router_id: Option<Ipv4Addr>,
     pub local_as: u32,
     pub peer_as: u32,
-    /// Probes, services, maintenance file and hook (from the config file; none with flags only).
-    pub health: HealthConfig,
-    /// The config file these settings were merged from, if any.
-    pub config_file: Option<PathBuf>,
-    /// gRPC API address (elastic.v1 and the GoBGP subset); `None` with `-api off`.
-    pub api: Option<SocketAddr>,
-    /// Allow `api` on a non-loopback address (the API is unauthenticated).
-    pub api_allow_remote: bool,
-    /// Prometheus metrics address; off by default.
-    pub metrics: Option<SocketAddr>,
-    /// Allow `metrics` on a non-loopback address (the metrics are unauthenticated).
-    pub metrics_allow_remote: bool,
     /// How long a planned stop announces GRACEFUL_SHUTDOWN before withdrawing (0: no drain).
     pub drain_time: std::time::Duration,
-    /// The unix socket serving SetMaintenance and Drain (`elastic drain`); off by default.
-    pub control_socket: Option<PathBuf>,
-    /// With it, the socket is mode 0660 and owned by this group; without, 0600.
-    pub control_socket_group: Option<String>,
     /// TCP MD5 (RFC 2385) on every session: from the file's `md5_password_file`, never a flag.
     pub md5: Option<Md5Password>,
     /// BFD beside every route-server session (`bfd:`); `None`: off.
     pub bfd: Option<BfdConfig>,
-    /// To log once logging is up (e.g. an unknown log level).
-    pub warnings: Vec<String>,
-    /// The VRRP instances; with any, VRRP mode: no BGP sessions (`neighbors` is empty).
-    pub vrrp: Vec<VrrpConfig>,
+}
+
+/// [`Settings`] as one daemon runs with them: [`Settings::by_mode`]. Boxed, as the two differ
+/// in size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ByMode {
+    Bgp(Box<Settings<BgpSettings>>),
+    Vrrp(Box<Settings<Vec<VrrpConfig>>>),
+}
+
+impl Settings {
+    /// The settings with their mode's own type.
+    pub fn by_mode(self) -> ByMode {
+        match self.split() {
+            (Mode::Bgp(bgp), shared) => ByMode::Bgp(Box::new(shared.with_mode(*bgp))),
+            (Mode::Vrrp(instances), shared) => ByMode::Vrrp(Box::new(shared.with_mode(instances))),
+        }
+    }
+
+    /// BGP mode's settings; `None` in VRRP mode.
+    pub fn bgp(&self) -> Option<&BgpSettings> {
+        match &self.mode {
+            Mode::Bgp(bgp) => Some(bgp),
+            Mode::Vrrp(_) => None,
+        }
+    }
+
+    /// The VRRP instances; none in BGP mode.
+    pub fn vrrp(&self) -> &[VrrpConfig] {
+        match &self.mode {
+            Mode::Bgp(_) => &[],
+            Mode::Vrrp(instances) => instances,
+        }
+    }
+}
+
+impl<M> Settings<M> {
+    /// The mode's settings, and the shared ones alone.
+    pub fn split(self) -> (M, Settings<()>) {
+        let Settings {
+            mode,
+            log_level,
+            log_json,
+            health,
+            config_file,
+            api,
+            api_allow_remote,
+            metrics,
+            metrics_allow_remote,
+            control_socket,
+            control_socket_group,
+            warnings,
+        } = self;
+        let shared = Settings {
+            mode: (),
+            log_level,
+            log_json,
+            health,
+            config_file,
+            api,
+            api_allow_remote,
+            metrics,
+            metrics_allow_remote,
+            control_socket,
+            control_socket_group,
+            warnings,
+        };
+        (mode, shared)
+    }
+}
+
+impl Settings<()> {
+    /// The shared settings with `mode`'s.
+    pub fn with_mode<M>(self, mode: M) -> Settings<M> {
+        let Settings {
+            mode: (),
+            log_level,
+            log_json,
+            health,
+            config_file,
+            api,
+            api_allow_remote,
+            metrics,
+            metrics_allow_remote,
+            control_socket,
+            control_socket_group,
+            warnings,
+        } = self;
+        Settings {
+            mode,
+            log_level,
+            log_json,
+            health,
+            config_file,
+            api,
+            api_allow_remote,
+            metrics,
+            metrics_allow_remote,
+            control_socket,
+            control_socket_group,
+            warnings,
+        }
+    }
+}
+
+impl From<Settings<BgpSettings>> for Settings {
+    fn from(settings: Settings<BgpSettings>) -> Settings {
+        let (bgp, shared) = settings.split();
+        shared.with_mode(Mode::Bgp(Box::new(bgp)))
+    }
 }
 
 /// Merges the flags with the config file (flags win, then the file, then the defaults),
@@ -94,10 +220,20 @@ pub fn resolve(
         None => String::new(),
     };
     let vrrp_mode = !config.vrrp.is_empty();
+    // Every flag only the BGP daemon reads (all but logging and the listeners).
     let bgp_flags = [
         ("-dcid", flags.dcid.is_some()),
-        ("-primary", flags.primary == Some(true)),
-        ("-secondary", flags.secondary == Some(true)),
+        ("-primary", flags.primary.is_some()),
+        ("-secondary", flags.secondary.is_some()),
+        ("-send56", flags.send56.is_some()),
+        ("-allifs", flags.allifs.is_some()),
+        ("-multihopttl", flags.multihop_ttl.is_some()),
+        ("-holdtime", flags.hold_time.is_some()),
+        ("-keepalive", flags.keepalive.is_some()),
+        ("-neighborpattern", flags.neighbor_pattern.is_some()),
+        ("-address", flags.addresses.is_some()),
+        ("-med", flags.med.is_some()),
+        ("-routerid", flags.router_id.is_some()),
     ];
     if let Some((flag, _)) = bgp_flags.iter().find(|f| vrrp_mode && f.1) {
         return Err(UsageError::new(format!(
@@ -105,52 +241,6 @@ pub fn resolve(
             path.map_or(String::new(), |p| format!(" in {}", p.display()))
         )));
     }
-    let dcid = match flags.dcid.or(config.dcid).map(Dcid::get) {
-        Some(dcid) => dcid,
-        None if vrrp_mode => 0,
-        None => {
-            return Err(UsageError::new(format!(
-                "-dcid is required{} (dcid must be greater than 1)",
-                in_file("dcid")
-            )));
-        }
-    };
-    let role = match (
-        flags.primary == Some(true),
-        flags.secondary == Some(true),
-        config.role,
-    ) {
-        (true, false, _) => Role::Primary,
-        (false, true, _) => Role::Secondary,
-        (true, true, _) => {
-            return Err(UsageError::new(
-                "-primary and -secondary cannot be used together: choose one",
-            ));
-        }
-        (false, false, Some(role)) => role,
-        (false, false, None) if vrrp_mode => Role::Primary,
-        (false, false, None) => {
-            return Err(UsageError::new(format!(
-                "use either -primary or -secondary{}",
-                in_file("role")
-            )));
-        }
-    };
-    let neighbor_pattern = flags
-        .neighbor_pattern
-        .clone()
-        .or_else(|| config.neighbor_pattern.clone())
-        .unwrap_or_else(NeighborPattern::lelastic);
-    let neighbor_slots = config
-        .neighbor_slots
-        .as_ref()
-        .map_or(NeighborSlots::DEFAULT.to_vec(), |s| s.get().to_vec());
-    let neighbors = match vrrp_mode {
-        true => Vec::new(),
-        false => neighbor_pattern
-            .format(dcid, &neighbor_slots)
-            .map_err(UsageError::new)?,
-    };
 
     let mut warnings = Vec::new();
     let log_level = match (&flags.log_level, config.log_level) {
@@ -163,28 +253,17 @@ pub fn resolve(
         (None, Some(level)) => level,
         (None, None) => LogLevel::Info,
     };
-    let addresses = flags
-        .addresses
-        .as_ref()
-        .or(config.addresses.as_ref())
-        .map_or(Vec::new(), |list| dedup(list.iter().map(|a| a.get())));
     let health = config.health();
-    let send56 = flags.send56.or(config.send56).unwrap_or(false);
-    config::roles::check(&health.services, send56)
-        .map_err(|conflict| UsageError::new(conflict.message))?;
-    for service in &health.services {
-        for spec in service.addresses.iter().flatten() {
-            let covered = addresses
-                .iter()
-                .any(|a| a.contains(&spec.addr()) || spec.contains(&a.addr()));
-            if !addresses.is_empty() && !covered {
-                warnings.push(format!(
-                    "service {}: address {spec} is not among the configured addresses (it may still be found on lo)",
-                    service.name
-                ));
-            }
-        }
-    }
+    let mode = match vrrp_mode {
+        true => Mode::Vrrp(config.vrrp.clone()),
+        false => Mode::Bgp(Box::new(resolve_bgp(
+            flags,
+            config,
+            &in_file,
+            &health,
+            &mut warnings,
+        )?)),
+    };
 
     let default_api = DEFAULT_API;
     let api = flags
@@ -222,6 +301,106 @@ pub fn resolve(
         )));
     }
 
+    let control_socket = config.control_socket.as_ref().map(|p| p.get().clone());
+    if config.control_socket_group.is_some() && control_socket.is_none() {
+        warnings.push(
+            "control_socket_group is set but control_socket is not: there is no control socket"
+                .to_string(),
+        );
+    }
+
+    Ok(Settings {
+        mode,
+        log_level,
+        log_json: flags.log_json.or(config.log_json).unwrap_or(false),
+        health,
+        config_file: path.map(Path::to_path_buf),
+        api,
+        api_allow_remote,
+        metrics,
+        metrics_allow_remote,
+        control_socket,
+        control_socket_group: config
+            .control_socket_group
+            .as_ref()
+            .map(|g| g.get().to_string()),
+        warnings,
+    })
+}
+
+/// BGP mode's settings from the flags and the file; `in_file` names a key's place in the file
+/// for an error, and `warnings` gets the services' addresses that no configured address covers.
+fn resolve_bgp(
+    flags: &FlagValues,
+    config: &FileConfig,
+    in_file: &dyn Fn(&str) -> String,
+    health: &HealthConfig,
+    warnings: &mut Vec<String>,
+) -> Result<BgpSettings, UsageError> {
+    let dcid = match flags.dcid.or(config.dcid).map(Dcid::get) {
+        Some(dcid) => dcid,
+        None => {
+            return Err(UsageError::new(format!(
+                "-dcid is required{} (dcid must be greater than 1)",
+                in_file("dcid")
+            )));
+        }
+    };
+    let role = match (
+        flags.primary == Some(true),
+        flags.secondary == Some(true),
+        config.role,
+    ) {
+        (true, false, _) => Role::Primary,
+        (false, true, _) => Role::Secondary,
+        (true, true, _) => {
+            return Err(UsageError::new(
+                "-primary and -secondary cannot be used together: choose one",
+            ));
+        }
+        (false, false, Some(role)) => role,
+        (false, false, None) => {
+            return Err(UsageError::new(format!(
+                "use either -primary or -secondary{}",
+                in_file("role")
+            )));
+        }
+    };
+    let neighbor_pattern = flags
+        .neighbor_pattern
+        .clone()
+        .or_else(|| config.neighbor_pattern.clone())
+        .unwrap_or_else(NeighborPattern::lelastic);
+    let neighbor_slots = config
+        .neighbor_slots
+        .as_ref()
+        .map_or(NeighborSlots::DEFAULT.to_vec(), |s| s.get().to_vec());
+    let neighbors = neighbor_pattern
+        .format(dcid, &neighbor_slots)
+        .map_err(UsageError::new)?;
+
+    let addresses = flags
+        .addresses
+        .as_ref()
+        .or(config.addresses.as_ref())
+        .map_or(Vec::new(), |list| dedup(list.iter().map(|a| a.get())));
+    let send56 = flags.send56.or(config.send56).unwrap_or(false);
+    config::roles::check(&health.services, send56)
+        .map_err(|conflict| UsageError::new(conflict.message))?;
+    for service in &health.services {
+        for spec in service.addresses.iter().flatten() {
+            let covered = addresses
+                .iter()
+                .any(|a| a.contains(&spec.addr()) || spec.contains(&a.addr()));
+            if !addresses.is_empty() && !covered {
+                warnings.push(format!(
+                    "service {}: address {spec} is not among the configured addresses (it may still be found on lo)",
+                    service.name
+                ));
+            }
+        }
+    }
+
     let hold_time = flags
         .hold_time
         .or(config.hold_time)
@@ -239,13 +418,6 @@ pub fn resolve(
         Some(keepalive) => keepalive,
     };
 
-    let control_socket = config.control_socket.as_ref().map(|p| p.get().clone());
-    if config.control_socket_group.is_some() && control_socket.is_none() {
-        warnings.push(
-            "control_socket_group is set but control_socket is not: there is no control socket"
-                .to_string(),
-        );
-    }
     let md5 = match (&config.md5_password_file, &config.md5_key) {
         (None, _) => None,
         (Some(source), Some(key)) => Some(Md5Password {
@@ -270,7 +442,7 @@ pub fn resolve(
         .map(|bfd| bfd_config(&bfd, multihop_ttl))
         .transpose()?;
 
-    Ok(Settings {
+    Ok(BgpSettings {
         dcid,
         role,
         send56,
@@ -281,31 +453,16 @@ pub fn resolve(
         neighbor_pattern,
         neighbor_slots,
         neighbors,
-        log_level,
-        log_json: flags.log_json.or(config.log_json).unwrap_or(false),
         addresses,
         med: flags.med.or(config.med),
         router_id: flags.router_id.or(config.router_id).map(RouterId::get),
         local_as: LOCAL_AS,
         peer_as: PEER_AS,
-        health,
-        config_file: path.map(Path::to_path_buf),
-        api,
-        api_allow_remote,
-        metrics,
-        metrics_allow_remote,
         drain_time: config
             .drain_time
             .map_or(config::DEFAULT_DRAIN_TIME, |d| d.get()),
-        control_socket,
-        control_socket_group: config
-            .control_socket_group
-            .as_ref()
-            .map(|g| g.get().to_string()),
         md5,
         bfd,
-        warnings,
-        vrrp: config.vrrp.clone(),
     })
 }
 
@@ -340,112 +497,107 @@ fn bfd_config(bfd: &config::BfdFile, multihop_ttl: u8) -> Result<BfdConfig, Usag
 impl Settings {
     /// The settings as a config file with every key set (the defaults filled in): what
     /// `elastic check-config` prints. Each value passes its key's own check again, so what is
-    /// printed reads back.
+    /// printed reads back. VRRP mode has no BGP keys to print (they would be refused).
     pub fn to_file(&self) -> Result<FileConfig, String> {
         let health = &self.health;
-        let mut file = FileConfig {
-            // 0 in VRRP mode, which is not a dcid: left out below with the other BGP keys.
-            dcid: self.vrrp.is_empty().then(|| valid(self.dcid)).transpose()?,
-            role: Some(self.role),
-            send56: Some(self.send56),
-            allifs: Some(self.allifs),
-            multihop_ttl: Some(valid(self.multihop_ttl)?),
-            hold_time: Some(HoldTime::try_from(self.hold_time)?),
-            keepalive: match self.keepalive {
-                0 => None,
-                secs => Some(Keepalive::try_from(secs)?),
-            },
-            neighbor_pattern: Some(self.neighbor_pattern.clone()),
-            neighbor_slots: Some(
-                self.neighbor_slots
-                    .iter()
-                    .map(|&s| i64::from(s))
-                    .collect::<Vec<_>>()
-                    .try_into()?,
-            ),
+        let shared = FileConfig {
             log_level: Some(self.log_level),
             log_json: Some(self.log_json),
-            addresses: Some(self.addresses.iter().map(valid).collect::<Result<_, _>>()?),
-            med: self.med,
-            router_id: self.router_id.map(valid).transpose()?,
             api: Some(ApiListen::new(self.api)),
             api_allow_remote: Some(self.api_allow_remote),
             metrics: self.metrics.map(valid).transpose()?,
             metrics_allow_remote: Some(self.metrics_allow_remote),
-            drain_time: Some(duration(self.drain_time)?),
             control_socket: self
                 .control_socket
                 .as_ref()
                 .map(|p| valid(p.display()))
                 .transpose()?,
             control_socket_group: self.control_socket_group.as_ref().map(valid).transpose()?,
-            md5_password_file: self
-                .md5
-                .as_ref()
-                .map(|m| PasswordFile::new(m.source.clone())),
             probes: health.probes.clone(),
             services: health.services.clone(),
             maintenance_file: health.maintenance_file.clone(),
             maintenance_poll: Some(duration(health.maintenance_poll)?),
             hooks: health.hook.clone(),
-            vrrp: self.vrrp.clone(),
-            md5_key: None,
-            bfd: match &self.bfd {
-                None => None,
-                Some(bfd) => Some(config::BfdFile {
-                    min_tx: Some(BfdInterval::try_from(bfd.min_tx)?),
-                    min_rx: Some(BfdInterval::try_from(bfd.min_rx)?),
-                    multiplier: Some(BfdMultiplier::try_from(i64::from(bfd.multiplier))?),
-                    multihop: Some(bfd.multihop),
-                    min_ttl: match bfd.multihop {
-                        true => Some(valid(bfd.min_ttl)?),
-                        false => None,
-                    },
-                }),
-            },
+            ..FileConfig::default()
         };
-        if !self.vrrp.is_empty() {
-            // VRRP mode: the BGP keys are left out (dcid and role would be refused).
-            file = FileConfig {
-                vrrp: file.vrrp,
-                log_level: file.log_level,
-                log_json: file.log_json,
-                api: file.api,
-                api_allow_remote: file.api_allow_remote,
-                metrics: file.metrics,
-                metrics_allow_remote: file.metrics_allow_remote,
-                control_socket: file.control_socket,
-                control_socket_group: file.control_socket_group,
-                probes: file.probes,
-                services: file.services,
-                maintenance_file: file.maintenance_file,
-                maintenance_poll: file.maintenance_poll,
-                hooks: file.hooks,
-                ..FileConfig::default()
-            };
+        match &self.mode {
+            Mode::Vrrp(instances) => Ok(FileConfig {
+                vrrp: instances.clone(),
+                ..shared
+            }),
+            Mode::Bgp(bgp) => bgp_file(bgp, shared),
         }
-        Ok(file)
     }
+}
+
+/// `shared` with BGP mode's keys.
+fn bgp_file(bgp: &BgpSettings, shared: FileConfig) -> Result<FileConfig, String> {
+    Ok(FileConfig {
+        dcid: Some(valid(bgp.dcid)?),
+        role: Some(bgp.role),
+        send56: Some(bgp.send56),
+        allifs: Some(bgp.allifs),
+        multihop_ttl: Some(valid(bgp.multihop_ttl)?),
+        hold_time: Some(HoldTime::try_from(bgp.hold_time)?),
+        keepalive: match bgp.keepalive {
+            0 => None,
+            secs => Some(Keepalive::try_from(secs)?),
+        },
+        neighbor_pattern: Some(bgp.neighbor_pattern.clone()),
+        neighbor_slots: Some(
+            bgp.neighbor_slots
+                .iter()
+                .map(|&s| i64::from(s))
+                .collect::<Vec<_>>()
+                .try_into()?,
+        ),
+        addresses: Some(bgp.addresses.iter().map(valid).collect::<Result<_, _>>()?),
+        med: bgp.med,
+        router_id: bgp.router_id.map(valid).transpose()?,
+        drain_time: Some(duration(bgp.drain_time)?),
+        md5_password_file: bgp
+            .md5
+            .as_ref()
+            .map(|m| PasswordFile::new(m.source.clone())),
+        bfd: match &bgp.bfd {
+            None => None,
+            Some(bfd) => Some(config::BfdFile {
+                min_tx: Some(BfdInterval::try_from(bfd.min_tx)?),
+                min_rx: Some(BfdInterval::try_from(bfd.min_rx)?),
+                multiplier: Some(BfdMultiplier::try_from(i64::from(bfd.multiplier))?),
+                multihop: Some(bfd.multihop),
+                min_ttl: match bfd.multihop {
+                    true => Some(valid(bfd.min_ttl)?),
+                    false => None,
+                },
+            }),
+        },
+        ..shared
+    })
 }
 
 /// The effective configuration as YAML that the config file accepts: every key with the value
 /// in force (flags merged, defaults filled in). `elastic check-config` prints it.
 pub fn render(settings: &Settings) -> String {
+    let roles = match &settings.mode {
+        Mode::Bgp(bgp) => service_roles(&settings.health.services, bgp.role),
+        // VRRP mode refuses a service's role.
+        Mode::Vrrp(_) => String::new(),
+    };
     match settings.to_file() {
-        Ok(file) => config::render(&file) + &service_roles(settings),
+        Ok(file) => config::render(&file) + &roles,
         Err(error) => format!("# cannot render: {error}\n"),
     }
 }
 
 /// With a per-service `role` in the file (active/active), which role each service announces its
 /// addresses with, as comments; nothing otherwise.
-fn service_roles(settings: &Settings) -> String {
-    let services = &settings.health.services;
+fn service_roles(services: &[config::ServiceConfig], host_role: Role) -> String {
     if services.iter().all(|s| s.role.is_none()) {
         return String::new();
     }
     let mut out = String::from("# roles per service (the host is ");
-    out += settings.role.as_str();
+    out += host_role.as_str();
     out += "):\n";
     for service in services {
         let whose = if service.role.is_some() {
@@ -456,7 +608,7 @@ fn service_roles(settings: &Settings) -> String {
         out += &format!(
             "#   {}: {} ({whose})\n",
             service.name,
-            service.role_or(settings.role)
+            service.role_or(host_role)
         );
     }
     out

@@ -23,17 +23,24 @@ use crate::vrrp::instance::InstanceStatus;
 pub struct DaemonInfo {
     pub version: &'static str,
     pub started_at: SystemTime,
+    pub hostname: String,
+    pub reloads: Reloads,
+    /// What the BGP sessions run with; `None` in VRRP mode, which has none.
+    pub bgp: Option<BgpInfo>,
+}
+
+/// The BGP side of [`DaemonInfo`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BgpInfo {
     pub role: Role,
     pub router_id: Ipv4Addr,
     pub local_as: u32,
     pub peer_as: u32,
-    pub hostname: String,
     /// Session settings shown by `gobgp neighbor ADDR` (lelastic: 9 s, 5 s, 16).
     pub hold_time: u16,
     pub keepalive: u16,
     pub connect_retry: Duration,
     pub multihop_ttl: u8,
-    pub reloads: Reloads,
 }
 
 /// How the SIGHUP reloads went since start.

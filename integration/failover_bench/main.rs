@@ -359,6 +359,8 @@ fn run(interrupt: &Interrupt) -> Result<(), String> {
         .clamp(1, 10);
 
     let only = std::env::var("FAILOVER_ONLY").unwrap_or_default();
+    // Refused here, before any lab exists, rather than replaced by the defaults later.
+    vrrp::priorities()?;
     let (service_death, host_freeze, planned_stop) = freeze::scenarios()?;
     if host_freeze && rs_kind != RsKind::Frr {
         return Err(
@@ -1062,8 +1064,12 @@ fn print_table(results: &[(Contender, Vec<RunResult>, Option<f64>)], runs: usize
     println!(
         "- elastic VRRP (the same bridge): target gap ≤ fall × interval + 50 ms (process: ≤ 50 ms);"
     );
+    let [primary, backup] = vrrp::priorities().unwrap_or([0, 0]);
     println!(
-        "  after the priority-0 advert the backup waits its skew, (256 − 100) / 256 × advert."
+        "  after the priority-0 advert the backup waits its skew, (256 − {backup}) / 256 × advert"
+    );
+    println!(
+        "  (VRRP priorities here: primary {primary}, backup {backup}; FAILOVER_VRRP_PRIORITIES)."
     );
     for (who, r, _) in results {
         if *who == Contender::Gobgpd {

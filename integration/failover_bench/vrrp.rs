@@ -4,6 +4,8 @@
 //! ```text
 //!  client ──cl── router ── vbr (bridge, 192.0.2.1/24) ─┬─ va ── host va  eth0 192.0.2.2  priority 150
 //!                 203.0.113.10/32 dev vbr (on-link)    └─ vb ── host vb  eth0 192.0.2.3  priority 100
+//!
+//! (the priorities: FAILOVER_VRRP_PRIORITIES, see [`priorities`]).
 //! ```
 //!
 //! The VIP lives on the master's eth0; the router finds it by ARP and follows gratuitous ARPs.
@@ -17,8 +19,37 @@ use elastic_lab::{Lab, ProcId, VIP4, daemon_binary, run_cmd};
 
 const BRIDGE: &str = "vbr";
 const ROUTER_ADDRESS: &str = "192.0.2.1";
-/// (link name on the bridge, address, VRRP priority); the first is the primary.
-const HOSTS: [(&str, &str, u8); 2] = [("va", "192.0.2.2", 150), ("vb", "192.0.2.3", 100)];
+/// (link name on the bridge, address); the first is the primary.
+const HOSTS: [(&str, &str); 2] = [("va", "192.0.2.2"), ("vb", "192.0.2.3")];
+/// The VRRP priorities of the primary and the backup, for keepalived and elastic alike, unless
+/// FAILOVER_VRRP_PRIORITIES ("254,253") says otherwise.
+const DEFAULT_PRIORITIES: [u8; 2] = [150, 100];
+
+/// The priorities of the primary and the backup: FAILOVER_VRRP_PRIORITIES ("P,B", 1-254 each,
+/// P > B) or the defaults. The backup's decides its skew after a priority-0 advert:
+/// (256 − B) / 256 × advert.
+pub(crate) fn priorities() -> Result<[u8; 2], String> {
+    let Ok(value) = std::env::var("FAILOVER_VRRP_PRIORITIES") else {
+        return Ok(DEFAULT_PRIORITIES);
+    };
+    let parsed: Vec<u8> = value
+        .split(',')
+        .map(|p| p.trim().parse::<u8>())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("FAILOVER_VRRP_PRIORITIES={value:?}: {e}"))?;
+    match parsed[..] {
+        [primary, backup] if (1..=254).contains(&primary) && (1..primary).contains(&backup) => {
+            Ok([primary, backup])
+        }
+        _ => Err(format!(
+            "FAILOVER_VRRP_PRIORITIES={value:?}: give the primary's and the backup's, 1-254, the primary's higher"
+        )),
+    }
+}
+
+fn priority(index: usize) -> u8 {
+    priorities().unwrap_or(DEFAULT_PRIORITIES)[index]
+}
 
 pub(crate) struct VrrpSegment {
     router: String,
@@ -51,7 +82,7 @@ impl VrrpSegment {
             BRIDGE,
         ])?;
         ip(&["link", "set", BRIDGE, "up"])?;
-        for (link, address, _) in HOSTS {
+        for (link, address) in HOSTS {
             let ns = format!("el-{}-{link}", lab.tag);
             run_cmd("ip", &["netns", "add", &ns])?;
             segment.hosts.push(ns.clone());
@@ -95,7 +126,8 @@ impl VrrpSegment {
 /// as a /32, advert_int `advert_ms`, the health check as a track_script (interval 1, fall 2, rise
 /// 2). Under a second it needs VRRPv3 (v2 counts adverts in whole seconds).
 pub(crate) fn keepalived_config(index: usize, check: &Path, advert_ms: u32) -> String {
-    let (link, _, priority) = HOSTS[index];
+    let (link, _) = HOSTS[index];
+    let priority = priority(index);
     let state = if index == 0 { "MASTER" } else { "BACKUP" };
     let version = if advert_ms < 1000 {
         "    vrrp_version 3\n"
@@ -129,7 +161,7 @@ pub(crate) enum VrrpProbe {
 /// eth0 (VRID 10, the VIP as a /32, keepalived's priorities) at `advert_ms`; `on_down` is the
 /// default `withdraw` (priority 0, as keepalived's FAULT).
 pub(crate) fn elastic_config(lab: &Lab, index: usize, probe: VrrpProbe, advert_ms: u32) -> String {
-    let (_, _, priority) = HOSTS[index];
+    let priority = priority(index);
     let label = ["a", "b"][index];
     let probe = match probe {
         VrrpProbe::Exec => format!(
@@ -157,7 +189,7 @@ pub(crate) fn start_elastic(
     probe: VrrpProbe,
     advert_ms: u32,
 ) -> Result<ProcId, String> {
-    let (link, _, _) = HOSTS[index];
+    let (link, _) = HOSTS[index];
     let name = format!("elastic-vrrp-{link}-{probe:?}-{advert_ms}ms");
     let conf = lab.dir.join(format!("{name}.yaml"));
     std::fs::write(&conf, elastic_config(lab, index, probe, advert_ms))
@@ -176,7 +208,7 @@ pub(crate) fn start_keepalived(
     check: &Path,
     advert_ms: u32,
 ) -> Result<ProcId, String> {
-    let (link, _, _) = HOSTS[index];
+    let (link, _) = HOSTS[index];
     let dir = lab.dir.clone();
     let conf = dir.join(format!("keepalived-{link}.conf"));
     std::fs::write(&conf, keepalived_config(index, check, advert_ms))

@@ -22,3 +22,4 @@ mod vrrp;
 mod vrrp6;
 mod vrrp_daemon;
 mod vrrp_frr;
+mod vrrp_lab;

@@ -1,10 +1,5 @@
 //! The real `elastic` daemon with an IPv6 VRRP instance against keepalived (`vrrp_version 3`)
-//! both ways round, on one L2 segment with a client:
-//!
-//! ```text
-//!  client ns: bridge vbr (link-local only) ─┬─ va ── host a eth0 (link-local only)
-//!                                           └─ vb ── host b eth0 (link-local only)
-//! ```
+//! both ways round, on the IPv6 segment of [`super::vrrp_lab`] (link-local addresses only).
 //!
 //! Adverts go from each host's link-local address to ff02::12; the virtual address is
 //! 2001:db8::10/64. Before either router runs, the client holds a stale neighbour entry for it at
@@ -12,167 +7,20 @@
 //! client sends nothing that would solicit one) moves it to the master's MAC. Tests assert who
 //! holds the address, whose MAC the client has and in which order, never how fast.
 
-use std::fs::File;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use elastic_lab::daemon_binary;
 
+use super::vrrp_lab::{Family, NOBODY, Segment, assert_in_order, ip, terminate, wait_for};
+
 const VIP: &str = "2001:db8::10";
-/// The MAC the client's entry starts at: no host has it.
-const NOBODY: &str = "02:00:00:00:00:99";
 
-fn ip(args: &[&str]) -> String {
-    let out = Command::new("ip").args(args).output().expect("ip");
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+/// These tests' segment (IPv6), with elastic's IPv6 instance on it.
+struct Daemon6;
 
-fn wait_for(what: &str, limit: Duration, done: impl Fn() -> bool) {
-    let end = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < end, "waited {limit:?} for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+type Lab = Segment<Daemon6>;
 
-/// SIGTERM, then waits (bounded) for the exit; whether it exited by itself with status 0.
-fn terminate(child: &mut Child) -> bool {
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = child.try_wait() {
-            return status.success();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    false
-}
-
-/// Each of `needles` appears in `log`, each after the one before.
-fn assert_in_order(log: &str, needles: &[&str]) {
-    let mut from = 0;
-    for needle in needles {
-        match log[from..].find(needle) {
-            Some(at) => from += at + needle.len(),
-            None => panic!("{needle} after byte {from} (order {needles:?}) in\n{log}"),
-        }
-    }
-}
-
-/// The segment: the client's namespace (holding the bridge) and hosts `a` and `b`.
-struct Segment {
-    client: String,
-    hosts: [String; 2],
-    dir: PathBuf,
-    children: Vec<Child>,
-}
-
-impl Segment {
-    fn new(tag: char) -> Segment {
-        let pid = std::process::id() % 100_000;
-        let name = |role: &str| format!("el-{pid}{tag}-{role}");
-        let segment = Segment {
-            client: name("6c"),
-            hosts: [name("6a"), name("6b")],
-            dir: std::env::temp_dir().join(name("vrrp6")),
-            children: Vec::new(),
-        };
-        std::fs::create_dir_all(&segment.dir).unwrap();
-        let client = segment.client.as_str();
-        for ns in [client, &segment.hosts[0], &segment.hosts[1]] {
-            ip(&["netns", "add", ns]);
-            ip(&["-n", ns, "link", "set", "lo", "up"]);
-            // Link-local addresses usable at once (no DAD wait), here and on the moved veths.
-            for setting in [
-                "net.ipv6.conf.all.accept_dad=0",
-                "net.ipv6.conf.default.accept_dad=0",
-            ] {
-                segment.sysctl(ns, setting);
-            }
-        }
-        ip(&["-n", client, "link", "add", "vbr", "type", "bridge"]);
-        ip(&["-n", client, "link", "set", "vbr", "up"]);
-        for (ns, link) in [(&segment.hosts[0], "va"), (&segment.hosts[1], "vb")] {
-            ip(&[
-                "-n", client, "link", "add", link, "type", "veth", "peer", "name", "eth0", "netns",
-                ns,
-            ]);
-            ip(&["-n", client, "link", "set", link, "master", "vbr", "up"]);
-            ip(&["-n", ns, "link", "set", "eth0", "up"]);
-        }
-        // The client reaches the virtual address on the bridge; its entry starts stale at NOBODY.
-        ip(&[
-            "-n",
-            client,
-            "-6",
-            "route",
-            "add",
-            "2001:db8::/64",
-            "dev",
-            "vbr",
-        ]);
-        for host in 0..2 {
-            wait_for(
-                "a usable link-local address",
-                Duration::from_secs(10),
-                || {
-                    let out = ip(&[
-                        "-n",
-                        &segment.hosts[host],
-                        "-6",
-                        "-o",
-                        "addr",
-                        "show",
-                        "dev",
-                        "eth0",
-                    ]);
-                    out.contains("fe80::") && !out.contains("tentative")
-                },
-            );
-        }
-        ip(&[
-            "-n", client, "-6", "neigh", "replace", VIP, "lladdr", NOBODY, "dev", "vbr", "nud",
-            "stale",
-        ]);
-        segment
-    }
-
-    fn sysctl(&self, ns: &str, setting: &str) {
-        let status = Command::new("ip")
-            .args(["netns", "exec", ns, "sysctl", "-qw", setting])
-            .status()
-            .expect("sysctl");
-        assert!(status.success(), "sysctl {setting} in {ns}");
-    }
-
-    fn spawn(&mut self, host: usize, log: &str, program: &str, args: &[&str]) -> usize {
-        let out = File::create(self.dir.join(log)).unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.hosts[host], program])
-            .args(args)
-            .env("STATE_DIRECTORY", self.dir.join(format!("state-{host}")))
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap_or_else(|e| panic!("{program}: {e}"));
-        self.children.push(child);
-        self.children.len() - 1
-    }
-
-    fn log(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
-    }
-
+impl Lab {
     /// elastic with one IPv6 instance on host `host` at `priority`. Returns the child's index.
     fn elastic(&mut self, host: usize, priority: u8) -> usize {
         let config = self.dir.join(format!("elastic-{host}.yaml"));
@@ -187,76 +35,8 @@ impl Segment {
         )
         .unwrap();
         let config = config.to_str().unwrap().to_string();
-        let log = format!("elastic-{host}.log");
         let args = ["-config", &config, "-loglevel", "debug"];
-        let index = self.spawn(host, &log, &daemon_binary(), &args);
-        std::thread::sleep(Duration::from_millis(200));
-        if let Ok(Some(status)) = self.children[index].try_wait() {
-            panic!("elastic exited at start with {status}\n{}", self.log(&log));
-        }
-        index
-    }
-
-    fn keepalived(&mut self, host: usize, priority: u8) -> usize {
-        let conf = self.dir.join(format!("keepalived-{host}.conf"));
-        std::fs::write(
-            &conf,
-            format!(
-                "global_defs {{\n  vrrp_version 3\n  router_id ka{host}\n}}\n\
-                 vrrp_instance v6 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 52\n  \
-                 priority {priority}\n  advert_int 0.1\n  virtual_ipaddress {{\n    {VIP}/64\n  }}\n}}\n"
-            ),
-        )
-        .unwrap();
-        let dir = self.dir.clone();
-        let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
-        self.spawn(
-            host,
-            &format!("keepalived-{host}.log"),
-            "keepalived",
-            &[
-                "-n",
-                "-l",
-                "-P",
-                "-f",
-                &path(&format!("keepalived-{host}.conf")),
-                "-p",
-                &path(&format!("keepalived-{host}.pid")),
-                "-r",
-                &path(&format!("keepalived-{host}-vrrp.pid")),
-            ],
-        )
-    }
-
-    /// Host `host`'s line for the virtual address (`ip -6 -o addr`), if it holds it.
-    fn vip_line(&self, host: usize) -> Option<String> {
-        let out = ip(&[
-            "-n",
-            &self.hosts[host],
-            "-6",
-            "-o",
-            "addr",
-            "show",
-            "dev",
-            "eth0",
-        ]);
-        out.lines()
-            .find(|line| line.contains(&format!(" {VIP}/64 ")))
-            .map(str::to_string)
-    }
-
-    fn mac(&self, host: usize) -> String {
-        let out = ip(&["-n", &self.hosts[host], "-o", "link", "show", "dev", "eth0"]);
-        let after = out
-            .split("link/ether ")
-            .nth(1)
-            .expect("an Ethernet address");
-        after.split_whitespace().next().unwrap().to_string()
-    }
-
-    /// The MAC the client has for the virtual address.
-    fn client_entry(&self) -> String {
-        ip(&["-n", &self.client, "-6", "neigh", "show", VIP, "dev", "vbr"])
+        self.spawn_elastic(host, &daemon_binary(), &args)
     }
 
     /// Waits until host `host` alone holds the virtual address and the client has it at `host`'s
@@ -266,7 +46,7 @@ impl Segment {
         wait_for(
             &format!("host {name} alone holding {VIP}"),
             Duration::from_secs(15),
-            || self.vip_line(host).is_some() && self.vip_line(1 - host).is_none(),
+            || self.holds_vip(host) && !self.holds_vip(1 - host),
         );
         let mac = self.mac(host);
         wait_for(
@@ -277,25 +57,12 @@ impl Segment {
     }
 }
 
-impl Drop for Segment {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        for ns in [&self.client, &self.hosts[0], &self.hosts[1]] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// elastic (150) is master of an IPv6 instance, keepalived (100) its backup: elastic holds the
 /// address (added `nodad`), the client learns elastic's MAC from its unsolicited NA; SIGTERM →
 /// keepalived takes over, elastic removes the address, the client follows keepalived's NA.
 #[test]
 fn vrrp6_daemon_master_against_keepalived_backup() {
-    let mut segment = Segment::new('p');
+    let mut segment = Lab::new('p', Family::V6);
     assert!(segment.client_entry().contains(NOBODY));
     let elastic = segment.elastic(0, 150);
     segment.wait_master(0);
@@ -344,7 +111,7 @@ fn vrrp6_daemon_master_against_keepalived_backup() {
 /// leaves nothing behind.
 #[test]
 fn vrrp6_daemon_backup_against_keepalived_master() {
-    let mut segment = Segment::new('q');
+    let mut segment = Lab::new('q', Family::V6);
     let keepalived = segment.keepalived(1, 200);
     segment.wait_master(1);
     let elastic = segment.elastic(0, 100);
@@ -372,7 +139,7 @@ fn vrrp6_daemon_backup_against_keepalived_master() {
 /// has its MAC; its SIGTERM hands over to the backup (100), whose NA moves the client's entry.
 #[test]
 fn vrrp6_daemon_against_elastic() {
-    let mut segment = Segment::new('r');
+    let mut segment = Lab::new('r', Family::V6);
     let primary = segment.elastic(0, 150);
     segment.elastic(1, 100);
     segment.wait_master(0);
@@ -395,4 +162,50 @@ fn vrrp6_daemon_against_elastic() {
         &segment.log("elastic-1.log"),
         &["to=\"backup\"", "to=\"master\""],
     );
+}
+
+/// Item 9 of the issue: the virtual address is already held by another host on the link (host b,
+/// not a VRRP router, configured it by hand). Host a runs DAD on its link (`accept_dad=1`), so
+/// an address added the usual way would end `dadfailed` and never answer; elastic adds it
+/// `nodad`, as keepalived does, so it is usable at once; it stays up, and its SIGTERM removes
+/// only its own copy.
+#[test]
+fn vrrp6_daemon_takes_an_address_another_host_holds_without_dad_and_cleans_up() {
+    let mut segment = Lab::new('s', Family::V6);
+    let (host_a, host_b) = (segment.hosts[0].clone(), segment.hosts[1].clone());
+    segment.sysctl(&host_a, "net.ipv6.conf.eth0.accept_dad=1");
+    ip(&[
+        "-n",
+        &host_b,
+        "-6",
+        "addr",
+        "add",
+        "2001:db8::10/64",
+        "dev",
+        "eth0",
+    ]);
+    let elastic = segment.elastic(0, 150);
+    wait_for(
+        "elastic holding the address",
+        Duration::from_secs(10),
+        || segment.holds_vip(0),
+    );
+    // DAD would have had a second to find host b's copy.
+    std::thread::sleep(Duration::from_millis(1500));
+    let held = segment.vip_line(0).expect("still held");
+    assert!(
+        !held.contains("dadfailed") && !held.contains("tentative"),
+        "usable: {held}"
+    );
+    assert!(held.contains("nodad"), "{held}");
+    assert!(
+        segment.children[elastic].try_wait().unwrap().is_none(),
+        "still running"
+    );
+    let status = segment.status(0);
+    assert_eq!(status["state"], "master", "{status}");
+
+    assert!(terminate(&mut segment.children[elastic]));
+    assert!(!segment.holds_vip(0), "elastic removed its copy");
+    assert!(segment.holds_vip(1), "host b's own address untouched");
 }

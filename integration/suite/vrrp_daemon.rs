@@ -1,140 +1,35 @@
 //! The real `elastic` daemon in VRRP mode (started with a config file), against keepalived
-//! (`vrrp_version 3`) both ways round and against another elastic, on one L2 segment with a
-//! client:
-//!
-//! ```text
-//!  client ns: bridge vbr 192.0.2.100/24, route 198.51.100.10/32 on-link ─┬─ va ── host a eth0 192.0.2.2
-//!                                                                       └─ vb ── host b eth0 192.0.2.3
-//! ```
+//! (`vrrp_version 3`) both ways round and against another elastic, on the IPv4 segment of
+//! [`super::vrrp_lab`] (client 192.0.2.100, hosts 192.0.2.2 and .3, VIP 198.51.100.10).
 //!
 //! Each host runs `labnet serve` on the VIP (198.51.100.10:7777, `ip_nonlocal_bind` so it binds
 //! before the VIP arrives) answering with its name; the client's `labnet probe` says who answered.
 //! Tests assert who holds the VIP, who answers and in which order, never how fast.
 
 use std::fs::File;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use elastic::vrrp::wire::{Addresses, Advert, AdvertInterval, GROUP_V4, PROTOCOL, encode};
 use elastic_lab::{ProbeReport, daemon_binary, labnet_binary};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use super::vrrp_lab::{Family, Segment, assert_in_order, ip, terminate, wait_for};
 
 const VIP: &str = "198.51.100.10";
 const PORT: u16 = 7777;
 
-pub(crate) fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("ip");
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+/// These tests' segment (IPv4), with what they run on it: responders, elastic with a probe that
+/// fails while a file exists, and a hook that logs the VRRP states.
+struct Daemon4;
 
-pub(crate) fn wait_for(what: &str, limit: Duration, done: impl Fn() -> bool) {
-    let end = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < end, "waited {limit:?} for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+type Lab = Segment<Daemon4>;
 
-/// SIGTERM, then waits (bounded) for the exit; whether it exited by itself with status 0.
-pub(crate) fn terminate(child: &mut Child) -> bool {
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = child.try_wait() {
-            return status.success();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    false
-}
-
-/// The segment: the client's namespace (holding the bridge) and hosts `a` and `b`.
-pub(crate) struct Segment {
-    pub(crate) client: String,
-    pub(crate) hosts: [String; 2],
-    pub(crate) dir: PathBuf,
-    pub(crate) children: Vec<Child>,
-}
-
-impl Segment {
-    pub(crate) fn new(tag: char) -> Segment {
-        let pid = std::process::id() % 100_000;
-        let name = |role: &str| format!("el-{pid}{tag}-{role}");
-        let segment = Segment {
-            client: name("vc"),
-            hosts: [name("va"), name("vb")],
-            dir: std::env::temp_dir().join(name("vrrpd")),
-            children: Vec::new(),
-        };
-        std::fs::create_dir_all(&segment.dir).unwrap();
-        let client = segment.client.as_str();
-        for ns in [client, &segment.hosts[0], &segment.hosts[1]] {
-            ip(&["netns", "add", ns]);
-            ip(&["-n", ns, "link", "set", "lo", "up"]);
-        }
-        ip(&["-n", client, "link", "add", "vbr", "type", "bridge"]);
-        ip(&["-n", client, "addr", "add", "192.0.2.100/24", "dev", "vbr"]);
-        ip(&["-n", client, "link", "set", "vbr", "up"]);
-        for (ns, link, address) in [
-            (&segment.hosts[0], "va", "192.0.2.2/24"),
-            (&segment.hosts[1], "vb", "192.0.2.3/24"),
-        ] {
-            ip(&[
-                "-n", client, "link", "add", link, "type", "veth", "peer", "name", "eth0", "netns",
-                ns,
-            ]);
-            ip(&["-n", client, "link", "set", link, "master", "vbr", "up"]);
-            ip(&["-n", ns, "addr", "add", address, "dev", "eth0"]);
-            ip(&["-n", ns, "link", "set", "eth0", "up"]);
-            segment.sysctl(ns, "net.ipv4.ip_nonlocal_bind=1");
-        }
-        ip(&[
-            "-n",
-            client,
-            "route",
-            "add",
-            &format!("{VIP}/32"),
-            "dev",
-            "vbr",
-        ]);
-        segment
-    }
-
-    pub(crate) fn sysctl(&self, ns: &str, setting: &str) {
-        let status = Command::new("ip")
-            .args(["netns", "exec", ns, "sysctl", "-qw", setting])
-            .status()
-            .expect("sysctl");
-        assert!(status.success(), "sysctl {setting} in {ns}");
-    }
-
-    pub(crate) fn spawn(&mut self, host: usize, log: &str, program: &str, args: &[&str]) -> usize {
-        let out = File::create(self.dir.join(log)).unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.hosts[host], program])
-            .args(args)
-            .env("STATE_DIRECTORY", self.dir.join(format!("state-{host}")))
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap_or_else(|e| panic!("{program}: {e}"));
-        self.children.push(child);
-        self.children.len() - 1
-    }
-
-    pub(crate) fn log(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
-    }
-
+impl Lab {
     /// `labnet serve` on host `host`'s VIP, answering with `a` or `b`.
-    pub(crate) fn responder(&mut self, host: usize) {
+    fn responder(&mut self, host: usize) {
         let name = ["a", "b"][host];
         let bind = format!("{VIP}:{PORT}");
         self.spawn(
@@ -151,12 +46,11 @@ impl Segment {
         self.elastic_with(host, priority, None)
     }
 
-    /// [`Segment::elastic`]; with `capabilities` (setpriv's form, `+net_admin,+net_raw`), as an
+    /// [`Lab::elastic`]; with `capabilities` (setpriv's form, `+net_admin,+net_raw`), as an
     /// unprivileged user holding only those, inherited and ambient, as systemd starts the unit.
     fn elastic_with(&mut self, host: usize, priority: u8, capabilities: Option<&str>) -> usize {
         let config = self.write_config(host, priority, "withdraw");
         let config = config.to_str().unwrap().to_string();
-        let log = format!("elastic-{host}.log");
         let daemon = daemon_binary();
         let mut args = vec!["-config", &config, "-loglevel", "debug"];
         let (inherited, ambient);
@@ -177,48 +71,17 @@ impl Segment {
                 "setpriv"
             }
         };
-        let index = self.spawn(host, &log, program, &args);
-        std::thread::sleep(Duration::from_millis(200));
-        if let Ok(Some(status)) = self.children[index].try_wait() {
-            panic!("elastic exited at start with {status}\n{}", self.log(&log));
-        }
-        index
-    }
-
-    fn keepalived(&mut self, host: usize, priority: u8) -> usize {
-        let conf = self.dir.join(format!("keepalived-{host}.conf"));
-        std::fs::write(
-            &conf,
-            format!(
-                "global_defs {{\n  vrrp_version 3\n  router_id ka{host}\n}}\n\
-                 vrrp_instance v4 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  \
-                 priority {priority}\n  advert_int 0.1\n  virtual_ipaddress {{\n    {VIP}/24\n  }}\n}}\n"
-            ),
-        )
-        .unwrap();
-        let dir = self.dir.clone();
-        let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
-        self.spawn(
-            host,
-            &format!("keepalived-{host}.log"),
-            "keepalived",
-            &[
-                "-n",
-                "-l",
-                "-P",
-                "-f",
-                &path(&format!("keepalived-{host}.conf")),
-                "-p",
-                &path(&format!("keepalived-{host}.pid")),
-                "-r",
-                &path(&format!("keepalived-{host}-vrrp.pid")),
-            ],
-        )
+        self.spawn_elastic(host, program, &args)
     }
 
     /// Host `host`'s config: the probe `web` fails while `down-<host>` exists, and the service
     /// does `on_down` then; the hook logs every VRRP state change.
-    pub(crate) fn write_config(&self, host: usize, priority: u8, on_down: &str) -> PathBuf {
+    fn write_config(&self, host: usize, priority: u8, on_down: &str) -> PathBuf {
+        self.write_config_with(host, priority, on_down, "")
+    }
+
+    /// [`Lab::write_config`] with `extra` keys in the instance (indented as its keys).
+    fn write_config_with(&self, host: usize, priority: u8, on_down: &str, extra: &str) -> PathBuf {
         let down = self.down_file(host);
         let hook_log = self.hook_log(host);
         let config = self.dir.join(format!("elastic-{host}.yaml"));
@@ -230,7 +93,7 @@ impl Segment {
                  maintenance_file: {}\nmaintenance_poll: 100ms\n\
                  hooks:\n  on_change: [\"/bin/sh\", \"-c\", \"[ -z \\\"$ELASTIC_VRRP_STATE\\\" ] || echo \\\"$ELASTIC_VRRP_INSTANCE $ELASTIC_VRRP_STATE $ELASTIC_STATE\\\" >> {}\"]\n\
                  vrrp:\n  interface: eth0\n  vrid: 51\n  priority: {priority}\n  advert_interval: 100ms\n  \
-                 addresses: [\"{VIP}/24\"]\n",
+                 addresses: [\"{VIP}/24\"]\n{extra}",
                 down.display(),
                 self.maintenance_file(host).display(),
                 hook_log.display(),
@@ -248,29 +111,8 @@ impl Segment {
         self.dir.join(format!("hook-{host}.log"))
     }
 
-    /// `elastic status --json` on host `host`: its first VRRP instance.
-    fn status(&self, host: usize) -> serde_json::Value {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.hosts[host], &daemon_binary()])
-            .args(["status", "--json"])
-            .output()
-            .expect("elastic status");
-        let text = String::from_utf8_lossy(&out.stdout);
-        let json: serde_json::Value =
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("status --json: {e}: {text}"));
-        json["vrrp"][0].clone()
-    }
-
-    pub(crate) fn down_file(&self, host: usize) -> PathBuf {
+    fn down_file(&self, host: usize) -> PathBuf {
         self.dir.join(format!("down-{host}"))
-    }
-
-    fn holds_vip(&self, host: usize) -> bool {
-        let out = Command::new("ip")
-            .args(["-n", &self.hosts[host], "-o", "addr", "show", "dev", "eth0"])
-            .output()
-            .expect("ip addr");
-        String::from_utf8_lossy(&out.stdout).contains(&format!(" {VIP}/24 "))
     }
 
     /// `labnet probe` from the client for `duration`.
@@ -323,22 +165,9 @@ pub(crate) fn answerers_in_order(report: &ProbeReport) -> Vec<String> {
     order
 }
 
-impl Drop for Segment {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        for ns in [&self.client, &self.hosts[0], &self.hosts[1]] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// SIGTERM to the master at `host` while the client sends every 10 ms: the other host takes
 /// over and not one request is lost (priority 0, the VIP kept until the new master speaks).
-fn planned_stop_loses_nothing(segment: &mut Segment, master: usize, child: usize) {
+fn planned_stop_loses_nothing(segment: &mut Lab, master: usize, child: usize) {
     let client = segment.client.clone();
     let probing = std::thread::spawn(move || probe(&client, Duration::from_millis(3000)));
     std::thread::sleep(Duration::from_millis(700));
@@ -361,7 +190,7 @@ fn planned_stop_loses_nothing(segment: &mut Segment, master: usize, child: usize
 /// it over without a lost request.
 #[test]
 fn vrrp_daemon_master_against_keepalived_backup() {
-    let mut segment = Segment::new('k');
+    let mut segment = Lab::new('k', Family::V4);
     segment.responder(0);
     segment.responder(1);
     let elastic = segment.elastic(0, 150);
@@ -401,22 +230,11 @@ fn vrrp_daemon_master_against_keepalived_backup() {
     );
 }
 
-/// Each of `needles` appears in `log`, each after the one before.
-pub(crate) fn assert_in_order(log: &str, needles: &[&str]) {
-    let mut from = 0;
-    for needle in needles {
-        match log[from..].find(needle) {
-            Some(at) => from += at + needle.len(),
-            None => panic!("{needle} after byte {from} (order {needles:?}) in\n{log}"),
-        }
-    }
-}
-
 /// keepalived (200) is master, elastic (100) its backup holding nothing; keepalived stops →
 /// elastic takes the VIP; keepalived comes back → elastic gives it up again.
 #[test]
 fn vrrp_daemon_backup_against_keepalived_master() {
-    let mut segment = Segment::new('j');
+    let mut segment = Lab::new('j', Family::V4);
     segment.responder(0);
     segment.responder(1);
     let keepalived = segment.keepalived(1, 200);
@@ -441,7 +259,7 @@ fn vrrp_daemon_backup_against_keepalived_master() {
 /// (100) without a lost request.
 #[test]
 fn vrrp_daemon_against_elastic() {
-    let mut segment = Segment::new('e');
+    let mut segment = Lab::new('e', Family::V4);
     segment.responder(0);
     segment.responder(1);
     let primary = segment.elastic(0, 150);
@@ -501,7 +319,7 @@ fn vrrp_daemon_against_elastic() {
 /// AF_PACKET, and keeps the unit's exposure at 2.0 or better.
 #[test]
 fn vrrp_daemon_needs_cap_net_raw_which_the_drop_in_grants() {
-    let mut segment = Segment::new('u');
+    let mut segment = Lab::new('u', Family::V4);
     segment.elastic_with(0, 150, Some("+net_admin"));
     wait_for("the refusal in the log", Duration::from_secs(10), || {
         segment
@@ -577,7 +395,7 @@ fn vrrp_daemon_needs_cap_net_raw_which_the_drop_in_grants() {
 /// lowers its priority to 50 applies without a restart: keepalived takes over.
 #[test]
 fn vrrp_daemon_demotes_by_priority_and_reloads_a_priority_without_restart() {
-    let mut segment = Segment::new('d');
+    let mut segment = Lab::new('d', Family::V4);
     segment.responder(0);
     segment.responder(1);
     segment.write_config(0, 150, "{demote: {priority: 60}}");
@@ -623,7 +441,7 @@ fn vrrp_daemon_demotes_by_priority_and_reloads_a_priority_without_restart() {
 /// backup, holding nothing.
 #[test]
 fn vrrp_daemon_removes_what_a_killed_run_left_behind() {
-    let mut segment = Segment::new('x');
+    let mut segment = Lab::new('x', Family::V4);
     let elastic = segment.elastic(0, 150);
     wait_for("elastic holding the VIP", Duration::from_secs(10), || {
         segment.holds_vip(0)
@@ -659,7 +477,7 @@ fn vrrp_daemon_removes_what_a_killed_run_left_behind() {
 /// and the backup gives the VIP up.
 #[test]
 fn vrrp_daemon_replaces_a_frozen_master() {
-    let mut segment = Segment::new('f');
+    let mut segment = Lab::new('f', Family::V4);
     segment.responder(0);
     segment.responder(1);
     let primary = segment.elastic(0, 150);
@@ -690,7 +508,7 @@ fn vrrp_daemon_replaces_a_frozen_master() {
 /// once (not per advert) and keeps running; the link back up, it preempts back.
 #[test]
 fn vrrp_daemon_survives_its_link_going_down() {
-    let mut segment = Segment::new('l');
+    let mut segment = Lab::new('l', Family::V4);
     segment.responder(0);
     segment.responder(1);
     segment.elastic(0, 150);
@@ -722,7 +540,7 @@ fn vrrp_daemon_survives_its_link_going_down() {
 /// speaks): a client sending every 10 ms loses nothing; its removal preempts back.
 #[test]
 fn vrrp_daemon_maintenance_hands_over_without_loss() {
-    let mut segment = Segment::new('m');
+    let mut segment = Lab::new('m', Family::V4);
     segment.responder(0);
     segment.responder(1);
     segment.elastic(0, 150);
@@ -741,4 +559,232 @@ fn vrrp_daemon_maintenance_hands_over_without_loss() {
     assert_eq!(status["priority"], 0, "{status}");
     std::fs::remove_file(segment.maintenance_file(0)).unwrap();
     segment.wait_master(0);
+}
+
+/// The master's interface is deleted (the veth pair goes): the backup takes over, the master
+/// goes to Fault (its hook says so) and says why; the interface recreated under the same name
+/// (a new index), the instance starts again on it and preempts back.
+#[test]
+fn vrrp_daemon_follows_its_interface_removed_and_recreated() {
+    let mut segment = Lab::new('r', Family::V4);
+    segment.responder(0);
+    segment.responder(1);
+    segment.elastic(0, 150);
+    segment.elastic(1, 100);
+    segment.wait_master(0);
+    let (client, host_a) = (segment.client.clone(), segment.hosts[0].clone());
+    ip(&["-n", &host_a, "link", "del", "eth0"]);
+    wait_for(
+        "the backup holding the VIP",
+        Duration::from_secs(10),
+        || segment.holds_vip(1),
+    );
+    // The error says "removed", then, once a retry found no interface, "no such interface".
+    wait_for("host a in fault", Duration::from_secs(5), || {
+        let status = segment.status(0);
+        status["state"] == "fault" && status["error"].as_str().is_some_and(|e| !e.is_empty())
+    });
+    wait_for("the fault hook", Duration::from_secs(5), || {
+        std::fs::read_to_string(segment.hook_log(0)).is_ok_and(|l| l.contains("eth0/51 fault"))
+    });
+
+    ip(&[
+        "-n", &client, "link", "add", "va", "type", "veth", "peer", "name", "eth0", "netns",
+        &host_a,
+    ]);
+    ip(&["-n", &client, "link", "set", "va", "master", "vbr", "up"]);
+    ip(&["-n", &host_a, "addr", "add", "192.0.2.2/24", "dev", "eth0"]);
+    ip(&["-n", &host_a, "link", "set", "eth0", "up"]);
+    segment.wait_master(0);
+    assert_in_order(
+        &segment.log("elastic-0.log"),
+        &[
+            "to=\"master\"",
+            "to=\"fault\"",
+            "to=\"backup\"",
+            "to=\"master\"",
+        ],
+    );
+    let log = segment.log("elastic-0.log");
+    assert!(log.contains("the interface was removed"), "{log}");
+    assert!(
+        !log.contains("cannot remove"),
+        "gone with the interface: {log}"
+    );
+    assert_in_order(
+        &segment.log("elastic-1.log"),
+        &["to=\"backup\"", "to=\"master\"", "to=\"backup\""],
+    );
+}
+
+/// The client's address on the segment: the third party of the hostile-advert tests.
+const THIRD_PARTY: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
+
+/// A well-formed advert for VRID 51 from [`THIRD_PARTY`] to `to`, at `priority` (10 ms adverts).
+fn third_party_advert(priority: u8, to: Ipv4Addr) -> Vec<u8> {
+    let advert = Advert {
+        vrid: 51,
+        priority,
+        max_advert_interval: AdvertInterval::from_centiseconds(1).unwrap(),
+        addresses: Addresses::V4(vec![VIP.parse().unwrap()]),
+    };
+    encode(&advert, IpAddr::V4(THIRD_PARTY), IpAddr::V4(to)).unwrap()
+}
+
+/// Sends each (bytes, TTL) of `packets` from the client's namespace to `to` as protocol 112,
+/// `rounds` times, 200 ms apart.
+fn send_from_client(segment: &Lab, packets: &[(Vec<u8>, u32)], to: Ipv4Addr, rounds: u32) {
+    let path = std::path::Path::new("/run/netns").join(&segment.client);
+    let packets = packets.to_vec();
+    std::thread::spawn(move || {
+        let ns = File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        let socket = Socket::new(
+            Domain::IPV4,
+            Type::RAW,
+            Some(Protocol::from(i32::from(PROTOCOL))),
+        )
+        .expect("a raw socket");
+        socket.bind_device(Some(b"vbr")).unwrap();
+        socket.set_multicast_if_v4(&THIRD_PARTY).unwrap();
+        let destination = SockAddr::from(SocketAddr::from((to, 0)));
+        for _ in 0..rounds {
+            for (bytes, ttl) in &packets {
+                socket.set_multicast_ttl_v4(*ttl).unwrap();
+                socket.set_ttl_v4(*ttl).unwrap();
+                socket.send_to(bytes, &destination).expect("send");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    })
+    .join()
+    .expect("the third party's sender");
+}
+
+/// Hostile adverts from a third party on the segment (the client), sprayed at the group while
+/// the client sends requests every 10 ms: a priority-254 advert with a bad checksum, one with
+/// TTL 64, a version-2 one, a priority-0 one with a bad checksum (which would make the backup
+/// take over), cut ones, and random bytes. Both daemons stay up, the master keeps the VIP, the
+/// backup stays a backup, nothing is lost, and each daemon counts what it dropped.
+#[test]
+fn vrrp_daemon_ignores_hostile_adverts_and_counts_them() {
+    let mut segment = Lab::new('h', Family::V4);
+    segment.responder(0);
+    segment.responder(1);
+    let primary = segment.elastic(0, 150);
+    let backup = segment.elastic(1, 100);
+    segment.wait_master(0);
+    wait_for("the backup elastic", Duration::from_secs(10), || {
+        segment.log("elastic-1.log").contains("to=\"backup\"")
+    });
+
+    let advert = |priority: u8| third_party_advert(priority, GROUP_V4);
+    let bad_checksum = |mut bytes: Vec<u8>| {
+        bytes[6] ^= 0xff;
+        bytes
+    };
+    let mut version_2 = advert(254);
+    version_2[0] = 0x21;
+    // (bytes, TTL): each would matter if it were believed.
+    let mut hostile: Vec<(Vec<u8>, u32)> = vec![
+        (bad_checksum(advert(254)), 255),
+        (advert(254), 64),
+        (version_2, 255),
+        (bad_checksum(advert(0)), 255),
+        (advert(254)[..7].to_vec(), 255),
+        (Vec::new(), 255),
+    ];
+    for i in 0..200u32 {
+        let length = (i % 60) as usize;
+        hostile.push(((0..length).map(|_| fastrand::u8(..)).collect(), 255));
+    }
+
+    let client = segment.client.clone();
+    let probing = std::thread::spawn(move || probe(&client, Duration::from_millis(2500)));
+    // Ten rounds over 2 s, so each kind arrives in every state of the run.
+    send_from_client(&segment, &hostile, GROUP_V4, 10);
+    let report = probing.join().expect("probe thread");
+
+    assert_eq!(report.lost, 0, "nothing lost: {report:?}");
+    assert_eq!(
+        report.last_answerer.as_deref(),
+        Some("a"),
+        "the master kept the VIP"
+    );
+    assert!(segment.holds_vip(0) && !segment.holds_vip(1));
+    for (host, child) in [(0, primary), (1, backup)] {
+        assert!(
+            segment.children[child].try_wait().unwrap().is_none(),
+            "daemon {host} still running"
+        );
+        let status = segment.status(host);
+        assert!(
+            status["adverts_discarded"].as_u64() >= Some(40),
+            "dropped and counted: {status}"
+        );
+    }
+    assert_eq!(segment.status(0)["state"], "master");
+    assert_eq!(segment.status(1)["state"], "backup");
+    let log = segment.log("elastic-0.log");
+    let since_master = &log[log.find("to=\"master\"").expect("became master")..];
+    assert!(!since_master.contains("to=\"backup\""), "{log}");
+    assert!(!segment.log("elastic-1.log").contains("to=\"master\""));
+}
+
+/// Unicast mode, for networks without multicast (keepalived's `unicast_peer`): elastic (150)
+/// with `unicast_peers: [192.0.2.3]` and keepalived (100) in unicast mode, which joins no group:
+/// keepalived stays a backup because elastic's adverts reach it by unicast. A well-formed
+/// priority-254 advert from a host that is not a peer, sent to elastic and to the group, is
+/// dropped and counted. elastic's SIGTERM hands over to keepalived by unicast without a loss.
+#[test]
+fn vrrp_daemon_unicast_peers_against_keepalived() {
+    let mut segment = Lab::new('n', Family::V4);
+    segment.responder(0);
+    segment.responder(1);
+    let config =
+        segment.write_config_with(0, 150, "withdraw", "  unicast_peers: [\"192.0.2.3\"]\n");
+    let config = config.to_str().unwrap().to_string();
+    let elastic = segment.spawn_elastic(
+        0,
+        &daemon_binary(),
+        &["-config", &config, "-loglevel", "debug"],
+    );
+    segment.keepalived_with(
+        1,
+        100,
+        "  unicast_src_ip 192.0.2.3\n  unicast_peer {\n    192.0.2.2\n  }\n",
+    );
+    segment.wait_master(0);
+    wait_for("keepalived as backup", Duration::from_secs(10), || {
+        segment
+            .log("keepalived-1.log")
+            .contains("Entering BACKUP STATE")
+    });
+
+    let elastic_address = Ipv4Addr::new(192, 0, 2, 2);
+    let intruder = [
+        (third_party_advert(254, elastic_address), 255),
+        (third_party_advert(254, GROUP_V4), 255),
+    ];
+    send_from_client(&segment, &intruder, elastic_address, 3);
+    send_from_client(&segment, &intruder[1..], GROUP_V4, 3);
+    std::thread::sleep(Duration::from_millis(500));
+    let status = segment.status(0);
+    assert_eq!(status["state"], "master", "{status}");
+    assert!(
+        status["adverts_discarded"].as_u64() >= Some(6),
+        "the intruder's adverts dropped and counted: {status}"
+    );
+    let keepalived = segment.log("keepalived-1.log");
+    assert!(
+        !keepalived.contains("Entering MASTER STATE"),
+        "keepalived heard elastic all along: {keepalived}"
+    );
+
+    planned_stop_loses_nothing(&mut segment, 0, elastic);
+    assert!(
+        segment
+            .log("keepalived-1.log")
+            .contains("Entering MASTER STATE")
+    );
 }

@@ -1,6 +1,7 @@
-//! The real `elastic` daemon with `use_vmac: true` against FRR's vrrpd, on the segment of
-//! `vrrp_daemon.rs` (a client behind a bridge, host `a` running elastic, host `b` FRR's zebra
-//! and vrrpd with the macvlan vrrpd needs, made here as an FRR operator makes it):
+//! The real `elastic` daemon with `use_vmac: true` against FRR's vrrpd (and keepalived with
+//! `use_vmac`), on the segment of [`super::vrrp_lab`] (a client behind a bridge, host `a`
+//! running elastic, host `b` FRR's zebra and vrrpd with the macvlan vrrpd needs, made here as an
+//! FRR operator makes it):
 //!
 //! ```text
 //!  client ns: bridge vbr 192.0.2.100/24 ─┬─ va ── host a eth0 192.0.2.2 + elastic's vrrp4-<eth0>-51
@@ -12,22 +13,101 @@
 //! master's adverts and gratuitous ARPs sent from the macvlan. Tests assert who holds the VIP,
 //! who answers and in which order, never how fast.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use elastic::vrrp::vmac::macvlan_name;
-use elastic_lab::daemon_binary;
+use elastic_lab::{daemon_binary, labnet_binary};
 
 use super::vrrp::Frr;
-use super::vrrp_daemon::{
-    Segment, answerers_in_order, assert_in_order, ip, probe, terminate, wait_for,
-};
+use super::vrrp_daemon::{answerers_in_order, probe};
+use super::vrrp_lab::{Family, Segment, assert_in_order, ip, terminate, wait_for};
+
+/// These tests' segment, with what they run on it: responders, and elastic with `use_vmac`
+/// and a probe that fails while a file exists.
+struct Vmac;
+
+type Lab = Segment<Vmac>;
+
+impl Lab {
+    /// `labnet serve` on host `host`'s VIP, answering with `a` or `b`.
+    fn responder(&mut self, host: usize) {
+        let name = ["a", "b"][host];
+        let bind = match self.family {
+            Family::V4 => format!("{}:7777", self.family.vip()),
+            Family::V6 => format!("[{}]:7777", self.family.vip()),
+        };
+        self.spawn(
+            host,
+            &format!("serve-{name}.log"),
+            &labnet_binary(),
+            &["serve", "--bind", &bind, "--name", name],
+        );
+    }
+
+    /// The file whose presence fails host `host`'s probe.
+    fn down_file(&self, host: usize) -> PathBuf {
+        self.dir.join(format!("down-{host}"))
+    }
+
+    /// Host `host`'s config: the segment's VIP and VRID at `priority`, 100 ms adverts, with
+    /// `use_vmac`; the probe `web` fails while [`Lab::down_file`] exists (withdraw).
+    fn write_config(&self, host: usize, priority: u8, use_vmac: bool) -> PathBuf {
+        let config = self.dir.join(format!("elastic-{host}.yaml"));
+        std::fs::write(
+            &config,
+            format!(
+                "probes:\n  web: {{ exec: [\"/bin/sh\", \"-c\", \"test ! -e {}\"], interval: 100ms, rise: 1, fall: 1 }}\n\
+                 services:\n  - name: web\n    on_down: withdraw\n\
+                 vrrp:\n  interface: eth0\n  vrid: {}\n  priority: {priority}\n  advert_interval: 100ms\n  \
+                 addresses: [\"{}\"]\n  use_vmac: {use_vmac}\n",
+                self.down_file(host).display(),
+                self.family.vrid(),
+                self.family.vip_net(),
+            ),
+        )
+        .unwrap();
+        config
+    }
+
+    /// elastic on host `host` at `priority` with `use_vmac: true`; the name of its macvlan.
+    /// With `as_the_unit`, as the unit runs it: an unprivileged user holding only CAP_NET_ADMIN
+    /// and CAP_NET_RAW (the unit's and the VRRP drop-in's).
+    fn elastic_vmac(&mut self, host: usize, priority: u8, as_the_unit: bool) -> (usize, String) {
+        let config = self.write_config(host, priority, true);
+        let config = config.to_str().unwrap().to_string();
+        let daemon = daemon_binary();
+        let mut args = vec!["-config", &config, "-loglevel", "debug"];
+        let caps = "+net_admin,+net_raw";
+        let inherited = format!("--inh-caps=-all,{caps}");
+        let ambient = format!("--ambient-caps=-all,{caps}");
+        let program = if as_the_unit {
+            let setpriv = [
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                &inherited,
+                &ambient,
+                &daemon,
+            ];
+            args.splice(0..0, setpriv);
+            "setpriv"
+        } else {
+            daemon.as_str()
+        };
+        let child = self.spawn_elastic(host, program, &args);
+        let parent = ifindex(&self.hosts[host], "eth0");
+        let ipv6 = self.family == Family::V6;
+        (child, macvlan_name(parent, self.family.vrid(), ipv6))
+    }
+}
 
 const VIP: &str = "198.51.100.10";
 const VMAC: &str = "00:00:5e:00:01:33";
 const VIP6: &str = "2001:db8::10";
-const VMAC6: &str = "00:00:5e:00:02:33";
+/// The IPv6 segment's VRID is 52.
+const VMAC6: &str = "00:00:5e:00:02:34";
 const LONG: Duration = Duration::from_secs(15);
 
 /// The output of `ip -n <ns> <args>`.
@@ -75,7 +155,7 @@ fn sysctl_value(ns: &str, key: &str) -> String {
 }
 
 /// The MAC in the client's neighbour entry for the VIP (empty if none).
-fn client_neighbour(segment: &Segment) -> String {
+fn client_neighbour(segment: &Lab) -> String {
     let text = ip_output(&segment.client, &["neigh", "show", VIP]);
     let mut words = text.split_whitespace();
     words.find(|w| *w == "lladdr");
@@ -83,73 +163,27 @@ fn client_neighbour(segment: &Segment) -> String {
 }
 
 /// Waits until the client's requests are all answered by host `name`.
-fn wait_answered_by(segment: &Segment, name: &str) {
+fn wait_answered_by(segment: &Lab, name: &str) {
     wait_for(&format!("the client answered by {name}"), LONG, || {
         let report = probe(&segment.client, Duration::from_millis(300));
         report.lost == 0 && report.last_answerer.as_deref() == Some(name)
     });
 }
 
-/// elastic on host `host` at `priority` with `use_vmac: true`; the name of its macvlan. With
-/// `as_the_unit`, as the unit runs it: an unprivileged user holding only CAP_NET_ADMIN and
-/// CAP_NET_RAW (the unit's and the VRRP drop-in's).
-fn elastic_vmac(
-    segment: &mut Segment,
-    host: usize,
-    priority: u8,
-    as_the_unit: bool,
-) -> (usize, String) {
-    let config = segment.write_config(host, priority, "withdraw");
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str("  use_vmac: true\n");
-    std::fs::write(&config, text).unwrap();
-    let log = format!("elastic-{host}.log");
-    let config = config.to_str().unwrap().to_string();
-    let daemon = daemon_binary();
-    let mut args = vec!["-config", &config, "-loglevel", "debug"];
-    let caps = "+net_admin,+net_raw";
-    let (inherited, ambient) = (
-        format!("--inh-caps=-all,{caps}"),
-        format!("--ambient-caps=-all,{caps}"),
-    );
-    let program = if as_the_unit {
-        let setpriv = [
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            &inherited,
-            &ambient,
-            &daemon,
-        ];
-        args.splice(0..0, setpriv);
-        "setpriv"
-    } else {
-        daemon.as_str()
-    };
-    let child = segment.spawn(host, &log, program, &args);
-    std::thread::sleep(Duration::from_millis(200));
-    if let Ok(Some(status)) = segment.children[child].try_wait() {
-        panic!(
-            "elastic exited at start with {status}\n{}",
-            segment.log(&log)
-        );
-    }
-    let parent = ifindex(&segment.hosts[host], "eth0");
-    (child, macvlan_name(parent, 51, false))
-}
-
 /// FRR's zebra and vrrpd on host `host`, VRID 51 at `priority`, 100 ms adverts, with the
 /// macvlan vrrpd sends from (bridge mode, the virtual MAC, the VIP on it; vrrpd holds it
 /// protodown while backup) and the ARP settings its operator sets, as elastic sets its own.
-fn frr(segment: &Segment, host: usize, priority: u8) -> Frr {
+fn frr(segment: &Lab, host: usize, priority: u8) -> Frr {
+    assert_eq!(segment.family, Family::V4);
     frr_with(segment, host, priority, None)
 }
 
-/// [`frr`]; with `ipv6`, an IPv6 router of VRID 51 holding that address instead, on the IPv6
+/// [`frr`]; with `ipv6`, an IPv6 router (of the IPv6 segment's VRID) holding that address instead, on the IPv6
 /// virtual MAC's macvlan (addrgenmode random: the link-local vrrpd sends from, FRR's setup).
-fn frr_with(segment: &Segment, host: usize, priority: u8, ipv6: Option<&str>) -> Frr {
+fn frr_with(segment: &Lab, host: usize, priority: u8, ipv6: Option<&str>) -> Frr {
     let ns = segment.hosts[host].clone();
-    let macvlan = macvlan_name(ifindex(&ns, "eth0"), 51, ipv6.is_some());
+    let vrid = segment.family.vrid();
+    let macvlan = macvlan_name(ifindex(&ns, "eth0"), vrid, ipv6.is_some());
     let (mac, genmode, address) = match ipv6 {
         None => (VMAC, "none", format!("{VIP}/24")),
         Some(vip) => (VMAC6, "random", format!("{vip}/64")),
@@ -191,8 +225,8 @@ fn frr_with(segment: &Segment, host: usize, priority: u8, ipv6: Option<&str>) ->
     std::fs::write(
         &vrrpd_conf,
         format!(
-            "interface eth0\n vrrp 51 version 3\n vrrp 51 priority {priority}\n \
-             vrrp 51 advertisement-interval 100\n vrrp 51 {address}\n"
+            "interface eth0\n vrrp {vrid} version 3\n vrrp {vrid} priority {priority}\n \
+             vrrp {vrid} advertisement-interval 100\n vrrp {vrid} {address}\n"
         ),
     )
     .unwrap();
@@ -248,7 +282,7 @@ fn wait_frr_family(frr: &Frr, family: &str, status: &str) {
     wait_for(&format!("vrrpd {family} {status}"), LONG, || {
         let out = Command::new("ip")
             .args(["netns", "exec", &frr.ns, "vtysh", "-N", &frr.pathspace])
-            .args(["-c", "show vrrp 51 json"])
+            .args(["-c", "show vrrp json"])
             .output()
             .expect("vtysh");
         serde_json::from_slice::<serde_json::Value>(&out.stdout)
@@ -263,13 +297,13 @@ fn wait_frr_family(frr: &Frr, family: &str, status: &str) {
 /// restored). elastic runs with the unit's capabilities only.
 #[test]
 fn vrrp_frr_backs_up_elastic_with_use_vmac() {
-    let mut segment = Segment::new('f');
+    let mut segment = Lab::new('a', Family::V4);
     segment.responder(0);
     segment.responder(1);
     let (host_a, host_b) = (segment.hosts[0].clone(), segment.hosts[1].clone());
     let arp_ignore_before = sysctl_value(&host_a, "net.ipv4.conf.eth0.arp_ignore");
     // As the unit runs it: the macvlan and the ARP settings need no more than its capabilities.
-    let (elastic, macvlan) = elastic_vmac(&mut segment, 0, 150, true);
+    let (elastic, macvlan) = segment.elastic_vmac(0, 150, true);
     let frr = frr(&segment, 1, 100);
     wait_for("elastic's VIP on its macvlan", LONG, || {
         vip_on(&host_a, &macvlan)
@@ -354,13 +388,13 @@ fn vrrp_frr_backs_up_elastic_with_use_vmac() {
 /// its stop.
 #[test]
 fn vrrp_elastic_with_use_vmac_backs_up_frr_and_survives_sigkill() {
-    let mut segment = Segment::new('g');
+    let mut segment = Lab::new('b', Family::V4);
     segment.responder(0);
     segment.responder(1);
     let host_a = segment.hosts[0].clone();
     let mut frr = frr(&segment, 1, 200);
     wait_frr(&frr, "Master");
-    let (elastic, macvlan) = elastic_vmac(&mut segment, 0, 100, false);
+    let (elastic, macvlan) = segment.elastic_vmac(0, 100, false);
     wait_for("elastic as backup", LONG, || {
         segment.log("elastic-0.log").contains("to=\"backup\"")
     });
@@ -391,7 +425,7 @@ fn vrrp_elastic_with_use_vmac_backs_up_frr_and_survives_sigkill() {
     .unwrap();
 
     // The next run takes the same macvlan over: still one, and master again.
-    let (again, same) = elastic_vmac(&mut segment, 0, 100, false);
+    let (again, same) = segment.elastic_vmac(0, 100, false);
     assert_eq!(same, macvlan);
     wait_for("elastic master again", LONG, || {
         segment.log("elastic-0.log").contains("to=\"master\"")
@@ -420,13 +454,13 @@ fn vrrp_elastic_with_use_vmac_backs_up_frr_and_survives_sigkill() {
 /// veth) is refused with a clear error and left alone, and elastic holds nothing.
 #[test]
 fn vrrp_use_vmac_refuses_a_foreign_link_of_the_same_name() {
-    let mut segment = Segment::new('h');
+    let mut segment = Lab::new('c', Family::V4);
     let host_a = segment.hosts[0].clone();
     let name = macvlan_name(ifindex(&host_a, "eth0"), 51, false);
     ip(&[
         "-n", &host_a, "link", "add", &name, "type", "veth", "peer", "name", "decoy",
     ]);
-    let (elastic, macvlan) = elastic_vmac(&mut segment, 0, 150, false);
+    let (elastic, macvlan) = segment.elastic_vmac(0, 150, false);
     assert_eq!(macvlan, name);
     wait_for("the refusal", LONG, || {
         segment
@@ -439,54 +473,20 @@ fn vrrp_use_vmac_refuses_a_foreign_link_of_the_same_name() {
     assert!(!vip_on(&host_a, &name) && !vip_on(&host_a, "eth0"));
 }
 
-/// IPv6: elastic (150, use_vmac) is master on `vrrp6-<eth0>-51` and vrrpd (100) its backup;
-/// both agree; the client reaches the address at the IPv6 virtual MAC; SIGTERM hands over to
+/// IPv6: elastic (150, use_vmac) is master on `vrrp6-<eth0>-52` and vrrpd (100) its backup;
+/// both agree; the client's stale entry moves to the IPv6 virtual MAC (elastic's unsolicited
+/// NA) and the address answers; SIGTERM hands over to
 /// vrrpd with no lost request, and elastic's macvlan is gone.
 #[test]
 fn vrrp6_frr_backs_up_elastic_with_use_vmac() {
-    let mut segment = Segment::new('i');
+    let mut segment = Lab::new('i', Family::V6);
     let (host_a, client) = (segment.hosts[0].clone(), segment.client.clone());
-    for ns in [&segment.hosts[0], &segment.hosts[1]] {
-        segment.sysctl(ns, "net.ipv6.ip_nonlocal_bind=1");
-    }
-    ip(&[
-        "-n",
-        &client,
-        "-6",
-        "route",
-        "add",
-        "2001:db8::/64",
-        "dev",
-        "vbr",
-    ]);
     for host in 0..2 {
         let ns = segment.hosts[host].clone();
-        wait_for("a usable link-local address", LONG, || {
-            let out = ip_output(&ns, &["-6", "-o", "addr", "show", "dev", "eth0"]);
-            out.contains("fe80::") && !out.contains("tentative")
-        });
-        let bind = format!("[{VIP6}]:7777");
-        let name = ["a", "b"][host];
-        segment.spawn(
-            host,
-            &format!("serve6-{name}.log"),
-            &elastic_lab::labnet_binary(),
-            &["serve", "--bind", &bind, "--name", name],
-        );
+        segment.sysctl(&ns, "net.ipv6.ip_nonlocal_bind=1");
+        segment.responder(host);
     }
-    let config = segment.write_config(0, 150, "withdraw");
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace(&format!("{VIP}/24"), &format!("{VIP6}/64"));
-    std::fs::write(&config, format!("{text}  use_vmac: true\n")).unwrap();
-    let config = config.to_str().unwrap().to_string();
-    let elastic = segment.spawn(
-        0,
-        "elastic-0.log",
-        &daemon_binary(),
-        &["-config", &config, "-loglevel", "debug"],
-    );
-    let macvlan = macvlan_name(ifindex(&host_a, "eth0"), 51, true);
+    let (elastic, macvlan) = segment.elastic_vmac(0, 150, false);
     let frr = frr_with(&segment, 1, 100, Some(VIP6));
     let vip6_on = |dev: &str| {
         ip_output(&host_a, &["-o", "addr", "show", "dev", dev]).contains(&format!(" {VIP6}/64 "))
@@ -497,7 +497,7 @@ fn vrrp6_frr_backs_up_elastic_with_use_vmac() {
     wait_frr_family(&frr, "v6", "Backup");
     let probe6 = |client: &str, duration: Duration| {
         let out = Command::new("ip")
-            .args(["netns", "exec", client, &elastic_lab::labnet_binary()])
+            .args(["netns", "exec", client, &labnet_binary()])
             .args([
                 "probe",
                 "--target",
@@ -549,17 +549,17 @@ fn vrrp6_frr_backs_up_elastic_with_use_vmac() {
 /// it on again makes it anew. Nothing stays after the stop.
 #[test]
 fn vrrp_reload_makes_and_deletes_the_macvlan() {
-    let mut segment = Segment::new('r');
+    let mut segment = Lab::new('o', Family::V4);
     let host_a = segment.hosts[0].clone();
     let arp_ignore_before = sysctl_value(&host_a, "net.ipv4.conf.eth0.arp_ignore");
-    let (elastic, macvlan) = elastic_vmac(&mut segment, 0, 150, false);
+    let (elastic, macvlan) = segment.elastic_vmac(0, 150, false);
     wait_for("the VIP on the macvlan", LONG, || vip_on(&host_a, &macvlan));
-    let hangup = |segment: &Segment| {
+    let hangup = |segment: &Lab| {
         let pid = nix::unistd::Pid::from_raw(segment.children[elastic].id() as i32);
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
     };
 
-    segment.write_config(0, 150, "withdraw");
+    segment.write_config(0, 150, false);
     hangup(&segment);
     wait_for("the VIP on eth0", LONG, || vip_on(&host_a, "eth0"));
     assert!(links_with_mac(&host_a, VMAC).is_empty());
@@ -568,9 +568,7 @@ fn vrrp_reload_makes_and_deletes_the_macvlan() {
         arp_ignore_before
     );
 
-    let config = segment.write_config(0, 150, "withdraw");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, format!("{text}  use_vmac: true\n")).unwrap();
+    segment.write_config(0, 150, true);
     hangup(&segment);
     wait_for("the VIP on the macvlan again", LONG, || {
         vip_on(&host_a, &macvlan)
@@ -600,11 +598,11 @@ fn vrrp_reload_makes_and_deletes_the_macvlan() {
 /// hands over with no lost request, the client's entry staying at the virtual MAC.
 #[test]
 fn vrrp_keepalived_with_use_vmac_backs_up_elastic_with_use_vmac() {
-    let mut segment = Segment::new('k');
+    let mut segment = Lab::new('n', Family::V4);
     segment.responder(0);
     segment.responder(1);
     let host_a = segment.hosts[0].clone();
-    let (elastic, macvlan) = elastic_vmac(&mut segment, 0, 150, false);
+    let (elastic, macvlan) = segment.elastic_vmac(0, 150, false);
     wait_for("elastic's VIP on its macvlan", LONG, || {
         vip_on(&host_a, &macvlan)
     });
@@ -612,29 +610,7 @@ fn vrrp_keepalived_with_use_vmac_backs_up_elastic_with_use_vmac() {
     // host's ARP requests (for the client it answers from the VIP) carry the VIP as sender and
     // move the client's entry to eth0's MAC. elastic sets it itself.
     segment.sysctl(&segment.hosts[1], "net.ipv4.conf.eth0.arp_announce=2");
-    let conf = segment.dir.join("keepalived-1.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "global_defs {{\n  vrrp_version 3\n  router_id ka1\n}}\n\
-             vrrp_instance v4 {{\n  state BACKUP\n  interface eth0\n  use_vmac\n  \
-             virtual_router_id 51\n  priority 100\n  advert_int 0.1\n  \
-             virtual_ipaddress {{\n    {VIP}/24\n  }}\n}}\n"
-        ),
-    )
-    .unwrap();
-    let path = |name: &str| segment.dir.join(name).to_str().unwrap().to_string();
-    let (conf, pid, vrrp_pid) = (
-        path("keepalived-1.conf"),
-        path("keepalived-1.pid"),
-        path("keepalived-1-vrrp.pid"),
-    );
-    segment.spawn(
-        1,
-        "keepalived-1.log",
-        "keepalived",
-        &["-n", "-l", "-P", "-f", &conf, "-p", &pid, "-r", &vrrp_pid],
-    );
+    segment.keepalived_with(1, 100, "  use_vmac\n");
     wait_for("keepalived as backup", LONG, || {
         segment
             .log("keepalived-1.log")
@@ -675,7 +651,7 @@ fn vrrp_keepalived_with_use_vmac_backs_up_elastic_with_use_vmac() {
 /// to the other; the stop deletes the other and restores them, to the values from before.
 #[test]
 fn vrrp_two_vmac_instances_on_one_interface_restore_its_arp_settings_once() {
-    let mut segment = Segment::new('t');
+    let mut segment = Lab::new('t', Family::V4);
     let host_a = segment.hosts[0].clone();
     let before = ["arp_ignore", "arp_announce"]
         .map(|key| sysctl_value(&host_a, &format!("net.ipv4.conf.eth0.{key}")));

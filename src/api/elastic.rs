@@ -133,6 +133,7 @@ fn vrrp(v: &VrrpInstance, snapshot: &Snapshot) -> pb::VrrpInstance {
 /// The whole status at the snapshot's moment.
 pub fn status(snapshot: &Snapshot) -> pb::Status {
     let info = &snapshot.info;
+    let bgp = info.bgp.as_ref();
     let (_, wall) = snapshot.taken_at;
     let addresses = snapshot
         .address_statuses()
@@ -169,20 +170,21 @@ pub fn status(snapshot: &Snapshot) -> pb::Status {
         .collect();
     pb::Status {
         version: info.version.to_string(),
-        role: match info.role {
-            Role::Primary => pb::Role::Primary,
-            Role::Secondary => pb::Role::Secondary,
+        role: match bgp.map(|b| b.role) {
+            Some(Role::Primary) => pb::Role::Primary,
+            Some(Role::Secondary) => pb::Role::Secondary,
+            None => pb::Role::Unspecified,
         } as i32,
         started_at: Some(timestamp(info.started_at)),
         uptime: Some(duration(
             wall.duration_since(info.started_at).unwrap_or_default(),
         )),
-        router_id: info.router_id.to_string(),
-        local_asn: info.local_as,
-        peer_asn: info.peer_as,
+        router_id: bgp.map_or(String::new(), |b| b.router_id.to_string()),
+        local_asn: bgp.map_or(0, |b| b.local_as),
+        peer_asn: bgp.map_or(0, |b| b.peer_as),
         hostname: info.hostname.clone(),
-        hold_time: u32::from(info.hold_time),
-        keepalive: u32::from(info.keepalive),
+        hold_time: bgp.map_or(0, |b| u32::from(b.hold_time)),
+        keepalive: bgp.map_or(0, |b| u32::from(b.keepalive)),
         addresses,
         probes,
         sessions: snapshot

@@ -12,7 +12,7 @@ use crate::cli::Role;
 use crate::proto::apipb::{self, gobgp_api_client::GobgpApiClient};
 use crate::proto::elastic::v1 as pb;
 use crate::proto::elastic::v1::elastic_client::ElasticClient;
-use crate::status::{DaemonInfo, StatusSource};
+use crate::status::{BgpInfo, DaemonInfo, StatusSource};
 
 fn session(state: State) -> SessionStatus {
     SessionStatus {
@@ -47,16 +47,18 @@ fn start() -> Fixture {
         DaemonInfo {
             version: "0.1.0",
             started_at: SystemTime::now(),
-            role: Role::Secondary,
-            router_id: Ipv4Addr::new(192, 0, 2, 1),
-            local_as: 65001,
-            peer_as: 65000,
             hostname: "b".to_string(),
-            hold_time: 9,
-            keepalive: 3,
-            connect_retry: Duration::from_secs(5),
-            multihop_ttl: 16,
             reloads: Default::default(),
+            bgp: Some(BgpInfo {
+                role: Role::Secondary,
+                router_id: Ipv4Addr::new(192, 0, 2, 1),
+                local_as: 65001,
+                peer_as: 65000,
+                hold_time: 9,
+                keepalive: 3,
+                connect_retry: Duration::from_secs(5),
+                multihop_ttl: 16,
+            }),
         },
         vec![session_rx],
         routes_rx,
@@ -164,16 +166,18 @@ async fn the_control_socket_hands_commands_to_the_daemon_and_relays_the_answer()
         DaemonInfo {
             version: "0.1.0",
             started_at: SystemTime::now(),
-            role: Role::Primary,
-            router_id: Ipv4Addr::new(192, 0, 2, 1),
-            local_as: 65001,
-            peer_as: 65000,
             hostname: "a".to_string(),
-            hold_time: 9,
-            keepalive: 3,
-            connect_retry: Duration::from_secs(5),
-            multihop_ttl: 16,
             reloads: Default::default(),
+            bgp: Some(BgpInfo {
+                role: Role::Primary,
+                router_id: Ipv4Addr::new(192, 0, 2, 1),
+                local_as: 65001,
+                peer_as: 65000,
+                hold_time: 9,
+                keepalive: 3,
+                connect_retry: Duration::from_secs(5),
+                multihop_ttl: 16,
+            }),
         },
         Vec::new(),
         fixture._routes_tx.subscribe(),
@@ -340,16 +344,9 @@ async fn a_vrrp_state_change_reaches_status_and_the_watch() {
         DaemonInfo {
             version: "0.1.0",
             started_at: SystemTime::now(),
-            role: Role::Primary,
-            router_id: Ipv4Addr::UNSPECIFIED,
-            local_as: 65001,
-            peer_as: 65000,
             hostname: "a".to_string(),
-            hold_time: 9,
-            keepalive: 3,
-            connect_retry: Duration::from_secs(5),
-            multihop_ttl: 16,
             reloads: Default::default(),
+            bgp: None,
         },
         vec![session_rx],
         watch::channel(Arc::default()).1,
@@ -367,7 +364,10 @@ async fn a_vrrp_state_change_reaches_status_and_the_watch() {
         .unwrap()
         .into_inner();
     let first = watch.message().await.unwrap().unwrap();
-    assert_eq!(first.status.unwrap().vrrp[0].state, "backup");
+    let first = first.status.unwrap();
+    assert_eq!(first.vrrp[0].state, "backup");
+    assert_eq!(first.role, pb::Role::Unspecified as i32, "no host role");
+    assert_eq!((first.router_id.as_str(), first.local_asn), ("", 0));
     // Counters alone are no change; a new state is.
     instance_tx.send_modify(|v| v.status.adverts_received += 1);
     instance_tx.send_modify(|v| {

@@ -473,15 +473,19 @@ fn bfd_json(b: &pb::Bfd) -> Value {
 }
 
 pub fn to_json(status: &pb::Status) -> Value {
+    // VRRP mode has no role, router id, AS or BGP timers: null, not a default.
+    let bgp = status.vrrp.is_empty();
+    let in_bgp = |value: Value| if bgp { value } else { Value::Null };
     json!({
         "version": status.version,
-        "role": role_name(status.role),
+        "mode": if bgp { "bgp" } else { "vrrp" },
+        "role": in_bgp(json!(role_name(status.role))),
         "hostname": status.hostname,
-        "router_id": status.router_id,
-        "local_asn": status.local_asn,
-        "peer_asn": status.peer_asn,
-        "hold_time": status.hold_time,
-        "keepalive": status.keepalive,
+        "router_id": in_bgp(json!(status.router_id)),
+        "local_asn": in_bgp(json!(status.local_asn)),
+        "peer_asn": in_bgp(json!(status.peer_asn)),
+        "hold_time": in_bgp(json!(status.hold_time)),
+        "keepalive": in_bgp(json!(status.keepalive)),
         "started_at": timestamp_json(status.started_at.as_ref()),
         "uptime_seconds": duration_json(status.uptime.as_ref()),
         "all_announced": status.all_announced,
@@ -645,6 +649,11 @@ mod tests {
         assert_eq!(json["vrrp"][0]["configured_priority"], 150);
         assert_eq!(json["vrrp"][0]["master_priority"], 130);
         assert_eq!(json["vrrp"][0]["state"], "backup");
+        // No BGP in VRRP mode: no role, router id or timers that look real.
+        assert_eq!(json["mode"], "vrrp");
+        for key in ["role", "router_id", "local_asn", "peer_asn", "hold_time"] {
+            assert!(json[key].is_null(), "{key}: {json}");
+        }
     }
 
     #[test]

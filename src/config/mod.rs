@@ -137,7 +137,7 @@ pub struct FileConfig {
         serialize_with = "render::hooks"
     )]
     pub hooks: Option<HookConfig>,
-    /// VRRP instances: with any, elastic runs VRRP instead of BGP (`dcid` and `role` refused).
+    /// VRRP instances: with any, elastic runs VRRP instead of BGP (the BGP-only keys refused).
     #[serde(
         default,
         deserialize_with = "vrrp::read",
@@ -603,9 +603,23 @@ fn misplaced(text: &str, path: &Path, problem: Misplaced) -> ConfigError {
 /// The checks across the file: every service's probes exist, service names are unique, no prefix
 /// gets two roles, and the VRRP instances' rules ([`vrrp::cross_check`]).
 fn cross_check(config: &FileConfig) -> Result<(), Misplaced> {
+    // What only the BGP daemon reads: beside `vrrp:` each would be silently ignored.
     let bgp_keys = [
         ("dcid", config.dcid.is_some()),
         ("role", config.role.is_some()),
+        ("send56", config.send56.is_some()),
+        ("allifs", config.allifs.is_some()),
+        ("multihop_ttl", config.multihop_ttl.is_some()),
+        ("hold_time", config.hold_time.is_some()),
+        ("keepalive", config.keepalive.is_some()),
+        ("neighbor_pattern", config.neighbor_pattern.is_some()),
+        ("neighbor_slots", config.neighbor_slots.is_some()),
+        ("addresses", config.addresses.is_some()),
+        ("med", config.med.is_some()),
+        ("router_id", config.router_id.is_some()),
+        ("drain_time", config.drain_time.is_some()),
+        ("md5_password_file", config.md5_password_file.is_some()),
+        ("bfd", config.bfd.is_some()),
     ];
     let bgp_keys: Vec<&str> = bgp_keys.iter().filter(|k| k.1).map(|k| k.0).collect();
     vrrp::cross_check(&config.vrrp, &config.services, &bgp_keys)?;

@@ -1,5 +1,5 @@
 //! The `vrrp:` key: the VRRP instances (a list; a single mapping is read as a list of one). A
-//! config with `vrrp:` runs no BGP sessions, so `dcid` and `role` are refused beside it.
+//! config with `vrrp:` runs no BGP sessions, so the BGP-only keys are refused beside it.
 //!
 //! Each value type's `FromStr` (or `TryFrom<i64>`) is its rule, and its `Display` writes what
 //! that reads back (`elastic check-config`); the checks across one instance's keys run in
@@ -170,9 +170,10 @@ impl CheckFields for RawVrrp {
     }
 }
 
-/// The checks across instances and with the rest of the file: no `dcid` or `role` beside
-/// `vrrp:`, every service named exists, no two instances share an interface, VRID and family,
-/// and no address is in two instances.
+/// The checks across instances and with the rest of the file: none of `bgp_keys_set` (the
+/// BGP-only keys the file sets) and no BGP-only service key beside `vrrp:`, every service named
+/// exists, no two instances share an interface, VRID and family, and no address is in two
+/// instances.
 pub(crate) fn cross_check(
     instances: &[VrrpConfig],
     services: &[ServiceConfig],
@@ -209,13 +210,53 @@ pub(crate) fn cross_check(
     if instances.is_empty() {
         return Ok(());
     }
-    if let Some(key) = bgp_keys_set.first() {
+    if let Some(&key) = bgp_keys_set.first() {
+        let hint = match key {
+            "addresses" => "; each instance has its own addresses",
+            _ => "",
+        };
         return Err(Misplaced {
             path: vec![Step::Key(key.to_string())],
             message: format!(
-                "{key} is not used with vrrp: (VRRP mode runs no BGP sessions); remove it"
+                "{key} is not used with vrrp: (VRRP mode runs no BGP sessions{hint}); remove it"
             ),
         });
+    }
+    // A service's keys that only shape BGP announcements: an instance follows its services'
+    // states alone (maintenance always hands over; the instance has its own `preempt`).
+    for (i, service) in services.iter().enumerate() {
+        let bgp_only = [
+            (
+                "role",
+                service.role.is_some(),
+                "a service's role is the BGP community its addresses carry",
+            ),
+            (
+                "addresses",
+                service.addresses.is_some(),
+                "an instance names its services in its own services:",
+            ),
+            (
+                "preempt",
+                !service.preempt,
+                "use the instance's preempt: false",
+            ),
+            (
+                "maintenance",
+                matches!(service.maintenance, super::Outcome::Demote(_)),
+                "maintenance always hands over (priority 0)",
+            ),
+        ];
+        if let Some((key, _, why)) = bgp_only.iter().find(|k| k.1) {
+            return Err(Misplaced {
+                path: vec![
+                    Step::Key("services".into()),
+                    Step::Index(i),
+                    Step::Key(key.to_string()),
+                ],
+                message: format!("{key} is not used with vrrp: ({why}); remove it"),
+            });
+        }
     }
     let at = |i: usize, key: &str| {
         vec![

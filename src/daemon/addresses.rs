@@ -9,17 +9,16 @@ use tracing::{error, info, warn};
 
 use super::DaemonError;
 use crate::addrs::{self, AddrChange, InterfaceAddr, Netlink};
-use crate::settings::Settings;
+use crate::settings::BgpSettings;
 
 /// The prefixes to announce; logs the address rules' warnings that were not logged last time
 /// (`logged`), so a rescan of lo does not repeat them.
 pub(super) fn eligible(
-    settings: &Settings,
+    bgp: &BgpSettings,
     interface_addrs: &[addrs::InterfaceAddr],
     logged: &mut Vec<String>,
 ) -> Vec<IpNet> {
-    let (prefixes, warnings) =
-        addrs::eligible_prefixes(interface_addrs, settings.allifs, settings.send56);
+    let (prefixes, warnings) = addrs::eligible_prefixes(interface_addrs, bgp.allifs, bgp.send56);
     let already: HashSet<&String> = logged.iter().collect();
     for warning in warnings.iter().filter(|w| !already.contains(w)) {
         warn!("{warning}");
@@ -31,7 +30,7 @@ pub(super) fn eligible(
 /// Re-lists addresses; the caller recomputes the desired set.
 pub(super) async fn rescan(
     netlink: &Netlink,
-    settings: &Settings,
+    bgp: &BgpSettings,
     prefixes: &mut Vec<IpNet>,
     warned: &mut Vec<String>,
 ) {
@@ -42,7 +41,7 @@ pub(super) async fn rescan(
             return;
         }
     };
-    let found = eligible(settings, &interface_addrs, warned);
+    let found = eligible(bgp, &interface_addrs, warned);
     // Both lists are sorted (the address rules sort them): a lookup is a binary search, so a
     // rescan of 100,000 addresses stays O(n log n).
     for prefix in found.iter().filter(|p| prefixes.binary_search(p).is_err()) {

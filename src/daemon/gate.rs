@@ -15,13 +15,13 @@ use std::time::Instant;
 use ipnet::IpNet;
 
 use crate::announce;
-use crate::announce::AddressStatus;
+use crate::announce::{AddressStatus, Treatment};
 use crate::config::{HealthConfig, HookConfig, ProbeConfig, ServiceConfig};
 use crate::health::{self, ProbeHealth, ServiceHealth, ServiceState};
 use crate::hooks::HookEvent;
 use crate::model::DesiredRoutes;
 use crate::probe::ProbeReport;
-use crate::settings::Settings;
+use crate::settings::BgpSettings;
 use crate::status::{Mode, ProbeStatus};
 
 /// A probe: its config and what it last reported.
@@ -316,7 +316,7 @@ impl Gate {
             .collect()
     }
 
-    pub(super) fn plan(&self, prefixes: &[IpNet], settings: &Settings) -> announce::Plan {
+    pub(super) fn plan(&self, prefixes: &[IpNet], bgp: &BgpSettings) -> announce::Plan {
         let services: Vec<_> = self
             .services
             .iter()
@@ -324,46 +324,66 @@ impl Gate {
             .collect();
         announce::plan(
             prefixes,
-            settings.role,
-            settings.med,
+            bgp.role,
+            bgp.med,
             &services,
             self.draining.is_some(),
         )
     }
 
     /// Recomputes everything after an input changed: the desired set, the statuses and the
-    /// services' transitions (with the event the hook gets).
+    /// services' transitions (with the event the hook gets). `announcing`: BGP mode's prefixes
+    /// and settings; `None` in VRRP mode, which announces nothing (its instances follow the
+    /// services' states), so the hook hears role `vrrp` and whether a service is up, demoted
+    /// or withdrawn.
     pub(super) fn refresh(
         &mut self,
         now: Instant,
-        prefixes: &[IpNet],
-        settings: &Settings,
+        announcing: Option<(&[IpNet], &BgpSettings)>,
+        control_socket: bool,
     ) -> Refresh {
         let changes = self.update_services(now);
-        let plan = self.plan(prefixes, settings);
+        let plan = match announcing {
+            Some((prefixes, bgp)) => self.plan(prefixes, bgp),
+            None => announce::Plan {
+                routes: DesiredRoutes::new(),
+                addresses: Vec::new(),
+            },
+        };
         let probes = std::mem::take(&mut self.probes_changed).then(|| self.probe_statuses());
-        let mode = self.mode(settings.control_socket.is_some());
+        let mode = self.mode(control_socket);
         let transitions = changes
             .into_iter()
             .map(|(index, change)| {
                 let service = &self.services[index];
                 let config = &service.config;
                 let (treatment, reason) = announce::treatment(config, &service.health);
-                let role = config.role_or(settings.role);
+                let (announce, role, host_role, addresses) = match announcing {
+                    Some((prefixes, bgp)) => {
+                        let role = config.role_or(bgp.role);
+                        let gated = prefixes.iter().filter(|p| config.gates(p)).copied();
+                        let announce = treatment.name(role);
+                        (announce, role.as_str(), bgp.role.as_str(), gated.collect())
+                    }
+                    None => {
+                        let announce = match treatment {
+                            Treatment::Normal | Treatment::Secondary => "up",
+                            Treatment::Demoted(_) => "demoted",
+                            Treatment::Withdrawn => "withdrawn",
+                        };
+                        (announce, "vrrp", "vrrp", Vec::new())
+                    }
+                };
                 Transition {
                     reason,
                     event: HookEvent {
                         service: config.name.clone(),
                         state: change.to.name(),
                         previous: change.from.name(),
-                        announce: treatment.name(role),
-                        role: role.as_str(),
-                        host_role: settings.role.as_str(),
-                        addresses: prefixes
-                            .iter()
-                            .filter(|p| config.gates(p))
-                            .copied()
-                            .collect(),
+                        announce,
+                        role,
+                        host_role,
+                        addresses,
                         vrrp: None,
                     },
                 }
@@ -550,7 +570,7 @@ services:
         let settings = crate::daemon::tests::settings(&[]);
         let prefixes: Vec<IpNet> = vec!["192.0.2.10/32".parse().unwrap()];
         let t0 = crate::clock::now();
-        let first = gate.refresh(t0, &prefixes, &settings);
+        let first = gate.refresh(t0, Some((&prefixes, &settings.mode)), false);
         assert!(
             first.routes.is_empty(),
             "waits for the probe's first verdict"
@@ -559,7 +579,7 @@ services:
 
         let mut health = ProbeHealth::new(1, 1);
         gate.on_report(report(0, true, &mut health), t0);
-        let refresh = gate.refresh(t0, &prefixes, &settings);
+        let refresh = gate.refresh(t0, Some((&prefixes, &settings.mode)), false);
         assert_eq!(refresh.routes.len(), 1);
         let [transition] = refresh.transitions.as_slice() else {
             panic!("one transition expected");
@@ -574,8 +594,32 @@ services:
         );
         assert_eq!(transition.event.addresses, prefixes);
         // Nothing changed since: nothing to publish for the probes, no transition.
-        let again = gate.refresh(t0, &prefixes, &settings);
+        let again = gate.refresh(t0, Some((&prefixes, &settings.mode)), false);
         assert!(again.probes.is_none() && again.transitions.is_empty());
+    }
+
+    #[test]
+    fn in_vrrp_mode_nothing_is_announced_and_the_hook_hears_no_bgp_role() {
+        let mut gate = Gate::default();
+        gate.reconfigure(&health(
+            "
+services:
+  - name: www
+    probes: []
+",
+        ));
+        let refresh = gate.refresh(crate::clock::now(), None, true);
+        assert!(refresh.routes.is_empty() && refresh.addresses.is_empty());
+        assert!(refresh.mode.control_socket);
+        let [transition] = refresh.transitions.as_slice() else {
+            panic!("one transition expected");
+        };
+        let event = &transition.event;
+        assert_eq!(
+            (event.state, event.announce, event.role, event.host_role),
+            ("up", "up", "vrrp", "vrrp")
+        );
+        assert!(event.addresses.is_empty() && event.vrrp.is_none());
     }
 
     #[test]
@@ -596,7 +640,11 @@ services:
             "192.0.2.11/32".parse().unwrap(),
         ];
         // No probe: up at once, announced with the service's role.
-        let refresh = gate.refresh(crate::clock::now(), &prefixes, &settings);
+        let refresh = gate.refresh(
+            crate::clock::now(),
+            Some((&prefixes, &settings.mode)),
+            false,
+        );
         let [transition] = refresh.transitions.as_slice() else {
             panic!("one transition expected");
         };
@@ -622,7 +670,11 @@ services:
     role: primary
 ",
         ));
-        let reloaded = gate.refresh(crate::clock::now(), &prefixes, &settings);
+        let reloaded = gate.refresh(
+            crate::clock::now(),
+            Some((&prefixes, &settings.mode)),
+            false,
+        );
         assert!(reloaded.transitions.is_empty(), "still up: no transition");
         assert_eq!(reloaded.addresses[1].role, crate::model::Role::Primary);
         assert_eq!(

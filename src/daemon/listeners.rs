@@ -31,7 +31,7 @@ pub(super) struct Serving {
 }
 
 impl Listeners {
-    pub(super) fn bind(settings: &Settings) -> Result<Listeners, DaemonError> {
+    pub(super) fn bind<M>(settings: &Settings<M>) -> Result<Listeners, DaemonError> {
         let api = settings.api.map(api::bind).transpose()?;
         let metrics = settings.metrics.map(metrics::bind).transpose()?;
         let control = match &settings.control_socket {

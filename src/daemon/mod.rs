@@ -54,8 +54,8 @@ use crate::memory;
 use crate::metrics::MetricsError;
 use crate::model::DesiredRoutes;
 use crate::probe::ProbeReport;
-use crate::settings::Settings;
-use crate::status::{DaemonInfo, Reloads, SessionList, StatusSource};
+use crate::settings::{BgpSettings, ByMode, Settings};
+use crate::status::{BgpInfo, DaemonInfo, Reloads, SessionList, StatusSource};
 use crate::systemd;
 
 mod addresses;
@@ -126,13 +126,21 @@ const VRRP_NEEDS_RESTART: &str =
 /// addresses and the maintenance file. The caller installs the signal handlers first, so a
 /// signal during start-up cannot kill the daemon with addresses half bound.
 pub async fn run(
-    mut settings: Settings,
+    settings: Settings,
+    invocation: Option<Invocation>,
+    events: mpsc::Receiver<OperatorEvent>,
+) -> Result<(), DaemonError> {
+    match settings.by_mode() {
+        ByMode::Vrrp(settings) => vrrp::run(*settings, invocation, events).await,
+        ByMode::Bgp(settings) => run_bgp(*settings, invocation, events).await,
+    }
+}
+
+async fn run_bgp(
+    mut settings: Settings<BgpSettings>,
     invocation: Option<Invocation>,
     mut events: mpsc::Receiver<OperatorEvent>,
 ) -> Result<(), DaemonError> {
-    if !settings.vrrp.is_empty() {
-        return vrrp::run(settings, invocation, events).await;
-    }
     let listeners = Listeners::bind(&settings)?;
     // Main logged them; a reload logs its own.
     settings.warnings.clear();
@@ -142,33 +150,30 @@ pub async fn run(
     let address_changes = addrs::watch_addresses().map_err(DaemonError::Netlink)?;
     // What an earlier run left bound goes first: removed ones must never be announced.
     let ownership = Ownership::detect();
-    let mut bound = reclaim(&netlink, &ownership, &settings.addresses).await?;
-    bound.extend(bind_addresses(&netlink, &settings.addresses).await?);
+    let bgp = &settings.mode;
+    let mut bound = reclaim(&netlink, &ownership, &bgp.addresses).await?;
+    bound.extend(bind_addresses(&netlink, &bgp.addresses).await?);
     ownership.record(&bound);
 
     let interface_addrs = netlink.addresses().await.map_err(DaemonError::Netlink)?;
     let mut address_warnings = Vec::new();
-    let prefixes = eligible(&settings, &interface_addrs, &mut address_warnings);
+    let prefixes = eligible(bgp, &interface_addrs, &mut address_warnings);
     if prefixes.is_empty() {
         unbind_addresses(&netlink, &bound).await;
         ownership.record(&[]);
-        let where_ = if settings.allifs {
-            "any interface"
-        } else {
-            "lo"
-        };
+        let where_ = if bgp.allifs { "any interface" } else { "lo" };
         return Err(DaemonError::NoAddresses { where_ });
     }
     let default_router_id = addrs::default_router_id(&interface_addrs);
-    let router_id = settings.router_id.unwrap_or(default_router_id);
+    let router_id = bgp.router_id.unwrap_or(default_router_id);
     let hostname = hostname();
     info!(
         version = env!("CARGO_PKG_VERSION"),
-        dcid = settings.dcid,
-        role = ?settings.role,
+        dcid = bgp.dcid,
+        role = ?bgp.role,
         %router_id,
         hostname,
-        neighbors = %join(&settings.neighbors),
+        neighbors = %join(&bgp.neighbors),
         prefixes = %join(&prefixes),
         "elastic starting"
     );
@@ -181,16 +186,15 @@ pub async fn run(
     let hooks = gate.hook.clone().map(Hooks::spawn);
     gate.set_maintenance_file_present(maintenance_file_exists(&gate));
     gate.update_services(now());
-    let plan = gate.plan(&prefixes, &settings);
+    let plan = gate.plan(&prefixes, bgp);
     let (routes_tx, routes_rx) = watch::channel(Arc::new(plan.routes));
     let (first_seen_tx, first_seen_rx) = watch::channel(Arc::default());
     let (addresses_tx, addresses_rx) = watch::channel(Arc::new(plan.addresses));
     let (probes_tx, probes_rx) = watch::channel(Arc::new(gate.probe_statuses()));
     let (mode_tx, mode_rx) = watch::channel(gate.mode(settings.control_socket.is_some()));
     let (info_tx, info_rx) = watch::channel(Arc::new(daemon_info(
-        &settings,
+        Some((bgp, router_id)),
         started_at,
-        router_id,
         &hostname,
         &Reloads::default(),
     )));
@@ -202,7 +206,7 @@ pub async fn run(
         bfd: crate::bfd::driver::Bfd::new(),
     };
     peers
-        .reconcile(wanted_sessions(&settings, router_id, &hostname))
+        .reconcile(wanted_sessions(bgp, router_id, &hostname))
         .await;
     sessions_tx.send_replace(peers.list());
 
@@ -280,7 +284,7 @@ struct Inputs<'a> {
 
 /// Everything the event loop's handlers change.
 struct Daemon {
-    settings: Settings,
+    settings: Settings<BgpSettings>,
     invocation: Option<Invocation>,
     netlink: Netlink,
     /// The addresses elastic bound to lo (only these are unbound).
@@ -428,7 +432,7 @@ impl Daemon {
     /// What the stop sequence needs to know of the daemon.
     fn facts(&self) -> Facts {
         Facts {
-            drain_time: self.settings.drain_time,
+            drain_time: self.settings.mode.drain_time,
             drained_already: self.gate.draining().is_some(),
             announcing: self.announcing(),
         }
@@ -499,7 +503,9 @@ impl Daemon {
 
     /// Recomputes the desired set and publishes it (see [`Gate::refresh`]).
     fn refresh(&mut self) {
-        let refresh = self.gate.refresh(now(), &self.prefixes, &self.settings);
+        let announcing = Some((self.prefixes.as_slice(), &self.settings.mode));
+        let control_socket = self.settings.control_socket.is_some();
+        let refresh = self.gate.refresh(now(), announcing, control_socket);
         self.out
             .publish(refresh, self.peers.slots.len(), self.hooks.as_ref());
     }
@@ -526,7 +532,7 @@ impl Daemon {
     async fn rescan(&mut self) {
         addresses::rescan(
             &self.netlink,
-            &self.settings,
+            &self.settings.mode,
             &mut self.prefixes,
             &mut self.address_warnings,
         )
@@ -589,11 +595,13 @@ impl Daemon {
                 );
                 Err(error.to_string())
             }
-            Some(Ok(new)) if !new.vrrp.is_empty() => {
-                error!("SIGHUP: {VRRP_NEEDS_RESTART}; the running configuration stays");
-                Err(VRRP_NEEDS_RESTART.to_string())
-            }
-            Some(Ok(new)) => Ok(self.apply(new).await),
+            Some(Ok(new)) => match new.by_mode() {
+                ByMode::Vrrp(_) => {
+                    error!("SIGHUP: {VRRP_NEEDS_RESTART}; the running configuration stays");
+                    Err(VRRP_NEEDS_RESTART.to_string())
+                }
+                ByMode::Bgp(new) => Ok(self.apply(*new).await),
+            },
         };
         if self.invocation.is_some() {
             self.record_reload(outcome.as_ref().map(|_| ()).map_err(String::clone));
@@ -616,7 +624,7 @@ impl Daemon {
 
     /// Applies a valid new configuration as a difference to the running one; whether anything
     /// changed.
-    async fn apply(&mut self, new: Settings) -> bool {
+    async fn apply(&mut self, new: Settings<BgpSettings>) -> bool {
         let ReloadPlan {
             settings,
             warnings,
@@ -646,7 +654,7 @@ impl Daemon {
         }
         info!(file = ?settings.config_file, "SIGHUP: applying the changed configuration");
         self.settings = settings;
-        let new = &self.settings;
+        let (new, health) = (&self.settings.mode, &self.settings.health);
         if reannounce {
             info!(role = ?new.role, med = ?new.med, "role or MED changed: re-announcing");
         }
@@ -673,9 +681,8 @@ impl Daemon {
         self.out.sessions.send_replace(self.peers.list());
         self.out.info.send_if_modified(|info| {
             let fresh = daemon_info(
-                new,
+                Some((new, router_id)),
                 self.started_at,
-                router_id,
                 &self.hostname,
                 &self.reloads,
             );
@@ -689,13 +696,13 @@ impl Daemon {
         // Probes and services: unchanged probes keep their state (and their task).
         if health_changed {
             let hook = self.gate.hook.clone();
-            self.probe_tasks.apply(self.gate.reconfigure(&new.health));
+            self.probe_tasks.apply(self.gate.reconfigure(health));
             if self.gate.hook != hook {
                 self.hooks = self.gate.hook.clone().map(Hooks::spawn);
             }
             let present = maintenance_file_exists(&self.gate);
             self.gate.set_maintenance_file_present(present);
-            log_services(&new.health);
+            log_services(health);
         }
 
         self.withdraw_then_unbind(&unbind).await;
@@ -714,7 +721,8 @@ impl Daemon {
         match self.netlink.addresses().await {
             Ok(listed) => {
                 let remaining = addresses::without(&listed, unbind);
-                self.prefixes = eligible(&self.settings, &remaining, &mut self.address_warnings);
+                self.prefixes =
+                    eligible(&self.settings.mode, &remaining, &mut self.address_warnings);
             }
             Err(error) => {
                 error!(%error, "cannot list addresses; unbinding without withdrawing first")
@@ -753,26 +761,29 @@ fn log_services(health: &HealthConfig) {
     }
 }
 
+/// What status shows of the daemon; `bgp`: BGP mode's settings. The status API has BGP fields
+/// in every mode: VRRP mode (`None`) fills them with BGP mode's defaults, as it always has.
 fn daemon_info(
-    settings: &Settings,
+    bgp: Option<(&BgpSettings, Ipv4Addr)>,
     started_at: SystemTime,
-    router_id: Ipv4Addr,
     hostname: &str,
     reloads: &Reloads,
 ) -> DaemonInfo {
     DaemonInfo {
         version: env!("CARGO_PKG_VERSION"),
         started_at,
-        role: settings.role,
-        router_id,
-        local_as: settings.local_as,
-        peer_as: settings.peer_as,
         hostname: hostname.to_string(),
-        hold_time: settings.hold_time,
-        keepalive: settings.keepalive,
-        connect_retry: CONNECT_RETRY,
-        multihop_ttl: settings.multihop_ttl,
         reloads: reloads.clone(),
+        bgp: bgp.map(|(bgp, router_id)| BgpInfo {
+            role: bgp.role,
+            router_id,
+            local_as: bgp.local_as,
+            peer_as: bgp.peer_as,
+            hold_time: bgp.hold_time,
+            keepalive: bgp.keepalive,
+            connect_retry: CONNECT_RETRY,
+            multihop_ttl: bgp.multihop_ttl,
+        }),
     }
 }
 

@@ -15,32 +15,31 @@ use crate::bgp::session::{SessionConfig, State};
 use crate::bgp::wire::Notification;
 use crate::model::CONNECT_RETRY;
 use crate::model::DesiredRoutes;
-use crate::settings::Settings;
+use crate::settings::BgpSettings;
 use crate::status::SessionList;
 
 /// One session per neighbor, in the neighbors' order.
 pub(super) fn wanted_sessions(
-    settings: &Settings,
+    bgp: &BgpSettings,
     router_id: Ipv4Addr,
     hostname: &str,
 ) -> Vec<(SessionConfig, Transport)> {
     let transport = Transport {
-        ttl: settings.multihop_ttl,
-        md5_key: settings.md5.as_ref().map(|m| m.key.clone()),
-        bfd: settings.bfd,
+        ttl: bgp.multihop_ttl,
+        md5_key: bgp.md5.as_ref().map(|m| m.key.clone()),
+        bfd: bgp.bfd,
     };
-    settings
-        .neighbors
+    bgp.neighbors
         .iter()
         .map(|neighbor| {
             let config = SessionConfig {
                 peer: *neighbor,
-                local_as: settings.local_as,
-                peer_as: settings.peer_as,
+                local_as: bgp.local_as,
+                peer_as: bgp.peer_as,
                 router_id,
                 hostname: hostname.to_string(),
-                hold_time: settings.hold_time,
-                keepalive: settings.keepalive,
+                hold_time: bgp.hold_time,
+                keepalive: bgp.keepalive,
                 connect_retry: CONNECT_RETRY,
                 tcp_md5: transport.md5_key.is_some(),
             };
@@ -257,7 +256,7 @@ mod tests {
     const ROUTER_ID: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 
     fn sessions(flags: &[&str]) -> Vec<(SessionConfig, Transport)> {
-        wanted_sessions(&settings(flags), ROUTER_ID, "host")
+        wanted_sessions(&settings(flags).mode, ROUTER_ID, "host")
     }
 
     fn peer(change: &SessionChange, running: &[(SessionConfig, Transport)]) -> IpAddr {

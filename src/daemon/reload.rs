@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::addrs::AddrChange;
 use crate::cli::Invocation;
 use crate::config::DefaultFile;
-use crate::settings::{self, Settings};
+use crate::settings::{self, BgpSettings, Settings};
 
 /// How long a reload may take to read its files and look up its accounts before it is refused
 /// (the running configuration stays); well inside the route servers' hold time and the watchdog.
@@ -38,7 +38,7 @@ pub(super) async fn read_settings(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct ReloadPlan {
     /// What to run with: the new settings, restart-only keys kept at their running values.
-    pub(super) settings: Settings,
+    pub(super) settings: Settings<BgpSettings>,
     /// The new configuration's own warnings (logged once, by the reload).
     pub(super) warnings: Vec<String>,
     /// Restart-only keys the new configuration changes: logged, and the running value kept.
@@ -73,7 +73,11 @@ const RESTART_ONLY: [&str; 8] = [
 ];
 
 /// Compares `new` with the `running` settings and what elastic `bound` to lo.
-pub(super) fn plan(running: &Settings, mut new: Settings, bound: &[AddrChange]) -> ReloadPlan {
+pub(super) fn plan(
+    running: &Settings<BgpSettings>,
+    mut new: Settings<BgpSettings>,
+    bound: &[AddrChange],
+) -> ReloadPlan {
     let warnings = std::mem::take(&mut new.warnings);
     let restart_only = keep_restart_only(running, &mut new);
     let changed = new != *running;
@@ -92,7 +96,8 @@ pub(super) fn plan(running: &Settings, mut new: Settings, bound: &[AddrChange]) 
     if !changed {
         return plan;
     }
-    let new = &plan.settings;
+    let running_health = &running.health;
+    let (running, new) = (&running.mode, &plan.settings.mode);
     plan.bind = new
         .addresses
         .iter()
@@ -119,12 +124,15 @@ pub(super) fn plan(running: &Settings, mut new: Settings, bound: &[AddrChange]) 
         })
         .collect();
     plan.reannounce = running.role != new.role || running.med != new.med;
-    plan.health_changed = running.health != new.health;
+    plan.health_changed = running_health != &plan.settings.health;
     plan
 }
 
 /// Sets the restart-only keys of `new` to their running values; returns the ones that differed.
-fn keep_restart_only(running: &Settings, new: &mut Settings) -> Vec<&'static str> {
+fn keep_restart_only(
+    running: &Settings<BgpSettings>,
+    new: &mut Settings<BgpSettings>,
+) -> Vec<&'static str> {
     let differs = [
         running.api != new.api,
         running.api_allow_remote != new.api_allow_remote,

@@ -1,11 +1,11 @@
 //! Helpers for the daemon's unit tests.
 
 use crate::cli::{self, Command};
-use crate::settings::Settings;
+use crate::settings::{BgpSettings, ByMode, Settings};
 
 /// The settings `elastic -dcid 14 -primary <flags>` runs with (no config file); `-secondary`
 /// replaces `-primary`.
-pub(super) fn settings(flags: &[&str]) -> Settings {
+pub(super) fn settings(flags: &[&str]) -> Settings<BgpSettings> {
     let mut args = vec!["-dcid", "14"];
     // One role flag, as lelastic wants.
     if !flags.contains(&"-secondary") {
@@ -14,7 +14,10 @@ pub(super) fn settings(flags: &[&str]) -> Settings {
     args.extend_from_slice(flags);
     match cli::parse(args) {
         Ok(Command::Run(invocation)) => match crate::settings::resolve(&invocation.flags, None) {
-            Ok(settings) => settings,
+            Ok(settings) => match settings.by_mode() {
+                ByMode::Bgp(settings) => *settings,
+                ByMode::Vrrp(_) => panic!("{flags:?}: VRRP mode"),
+            },
             Err(error) => panic!("{flags:?}: {error}"),
         },
         Ok(other) => panic!("{flags:?}: not a run: {other:?}"),
@@ -198,7 +201,7 @@ mod paused {
                 crate::settings::effective(&invocation, crate::config::DefaultFile::IfPresent)
                     .expect("the config file");
             assert_eq!(
-                settings.neighbors,
+                settings.bgp().expect("BGP mode").neighbors,
                 [IpAddr::V4(Ipv4Addr::new(192, 0, 14, 1))]
             );
             // A neighbor must not be a loopback address: the route server's address goes on an
@@ -299,9 +302,9 @@ mod paused {
 
     fn daemon_settings() -> crate::settings::Settings {
         let mut settings = settings(&["-address", ADDRESS, "-api", "off"]);
-        settings.neighbors = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
-        settings.drain_time = DRAIN;
-        settings
+        settings.mode.neighbors = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
+        settings.mode.drain_time = DRAIN;
+        settings.into()
     }
 
     fn update(announced: u32, withdrawn: u32, graceful_shutdown: bool) -> Seen {

@@ -41,7 +41,7 @@ use crate::clock::{self, now};
 use crate::config::{self, VrrpConfig};
 use crate::hooks::Hooks;
 use crate::probe::ProbeReport;
-use crate::settings::Settings;
+use crate::settings::{ByMode, Settings};
 use crate::status::{Reloads, SessionList, StatusSource, VrrpInstance, VrrpList};
 use crate::systemd;
 use crate::vrrp::driver::{self, Command, Reports};
@@ -50,13 +50,16 @@ use crate::vrrp::instance::{Health, InstanceStatus, State};
 /// How long an instance that could not run (no such interface, no address yet) waits before
 /// trying again.
 const RETRY: Duration = Duration::from_secs(5);
+/// After a link change, how long a failed instance waits before trying again: time for a
+/// recreated interface to get its address.
+const LINK_SETTLE: Duration = Duration::from_millis(200);
 
 /// An instance's state change, from its task: (slot id, from, to).
 type Transition = (u64, State, State);
 
 /// Runs VRRP mode until `events` asks it to stop and every instance has handed over.
 pub(super) async fn run(
-    mut settings: Settings,
+    mut settings: Settings<Vec<VrrpConfig>>,
     invocation: Option<Invocation>,
     mut events: mpsc::Receiver<OperatorEvent>,
 ) -> Result<(), DaemonError> {
@@ -66,7 +69,7 @@ pub(super) async fn run(
     let hostname = super::hostname();
     info!(
         version = env!("CARGO_PKG_VERSION"),
-        instances = %settings.vrrp.iter().map(instance_name).collect::<Vec<_>>().join(","),
+        instances = %settings.mode.iter().map(instance_name).collect::<Vec<_>>().join(","),
         "elastic starting in VRRP mode (no BGP sessions)"
     );
     log_services(&settings.health);
@@ -84,13 +87,7 @@ pub(super) async fn run(
     let (addresses_tx, addresses_rx) = watch::channel(Arc::default());
     let (probes_tx, probes_rx) = watch::channel(Arc::new(gate.probe_statuses()));
     let (mode_tx, mode_rx) = watch::channel(gate.mode(settings.control_socket.is_some()));
-    let info = daemon_info(
-        &settings,
-        started_at,
-        Ipv4Addr::UNSPECIFIED,
-        &hostname,
-        &Reloads::default(),
-    );
+    let info = daemon_info(None, started_at, &hostname, &Reloads::default());
     let (info_tx, info_rx) = watch::channel(Arc::new(info));
     let (sessions_tx, sessions_rx) = watch::channel(SessionList::default());
     let (vrrp_tx, vrrp_rx) = watch::channel(VrrpList::default());
@@ -135,7 +132,7 @@ pub(super) async fn run(
         events_open: true,
         panicked: false,
     };
-    for config in daemon.settings.vrrp.clone() {
+    for config in daemon.settings.mode.clone() {
         let slot = daemon.spawn(config, None);
         daemon.slots.push(slot);
     }
@@ -176,7 +173,7 @@ struct Slot {
 }
 
 struct VrrpDaemon {
-    settings: Settings,
+    settings: Settings<Vec<VrrpConfig>>,
     invocation: Option<Invocation>,
     gate: Gate,
     probe_tasks: ProbeTasks,
@@ -290,7 +287,9 @@ impl VrrpDaemon {
         );
         self.probe_tasks.stop_all();
         self.gate.drain(Some(Drain::Stopping(signal)));
-        let refresh = self.gate.refresh(now(), &[], &self.settings);
+        let refresh = self
+            .gate
+            .refresh(now(), None, self.settings.control_socket.is_some());
         self.out.publish(refresh, 0, self.hooks.as_ref());
         for slot in self.slots.iter().chain(&self.leaving) {
             slot.commands.send_replace(Command::Stop);
@@ -334,7 +333,9 @@ impl VrrpDaemon {
 
     /// Recomputes the services and what each instance must do, and publishes them.
     fn refresh(&mut self) {
-        let refresh = self.gate.refresh(now(), &[], &self.settings);
+        let refresh = self
+            .gate
+            .refresh(now(), None, self.settings.control_socket.is_some());
         self.out.publish(refresh, 0, self.hooks.as_ref());
         for index in 0..self.slots.len() {
             let health = self.health_of(&self.slots[index].config);
@@ -447,11 +448,13 @@ impl VrrpDaemon {
         };
         let outcome = match reload::read_settings(invocation, default_file).await {
             Err(error) => Err(error),
-            Ok(new) if new.vrrp.is_empty() => Err(
-                "the new configuration has no vrrp: switching to BGP mode needs a restart"
-                    .to_string(),
-            ),
-            Ok(new) => Ok(new),
+            Ok(new) => match new.by_mode() {
+                ByMode::Bgp(_) => Err(
+                    "the new configuration has no vrrp: switching to BGP mode needs a restart"
+                        .to_string(),
+                ),
+                ByMode::Vrrp(new) => Ok(*new),
+            },
         };
         match outcome {
             Err(error) => {
@@ -472,7 +475,7 @@ impl VrrpDaemon {
         self.gate.set_maintenance_file_present(present);
     }
 
-    fn apply(&mut self, mut new: Settings) {
+    fn apply(&mut self, mut new: Settings<Vec<VrrpConfig>>) {
         let old = &self.settings;
         for (key, changed) in [
             ("api", old.api != new.api),
@@ -504,18 +507,18 @@ impl VrrpDaemon {
             }
             log_services(&new.health);
         }
-        let changes = plan_instances(&old.vrrp, &new.vrrp);
+        let changes = plan_instances(&old.mode, &new.mode);
         let mut old_slots: Vec<Option<Slot>> = std::mem::take(&mut self.slots)
             .into_iter()
             .map(Some)
             .collect();
-        let mut slots: Vec<Option<Slot>> = (0..new.vrrp.len()).map(|_| None).collect();
+        let mut slots: Vec<Option<Slot>> = (0..new.mode.len()).map(|_| None).collect();
         self.settings = new;
         for change in changes {
             match change {
                 InstanceChange::Keep { old, new } => {
                     let mut slot = old_slots[old].take().expect("each old instance once");
-                    slot.config = self.settings.vrrp[new].clone();
+                    slot.config = self.settings.mode[new].clone();
                     slots[new] = Some(slot);
                 }
                 InstanceChange::Restart { old, new } => {
@@ -525,12 +528,12 @@ impl VrrpDaemon {
                         "VRRP instance changed: handing over, then starting again"
                     );
                     previous.commands.send_replace(Command::Stop);
-                    let slot = self.spawn(self.settings.vrrp[new].clone(), previous.task.take());
+                    let slot = self.spawn(self.settings.mode[new].clone(), previous.task.take());
                     self.leaving.push(previous);
                     slots[new] = Some(slot);
                 }
                 InstanceChange::Start { new } => {
-                    let config = self.settings.vrrp[new].clone();
+                    let config = self.settings.mode[new].clone();
                     info!(instance = instance_name(&config), "VRRP instance added");
                     slots[new] = Some(self.spawn(config, None));
                 }
@@ -553,13 +556,7 @@ impl VrrpDaemon {
 
     fn record_reload(&mut self, outcome: Result<(), String>) {
         self.reloads.record(clock::system_now(), outcome);
-        let info = daemon_info(
-            &self.settings,
-            self.started_at,
-            Ipv4Addr::UNSPECIFIED,
-            &self.hostname,
-            &self.reloads,
-        );
+        let info = daemon_info(None, self.started_at, &self.hostname, &self.reloads);
         self.out.info.send_replace(Arc::new(info));
     }
 }
@@ -574,6 +571,13 @@ async fn run_instance(
     transitions: mpsc::UnboundedSender<Transition>,
 ) {
     let name = instance_name(&config);
+    let mut links = match crate::addrs::watch_links() {
+        Ok(links) => Some(links),
+        Err(error) => {
+            warn!(instance = name, %error, "cannot watch links: a missing interface is looked for every 5 s only");
+            None
+        }
+    };
     loop {
         let instance_config = config.instance_config(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         let mut on_status = |fresh: &InstanceStatus| {
@@ -606,8 +610,20 @@ async fn run_instance(
             Ok(_) => return,
             Err(error) => error.to_string(),
         };
-        error!(instance = name, %error, "VRRP instance cannot run; trying again in 5 s");
+        error!(instance = name, %error, "VRRP instance cannot run; trying again in 5 s, or when a link appears");
         status.send_modify(|current| current.error = Some(error));
+        // A link added or renamed may be the interface (re)created: try again then, without
+        // waiting out RETRY. The short pause lets it get its address first.
+        let link_changed = async {
+            let changed = match links.as_mut() {
+                Some(links) => links.recv().await.is_some(),
+                None => false,
+            };
+            match changed {
+                true => tokio::time::sleep(LINK_SETTLE).await,
+                false => std::future::pending().await,
+            }
+        };
         let stop_asked = async {
             loop {
                 if commands.changed().await.is_err()
@@ -619,6 +635,7 @@ async fn run_instance(
         };
         tokio::select! {
             () = tokio::time::sleep(RETRY) => {}
+            () = link_changed => {}
             () = stop_asked => return,
         }
     }

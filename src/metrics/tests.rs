@@ -5,6 +5,8 @@ use std::time::{Duration, SystemTime};
 use super::*;
 use crate::bgp::session::SessionStatus;
 use crate::clock;
+use crate::model::Role;
+use crate::status::BgpInfo;
 use crate::status::{DaemonInfo, ProbeStatus};
 
 fn session(peer: &str, state: State, routes: &crate::model::DesiredRoutes) -> SessionStatus {
@@ -59,16 +61,18 @@ fn snapshot() -> Snapshot {
         info: Arc::new(DaemonInfo {
             version: "0.1.0",
             started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
-            role: Role::Primary,
-            router_id: Ipv4Addr::new(192, 0, 2, 1),
-            local_as: 65001,
-            peer_as: 65000,
             hostname: "a".to_string(),
-            hold_time: 9,
-            keepalive: 3,
-            connect_retry: Duration::from_secs(5),
-            multihop_ttl: 16,
             reloads: Default::default(),
+            bgp: Some(BgpInfo {
+                role: Role::Primary,
+                router_id: Ipv4Addr::new(192, 0, 2, 1),
+                local_as: 65001,
+                peer_as: 65000,
+                hold_time: 9,
+                keepalive: 3,
+                connect_retry: Duration::from_secs(5),
+                multihop_ttl: 16,
+            }),
         }),
         taken_at: (clock::now(), clock::system_now()),
         sessions: vec![
@@ -289,8 +293,18 @@ fn vrrp_instances_have_their_series() {
         }],
         ..snapshot()
     };
+    let mut info = (*with_vrrp.info).clone();
+    info.bgp = None;
+    let with_vrrp = Snapshot {
+        info: std::sync::Arc::new(info),
+        ..with_vrrp
+    };
     let text = String::from_utf8(render(&with_vrrp)).unwrap();
     let get = |series: &str| value(&text, series).unwrap_or_else(|| panic!("{series} in\n{text}"));
+    assert_eq!(
+        get("elastic_info{role=\"vrrp\",router_id=\"\",version=\"0.1.0\"}"),
+        1.0
+    );
     assert_eq!(
         get("elastic_vrrp_state{instance=\"eth0/51\",state=\"master\"}"),
         1.0

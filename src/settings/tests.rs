@@ -15,6 +15,11 @@ fn invocation_of(args: &[&str]) -> Invocation {
     }
 }
 
+/// BGP mode's settings of `settings`.
+fn bgp(settings: &Settings) -> &BgpSettings {
+    settings.bgp().expect("BGP mode")
+}
+
 fn with_file(args: &[&str], yaml: &str) -> Result<Settings, UsageError> {
     let path = Path::new("/etc/elastic/elastic.yaml");
     let file = crate::config::parse(yaml, path).unwrap_or_else(|e| panic!("{e}"));
@@ -29,35 +34,36 @@ const FILE: &str = "dcid: 14\nrole: secondary\nsend56: true\nallifs: true\nmulti
 fn neighbor_slots_choose_which_addresses_the_pattern_gives() {
     let s = with_file(&[], &format!("{FILE}neighbor_slots: [2, 5]\n")).unwrap();
     assert_eq!(
-        s.neighbors,
+        bgp(&s).neighbors,
         [
             "2001:db8:14:34::2".parse::<IpAddr>().unwrap(),
             "2001:db8:14:34::5".parse().unwrap()
         ]
     );
-    assert_eq!(with_file(&[], FILE).unwrap().neighbors.len(), 4);
+    assert_eq!(bgp(&with_file(&[], FILE).unwrap()).neighbors.len(), 4);
 }
 
 #[test]
 fn the_file_supplies_what_the_flags_do_not_give() {
     let s = with_file(&[], FILE).unwrap();
+    let b = bgp(&s);
     assert_eq!(
-        (s.dcid, s.role, s.send56, s.allifs, s.multihop_ttl),
+        (b.dcid, b.role, b.send56, b.allifs, b.multihop_ttl),
         (14, Role::Secondary, true, true, 5)
     );
     assert_eq!(
-        s.neighbors[0],
+        bgp(&s).neighbors[0],
         "2001:db8:14:34::1".parse::<IpAddr>().unwrap()
     );
     assert_eq!(
-        (s.log_level, s.log_json, s.med),
+        (s.log_level, s.log_json, bgp(&s).med),
         (LogLevel::Debug, true, Some(50))
     );
     assert_eq!(
-        s.addresses,
+        bgp(&s).addresses,
         vec!["203.0.113.10/32".parse::<IpNet>().unwrap()]
     );
-    assert_eq!(s.router_id, Some(Ipv4Addr::new(192, 0, 2, 1)));
+    assert_eq!(bgp(&s).router_id, Some(Ipv4Addr::new(192, 0, 2, 1)));
     assert_eq!(
         s.config_file,
         Some(PathBuf::from("/etc/elastic/elastic.yaml"))
@@ -90,26 +96,27 @@ fn every_flag_given_wins_over_the_file() {
         FILE,
     )
     .unwrap();
+    let b = bgp(&s);
     assert_eq!(
-        (s.dcid, s.role, s.send56, s.allifs, s.multihop_ttl),
+        (b.dcid, b.role, b.send56, b.allifs, b.multihop_ttl),
         (15, Role::Primary, false, false, 7)
     );
     assert_eq!(
-        s.neighbors[0],
+        bgp(&s).neighbors[0],
         "2001:db8:15:35::1".parse::<IpAddr>().unwrap()
     );
     assert_eq!(
-        (s.log_level, s.log_json, s.med),
+        (s.log_level, s.log_json, bgp(&s).med),
         (LogLevel::Warn, false, Some(9))
     );
     assert_eq!(
-        s.addresses,
+        bgp(&s).addresses,
         vec!["203.0.113.20/32".parse::<IpNet>().unwrap()]
     );
-    assert_eq!(s.router_id, Some(Ipv4Addr::new(192, 0, 2, 9)));
+    assert_eq!(bgp(&s).router_id, Some(Ipv4Addr::new(192, 0, 2, 9)));
     // -primary=false alone does not pick a role: the file's applies.
     assert_eq!(
-        with_file(&["-primary=false"], FILE).unwrap().role,
+        bgp(&with_file(&["-primary=false"], FILE).unwrap()).role,
         Role::Secondary
     );
 }
@@ -142,7 +149,7 @@ fn the_md5_password_comes_only_from_a_file_that_was_read() {
     assert!(e.to_string().contains("was not read"), "{e}");
     assert!(parse(["-dcid", "14", "-primary", "-md5_password_file", "/x"]).is_err());
     assert_eq!(
-        with_file(&["-dcid", "14", "-primary"], "").unwrap().md5,
+        bgp(&with_file(&["-dcid", "14", "-primary"], "").unwrap()).md5,
         None
     );
 
@@ -153,7 +160,7 @@ fn the_md5_password_comes_only_from_a_file_that_was_read() {
     let mut file = crate::config::parse(&yaml, path).unwrap();
     file.md5_key = Some(crate::bgp::md5::key_from_contents(path, b"hunter2\n").unwrap());
     let settings = resolve(&FlagValues::default(), Some((path, &file))).unwrap();
-    let md5 = settings.md5.as_ref().expect("md5 settings");
+    let md5 = bgp(&settings).md5.as_ref().expect("md5 settings");
     assert_eq!(md5.key.as_bytes(), b"hunter2");
     let rendered = render(&settings);
     assert!(
@@ -181,16 +188,16 @@ fn the_rendered_configuration_reads_back_the_same() {
     assert_eq!(again, settings, "{rendered}");
     assert_eq!(again.health, settings.health, "{rendered}");
     assert_eq!(
-        (again.dcid, again.role, again.med),
-        (settings.dcid, settings.role, settings.med)
+        (bgp(&again).dcid, bgp(&again).role, bgp(&again).med),
+        (bgp(&settings).dcid, bgp(&settings).role, bgp(&settings).med)
     );
     assert!(rendered.contains("fast_interval: 500ms"), "{rendered}");
     assert!(rendered.contains("hold_time: 30s"), "{rendered}");
     assert!(rendered.contains("keepalive: 4s"), "{rendered}");
-    assert_eq!((again.hold_time, again.keepalive), (30, 4));
+    assert_eq!((bgp(&again).hold_time, bgp(&again).keepalive), (30, 4));
     assert_eq!(
         (
-            again.drain_time,
+            bgp(&again).drain_time,
             &again.control_socket,
             &again.control_socket_group
         ),
@@ -287,7 +294,7 @@ fn a_flag_and_its_file_key_refuse_a_value_for_the_same_reason() {
 #[test]
 fn hold_time_and_keepalive_default_to_lelastics_and_follow_each_other() {
     let timers = |args: &[&str], yaml: &str| {
-        with_file(args, &format!("{FILE}{yaml}")).map(|s| (s.hold_time, s.keepalive))
+        with_file(args, &format!("{FILE}{yaml}")).map(|s| (bgp(&s).hold_time, bgp(&s).keepalive))
     };
     assert_eq!(timers(&[], "").unwrap(), (9, 3));
     // The keepalive defaults to a third of whatever hold time is set.
@@ -305,7 +312,7 @@ fn hold_time_and_keepalive_default_to_lelastics_and_follow_each_other() {
     );
     // Hold time 0: no keepalives at all, whatever keepalive says; it renders without one.
     let zero = with_file(&[], &format!("{FILE}hold_time: 0\nkeepalive: 5s\n")).unwrap();
-    assert_eq!((zero.hold_time, zero.keepalive), (0, 0));
+    assert_eq!((bgp(&zero).hold_time, bgp(&zero).keepalive), (0, 0));
     let rendered = render(&zero);
     assert!(rendered.contains("hold_time: 0s"), "{rendered}");
     assert!(!rendered.contains("keepalive:"), "{rendered}");
@@ -367,9 +374,9 @@ fn two_roles_for_one_prefix_are_refused_at_load_naming_both_services() {
 
 #[test]
 fn bfd_is_off_without_the_key_and_takes_frr_defaults_with_it() {
-    assert_eq!(with_file(&[], FILE).unwrap().bfd, None);
+    assert_eq!(bgp(&with_file(&[], FILE).unwrap()).bfd, None);
     let on = with_file(&[], &format!("{FILE}bfd: {{}}\n")).unwrap();
-    let bfd = on.bfd.expect("bfd: {} turns it on");
+    let bfd = bgp(&on).bfd.expect("bfd: {} turns it on");
     assert_eq!(
         (bfd.min_tx, bfd.min_rx, bfd.multiplier, bfd.multihop),
         (
@@ -383,11 +390,11 @@ fn bfd_is_off_without_the_key_and_takes_frr_defaults_with_it() {
     assert_eq!(bfd.min_ttl, 251);
     assert_eq!(crate::bfd::session_config(&bfd).min_ttl, 251);
     assert_eq!(crate::bfd::port(&bfd), 4784);
-    let single = with_file(
+    let single = bgp(&with_file(
         &[],
         &format!("{FILE}bfd: {{multihop: false, min_tx: 1s}}\n"),
     )
-    .unwrap()
+    .unwrap())
     .bfd
     .unwrap();
     assert_eq!(
@@ -450,6 +457,28 @@ fn bfd_settings_render_and_read_back() {
         let rendered = render(&settings);
         assert!(rendered.contains("bfd:"), "{rendered}");
         let again = with_file(&[], &rendered).unwrap_or_else(|e| panic!("{e}\n{rendered}"));
-        assert_eq!(again.bfd, settings.bfd, "{rendered}");
+        assert_eq!(bgp(&again).bfd, bgp(&settings).bfd, "{rendered}");
     }
+}
+
+#[test]
+fn each_mode_gets_only_its_own_settings() {
+    let bgp_mode = with_file(&[], FILE).unwrap();
+    assert!(bgp_mode.vrrp().is_empty());
+    let ByMode::Bgp(running) = bgp_mode.clone().by_mode() else {
+        panic!("a file without vrrp: is BGP mode");
+    };
+    assert_eq!(running.mode, *bgp(&bgp_mode));
+    // And back, as the daemon's tests hand it over.
+    assert_eq!(Settings::from(*running), bgp_mode);
+
+    let vrrp =
+        "log_level: debug\nvrrp:\n  interface: eth0\n  vrid: 51\n  addresses: [198.51.100.10/24]\n";
+    let vrrp_mode = with_file(&[], vrrp).unwrap();
+    assert!(vrrp_mode.bgp().is_none());
+    let ByMode::Vrrp(running) = vrrp_mode.by_mode() else {
+        panic!("a file with vrrp: is VRRP mode");
+    };
+    assert_eq!(running.mode.len(), 1);
+    assert_eq!(running.log_level, LogLevel::Debug);
 }

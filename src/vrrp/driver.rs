@@ -23,7 +23,7 @@ use super::instance::{Action, Health, Input, Instance, InstanceConfig, InstanceS
 use super::neighbor::{self, NaSender};
 use super::socket::{AdvertSocketV4, AdvertSocketV6, AsyncAdvertSocketV4, Received};
 use super::vmac::Vmac;
-use crate::addrs::{AddrChange, InterfaceAddr, Netlink};
+use crate::addrs::{self, AddrChange, InterfaceAddr, Netlink};
 use crate::clock;
 
 /// What the rest of the daemon asks of a running instance (the latest value counts).
@@ -91,6 +91,8 @@ pub async fn run_on(
         error,
     };
     let netlink = Netlink::new().map_err(io_error)?;
+    // Before the listing, so a removal between the two is not missed.
+    let mut links = addrs::watch_links().map_err(io_error)?;
     let found = netlink.addresses().await.map_err(io_error)?;
     let missing = |what: &str| io_error(io::Error::new(io::ErrorKind::NotFound, what.to_string()));
     let (ifindex, first) = find_interface(&found, interface, virtual_addresses)
@@ -148,6 +150,8 @@ pub async fn run_on(
     };
     let mut shell = Shell {
         interface,
+        interface_ifindex: ifindex,
+        macvlan: vmac.as_ref().map(|vmac| (vmac.ifindex, vmac.name.clone())),
         ifindex: addresses_ifindex,
         virtual_addresses,
         netlink,
@@ -177,6 +181,7 @@ pub async fn run_on(
     }
     status(instance.status());
     let mut commands_open = true;
+    let mut links_open = true;
     while !instance.is_finished() && failed.is_none() {
         let deadline = instance.poll_timeout();
         let actions = tokio::select! {
@@ -206,6 +211,21 @@ pub async fn run_on(
                 }
             }
             () = sleep_until(deadline) => instance.handle_timeout(clock::now()),
+            notice = links.recv(), if links_open => match notice {
+                Some(()) if shell.interface_is_gone().await => {
+                    failed = Some(io::Error::new(
+                        io::ErrorKind::NotFound,
+                        "the interface was removed (or renamed)",
+                    ));
+                    instance.handle(clock::now(), Input::InterfaceLost)
+                }
+                Some(()) => Vec::new(),
+                None => {
+                    links_open = false;
+                    warn!(interface, "VRRP: the link watch failed: a removed interface goes unnoticed");
+                    Vec::new()
+                }
+            },
             received = socket.receive() => match received {
                 Ok(Some(packet)) => instance.handle(
                     clock::now(),
@@ -384,6 +404,11 @@ async fn sleep_until(deadline: Option<std::time::Instant>) {
 /// The effects: sockets and netlink.
 struct Shell<'a> {
     interface: &'a str,
+    /// The interface's index.
+    interface_ifindex: u32,
+    /// With use_vmac, the macvlan's index and name: a link that must stay too.
+    macvlan: Option<(u32, String)>,
+    /// Where the virtual addresses go: the interface, or the macvlan.
     ifindex: u32,
     virtual_addresses: &'a [IpNet],
     netlink: Netlink,
@@ -470,6 +495,25 @@ impl Shell<'_> {
                 warn!(interface = self.interface, %net, %error, "VRRP: cannot remove");
             }
         }
+    }
+
+    /// Whether the instance's interface index no longer names its interface (removed, or
+    /// renamed), or with use_vmac its macvlan's no longer names the macvlan. An error reading
+    /// one is not taken as gone.
+    async fn interface_is_gone(&self) -> bool {
+        let macvlan = self
+            .macvlan
+            .as_ref()
+            .map(|(index, name)| (*index, name.as_str()));
+        for (ifindex, expected) in
+            std::iter::once((self.interface_ifindex, self.interface)).chain(macvlan)
+        {
+            match self.netlink.link_name(ifindex).await {
+                Ok(name) if name.as_deref() != Some(expected) => return true,
+                _ => {}
+            }
+        }
+        false
     }
 }
 

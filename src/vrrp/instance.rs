@@ -119,6 +119,10 @@ pub enum Input<'a> {
     /// Shutdown: a master hands over (see the module doc); the instance ends in Initialize.
     Shutdown,
     Health(Health),
+    /// The interface is gone (deleted, or its index now names another link): its addresses went
+    /// with it and nothing can be sent there. The instance goes to Fault at once, with no
+    /// handover (there is no link to hand over on), and waits there for the driver to end.
+    InterfaceLost,
     /// A reload changed the configured priority (1-254; anything else is ignored): applied like
     /// a change of health, so a master tells the backups at once and no restart is needed.
     Priority(u8),
@@ -387,6 +391,7 @@ impl Instance {
             Input::Shutdown => self.shutdown(now, &mut out),
             Input::Health(health) => self.set_health(now, health, &mut out),
             Input::Priority(priority) => self.set_priority(now, priority, &mut out),
+            Input::InterfaceLost => self.interface_lost(now, &mut out),
             Input::Packet {
                 source,
                 destination,
@@ -427,6 +432,13 @@ impl Instance {
             }
             State::Initialize => {}
         }
+    }
+
+    fn interface_lost(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.timers = Timers::default();
+        self.status.master = None;
+        self.remove_addresses(out);
+        self.transition(now, State::Fault, out);
     }
 
     fn set_health(&mut self, now: Instant, health: Health, out: &mut Vec<Action>) {

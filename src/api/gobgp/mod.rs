@@ -23,7 +23,7 @@ use crate::proto::apipb::{
     family::{Afi, Safi},
     gobgp_api_server::GobgpApi,
 };
-use crate::status::{DaemonInfo, StatusSource};
+use crate::status::{BgpInfo, DaemonInfo, Snapshot, StatusSource};
 
 /// What gobgpd answers for lelastic's `StartBgp{listen_port: -1}`: no BGP listener.
 const NO_LISTEN_PORT: i32 = -1;
@@ -53,7 +53,20 @@ fn family_from_api(family: &apipb::Family) -> Option<Family> {
 
 // ----- GetBgp -----
 
-pub fn global(info: &DaemonInfo) -> Global {
+/// The BGP side of the daemon; in VRRP mode, the error every GoBGP call answers with.
+fn bgp_of(info: &DaemonInfo) -> Result<&BgpInfo, Status> {
+    info.bgp.as_ref().ok_or_else(|| {
+        Status::failed_precondition(
+            "elastic runs in VRRP mode: no BGP sessions or paths (see `elastic status`)",
+        )
+    })
+}
+
+fn bgp_info(snapshot: &Snapshot) -> Result<&BgpInfo, Status> {
+    bgp_of(&snapshot.info)
+}
+
+pub fn global(info: &BgpInfo) -> Global {
     Global {
         asn: info.local_as,
         router_id: info.router_id.to_string(),
@@ -87,8 +100,9 @@ impl GobgpApi for Service {
         &self,
         _request: Request<GetBgpRequest>,
     ) -> Result<Response<GetBgpResponse>, Status> {
+        let info = self.source.info.borrow().clone();
         Ok(Response::new(GetBgpResponse {
-            global: Some(global(&self.source.info.borrow())),
+            global: Some(global(bgp_of(&info)?)),
         }))
     }
 

@@ -123,11 +123,12 @@ fn unspecified(family: Family) -> IpAddr {
 /// no AS_PATH entry yet), best, aged from when it entered the desired set.
 pub fn global_paths(
     snapshot: &Snapshot,
+    local_as: u32,
     family: Family,
     encoding: PathEncoding,
 ) -> Vec<Destination> {
     let ctx = UpdateContext {
-        local_as: snapshot.info.local_as,
+        local_as,
         four_octet_as: true,
         next_hop: unspecified(family),
     };
@@ -249,12 +250,12 @@ pub fn list_path(
         attribute_binary: request.enable_attribute_binary,
         only_binary: request.enable_only_binary,
     };
-    let local_as = snapshot.info.local_as;
+    let local_as = super::bgp_info(snapshot)?.local_as;
     let table = TableType::try_from(request.table_type).map_err(|_| {
         Status::invalid_argument(format!("invalid table type {}", request.table_type))
     })?;
     let mut destinations = match table {
-        TableType::Global => global_paths(snapshot, family, encoding),
+        TableType::Global => global_paths(snapshot, local_as, family, encoding),
         TableType::AdjOut => {
             let session = find_session(snapshot, &request.name)?;
             adj_out_paths(session, family, local_as, encoding)

@@ -15,7 +15,7 @@ use crate::proto::apipb::{
     TimersConfig, TimersState, Transport,
     peer_state::{AdminState, SessionState},
 };
-use crate::status::Snapshot;
+use crate::status::{BgpInfo, Snapshot};
 
 /// lelastic's neighbor description.
 const PEER_DESCRIPTION: &str = "route server";
@@ -49,8 +49,12 @@ fn message_counts(counts: &MessageCounts) -> apipb::Message {
 
 /// One peer as gobgpd shows it. `enable_advertised` fills the per-family advertised counts
 /// (gobgpd does that only when asked, for `gobgp neighbor ADDR`).
-pub fn peer(session: &SessionStatus, snapshot: &Snapshot, enable_advertised: bool) -> Peer {
-    let info = &snapshot.info;
+pub fn peer(
+    session: &SessionStatus,
+    info: &BgpInfo,
+    snapshot: &Snapshot,
+    enable_advertised: bool,
+) -> Peer {
     let neighbor = session.peer.to_string();
     let established = session.state == State::Established;
     let negotiated_hold = session.negotiated_hold_time.map(u64::from).unwrap_or(0);
@@ -302,6 +306,7 @@ fn known_raw_capability(code: u8, data: &[u8]) -> Option<prost_types::Any> {
 
 /// The answers to ListPeer: every peer, or the one whose address equals `address`.
 pub fn list_peer(snapshot: &Snapshot, request: &ListPeerRequest) -> Result<Vec<Peer>, Status> {
+    let info = super::bgp_info(snapshot)?;
     let wanted = if request.address.is_empty() {
         None
     } else {
@@ -313,6 +318,6 @@ pub fn list_peer(snapshot: &Snapshot, request: &ListPeerRequest) -> Result<Vec<P
         .sessions
         .iter()
         .filter(|s| wanted.is_none_or(|w| w == s.peer))
-        .map(|s| peer(s, snapshot, request.enable_advertised))
+        .map(|s| peer(s, info, snapshot, request.enable_advertised))
         .collect())
 }

@@ -17,7 +17,7 @@ use crate::bgp::wire::{self, Capability, ExtendedNextHopTuple, UpdateContext};
 use crate::cli::Role;
 use crate::model::{COMMUNITY_PRIMARY, DesiredRoutes, RouteAttrs};
 use crate::proto::apipb::{Path, TableType, peer_state::SessionState, table_lookup_prefix};
-use crate::status::{RoutesFirstSeen, Snapshot};
+use crate::status::{BgpInfo, RoutesFirstSeen, Snapshot};
 
 const V4: &str = "203.0.113.10/32";
 const V6: &str = "2001:db8:aaaa:1::/64";
@@ -32,17 +32,23 @@ fn info() -> Arc<DaemonInfo> {
     Arc::new(DaemonInfo {
         version: "test",
         started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
-        role: Role::Primary,
-        router_id: Ipv4Addr::new(10, 0, 0, 1),
-        local_as: 65001,
-        peer_as: 65000,
         hostname: "vm".to_string(),
-        hold_time: 9,
-        keepalive: 3,
-        connect_retry: Duration::from_secs(5),
-        multihop_ttl: 16,
         reloads: Default::default(),
+        bgp: Some(BgpInfo {
+            role: Role::Primary,
+            router_id: Ipv4Addr::new(10, 0, 0, 1),
+            local_as: 65001,
+            peer_as: 65000,
+            hold_time: 9,
+            keepalive: 3,
+            connect_retry: Duration::from_secs(5),
+            multihop_ttl: 16,
+        }),
     })
+}
+
+fn bgp_of(snapshot: &Snapshot) -> &BgpInfo {
+    snapshot.info.bgp.as_ref().expect("BGP mode")
 }
 
 fn routes() -> DesiredRoutes {
@@ -134,7 +140,7 @@ fn type_name(any: &prost_types::Any) -> &str {
 
 #[test]
 fn global_is_what_gobgpd_answers_for_lelastics_start_bgp() {
-    let global = global(&info());
+    let global = global(info().bgp.as_ref().unwrap());
     assert_eq!(global.asn, 65001);
     assert_eq!(global.router_id, "10.0.0.1");
     assert_eq!(global.listen_port, -1);
@@ -148,9 +154,9 @@ fn a_peer_shows_the_configured_and_the_negotiated_timers() {
     // We propose 30 s with keepalives every 10 s; the route server offers 6 s.
     (session.negotiated_hold_time, session.negotiated_keepalive) = (Some(6), Some(2));
     let mut snapshot = snapshot(vec![session], now);
-    let info = Arc::make_mut(&mut snapshot.info);
-    (info.hold_time, info.keepalive) = (30, 10);
-    let peer = peer(&snapshot.sessions[0], &snapshot, true);
+    let bgp = Arc::make_mut(&mut snapshot.info).bgp.as_mut().unwrap();
+    (bgp.hold_time, bgp.keepalive) = (30, 10);
+    let peer = peer(&snapshot.sessions[0], bgp_of(&snapshot), &snapshot, true);
     let timers = peer.timers.as_ref().expect("timers");
     let config = timers.config.as_ref().expect("timers.config");
     assert_eq!((config.hold_time, config.keepalive_interval), (30, 10));
@@ -165,7 +171,7 @@ fn a_peer_shows_the_configured_and_the_negotiated_timers() {
 fn a_peer_has_every_sub_message_the_cli_dereferences() {
     let now = Instant::now();
     let snapshot = snapshot(vec![established_session(now)], now);
-    let peer = peer(&snapshot.sessions[0], &snapshot, true);
+    let peer = peer(&snapshot.sessions[0], bgp_of(&snapshot), &snapshot, true);
     let state = peer.state.as_ref().expect("state");
     let timers = peer.timers.as_ref().expect("timers");
     assert!(peer.conf.is_some() && peer.route_reflector.is_some() && peer.route_server.is_some());
@@ -200,7 +206,7 @@ fn a_peer_has_every_sub_message_the_cli_dereferences() {
     assert_eq!(state.router_id, "192.0.2.2");
     assert_eq!(state.peer_asn, 65000);
     // gobgpd fills advertised only when asked.
-    let listed = super::peer::peer(&snapshot.sessions[0], &snapshot, false);
+    let listed = super::peer::peer(&snapshot.sessions[0], bgp_of(&snapshot), &snapshot, false);
     assert!(
         listed
             .afi_safis
@@ -216,7 +222,7 @@ fn a_peer_that_never_came_up_shows_never() {
     session.state = State::Active;
     session.established_since = None;
     let snapshot = snapshot(vec![session], now);
-    let peer = peer(&snapshot.sessions[0], &snapshot, false);
+    let peer = peer(&snapshot.sessions[0], bgp_of(&snapshot), &snapshot, false);
     let timers = peer.timers.unwrap().state.unwrap();
     assert!(timers.uptime.is_none() && timers.downtime.is_none());
     assert_eq!(
@@ -310,7 +316,12 @@ fn global_paths_are_local_best_with_unspecified_next_hops() {
         net(V6),
         now - Duration::from_secs(30),
     )]));
-    let v4 = global_paths(&snapshot, Family::Ipv4Unicast, PathEncoding::default());
+    let v4 = global_paths(
+        &snapshot,
+        65001,
+        Family::Ipv4Unicast,
+        PathEncoding::default(),
+    );
     assert_eq!(v4.len(), 1);
     assert_eq!(v4[0].prefix, V4);
     let path = &v4[0].paths[0];
@@ -334,7 +345,12 @@ fn global_paths_are_local_best_with_unspecified_next_hops() {
         (32, "203.0.113.10")
     );
 
-    let v6 = global_paths(&snapshot, Family::Ipv6Unicast, PathEncoding::default());
+    let v6 = global_paths(
+        &snapshot,
+        65001,
+        Family::Ipv6Unicast,
+        PathEncoding::default(),
+    );
     let path = &v6[0].paths[0];
     assert_eq!(path.age.unwrap().seconds, 1_800_000_070);
     assert_eq!(
@@ -585,4 +601,28 @@ fn list_peer_matches_the_address_exactly_or_lists_all() {
         },
     );
     assert_eq!(bad.unwrap_err().code(), tonic::Code::InvalidArgument);
+}
+
+#[test]
+fn in_vrrp_mode_every_gobgp_call_says_there_is_no_bgp() {
+    let now = Instant::now();
+    let mut snapshot = snapshot(Vec::new(), now);
+    Arc::make_mut(&mut snapshot.info).bgp = None;
+    let peers = list_peer(&snapshot, &ListPeerRequest::default()).unwrap_err();
+    assert_eq!(peers.code(), tonic::Code::FailedPrecondition);
+    assert!(peers.message().contains("VRRP mode"), "{}", peers.message());
+    let paths = list_path(
+        &snapshot,
+        &ListPathRequest {
+            table_type: TableType::Global as i32,
+            family: Some(apipb::Family { afi: 1, safi: 1 }),
+            ..ListPathRequest::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(paths.code(), tonic::Code::FailedPrecondition);
+    assert_eq!(
+        super::bgp_of(&snapshot.info).unwrap_err().code(),
+        tonic::Code::FailedPrecondition
+    );
 }

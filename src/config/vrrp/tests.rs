@@ -227,8 +227,100 @@ fn every_rule_is_refused_with_its_reason_at_its_line() {
 #[test]
 fn vrrp_mode_needs_no_dcid_or_role_and_runs_no_bgp_session() {
     let s = settings_of(&[], EXAMPLE).unwrap();
-    assert!(s.neighbors.is_empty());
-    assert_eq!(s.vrrp.len(), 1);
+    assert!(s.bgp().is_none(), "no BGP settings at all");
+    assert_eq!(s.vrrp().len(), 1);
+}
+
+#[test]
+fn every_bgp_only_key_is_refused_beside_vrrp_at_its_line() {
+    let base = "vrrp:\n  - interface: eth0\n    vrid: 51\n    addresses: [198.51.100.10/24]\n";
+    for (line, key) in [
+        ("dcid: 14", "dcid"),
+        ("role: secondary", "role"),
+        ("send56: false", "send56"),
+        ("allifs: true", "allifs"),
+        ("multihop_ttl: 16", "multihop_ttl"),
+        ("hold_time: 9s", "hold_time"),
+        ("keepalive: 3s", "keepalive"),
+        (
+            "neighbor_pattern: \"2001:db8:%d:34::%d\"",
+            "neighbor_pattern",
+        ),
+        ("neighbor_slots: [1, 2]", "neighbor_slots"),
+        ("addresses: [203.0.113.10/32]", "addresses"),
+        ("med: 50", "med"),
+        ("router_id: 192.0.2.1", "router_id"),
+        ("drain_time: 5s", "drain_time"),
+        ("md5_password_file: /etc/elastic/md5", "md5_password_file"),
+        ("bfd: {}", "bfd"),
+    ] {
+        let e = err(&format!("{base}{line}\n"));
+        let expected =
+            format!("{key}: {key} is not used with vrrp: (VRRP mode runs no BGP sessions");
+        assert!(e.message.starts_with(&expected), "{line}: {}", e.message);
+        assert!(e.message.ends_with("; remove it"), "{line}: {}", e.message);
+        assert_eq!(e.line, Some(5), "{line}: {e}");
+    }
+    // Without vrrp: every one of them is accepted.
+    assert!(
+        ok("dcid: 14\nrole: primary\nsend56: true\nmed: 5\nbfd: {}\n")
+            .vrrp
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_services_bgp_only_keys_are_refused_beside_vrrp() {
+    let base = "vrrp:\n  - interface: eth0\n    vrid: 51\n    addresses: [198.51.100.10/24]\n";
+    for (service, key, why) in [
+        (
+            "role: secondary",
+            "role",
+            "a service's role is the BGP community",
+        ),
+        (
+            "addresses: [198.51.100.10]",
+            "addresses",
+            "an instance names its services",
+        ),
+        (
+            "preempt: false",
+            "preempt",
+            "use the instance's preempt: false",
+        ),
+        (
+            "maintenance: demote",
+            "maintenance",
+            "maintenance always hands over",
+        ),
+    ] {
+        let text = format!("services:\n  - name: web\n    {service}\n{base}");
+        let e = err(&text);
+        let expected = format!("services[0].{key}: {key} is not used with vrrp: ({why}");
+        assert!(e.message.starts_with(&expected), "{service}: {}", e.message);
+        assert_eq!(e.line, Some(3), "{service}: {e}");
+    }
+    // What VRRP mode reads stays: announce_delay (a recovered service waits it out), on_down,
+    // the default preempt and maintenance.
+    let kept = format!(
+        "services:\n  - name: web\n    announce_delay: 5s\n    preempt: true\n    \
+         maintenance: withdraw\n    on_down: {{demote: {{priority: 20}}}}\n{base}"
+    );
+    assert_eq!(ok(&kept).services[0].announce_delay, Duration::from_secs(5));
+}
+
+#[test]
+fn the_shipped_vrrp_examples_load() {
+    for name in ["elastic-vrrp-primary.yaml", "elastic-vrrp-backup.yaml"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("configs")
+            .join(name);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let s = settings_of(&[], &text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(s.vrrp().len(), 2, "{name}");
+        let rendered = settings::render(&s);
+        assert_eq!(ok(&rendered).vrrp, s.vrrp(), "{name}: {rendered}");
+    }
 }
 
 #[test]
@@ -237,6 +329,19 @@ fn bgp_flags_are_refused_beside_vrrp() {
         (&["-dcid", "14"][..], "-dcid"),
         (&["-primary"][..], "-primary"),
         (&["-secondary"][..], "-secondary"),
+        (&["-primary=false"][..], "-primary"),
+        (&["-send56"][..], "-send56"),
+        (&["-allifs"][..], "-allifs"),
+        (&["-multihopttl", "2"][..], "-multihopttl"),
+        (&["-holdtime", "30s"][..], "-holdtime"),
+        (&["-keepalive", "10s"][..], "-keepalive"),
+        (
+            &["-neighborpattern", "2001:db8:%d:34::%d"][..],
+            "-neighborpattern",
+        ),
+        (&["-address", "203.0.113.10/32"][..], "-address"),
+        (&["-med", "50"][..], "-med"),
+        (&["-routerid", "192.0.2.1"][..], "-routerid"),
     ] {
         let e = settings_of(args, EXAMPLE).unwrap_err();
         assert!(
@@ -266,7 +371,7 @@ fn check_config_renders_vrrp_without_bgp_identity_and_it_reads_back() {
     assert!(rendered.contains("advert_interval: 100ms"), "{rendered}");
     assert!(!rendered.contains("authentication"), "{rendered}");
     let again = ok(&rendered);
-    assert_eq!(again.vrrp, s.vrrp, "{rendered}");
+    assert_eq!(again.vrrp, s.vrrp(), "{rendered}");
     assert_eq!(again.vrrp[1].advert_interval.centiseconds(), 4095);
     // BGP mode renders no vrrp key at all.
     let bgp = settings_of(&["-dcid", "14", "-primary"], "").unwrap();

@@ -581,6 +581,48 @@ fn withdrawn_backup_goes_to_fault_without_a_word() {
 }
 
 #[test]
+fn a_master_that_loses_its_interface_forgets_its_addresses_and_goes_to_fault_silently() {
+    let t0 = Instant::now();
+    let (mut instance, at) = master(config(150), t0);
+    let actions = instance.handle(at + ms(300), Input::InterfaceLost);
+    assert_eq!(
+        actions,
+        [
+            Action::RemoveAddresses,
+            changed(State::Master, State::Fault)
+        ]
+    );
+    assert!(!instance.status().holding_addresses);
+    assert_eq!(instance.status().master, None);
+    // No advert, no announcement, no handover timer: nothing is left to do on that link.
+    assert_eq!(instance.poll_timeout(), None);
+}
+
+#[test]
+fn a_backup_or_a_handing_over_master_that_loses_its_interface_goes_to_fault() {
+    let t0 = Instant::now();
+    let mut backup = started(config(100), t0);
+    assert_eq!(
+        backup.handle(t0 + secs(1), Input::InterfaceLost),
+        [changed(State::Backup, State::Fault)]
+    );
+    assert_eq!(backup.poll_timeout(), None);
+
+    let (mut handing_over, at) = master(config(150), t0);
+    handing_over.handle(at + ms(100), Input::Health(Health::Withdraw));
+    assert!(
+        handing_over.status().holding_addresses,
+        "kept during the handover"
+    );
+    assert_eq!(
+        handing_over.handle(at + ms(200), Input::InterfaceLost),
+        [Action::RemoveAddresses]
+    );
+    assert_eq!(handing_over.state(), State::Fault);
+    assert_eq!(handing_over.poll_timeout(), None);
+}
+
+#[test]
 fn an_instance_withdrawn_before_start_starts_in_fault() {
     let t0 = Instant::now();
     let mut instance = Instance::new(config(100)).unwrap();
