@@ -708,3 +708,32 @@ fn vrrp_two_vmac_instances_on_one_interface_restore_its_arp_settings_once() {
     assert!(links_with_mac(&host_a, VMAC).is_empty());
     assert_eq!([arp("arp_ignore"), arp("arp_announce")], before);
 }
+
+/// The macvlan deleted under a running master counts as its interface deleted: Fault at once,
+/// then, when the instance starts again, a new macvlan and mastership back on it.
+#[test]
+fn vrrp_use_vmac_makes_its_macvlan_again_after_it_is_deleted() {
+    let mut segment = Lab::new('e', Family::V4);
+    let host_a = segment.hosts[0].clone();
+    let (elastic, macvlan) = segment.elastic_vmac(0, 150, false);
+    wait_for("the VIP on the macvlan", LONG, || vip_on(&host_a, &macvlan));
+    ip(&["-n", &host_a, "link", "del", &macvlan]);
+    wait_for("the VIP on a new macvlan", LONG, || {
+        vip_on(&host_a, &macvlan)
+    });
+    assert_eq!(links_with_mac(&host_a, VMAC), vec![macvlan.clone()]);
+    let log = segment.log("elastic-0.log");
+    assert!(log.contains("the interface was removed"), "{log}");
+    assert_in_order(
+        &log,
+        &[
+            "VRRP: virtual MAC up",
+            "to=\"master\"",
+            "to=\"fault\"",
+            "VRRP: virtual MAC up",
+            "to=\"master\"",
+        ],
+    );
+    assert!(terminate(&mut segment.children[elastic]));
+    assert!(links_with_mac(&host_a, VMAC).is_empty());
+}
