@@ -271,6 +271,19 @@ fn chown_frr(path: &Path) {
     assert!(status.success(), "chown frr:frr {}", path.display());
 }
 
+/// `labnet probe` from `client` to the IPv6 VIP for `duration`.
+fn probe6(client: &str, duration: Duration) -> elastic_lab::ProbeReport {
+    let target = format!("[{VIP6}]:7777");
+    let out = Command::new("ip")
+        .args(["netns", "exec", client, &labnet_binary()])
+        .args(["probe", "--target", &target, "--interval-ms", "10"])
+        .args(["--duration-ms", &duration.as_millis().to_string()])
+        .output()
+        .expect("labnet probe");
+    elastic_lab::ProbeReport::parse(&String::from_utf8_lossy(&out.stdout))
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
 /// Waits until vrrpd reports `status` for the IPv4 router of VRID 51 (vtysh may not answer
 /// at first, while vrrpd starts).
 fn wait_frr(frr: &Frr, status: &str) {
@@ -495,22 +508,6 @@ fn vrrp6_frr_backs_up_elastic_with_use_vmac() {
         vip6_on(&macvlan)
     });
     wait_frr_family(&frr, "v6", "Backup");
-    let probe6 = |client: &str, duration: Duration| {
-        let out = Command::new("ip")
-            .args(["netns", "exec", client, &labnet_binary()])
-            .args([
-                "probe",
-                "--target",
-                &format!("[{VIP6}]:7777"),
-                "--interval-ms",
-                "10",
-            ])
-            .args(["--duration-ms", &duration.as_millis().to_string()])
-            .output()
-            .expect("labnet probe");
-        elastic_lab::ProbeReport::parse(&String::from_utf8_lossy(&out.stdout))
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
-    };
     wait_for("the client answered by a", LONG, || {
         let report = probe6(&client, Duration::from_millis(300));
         report.lost == 0 && report.last_answerer.as_deref() == Some("a")
@@ -736,4 +733,47 @@ fn vrrp_use_vmac_makes_its_macvlan_again_after_it_is_deleted() {
     );
     assert!(terminate(&mut segment.children[elastic]));
     assert!(links_with_mac(&host_a, VMAC).is_empty());
+}
+
+/// IPv6 the other way round: vrrpd (200) is master and elastic (100, use_vmac) its backup,
+/// holding nothing; vrrpd stops → elastic takes the address on its macvlan and the client,
+/// whose entry is the IPv6 virtual MAC throughout, is answered by it.
+#[test]
+fn vrrp6_elastic_with_use_vmac_backs_up_frr() {
+    let mut segment = Lab::new('j', Family::V6);
+    let (host_a, client) = (segment.hosts[0].clone(), segment.client.clone());
+    for host in 0..2 {
+        let ns = segment.hosts[host].clone();
+        segment.sysctl(&ns, "net.ipv6.ip_nonlocal_bind=1");
+        segment.responder(host);
+    }
+    let mut frr = frr_with(&segment, 1, 200, Some(VIP6));
+    wait_frr_family(&frr, "v6", "Master");
+    let (elastic, macvlan) = segment.elastic_vmac(0, 100, false);
+    wait_for("elastic as backup", LONG, || {
+        segment.log("elastic-0.log").contains("to=\"backup\"")
+    });
+    let vip6_on = |dev: &str| {
+        ip_output(&host_a, &["-o", "addr", "show", "dev", dev]).contains(&format!(" {VIP6}/64 "))
+    };
+    assert!(!vip6_on(&macvlan), "a backup holds nothing");
+    assert_eq!(links_with_mac(&host_a, VMAC6), vec![macvlan.clone()]);
+
+    frr.stop_vrrpd();
+    let frr_macvlan = macvlan_name(ifindex(&segment.hosts[1], "eth0"), 52, true);
+    ip(&["-n", &segment.hosts[1], "link", "del", &frr_macvlan]);
+    wait_for("elastic's address on its macvlan", LONG, || {
+        vip6_on(&macvlan)
+    });
+    wait_for("the client answered by a", LONG, || {
+        let report = probe6(&client, Duration::from_millis(300));
+        report.lost == 0 && report.last_answerer.as_deref() == Some("a")
+    });
+    let neighbour = ip_output(&client, &["-6", "neigh", "show", VIP6]);
+    assert!(
+        neighbour.contains(&format!("lladdr {VMAC6} ")),
+        "{neighbour}"
+    );
+    assert!(terminate(&mut segment.children[elastic]));
+    assert!(links_with_mac(&host_a, VMAC6).is_empty());
 }
