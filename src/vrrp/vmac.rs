@@ -18,7 +18,8 @@
 //!   give that address as their sender, and the clients' entries for it move to the parent's
 //!   MAC); `rp_filter=0` on the macvlan, as keepalived sets. Set through netlink, never
 //!   /proc/sys (read-only under the unit's ProtectKernelTunables). The parent's previous
-//!   values are restored when the last elastic IPv4 macvlan on it goes.
+//!   values are restored when the last elastic IPv4 macvlan on it goes (the record is this
+//!   process's: after a SIGKILL the next run finds them set and leaves them so).
 //! - No IPv6 address is generated on the macvlan (addrgenmode none): one made from the virtual
 //!   MAC is the same on every router of the VRID (a duplicate), and any address at all makes a
 //!   backup send from the virtual MAC. An IPv6 instance puts its advert source (the parent's
