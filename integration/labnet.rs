@@ -107,7 +107,12 @@ fn probe(args: &[String]) -> Result<(), String> {
     let duration = Duration::from_millis(number(&f, "duration-ms", 5000)?);
     // How long to keep listening for late answers after the last request.
     let wait = Duration::from_millis(number(&f, "wait-ms", 300)?);
-    let socket = UdpSocket::bind("0.0.0.0:0").map_err(|e| format!("bind: {e}"))?;
+    let any = if target.is_ipv6() {
+        "[::]:0"
+    } else {
+        "0.0.0.0:0"
+    };
+    let socket = UdpSocket::bind(any).map_err(|e| format!("bind: {e}"))?;
 
     let start = Instant::now();
     let mut sent_at: Vec<Instant> = Vec::new();

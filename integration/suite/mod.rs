@@ -21,4 +21,5 @@ mod timers;
 mod vrrp;
 mod vrrp6;
 mod vrrp_daemon;
+mod vrrp_frr;
 mod vrrp_lab;

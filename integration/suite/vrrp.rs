@@ -235,17 +235,17 @@ impl Drop for Keepalived {
     }
 }
 
-struct Frr {
-    ns: String,
-    pathspace: String,
-    run_dir: PathBuf,
-    vrrpd: Option<Child>,
-    zebra: Option<Child>,
+pub(crate) struct Frr {
+    pub(crate) ns: String,
+    pub(crate) pathspace: String,
+    pub(crate) run_dir: PathBuf,
+    pub(crate) vrrpd: Option<Child>,
+    pub(crate) zebra: Option<Child>,
 }
 
 impl Frr {
     /// `show vrrp 51 json`: the IPv4 router's status ("Master", "Backup", …) and adverts received.
-    fn v4(&self) -> (String, u64) {
+    pub(crate) fn v4(&self) -> (String, u64) {
         let out = Command::new("ip")
             .args(["netns", "exec", &self.ns, "vtysh", "-N", &self.pathspace])
             .args(["-c", "show vrrp 51 json"])
@@ -262,7 +262,7 @@ impl Frr {
     }
 
     /// SIGTERM to vrrpd (a master says goodbye with priority 0), then waits for it to exit.
-    fn stop_vrrpd(&mut self) {
+    pub(crate) fn stop_vrrpd(&mut self) {
         if let Some(child) = self.vrrpd.take() {
             stop(child);
         }

@@ -140,7 +140,7 @@ impl Lab {
     }
 }
 
-fn probe(client: &str, duration: Duration) -> ProbeReport {
+pub(crate) fn probe(client: &str, duration: Duration) -> ProbeReport {
     let target = format!("{VIP}:{PORT}");
     let out = Command::new("ip")
         .args(["netns", "exec", client, &labnet_binary()])
@@ -153,7 +153,7 @@ fn probe(client: &str, duration: Duration) -> ProbeReport {
 }
 
 /// Who answered, in order of first answer, second by second (lost requests aside).
-fn answerers_in_order(report: &ProbeReport) -> Vec<String> {
+pub(crate) fn answerers_in_order(report: &ProbeReport) -> Vec<String> {
     let mut order: Vec<String> = Vec::new();
     for counts in report.per_second.values() {
         for who in counts.keys() {

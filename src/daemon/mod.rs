@@ -115,9 +115,6 @@ pub enum DaemonError {
     Control(#[from] ControlError),
     #[error("a task panicked (see above); stopped in order so that a clean daemon can start")]
     Panicked,
-    /// VRRP mode cannot run this configuration.
-    #[error("{0}")]
-    Vrrp(String),
 }
 
 /// Why a reload in BGP mode refuses a config with `vrrp:`.

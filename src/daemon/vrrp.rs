@@ -57,24 +57,12 @@ const LINK_SETTLE: Duration = Duration::from_millis(200);
 /// An instance's state change, from its task: (slot id, from, to).
 type Transition = (u64, State, State);
 
-/// Refuses what VRRP mode cannot run yet (checked at start and on reload).
-fn unsupported(instances: &[VrrpConfig]) -> Result<(), String> {
-    if let Some(vmac) = instances.iter().find(|i| i.use_vmac) {
-        return Err(format!(
-            "VRRP instance {}: use_vmac is not supported yet (the interface's own MAC is used)",
-            instance_name(vmac)
-        ));
-    }
-    Ok(())
-}
-
 /// Runs VRRP mode until `events` asks it to stop and every instance has handed over.
 pub(super) async fn run(
     mut settings: Settings<Vec<VrrpConfig>>,
     invocation: Option<Invocation>,
     mut events: mpsc::Receiver<OperatorEvent>,
 ) -> Result<(), DaemonError> {
-    unsupported(&settings.mode).map_err(DaemonError::Vrrp)?;
     let listeners = Listeners::bind(&settings)?;
     settings.warnings.clear();
     let started_at = clock::system_now();
@@ -465,7 +453,7 @@ impl VrrpDaemon {
                     "the new configuration has no vrrp: switching to BGP mode needs a restart"
                         .to_string(),
                 ),
-                ByMode::Vrrp(new) => unsupported(&new.mode).map(|()| *new),
+                ByMode::Vrrp(new) => Ok(*new),
             },
         };
         match outcome {
@@ -609,9 +597,10 @@ async fn run_instance(
             status: &mut on_status,
             transition: &mut on_transition,
         };
-        let result = driver::run(
+        let result = driver::run_on(
             instance_config,
             &config.interface,
+            config.use_vmac,
             &config.addresses,
             commands,
             reports,

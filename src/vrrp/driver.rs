@@ -2,7 +2,9 @@
 //! instance what arrives (adverts on the raw socket, health and stop commands, timer expiries
 //! with the time read from [`clock`]) and performs what it returns: adverts on the socket,
 //! addresses on the interface through netlink (IPv6 ones `nodad`), gratuitous ARPs or
-//! unsolicited neighbour advertisements. It decides nothing itself, and removes only the
+//! unsolicited neighbour advertisements; with `use_vmac` the addresses, the adverts sent and the
+//! announcements are on the instance's macvlan ([`super::vmac`]), made at the start and deleted
+//! at the end. It decides nothing itself, and removes only the
 //! addresses it added.
 //!
 //! What the daemon wants arrives on a watch channel ([`Command`]: the latest wins); the
@@ -20,6 +22,7 @@ use super::garp::{ArpSender, announcement};
 use super::instance::{Action, Health, Input, Instance, InstanceConfig, InstanceStatus, State};
 use super::neighbor::{self, NaSender};
 use super::socket::{AdvertSocketV4, AdvertSocketV6, AsyncAdvertSocketV4, Received};
+use super::vmac::Vmac;
 use crate::addrs::{self, AddrChange, InterfaceAddr, Netlink};
 use crate::clock;
 
@@ -55,8 +58,30 @@ pub enum DriverError {
 /// interface's first IPv4 address that is not a virtual one; an IPv6 instance sends from
 /// `link_local` or else the interface's first link-local address. Returns the last status.
 pub async fn run(
+    config: InstanceConfig,
+    interface: &str,
+    virtual_addresses: &[IpNet],
+    commands: &mut watch::Receiver<Command>,
+    reports: Reports<'_>,
+) -> Result<InstanceStatus, DriverError> {
+    run_on(
+        config,
+        interface,
+        false,
+        virtual_addresses,
+        commands,
+        reports,
+    )
+    .await
+}
+
+/// [`run`]; with `use_vmac`, on the instance's macvlan ([`Vmac`]): made at the start, holding
+/// the virtual addresses and sending adverts and announcements (adverts are still received on
+/// `interface`), deleted at the end.
+pub async fn run_on(
     mut config: InstanceConfig,
     interface: &str,
+    use_vmac: bool,
     virtual_addresses: &[IpNet],
     commands: &mut watch::Receiver<Command>,
     reports: Reports<'_>,
@@ -86,46 +111,48 @@ pub async fn run(
         },
     };
     config.primary_address = primary;
+    let vrid = config.vrid;
     let mut instance = Instance::new(config)?;
+    let vmac = match use_vmac {
+        false => None,
+        true => {
+            let link_local = match primary {
+                IpAddr::V6(link_local) => Some(link_local),
+                IpAddr::V4(_) => None,
+            };
+            let vmac = Vmac::set_up(&netlink, interface, ifindex, vrid, link_local);
+            Some(vmac.await.map_err(io_error)?)
+        }
+    };
+    // The virtual addresses and their announcements live on the macvlan with use_vmac.
+    let addresses_ifindex = vmac.as_ref().map_or(ifindex, |vmac| vmac.ifindex);
     // A virtual address elastic added in an earlier run (a crash, a SIGKILL) is not this run's
     // to keep: the instance starts without its addresses, and another host may be master now.
-    for net in left_behind(&found, ifindex, virtual_addresses) {
+    for net in left_behind(&found, addresses_ifindex, virtual_addresses) {
         info!(interface, %net, "VRRP: removing a virtual address an earlier run left behind");
-        let remove = AddrChange::Remove { ifindex, net };
+        let remove = AddrChange::Remove {
+            ifindex: addresses_ifindex,
+            net,
+        };
         if let Err(error) = netlink.apply(&remove).await {
             warn!(interface, %net, %error, "VRRP: cannot remove");
         }
     }
-    let socket = match primary {
-        IpAddr::V4(primary) => AdvertSocketV4::open(interface, primary)
-            .and_then(AdvertSocketV4::into_async)
-            .map(Adverts::V4),
-        IpAddr::V6(link_local) => {
-            AdvertSocketV6::open(interface, ifindex, link_local).map(Adverts::V6)
-        }
-    }
-    .map_err(io_error)?;
-    let mac = netlink.link_address(ifindex).await.map_err(io_error)?;
-    let arp = match (mac.as_deref().map(<[u8; 6]>::try_from), primary) {
-        (Some(Ok(mac)), IpAddr::V4(_)) => Some((
-            Announcer::Arp(ArpSender::open(ifindex).map_err(io_error)?),
-            mac,
-        )),
-        (Some(Ok(mac)), IpAddr::V6(link_local)) => Some((
-            Announcer::Na(NaSender::open(interface, ifindex, link_local).map_err(io_error)?),
-            mac,
-        )),
-        _ => {
-            warn!(
-                interface,
-                "VRRP: the interface has no Ethernet address: no gratuitous ARP or neighbour advertisement"
-            );
-            None
+    let opened = open_sockets(&netlink, interface, ifindex, primary, vmac.as_ref()).await;
+    let (socket, arp) = match opened {
+        Ok(opened) => opened,
+        Err(error) => {
+            if let Some(vmac) = vmac {
+                vmac.tear_down(&netlink).await;
+            }
+            return Err(io_error(error));
         }
     };
     let mut shell = Shell {
         interface,
-        ifindex,
+        interface_ifindex: ifindex,
+        macvlan: vmac.as_ref().map(|vmac| (vmac.ifindex, vmac.name.clone())),
+        ifindex: addresses_ifindex,
         virtual_addresses,
         netlink,
         added: Vec::new(),
@@ -145,7 +172,12 @@ pub async fn run(
             shell.perform(&socket, actions, transition).await;
         }
         // Stopped before it started: nothing to hand over.
-        Command::Stop | Command::StopNow => return Ok(instance.status().clone()),
+        Command::Stop | Command::StopNow => {
+            if let Some(vmac) = vmac {
+                vmac.tear_down(&shell.netlink).await;
+            }
+            return Ok(instance.status().clone());
+        }
     }
     status(instance.status());
     let mut commands_open = true;
@@ -216,6 +248,9 @@ pub async fn run(
     }
     // Whatever path led here, nothing this run added stays behind.
     shell.remove_added().await;
+    if let Some(vmac) = vmac {
+        vmac.tear_down(&shell.netlink).await;
+    }
     let mut last = instance.status().clone();
     last.holding_addresses = false;
     status(&last);
@@ -223,6 +258,51 @@ pub async fn run(
         Some(error) => Err(io_error(error)),
         None => Ok(last),
     }
+}
+
+/// The advert sockets (receiving on `interface`, sending from the macvlan with `vmac`) and how
+/// a new master announces itself, at which MAC.
+async fn open_sockets(
+    netlink: &Netlink,
+    interface: &str,
+    ifindex: u32,
+    primary: IpAddr,
+    vmac: Option<&Vmac>,
+) -> io::Result<(Adverts, Option<(Announcer, [u8; 6])>)> {
+    let (send_from, send_ifindex) = vmac.map_or((interface, ifindex), |v| (&v.name, v.ifindex));
+    let socket = match primary {
+        IpAddr::V4(primary) => AdvertSocketV4::open_sending_from(interface, primary, send_from)
+            .and_then(AdvertSocketV4::into_async)
+            .map(Adverts::V4),
+        IpAddr::V6(link_local) => AdvertSocketV6::open_sending_from(
+            interface,
+            ifindex,
+            (send_from, send_ifindex),
+            link_local,
+        )
+        .map(Adverts::V6),
+    }?;
+    let mac = match vmac {
+        Some(vmac) => Some(vmac.mac.to_vec()),
+        None => netlink.link_address(ifindex).await?,
+    };
+    let arp = match (mac.as_deref().map(<[u8; 6]>::try_from), primary) {
+        (Some(Ok(mac)), IpAddr::V4(_)) => {
+            Some((Announcer::Arp(ArpSender::open(send_ifindex)?), mac))
+        }
+        (Some(Ok(mac)), IpAddr::V6(link_local)) => Some((
+            Announcer::Na(NaSender::open(send_from, send_ifindex, link_local)?),
+            mac,
+        )),
+        _ => {
+            warn!(
+                interface,
+                "VRRP: the interface has no Ethernet address: no gratuitous ARP or neighbour advertisement"
+            );
+            None
+        }
+    };
+    Ok((socket, arp))
 }
 
 /// The index of `interface` and its first IPv4 address that is not one of `virtual_addresses`
@@ -324,6 +404,11 @@ async fn sleep_until(deadline: Option<std::time::Instant>) {
 /// The effects: sockets and netlink.
 struct Shell<'a> {
     interface: &'a str,
+    /// The interface's index.
+    interface_ifindex: u32,
+    /// With use_vmac, the macvlan's index and name: a link that must stay too.
+    macvlan: Option<(u32, String)>,
+    /// Where the virtual addresses go: the interface, or the macvlan.
     ifindex: u32,
     virtual_addresses: &'a [IpNet],
     netlink: Netlink,
@@ -413,12 +498,22 @@ impl Shell<'_> {
     }
 
     /// Whether the instance's interface index no longer names its interface (removed, or
-    /// renamed). An error reading it is not taken as gone.
+    /// renamed), or with use_vmac its macvlan's no longer names the macvlan. An error reading
+    /// one is not taken as gone.
     async fn interface_is_gone(&self) -> bool {
-        match self.netlink.link_name(self.ifindex).await {
-            Ok(name) => name.as_deref() != Some(self.interface),
-            Err(_) => false,
+        let macvlan = self
+            .macvlan
+            .as_ref()
+            .map(|(index, name)| (*index, name.as_str()));
+        for (ifindex, expected) in
+            std::iter::once((self.interface_ifindex, self.interface)).chain(macvlan)
+        {
+            match self.netlink.link_name(ifindex).await {
+                Ok(name) if name.as_deref() != Some(expected) => return true,
+                _ => {}
+            }
         }
+        false
     }
 }
 

@@ -40,6 +40,17 @@ pub struct AdvertSocketV4 {
 impl AdvertSocketV4 {
     /// Sockets on `interface`, whose primary address is `primary`.
     pub fn open(interface: &str, primary: Ipv4Addr) -> io::Result<AdvertSocketV4> {
+        AdvertSocketV4::open_sending_from(interface, primary, interface)
+    }
+
+    /// Sockets receiving on `interface` (primary address `primary`) and sending from
+    /// `send_from` (with `use_vmac`, the macvlan: the adverts' source MAC is then the virtual
+    /// one), still from `primary`.
+    pub fn open_sending_from(
+        interface: &str,
+        primary: Ipv4Addr,
+        send_from: &str,
+    ) -> io::Result<AdvertSocketV4> {
         let raw = || {
             Socket::new(
                 Domain::IPV4,
@@ -51,9 +62,13 @@ impl AdvertSocketV4 {
         receive.bind_device(Some(interface.as_bytes()))?;
         receive.join_multicast_v4(&GROUP_V4, &primary)?;
         let send = raw()?;
-        send.bind_device(Some(interface.as_bytes()))?;
+        send.bind_device(Some(send_from.as_bytes()))?;
         send.bind(&SockAddr::from(SocketAddrV4::new(primary, 0)))?;
-        send.set_multicast_if_v4(&primary)?;
+        // The bound device already decides where multicast goes; naming the primary address's
+        // interface here would be refused when sending from another one.
+        if send_from == interface {
+            send.set_multicast_if_v4(&primary)?;
+        }
         send.set_multicast_ttl_v4(u32::from(TTL))?;
         send.set_ttl_v4(u32::from(TTL))?;
         send.set_multicast_loop_v4(false)?;
@@ -145,6 +160,18 @@ impl AdvertSocketV6 {
     /// Sockets on `interface` (index `ifindex`), sending from its link-local address
     /// `link_local`. Must be called inside a tokio runtime.
     pub fn open(interface: &str, ifindex: u32, link_local: Ipv6Addr) -> io::Result<AdvertSocketV6> {
+        AdvertSocketV6::open_sending_from(interface, ifindex, (interface, ifindex), link_local)
+    }
+
+    /// Sockets receiving on `interface` (index `ifindex`) and sending from `send_from` (name and
+    /// index: with `use_vmac`, the macvlan, which must hold `link_local` too).
+    pub fn open_sending_from(
+        interface: &str,
+        ifindex: u32,
+        send_from: (&str, u32),
+        link_local: Ipv6Addr,
+    ) -> io::Result<AdvertSocketV6> {
+        let (send_interface, send_ifindex) = send_from;
         let raw = || {
             Socket::new(
                 Domain::IPV6,
@@ -160,18 +187,21 @@ impl AdvertSocketV6 {
         receive.set_nonblocking(true)?;
         let receive = tokio::net::UdpSocket::from_std(std::net::UdpSocket::from(receive))?;
         let send = raw()?;
-        send.bind_device(Some(interface.as_bytes()))?;
+        send.bind_device(Some(send_interface.as_bytes()))?;
         send.bind(&SockAddr::from(SocketAddrV6::new(
-            link_local, 0, 0, ifindex,
+            link_local,
+            0,
+            0,
+            send_ifindex,
         )))?;
-        send.set_multicast_if_v6(ifindex)?;
+        send.set_multicast_if_v6(send_ifindex)?;
         send.set_multicast_hops_v6(u32::from(TTL))?;
         send.set_unicast_hops_v6(u32::from(TTL))?;
         send.set_multicast_loop_v6(false)?;
         Ok(AdvertSocketV6 {
             receive,
             send,
-            ifindex,
+            ifindex: send_ifindex,
         })
     }
 

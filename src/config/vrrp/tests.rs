@@ -378,23 +378,6 @@ fn check_config_renders_vrrp_without_bgp_identity_and_it_reads_back() {
     assert!(!settings::render(&bgp).contains("vrrp"));
 }
 
-#[tokio::test]
-async fn the_daemon_refuses_use_vmac_for_now() {
-    for (instance, expected) in [(
-        "  - interface: eth0\n    vrid: 51\n    addresses: [198.51.100.10/24]\n    use_vmac: true\n",
-        "VRRP instance eth0/51: use_vmac is not supported yet",
-    )] {
-        let settings = settings_of(&[], &format!("vrrp:\n{instance}")).unwrap();
-        let (_events, receiver) = tokio::sync::mpsc::channel(1);
-        match crate::daemon::run(settings, None, receiver).await {
-            Err(error @ crate::daemon::DaemonError::Vrrp(_)) => {
-                assert!(error.to_string().starts_with(expected), "{error}");
-            }
-            other => panic!("expected the refusal, got {other:?}"),
-        }
-    }
-}
-
 #[test]
 fn an_instance_config_is_made_from_the_key_and_the_primary_address() {
     let c = &ok(EXAMPLE).vrrp[0];
