@@ -11,12 +11,16 @@ use std::time::Duration;
 
 use elastic_lab::daemon_binary;
 
-use super::vrrp_lab::{Family, NOBODY, Segment, assert_in_order, ip, terminate, wait_for};
+use super::vrrp_lab::{Family, LabFile, NOBODY, Segment, assert_in_order, ip, terminate, wait_for};
 
 const VIP: &str = "2001:db8::10";
 
 /// These tests' segment (IPv6), with elastic's IPv6 instance on it.
 struct Daemon6;
+
+impl LabFile for Daemon6 {
+    const CODE: &'static str = "d6";
+}
 
 type Lab = Segment<Daemon6>;
 

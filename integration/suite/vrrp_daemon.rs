@@ -16,7 +16,7 @@ use elastic::vrrp::wire::{Addresses, Advert, AdvertInterval, GROUP_V4, PROTOCOL,
 use elastic_lab::{ProbeReport, daemon_binary, labnet_binary};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use super::vrrp_lab::{Family, Segment, assert_in_order, ip, terminate, wait_for};
+use super::vrrp_lab::{Family, LabFile, Segment, assert_in_order, ip, terminate, wait_for};
 
 const VIP: &str = "198.51.100.10";
 const PORT: u16 = 7777;
@@ -24,6 +24,10 @@ const PORT: u16 = 7777;
 /// These tests' segment (IPv4), with what they run on it: responders, elastic with a probe that
 /// fails while a file exists, and a hook that logs the VRRP states.
 struct Daemon4;
+
+impl LabFile for Daemon4 {
+    const CODE: &'static str = "d4";
+}
 
 type Lab = Segment<Daemon4>;
 

@@ -22,11 +22,15 @@ use elastic_lab::{daemon_binary, labnet_binary};
 
 use super::vrrp::Frr;
 use super::vrrp_daemon::{answerers_in_order, probe};
-use super::vrrp_lab::{Family, Segment, assert_in_order, ip, terminate, wait_for};
+use super::vrrp_lab::{Family, LabFile, Segment, assert_in_order, ip, terminate, wait_for};
 
 /// These tests' segment, with what they run on it: responders, and elastic with `use_vmac`
 /// and a probe that fails while a file exists.
 struct Vmac;
+
+impl LabFile for Vmac {
+    const CODE: &'static str = "vm";
+}
 
 type Lab = Segment<Vmac>;
 

@@ -124,15 +124,19 @@ pub(crate) struct Segment<K> {
     pub(crate) children: Vec<Child>,
 }
 
-impl<K> Segment<K> {
-    /// A new segment; `tag` tells this test's namespaces from the others' of the same run.
+/// The test file a segment serves: its code keeps that file's namespaces apart from the other
+/// files', so a test's tag need only be unique within its file.
+pub(crate) trait LabFile {
+    /// Two characters, unique among the files.
+    const CODE: &'static str;
+}
+
+impl<K: LabFile> Segment<K> {
+    /// A new segment; `tag` tells this test's namespaces from the others' of its file.
     pub(crate) fn new(tag: char, family: Family) -> Segment<K> {
         let pid = std::process::id() % 100_000;
-        let short = match family {
-            Family::V4 => "v",
-            Family::V6 => "6",
-        };
-        let name = |role: &str| format!("el-{pid}{tag}-{short}{role}");
+        let code = K::CODE;
+        let name = |role: &str| format!("el-{pid}{tag}-{code}{role}");
         let segment = Segment {
             kind: PhantomData,
             family,
@@ -208,7 +212,9 @@ impl<K> Segment<K> {
         }
         segment
     }
+}
 
+impl<K> Segment<K> {
     /// Waits until host `host`'s eth0 has a usable (not tentative) link-local address.
     pub(crate) fn wait_link_local(&self, host: usize) {
         wait_for(

@@ -114,7 +114,11 @@ pub enum KeyError {
     #[error(
         "{path}: owned by uid {owner}, who could change the password; it must belong to root or to the daemon's user (uid {daemon}): chown it"
     )]
-    ForeignOwner { path: PathBuf, owner: u32, daemon: u32 },
+    ForeignOwner {
+        path: PathBuf,
+        owner: u32,
+        daemon: u32,
+    },
     #[error("{path}: empty; it must hold the password (one trailing newline is ignored)")]
     Empty { path: PathBuf },
     #[error(
