@@ -484,6 +484,8 @@ pub struct LinkFacts {
     /// Its `net.ipv4.conf.<name>.arp_ignore` and `arp_announce`, when the kernel reports them.
     pub arp_ignore: Option<i32>,
     pub arp_announce: Option<i32>,
+    /// Its alias (`ip link set … alias`): where elastic notes on a macvlan what to restore.
+    pub alias: Option<String>,
 }
 
 /// A per-interface IPv4 setting (`net.ipv4.conf.<interface>.*`), set through netlink so that no
@@ -564,6 +566,19 @@ impl Netlink {
             .map_err(to_io)
     }
 
+    /// Sets the alias of link `ifindex` (at most 255 bytes, the kernel's limit).
+    pub async fn set_alias(&self, ifindex: u32, alias: &str) -> io::Result<()> {
+        let message = LinkUnspec::new_with_index(ifindex)
+            .append_extra_attribute(LinkAttribute::IfAlias(alias.to_string()))
+            .build();
+        self.handle
+            .link()
+            .set(message)
+            .execute()
+            .await
+            .map_err(to_io)
+    }
+
     /// Sets per-interface IPv4 settings of link `ifindex`.
     pub async fn set_ipv4_conf(
         &self,
@@ -621,10 +636,12 @@ fn link_facts(link: LinkMessage) -> LinkFacts {
         macvlan_bridge: false,
         arp_ignore: None,
         arp_announce: None,
+        alias: None,
     };
     for attribute in link.attributes {
         match attribute {
             LinkAttribute::IfName(name) => facts.name = name,
+            LinkAttribute::IfAlias(alias) => facts.alias = Some(alias),
             LinkAttribute::Link(parent) => facts.parent = Some(parent),
             LinkAttribute::Address(mac) => facts.mac = Some(mac),
             LinkAttribute::LinkInfo(infos) => {

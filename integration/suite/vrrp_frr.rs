@@ -401,14 +401,16 @@ fn vrrp_frr_backs_up_elastic_with_use_vmac() {
 
 /// vrrpd (200) is master and elastic (100, use_vmac) its backup, holding nothing on its
 /// macvlan; vrrpd stops → elastic takes the VIP and the client follows. elastic killed with
-/// SIGKILL leaves its macvlan; the next run reuses it (never a second one) and removes it at
-/// its stop.
+/// SIGKILL leaves its macvlan (and the interface's ARP settings); the next run reuses it (never
+/// a second one), removes it at its stop and restores the settings from before the first run.
 #[test]
 fn vrrp_elastic_with_use_vmac_backs_up_frr_and_survives_sigkill() {
     let mut segment = Lab::new('b', Family::V4);
     segment.responder(0);
     segment.responder(1);
     let host_a = segment.hosts[0].clone();
+    let arp = |key: &str| sysctl_value(&host_a, &format!("net.ipv4.conf.eth0.{key}"));
+    let arp_before = [arp("arp_ignore"), arp("arp_announce")];
     let mut frr = frr(&segment, 1, 200);
     wait_frr(&frr, "Master");
     let (elastic, macvlan) = segment.elastic_vmac(0, 100, false);
@@ -430,11 +432,18 @@ fn vrrp_elastic_with_use_vmac_backs_up_frr_and_survives_sigkill() {
     wait_answered_by(&segment, "a");
     assert_eq!(client_neighbour(&segment), VMAC);
 
-    // SIGKILL: the macvlan and its VIP stay behind.
+    // SIGKILL: the macvlan and its VIP stay behind, and so do the interface's ARP settings,
+    // with their old values noted in the macvlan's alias.
     segment.children[elastic].kill().unwrap();
     segment.children[elastic].wait().unwrap();
     assert_eq!(links_with_mac(&host_a, VMAC), vec![macvlan.clone()]);
     assert!(vip_on(&host_a, &macvlan));
+    assert_eq!([arp("arp_ignore"), arp("arp_announce")], ["1", "2"]);
+    let link = ip_output(&host_a, &["-o", "link", "show", "dev", &macvlan]);
+    assert!(
+        link.contains("alias elastic vrrp: the parent had"),
+        "{link}"
+    );
     std::fs::rename(
         segment.dir.join("elastic-0.log"),
         segment.dir.join("elastic-0-killed.log"),
@@ -465,6 +474,8 @@ fn vrrp_elastic_with_use_vmac_backs_up_frr_and_survives_sigkill() {
         "{}",
         ip_output(&host_a, &["-o", "link"])
     );
+    // The run after the SIGKILL gave the interface back what it had before the first run.
+    assert_eq!([arp("arp_ignore"), arp("arp_announce")], arp_before);
 }
 
 /// A link already bearing the macvlan's name that is not a macvlan of the interface (here a

@@ -18,8 +18,10 @@
 //!   give that address as their sender, and the clients' entries for it move to the parent's
 //!   MAC); `rp_filter=0` on the macvlan, as keepalived sets. Set through netlink, never
 //!   /proc/sys (read-only under the unit's ProtectKernelTunables). The parent's previous
-//!   values are restored when the last elastic IPv4 macvlan on it goes (the record is this
-//!   process's: after a SIGKILL the next run finds them set and leaves them so).
+//!   values are restored when the last elastic IPv4 macvlan on it goes. They are noted in each
+//!   such macvlan's alias ([`render_parent_before`]), so the run after a SIGKILL, which takes
+//!   the macvlan over, still knows them; after a reboot neither the macvlan nor the change is
+//!   there.
 //! - No IPv6 address is generated on the macvlan (addrgenmode none): one made from the virtual
 //!   MAC is the same on every router of the VRID (a duplicate), and any address at all makes a
 //!   backup send from the virtual MAC. An IPv6 instance puts its advert source (the parent's
@@ -136,16 +138,70 @@ pub fn parent_settings(parent: &LinkFacts) -> Vec<(Ipv4Conf, u32, u32)> {
     .collect()
 }
 
-/// Whether another elastic IPv4 macvlan (an IPv4 virtual MAC, named as elastic names them) than
-/// `except` sits on `parent` and so still needs the parent's [`parent_settings`].
+/// Whether `link` is an elastic IPv4 macvlan (an IPv4 virtual MAC, named as elastic names them)
+/// on `parent`.
+fn is_elastic_ipv4_macvlan(link: &LinkFacts, parent: u32) -> bool {
+    link.parent == Some(parent)
+        && link.kind.as_deref() == Some("macvlan")
+        && link.mac.as_deref().is_some_and(is_ipv4_virtual_mac)
+        && (link.name.starts_with("vrrp4-") || link.name.starts_with("vr4."))
+}
+
+/// Whether another elastic IPv4 macvlan than `except` sits on `parent` and so still needs the
+/// parent's [`parent_settings`].
 pub fn parent_still_needed(links: &[LinkFacts], parent: u32, except: u32) -> bool {
-    links.iter().any(|link| {
-        link.ifindex != except
-            && link.parent == Some(parent)
-            && link.kind.as_deref() == Some("macvlan")
-            && link.mac.as_deref().is_some_and(is_ipv4_virtual_mac)
-            && (link.name.starts_with("vrrp4-") || link.name.starts_with("vr4."))
-    })
+    links
+        .iter()
+        .any(|link| link.ifindex != except && is_elastic_ipv4_macvlan(link, parent))
+}
+
+/// What an elastic IPv4 macvlan's alias starts with: the parent's settings from before elastic
+/// changed them follow.
+const ALIAS_PREFIX: &str = "elastic vrrp: the parent had";
+
+fn conf_name(conf: Ipv4Conf) -> &'static str {
+    match conf {
+        Ipv4Conf::ArpIgnore => "arp_ignore",
+        Ipv4Conf::ArpAnnounce => "arp_announce",
+        Ipv4Conf::RpFilter => "rp_filter",
+    }
+}
+
+/// The macvlan's alias noting the parent's settings `before` elastic changed them (none: it
+/// changed nothing), e.g. `elastic vrrp: the parent had arp_ignore=0 arp_announce=0`.
+pub fn render_parent_before(before: &[(Ipv4Conf, u32)]) -> String {
+    let mut alias = ALIAS_PREFIX.to_string();
+    for &(conf, value) in before {
+        alias.push_str(&format!(" {}={value}", conf_name(conf)));
+    }
+    alias
+}
+
+/// [`render_parent_before`]'s settings back; `None` if `alias` is not one elastic wrote.
+pub fn parse_parent_before(alias: &str) -> Option<Vec<(Ipv4Conf, u32)>> {
+    let rest = alias.strip_prefix(ALIAS_PREFIX)?;
+    rest.split_whitespace()
+        .map(|word| {
+            let (name, value) = word.split_once('=')?;
+            let conf = [
+                Ipv4Conf::ArpIgnore,
+                Ipv4Conf::ArpAnnounce,
+                Ipv4Conf::RpFilter,
+            ]
+            .into_iter()
+            .find(|&c| conf_name(c) == name)?;
+            Some((conf, value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The parent's settings from before elastic, as noted on an elastic IPv4 macvlan still on
+/// `parent` (left by a killed run); `None` if there is none with a note.
+pub fn noted_parent_before(links: &[LinkFacts], parent: u32) -> Option<Vec<(Ipv4Conf, u32)>> {
+    links
+        .iter()
+        .filter(|link| is_elastic_ipv4_macvlan(link, parent))
+        .find_map(|link| parse_parent_before(link.alias.as_deref()?))
 }
 
 /// `aa:bb:cc:dd:ee:ff`.
@@ -230,21 +286,27 @@ impl Vmac {
             ipv6,
         };
         // The first IPv4 macvlan on the parent records what it changes there; the others find
-        // the parent set.
+        // the parent set. After a SIGKILL the parent is already set: what it had before is
+        // the note a macvlan of the killed run carries.
         let parent_needs = match parents_before.entry(parent) {
             Entry::Vacant(entry) if !ipv6 => {
                 let needs = parent_settings(base);
-                entry.insert(
+                let before = noted_parent_before(&links, parent).unwrap_or_else(|| {
                     needs
                         .iter()
                         .map(|&(conf, _, before)| (conf, before))
-                        .collect(),
-                );
+                        .collect()
+                });
+                entry.insert(before);
                 needs
             }
             _ => Vec::new(),
         };
-        if let Err(error) = vmac.configure(netlink, &parent_needs, link_local).await {
+        let note = parents_before.get(&parent).map(|b| render_parent_before(b));
+        if let Err(error) = vmac
+            .configure(netlink, &parent_needs, link_local, note)
+            .await
+        {
             vmac.tear_down_locked(netlink, &mut parents_before).await;
             return Err(error);
         }
@@ -262,6 +324,7 @@ impl Vmac {
         netlink: &Netlink,
         parent_needs: &[(Ipv4Conf, u32, u32)],
         link_local: Option<Ipv6Addr>,
+        note: Option<String>,
     ) -> io::Result<()> {
         netlink.set_no_ipv6_address_generation(self.ifindex).await?;
         match link_local {
@@ -272,6 +335,10 @@ impl Vmac {
             None => {
                 let quiet = [(Ipv4Conf::ArpIgnore, 1), (Ipv4Conf::RpFilter, 0)];
                 netlink.set_ipv4_conf(self.ifindex, &quiet).await?;
+                // Noted before the parent changes: a SIGKILL in between still finds it.
+                if let Some(note) = note {
+                    netlink.set_alias(self.ifindex, &note).await?;
+                }
                 for &(conf, wanted, _) in parent_needs {
                     netlink
                         .set_ipv4_conf(self.parent, &[(conf, wanted)])
@@ -357,7 +424,50 @@ mod tests {
             macvlan_bridge: bridge,
             arp_ignore: Some(1),
             arp_announce: Some(0),
+            alias: None,
         }
+    }
+
+    #[test]
+    fn the_parents_settings_noted_in_the_alias_read_back() {
+        let before = [(Ipv4Conf::ArpIgnore, 0), (Ipv4Conf::ArpAnnounce, 1)];
+        let alias = render_parent_before(&before);
+        assert_eq!(
+            alias,
+            "elastic vrrp: the parent had arp_ignore=0 arp_announce=1"
+        );
+        assert_eq!(parse_parent_before(&alias), Some(before.to_vec()));
+        assert_eq!(
+            parse_parent_before(&render_parent_before(&[])),
+            Some(vec![])
+        );
+        for foreign in [
+            "uplink to rack 4",
+            "elastic vrrp: the parent had arp_ignore=x",
+            "elastic vrrp: the parent had mtu=1500",
+        ] {
+            assert_eq!(parse_parent_before(foreign), None, "{foreign}");
+        }
+    }
+
+    #[test]
+    fn a_killed_runs_note_is_found_on_its_macvlan_of_the_parent_only() {
+        let noted = |name: &str, parent: u32, alias: &str| LinkFacts {
+            alias: Some(alias.to_string()),
+            ..macvlan(name, parent, virtual_mac(51, false), true)
+        };
+        let note = "elastic vrrp: the parent had arp_ignore=0 arp_announce=0";
+        let links = [
+            macvlan("vrrp4-2-50", 2, virtual_mac(50, false), true),
+            noted("vrrp4-3-51", 3, "elastic vrrp: the parent had arp_ignore=2"),
+            noted("other", 2, note),
+            noted("vrrp4-2-51", 2, note),
+        ];
+        assert_eq!(
+            noted_parent_before(&links, 2),
+            Some(vec![(Ipv4Conf::ArpIgnore, 0), (Ipv4Conf::ArpAnnounce, 0)])
+        );
+        assert_eq!(noted_parent_before(&links[..3], 2), None);
     }
 
     #[test]
