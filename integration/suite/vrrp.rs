@@ -129,59 +129,15 @@ impl Link {
             all.extend_from_slice(args);
             run("ip", &all);
         }
-        let pathspace = format!("{ns}-frr");
-        let run_dir = Path::new("/var/run/frr").join(&pathspace);
-        std::fs::create_dir_all(&run_dir).unwrap();
-        run("chown", &["frr:frr", run_dir.to_str().unwrap()]);
-        let conf_dir = self.dir.join("frr");
-        std::fs::create_dir_all(&conf_dir).unwrap();
-        run(
-            "chmod",
-            &[
-                "755",
-                self.dir.to_str().unwrap(),
-                conf_dir.to_str().unwrap(),
-            ],
-        );
-        let vrrpd_conf = conf_dir.join("vrrpd.conf");
-        std::fs::write(
-            &vrrpd_conf,
-            format!(
+        Frr::start(
+            ns,
+            &self.dir,
+            "frr",
+            &format!(
                 "interface va\n vrrp 51 version 3\n vrrp 51 priority {priority}\n \
                  vrrp 51 advertisement-interval 100\n vrrp 51 ip {VIP}\n"
             ),
         )
-        .unwrap();
-        let zebra_conf = conf_dir.join("zebra.conf");
-        std::fs::write(&zebra_conf, "").unwrap();
-        let daemon = |name: &str, conf: &Path| {
-            let log = File::create(conf_dir.join(format!("{name}.log"))).unwrap();
-            Command::new("ip")
-                .args(["netns", "exec", ns, &format!("/usr/lib/frr/{name}")])
-                .args(["-N", &pathspace, "-P", "0", "-f"])
-                .arg(conf)
-                .arg("-i")
-                .arg(run_dir.join(format!("{name}.pid")))
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap_or_else(|e| panic!("{name} (is FRR installed?): {e}"))
-        };
-        let zebra = daemon("zebra", &zebra_conf);
-        let api = run_dir.join("zserv.api");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !api.exists() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let vrrpd = daemon("vrrpd", &vrrpd_conf);
-        Frr {
-            ns: ns.clone(),
-            pathspace,
-            run_dir,
-            vrrpd: Some(vrrpd),
-            zebra: Some(zebra),
-        }
     }
 
     /// Opens elastic's sockets inside its namespace (they keep it once open).
@@ -244,6 +200,54 @@ pub(crate) struct Frr {
 }
 
 impl Frr {
+    /// FRR's zebra and vrrpd in namespace `ns`, vrrpd configured with `vrrpd_conf`, their
+    /// configs and logs in `dir`/`conf_dir` (both made readable to the frr user), their run
+    /// directory under FRR's own, named after the namespace.
+    pub(crate) fn start(ns: &str, dir: &Path, conf_dir: &str, vrrpd_conf: &str) -> Frr {
+        let pathspace = format!("{ns}-frr");
+        let run_dir = Path::new("/var/run/frr").join(&pathspace);
+        std::fs::create_dir_all(&run_dir).unwrap();
+        run("chown", &["frr:frr", run_dir.to_str().unwrap()]);
+        let conf_dir = dir.join(conf_dir);
+        std::fs::create_dir_all(&conf_dir).unwrap();
+        run(
+            "chmod",
+            &["755", dir.to_str().unwrap(), conf_dir.to_str().unwrap()],
+        );
+        let vrrpd_path = conf_dir.join("vrrpd.conf");
+        std::fs::write(&vrrpd_path, vrrpd_conf).unwrap();
+        let zebra_conf = conf_dir.join("zebra.conf");
+        std::fs::write(&zebra_conf, "").unwrap();
+        let daemon = |name: &str, conf: &Path| {
+            let log = File::create(conf_dir.join(format!("{name}.log"))).unwrap();
+            Command::new("ip")
+                .args(["netns", "exec", ns, &format!("/usr/lib/frr/{name}")])
+                .args(["-N", &pathspace, "-P", "0", "-f"])
+                .arg(conf)
+                .arg("-i")
+                .arg(run_dir.join(format!("{name}.pid")))
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap_or_else(|e| panic!("{name} (is FRR installed?): {e}"))
+        };
+        let zebra = daemon("zebra", &zebra_conf);
+        let api = run_dir.join("zserv.api");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !api.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let vrrpd = daemon("vrrpd", &vrrpd_path);
+        Frr {
+            ns: ns.to_string(),
+            pathspace,
+            run_dir,
+            vrrpd: Some(vrrpd),
+            zebra: Some(zebra),
+        }
+    }
+
     /// `show vrrp 51 json`: the IPv4 router's status ("Master", "Backup", …) and adverts received.
     pub(crate) fn v4(&self) -> (String, u64) {
         let out = Command::new("ip")

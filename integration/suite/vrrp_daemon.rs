@@ -13,13 +13,14 @@ use std::process::Command;
 use std::time::Duration;
 
 use elastic::vrrp::wire::{Addresses, Advert, AdvertInterval, GROUP_V4, PROTOCOL, encode};
-use elastic_lab::{ProbeReport, daemon_binary, labnet_binary};
+use elastic_lab::daemon_binary;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use super::vrrp_lab::{Family, LabFile, Segment, assert_in_order, ip, terminate, wait_for};
+use super::vrrp_lab::{
+    Family, LabFile, Segment, answerers_in_order, assert_in_order, ip, probe, terminate, wait_for,
+};
 
 const VIP: &str = "198.51.100.10";
-const PORT: u16 = 7777;
 
 /// These tests' segment (IPv4), with what they run on it: responders, elastic with a probe that
 /// fails while a file exists, and a hook that logs the VRRP states.
@@ -32,18 +33,6 @@ impl LabFile for Daemon4 {
 type Lab = Segment<Daemon4>;
 
 impl Lab {
-    /// `labnet serve` on host `host`'s VIP, answering with `a` or `b`.
-    fn responder(&mut self, host: usize) {
-        let name = ["a", "b"][host];
-        let bind = format!("{VIP}:{PORT}");
-        self.spawn(
-            host,
-            &format!("serve-{name}.log"),
-            &labnet_binary(),
-            &["serve", "--bind", &bind, "--name", name],
-        );
-    }
-
     /// elastic in VRRP mode on host `host` at `priority`; its probe passes while `down-<host>`
     /// does not exist. Returns the child's index.
     fn elastic(&mut self, host: usize, priority: u8) -> usize {
@@ -54,28 +43,7 @@ impl Lab {
     /// unprivileged user holding only those, inherited and ambient, as systemd starts the unit.
     fn elastic_with(&mut self, host: usize, priority: u8, capabilities: Option<&str>) -> usize {
         let config = self.write_config(host, priority, "withdraw");
-        let config = config.to_str().unwrap().to_string();
-        let daemon = daemon_binary();
-        let mut args = vec!["-config", &config, "-loglevel", "debug"];
-        let (inherited, ambient);
-        let program = match capabilities {
-            None => daemon.as_str(),
-            Some(caps) => {
-                inherited = format!("--inh-caps=-all,{caps}");
-                ambient = format!("--ambient-caps=-all,{caps}");
-                let setpriv = [
-                    "--reuid=65534",
-                    "--regid=65534",
-                    "--clear-groups",
-                    &inherited,
-                    &ambient,
-                    &daemon,
-                ];
-                args.splice(0..0, setpriv);
-                "setpriv"
-            }
-        };
-        self.spawn_elastic(host, program, &args)
+        self.spawn_elastic_with(host, &config, capabilities)
     }
 
     /// Host `host`'s config: the probe `web` fails while `down-<host>` exists, and the service
@@ -119,11 +87,6 @@ impl Lab {
         self.dir.join(format!("down-{host}"))
     }
 
-    /// `labnet probe` from the client for `duration`.
-    fn probe(&self, duration: Duration) -> ProbeReport {
-        probe(&self.client, duration)
-    }
-
     /// Waits until host `host` holds the VIP and the other does not, and the client's requests
     /// are answered by it.
     fn wait_master(&self, host: usize) {
@@ -144,46 +107,10 @@ impl Lab {
     }
 }
 
-pub(crate) fn probe(client: &str, duration: Duration) -> ProbeReport {
-    let target = format!("{VIP}:{PORT}");
-    let out = Command::new("ip")
-        .args(["netns", "exec", client, &labnet_binary()])
-        .args(["probe", "--target", &target, "--interval-ms", "10"])
-        .args(["--duration-ms", &duration.as_millis().to_string()])
-        .output()
-        .expect("labnet probe");
-    ProbeReport::parse(&String::from_utf8_lossy(&out.stdout))
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
-}
-
-/// Who answered, in order of first answer, second by second (lost requests aside).
-pub(crate) fn answerers_in_order(report: &ProbeReport) -> Vec<String> {
-    let mut order: Vec<String> = Vec::new();
-    for counts in report.per_second.values() {
-        for who in counts.keys() {
-            if who != elastic_lab::LOST && !order.contains(who) {
-                order.push(who.clone());
-            }
-        }
-    }
-    order
-}
-
 /// SIGTERM to the master at `host` while the client sends every 10 ms: the other host takes
 /// over and not one request is lost (priority 0, the VIP kept until the new master speaks).
 fn planned_stop_loses_nothing(segment: &mut Lab, master: usize, child: usize) {
-    let client = segment.client.clone();
-    let probing = std::thread::spawn(move || probe(&client, Duration::from_millis(3000)));
-    std::thread::sleep(Duration::from_millis(700));
-    assert!(
-        terminate(&mut segment.children[child]),
-        "elastic exits 0 after the handover\n{}",
-        segment.log(&format!("elastic-{master}.log"))
-    );
-    let report = probing.join().expect("probe thread");
-    let (old, new) = (["a", "b"][master], ["a", "b"][1 - master]);
-    assert_eq!(report.lost, 0, "a planned stop loses nothing: {report:?}");
-    assert_eq!(answerers_in_order(&report), [old, new], "{report:?}");
+    segment.planned_stop_loses_nothing(master, child);
     assert!(!segment.holds_vip(master), "the stopped host holds nothing");
     let log = segment.log(&format!("elastic-{master}.log"));
     assert!(log.contains("stopping: every master hands over"), "{log}");
@@ -562,7 +489,8 @@ fn vrrp_daemon_maintenance_hands_over_without_loss() {
     segment.elastic(1, 100);
     segment.wait_master(0);
     let client = segment.client.clone();
-    let probing = std::thread::spawn(move || probe(&client, Duration::from_millis(2500)));
+    let target = segment.target();
+    let probing = std::thread::spawn(move || probe(&client, &target, Duration::from_millis(2500)));
     std::thread::sleep(Duration::from_millis(700));
     std::fs::write(segment.maintenance_file(0), "").unwrap();
     let report = probing.join().expect("probe thread");
@@ -715,7 +643,8 @@ fn vrrp_daemon_ignores_hostile_adverts_and_counts_them() {
     }
 
     let client = segment.client.clone();
-    let probing = std::thread::spawn(move || probe(&client, Duration::from_millis(2500)));
+    let target = segment.target();
+    let probing = std::thread::spawn(move || probe(&client, &target, Duration::from_millis(2500)));
     // Ten rounds over 2 s, so each kind arrives in every state of the run.
     send_from_client(&segment, &hostile, GROUP_V4, 10);
     let report = probing.join().expect("probe thread");

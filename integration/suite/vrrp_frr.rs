@@ -13,15 +13,14 @@
 //! master's adverts and gratuitous ARPs sent from the macvlan. Tests assert who holds the VIP,
 //! who answers and in which order, never how fast.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
 
 use elastic::vrrp::vmac::macvlan_name;
-use elastic_lab::{daemon_binary, labnet_binary};
+use elastic_lab::daemon_binary;
 
 use super::vrrp::Frr;
-use super::vrrp_daemon::{answerers_in_order, probe};
 use super::vrrp_lab::{Family, LabFile, Segment, assert_in_order, ip, terminate, wait_for};
 
 /// These tests' segment, with what they run on it: responders, and elastic with `use_vmac`
@@ -35,21 +34,6 @@ impl LabFile for Vmac {
 type Lab = Segment<Vmac>;
 
 impl Lab {
-    /// `labnet serve` on host `host`'s VIP, answering with `a` or `b`.
-    fn responder(&mut self, host: usize) {
-        let name = ["a", "b"][host];
-        let bind = match self.family {
-            Family::V4 => format!("{}:7777", self.family.vip()),
-            Family::V6 => format!("[{}]:7777", self.family.vip()),
-        };
-        self.spawn(
-            host,
-            &format!("serve-{name}.log"),
-            &labnet_binary(),
-            &["serve", "--bind", &bind, "--name", name],
-        );
-    }
-
     /// The file whose presence fails host `host`'s probe.
     fn down_file(&self, host: usize) -> PathBuf {
         self.dir.join(format!("down-{host}"))
@@ -80,27 +64,8 @@ impl Lab {
     /// and CAP_NET_RAW (the unit's and the VRRP drop-in's).
     fn elastic_vmac(&mut self, host: usize, priority: u8, as_the_unit: bool) -> (usize, String) {
         let config = self.write_config(host, priority, true);
-        let config = config.to_str().unwrap().to_string();
-        let daemon = daemon_binary();
-        let mut args = vec!["-config", &config, "-loglevel", "debug"];
-        let caps = "+net_admin,+net_raw";
-        let inherited = format!("--inh-caps=-all,{caps}");
-        let ambient = format!("--ambient-caps=-all,{caps}");
-        let program = if as_the_unit {
-            let setpriv = [
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                &inherited,
-                &ambient,
-                &daemon,
-            ];
-            args.splice(0..0, setpriv);
-            "setpriv"
-        } else {
-            daemon.as_str()
-        };
-        let child = self.spawn_elastic(host, program, &args);
+        let caps = as_the_unit.then_some("+net_admin,+net_raw");
+        let child = self.spawn_elastic_with(host, &config, caps);
         let parent = ifindex(&self.hosts[host], "eth0");
         let ipv6 = self.family == Family::V6;
         (child, macvlan_name(parent, self.family.vrid(), ipv6))
@@ -169,7 +134,7 @@ fn client_neighbour(segment: &Lab) -> String {
 /// Waits until the client's requests are all answered by host `name`.
 fn wait_answered_by(segment: &Lab, name: &str) {
     wait_for(&format!("the client answered by {name}"), LONG, || {
-        let report = probe(&segment.client, Duration::from_millis(300));
+        let report = segment.probe(Duration::from_millis(300));
         report.lost == 0 && report.last_answerer.as_deref() == Some(name)
     });
 }
@@ -211,81 +176,19 @@ fn frr_with(segment: &Lab, host: usize, priority: u8, ipv6: Option<&str>) -> Frr
     ] {
         segment.sysctl(&ns, &setting);
     }
-    let pathspace = format!("{ns}-frr");
-    let run_dir = Path::new("/var/run/frr").join(&pathspace);
-    std::fs::create_dir_all(&run_dir).unwrap();
-    chown_frr(&run_dir);
-    let conf_dir = segment.dir.join(format!("frr-{host}"));
-    std::fs::create_dir_all(&conf_dir).unwrap();
-    for dir in [&segment.dir, &conf_dir] {
-        let status = Command::new("chmod").arg("755").arg(dir).status().unwrap();
-        assert!(status.success());
-    }
-    let vrrpd_conf = conf_dir.join("vrrpd.conf");
     let address = match ipv6 {
         None => format!("ip {VIP}"),
         Some(vip) => format!("ipv6 {vip}"),
     };
-    std::fs::write(
-        &vrrpd_conf,
-        format!(
+    Frr::start(
+        &ns,
+        &segment.dir,
+        &format!("frr-{host}"),
+        &format!(
             "interface eth0\n vrrp {vrid} version 3\n vrrp {vrid} priority {priority}\n \
              vrrp {vrid} advertisement-interval 100\n vrrp {vrid} {address}\n"
         ),
     )
-    .unwrap();
-    let zebra_conf = conf_dir.join("zebra.conf");
-    std::fs::write(&zebra_conf, "").unwrap();
-    let daemon = |name: &str, conf: &Path| {
-        let log = std::fs::File::create(conf_dir.join(format!("{name}.log"))).unwrap();
-        Command::new("ip")
-            .args(["netns", "exec", &ns, &format!("/usr/lib/frr/{name}")])
-            .args(["-N", &pathspace, "-P", "0", "-f"])
-            .arg(conf)
-            .arg("-i")
-            .arg(run_dir.join(format!("{name}.pid")))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("{name} (is FRR installed?): {e}"))
-    };
-    let zebra = daemon("zebra", &zebra_conf);
-    let api = run_dir.join("zserv.api");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !api.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let vrrpd = daemon("vrrpd", &vrrpd_conf);
-    Frr {
-        ns,
-        pathspace,
-        run_dir,
-        vrrpd: Some(vrrpd),
-        zebra: Some(zebra),
-    }
-}
-
-fn chown_frr(path: &Path) {
-    let status = Command::new("chown")
-        .arg("frr:frr")
-        .arg(path)
-        .status()
-        .expect("chown");
-    assert!(status.success(), "chown frr:frr {}", path.display());
-}
-
-/// `labnet probe` from `client` to the IPv6 VIP for `duration`.
-fn probe6(client: &str, duration: Duration) -> elastic_lab::ProbeReport {
-    let target = format!("[{VIP6}]:7777");
-    let out = Command::new("ip")
-        .args(["netns", "exec", client, &labnet_binary()])
-        .args(["probe", "--target", &target, "--interval-ms", "10"])
-        .args(["--duration-ms", &duration.as_millis().to_string()])
-        .output()
-        .expect("labnet probe");
-    elastic_lab::ProbeReport::parse(&String::from_utf8_lossy(&out.stdout))
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
 }
 
 /// Waits until vrrpd reports `status` for the IPv4 router of VRID 51 (vtysh may not answer
@@ -356,17 +259,7 @@ fn vrrp_frr_backs_up_elastic_with_use_vmac() {
     assert_eq!(client_neighbour(&segment), VMAC);
 
     // SIGTERM while the client sends every 10 ms: vrrpd takes over, nothing lost.
-    let client = segment.client.clone();
-    let probing = std::thread::spawn(move || probe(&client, Duration::from_millis(3000)));
-    std::thread::sleep(Duration::from_millis(700));
-    assert!(
-        terminate(&mut segment.children[elastic]),
-        "elastic exits 0 after the handover\n{}",
-        segment.log("elastic-0.log")
-    );
-    let report = probing.join().expect("probe thread");
-    assert_eq!(report.lost, 0, "a planned stop loses nothing: {report:?}");
-    assert_eq!(answerers_in_order(&report), ["a", "b"], "{report:?}");
+    segment.planned_stop_loses_nothing(0, elastic);
     assert_eq!(frr.v4().0, "Master");
     assert_eq!(client_neighbour(&segment), VMAC);
     assert!(
@@ -524,7 +417,7 @@ fn vrrp6_frr_backs_up_elastic_with_use_vmac() {
     });
     wait_frr_family(&frr, "v6", "Backup");
     wait_for("the client answered by a", LONG, || {
-        let report = probe6(&client, Duration::from_millis(300));
+        let report = segment.probe(Duration::from_millis(300));
         report.lost == 0 && report.last_answerer.as_deref() == Some("a")
     });
     let neighbour = ip_output(&client, &["-6", "neigh", "show", VIP6]);
@@ -534,19 +427,7 @@ fn vrrp6_frr_backs_up_elastic_with_use_vmac() {
     );
     assert_eq!(links_with_mac(&host_a, VMAC6), vec![macvlan.clone()]);
 
-    let probing = {
-        let client = client.clone();
-        std::thread::spawn(move || probe6(&client, Duration::from_millis(3000)))
-    };
-    std::thread::sleep(Duration::from_millis(700));
-    assert!(
-        terminate(&mut segment.children[elastic]),
-        "elastic exits 0 after the handover\n{}",
-        segment.log("elastic-0.log")
-    );
-    let report = probing.join().expect("probe thread");
-    assert_eq!(report.lost, 0, "a planned stop loses nothing: {report:?}");
-    assert_eq!(answerers_in_order(&report), ["a", "b"], "{report:?}");
+    segment.planned_stop_loses_nothing(0, elastic);
     wait_frr_family(&frr, "v6", "Master");
     assert!(links_with_mac(&host_a, VMAC6).is_empty());
     let neighbour = ip_output(&client, &["-6", "neigh", "show", VIP6]);
@@ -638,17 +519,7 @@ fn vrrp_keepalived_with_use_vmac_backs_up_elastic_with_use_vmac() {
     );
     assert_eq!(client_neighbour(&segment), VMAC);
 
-    let client = segment.client.clone();
-    let probing = std::thread::spawn(move || probe(&client, Duration::from_millis(3000)));
-    std::thread::sleep(Duration::from_millis(700));
-    assert!(
-        terminate(&mut segment.children[elastic]),
-        "{}",
-        segment.log("elastic-0.log")
-    );
-    let report = probing.join().expect("probe thread");
-    assert_eq!(report.lost, 0, "a planned stop loses nothing: {report:?}");
-    assert_eq!(answerers_in_order(&report), ["a", "b"], "{report:?}");
+    segment.planned_stop_loses_nothing(0, elastic);
     assert!(
         segment
             .log("keepalived-1.log")
@@ -781,7 +652,7 @@ fn vrrp6_elastic_with_use_vmac_backs_up_frr() {
         vip6_on(&macvlan)
     });
     wait_for("the client answered by a", LONG, || {
-        let report = probe6(&client, Duration::from_millis(300));
+        let report = segment.probe(Duration::from_millis(300));
         report.lost == 0 && report.last_answerer.as_deref() == Some("a")
     });
     let neighbour = ip_output(&client, &["-6", "neigh", "show", VIP6]);

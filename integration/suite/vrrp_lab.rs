@@ -21,7 +21,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use elastic_lab::daemon_binary;
+use elastic_lab::{ProbeReport, daemon_binary, labnet_binary};
+
+/// The port the responders serve on the VIP.
+pub(crate) const PORT: u16 = 7777;
 
 /// The IPv6 client's neighbour entry for the VIP starts at this MAC: no host has it.
 pub(crate) const NOBODY: &str = "02:00:00:00:00:99";
@@ -99,6 +102,31 @@ pub(crate) fn terminate(child: &mut Child) -> bool {
     let _ = child.kill();
     let _ = child.wait();
     false
+}
+
+/// `labnet probe` from namespace `client` to `target` (`VIP:PORT`) every 10 ms for `duration`.
+pub(crate) fn probe(client: &str, target: &str, duration: Duration) -> ProbeReport {
+    let out = Command::new("ip")
+        .args(["netns", "exec", client, &labnet_binary()])
+        .args(["probe", "--target", target, "--interval-ms", "10"])
+        .args(["--duration-ms", &duration.as_millis().to_string()])
+        .output()
+        .expect("labnet probe");
+    ProbeReport::parse(&String::from_utf8_lossy(&out.stdout))
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+/// Who answered, in order of first answer, second by second (lost requests aside).
+pub(crate) fn answerers_in_order(report: &ProbeReport) -> Vec<String> {
+    let mut order: Vec<String> = Vec::new();
+    for counts in report.per_second.values() {
+        for who in counts.keys() {
+            if who != elastic_lab::LOST && !order.contains(who) {
+                order.push(who.clone());
+            }
+        }
+    }
+    order
 }
 
 /// Each of `needles` appears in `log`, each after the one before.
@@ -263,6 +291,89 @@ impl<K> Segment<K> {
             panic!("elastic exited at start with {status}\n{}", self.log(&log));
         }
         index
+    }
+
+    /// [`Segment::spawn_elastic`] with `-config config -loglevel debug`; with `capabilities`
+    /// (setpriv's form, `+net_admin,+net_raw`), as an unprivileged user holding only those,
+    /// inherited and ambient, as systemd starts the unit.
+    pub(crate) fn spawn_elastic_with(
+        &mut self,
+        host: usize,
+        config: &std::path::Path,
+        capabilities: Option<&str>,
+    ) -> usize {
+        let config = config.to_str().unwrap().to_string();
+        let daemon = daemon_binary();
+        let mut args = vec!["-config", &config, "-loglevel", "debug"];
+        let (inherited, ambient);
+        let program = match capabilities {
+            None => daemon.as_str(),
+            Some(caps) => {
+                inherited = format!("--inh-caps=-all,{caps}");
+                ambient = format!("--ambient-caps=-all,{caps}");
+                let setpriv = [
+                    "--reuid=65534",
+                    "--regid=65534",
+                    "--clear-groups",
+                    &inherited,
+                    &ambient,
+                    &daemon,
+                ];
+                args.splice(0..0, setpriv);
+                "setpriv"
+            }
+        };
+        self.spawn_elastic(host, program, &args)
+    }
+
+    /// `labnet serve` on host `host`'s VIP, answering with `a` or `b` (`ip_nonlocal_bind`, or
+    /// IPv6's freebind, lets it bind before the VIP arrives).
+    pub(crate) fn responder(&mut self, host: usize) {
+        let name = ["a", "b"][host];
+        let bind = self.target();
+        self.spawn(
+            host,
+            &format!("serve-{name}.log"),
+            &labnet_binary(),
+            &["serve", "--bind", &bind, "--name", name],
+        );
+    }
+
+    /// `VIP:PORT`, bracketed for IPv6.
+    pub(crate) fn target(&self) -> String {
+        match self.family {
+            Family::V4 => format!("{}:{PORT}", self.family.vip()),
+            Family::V6 => format!("[{}]:{PORT}", self.family.vip()),
+        }
+    }
+
+    /// `labnet probe` from the client to the VIP every 10 ms for `duration`.
+    pub(crate) fn probe(&self, duration: Duration) -> ProbeReport {
+        probe(&self.client, &self.target(), duration)
+    }
+
+    /// SIGTERM to child `child`, elastic on host `master`, 700 ms into 3 s of the client's
+    /// requests: it must exit 0 after its handover, no request may be lost, and the client must
+    /// be answered by the stopped host, then by the other. The probe's report.
+    pub(crate) fn planned_stop_loses_nothing(
+        &mut self,
+        master: usize,
+        child: usize,
+    ) -> ProbeReport {
+        let (client, target) = (self.client.clone(), self.target());
+        let probing =
+            std::thread::spawn(move || probe(&client, &target, Duration::from_millis(3000)));
+        std::thread::sleep(Duration::from_millis(700));
+        assert!(
+            terminate(&mut self.children[child]),
+            "elastic exits 0 after the handover\n{}",
+            self.log(&format!("elastic-{master}.log"))
+        );
+        let report = probing.join().expect("probe thread");
+        let (old, new) = (["a", "b"][master], ["a", "b"][1 - master]);
+        assert_eq!(report.lost, 0, "a planned stop loses nothing: {report:?}");
+        assert_eq!(answerers_in_order(&report), [old, new], "{report:?}");
+        report
     }
 
     pub(crate) fn log(&self, name: &str) -> String {
