@@ -259,6 +259,35 @@ impl Snapshot {
     }
 }
 
+/// What the API and metrics tests start from: a BGP-mode daemon with lelastic's AS numbers and
+/// session settings.
+#[cfg(test)]
+impl DaemonInfo {
+    pub(crate) fn example(
+        role: Role,
+        router_id: Ipv4Addr,
+        hostname: &str,
+        started_at: SystemTime,
+    ) -> DaemonInfo {
+        DaemonInfo {
+            version: "0.1.0",
+            started_at,
+            hostname: hostname.to_string(),
+            reloads: Reloads::default(),
+            bgp: Some(BgpInfo {
+                role,
+                router_id,
+                local_as: 65001,
+                peer_as: 65000,
+                hold_time: 9,
+                keepalive: 3,
+                connect_retry: Duration::from_secs(5),
+                multihop_ttl: 16,
+            }),
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(
     clippy::disallowed_methods,

@@ -12,7 +12,7 @@ use crate::cli::Role;
 use crate::proto::apipb::{self, gobgp_api_client::GobgpApiClient};
 use crate::proto::elastic::v1 as pb;
 use crate::proto::elastic::v1::elastic_client::ElasticClient;
-use crate::status::{BgpInfo, DaemonInfo, StatusSource};
+use crate::status::{DaemonInfo, StatusSource};
 
 fn session(state: State) -> SessionStatus {
     SessionStatus {
@@ -44,22 +44,12 @@ fn start() -> Fixture {
     let (addresses_tx, addresses_rx) = watch::channel(Arc::new(plan.addresses));
     let (probes_tx, probes_rx) = watch::channel(Arc::new(Vec::new()));
     let source = StatusSource::fixed(
-        DaemonInfo {
-            version: "0.1.0",
-            started_at: SystemTime::now(),
-            hostname: "b".to_string(),
-            reloads: Default::default(),
-            bgp: Some(BgpInfo {
-                role: Role::Secondary,
-                router_id: Ipv4Addr::new(192, 0, 2, 1),
-                local_as: 65001,
-                peer_as: 65000,
-                hold_time: 9,
-                keepalive: 3,
-                connect_retry: Duration::from_secs(5),
-                multihop_ttl: 16,
-            }),
-        },
+        DaemonInfo::example(
+            Role::Secondary,
+            Ipv4Addr::new(192, 0, 2, 1),
+            "b",
+            SystemTime::now(),
+        ),
         vec![session_rx],
         routes_rx,
         addresses_rx,
@@ -163,22 +153,12 @@ async fn the_control_socket_hands_commands_to_the_daemon_and_relays_the_answer()
     let path = dir.join("control.sock");
     let listener = control::bind(&path, None).unwrap();
     let source = StatusSource::fixed(
-        DaemonInfo {
-            version: "0.1.0",
-            started_at: SystemTime::now(),
-            hostname: "a".to_string(),
-            reloads: Default::default(),
-            bgp: Some(BgpInfo {
-                role: Role::Primary,
-                router_id: Ipv4Addr::new(192, 0, 2, 1),
-                local_as: 65001,
-                peer_as: 65000,
-                hold_time: 9,
-                keepalive: 3,
-                connect_retry: Duration::from_secs(5),
-                multihop_ttl: 16,
-            }),
-        },
+        DaemonInfo::example(
+            Role::Primary,
+            Ipv4Addr::new(192, 0, 2, 1),
+            "a",
+            SystemTime::now(),
+        ),
         Vec::new(),
         fixture._routes_tx.subscribe(),
         fixture._addresses_tx.subscribe(),

@@ -6,7 +6,6 @@ use super::*;
 use crate::bgp::session::SessionStatus;
 use crate::clock;
 use crate::model::Role;
-use crate::status::BgpInfo;
 use crate::status::{DaemonInfo, ProbeStatus};
 
 fn session(peer: &str, state: State, routes: &crate::model::DesiredRoutes) -> SessionStatus {
@@ -58,22 +57,12 @@ fn snapshot() -> Snapshot {
     let routes = plan.routes;
     Snapshot {
         mode: Default::default(),
-        info: Arc::new(DaemonInfo {
-            version: "0.1.0",
-            started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
-            hostname: "a".to_string(),
-            reloads: Default::default(),
-            bgp: Some(BgpInfo {
-                role: Role::Primary,
-                router_id: Ipv4Addr::new(192, 0, 2, 1),
-                local_as: 65001,
-                peer_as: 65000,
-                hold_time: 9,
-                keepalive: 3,
-                connect_retry: Duration::from_secs(5),
-                multihop_ttl: 16,
-            }),
-        }),
+        info: Arc::new(DaemonInfo::example(
+            Role::Primary,
+            Ipv4Addr::new(192, 0, 2, 1),
+            "a",
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+        )),
         taken_at: (clock::now(), clock::system_now()),
         sessions: vec![
             session("2001:db8:14:34::1", State::Established, &routes),

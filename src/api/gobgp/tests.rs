@@ -29,22 +29,12 @@ fn net(text: &str) -> IpNet {
 }
 
 fn info() -> Arc<DaemonInfo> {
-    Arc::new(DaemonInfo {
-        version: "test",
-        started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
-        hostname: "vm".to_string(),
-        reloads: Default::default(),
-        bgp: Some(BgpInfo {
-            role: Role::Primary,
-            router_id: Ipv4Addr::new(10, 0, 0, 1),
-            local_as: 65001,
-            peer_as: 65000,
-            hold_time: 9,
-            keepalive: 3,
-            connect_retry: Duration::from_secs(5),
-            multihop_ttl: 16,
-        }),
-    })
+    Arc::new(DaemonInfo::example(
+        Role::Primary,
+        Ipv4Addr::new(10, 0, 0, 1),
+        "vm",
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+    ))
 }
 
 fn bgp_of(snapshot: &Snapshot) -> &BgpInfo {
