@@ -39,7 +39,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use ipnet::IpNet;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
 use crate::addrs::{self, AddrChange, Netlink};
@@ -55,7 +55,7 @@ use crate::metrics::MetricsError;
 use crate::model::DesiredRoutes;
 use crate::probe::ProbeReport;
 use crate::settings::{BgpSettings, ByMode, Settings};
-use crate::status::{BgpInfo, DaemonInfo, Reloads, SessionList, StatusSource};
+use crate::status::{BgpInfo, DaemonInfo, Reloads};
 use crate::systemd;
 
 mod addresses;
@@ -179,49 +179,40 @@ async fn run_bgp(
     );
     log_services(&settings.health);
 
-    let (reports_tx, reports) = mpsc::channel::<ProbeReport>(64);
-    let mut gate = Gate::default();
-    let mut probe_tasks = ProbeTasks::new(reports_tx);
-    probe_tasks.apply(gate.reconfigure(&settings.health));
-    let hooks = gate.hook.clone().map(Hooks::spawn);
-    gate.set_maintenance_file_present(maintenance_file_exists(&gate));
-    gate.update_services(now());
+    let Gating {
+        gate,
+        probe_tasks,
+        hooks,
+        reports,
+    } = Gating::start(&settings.health);
     let plan = gate.plan(&prefixes, bgp);
-    let (routes_tx, routes_rx) = watch::channel(Arc::new(plan.routes));
-    let (first_seen_tx, first_seen_rx) = watch::channel(Arc::default());
-    let (addresses_tx, addresses_rx) = watch::channel(Arc::new(plan.addresses));
-    let (probes_tx, probes_rx) = watch::channel(Arc::new(gate.probe_statuses()));
-    let (mode_tx, mode_rx) = watch::channel(gate.mode(settings.control_socket.is_some()));
-    let (info_tx, info_rx) = watch::channel(Arc::new(daemon_info(
+    let info = daemon_info(
         Some((bgp, router_id)),
         started_at,
         &hostname,
         &Reloads::default(),
-    )));
-    let (sessions_tx, sessions_rx) = watch::channel(SessionList::default());
+    );
+    let mode = gate.mode(settings.control_socket.is_some());
+    let (out, mut source) = Published::new(
+        info,
+        plan.routes,
+        plan.addresses,
+        gate.probe_statuses(),
+        mode,
+    );
     let mut peers = Peers {
         slots: Vec::new(),
         leaving: Vec::new(),
-        routes: routes_rx.clone(),
+        routes: source.routes.clone(),
         bfd: crate::bfd::driver::Bfd::new(),
     };
     peers
         .reconcile(wanted_sessions(bgp, router_id, &hostname))
         .await;
-    sessions_tx.send_replace(peers.list());
+    out.sessions.send_replace(peers.list());
 
     // What the API and the metrics read: snapshots of the channels above, never the loop itself.
-    let source = StatusSource {
-        info: info_rx,
-        sessions: sessions_rx,
-        routes: routes_rx,
-        routes_first_seen: first_seen_rx,
-        addresses: addresses_rx,
-        probes: probes_rx,
-        mode: mode_rx,
-        vrrp: watch::channel(crate::status::VrrpList::default()).1,
-        bfd_unclaimed: peers.bfd.unclaimed(),
-    };
+    source.bfd_unclaimed = peers.bfd.unclaimed();
     // The sessions have not run yet (one thread; no await since spawning them).
     let (_serving, control_rx) = listeners.serve(source);
 
@@ -239,15 +230,7 @@ async fn run_bgp(
         peers,
         probe_tasks,
         hooks,
-        out: Published {
-            routes: routes_tx,
-            routes_first_seen: first_seen_tx,
-            addresses: addresses_tx,
-            probes: probes_tx,
-            mode: mode_tx,
-            info: info_tx,
-            sessions: sessions_tx,
-        },
+        out,
         started_at,
         reloads: Reloads::default(),
         shutdown: Shutdown::new(),
@@ -798,6 +781,35 @@ fn poll_interval(period: Duration) -> tokio::time::Interval {
     let mut interval = tokio::time::interval(period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     interval
+}
+
+/// What gates the announcements (or the VRRP priorities), started: the gate, the probes'
+/// tasks, the hook runner, and where the probes report.
+struct Gating {
+    gate: Gate,
+    probe_tasks: ProbeTasks,
+    hooks: Option<Hooks>,
+    reports: mpsc::Receiver<ProbeReport>,
+}
+
+impl Gating {
+    /// Starts the probes and the hook runner of `config`, reads the maintenance file, and
+    /// sets every service's state at this moment.
+    fn start(config: &HealthConfig) -> Gating {
+        let (reports_tx, reports) = mpsc::channel::<ProbeReport>(64);
+        let mut gate = Gate::default();
+        let mut probe_tasks = ProbeTasks::new(reports_tx);
+        probe_tasks.apply(gate.reconfigure(config));
+        let hooks = gate.hook.clone().map(Hooks::spawn);
+        gate.set_maintenance_file_present(maintenance_file_exists(&gate));
+        gate.update_services(now());
+        Gating {
+            gate,
+            probe_tasks,
+            hooks,
+            reports,
+        }
+    }
 }
 
 fn maintenance_file_exists(gate: &Gate) -> bool {

@@ -10,7 +10,9 @@ use super::gate::Refresh;
 use crate::announce::AddressStatus;
 use crate::hooks::Hooks;
 use crate::model::DesiredRoutes;
-use crate::status::{self, DaemonInfo, Mode, ProbeStatus, RoutesFirstSeen, SessionList};
+use crate::status::{
+    self, DaemonInfo, Mode, ProbeStatus, RoutesFirstSeen, SessionList, StatusSource, VrrpList,
+};
 use crate::systemd;
 
 /// The channels the event loop publishes into.
@@ -26,6 +28,45 @@ pub(super) struct Published {
 }
 
 impl Published {
+    /// The channels, starting at these values, and what the API and the metrics read from them
+    /// (no VRRP instances and no BFD: a mode that has them sets those two itself).
+    pub(super) fn new(
+        info: DaemonInfo,
+        routes: DesiredRoutes,
+        addresses: Vec<AddressStatus>,
+        probes: Vec<ProbeStatus>,
+        mode: Mode,
+    ) -> (Published, StatusSource) {
+        let (routes, routes_rx) = watch::channel(Arc::new(routes));
+        let (routes_first_seen, first_seen_rx) = watch::channel(Arc::default());
+        let (addresses, addresses_rx) = watch::channel(Arc::new(addresses));
+        let (probes, probes_rx) = watch::channel(Arc::new(probes));
+        let (mode, mode_rx) = watch::channel(mode);
+        let (info, info_rx) = watch::channel(Arc::new(info));
+        let (sessions, sessions_rx) = watch::channel(SessionList::default());
+        let source = StatusSource {
+            info: info_rx,
+            sessions: sessions_rx,
+            routes: routes_rx,
+            routes_first_seen: first_seen_rx,
+            addresses: addresses_rx,
+            probes: probes_rx,
+            mode: mode_rx,
+            vrrp: watch::channel(VrrpList::default()).1,
+            bfd_unclaimed: watch::channel(Default::default()).1,
+        };
+        let published = Published {
+            routes,
+            routes_first_seen,
+            addresses,
+            probes,
+            mode,
+            info,
+            sessions,
+        };
+        (published, source)
+    }
+
     /// Publishes `refresh`, logs the services' transitions and runs the hook on them. The
     /// desired set is handed to the sessions only when it differs, so a probe that passes again
     /// sends nothing.

@@ -32,8 +32,8 @@ use super::vrrp_plan::{
     InstanceChange, hook_event, instance_health, instance_name, plan_instances,
 };
 use super::{
-    DaemonError, OperatorEvent, daemon_info, log_services, maintenance_file_exists, poll_interval,
-    reload, sleep_until, supervise, tick,
+    DaemonError, Gating, OperatorEvent, daemon_info, log_services, maintenance_file_exists,
+    poll_interval, reload, sleep_until, supervise, tick,
 };
 use crate::api;
 use crate::cli::Invocation;
@@ -42,7 +42,7 @@ use crate::config::{self, VrrpConfig};
 use crate::hooks::Hooks;
 use crate::probe::ProbeReport;
 use crate::settings::{ByMode, Settings};
-use crate::status::{Reloads, SessionList, StatusSource, VrrpInstance, VrrpList};
+use crate::status::{Reloads, VrrpInstance, VrrpList};
 use crate::systemd;
 use crate::vrrp::driver::{self, Command, Reports};
 use crate::vrrp::instance::{Health, InstanceStatus, State};
@@ -74,35 +74,24 @@ pub(super) async fn run(
     );
     log_services(&settings.health);
 
-    let (reports_tx, reports) = mpsc::channel::<ProbeReport>(64);
-    let mut gate = Gate::default();
-    let mut probe_tasks = ProbeTasks::new(reports_tx);
-    probe_tasks.apply(gate.reconfigure(&settings.health));
-    let hooks = gate.hook.clone().map(Hooks::spawn);
-    gate.set_maintenance_file_present(maintenance_file_exists(&gate));
-    gate.update_services(now());
-
-    let (routes_tx, routes_rx) = watch::channel(Arc::default());
-    let (first_seen_tx, first_seen_rx) = watch::channel(Arc::default());
-    let (addresses_tx, addresses_rx) = watch::channel(Arc::default());
-    let (probes_tx, probes_rx) = watch::channel(Arc::new(gate.probe_statuses()));
-    let (mode_tx, mode_rx) = watch::channel(gate.mode(settings.control_socket.is_some()));
+    let Gating {
+        gate,
+        probe_tasks,
+        hooks,
+        reports,
+    } = Gating::start(&settings.health);
     let info = daemon_info(None, started_at, &hostname, &Reloads::default());
-    let (info_tx, info_rx) = watch::channel(Arc::new(info));
-    let (sessions_tx, sessions_rx) = watch::channel(SessionList::default());
+    let mode = gate.mode(settings.control_socket.is_some());
+    // No routes, no sessions, no BFD: only the instances and the probes change.
+    let (out, mut source) = Published::new(
+        info,
+        Default::default(),
+        Vec::new(),
+        gate.probe_statuses(),
+        mode,
+    );
     let (vrrp_tx, vrrp_rx) = watch::channel(VrrpList::default());
-    let source = StatusSource {
-        info: info_rx,
-        sessions: sessions_rx,
-        routes: routes_rx,
-        routes_first_seen: first_seen_rx,
-        addresses: addresses_rx,
-        probes: probes_rx,
-        mode: mode_rx,
-        vrrp: vrrp_rx,
-        // No BGP sessions, so no BFD.
-        bfd_unclaimed: watch::channel(Default::default()).1,
-    };
+    source.vrrp = vrrp_rx;
     let (_serving, control_rx) = listeners.serve(source);
 
     let (transitions_tx, transitions) = mpsc::unbounded_channel();
@@ -112,15 +101,7 @@ pub(super) async fn run(
         gate,
         probe_tasks,
         hooks,
-        out: Published {
-            routes: routes_tx,
-            routes_first_seen: first_seen_tx,
-            addresses: addresses_tx,
-            probes: probes_tx,
-            mode: mode_tx,
-            info: info_tx,
-            sessions: sessions_tx,
-        },
+        out,
         vrrp: vrrp_tx,
         slots: Vec::new(),
         leaving: Vec::new(),
