@@ -31,7 +31,8 @@
 # service-death scenario only (host freeze reads FRR's bfdd and bgpd's log), so set
 # FAILOVER_SCENARIOS=service-death with it. FAILOVER_VRRP_PRIORITIES ("150,100") sets the VRRP
 # priorities of the primary and the backup (keepalived's and elastic's alike): the backup's decides
-# how long it waits after a priority-0 advert, (256 − backup) / 256 × advert.
+# how long it waits after a priority-0 advert, (256 − backup) / 256 × advert. FAILOVER_VRRP_VMAC=1
+# runs elastic's VRRP instances with use_vmac: true.
 #
 # Installs what it lacks (frr, bird2 with FAILOVER_RS=bird, gobgpd, exabgp, keepalived, iproute2,
 # procps, a C linker) without letting the packages start their system services. Removes everything it created, also on Ctrl-C.

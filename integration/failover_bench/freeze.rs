@@ -623,6 +623,9 @@ pub(crate) fn print_table(results: &[FreezeResult], runs: usize) {
     println!(
         "Failover when the primary HOST freezes ({runs} runs each; client request every 10 ms):"
     );
+    if vrrp::use_vmac() {
+        println!("(elastic VRRP with use_vmac: true)");
+    }
     print_rows(&header, &rows);
     println!();
     println!("Notes:");

@@ -1071,6 +1071,9 @@ fn print_table(results: &[(Contender, Vec<RunResult>, Option<f64>)], runs: usize
     println!(
         "  (VRRP priorities here: primary {primary}, backup {backup}; FAILOVER_VRRP_PRIORITIES)."
     );
+    if vrrp::use_vmac() {
+        println!("  elastic VRRP with use_vmac: true (FAILOVER_VRRP_VMAC=1).");
+    }
     for (who, r, _) in results {
         if *who == Contender::Gobgpd {
             let lost: Vec<String> = r

@@ -206,6 +206,9 @@ pub(crate) fn print_table(results: &[StopResult], runs: usize) {
     println!(
         "Planned stop: SIGTERM to the master's daemon ({runs} runs each; client request every 10 ms):"
     );
+    if vrrp::use_vmac() {
+        println!("(elastic VRRP with use_vmac: true)");
+    }
     println!(
         "  {:<28} {:>11} {:>8} {:>12} {:>9} {:>10}  target (0 lost)",
         "", "gap median", "gap max", "lost median", "lost max", "exit max"

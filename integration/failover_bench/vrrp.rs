@@ -173,12 +173,19 @@ pub(crate) fn elastic_config(lab: &Lab, index: usize, probe: VrrpProbe, advert_m
             announcers::pidfile(lab, label).display()
         ),
     };
+    let use_vmac = use_vmac();
     format!(
         "# Written by the failover benchmark: elastic in VRRP mode.\n\
          probes:\n  service:\n    {probe}\n\
          vrrp:\n  interface: eth0\n  vrid: 10\n  priority: {priority}\n  \
-         advert_interval: {advert_ms}ms\n  addresses: [\"{VIP4}/32\"]\n"
+         advert_interval: {advert_ms}ms\n  addresses: [\"{VIP4}/32\"]\n  use_vmac: {use_vmac}\n"
     )
+}
+
+/// FAILOVER_VRRP_VMAC=1: elastic's VRRP instances run with `use_vmac: true` (the RFC's virtual
+/// MAC on a macvlan); keepalived's stay as they are.
+pub(crate) fn use_vmac() -> bool {
+    std::env::var("FAILOVER_VRRP_VMAC").is_ok_and(|v| v == "1")
 }
 
 /// Starts elastic in VRRP mode on host `index` of the segment.
