@@ -352,7 +352,7 @@ impl Daemon {
                     }
                 },
                 Some(report) = inputs.reports.recv() => {
-                    self.on_probe_report(report);
+                    on_probe_report(&mut self.gate, report);
                     self.refresh();
                 }
                 Some(request) = inputs.control.recv() => {
@@ -491,19 +491,6 @@ impl Daemon {
         let refresh = self.gate.refresh(now(), announcing, control_socket);
         self.out
             .publish(refresh, self.peers.slots.len(), self.hooks.as_ref());
-    }
-
-    fn on_probe_report(&mut self, report: ProbeReport) {
-        let (changed, ok, detail) = (report.changed, report.ok, report.detail.clone());
-        let Some(name) = self.gate.on_report(report, now()) else {
-            return;
-        };
-        if let Some(verdict) = changed {
-            let state = if verdict { "up" } else { "down" };
-            info!(probe = name, state, detail, "probe verdict");
-        } else if !ok {
-            debug!(probe = name, detail, "probe failed");
-        }
     }
 
     /// Re-reads whether the maintenance file exists; whether that changed.
@@ -809,6 +796,21 @@ impl Gating {
             hooks,
             reports,
         }
+    }
+}
+
+/// Takes a probe's report into the gate and logs a new verdict (a failed check that did not
+/// change it, at debug).
+fn on_probe_report(gate: &mut Gate, report: ProbeReport) {
+    let (changed, ok, detail) = (report.changed, report.ok, report.detail.clone());
+    let Some(name) = gate.on_report(report, now()) else {
+        return;
+    };
+    if let Some(verdict) = changed {
+        let state = if verdict { "up" } else { "down" };
+        info!(probe = name, state, detail, "probe verdict");
+    } else if !ok {
+        debug!(probe = name, detail, "probe failed");
     }
 }
 

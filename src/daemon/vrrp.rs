@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
 use super::gate::{Drain, Gate};
 use super::listeners::Listeners;
@@ -33,7 +33,7 @@ use super::vrrp_plan::{
 };
 use super::{
     DaemonError, Gating, OperatorEvent, daemon_info, log_services, maintenance_file_exists,
-    poll_interval, reload, sleep_until, supervise, tick,
+    on_probe_report, poll_interval, reload, sleep_until, supervise, tick,
 };
 use crate::api;
 use crate::cli::Invocation;
@@ -238,7 +238,7 @@ impl VrrpDaemon {
                 },
                 _ = tick(&mut watchdog) => systemd::watchdog(),
                 Some(report) = inputs.reports.recv() => {
-                    self.on_probe_report(report);
+                    on_probe_report(&mut self.gate, report);
                     self.refresh();
                 }
                 Some(request) = inputs.control.recv() => {
@@ -338,19 +338,6 @@ impl VrrpDaemon {
                     "VRRP: health or configured priority changed"
                 );
             }
-        }
-    }
-
-    fn on_probe_report(&mut self, report: ProbeReport) {
-        let (changed, ok, detail) = (report.changed, report.ok, report.detail.clone());
-        let Some(name) = self.gate.on_report(report, now()) else {
-            return;
-        };
-        if let Some(verdict) = changed {
-            let state = if verdict { "up" } else { "down" };
-            info!(probe = name, state, detail, "probe verdict");
-        } else if !ok {
-            debug!(probe = name, detail, "probe failed");
         }
     }
 
