@@ -247,37 +247,34 @@ pub fn plan(
     let mut shared = SharedAttrs::default();
     let mut verdicts = SharedVerdicts::default();
     let mut addresses = Vec::with_capacity(prefixes.len());
+    // The services gating the prefix at hand: which cover it is worked out once per prefix
+    // (a service's address list is walked for each), into one reused list.
+    let mut gating: Vec<&ServiceConfig> = Vec::new();
+    let mut gating_treatments: Vec<(&Treatment, &str)> = Vec::new();
     for prefix in prefixes {
-        let worst = treatments
-            .iter()
-            .filter(|(config, _, _)| config.gates(prefix))
-            .fold(
-                None::<(&Treatment, &str)>,
-                |worst, (_, t, reason)| match worst {
-                    Some((w, _)) if w.rank() >= t.rank() => worst,
-                    _ => Some((t, reason)),
-                },
-            );
-        let role = prefix_role(
-            host_role,
-            treatments
+        gating.clear();
+        gating_treatments.clear();
+        for (config, t, reason) in treatments.iter().filter(|(c, _, _)| c.gates(prefix)) {
+            gating.push(*config);
+            gating_treatments.push((t, reason));
+        }
+        let worst =
+            gating_treatments
                 .iter()
-                .filter(|(config, _, _)| config.gates(prefix))
-                .map(|(config, _, _)| config.role),
-        );
+                .fold(
+                    None::<(&Treatment, &str)>,
+                    |worst, &(t, reason)| match worst {
+                        Some((w, _)) if w.rank() >= t.rank() => worst,
+                        _ => Some((t, reason)),
+                    },
+                );
+        let role = prefix_role(host_role, gating.iter().map(|config| config.role));
         let (treatment, reason) = match worst {
             Some((t, reason)) => (t.clone(), reason),
             None => (Treatment::Normal, "not gated by any service"),
         };
         let attrs = match &treatment {
-            _ if draining => {
-                let gating: Vec<&ServiceConfig> = treatments
-                    .iter()
-                    .map(|(config, _, _)| *config)
-                    .filter(|config| config.gates(prefix))
-                    .collect();
-                drained_attrs(&treatment, &gating)
-            }
+            _ if draining => drained_attrs(&treatment, &gating),
             Treatment::Normal => Some(RouteAttrs {
                 communities: role_communities(role),
                 med,
