@@ -539,13 +539,13 @@ async fn run_instance(
     transitions: mpsc::UnboundedSender<Transition>,
 ) {
     let name = instance_name(&config);
-    let mut links = match crate::addrs::watch_links() {
-        Ok(links) => Some(links),
-        Err(error) => {
-            warn!(instance = name, %error, "cannot watch links: a missing interface is looked for every 5 s only");
-            None
-        }
-    };
+    // One link watch for the instance's whole life: the driver reads it while it runs (its
+    // interface removed), this loop while it waits (the interface back).
+    let mut links = crate::addrs::watch_links().unwrap_or_else(|error| {
+        warn!(instance = name, %error, "cannot watch links: a missing interface is looked for every 5 s only");
+        // A closed channel: the driver and the wait below see no link changes.
+        mpsc::channel(1).1
+    });
     loop {
         let instance_config = config.instance_config(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         let mut on_status = |fresh: &InstanceStatus| {
@@ -570,24 +570,29 @@ async fn run_instance(
             &config.interface,
             config.use_vmac,
             &config.addresses,
+            &mut links,
             commands,
             reports,
         )
         .await;
-        let error = match result {
+        let (error, missing_link) = match result {
             Ok(_) => return,
-            Err(error) => error.to_string(),
+            Err(error) => (error.to_string(), error.is_missing_link()),
         };
-        error!(instance = name, %error, "VRRP instance cannot run; trying again in 5 s, or when a link appears");
+        let when = match missing_link {
+            true => "in 5 s, or when a link appears",
+            false => "in 5 s",
+        };
+        error!(instance = name, %error, "VRRP instance cannot run; trying again {when}");
         status.send_modify(|current| current.error = Some(error));
-        // A link added or renamed may be the interface (re)created: try again then, without
-        // waiting out RETRY. The short pause lets it get its address first.
+        // Link changes from before now (the failed run's own, a macvlan made and deleted) are
+        // not the interface coming back.
+        while links.try_recv().is_ok() {}
+        // A link added or renamed may be the missing interface (re)created: try again then,
+        // without waiting out RETRY; the short pause lets it get its address first. Any other
+        // failure waits RETRY, whatever the links do.
         let link_changed = async {
-            let changed = match links.as_mut() {
-                Some(links) => links.recv().await.is_some(),
-                None => false,
-            };
-            match changed {
+            match missing_link && links.recv().await.is_some() {
                 true => tokio::time::sleep(LINK_SETTLE).await,
                 false => std::future::pending().await,
             }

@@ -15,7 +15,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
 use super::garp::{ArpSender, announcement};
@@ -52,6 +52,14 @@ pub enum DriverError {
     Io { interface: String, error: io::Error },
 }
 
+impl DriverError {
+    /// The interface (or its address, or the macvlan) is missing or went away: a link that
+    /// appears may be it coming back.
+    pub fn is_missing_link(&self) -> bool {
+        matches!(self, DriverError::Io { error, .. } if error.kind() == io::ErrorKind::NotFound)
+    }
+}
+
 /// Runs the instance `config` describes on `interface` (`virtual_addresses` are its addresses
 /// with the prefix length they get there) until [`Command::Stop`] (or the sender's drop) and the
 /// handover are done, or [`Command::StopNow`]. An unspecified `primary_address` (0.0.0.0) is the
@@ -64,11 +72,16 @@ pub async fn run(
     commands: &mut watch::Receiver<Command>,
     reports: Reports<'_>,
 ) -> Result<InstanceStatus, DriverError> {
+    let mut links = addrs::watch_links().map_err(|error| DriverError::Io {
+        interface: interface.to_string(),
+        error,
+    })?;
     run_on(
         config,
         interface,
         false,
         virtual_addresses,
+        &mut links,
         commands,
         reports,
     )
@@ -77,12 +90,14 @@ pub async fn run(
 
 /// [`run`]; with `use_vmac`, on the instance's macvlan ([`Vmac`]): made at the start, holding
 /// the virtual addresses and sending adverts and announcements (adverts are still received on
-/// `interface`), deleted at the end.
+/// `interface`), deleted at the end. `links`: the caller's [`addrs::watch_links`], subscribed
+/// before this call so that no removal goes unseen.
 pub async fn run_on(
     mut config: InstanceConfig,
     interface: &str,
     use_vmac: bool,
     virtual_addresses: &[IpNet],
+    links: &mut mpsc::Receiver<()>,
     commands: &mut watch::Receiver<Command>,
     reports: Reports<'_>,
 ) -> Result<InstanceStatus, DriverError> {
@@ -91,8 +106,6 @@ pub async fn run_on(
         error,
     };
     let netlink = Netlink::new().map_err(io_error)?;
-    // Before the listing, so a removal between the two is not missed.
-    let mut links = addrs::watch_links().map_err(io_error)?;
     let found = netlink.addresses().await.map_err(io_error)?;
     let missing = |what: &str| io_error(io::Error::new(io::ErrorKind::NotFound, what.to_string()));
     let (ifindex, first) = find_interface(&found, interface, virtual_addresses)
