@@ -47,7 +47,7 @@ use crate::api::{self, ApiError};
 use crate::bgp::wire::Notification;
 use crate::cli::Invocation;
 use crate::clock::{self, now};
-use crate::config::{self, HealthConfig};
+use crate::config::HealthConfig;
 use crate::control::ControlError;
 use crate::hooks::Hooks;
 use crate::memory;
@@ -360,7 +360,7 @@ impl Daemon {
                     let _ = request.reply.send(answer);
                 }
                 _ = maintenance_poll.tick(), if self.gate.maintenance_file.is_some() => {
-                    if self.read_maintenance_file() {
+                    if reread_maintenance_file(&mut self.gate) {
                         self.refresh();
                     }
                 }
@@ -493,12 +493,6 @@ impl Daemon {
             .publish(refresh, self.peers.slots.len(), self.hooks.as_ref());
     }
 
-    /// Re-reads whether the maintenance file exists; whether that changed.
-    fn read_maintenance_file(&mut self) -> bool {
-        let present = maintenance_file_exists(&self.gate);
-        self.gate.set_maintenance_file_present(present)
-    }
-
     async fn rescan(&mut self) {
         addresses::rescan(
             &self.netlink,
@@ -541,14 +535,9 @@ impl Daemon {
     /// maintenance file and re-arm preemption. `Ok(changed)`, or why the configuration was
     /// refused (the running one stays).
     async fn on_hangup(&mut self) -> Result<bool, String> {
-        // Once running from a file, its absence is an invalid reload, never "flags only".
-        let default_file = if self.settings.config_file.is_some() {
-            config::DefaultFile::Required
-        } else {
-            config::DefaultFile::IfPresent
-        };
+        let from_file = self.settings.config_file.is_some();
         let read = match self.invocation.clone() {
-            Some(invocation) => Some(reload::read_settings(invocation, default_file).await),
+            Some(invocation) => Some(reload::read_settings(invocation, from_file).await),
             None => None,
         };
         let outcome = match read {
@@ -577,7 +566,7 @@ impl Daemon {
             self.record_reload(outcome.as_ref().map(|_| ()).map_err(String::clone));
         }
         self.rescan().await;
-        self.read_maintenance_file();
+        reread_maintenance_file(&mut self.gate);
         self.gate.rearm_preemption();
         self.refresh();
         outcome
@@ -585,11 +574,7 @@ impl Daemon {
 
     /// Publishes how the last reload went (`elastic status`, metrics).
     fn record_reload(&mut self, outcome: Result<(), String>) {
-        self.reloads.record(clock::system_now(), outcome);
-        let reloads = self.reloads.clone();
-        self.out
-            .info
-            .send_modify(|info| Arc::make_mut(info).reloads = reloads);
+        record_reload(&mut self.reloads, &self.out, outcome);
     }
 
     /// Applies a valid new configuration as a difference to the running one; whether anything
@@ -670,8 +655,7 @@ impl Daemon {
             if self.gate.hook != hook {
                 self.hooks = self.gate.hook.clone().map(Hooks::spawn);
             }
-            let present = maintenance_file_exists(&self.gate);
-            self.gate.set_maintenance_file_present(present);
+            reread_maintenance_file(&mut self.gate);
             log_services(health);
         }
 
@@ -788,7 +772,7 @@ impl Gating {
         let mut probe_tasks = ProbeTasks::new(reports_tx);
         probe_tasks.apply(gate.reconfigure(config));
         let hooks = gate.hook.clone().map(Hooks::spawn);
-        gate.set_maintenance_file_present(maintenance_file_exists(&gate));
+        reread_maintenance_file(&mut gate);
         gate.update_services(now());
         Gating {
             gate,
@@ -797,6 +781,14 @@ impl Gating {
             reports,
         }
     }
+}
+
+/// Counts a reload and publishes how it went (`elastic status`, metrics), in either mode.
+fn record_reload(reloads: &mut Reloads, out: &Published, outcome: Result<(), String>) {
+    reloads.record(clock::system_now(), outcome);
+    let reloads = reloads.clone();
+    out.info
+        .send_modify(|info| Arc::make_mut(info).reloads = reloads);
 }
 
 /// Takes a probe's report into the gate and logs a new verdict (a failed check that did not
@@ -814,10 +806,14 @@ fn on_probe_report(gate: &mut Gate, report: ProbeReport) {
     }
 }
 
-fn maintenance_file_exists(gate: &Gate) -> bool {
-    gate.maintenance_file
+/// Re-reads whether the gate's maintenance file exists (a stat: the file is never read);
+/// whether that changed.
+fn reread_maintenance_file(gate: &mut Gate) -> bool {
+    let present = gate
+        .maintenance_file
         .as_deref()
-        .is_some_and(std::path::Path::exists)
+        .is_some_and(std::path::Path::exists);
+    gate.set_maintenance_file_present(present)
 }
 
 /// Ticks of the watchdog interval; never, when systemd asked for no watchdog.

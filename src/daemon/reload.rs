@@ -18,11 +18,16 @@ const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The settings `invocation` gives now, read on a blocking thread so that a slow disk or a slow
 /// NSS lookup (`user:`, `control_socket_group`) never stalls the event loop, and given up after
-/// [`READ_TIMEOUT`].
+/// [`READ_TIMEOUT`]. `from_file`: the running settings came from a file, whose absence is then
+/// an invalid reload, never "flags only".
 pub(super) async fn read_settings(
     invocation: Invocation,
-    default_file: DefaultFile,
+    from_file: bool,
 ) -> Result<Settings, String> {
+    let default_file = match from_file {
+        true => DefaultFile::Required,
+        false => DefaultFile::IfPresent,
+    };
     let read = tokio::task::spawn_blocking(move || settings::effective(&invocation, default_file));
     match tokio::time::timeout(READ_TIMEOUT, read).await {
         Ok(Ok(result)) => result.map_err(|error| error.to_string()),
@@ -128,10 +133,11 @@ pub(super) fn plan(
     plan
 }
 
-/// Sets the restart-only keys of `new` to their running values; returns the ones that differed.
-fn keep_restart_only(
-    running: &Settings<BgpSettings>,
-    new: &mut Settings<BgpSettings>,
+/// Sets the restart-only keys of `new` to their running values (they are shared by both
+/// modes); returns the ones that differed.
+pub(super) fn keep_restart_only<M>(
+    running: &Settings<M>,
+    new: &mut Settings<M>,
 ) -> Vec<&'static str> {
     let differs = [
         running.api != new.api,

@@ -32,13 +32,13 @@ use super::vrrp_plan::{
     InstanceChange, hook_event, instance_health, instance_name, plan_instances,
 };
 use super::{
-    DaemonError, Gating, OperatorEvent, daemon_info, log_services, maintenance_file_exists,
-    on_probe_report, poll_interval, reload, sleep_until, supervise, tick,
+    DaemonError, Gating, OperatorEvent, daemon_info, log_services, on_probe_report, poll_interval,
+    reload, reread_maintenance_file, sleep_until, supervise, tick,
 };
 use crate::api;
 use crate::cli::Invocation;
 use crate::clock::{self, now};
-use crate::config::{self, VrrpConfig};
+use crate::config::VrrpConfig;
 use crate::hooks::Hooks;
 use crate::probe::ProbeReport;
 use crate::settings::{ByMode, Settings};
@@ -107,8 +107,6 @@ pub(super) async fn run(
         leaving: Vec::new(),
         next_id: 0,
         transitions_tx,
-        started_at,
-        hostname,
         reloads: Reloads::default(),
         events_open: true,
         panicked: false,
@@ -166,8 +164,6 @@ struct VrrpDaemon {
     leaving: Vec<Slot>,
     next_id: u64,
     transitions_tx: mpsc::UnboundedSender<Transition>,
-    started_at: std::time::SystemTime,
-    hostname: String,
     reloads: Reloads,
     events_open: bool,
     panicked: bool,
@@ -247,8 +243,7 @@ impl VrrpDaemon {
                 }
                 Some((id, from, to)) = inputs.transitions.recv() => self.on_transition(id, from, to),
                 _ = maintenance_poll.tick(), if self.gate.maintenance_file.is_some() => {
-                    let present = maintenance_file_exists(&self.gate);
-                    if self.gate.set_maintenance_file_present(present) {
+                    if reread_maintenance_file(&mut self.gate) {
                         self.refresh();
                     }
                 }
@@ -268,10 +263,7 @@ impl VrrpDaemon {
         );
         self.probe_tasks.stop_all();
         self.gate.drain(Some(Drain::Stopping(signal)));
-        let refresh = self
-            .gate
-            .refresh(now(), None, self.settings.control_socket.is_some());
-        self.out.publish(refresh, 0, self.hooks.as_ref());
+        self.publish_health();
         for slot in self.slots.iter().chain(&self.leaving) {
             slot.commands.send_replace(Command::Stop);
         }
@@ -313,11 +305,17 @@ impl VrrpDaemon {
     }
 
     /// Recomputes the services and what each instance must do, and publishes them.
-    fn refresh(&mut self) {
+    /// Publishes the services' state (status, metrics, hooks); no routes in this mode.
+    fn publish_health(&mut self) {
         let refresh = self
             .gate
             .refresh(now(), None, self.settings.control_socket.is_some());
         self.out.publish(refresh, 0, self.hooks.as_ref());
+    }
+
+    /// [`Self::publish_health`], then tells each instance the health and priority it runs at.
+    fn refresh(&mut self) {
+        self.publish_health();
         for index in 0..self.slots.len() {
             let health = self.health_of(&self.slots[index].config);
             let slot = &self.slots[index];
@@ -404,17 +402,14 @@ impl VrrpDaemon {
     /// SIGHUP: reload the config file; unchanged instances keep running, changed ones hand over
     /// and restart, removed ones hand over and end, new ones start.
     async fn on_hangup(&mut self) {
-        let default_file = if self.settings.config_file.is_some() {
-            config::DefaultFile::Required
-        } else {
-            config::DefaultFile::IfPresent
-        };
         let Some(invocation) = self.invocation.clone() else {
             info!("SIGHUP: re-reading the maintenance file");
-            self.reread_maintenance();
+            reread_maintenance_file(&mut self.gate);
+            self.refresh();
             return;
         };
-        let outcome = match reload::read_settings(invocation, default_file).await {
+        let from_file = self.settings.config_file.is_some();
+        let outcome = match reload::read_settings(invocation, from_file).await {
             Err(error) => Err(error),
             Ok(new) => match new.by_mode() {
                 ByMode::Bgp(_) => Err(
@@ -434,34 +429,21 @@ impl VrrpDaemon {
                 self.record_reload(Ok(()));
             }
         }
-        self.reread_maintenance();
+        reread_maintenance_file(&mut self.gate);
         self.refresh();
-    }
-
-    fn reread_maintenance(&mut self) {
-        let present = maintenance_file_exists(&self.gate);
-        self.gate.set_maintenance_file_present(present);
     }
 
     fn apply(&mut self, mut new: Settings<Vec<VrrpConfig>>) {
         let old = &self.settings;
-        for (key, changed) in [
-            ("api", old.api != new.api),
-            ("metrics", old.metrics != new.metrics),
-            ("control_socket", old.control_socket != new.control_socket),
-        ] {
-            if changed {
-                warn!(
-                    key,
-                    "changed in the configuration: needs a restart to take effect; keeping the running value"
-                );
-            }
+        for warning in std::mem::take(&mut new.warnings) {
+            warn!("{warning}");
         }
-        new.api = old.api;
-        new.metrics = old.metrics;
-        new.control_socket = old.control_socket.clone();
-        new.control_socket_group = old.control_socket_group.clone();
-        new.warnings.clear();
+        for key in reload::keep_restart_only(old, &mut new) {
+            warn!(
+                key,
+                "changed in the configuration: needs a restart to take effect; keeping the running value"
+            );
+        }
         if new == *old {
             info!("SIGHUP: configuration unchanged");
             return;
@@ -523,9 +505,7 @@ impl VrrpDaemon {
     }
 
     fn record_reload(&mut self, outcome: Result<(), String>) {
-        self.reloads.record(clock::system_now(), outcome);
-        let info = daemon_info(None, self.started_at, &self.hostname, &self.reloads);
-        self.out.info.send_replace(Arc::new(info));
+        super::record_reload(&mut self.reloads, &self.out, outcome);
     }
 }
 
