@@ -18,3 +18,12 @@ pub fn now() -> Instant {
 pub fn system_now() -> SystemTime {
     SystemTime::now()
 }
+
+/// Sleeps until `deadline` on tokio's clock; with none, forever (a `select!` arm that never
+/// fires while a state machine has no timer armed).
+pub async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

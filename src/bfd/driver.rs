@@ -14,7 +14,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use nix::sys::socket::{
     ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, setsockopt, sockopt,
@@ -27,7 +26,7 @@ use tracing::{info, warn};
 use super::session::{Action, Input, Session};
 use super::wire::{self, State};
 use super::{BfdConfig, port, session_config};
-use crate::clock;
+use crate::clock::{self, sleep_until};
 use crate::model::BfdView;
 
 /// RFC 5881 §4: the source port of every session is in this range.
@@ -384,11 +383,4 @@ fn receive_one(socket: &UdpSocket, buffer: &mut [u8]) -> io::Result<Option<(usiz
     Ok(source
         .zip(ttl)
         .map(|(source, ttl)| (message.bytes, source, ttl)))
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
-        None => std::future::pending().await,
-    }
 }

@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -20,7 +20,7 @@ use super::md5::Md5Key;
 use super::session::{Action, Event, Input, Session, SessionConfig, SessionStatus, State};
 use super::tcp_md5sig;
 use super::wire::{self, Notification};
-use crate::clock;
+use crate::clock::{self, sleep_until};
 use crate::model::{BGP_PORT, BfdConfig, BfdView, Community, DesiredRoutes, RouteAttrs};
 
 /// Bytes asked of the kernel per read. With the leftover of at most one partial message the read
@@ -353,13 +353,6 @@ async fn bfd_changed(
 async fn poll_connect(connecting: &mut Option<ConnectFuture>) -> io::Result<TcpStream> {
     match connecting.as_mut() {
         Some(future) => future.await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
         None => std::future::pending().await,
     }
 }

@@ -36,7 +36,7 @@
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use ipnet::IpNet;
 use tokio::sync::mpsc;
@@ -46,7 +46,7 @@ use crate::addrs::{self, AddrChange, Netlink};
 use crate::api::{self, ApiError};
 use crate::bgp::wire::Notification;
 use crate::cli::Invocation;
-use crate::clock::{self, now};
+use crate::clock::{self, now, sleep_until};
 use crate::config::HealthConfig;
 use crate::control::ControlError;
 use crate::hooks::Hooks;
@@ -738,13 +738,6 @@ fn daemon_info(
             connect_retry: CONNECT_RETRY,
             multihop_ttl: bgp.multihop_ttl,
         }),
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
     }
 }
 

@@ -33,11 +33,11 @@ use super::vrrp_plan::{
 };
 use super::{
     DaemonError, Gating, OperatorEvent, daemon_info, log_services, on_probe_report, poll_interval,
-    reload, reread_maintenance_file, sleep_until, supervise, tick,
+    reload, reread_maintenance_file, supervise, tick,
 };
 use crate::api;
 use crate::cli::Invocation;
-use crate::clock::{self, now};
+use crate::clock::{self, now, sleep_until};
 use crate::config::VrrpConfig;
 use crate::hooks::Hooks;
 use crate::probe::ProbeReport;

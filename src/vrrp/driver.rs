@@ -24,7 +24,7 @@ use super::neighbor::{self, NaSender};
 use super::socket::{AdvertSocketV4, AdvertSocketV6, AsyncAdvertSocketV4, Received};
 use super::vmac::Vmac;
 use crate::addrs::{self, AddrChange, InterfaceAddr, Netlink};
-use crate::clock;
+use crate::clock::{self, sleep_until};
 
 /// What the rest of the daemon asks of a running instance (the latest value counts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -404,13 +404,6 @@ impl Announcer {
             }
             _ => Ok(()),
         }
-    }
-}
-
-async fn sleep_until(deadline: Option<std::time::Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
     }
 }
 
