@@ -97,6 +97,14 @@ impl VrrpConfig {
         self.addresses.first().is_some_and(|a| a.addr().is_ipv6())
     }
 
+    /// The same virtual router as `other`: the same interface, VRID and family (what a file may
+    /// hold once, and what a reload keeps running).
+    pub fn same_router(&self, other: &VrrpConfig) -> bool {
+        self.interface == other.interface
+            && self.vrid == other.vrid
+            && self.is_ipv6() == other.is_ipv6()
+    }
+
     fn family(&self) -> &'static str {
         if self.is_ipv6() { "IPv6" } else { "IPv4" }
     }
@@ -282,10 +290,7 @@ pub(crate) fn cross_check(
             });
         }
         for earlier in &instances[..i] {
-            if earlier.interface == instance.interface
-                && earlier.vrid == instance.vrid
-                && earlier.is_ipv6() == instance.is_ipv6()
-            {
+            if earlier.same_router(instance) {
                 return Err(Misplaced {
                     path: at(i, "vrid"),
                     message: format!(

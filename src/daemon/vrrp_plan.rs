@@ -75,11 +75,8 @@ pub(super) enum InstanceChange {
     },
 }
 
-/// Instances are the same one when interface, VRID and family match.
+/// Instances are the same one when they are the same router ([`VrrpConfig::same_router`]).
 pub(super) fn plan_instances(running: &[VrrpConfig], wanted: &[VrrpConfig]) -> Vec<InstanceChange> {
-    let same = |a: &VrrpConfig, b: &VrrpConfig| {
-        a.interface == b.interface && a.vrid == b.vrid && a.is_ipv6() == b.is_ipv6()
-    };
     let driver_part = |c: &VrrpConfig| VrrpConfig {
         services: None,
         priority: 1,
@@ -87,7 +84,7 @@ pub(super) fn plan_instances(running: &[VrrpConfig], wanted: &[VrrpConfig]) -> V
     };
     let mut changes = Vec::new();
     for (new, config) in wanted.iter().enumerate() {
-        match running.iter().position(|r| same(r, config)) {
+        match running.iter().position(|r| r.same_router(config)) {
             Some(old) if driver_part(&running[old]) == driver_part(config) => {
                 changes.push(InstanceChange::Keep { old, new });
             }
@@ -96,7 +93,7 @@ pub(super) fn plan_instances(running: &[VrrpConfig], wanted: &[VrrpConfig]) -> V
         }
     }
     for (old, config) in running.iter().enumerate() {
-        if !wanted.iter().any(|w| same(w, config)) {
+        if !wanted.iter().any(|w| w.same_router(config)) {
             changes.push(InstanceChange::Stop { old });
         }
     }
@@ -172,12 +169,12 @@ mod tests {
         assert_eq!(health([Up, Maintenance], false), Health::Withdraw);
         assert_eq!(health([Down, Down], false), Health::Withdraw);
         // Only the services the instance names gate it.
-        let web_only = VrrpConfig {
+        let db_only = VrrpConfig {
             services: Some(vec!["db".into()]),
             ..eth0_51()
         };
         assert_eq!(
-            instance_health(&web_only, &[(&web, Down), (&db, Up)], false),
+            instance_health(&db_only, &[(&web, Down), (&db, Up)], false),
             Health::Up
         );
     }

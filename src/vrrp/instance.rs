@@ -575,9 +575,7 @@ impl Instance {
         if advert.priority == PRIORITY_STOP {
             // Another master is stopping (two masters after a partition heals): answer at once
             // so its backups hear who is master.
-            self.status.master = Some((self.config.primary_address, self.priority()));
-            self.send_advert(self.priority(), out);
-            self.timers.advert = Some(now + self.config.advert_interval.as_duration());
+            self.advertise_now(now, out);
             return;
         }
         let ours = self.priority();
@@ -603,12 +601,10 @@ impl Instance {
             self.status.holding_addresses = true;
             out.push(Action::AddAddresses);
         }
-        self.status.master = Some((self.config.primary_address, self.priority()));
-        self.send_advert(self.priority(), out);
+        self.advertise_now(now, out);
         out.push(Action::Announce {
             count: self.config.announce_repeat,
         });
-        self.timers.advert = Some(now + self.config.advert_interval.as_duration());
         self.timers.announce_again = self.config.announce_again_after.map(|d| now + d);
     }
 

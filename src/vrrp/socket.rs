@@ -157,12 +157,6 @@ pub struct AdvertSocketV6 {
 }
 
 impl AdvertSocketV6 {
-    /// Sockets on `interface` (index `ifindex`), sending from its link-local address
-    /// `link_local`. Must be called inside a tokio runtime.
-    pub fn open(interface: &str, ifindex: u32, link_local: Ipv6Addr) -> io::Result<AdvertSocketV6> {
-        AdvertSocketV6::open_sending_from(interface, ifindex, (interface, ifindex), link_local)
-    }
-
     /// Sockets receiving on `interface` (index `ifindex`) and sending from `send_from` (name and
     /// index: with `use_vmac`, the macvlan, which must hold `link_local` too).
     pub fn open_sending_from(

@@ -1068,6 +1068,15 @@ impl Pair {
         panic!("still busy after 1000 steps");
     }
 
+    /// Routers a (192.0.2.1) and b (192.0.2.2) at these priorities, otherwise [`config`]'s.
+    fn with_priorities(t0: Instant, a: u8, b: u8) -> Pair {
+        let at = |address: &str, priority: u8| InstanceConfig {
+            primary_address: address.parse().unwrap(),
+            ..config(priority)
+        };
+        Pair::new(t0, at("192.0.2.1", a), at("192.0.2.2", b))
+    }
+
     fn states(&self) -> [State; 2] {
         [self.routers[0].state(), self.routers[1].state()]
     }
@@ -1076,15 +1085,7 @@ impl Pair {
 #[test]
 fn two_routers_elect_the_higher_priority_and_hand_over_on_stop() {
     let t0 = Instant::now();
-    let a = InstanceConfig {
-        primary_address: "192.0.2.1".parse().unwrap(),
-        ..config(200)
-    };
-    let b = InstanceConfig {
-        primary_address: "192.0.2.2".parse().unwrap(),
-        ..config(100)
-    };
-    let mut pair = Pair::new(t0, a, b);
+    let mut pair = Pair::with_priorities(t0, 200, 100);
     pair.run(t0 + secs(10));
     assert_eq!(pair.states(), [State::Master, State::Backup]);
     assert!(pair.routers[0].status().holding_addresses);
@@ -1102,15 +1103,7 @@ fn two_routers_elect_the_higher_priority_and_hand_over_on_stop() {
 #[test]
 fn two_routers_with_equal_priority_elect_the_higher_address() {
     let t0 = Instant::now();
-    let a = InstanceConfig {
-        primary_address: "192.0.2.1".parse().unwrap(),
-        ..config(100)
-    };
-    let b = InstanceConfig {
-        primary_address: "192.0.2.2".parse().unwrap(),
-        ..config(100)
-    };
-    let mut pair = Pair::new(t0, a, b);
+    let mut pair = Pair::with_priorities(t0, 100, 100);
     pair.run(t0 + secs(10));
     assert_eq!(pair.states(), [State::Backup, State::Master]);
 }
@@ -1118,15 +1111,7 @@ fn two_routers_with_equal_priority_elect_the_higher_address() {
 #[test]
 fn a_recovered_higher_priority_router_preempts_back() {
     let t0 = Instant::now();
-    let a = InstanceConfig {
-        primary_address: "192.0.2.1".parse().unwrap(),
-        ..config(200)
-    };
-    let b = InstanceConfig {
-        primary_address: "192.0.2.2".parse().unwrap(),
-        ..config(100)
-    };
-    let mut pair = Pair::new(t0, a, b);
+    let mut pair = Pair::with_priorities(t0, 200, 100);
     pair.run(t0 + secs(10));
     pair.input(0, Input::Health(Health::Withdraw));
     pair.run(pair.now + secs(5));
