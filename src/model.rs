@@ -98,6 +98,9 @@ pub const PEER_AS: u32 = 65000;
 pub const HOLD_TIME_SECS: u16 = 9;
 pub const CONNECT_RETRY: Duration = Duration::from_secs(5);
 pub const BGP_PORT: u16 = 179;
+/// DSCP CS6 (network control, RFC 4594) in the TOS / traffic-class octet, as FRR and BIRD mark
+/// their BGP and BFD packets.
+pub const TRAFFIC_CLASS_CS6: u32 = 0xc0;
 
 /// Where lelastic (GoBGP) serves its API, and so where the `gobgp` CLI and `elastic status` look
 /// by default.

@@ -33,8 +33,6 @@ use crate::model::BfdView;
 const SOURCE_PORTS: std::ops::RangeInclusive<u16> = 49152..=65535;
 /// RFC 5881 §5 / RFC 5883 §5: we always send with the highest TTL / hop limit.
 const SEND_TTL: u32 = 255;
-/// DSCP CS6 (network control), as FRR's bfdd marks its packets.
-const TRAFFIC_CLASS_CS6: u32 = 0xc0;
 /// Datagrams waiting for one session; a peer flooding more is dropped, not queued.
 const INBOX: usize = 64;
 /// A control packet with the largest authentication section is 24 + 28 bytes; more is not BFD.
@@ -284,12 +282,12 @@ fn sender(peer: SocketAddr) -> io::Result<UdpSocket> {
     let any = match peer {
         SocketAddr::V4(_) => {
             socket.set_ttl_v4(SEND_TTL)?;
-            socket.set_tos_v4(TRAFFIC_CLASS_CS6)?;
+            socket.set_tos_v4(crate::model::TRAFFIC_CLASS_CS6)?;
             IpAddr::V4(Ipv4Addr::UNSPECIFIED)
         }
         SocketAddr::V6(_) => {
             socket.set_unicast_hops_v6(SEND_TTL)?;
-            socket.set_tclass_v6(TRAFFIC_CLASS_CS6)?;
+            socket.set_tclass_v6(crate::model::TRAFFIC_CLASS_CS6)?;
             IpAddr::V6(Ipv6Addr::UNSPECIFIED)
         }
     };

@@ -30,8 +30,6 @@ const READ_CHUNK: usize = 16 * 1024;
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a closing connection may take to flush its last bytes (the Cease).
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
-/// DSCP CS6 (network control, RFC 4594), as FRR and BIRD mark their BGP traffic.
-const TRAFFIC_CLASS_CS6: u32 = 0xc0;
 /// Actions a session's queue keeps room for between bursts.
 const PENDING_KEPT: usize = 16;
 
@@ -315,11 +313,11 @@ fn connect(peer: SocketAddr, transport: &Transport) -> io::Result<ConnectFuture>
     match peer {
         SocketAddr::V4(_) => {
             socket.set_ttl_v4(u32::from(transport.ttl))?;
-            socket.set_tos_v4(TRAFFIC_CLASS_CS6)?;
+            socket.set_tos_v4(crate::model::TRAFFIC_CLASS_CS6)?;
         }
         SocketAddr::V6(_) => {
             socket.set_unicast_hops_v6(u32::from(transport.ttl))?;
-            socket.set_tclass_v6(TRAFFIC_CLASS_CS6)?;
+            socket.set_tclass_v6(crate::model::TRAFFIC_CLASS_CS6)?;
         }
     }
     if let Some(key) = &transport.md5_key {

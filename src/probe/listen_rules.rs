@@ -15,14 +15,6 @@ pub struct BoundSocket {
     pub v6only: bool,
 }
 
-/// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) is the IPv4 address.
-fn plain(address: IpAddr) -> IpAddr {
-    match address {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
-        v4 => v4,
-    }
-}
-
 /// Does `socket` serve `target`? Same port, and: `*` takes any address; a wildcard listener
 /// (0.0.0.0, or `[::]`, which also takes IPv4 unless v6only) serves every address of its
 /// families; otherwise the address must be the same.
@@ -30,10 +22,11 @@ pub fn serves(target: &ListenTarget, socket: &BoundSocket) -> bool {
     if socket.port != target.port {
         return false;
     }
-    let Some(wanted) = target.ip.map(plain) else {
+    // An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) is the IPv4 address.
+    let Some(wanted) = target.ip.map(|ip| ip.to_canonical()) else {
         return true;
     };
-    let bound = plain(socket.address);
+    let bound = socket.address.to_canonical();
     if bound == wanted {
         return true;
     }
