@@ -658,13 +658,11 @@ mod tests {
             let task = spawn(0, config, sender);
             let first = reports.recv().await.unwrap();
             assert_eq!(first.changed, Some(true), "{first:?}");
-            let killed_at = clock::now();
             service.kill().unwrap();
             let second = tokio::time::timeout(Duration::from_secs(10), reports.recv())
                 .await
                 .expect("the exit wakes the probe long before its 60 s interval")
                 .unwrap();
-            assert!(clock::now() - killed_at < Duration::from_secs(10));
             assert_eq!(
                 second.changed,
                 Some(false),
