@@ -28,10 +28,9 @@ const VIP6_ADDRESS: &str = "2001:db8:100::1/64";
 /// Generous bounds: the machine may be shared and busy; the demo reports, it does not judge.
 const ROUTE_TIMEOUT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(20);
-/// The hosts' BFD with route server 1 (whose choice the router forwards along); its bfdd is set to
-/// the same.
+/// The hosts' BFD with route server 1 (whose choice the router forwards along); the lab starts its
+/// bfdd at the same 300 ms.
 const BFD_CONFIG: &str = "bfd: {min_tx: 300ms, min_rx: 300ms, multiplier: 3}\n";
-const BFD_INTERVAL_MS: &str = "300";
 /// What a frozen host can no longer reach.
 const RS_PREFIX: &str = "2001:db8:14:34::/64";
 
@@ -82,9 +81,9 @@ fn run(interrupt: &Interrupt, timeline: &Timeline) -> Result<String, String> {
             .hosts(2)
             .with_client()
             .without_vips()
-            .with_bfd(),
+            .with_bfd()
+            .bfd_interval_ms(300),
     );
-    set_bfd_interval(&lab)?;
     let bfd_config = lab.dir.join("demo-bfd.yaml");
     std::fs::write(&bfd_config, BFD_CONFIG)
         .map_err(|e| format!("{}: {e}", bfd_config.display()))?;
@@ -525,33 +524,6 @@ fn describe_paths(lab: &Lab) -> Result<String, String> {
         })
         .collect::<Vec<_>>()
         .join("; "))
-}
-
-/// Route server 1's bfdd at the demo's interval (the lab starts it at 1 s).
-fn set_bfd_interval(lab: &Lab) -> Result<(), String> {
-    let pathspace = format!("el-{}-rs1", lab.tag);
-    let rx = format!("receive-interval {BFD_INTERVAL_MS}");
-    let tx = format!("transmit-interval {BFD_INTERVAL_MS}");
-    lab::run_cmd(
-        "vtysh",
-        &[
-            "-N",
-            &pathspace,
-            "-d",
-            "bfdd",
-            "-c",
-            "configure terminal",
-            "-c",
-            "bfd",
-            "-c",
-            "profile elastic-hosts",
-            "-c",
-            &rx,
-            "-c",
-            &tx,
-        ],
-    )
-    .map(|_| ())
 }
 
 /// Waits until host A's `elastic status` shows BFD up with route server 1.
