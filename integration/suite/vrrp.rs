@@ -1,7 +1,8 @@
 //! VRRP against keepalived (`vrrp_version 3`) and FRR's vrrpd on one link: elastic's codec, state
 //! machine and raw sockets (`elastic::vrrp`, driven here by a small loop; `vrrp_daemon.rs` runs the
-//! daemon itself), with the other implementation in the other namespace. Addresses and gratuitous ARP
-//! are not exercised yet: the instance's AddAddresses/Announce actions are only recorded.
+//! daemon itself), with the other implementation in the other namespace. The loop only records
+//! the instance's AddAddresses/Announce actions; the last test runs `elastic::vrrp::driver`, which
+//! puts the address on the interface and announces it by gratuitous ARP.
 
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr};
