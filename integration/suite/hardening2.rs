@@ -1,5 +1,5 @@
-//! Hardening, second part: reconnect backoff after route-server restarts, addresses left behind by
-//! a killed daemon, and input rules that need a running daemon to show.
+//! Hardening, second part: reconnect backoff after route-server restarts, and addresses left
+//! behind by a killed daemon.
 
 use std::time::Duration;
 
