@@ -263,7 +263,7 @@ struct RunResult {
 impl RunResult {
     /// Whether host b answered by the end of the window.
     fn failed_over(&self) -> bool {
-        self.report.last_answerer.as_deref() == Some("b")
+        client::failed_over(&self.report)
     }
 }
 
@@ -702,7 +702,7 @@ fn start_and_fail(
         clock.log(format!(
             "{} run {run}/{runs}: {} — longest gap {} ms, lost {} of {} ({})",
             who.name(),
-            if report.last_answerer.as_deref() == Some("b") {
+            if client::failed_over(&report) {
                 "failed over to b"
             } else {
                 "NO failover"
