@@ -17,11 +17,10 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
+# shellcheck source=integration/lab-run.sh
+. "$repo/integration/lab-run.sh"
 
-if [ "$(id -u)" -ne 0 ]; then
-    echo "bench.sh: run as root (the benchmark creates network namespaces)" >&2
-    exit 1
-fi
+lab_require_root bench.sh
 
 # --- prerequisites: install only what is missing -------------------------------------------------
 missing=()
@@ -30,19 +29,13 @@ command -v gobgpd >/dev/null && command -v gobgp >/dev/null || missing+=(gobgpd)
 command -v ip >/dev/null || missing+=(iproute2)
 command -v sysctl >/dev/null || missing+=(procps)
 command -v cc >/dev/null || missing+=(gcc libc6-dev)
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "bench.sh: installing ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+lab_install bench.sh "${missing[@]}"
 if ! command -v cargo >/dev/null; then
     echo "bench.sh: cargo not found; install Rust (https://rustup.rs) and run again" >&2
     exit 1
 fi
 
 scratch=$(mktemp -d)
-# shellcheck source=integration/lab-run.sh
-. "$repo/integration/lab-run.sh"
 lab_run_begin bench.sh
 
 cleanup() {
@@ -72,14 +65,7 @@ elif [ ! -x "$lelastic" ]; then
 fi
 
 # --- build ---------------------------------------------------------------------------------------
-echo "bench.sh: building (cargo build --release --locked)…"
-cargo build --release --locked --quiet --bin elastic
-bench_bin=$(cargo bench --locked --no-run --bench bench 2>&1 |
-    sed -n 's/.*Executable .*(\(.*\))$/\1/p' | tail -1)
-if [ ! -x "$bench_bin" ]; then
-    echo "bench.sh: could not find the benchmark executable" >&2
-    exit 1
-fi
+lab_build_bench bench.sh bench --bin elastic
 
 # --- run -----------------------------------------------------------------------------------------
 LELASTIC_BIN="$lelastic" "$bench_bin" &

@@ -5,7 +5,7 @@
 //! answers again, because 65000:1 wins, now with a `process` probe on its service (the responder,
 //! by its pidfile); A's service is killed (SIGKILL) and B answers within tens of milliseconds, then
 //! the service restarts and A answers again; last, host A freezes (its processes stopped, what it
-//! sends blackholed, its link up) and route server 1, which runs BFD with the hosts at 300 ms × 3,
+//! sends dropped, its link up) and route server 1, which runs BFD with the hosts at 300 ms × 3,
 //! drops A within a second. Prints a timeline and the client's gaps, removes everything.
 //!
 //! Root only. SIGINT / SIGTERM stop it between steps; the lab's `Drop` removes namespaces and
@@ -28,12 +28,9 @@ const VIP6_ADDRESS: &str = "2001:db8:100::1/64";
 /// Generous bounds: the machine may be shared and busy; the demo reports, it does not judge.
 const ROUTE_TIMEOUT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(20);
-/// The hosts' BFD with route server 1 (whose choice the router forwards along); its bfdd is set to
-/// the same.
+/// The hosts' BFD with route server 1 (whose choice the router forwards along); the lab starts its
+/// bfdd at the same 300 ms.
 const BFD_CONFIG: &str = "bfd: {min_tx: 300ms, min_rx: 300ms, multiplier: 3}\n";
-const BFD_INTERVAL_MS: &str = "300";
-/// What a frozen host can no longer reach.
-const RS_PREFIX: &str = "2001:db8:14:34::/64";
 
 fn main() -> ExitCode {
     run_program("demo", |interrupt| {
@@ -82,9 +79,9 @@ fn run(interrupt: &Interrupt, timeline: &Timeline) -> Result<String, String> {
             .hosts(2)
             .with_client()
             .without_vips()
-            .with_bfd(),
+            .with_bfd()
+            .bfd_interval_ms(300),
     );
-    set_bfd_interval(&lab)?;
     let bfd_config = lab.dir.join("demo-bfd.yaml");
     std::fs::write(&bfd_config, BFD_CONFIG)
         .map_err(|e| format!("{}: {e}", bfd_config.display()))?;
@@ -290,13 +287,13 @@ fn run(interrupt: &Interrupt, timeline: &Timeline) -> Result<String, String> {
     ));
 
     // Phase 6: host A freezes. Nothing tells the route servers; BFD notices.
-    let a_now = a_again.ok_or("A is not running")?;
+    if a_again.is_none() {
+        return Err("A is not running".into());
+    }
     wait_bfd_up(interrupt, &lab)?;
     timeline.note("A's BFD with route server 1 is up (300 ms × 3)");
-    let rs_route = lab
-        .host(1)
-        .ns
-        .exec("ip", &["-6", "route", "show", RS_PREFIX])?;
+    // The guard thaws A when dropped, also if a step fails or the demo is interrupted.
+    let mut freeze = None;
     let frozen = probe_for(
         interrupt,
         &mut lab,
@@ -304,11 +301,7 @@ fn run(interrupt: &Interrupt, timeline: &Timeline) -> Result<String, String> {
         Duration::from_secs(4),
         |lab| {
             interrupt.sleep(Duration::from_secs(1))?;
-            lab.signal(a_now, Signal::SIGSTOP);
-            lab.signal(service_a, Signal::SIGSTOP);
-            lab.host(1)
-                .ns
-                .exec("ip", &["-6", "route", "replace", "blackhole", RS_PREFIX])?;
+            freeze = Some(lab.freeze_host(1)?);
             let frozen_at = timeline.now();
             timeline.note("host A frozen: its processes stopped, what it sends dropped, link up");
             wait_no_path(interrupt, lab, 1, host_a)?;
@@ -330,11 +323,7 @@ fn run(interrupt: &Interrupt, timeline: &Timeline) -> Result<String, String> {
     ));
     timeline.note(format!("  per second: {}", frozen.seconds()));
     // Thaw A so it can stop in order.
-    let mut restore = vec!["-6", "route", "replace"];
-    restore.extend(rs_route.split_whitespace());
-    lab.host(1).ns.exec("ip", &restore)?;
-    lab.signal(service_a, Signal::SIGCONT);
-    lab.signal(a_now, Signal::SIGCONT);
+    freeze.ok_or("host A was not frozen")?.thaw()?;
 
     // Orderly stop (each daemon sends Cease), then the lab goes.
     for id in [a_again, Some(b)].into_iter().flatten() {
@@ -525,33 +514,6 @@ fn describe_paths(lab: &Lab) -> Result<String, String> {
         })
         .collect::<Vec<_>>()
         .join("; "))
-}
-
-/// Route server 1's bfdd at the demo's interval (the lab starts it at 1 s).
-fn set_bfd_interval(lab: &Lab) -> Result<(), String> {
-    let pathspace = format!("el-{}-rs1", lab.tag);
-    let rx = format!("receive-interval {BFD_INTERVAL_MS}");
-    let tx = format!("transmit-interval {BFD_INTERVAL_MS}");
-    lab::run_cmd(
-        "vtysh",
-        &[
-            "-N",
-            &pathspace,
-            "-d",
-            "bfdd",
-            "-c",
-            "configure terminal",
-            "-c",
-            "bfd",
-            "-c",
-            "profile elastic-hosts",
-            "-c",
-            &rx,
-            "-c",
-            &tx,
-        ],
-    )
-    .map(|_| ())
 }
 
 /// Waits until host A's `elastic status` shows BFD up with route server 1.

@@ -40,11 +40,10 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
+# shellcheck source=integration/lab-run.sh
+. "$repo/integration/lab-run.sh"
 
-if [ "$(id -u)" -ne 0 ]; then
-    echo "failover-bench.sh: run as root (the benchmark creates network namespaces)" >&2
-    exit 1
-fi
+lab_require_root failover-bench.sh
 
 # --- prerequisites: install only what is missing -------------------------------------------------
 missing=()
@@ -79,8 +78,6 @@ if ! command -v cargo >/dev/null; then
     exit 1
 fi
 
-# shellcheck source=integration/lab-run.sh
-. "$repo/integration/lab-run.sh"
 lab_run_begin failover-bench.sh
 
 cleanup() {
@@ -93,14 +90,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- build ---------------------------------------------------------------------------------------
-echo "failover-bench.sh: building (cargo build --release --locked)…"
-cargo build --release --locked --quiet --bin elastic --example labnet
-bench_bin=$(cargo bench --locked --no-run --bench failover 2>&1 |
-    sed -n 's/.*Executable .*(\(.*\))$/\1/p' | tail -1)
-if [ ! -x "$bench_bin" ]; then
-    echo "failover-bench.sh: could not find the benchmark executable" >&2
-    exit 1
-fi
+lab_build_bench failover-bench.sh failover --bin elastic --example labnet
 
 # --- run -----------------------------------------------------------------------------------------
 "$bench_bin" &

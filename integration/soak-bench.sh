@@ -14,37 +14,23 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
+# shellcheck source=integration/lab-run.sh
+. "$repo/integration/lab-run.sh"
 
-if [ "$(id -u)" -ne 0 ]; then
-    echo "soak-bench.sh: run as root (the benchmark creates network namespaces)" >&2
-    exit 1
-fi
+lab_require_root soak-bench.sh
 
 missing=()
 [ -x /usr/lib/frr/bgpd ] && [ -x /usr/lib/frr/zebra ] && command -v vtysh >/dev/null || missing+=(frr)
 command -v ip >/dev/null || missing+=(iproute2)
 command -v sysctl >/dev/null || missing+=(procps)
 command -v curl >/dev/null || missing+=(curl)
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "soak-bench.sh: installing ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+lab_install soak-bench.sh "${missing[@]}"
 
-# shellcheck source=integration/lab-run.sh
-. "$repo/integration/lab-run.sh"
 lab_run_begin soak-bench.sh
 trap 'lab_run_cleanup' EXIT
 trap 'exit 130' INT TERM
 
-echo "soak-bench.sh: building (cargo build --release --locked)…"
-cargo build --release --locked --quiet --bin elastic
-bench_bin=$(cargo bench --locked --no-run --bench soak 2>&1 |
-    sed -n 's/.*Executable .*(\(.*\))$/\1/p' | tail -1)
-if [ ! -x "$bench_bin" ]; then
-    echo "soak-bench.sh: could not find the benchmark executable" >&2
-    exit 1
-fi
+lab_build_bench soak-bench.sh soak --bin elastic
 "$bench_bin" &
 lab_pid=$!
 wait "$lab_pid"

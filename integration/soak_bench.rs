@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use elastic_lab::flood::metric;
-use elastic_lab::measure::{prefixes_received, proc_sample};
+use elastic_lab::measure::{prefixes_received, proc_sample, retry_delays};
 use elastic_lab::program::{Interrupt, run_program};
 use elastic_lab::{
     DCID, Lab, LabSpec, NEIGHBOR_PATTERN, ProcId, RsKind, daemon_binary, rs_address, wait_until,
@@ -253,21 +253,6 @@ fn reload_and_time(
     };
     interrupt.check()?;
     Ok((recorded, everywhere))
-}
-
-/// The `retry_in_secs` of every "session down" line the daemon logged for `peer`.
-fn retry_delays(log: &str, peer: IpAddr) -> Vec<u64> {
-    let peer_field = format!("peer={peer} ");
-    log.lines()
-        .filter(|line| line.contains("session down") && line.contains(&peer_field))
-        .filter_map(|line| {
-            let (_, rest) = line.split_once("retry_in_secs=")?;
-            rest.split(|c: char| !c.is_ascii_digit())
-                .next()?
-                .parse()
-                .ok()
-        })
-        .collect()
 }
 
 fn announced(lab: &Lab, slot: u8, host: IpAddr) -> bool {

@@ -44,3 +44,9 @@ pub(crate) fn wait_report(
     }
     ProbeReport::parse(&log)
 }
+
+/// Whether host b (the standby) gave the last answer: the client moved to it by the end of the
+/// window.
+pub(crate) fn failed_over(report: &ProbeReport) -> bool {
+    report.last_answerer.as_deref() == Some("b")
+}

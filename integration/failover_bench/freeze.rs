@@ -391,7 +391,7 @@ fn start_and_freeze(
             "host freeze, {} run {run}/{runs}: {} — longest gap {} ms, lost {} of {} ({}; \
              {stopped} processes stopped; route server 1: {})",
             setup.name,
-            if failed_over(&report) {
+            if client::failed_over(&report) {
                 "failed over to b"
             } else {
                 "NO failover"
@@ -557,10 +557,6 @@ fn start_exabgp(lab: &mut Lab, role: Role, check: &std::path::Path) -> Result<Pr
     lab.spawn(&format!("exabgp-{label}-freeze"), cmd)
 }
 
-fn failed_over(report: &ProbeReport) -> bool {
-    report.last_answerer.as_deref() == Some("b")
-}
-
 /// The host-freeze table, after the service-death one.
 pub(crate) fn print_table(results: &[FreezeResult], runs: usize) {
     if results.is_empty() {
@@ -584,9 +580,9 @@ pub(crate) fn print_table(results: &[FreezeResult], runs: usize) {
             .map(|x| x.report.longest_gap_ms as f64)
             .collect();
         let lost: Vec<f64> = r.runs.iter().map(|x| x.report.lost as f64).collect();
-        let all_failed_over = r.runs.iter().all(|x| failed_over(&x.report));
+        let all_failed_over = r.runs.iter().all(|x| client::failed_over(&x.report));
         let (gap_median, gap_max) = match Spread::of(&gaps) {
-            _ if !r.runs.iter().any(|x| failed_over(&x.report)) => (
+            _ if !r.runs.iter().any(|x| client::failed_over(&x.report)) => (
                 "no failover".to_string(),
                 format!("(window {} s)", r.setup.window.as_secs()),
             ),

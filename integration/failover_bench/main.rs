@@ -263,7 +263,7 @@ struct RunResult {
 impl RunResult {
     /// Whether host b answered by the end of the window.
     fn failed_over(&self) -> bool {
-        self.report.last_answerer.as_deref() == Some("b")
+        client::failed_over(&self.report)
     }
 }
 
@@ -282,10 +282,10 @@ impl Clock {
 /// SIGKILL to every process in namespace `ns`. Only for namespaces this run created: whatever runs
 /// there was started by us (daemons' children, check scripts).
 pub(crate) fn kill_namespace_processes(ns: &str) {
-    let Ok(out) = lab::run_cmd("ip", &["netns", "pids", ns]) else {
+    let Ok(pids) = lab::namespace_pids(ns) else {
         return;
     };
-    for pid in out.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+    for pid in pids {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid),
             nix::sys::signal::Signal::SIGKILL,
@@ -450,11 +450,11 @@ fn run(interrupt: &Interrupt) -> Result<(), String> {
 /// `except`: the whole announcer tree, check commands it reaped included. `/proc` counts in
 /// USER_HZ, 100 on Linux.
 fn namespace_cpu_seconds(ns: &str, except: &[i32]) -> f64 {
-    let Ok(out) = lab::run_cmd("ip", &["netns", "pids", ns]) else {
+    let Ok(pids) = lab::namespace_pids(ns) else {
         return 0.0;
     };
     let mut ticks = 0u64;
-    for pid in out.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+    for pid in pids {
         if except.contains(&pid) {
             continue;
         }
@@ -492,10 +492,8 @@ fn idle_cpu_per_minute(
 fn namespace_rss_kb(interrupt: &Interrupt, ns: &str, except: &[i32]) -> Result<u64, String> {
     let mut least = u64::MAX;
     for _ in 0..10 {
-        let out = lab::run_cmd("ip", &["netns", "pids", ns])?;
-        let kb: u64 = out
-            .lines()
-            .filter_map(|l| l.trim().parse::<i32>().ok())
+        let kb: u64 = lab::namespace_pids(ns)?
+            .into_iter()
             .filter(|pid| !except.contains(pid))
             .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
             .filter_map(|status| {
@@ -702,7 +700,7 @@ fn start_and_fail(
         clock.log(format!(
             "{} run {run}/{runs}: {} — longest gap {} ms, lost {} of {} ({})",
             who.name(),
-            if report.last_answerer.as_deref() == Some("b") {
+            if client::failed_over(&report) {
                 "failed over to b"
             } else {
                 "NO failover"

@@ -169,7 +169,7 @@ fn start_and_stop(
             "planned stop, {} run {run}/{runs}: {} — longest gap {} ms, lost {} of {} ({}; \
              a's daemon exited after {exit_ms} ms, {status})",
             who.name(),
-            if failed_over(&report) {
+            if client::failed_over(&report) {
                 "handed over to b"
             } else {
                 "NO handover"
@@ -191,10 +191,6 @@ fn start_and_stop(
     }
     crate::wait_served_by_a(lab, interrupt, who, state)?;
     Ok(measured)
-}
-
-fn failed_over(report: &ProbeReport) -> bool {
-    report.last_answerer.as_deref() == Some("b")
 }
 
 /// The planned-stop table, after the service-death one.
@@ -221,7 +217,7 @@ pub(crate) fn print_table(results: &[StopResult], runs: usize) {
             .collect();
         let lost: Vec<f64> = r.runs.iter().map(|x| x.report.lost as f64).collect();
         let exit_max = r.runs.iter().map(|x| x.exit_ms).max().unwrap_or(0);
-        let all_handed_over = r.runs.iter().all(|x| failed_over(&x.report));
+        let all_handed_over = r.runs.iter().all(|x| client::failed_over(&x.report));
         let (Some(g), Some(l)) = (Spread::of(&gaps), Spread::of(&lost)) else {
             continue;
         };

@@ -8,20 +8,18 @@
 //! fails.
 
 use std::fs;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::sys::signal::{self, Signal};
 
-use elastic_lab::{
-    Community, Lab, LabSpec, RouteView, RsKind, VIP4, VIP4_B, daemon_binary, wait_until,
+use elastic_lab::{Community, Lab, LabSpec, RsKind, VIP4, VIP4_B, daemon_binary};
+
+use super::common::{
+    SLOTS, or_panic, wait_answerer_to, wait_no_route_from, wait_route_from, wait_route_where,
 };
 
-use super::common::{SLOTS, or_panic, wait_no_route_from, wait_route_from};
-
 const LONG: Duration = Duration::from_secs(60);
-const POLL: Duration = Duration::from_millis(100);
 const PRIMARY: Community = Community(65000, 1);
 const SECONDARY: Community = Community(65000, 2);
 
@@ -75,46 +73,6 @@ fn write_config(lab: &Lab, index: usize, preempt: bool) -> PathBuf {
     path
 }
 
-/// The path for `address` from `host` at the route server in `slot` once it satisfies `check`.
-fn wait_route_where(
-    lab: &Lab,
-    slot: u8,
-    address: &str,
-    host: IpAddr,
-    what: &str,
-    check: impl Fn(&RouteView) -> bool,
-) -> RouteView {
-    let prefix = prefix(address);
-    let r = wait_until(
-        &format!("{prefix} from {host} at route server {slot}: {what}"),
-        LONG,
-        POLL,
-        || {
-            lab.routes(slot, &prefix)
-                .ok()?
-                .into_iter()
-                .find(|r| (r.from == Some(host) || r.next_hop == Some(host)) && check(r))
-        },
-    );
-    or_panic(lab, r)
-}
-
-/// Waits until `who` answers most of the client's requests to `address`.
-fn wait_answerer(lab: &Lab, address: &str, who: &str) {
-    let r = wait_until(
-        &format!("the client's traffic to {address} to be answered by {who}"),
-        LONG,
-        POLL,
-        || {
-            lab.probe_to(address, Duration::from_millis(500))
-                .ok()?
-                .main_answerer()
-                .filter(|w| w == who)
-        },
-    );
-    or_panic(lab, r);
-}
-
 /// Both hosts up, each address best (local-preference 200) from its own host and held at 100
 /// by the peer at every route server, and each address's traffic answered by its own host.
 fn active_active(kind: RsKind, preempt: bool) -> (Lab, [elastic_lab::ProcId; 2]) {
@@ -154,8 +112,8 @@ fn active_active(kind: RsKind, preempt: bool) -> (Lab, [elastic_lab::ProcId; 2])
             );
         }
     }
-    wait_answerer(&lab, VIP4, "a");
-    wait_answerer(&lab, VIP4_B, "b");
+    wait_answerer_to(&lab, VIP4, "a");
+    wait_answerer_to(&lab, VIP4_B, "b");
     (lab, [a, b])
 }
 
@@ -204,23 +162,28 @@ fn own_service_dies_and_recovers(kind: RsKind, preempt: bool) {
         assert_eq!(own_b.local_pref, Some(200), "{own_b:?}");
         wait_route_from(&lab, slot, &prefix(VIP4_B), host_a, LONG);
     }
-    wait_answerer(&lab, VIP4, "b");
-    wait_answerer(&lab, VIP4_B, "b");
+    wait_answerer_to(&lab, VIP4, "b");
+    wait_answerer_to(&lab, VIP4_B, "b");
 
     set_up(&up_file(&lab, 1), true);
     if preempt {
         for slot in SLOTS {
-            wait_route_where(&lab, slot, VIP4, host_a, "primary again", |r| {
+            wait_route_where(&lab, slot, &prefix(VIP4), host_a, "primary again", |r| {
                 r.communities == [PRIMARY] && r.local_pref == Some(200)
             });
         }
-        wait_answerer(&lab, VIP4, "a");
+        wait_answerer_to(&lab, VIP4, "a");
     } else {
         for slot in SLOTS {
             // Held as secondary, and worse than b's (no MED) so the two do not tie.
-            let held = wait_route_where(&lab, slot, VIP4, host_a, "held as secondary", |r| {
-                r.communities == [SECONDARY]
-            });
+            let held = wait_route_where(
+                &lab,
+                slot,
+                &prefix(VIP4),
+                host_a,
+                "held as secondary",
+                |r| r.communities == [SECONDARY],
+            );
             assert_eq!(
                 (held.local_pref, held.med),
                 (Some(100), Some(100)),
@@ -237,7 +200,7 @@ fn own_service_dies_and_recovers(kind: RsKind, preempt: bool) {
             lab.diagnostics()
         );
     }
-    wait_answerer(&lab, VIP4_B, "b");
+    wait_answerer_to(&lab, VIP4_B, "b");
 
     // The hook heard each service's own role, then the host's: a's own service on the primary
     // host, and b's own service (primary) on the secondary host.
@@ -297,7 +260,7 @@ fn planned_stop_loses_no_request(kind: RsKind) {
         let own_b = wait_route_from(&lab, slot, &prefix(VIP4_B), host_b, LONG);
         assert_eq!(own_b.local_pref, Some(200), "{own_b:?}");
     }
-    wait_answerer(&lab, VIP4_B, "b");
+    wait_answerer_to(&lab, VIP4_B, "b");
 }
 
 #[test]

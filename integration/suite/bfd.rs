@@ -126,7 +126,7 @@ fn bird_brings_bfd_up_when_the_hosts_accept_its_system_ttl() {
 #[test]
 fn a_frozen_primary_loses_its_route_to_bfd_not_to_the_hold_timer() {
     let mut lab = Lab::new(LabSpec::new(RsKind::Frr).hosts(2).with_bfd());
-    let a = start(&mut lab, 1, "-primary", BFD_1S);
+    start(&mut lab, 1, "-primary", BFD_1S);
     start(&mut lab, 2, "-secondary", BFD_1S);
     let (host_a, host_b) = (lab.host(1).session_address(), lab.host(2).session_address());
     let prefix = format!("{VIP4}/32");
@@ -137,14 +137,7 @@ fn a_frozen_primary_loses_its_route_to_bfd_not_to_the_hold_timer() {
 
     // Freeze A: its elastic stops, and nothing it sends leaves the host (the kernel would still
     // ACK BGP's TCP). The links stay up, so the route server sees no link event.
-    lab.signal(a, Signal::SIGSTOP);
-    or_panic(
-        &lab,
-        lab.host(1).ns.exec(
-            "ip",
-            &["-6", "route", "replace", "blackhole", "2001:db8:14:34::/64"],
-        ),
-    );
+    let frozen = or_panic(&lab, lab.freeze_host(1));
     // A's default hold time is 9 s; BFD at 1 s × 3 must come first.
     wait_no_route_from(&lab, 1, &prefix, host_a, LONG);
     wait_route_from(&lab, 1, &prefix, host_b, Duration::from_secs(5));
@@ -160,7 +153,7 @@ fn a_frozen_primary_loses_its_route_to_bfd_not_to_the_hold_timer() {
         "A's hold timer expired before BFD acted:\n{}",
         about_a.join("\n")
     );
-    lab.signal(a, Signal::SIGCONT);
+    or_panic(&lab, frozen.thaw());
 }
 
 /// Sends `datagram` from `source` (an address of the router namespace) to host 1's BFD port,

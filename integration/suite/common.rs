@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use elastic_lab::{Lab, RouteView, wait_until};
+use elastic_lab::{Lab, RouteView, VIP4, wait_until};
 
 pub(crate) const SLOTS: [u8; 4] = [1, 2, 3, 4];
 const POLL: Duration = Duration::from_millis(200);
@@ -75,13 +75,47 @@ pub(crate) fn main_answerer(lab: &Lab) -> Option<String> {
 
 /// Waits (up to a minute) until `who` answers most of the client's requests.
 pub(crate) fn wait_answerer(lab: &Lab, who: &str) {
+    wait_answerer_to(lab, VIP4, who);
+}
+
+/// Waits (up to a minute) until `who` answers most of the client's requests to `address`.
+pub(crate) fn wait_answerer_to(lab: &Lab, address: &str, who: &str) {
     let r = wait_until(
-        &format!("the client's traffic to be answered by {who}"),
+        &format!("the client's traffic to {address} to be answered by {who}"),
         Duration::from_secs(60),
         Duration::from_millis(100),
-        || main_answerer(lab).filter(|w| w == who),
+        || {
+            lab.probe_to(address, Duration::from_millis(500))
+                .ok()?
+                .main_answerer()
+                .filter(|w| w == who)
+        },
     );
     or_panic(lab, r);
+}
+
+/// The path for `prefix` from `host` at the route server in `slot` once it satisfies `check`
+/// (up to a minute).
+pub(crate) fn wait_route_where(
+    lab: &Lab,
+    slot: u8,
+    prefix: &str,
+    host: IpAddr,
+    what: &str,
+    check: impl Fn(&RouteView) -> bool,
+) -> RouteView {
+    let r = wait_until(
+        &format!("{prefix} from {host} at route server {slot}: {what}"),
+        Duration::from_secs(60),
+        Duration::from_millis(100),
+        || {
+            lab.routes(slot, prefix)
+                .ok()?
+                .into_iter()
+                .find(|r| (r.from == Some(host) || r.next_hop == Some(host)) && check(r))
+        },
+    );
+    or_panic(lab, r)
 }
 
 /// Waits (20 s at most) until the daemon's log contains `needle`.

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use elastic_lab::{LABNET_PORT, Lab, LabSpec, ProcId, RsKind, VIP4};
 
-use super::common::{or_panic, wait_answerer, wait_log, wait_no_route_from, wait_route_from};
+use super::common::{
+    or_panic, wait_answerer, wait_established, wait_log, wait_no_route_from, wait_route_from,
+};
 
 const PREFIX: &str = "203.0.113.10/32";
 const LONG: Duration = Duration::from_secs(60);
@@ -162,16 +164,17 @@ fn bad_pidfiles_and_the_probe_says_why() {
     fs::remove_file(&path).unwrap();
     nix::unistd::mkfifo(&path, nix::sys::stat::Mode::S_IRWXU).unwrap();
     wait_log(&lab, daemon, "not a regular file");
-    // The loop never hung on the FIFO: the daemon still answers and stops cleanly.
-    lab.signal(daemon, nix::sys::signal::Signal::SIGTERM);
-    let status = lab.wait_exit(daemon, Duration::from_secs(15));
-    assert!(or_panic(&lab, status).success());
+    // Checked with the daemon running and its session up (after SIGTERM it announces nothing).
     let host = lab.host(1).session_address();
+    wait_established(&lab, 1, host, LONG);
     assert!(
-        lab.routes(1, PREFIX)
-            .unwrap_or_default()
+        or_panic(&lab, lab.routes(1, PREFIX))
             .iter()
             .all(|r| r.from != Some(host)),
         "never announced without its service"
     );
+    // The loop never hung on the FIFO: the daemon still answers and stops cleanly.
+    lab.signal(daemon, nix::sys::signal::Signal::SIGTERM);
+    let status = lab.wait_exit(daemon, Duration::from_secs(15));
+    assert!(or_panic(&lab, status).success());
 }

@@ -1,27 +1,12 @@
-//! Hardening, second part: reconnect backoff after route-server restarts, addresses left behind by
-//! a killed daemon, and input rules that need a running daemon to show.
+//! Hardening, second part: reconnect backoff after route-server restarts, and addresses left
+//! behind by a killed daemon.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
+use elastic_lab::measure::retry_delays;
 use elastic_lab::{Lab, LabSpec, RsKind, rs_address};
 
 use super::common::{or_panic, wait_established, wait_no_route_from, wait_route_from};
-
-/// The `retry_in_secs` of every "session down" line the daemon logged for `peer`.
-fn retry_delays(log: &str, peer: IpAddr) -> Vec<u64> {
-    let peer_field = format!("peer={peer} ");
-    log.lines()
-        .filter(|line| line.contains("session down") && line.contains(&peer_field))
-        .filter_map(|line| {
-            let (_, rest) = line.split_once("retry_in_secs=")?;
-            rest.split(|c: char| !c.is_ascii_digit())
-                .next()?
-                .parse()
-                .ok()
-        })
-        .collect()
-}
 
 /// A route server restarted several times a few seconds apart (a maintenance that goes wrong):
 /// each Established session it closes is retried at the base delay (5 s + 0..4 s), so the session

@@ -13,12 +13,11 @@ use std::time::Duration;
 
 use nix::sys::signal::{self, Signal};
 
-use elastic_lab::{
-    Community, Lab, LabSpec, ProbeReport, RouteView, RsKind, daemon_binary, wait_until,
-};
+use elastic_lab::{Community, Lab, LabSpec, ProbeReport, RsKind, daemon_binary, wait_until};
 
 use super::common::{
-    SLOTS, or_panic, wait_answerer, wait_established, wait_log, wait_no_route_from, wait_route_from,
+    SLOTS, or_panic, wait_answerer, wait_established, wait_log, wait_no_route_from,
+    wait_route_from, wait_route_where,
 };
 
 const PREFIX: &str = "203.0.113.10/32";
@@ -30,29 +29,6 @@ fn write_config(lab: &Lab, name: &str, text: &str) -> PathBuf {
     let path = lab.dir.join(name);
     fs::write(&path, text).expect("write the config");
     path
-}
-
-/// A's path at the route server in `slot` once it satisfies `check`.
-fn wait_route_where(
-    lab: &Lab,
-    slot: u8,
-    host: IpAddr,
-    what: &str,
-    timeout: Duration,
-    check: impl Fn(&RouteView) -> bool,
-) -> RouteView {
-    let r = wait_until(
-        &format!("{PREFIX} from {host} at route server {slot}: {what}"),
-        timeout,
-        POLL,
-        || {
-            lab.routes(slot, PREFIX)
-                .ok()?
-                .into_iter()
-                .find(|r| (r.from == Some(host) || r.next_hop == Some(host)) && check(r))
-        },
-    );
-    or_panic(lab, r)
 }
 
 /// How often the daemon logged that its session with `peer` reached Established.
@@ -208,7 +184,7 @@ fn a_second_signal_skips_the_drain() {
     let (mut lab, a, _) = two_hosts("drain_time: 60s\n");
     let host_a = lab.host(1).session_address();
     lab.signal(a, Signal::SIGTERM);
-    wait_route_where(&lab, 1, host_a, "with 65535:0", LONG, |r| {
+    wait_route_where(&lab, 1, PREFIX, host_a, "with 65535:0", |r| {
         r.communities.contains(&GSHUT)
     });
     lab.signal(a, Signal::SIGINT);
@@ -236,7 +212,7 @@ fn sighup_applies_a_changed_file_as_a_difference_and_ignores_an_invalid_one() {
     // No role flag: the file's role applies, so a reload can change it.
     let daemon = lab.start_daemon(1, &["-config", &config.to_string_lossy()]);
     for slot in [1, 2, 3] {
-        wait_route_where(&lab, slot, host, "65000:1, MED 10", LONG, |r| {
+        wait_route_where(&lab, slot, PREFIX, host, "65000:1, MED 10", |r| {
             r.communities == [Community(65000, 1)] && r.med == Some(10)
         });
     }
@@ -251,7 +227,7 @@ fn sighup_applies_a_changed_file_as_a_difference_and_ignores_an_invalid_one() {
     .unwrap();
     sighup(&mut lab);
     for slot in [1, 2, 3] {
-        let route = wait_route_where(&lab, slot, host, "65000:2, MED 20", LONG, |r| {
+        let route = wait_route_where(&lab, slot, PREFIX, host, "65000:2, MED 20", |r| {
             r.communities == [Community(65000, 2)] && r.med == Some(20)
         });
         assert_eq!(route.local_pref, Some(100), "{route:?}");
@@ -360,7 +336,7 @@ fn drain_undrain_and_maintenance_through_the_control_socket_lose_no_request() {
         lab.diagnostics()
     );
     eprintln!("drain: {report}");
-    let drained = wait_route_where(&lab, 1, host_a, "with 65535:0", LONG, |r| {
+    let drained = wait_route_where(&lab, 1, PREFIX, host_a, "with 65535:0", |r| {
         r.communities.contains(&GSHUT)
     });
     assert_eq!(drained.local_pref, Some(0), "{drained:?}");
@@ -382,7 +358,7 @@ fn drain_undrain_and_maintenance_through_the_control_socket_lose_no_request() {
         lab.diagnostics()
     );
     eprintln!("undrain: {report}");
-    wait_route_where(&lab, 1, host_a, "65000:1 again", LONG, |r| {
+    wait_route_where(&lab, 1, PREFIX, host_a, "65000:1 again", |r| {
         r.communities == [Community(65000, 1)]
     });
     wait_answerer(&lab, "a");
@@ -433,13 +409,13 @@ fn a_reload_keeps_unchanged_probes_so_a_healthy_address_is_never_withdrawn() {
     };
     let config = write_config(&lab, "probes.yaml", &format!("{}med: 10\n", probe("200ms")));
     let daemon = lab.start_daemon(1, &["-config", &config.to_string_lossy()]);
-    wait_route_where(&lab, 1, host, "MED 10", LONG, |r| r.med == Some(10));
+    wait_route_where(&lab, 1, PREFIX, host, "MED 10", |r| r.med == Some(10));
     let before = lab.log(daemon).len();
 
     // Same probe, new MED: re-announced, never withdrawn, the service never changes state.
     fs::write(&config, format!("{}med: 20\n", probe("200ms"))).unwrap();
     lab.signal(daemon, Signal::SIGHUP);
-    wait_route_where(&lab, 1, host, "MED 20", LONG, |r| r.med == Some(20));
+    wait_route_where(&lab, 1, PREFIX, host, "MED 20", |r| r.med == Some(20));
     std::thread::sleep(Duration::from_secs(1));
     let after = lab.log(daemon)[before..].to_string();
     assert!(
@@ -456,9 +432,9 @@ fn a_reload_keeps_unchanged_probes_so_a_healthy_address_is_never_withdrawn() {
     wait_route_where(
         &lab,
         1,
+        PREFIX,
         host,
         "back after the probe's first verdict",
-        LONG,
         |r| r.med == Some(20),
     );
     let r = wait_until("the service to go waiting and up again", LONG, POLL, || {

@@ -1,7 +1,8 @@
 //! VRRP against keepalived (`vrrp_version 3`) and FRR's vrrpd on one link: elastic's codec, state
 //! machine and raw sockets (`elastic::vrrp`, driven here by a small loop; `vrrp_daemon.rs` runs the
-//! daemon itself), with the other implementation in the other namespace. Addresses and gratuitous ARP
-//! are not exercised yet: the instance's AddAddresses/Announce actions are only recorded.
+//! daemon itself), with the other implementation in the other namespace. The loop only records
+//! the instance's AddAddresses/Announce actions; the last test runs `elastic::vrrp::driver`, which
+//! puts the address on the interface and announces it by gratuitous ARP.
 
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr};
@@ -13,22 +14,12 @@ use elastic::vrrp::instance::{Action, Health, Input, Instance, InstanceConfig, S
 use elastic::vrrp::socket::AdvertSocketV4;
 use elastic::vrrp::wire::{Addresses, AdvertInterval};
 
+use super::vrrp_lab::{ip, run, terminate, wait_for};
+
 /// keepalived's or vrrpd's address on the link.
 const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const ELASTIC: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 const VIP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
-
-fn run(program: &str, args: &[&str]) {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Two namespaces joined by a veth pair: `va` (the peer's: keepalived or vrrpd, 192.0.2.1) and `vb` (elastic's,
 /// 192.0.2.2). Deleted on drop, also when a test panics (keepalived is stopped first).
@@ -49,32 +40,29 @@ impl Link {
         };
         std::fs::create_dir_all(&link.dir).unwrap();
         for ns in [&link.peer_ns, &link.elastic_ns] {
-            run("ip", &["netns", "add", ns]);
-            run("ip", &["-n", ns, "link", "set", "lo", "up"]);
+            ip(&["netns", "add", ns]);
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
         }
-        run(
-            "ip",
-            &[
-                "-n",
-                &link.peer_ns,
-                "link",
-                "add",
-                "va",
-                "type",
-                "veth",
-                "peer",
-                "name",
-                "vb",
-                "netns",
-                &link.elastic_ns,
-            ],
-        );
+        ip(&[
+            "-n",
+            &link.peer_ns,
+            "link",
+            "add",
+            "va",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "vb",
+            "netns",
+            &link.elastic_ns,
+        ]);
         for (ns, dev, address) in [
             (&link.peer_ns, "va", "192.0.2.1/24"),
             (&link.elastic_ns, "vb", "192.0.2.2/24"),
         ] {
-            run("ip", &["-n", ns, "addr", "add", address, "dev", dev]);
-            run("ip", &["-n", ns, "link", "set", dev, "up"]);
+            ip(&["-n", ns, "addr", "add", address, "dev", dev]);
+            ip(&["-n", ns, "link", "set", dev, "up"]);
         }
         link
     }
@@ -127,7 +115,7 @@ impl Link {
         ] {
             let mut all = vec!["-n", ns.as_str()];
             all.extend_from_slice(args);
-            run("ip", &all);
+            ip(&all);
         }
         Frr::start(
             ns,
@@ -179,8 +167,8 @@ impl Keepalived {
 
     /// SIGTERM (a master says goodbye with priority 0), then waits for it to exit.
     fn stop(&mut self) {
-        if let Some(child) = self.child.take() {
-            stop(child);
+        if let Some(mut child) = self.child.take() {
+            terminate(&mut child);
         }
     }
 }
@@ -267,8 +255,8 @@ impl Frr {
 
     /// SIGTERM to vrrpd (a master says goodbye with priority 0), then waits for it to exit.
     pub(crate) fn stop_vrrpd(&mut self) {
-        if let Some(child) = self.vrrpd.take() {
-            stop(child);
+        if let Some(mut child) = self.vrrpd.take() {
+            terminate(&mut child);
         }
     }
 }
@@ -276,26 +264,11 @@ impl Frr {
 impl Drop for Frr {
     fn drop(&mut self) {
         self.stop_vrrpd();
-        if let Some(zebra) = self.zebra.take() {
-            stop(zebra);
+        if let Some(mut zebra) = self.zebra.take() {
+            terminate(&mut zebra);
         }
         let _ = std::fs::remove_dir_all(&self.run_dir);
     }
-}
-
-/// SIGTERM, a bounded wait, then SIGKILL.
-fn stop(mut child: Child) {
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 fn config(priority: u8) -> InstanceConfig {
@@ -540,14 +513,6 @@ fn on_elastic(link: &Link, address: &str) -> bool {
     String::from_utf8_lossy(&out.stdout).contains(&format!(" {address} "))
 }
 
-fn wait_for(what: &str, limit: Duration, done: impl Fn() -> bool) {
-    let end = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < end, "waited {limit:?} for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// The MAC of elastic's `vb`.
 fn elastic_mac(link: &Link) -> String {
     let out = Command::new("ip")
@@ -579,17 +544,14 @@ fn peer_neighbour(link: &Link, address: &str) -> String {
 fn vrrp_driver_adds_the_address_as_master_and_removes_it_as_backup() {
     let link = Link::new('z');
     // Learn from gratuitous ARP even without an entry to update (the default only updates).
-    run(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            &link.peer_ns,
-            "sysctl",
-            "-qw",
-            "net.ipv4.conf.va.arp_accept=1",
-        ],
-    );
+    ip(&[
+        "netns",
+        "exec",
+        &link.peer_ns,
+        "sysctl",
+        "-qw",
+        "net.ipv4.conf.va.arp_accept=1",
+    ]);
     let mut keepalived = link.keepalived(200, "ka-first");
     let (commands, mut receiver) =
         tokio::sync::watch::channel(elastic::vrrp::driver::Command::Run {

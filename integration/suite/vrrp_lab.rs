@@ -68,15 +68,23 @@ impl Family {
     }
 }
 
-/// Runs `ip args`, panicking with its stderr if it fails; its stdout.
-pub(crate) fn ip(args: &[&str]) -> String {
-    let out = Command::new("ip").args(args).output().expect("ip");
+/// Runs `program args`, panicking with its stderr if it fails; its stdout.
+pub(crate) fn run(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
     assert!(
         out.status.success(),
-        "ip {args:?}: {}",
+        "{program} {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `ip args`, panicking with its stderr if it fails; its stdout.
+pub(crate) fn ip(args: &[&str]) -> String {
+    run("ip", args)
 }
 
 /// Polls `done` every 50 ms, panicking after `limit`.

@@ -12,20 +12,11 @@ use std::collections::BTreeSet;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::run_cmd;
+use crate::{namespace_pids, run_cmd};
 
 /// A process forking while we stop the others is caught by listing again; a host whose processes
 /// keep appearing after this many listings is not frozen, and says so.
 const MAX_LISTINGS: usize = 10;
-
-/// The PIDs of every process in namespace `ns`.
-fn namespace_pids(ns: &str) -> Result<BTreeSet<i32>, String> {
-    let out = run_cmd("ip", &["netns", "pids", ns])?;
-    Ok(out
-        .lines()
-        .filter_map(|l| l.trim().parse::<i32>().ok())
-        .collect())
-}
 
 /// A host namespace kept frozen until [`Frozen::thaw`] or drop.
 #[must_use = "dropping it thaws the host at once"]

@@ -50,7 +50,7 @@ use nix::unistd::Pid;
 
 pub use commands::{check_prerequisites, daemon_binary, labnet_binary, run_cmd};
 pub use freeze::Frozen;
-pub use netns::Netns;
+pub use netns::{Netns, namespace_pids};
 pub use probe_report::{LOST, ProbeReport};
 pub use rs::{Community, Origin, RouteServer, RouteView, RsKind, SessionView};
 

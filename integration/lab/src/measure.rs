@@ -1,5 +1,6 @@
 //! What the benchmark reads: a process's memory and CPU time from /proc, FRR's per-neighbor
-//! prefix counters, and the router's kernel routes as they change (`ip monitor route`).
+//! prefix counters, the router's kernel routes as they change (`ip monitor route`), and the
+//! daemon's reconnect delays from its log.
 
 use std::io::{BufRead, BufReader};
 use std::net::IpAddr;
@@ -173,6 +174,21 @@ pub fn seconds(s: f64) -> String {
 
 pub fn since(t0: Instant, t: Instant) -> f64 {
     t.saturating_duration_since(t0).as_secs_f64()
+}
+
+/// The `retry_in_secs` of every "session down" line the daemon logged for `peer`.
+pub fn retry_delays(log: &str, peer: IpAddr) -> Vec<u64> {
+    let peer_field = format!("peer={peer} ");
+    log.lines()
+        .filter(|line| line.contains("session down") && line.contains(&peer_field))
+        .filter_map(|line| {
+            let (_, rest) = line.split_once("retry_in_secs=")?;
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect()
 }
 
 pub const SWEEP_PAUSE: Duration = Duration::from_millis(5);

@@ -1,8 +1,18 @@
 //! A network namespace the lab created, and running commands inside it.
 
+use std::collections::BTreeSet;
 use std::process::Command;
 
 use crate::run_cmd;
+
+/// The PIDs of every process in namespace `ns` (`ip netns pids`).
+pub fn namespace_pids(ns: &str) -> Result<BTreeSet<i32>, String> {
+    let out = run_cmd("ip", &["netns", "pids", ns])?;
+    Ok(out
+        .lines()
+        .filter_map(|l| l.trim().parse::<i32>().ok())
+        .collect())
+}
 
 /// A network namespace we created; deleted on drop.
 pub struct Netns {
