@@ -213,7 +213,27 @@ pub async fn run_check(
                 ),
             }
         }
-        Check::Process(target) => process::check(target, &mut cache.process),
+        Check::Process(target) => {
+            // A scan of /proc and an `owner:` lookup (NSS: LDAP, sssd) block: off the event
+            // loop, bounded by the probe's timeout. The pidfds come back with the result.
+            let mut watch = std::mem::take(&mut cache.process);
+            let target = target.clone();
+            let work = tokio::task::spawn_blocking(move || {
+                let result = process::check(&target, &mut watch);
+                (result, watch)
+            });
+            match tokio::time::timeout(timeout, work).await {
+                Ok(Ok((result, watch))) => {
+                    cache.process = watch;
+                    result
+                }
+                Ok(Err(error)) => (false, format!("process check failed: {error}")),
+                Err(_) => (
+                    false,
+                    format!("process check: timed out after {}", show(timeout)),
+                ),
+            }
+        }
         Check::Listen(target) => listen::check(target, &mut cache.listen),
         Check::Http {
             url,
