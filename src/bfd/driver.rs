@@ -8,11 +8,11 @@
 //! RFC 5883 checks. We send with TTL / hop limit 255 from one source port in 49152-65535 per
 //! session (RFC 5881 §4), so the peer can check either rule.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use nix::sys::socket::{
@@ -47,17 +47,16 @@ struct Datagram {
 
 /// Where the listeners send what a peer sent, and the drop counters.
 struct Routes {
-    /// (destination port, peer address) → (registration id, session inbox).
-    inboxes: HashMap<(u16, IpAddr), (u64, mpsc::Sender<Datagram>)>,
+    /// (destination port, peer address) → (the session's discriminator, its inbox).
+    inboxes: HashMap<(u16, IpAddr), (u32, mpsc::Sender<Datagram>)>,
     /// The ports listened on (a failed bind is not retried until a session asks again).
-    listening: HashMap<u16, tokio::task::JoinHandle<()>>,
+    listening: HashSet<u16>,
 }
 
 /// Every BFD session of the daemon and the listeners they share. Cheap to clone.
 #[derive(Clone)]
 pub struct Bfd {
     routes: Arc<Mutex<Routes>>,
-    next_id: Arc<AtomicU64>,
     next_discriminator: Arc<AtomicU32>,
     /// Datagrams no session took: from an unknown source, or while its inbox was full.
     unclaimed: watch::Sender<BTreeMap<&'static str, u64>>,
@@ -74,9 +73,8 @@ impl Bfd {
         Bfd {
             routes: Arc::new(Mutex::new(Routes {
                 inboxes: HashMap::new(),
-                listening: HashMap::new(),
+                listening: HashSet::new(),
             })),
-            next_id: Arc::new(AtomicU64::new(1)),
             // Any nonzero start; a restarted daemon must not reuse the last run's values
             // while the peer still remembers them (§6.3 asks for unique discriminators).
             next_discriminator: Arc::new(AtomicU32::new(fastrand::u32(1..u32::MAX / 2))),
@@ -100,21 +98,23 @@ impl Bfd {
         let session = Session::new(session_config(&config), discriminator, clock::now());
         let (status_tx, status_rx) = watch::channel(session.status().view());
         let (inbox_tx, inbox) = mpsc::channel(INBOX);
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        // The discriminator is unique per session, so it also tells this registration from an
+        // earlier one for the same key.
+        let id = discriminator;
         {
             let mut routes = lock(&self.routes);
             routes.inboxes.insert((port, peer), (id, inbox_tx));
-            if let std::collections::hash_map::Entry::Vacant(slot) = routes.listening.entry(port) {
+            if !routes.listening.contains(&port) {
                 match listen(port) {
                     Ok(socket) => {
                         info!(port, "BFD listening");
-                        let task = tokio::spawn(receive(
+                        routes.listening.insert(port);
+                        tokio::spawn(receive(
                             socket,
                             port,
                             self.routes.clone(),
                             self.unclaimed.clone(),
                         ));
-                        slot.insert(task);
                     }
                     // Another BFD daemon owns the port: our sessions stay Down ("not
                     // answered") and BGP runs on without them.
@@ -141,7 +141,7 @@ impl Bfd {
 struct Registration {
     routes: Arc<Mutex<Routes>>,
     key: (u16, IpAddr),
-    id: u64,
+    id: u32,
 }
 
 impl Drop for Registration {

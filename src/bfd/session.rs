@@ -116,7 +116,7 @@ impl SessionStatus {
     }
 
     /// The plain view status, the API and the BGP driver use.
-    pub fn view(&self) -> BfdView {
+    pub fn view(self) -> BfdView {
         BfdView {
             state: self.shown_state(),
             remote_state: self.remote_state.name(),
@@ -126,7 +126,7 @@ impl SessionStatus {
             tx_interval: self.tx_interval,
             detection_time: self.detection_time,
             path_failures: self.path_failures,
-            dropped: self.dropped.clone(),
+            dropped: self.dropped,
         }
     }
 }

@@ -175,17 +175,17 @@ impl Driver {
     fn publish(&self) {
         let status = self.session.status();
         // The session knows nothing of BFD: its status is shown beside the BGP session's.
-        let bfd = self.bfd.as_ref().map(|b| b.borrow().clone());
+        let bfd = self.bfd.as_ref().map(|b| b.borrow());
         self.status.send_if_modified(|current| {
             // The session's own status never carries BFD: compare without it.
             let shown = current.bfd.take();
-            let unchanged = shown == bfd && current == status;
+            let unchanged = shown.as_ref() == bfd.as_deref() && current == status;
             current.bfd = shown;
             if unchanged {
                 false
             } else {
                 *current = SessionStatus {
-                    bfd,
+                    bfd: bfd.as_deref().cloned(),
                     ..status.clone()
                 };
                 true
