@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use crate::announcers::{self, Role};
 use crate::service::HEALTH_PORT;
-use crate::vrrp::{self, VrrpSegment};
+use crate::vrrp;
 use crate::{Clock, Contender, LEAD, Setup, client};
 use elastic_lab::freeze::freeze;
 use elastic_lab::measure::Spread;
@@ -285,26 +285,7 @@ fn measure(
     setup: &FreezeSetup,
     runs: usize,
 ) -> Result<Vec<FreezeRun>, String> {
-    let check = announcers::write_check_script(lab)?;
-    let segment = if setup.announcer.contender().is_vrrp() {
-        Some(VrrpSegment::build(lab)?)
-    } else {
-        None
-    };
-    let hosts = match &segment {
-        Some(s) => [s.hosts[0].clone(), s.hosts[1].clone()],
-        None => [lab.host(1).ns.name.clone(), lab.host(2).ns.name.clone()],
-    };
-    let services = [
-        crate::start_service(lab, &hosts[0], "a")?,
-        crate::start_service(lab, &hosts[1], "b")?,
-    ];
-    let mut state = Setup {
-        hosts,
-        services,
-        daemons: Vec::new(),
-        segment,
-    };
+    let (mut state, check) = Setup::build(lab, setup.announcer.contender().is_vrrp())?;
     let started = Instant::now();
     let result = start_and_freeze(lab, interrupt, clock, setup, runs, &mut state, &check);
     if result.as_ref().is_err_and(|e| e == INTERRUPTED) {
@@ -335,18 +316,9 @@ fn start_and_freeze(
             Announcer::Elastic { yaml } => start_elastic(lab, role, setup.key, yaml)?,
             Announcer::Exabgp => start_exabgp(lab, role, check)?,
             Announcer::Gobgpd => announcers::start_gobgpd(lab, interrupt, role)?,
-            Announcer::Keepalived => {
+            Announcer::Keepalived | Announcer::Segment(_) => {
                 let segment = state.segment.as_ref().ok_or("no VRRP segment")?;
-                vrrp::start_keepalived(lab, segment, i, check, 1000)?
-            }
-            Announcer::Segment(who) => {
-                let segment = state.segment.as_ref().ok_or("no VRRP segment")?;
-                match who.elastic_vrrp() {
-                    Some((probe, advert_ms)) => {
-                        vrrp::start_elastic(lab, segment, i, probe, advert_ms)?
-                    }
-                    None => vrrp::start_keepalived(lab, segment, i, check, 100)?,
-                }
+                vrrp::start(lab, segment, setup.announcer.contender(), i, check)?
             }
         };
         state.daemons.push(id);

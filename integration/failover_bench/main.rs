@@ -573,6 +573,33 @@ struct Setup {
     segment: Option<VrrpSegment>,
 }
 
+impl Setup {
+    /// The hosts (the lab's first two, or with `vrrp` a VRRP segment's) with a service on
+    /// each, and the health-check script the announcers run.
+    fn build(lab: &mut Lab, vrrp: bool) -> Result<(Setup, std::path::PathBuf), String> {
+        let check = announcers::write_check_script(lab)?;
+        let segment = match vrrp {
+            true => Some(VrrpSegment::build(lab)?),
+            false => None,
+        };
+        let hosts = match &segment {
+            Some(s) => [s.hosts[0].clone(), s.hosts[1].clone()],
+            None => [lab.host(1).ns.name.clone(), lab.host(2).ns.name.clone()],
+        };
+        let services = [
+            start_service(lab, &hosts[0], "a")?,
+            start_service(lab, &hosts[1], "b")?,
+        ];
+        let setup = Setup {
+            hosts,
+            services,
+            daemons: Vec::new(),
+            segment,
+        };
+        Ok((setup, check))
+    }
+}
+
 /// One setup's runs, its idle CPU seconds per minute and its idle RSS (kB), when measured.
 type Measured = (Vec<RunResult>, Option<f64>, Option<u64>);
 
@@ -584,26 +611,7 @@ fn measure(
     runs: usize,
     idle: Duration,
 ) -> Result<Measured, String> {
-    let check = announcers::write_check_script(lab)?;
-    let segment = if who.is_vrrp() {
-        Some(VrrpSegment::build(lab)?)
-    } else {
-        None
-    };
-    let hosts = match &segment {
-        Some(s) => [s.hosts[0].clone(), s.hosts[1].clone()],
-        None => [lab.host(1).ns.name.clone(), lab.host(2).ns.name.clone()],
-    };
-    let services = [
-        start_service(lab, &hosts[0], "a")?,
-        start_service(lab, &hosts[1], "b")?,
-    ];
-    let mut setup = Setup {
-        hosts,
-        services,
-        daemons: Vec::new(),
-        segment,
-    };
+    let (mut setup, check) = Setup::build(lab, who.is_vrrp())?;
     let started = Instant::now();
     let result = start_and_fail(lab, interrupt, clock, who, runs, &mut setup, &check);
     if result.as_ref().is_err_and(|e| e == INTERRUPTED) {
@@ -666,17 +674,14 @@ fn start_and_fail(
             }
             Contender::Exabgp => announcers::start_exabgp(lab, role, check)?,
             Contender::Gobgpd => announcers::start_gobgpd(lab, interrupt, role)?,
-            Contender::Keepalived | Contender::KeepalivedFast => {
-                let segment = setup.segment.as_ref().ok_or("no VRRP segment")?;
-                vrrp::start_keepalived(lab, segment, i, check, who.keepalived_advert_ms())?
-            }
-            Contender::ElasticVrrp
+            Contender::Keepalived
+            | Contender::KeepalivedFast
+            | Contender::ElasticVrrp
             | Contender::ElasticVrrpFast
             | Contender::ElasticVrrpProcess
             | Contender::ElasticVrrpProcessFast => {
-                let (probe, advert_ms) = who.elastic_vrrp().ok_or("not elastic VRRP")?;
                 let segment = setup.segment.as_ref().ok_or("no VRRP segment")?;
-                vrrp::start_elastic(lab, segment, i, probe, advert_ms)?
+                vrrp::start(lab, segment, who, i, check)?
             }
         };
         setup.daemons.push(id);

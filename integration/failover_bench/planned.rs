@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::vrrp::{self, VrrpSegment};
+use crate::vrrp;
 use crate::{Clock, Contender, LEAD, Setup, client};
 use elastic_lab::measure::Spread;
 use elastic_lab::program::{INTERRUPTED, Interrupt};
-use elastic_lab::{Lab, ProbeReport, ProcId};
+use elastic_lab::{Lab, ProbeReport};
 
 /// The setups, in the order they run.
 const SETUPS: [Contender; 4] = [
@@ -89,19 +89,7 @@ fn measure(
     who: Contender,
     runs: usize,
 ) -> Result<Vec<StopRun>, String> {
-    let check = crate::announcers::write_check_script(lab)?;
-    let segment = VrrpSegment::build(lab)?;
-    let hosts = [segment.hosts[0].clone(), segment.hosts[1].clone()];
-    let services = [
-        crate::start_service(lab, &hosts[0], "a")?,
-        crate::start_service(lab, &hosts[1], "b")?,
-    ];
-    let mut state = Setup {
-        hosts,
-        services,
-        daemons: Vec::new(),
-        segment: Some(segment),
-    };
+    let (mut state, check) = Setup::build(lab, true)?;
     let started = Instant::now();
     let result = start_and_stop(lab, interrupt, clock, who, runs, &mut state, &check);
     if result.as_ref().is_err_and(|e| e == INTERRUPTED) {
@@ -116,20 +104,6 @@ fn measure(
     result
 }
 
-fn start_daemon(
-    lab: &mut Lab,
-    who: Contender,
-    state: &Setup,
-    index: usize,
-    check: &std::path::Path,
-) -> Result<ProcId, String> {
-    let segment = state.segment.as_ref().ok_or("no VRRP segment")?;
-    match who.elastic_vrrp() {
-        Some((probe, advert_ms)) => vrrp::start_elastic(lab, segment, index, probe, advert_ms),
-        None => vrrp::start_keepalived(lab, segment, index, check, who.keepalived_advert_ms()),
-    }
-}
-
 fn start_and_stop(
     lab: &mut Lab,
     interrupt: &Interrupt,
@@ -140,7 +114,7 @@ fn start_and_stop(
     check: &std::path::Path,
 ) -> Result<Vec<StopRun>, String> {
     for index in 0..2 {
-        let id = start_daemon(lab, who, state, index, check)?;
+        let id = vrrp::start(lab, segment(state)?, who, index, check)?;
         state.daemons.push(id);
     }
     crate::wait_standby_ready(lab, interrupt, who, state)?;
@@ -187,7 +161,7 @@ fn start_and_stop(
                 lab.log(state.daemons[1])
             ));
         }
-        state.daemons[0] = start_daemon(lab, who, state, 0, check)?;
+        state.daemons[0] = vrrp::start(lab, segment(state)?, who, 0, check)?;
     }
     crate::wait_served_by_a(lab, interrupt, who, state)?;
     Ok(measured)
@@ -246,4 +220,11 @@ pub(crate) fn print_table(results: &[StopResult], runs: usize) {
         "- exit: from the SIGTERM to the daemon's exit (elastic waits for the new master's advert)."
     );
     println!("- gap: the longest time between two answered requests; lost: never answered.");
+}
+
+fn segment(state: &Setup) -> Result<&crate::vrrp::VrrpSegment, String> {
+    state
+        .segment
+        .as_ref()
+        .ok_or_else(|| "no VRRP segment".to_string())
 }

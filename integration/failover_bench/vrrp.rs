@@ -14,7 +14,7 @@
 
 use std::path::Path;
 
-use crate::announcers;
+use crate::{Contender, announcers};
 use elastic_lab::{Lab, ProcId, VIP4, daemon_binary, run_cmd};
 
 const BRIDGE: &str = "vbr";
@@ -186,6 +186,21 @@ pub(crate) fn elastic_config(lab: &Lab, index: usize, probe: VrrpProbe, advert_m
 /// MAC on a macvlan); keepalived's stay as they are.
 pub(crate) fn use_vmac() -> bool {
     std::env::var("FAILOVER_VRRP_VMAC").is_ok_and(|v| v == "1")
+}
+
+/// Starts `who` (elastic in VRRP mode, or keepalived) on host `index` of the segment; `check`
+/// is keepalived's track_script.
+pub(crate) fn start(
+    lab: &mut Lab,
+    segment: &VrrpSegment,
+    who: Contender,
+    index: usize,
+    check: &Path,
+) -> Result<ProcId, String> {
+    match who.elastic_vrrp() {
+        Some((probe, advert_ms)) => start_elastic(lab, segment, index, probe, advert_ms),
+        None => start_keepalived(lab, segment, index, check, who.keepalived_advert_ms()),
+    }
 }
 
 /// Starts elastic in VRRP mode on host `index` of the segment.
