@@ -412,7 +412,8 @@ fn resolve_bgp(
         // Longer than the hold time, the peer would drop us between two keepalives.
         Some(keepalive) if keepalive >= hold_time => {
             return Err(UsageError::new(format!(
-                "keepalive {keepalive}s must be shorter than hold_time {hold_time}s                  (a third of it is usual)"
+                "keepalive {keepalive}s must be shorter than hold_time {hold_time}s \
+                 (a third of it is usual)"
             )));
         }
         Some(keepalive) => keepalive,
