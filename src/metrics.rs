@@ -552,18 +552,7 @@ fn vrrp(registry: &Registry, snapshot: &Snapshot) -> prometheus::Result<()> {
         received
             .with_label_values(&[name])
             .inc_by(s.adverts_received);
-        let d = &s.discards;
-        for (reason, count) in [
-            ("ttl", d.ttl),
-            ("version", d.version),
-            ("type", d.kind),
-            ("length", d.length),
-            ("checksum", d.checksum),
-            ("interval", d.interval),
-            ("vrid", d.vrid),
-            ("source", d.source),
-            ("own", d.own),
-        ] {
+        for (reason, count) in s.discards.by_reason() {
             discarded.with_label_values(&[name, reason]).inc_by(count);
         }
     }

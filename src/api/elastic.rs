@@ -104,7 +104,6 @@ fn pb_role(role: Role) -> pb::Role {
 
 fn vrrp(v: &VrrpInstance, snapshot: &Snapshot) -> pb::VrrpInstance {
     let s = &v.status;
-    let d = &s.discards;
     pb::VrrpInstance {
         name: v.name.clone(),
         interface: v.interface.clone(),
@@ -116,11 +115,7 @@ fn vrrp(v: &VrrpInstance, snapshot: &Snapshot) -> pb::VrrpInstance {
         master_priority: s.master.map(|(_, p)| u32::from(p)),
         adverts_sent: s.adverts_sent,
         adverts_received: s.adverts_received,
-        adverts_discarded: [
-            d.ttl, d.version, d.kind, d.length, d.checksum, d.interval, d.vrid, d.source, d.own,
-        ]
-        .iter()
-        .sum(),
+        adverts_discarded: s.discards.by_reason().iter().map(|(_, n)| n).sum(),
         last_transition: s
             .last_transition
             .map(|at| timestamp(snapshot.wall_clock(at))),
