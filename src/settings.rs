@@ -112,6 +112,7 @@ impl Settings {
     }
 
     /// BGP mode's settings; `None` in VRRP mode.
+    #[cfg(test)]
     pub fn bgp(&self) -> Option<&BgpSettings> {
         match &self.mode {
             Mode::Bgp(bgp) => Some(bgp),
@@ -120,6 +121,7 @@ impl Settings {
     }
 
     /// The VRRP instances; none in BGP mode.
+    #[cfg(test)]
     pub fn vrrp(&self) -> &[VrrpConfig] {
         match &self.mode {
             Mode::Bgp(_) => &[],
@@ -129,10 +131,10 @@ impl Settings {
 }
 
 impl<M> Settings<M> {
-    /// The mode's settings, and the shared ones alone.
-    pub fn split(self) -> (M, Settings<()>) {
+    /// Swaps the mode's settings for `mode`: the old ones, and the settings with the new ones.
+    pub fn replace_mode<N>(self, mode: N) -> (M, Settings<N>) {
         let Settings {
-            mode,
+            mode: old,
             log_level,
             log_json,
             health,
@@ -145,8 +147,8 @@ impl<M> Settings<M> {
             control_socket_group,
             warnings,
         } = self;
-        let shared = Settings {
-            mode: (),
+        let settings = Settings {
+            mode,
             log_level,
             log_json,
             health,
@@ -159,44 +161,24 @@ impl<M> Settings<M> {
             control_socket_group,
             warnings,
         };
-        (mode, shared)
+        (old, settings)
+    }
+
+    /// The mode's settings, and the shared ones alone.
+    pub fn split(self) -> (M, Settings<()>) {
+        self.replace_mode(())
     }
 }
 
 impl Settings<()> {
     /// The shared settings with `mode`'s.
     pub fn with_mode<M>(self, mode: M) -> Settings<M> {
-        let Settings {
-            mode: (),
-            log_level,
-            log_json,
-            health,
-            config_file,
-            api,
-            api_allow_remote,
-            metrics,
-            metrics_allow_remote,
-            control_socket,
-            control_socket_group,
-            warnings,
-        } = self;
-        Settings {
-            mode,
-            log_level,
-            log_json,
-            health,
-            config_file,
-            api,
-            api_allow_remote,
-            metrics,
-            metrics_allow_remote,
-            control_socket,
-            control_socket_group,
-            warnings,
-        }
+        let ((), settings) = self.replace_mode(mode);
+        settings
     }
 }
 
+#[cfg(test)]
 impl From<Settings<BgpSettings>> for Settings {
     fn from(settings: Settings<BgpSettings>) -> Settings {
         let (bgp, shared) = settings.split();
