@@ -165,11 +165,7 @@ pub fn status(snapshot: &Snapshot) -> pb::Status {
         .collect();
     pb::Status {
         version: info.version.to_string(),
-        role: match bgp.map(|b| b.role) {
-            Some(Role::Primary) => pb::Role::Primary,
-            Some(Role::Secondary) => pb::Role::Secondary,
-            None => pb::Role::Unspecified,
-        } as i32,
+        role: bgp.map_or(pb::Role::Unspecified, |b| pb_role(b.role)) as i32,
         started_at: Some(timestamp(info.started_at)),
         uptime: Some(duration(
             wall.duration_since(info.started_at).unwrap_or_default(),
