@@ -256,32 +256,19 @@ pub fn resolve(
         .api_allow_remote
         .or(config.api_allow_remote)
         .unwrap_or(false);
-    if let Some(addr) = api
-        && !crate::api::is_local(&addr)
-        && !api_allow_remote
-    {
-        return Err(UsageError::new(format!(
-            "-api {addr} is not a loopback address: the API is unauthenticated, so add \
-             -api-allow-remote{} to serve it there",
-            in_file("api_allow_remote: true")
-        )));
-    }
+    local_unless_allowed(api, api_allow_remote, ("api", "the API is", "it"), &in_file)?;
 
     let metrics = flags.metrics.or(config.metrics).map(Listen::get);
     let metrics_allow_remote = flags
         .metrics_allow_remote
         .or(config.metrics_allow_remote)
         .unwrap_or(false);
-    if let Some(addr) = metrics
-        && !crate::api::is_local(&addr)
-        && !metrics_allow_remote
-    {
-        return Err(UsageError::new(format!(
-            "-metrics {addr} is not a loopback address: the metrics are unauthenticated, so add \
-             -metrics-allow-remote{} to serve them there",
-            in_file("metrics_allow_remote: true")
-        )));
-    }
+    local_unless_allowed(
+        metrics,
+        metrics_allow_remote,
+        ("metrics", "the metrics are", "them"),
+        &in_file,
+    )?;
 
     let control_socket = config.control_socket.as_ref().map(|p| p.get().clone());
     if config.control_socket_group.is_some() && control_socket.is_none() {
@@ -308,6 +295,26 @@ pub fn resolve(
             .map(|g| g.get().to_string()),
         warnings,
     })
+}
+
+/// Refuses listener `-flag` on an address that is not a loopback one unless `allow_remote`: what
+/// it serves is unauthenticated. `served` says what (with its verb) and `them` how to refer to it.
+fn local_unless_allowed(
+    listen: Option<SocketAddr>,
+    allow_remote: bool,
+    (flag, served, them): (&str, &str, &str),
+    in_file: &dyn Fn(&str) -> String,
+) -> Result<(), UsageError> {
+    match listen {
+        Some(addr) if !crate::api::is_local(&addr) && !allow_remote => {
+            Err(UsageError::new(format!(
+                "-{flag} {addr} is not a loopback address: {served} unauthenticated, so add \
+                 -{flag}-allow-remote{} to serve {them} there",
+                in_file(&format!("{flag}_allow_remote: true"))
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// BGP mode's settings from the flags and the file; `in_file` names a key's place in the file
