@@ -418,7 +418,7 @@ fn registry(snapshot: &Snapshot) -> prometheus::Result<Registry> {
         "1, labelled with the role the address is announced with while its services are up.",
         &["prefix", "role"],
     )?;
-    for a in snapshot.address_statuses() {
+    for a in snapshot.addresses.iter() {
         let prefix = a.prefix.to_string();
         wanted
             .with_label_values(&[prefix.as_str()])

@@ -131,7 +131,7 @@ pub fn status(snapshot: &Snapshot) -> pb::Status {
     let bgp = info.bgp.as_ref();
     let (_, wall) = snapshot.taken_at;
     let addresses = snapshot
-        .address_statuses()
+        .addresses
         .iter()
         .map(|a| pb::Address {
             prefix: a.prefix.to_string(),
