@@ -372,30 +372,25 @@ impl Netlink {
     }
 
     /// The hardware (MAC) address of interface `ifindex`, if it has one (what a gratuitous ARP
-    /// announces).
+    /// announces). No such link is an error (ENODEV): the interface was just resolved.
     pub async fn link_address(&self, ifindex: u32) -> io::Result<Option<Vec<u8>>> {
-        let mut links = self.handle.link().get().match_index(ifindex).execute();
-        let Some(link) = links.try_next().await.map_err(to_io)? else {
-            return Ok(None);
-        };
-        Ok(link.attributes.into_iter().find_map(|a| match a {
-            LinkAttribute::Address(mac) => Some(mac),
-            _ => None,
-        }))
+        Ok(self.link(ifindex).await?.and_then(|link| link.mac))
     }
 
     /// The name of link `ifindex`; `None` if there is no such link (any more).
     pub async fn link_name(&self, ifindex: u32) -> io::Result<Option<String>> {
-        let mut links = self.handle.link().get().match_index(ifindex).execute();
-        match links.try_next().await {
-            Ok(Some(link)) => Ok(link.attributes.into_iter().find_map(|a| match a {
-                LinkAttribute::IfName(name) => Some(name),
-                _ => None,
-            })),
-            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENODEV => Ok(None),
-            Ok(None) => Ok(None),
-            Err(error) => Err(to_io(error)),
+        match self.link(ifindex).await {
+            Ok(link) => Ok(link.map(|link| link.name)),
+            Err(error) if error.raw_os_error() == Some(libc::ENODEV) => Ok(None),
+            Err(error) => Err(error),
         }
+    }
+
+    /// Link `ifindex`, with the facts [`LinkFacts`] holds; the kernel answers ENODEV (an error)
+    /// when there is no such link.
+    async fn link(&self, ifindex: u32) -> io::Result<Option<LinkFacts>> {
+        let mut links = self.handle.link().get().match_index(ifindex).execute();
+        Ok(links.try_next().await.map_err(to_io)?.map(link_facts))
     }
 
     /// Performs one change. Adding an address that exists or removing one that is gone is not an error.
@@ -408,50 +403,44 @@ impl Netlink {
     /// [`plan_unbind`] should record only those that returned `true`.
     pub async fn apply_checked(&self, change: &AddrChange) -> io::Result<bool> {
         let outcome = match change {
-            AddrChange::Add { ifindex, net } => {
-                let mut request = self
-                    .handle
-                    .address()
-                    .add(*ifindex, net.addr(), net.prefix_len());
-                request
-                    .message_mut()
-                    .attributes
-                    .push(AddressAttribute::Protocol(AddressProtocol::from(
-                        ADDRESS_PROTOCOL,
-                    )));
-                request.execute().await
-            }
-            AddrChange::Remove { ifindex, net } => {
-                self.handle
-                    .address()
-                    .del(address_message(*ifindex, net))
-                    .execute()
-                    .await
-            }
-        };
-        match outcome.map_err(to_io) {
-            Ok(()) => Ok(true),
-            Err(err) => match (change, err.kind()) {
-                (AddrChange::Add { .. }, io::ErrorKind::AlreadyExists) => Ok(false),
-                (AddrChange::Remove { .. }, io::ErrorKind::AddrNotAvailable) => Ok(false),
+            AddrChange::Add { ifindex, net } => self.add_marked(*ifindex, net, false).await,
+            AddrChange::Remove { ifindex, net } => match self
+                .handle
+                .address()
+                .del(address_message(*ifindex, net))
+                .execute()
+                .await
+                .map_err(to_io)
+            {
+                Ok(()) => Ok(true),
+                Err(err) if err.kind() == io::ErrorKind::AddrNotAvailable => Ok(false),
                 // The interface is gone, and its addresses with it.
-                (AddrChange::Remove { .. }, _) if err.raw_os_error() == Some(libc::ENODEV) => {
-                    Ok(false)
-                }
-                _ => Err(io::Error::new(err.kind(), format!("{change:?}: {err}"))),
+                Err(err) if err.raw_os_error() == Some(libc::ENODEV) => Ok(false),
+                Err(err) => Err(err),
             },
-        }
+        };
+        outcome.map_err(|err| io::Error::new(err.kind(), format!("{change:?}: {err}")))
     }
 
     /// Adds `net` on `ifindex` with elastic's mark and without duplicate address detection (IPv6
     /// `nodad`: a VRRP master's address is usable at once); `false` when it was already there.
     pub async fn add_without_dad(&self, ifindex: u32, net: IpNet) -> io::Result<bool> {
+        self.add_marked(ifindex, &net, true)
+            .await
+            .map_err(|err| io::Error::new(err.kind(), format!("adding {net} without DAD: {err}")))
+    }
+
+    /// Adds `net` on `ifindex` with elastic's mark ([`ADDRESS_PROTOCOL`]), without duplicate
+    /// address detection if `nodad`; `false` when it was already there.
+    async fn add_marked(&self, ifindex: u32, net: &IpNet, nodad: bool) -> io::Result<bool> {
         let mut request = self
             .handle
             .address()
             .add(ifindex, net.addr(), net.prefix_len());
         let message = request.message_mut();
-        message.header.flags |= AddressHeaderFlags::Nodad;
+        if nodad {
+            message.header.flags |= AddressHeaderFlags::Nodad;
+        }
         message
             .attributes
             .push(AddressAttribute::Protocol(AddressProtocol::from(
@@ -460,10 +449,7 @@ impl Netlink {
         match request.execute().await.map_err(to_io) {
             Ok(()) => Ok(true),
             Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-            Err(err) => Err(io::Error::new(
-                err.kind(),
-                format!("adding {net} without DAD: {err}"),
-            )),
+            Err(err) => Err(err),
         }
     }
 }
@@ -542,12 +528,7 @@ impl Netlink {
     /// Sets link `ifindex` up.
     pub async fn set_link_up(&self, ifindex: u32) -> io::Result<()> {
         let message = LinkUnspec::new_with_index(ifindex).up().build();
-        self.handle
-            .link()
-            .set(message)
-            .execute()
-            .await
-            .map_err(to_io)
+        self.set_link(message).await
     }
 
     /// No IPv6 address generated from the link's MAC (addrgenmode none): every router of a VRID
@@ -558,12 +539,7 @@ impl Netlink {
                 vec![AfSpecInet6::AddrGenMode(In6AddrGenMode::None)],
             )]))
             .build();
-        self.handle
-            .link()
-            .set(message)
-            .execute()
-            .await
-            .map_err(to_io)
+        self.set_link(message).await
     }
 
     /// Sets the alias of link `ifindex` (at most 255 bytes, the kernel's limit).
@@ -571,12 +547,7 @@ impl Netlink {
         let message = LinkUnspec::new_with_index(ifindex)
             .append_extra_attribute(LinkAttribute::IfAlias(alias.to_string()))
             .build();
-        self.handle
-            .link()
-            .set(message)
-            .execute()
-            .await
-            .map_err(to_io)
+        self.set_link(message).await
     }
 
     /// Sets per-interface IPv4 settings of link `ifindex`.
@@ -599,6 +570,11 @@ impl Netlink {
                 AfSpecInet::Other(conf),
             ])]))
             .build();
+        self.set_link(message).await
+    }
+
+    /// Changes a link as `message` says.
+    async fn set_link(&self, message: LinkMessage) -> io::Result<()> {
         self.handle
             .link()
             .set(message)
@@ -1081,12 +1057,12 @@ mod tests {
         }
     }
 
-    /// The real kernel, as root, in a network namespace of its own: the test thread calls
-    /// `unshare(CLONE_NEWNET)`, so its sockets and the `ip` commands it starts see a fresh namespace
-    /// that holds only `lo` and disappears with the thread. Not root → the test fails, it never skips.
-    #[test]
-    fn netlink_binds_lists_watches_and_unbinds_in_a_fresh_namespace() {
-        let outcome = std::thread::spawn(|| {
+    /// Runs `scenario` on the real kernel, as root, in a network namespace of its own: a thread
+    /// calls `unshare(CLONE_NEWNET)`, so its sockets and the `ip` commands it starts see a fresh
+    /// namespace that holds only `lo` and disappears with the thread. Not root → the test fails,
+    /// it never skips.
+    fn in_fresh_namespace<F: Future<Output = ()> + 'static>(scenario: fn() -> F) {
+        let outcome = std::thread::spawn(move || {
             if let Err(err) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET) {
                 panic!(
                     "this test needs root (CAP_SYS_ADMIN) to create a network namespace with \
@@ -1097,7 +1073,7 @@ mod tests {
                 .enable_all()
                 .build()
                 .expect("tokio runtime");
-            runtime.block_on(netlink_scenario());
+            runtime.block_on(scenario());
         })
         .join();
         if let Err(panic) = outcome {
@@ -1105,24 +1081,17 @@ mod tests {
         }
     }
 
+    #[test]
+    fn netlink_binds_lists_watches_and_unbinds_in_a_fresh_namespace() {
+        in_fresh_namespace(netlink_scenario);
+    }
+
     /// The link half of [`Netlink`] on the real kernel, in a namespace of its own: a macvlan
     /// made, listed with its kind, parent, MAC and mode, IPv4 settings set and restored (zero
     /// included), IPv6 address generation off, deleted twice without an error.
     #[test]
     fn netlink_makes_lists_sets_and_deletes_a_macvlan_in_a_fresh_namespace() {
-        let outcome = std::thread::spawn(|| {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
-                .expect("this test needs root to unshare(CLONE_NEWNET)");
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("tokio runtime");
-            runtime.block_on(link_scenario());
-        })
-        .join();
-        if let Err(panic) = outcome {
-            std::panic::resume_unwind(panic);
-        }
+        in_fresh_namespace(link_scenario);
     }
 
     async fn link_scenario() {

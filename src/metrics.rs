@@ -192,27 +192,46 @@ fn registered<C: prometheus::core::Collector + Clone + 'static>(
     Ok(collector)
 }
 
+fn gauge(registry: &Registry, name: &str, help: &str) -> prometheus::Result<IntGauge> {
+    registered(registry, IntGauge::new(name, help)?)
+}
+
+fn gauge_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<IntGaugeVec> {
+    registered(registry, IntGaugeVec::new(Opts::new(name, help), labels)?)
+}
+
+fn counter_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<IntCounterVec> {
+    registered(registry, IntCounterVec::new(Opts::new(name, help), labels)?)
+}
+
 /// BFD per route-server session (when `bfd` is configured) and the packets dropped, by reason;
 /// those from unknown sources belong to no session (`peer=""`).
 fn bfd_metrics(snapshot: &Snapshot, registry: &Registry) -> prometheus::Result<()> {
-    let gauge_vec = |name: &str, help: &str, labels: &[&str]| {
-        registered(registry, IntGaugeVec::new(Opts::new(name, help), labels)?)
-    };
-    let counter_vec = |name: &str, help: &str, labels: &[&str]| {
-        registered(registry, IntCounterVec::new(Opts::new(name, help), labels)?)
-    };
     let state = gauge_vec(
+        registry,
         "elastic_bfd_session_state",
         "1 for the BFD session's current state (up, init, down, admin-down, not answered), 0 for \
          the others.",
         &["peer", "state"],
     )?;
     let failures = counter_vec(
+        registry,
         "elastic_bfd_path_failures_total",
         "Times BFD saw the path fail while Up (each took the BGP session down).",
         &["peer"],
     )?;
     let dropped = counter_vec(
+        registry,
         "elastic_bfd_packets_dropped_total",
         "BFD packets discarded, by reason (bad_version, bad_length, low_ttl, unknown_source, ...).",
         &["peer", "reason"],
@@ -244,20 +263,6 @@ fn bfd_metrics(snapshot: &Snapshot, registry: &Registry) -> prometheus::Result<(
 /// Builds every metric of one snapshot in a fresh registry.
 fn registry(snapshot: &Snapshot) -> prometheus::Result<Registry> {
     let registry = Registry::new();
-    let gauge_vec = |name: &str, help: &str, labels: &[&str]| {
-        registered(&registry, IntGaugeVec::new(Opts::new(name, help), labels)?)
-    };
-    let counter_vec = |name: &str, help: &str, labels: &[&str]| {
-        registered(
-            &registry,
-            IntCounterVec::new(Opts::new(name, help), labels)?,
-        )
-    };
-    let gauge = |name: &str, help: &str| -> prometheus::Result<IntGauge> {
-        let gauge = IntGauge::new(name, help)?;
-        registry.register(Box::new(gauge.clone()))?;
-        Ok(gauge)
-    };
     let i64_of = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
 
     let info = &snapshot.info;
@@ -267,6 +272,7 @@ fn registry(snapshot: &Snapshot) -> prometheus::Result<Registry> {
         None => ("vrrp", String::new()),
     };
     gauge_vec(
+        &registry,
         "elastic_info",
         "Constant 1, labelled with the version, role (vrrp in VRRP mode) and router id.",
         &["version", "role", "router_id"],
@@ -279,6 +285,7 @@ fn registry(snapshot: &Snapshot) -> prometheus::Result<Registry> {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     gauge(
+        &registry,
         "elastic_start_time_seconds",
         "When the daemon started, in Unix seconds.",
     )?
@@ -286,12 +293,14 @@ fn registry(snapshot: &Snapshot) -> prometheus::Result<Registry> {
 
     let reloads = &info.reloads;
     gauge(
+        &registry,
         "elastic_config_last_reload_successful",
         "0 when the last SIGHUP reload was refused (the running configuration is not the \
          file's), else 1.",
     )?
     .set(i64::from(!reloads.last_failed()));
     let reload_results = counter_vec(
+        &registry,
         "elastic_config_reloads_total",
         "SIGHUP reloads since start, by result (success, failure).",
         &["result"],
@@ -304,45 +313,54 @@ fn registry(snapshot: &Snapshot) -> prometheus::Result<Registry> {
         .inc_by(reloads.failed);
 
     let sessions_up = gauge(
+        &registry,
         "elastic_bgp_sessions_up",
         "Route-server sessions in state Established.",
     )?;
     let session_up = gauge_vec(
+        &registry,
         "elastic_bgp_session_up",
         "1 while the session with this route server is Established.",
         &["peer"],
     )?;
     let session_state = gauge_vec(
+        &registry,
         "elastic_bgp_session_state",
         "1 for the session's current RFC 4271 state, 0 for the others.",
         &["peer", "state"],
     )?;
     let transitions = counter_vec(
+        &registry,
         "elastic_bgp_session_state_transitions_total",
         "Session state changes since start.",
         &["peer"],
     )?;
     let flaps = counter_vec(
+        &registry,
         "elastic_bgp_session_flaps_total",
         "Times the session left Established.",
         &["peer"],
     )?;
     let announced = gauge_vec(
+        &registry,
         "elastic_bgp_prefixes_announced",
         "Prefixes the route server has from us now (adj-RIB-out).",
         &["peer"],
     )?;
     let received = gauge_vec(
+        &registry,
         "elastic_bgp_prefixes_received",
         "Prefixes the route server announced to us this session (counted, never used).",
         &["peer"],
     )?;
     let sent = counter_vec(
+        &registry,
         "elastic_bgp_messages_sent_total",
         "BGP messages sent, by type.",
         &["peer", "type"],
     )?;
     let rcvd = counter_vec(
+        &registry,
         "elastic_bgp_messages_received_total",
         "BGP messages received, by type.",
         &["peer", "type"],
@@ -383,21 +401,24 @@ fn registry(snapshot: &Snapshot) -> prometheus::Result<Registry> {
     bfd_metrics(snapshot, &registry)?;
 
     let wanted = gauge_vec(
+        &registry,
         "elastic_address_wanted",
         "1 when the address should be announced (health, maintenance and role decide).",
         &["prefix"],
     )?;
     let carried = gauge_vec(
+        &registry,
         "elastic_address_announced_sessions",
         "Established sessions that carry the address.",
         &["prefix"],
     )?;
     let address_role = gauge_vec(
+        &registry,
         "elastic_address_role",
         "1, labelled with the role the address is announced with while its services are up.",
         &["prefix", "role"],
     )?;
-    for a in snapshot.address_statuses() {
+    for a in snapshot.addresses.iter() {
         let prefix = a.prefix.to_string();
         wanted
             .with_label_values(&[prefix.as_str()])
@@ -410,12 +431,14 @@ fn registry(snapshot: &Snapshot) -> prometheus::Result<Registry> {
             .set(i64_of(snapshot.announced_to(&a.prefix).len() as u64));
     }
     gauge(
+        &registry,
         "elastic_addresses_missing",
         "Addresses that should be announced but are on no Established session.",
     )?
     .set(i64_of(snapshot.missing_announcements().len() as u64));
 
     let probe_up = gauge_vec(
+        &registry,
         "elastic_probe_up",
         "1 while the probe counts as healthy.",
         &["probe"],
@@ -429,11 +452,13 @@ fn registry(snapshot: &Snapshot) -> prometheus::Result<Registry> {
     )?;
     registry.register(Box::new(probe_duration.clone()))?;
     let probe_runs = counter_vec(
+        &registry,
         "elastic_probe_runs_total",
         "Probe runs by result.",
         &["probe", "result"],
     )?;
     let probe_transitions = counter_vec(
+        &registry,
         "elastic_probe_transitions_total",
         "Times the probe's health flipped.",
         &["probe"],
@@ -467,53 +492,56 @@ fn vrrp(registry: &Registry, snapshot: &Snapshot) -> prometheus::Result<()> {
     if snapshot.vrrp.is_empty() {
         return Ok(());
     }
-    let gauge_vec = |name: &str, help: &str, labels: &[&str]| {
-        registered(registry, IntGaugeVec::new(Opts::new(name, help), labels)?)
-    };
-    let counter_vec = |name: &str, help: &str, labels: &[&str]| {
-        registered(registry, IntCounterVec::new(Opts::new(name, help), labels)?)
-    };
     let state = gauge_vec(
+        registry,
         "elastic_vrrp_state",
         "1 for the instance's current state (initialize, backup, master, fault), 0 for the others.",
         &["instance", "state"],
     )?;
     let priority = gauge_vec(
+        registry,
         "elastic_vrrp_priority",
         "The priority the instance advertises now (0 while withdrawn or handing over).",
         &["instance"],
     )?;
     let configured = gauge_vec(
+        registry,
         "elastic_vrrp_priority_configured",
         "The instance's configured priority.",
         &["instance"],
     )?;
     let master = gauge_vec(
+        registry,
         "elastic_vrrp_master_priority",
         "The current master's priority, labelled with its address (ourselves while master).",
         &["instance", "master"],
     )?;
     let holding = gauge_vec(
+        registry,
         "elastic_vrrp_holding_addresses",
         "1 while the virtual addresses are on the interface.",
         &["instance"],
     )?;
     let last = gauge_vec(
+        registry,
         "elastic_vrrp_last_transition_seconds",
         "When the instance last changed state, in Unix seconds.",
         &["instance"],
     )?;
     let sent = counter_vec(
+        registry,
         "elastic_vrrp_adverts_sent_total",
         "Advertisements sent.",
         &["instance"],
     )?;
     let received = counter_vec(
+        registry,
         "elastic_vrrp_adverts_received_total",
         "Advertisements received and processed.",
         &["instance"],
     )?;
     let discarded = counter_vec(
+        registry,
         "elastic_vrrp_adverts_discarded_total",
         "Received packets dropped, by reason.",
         &["instance", "reason"],
@@ -552,18 +580,7 @@ fn vrrp(registry: &Registry, snapshot: &Snapshot) -> prometheus::Result<()> {
         received
             .with_label_values(&[name])
             .inc_by(s.adverts_received);
-        let d = &s.discards;
-        for (reason, count) in [
-            ("ttl", d.ttl),
-            ("version", d.version),
-            ("type", d.kind),
-            ("length", d.length),
-            ("checksum", d.checksum),
-            ("interval", d.interval),
-            ("vrid", d.vrid),
-            ("source", d.source),
-            ("own", d.own),
-        ] {
+        for (reason, count) in s.discards.by_reason() {
             discarded.with_label_values(&[name, reason]).inc_by(count);
         }
     }

@@ -112,6 +112,7 @@ impl Settings {
     }
 
     /// BGP mode's settings; `None` in VRRP mode.
+    #[cfg(test)]
     pub fn bgp(&self) -> Option<&BgpSettings> {
         match &self.mode {
             Mode::Bgp(bgp) => Some(bgp),
@@ -120,6 +121,7 @@ impl Settings {
     }
 
     /// The VRRP instances; none in BGP mode.
+    #[cfg(test)]
     pub fn vrrp(&self) -> &[VrrpConfig] {
         match &self.mode {
             Mode::Bgp(_) => &[],
@@ -129,10 +131,10 @@ impl Settings {
 }
 
 impl<M> Settings<M> {
-    /// The mode's settings, and the shared ones alone.
-    pub fn split(self) -> (M, Settings<()>) {
+    /// Swaps the mode's settings for `mode`: the old ones, and the settings with the new ones.
+    pub fn replace_mode<N>(self, mode: N) -> (M, Settings<N>) {
         let Settings {
-            mode,
+            mode: old,
             log_level,
             log_json,
             health,
@@ -145,8 +147,8 @@ impl<M> Settings<M> {
             control_socket_group,
             warnings,
         } = self;
-        let shared = Settings {
-            mode: (),
+        let settings = Settings {
+            mode,
             log_level,
             log_json,
             health,
@@ -159,44 +161,24 @@ impl<M> Settings<M> {
             control_socket_group,
             warnings,
         };
-        (mode, shared)
+        (old, settings)
+    }
+
+    /// The mode's settings, and the shared ones alone.
+    pub fn split(self) -> (M, Settings<()>) {
+        self.replace_mode(())
     }
 }
 
 impl Settings<()> {
     /// The shared settings with `mode`'s.
     pub fn with_mode<M>(self, mode: M) -> Settings<M> {
-        let Settings {
-            mode: (),
-            log_level,
-            log_json,
-            health,
-            config_file,
-            api,
-            api_allow_remote,
-            metrics,
-            metrics_allow_remote,
-            control_socket,
-            control_socket_group,
-            warnings,
-        } = self;
-        Settings {
-            mode,
-            log_level,
-            log_json,
-            health,
-            config_file,
-            api,
-            api_allow_remote,
-            metrics,
-            metrics_allow_remote,
-            control_socket,
-            control_socket_group,
-            warnings,
-        }
+        let ((), settings) = self.replace_mode(mode);
+        settings
     }
 }
 
+#[cfg(test)]
 impl From<Settings<BgpSettings>> for Settings {
     fn from(settings: Settings<BgpSettings>) -> Settings {
         let (bgp, shared) = settings.split();
@@ -274,32 +256,19 @@ pub fn resolve(
         .api_allow_remote
         .or(config.api_allow_remote)
         .unwrap_or(false);
-    if let Some(addr) = api
-        && !crate::api::is_local(&addr)
-        && !api_allow_remote
-    {
-        return Err(UsageError::new(format!(
-            "-api {addr} is not a loopback address: the API is unauthenticated, so add \
-             -api-allow-remote{} to serve it there",
-            in_file("api_allow_remote: true")
-        )));
-    }
+    local_unless_allowed(api, api_allow_remote, ("api", "the API is", "it"), &in_file)?;
 
     let metrics = flags.metrics.or(config.metrics).map(Listen::get);
     let metrics_allow_remote = flags
         .metrics_allow_remote
         .or(config.metrics_allow_remote)
         .unwrap_or(false);
-    if let Some(addr) = metrics
-        && !crate::api::is_local(&addr)
-        && !metrics_allow_remote
-    {
-        return Err(UsageError::new(format!(
-            "-metrics {addr} is not a loopback address: the metrics are unauthenticated, so add \
-             -metrics-allow-remote{} to serve them there",
-            in_file("metrics_allow_remote: true")
-        )));
-    }
+    local_unless_allowed(
+        metrics,
+        metrics_allow_remote,
+        ("metrics", "the metrics are", "them"),
+        &in_file,
+    )?;
 
     let control_socket = config.control_socket.as_ref().map(|p| p.get().clone());
     if config.control_socket_group.is_some() && control_socket.is_none() {
@@ -326,6 +295,26 @@ pub fn resolve(
             .map(|g| g.get().to_string()),
         warnings,
     })
+}
+
+/// Refuses listener `-flag` on an address that is not a loopback one unless `allow_remote`: what
+/// it serves is unauthenticated. `served` says what (with its verb) and `them` how to refer to it.
+fn local_unless_allowed(
+    listen: Option<SocketAddr>,
+    allow_remote: bool,
+    (flag, served, them): (&str, &str, &str),
+    in_file: &dyn Fn(&str) -> String,
+) -> Result<(), UsageError> {
+    match listen {
+        Some(addr) if !crate::api::is_local(&addr) && !allow_remote => {
+            Err(UsageError::new(format!(
+                "-{flag} {addr} is not a loopback address: {served} unauthenticated, so add \
+                 -{flag}-allow-remote{} to serve {them} there",
+                in_file(&format!("{flag}_allow_remote: true"))
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// BGP mode's settings from the flags and the file; `in_file` names a key's place in the file
@@ -412,7 +401,8 @@ fn resolve_bgp(
         // Longer than the hold time, the peer would drop us between two keepalives.
         Some(keepalive) if keepalive >= hold_time => {
             return Err(UsageError::new(format!(
-                "keepalive {keepalive}s must be shorter than hold_time {hold_time}s                  (a third of it is usual)"
+                "keepalive {keepalive}s must be shorter than hold_time {hold_time}s \
+                 (a third of it is usual)"
             )));
         }
         Some(keepalive) => keepalive,

@@ -167,6 +167,7 @@ pub struct Snapshot {
     pub sessions: Vec<SessionStatus>,
     pub routes: Arc<DesiredRoutes>,
     pub routes_first_seen: Arc<RoutesFirstSeen>,
+    /// Every address with whether and why it is announced, as the daemon's plan decided.
     pub addresses: Arc<Vec<AddressStatus>>,
     pub probes: Arc<Vec<ProbeStatus>>,
     /// VRRP mode's instances (empty in BGP mode).
@@ -218,11 +219,6 @@ impl StatusSource {
 }
 
 impl Snapshot {
-    /// Every address with whether and why it is announced, as the daemon's plan decided.
-    pub fn address_statuses(&self) -> &[AddressStatus] {
-        &self.addresses
-    }
-
     /// Established sessions whose adj-RIB-out carries `prefix`.
     pub fn announced_to(&self, prefix: &IpNet) -> Vec<&SessionStatus> {
         self.sessions
@@ -234,7 +230,7 @@ impl Snapshot {
     /// Addresses that should be announced but are on no Established session. Empty means
     /// healthy, also when there is nothing to announce at all.
     pub fn missing_announcements(&self) -> Vec<IpNet> {
-        self.address_statuses()
+        self.addresses
             .iter()
             .filter(|a| a.announced && self.announced_to(&a.prefix).is_empty())
             .map(|a| a.prefix)

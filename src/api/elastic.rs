@@ -104,7 +104,6 @@ fn pb_role(role: Role) -> pb::Role {
 
 fn vrrp(v: &VrrpInstance, snapshot: &Snapshot) -> pb::VrrpInstance {
     let s = &v.status;
-    let d = &s.discards;
     pb::VrrpInstance {
         name: v.name.clone(),
         interface: v.interface.clone(),
@@ -116,11 +115,7 @@ fn vrrp(v: &VrrpInstance, snapshot: &Snapshot) -> pb::VrrpInstance {
         master_priority: s.master.map(|(_, p)| u32::from(p)),
         adverts_sent: s.adverts_sent,
         adverts_received: s.adverts_received,
-        adverts_discarded: [
-            d.ttl, d.version, d.kind, d.length, d.checksum, d.interval, d.vrid, d.source, d.own,
-        ]
-        .iter()
-        .sum(),
+        adverts_discarded: s.discards.by_reason().iter().map(|(_, n)| n).sum(),
         last_transition: s
             .last_transition
             .map(|at| timestamp(snapshot.wall_clock(at))),
@@ -136,7 +131,7 @@ pub fn status(snapshot: &Snapshot) -> pb::Status {
     let bgp = info.bgp.as_ref();
     let (_, wall) = snapshot.taken_at;
     let addresses = snapshot
-        .address_statuses()
+        .addresses
         .iter()
         .map(|a| pb::Address {
             prefix: a.prefix.to_string(),
@@ -170,11 +165,7 @@ pub fn status(snapshot: &Snapshot) -> pb::Status {
         .collect();
     pb::Status {
         version: info.version.to_string(),
-        role: match bgp.map(|b| b.role) {
-            Some(Role::Primary) => pb::Role::Primary,
-            Some(Role::Secondary) => pb::Role::Secondary,
-            None => pb::Role::Unspecified,
-        } as i32,
+        role: bgp.map_or(pb::Role::Unspecified, |b| pb_role(b.role)) as i32,
         started_at: Some(timestamp(info.started_at)),
         uptime: Some(duration(
             wall.duration_since(info.started_at).unwrap_or_default(),

@@ -140,18 +140,15 @@ impl Ownership {
 
 /// Start-up: finds the addresses an earlier run bound and never unbound (it crashed or was
 /// killed), removes those no longer `wanted` before anything is announced, and returns the others
-/// as bound by this run (so they are unbound on stop).
+/// as bound by this run (so they are unbound on stop). `existing` is the address table and `lo`
+/// lo's index, as listed once at start-up.
 pub(super) async fn reclaim(
     netlink: &Netlink,
+    (existing, lo): (&[InterfaceAddr], u32),
     ownership: &Ownership,
     wanted: &[IpNet],
-) -> Result<Vec<AddrChange>, DaemonError> {
-    let existing = netlink.addresses().await.map_err(DaemonError::Netlink)?;
-    let lo = netlink
-        .loopback_index()
-        .await
-        .map_err(DaemonError::Netlink)?;
-    let plan = addrs::plan_reclaim(&existing, &ownership.recorded(), lo, wanted);
+) -> Vec<AddrChange> {
+    let plan = addrs::plan_reclaim(existing, &ownership.recorded(), lo, wanted);
     for change in &plan.remove {
         let AddrChange::Remove { net, .. } = change else {
             continue;
@@ -171,10 +168,11 @@ pub(super) async fn reclaim(
             info!(address = %net, "already on lo, bound by an earlier run: elastic's again");
         }
     }
-    Ok(plan.adopt)
+    plan.adopt
 }
 
-/// Binds the `-address` prefixes to lo; returns what we actually added (only that is undone).
+/// Lists the address table and lo's index, then binds as [`bind_listed`] does (for a reload,
+/// which has no fresh listing at hand).
 pub(super) async fn bind_addresses(
     netlink: &Netlink,
     wanted: &[IpNet],
@@ -187,8 +185,18 @@ pub(super) async fn bind_addresses(
         .loopback_index()
         .await
         .map_err(DaemonError::Netlink)?;
+    bind_listed(netlink, (&existing, lo), wanted).await
+}
+
+/// Binds the `-address` prefixes to lo, planned against `existing` (lo's index `lo`); returns
+/// what we actually added (only that is undone).
+pub(super) async fn bind_listed(
+    netlink: &Netlink,
+    (existing, lo): (&[InterfaceAddr], u32),
+    wanted: &[IpNet],
+) -> Result<Vec<AddrChange>, DaemonError> {
     let mut added = Vec::new();
-    for change in addrs::plan_bind(&existing, lo, wanted) {
+    for change in addrs::plan_bind(existing, lo, wanted) {
         let AddrChange::Add { net, .. } = change else {
             continue;
         };

@@ -71,7 +71,7 @@ mod vrrp;
 mod vrrp_plan;
 
 use crate::model::CONNECT_RETRY;
-use addresses::{Ownership, bind_addresses, eligible, reclaim, unbind_addresses};
+use addresses::{Ownership, bind_addresses, bind_listed, eligible, reclaim, unbind_addresses};
 use gate::{Drain, Gate};
 use listeners::Listeners;
 use peers::{Peers, wanted_sessions};
@@ -151,8 +151,15 @@ async fn run_bgp(
     // What an earlier run left bound goes first: removed ones must never be announced.
     let ownership = Ownership::detect();
     let bgp = &settings.mode;
-    let mut bound = reclaim(&netlink, &ownership, &bgp.addresses).await?;
-    bound.extend(bind_addresses(&netlink, &bgp.addresses).await?);
+    // One listing serves both: reclaiming removes only addresses no longer wanted, which binding
+    // never looks at, and adopts ones already there, which binding skips anyway.
+    let existing = netlink.addresses().await.map_err(DaemonError::Netlink)?;
+    let lo = netlink
+        .loopback_index()
+        .await
+        .map_err(DaemonError::Netlink)?;
+    let mut bound = reclaim(&netlink, (&existing, lo), &ownership, &bgp.addresses).await;
+    bound.extend(bind_listed(&netlink, (&existing, lo), &bgp.addresses).await?);
     ownership.record(&bound);
 
     let interface_addrs = netlink.addresses().await.map_err(DaemonError::Netlink)?;

@@ -91,11 +91,8 @@ mod paused {
                 peer,
                 events,
                 daemon,
-            } = start(listener, daemon_settings(), None);
+            } = start_announced(listener).await;
 
-            assert_eq!(next_update(&mut seen).await, update(1, 0, false));
-            // Lets the loop past the settle time of the address change its own bind caused.
-            tokio::time::advance(Duration::from_millis(50)).await;
             let t0 = clock::now();
             events.send(OperatorEvent::Stop("SIGTERM")).await.unwrap();
             assert_eq!(next_update(&mut seen).await, update(1, 0, true));
@@ -112,11 +109,7 @@ mod paused {
             daemon.await.unwrap().expect("an orderly stop");
             // The withdrawal and the Cease were waited for as long as they took, not timed out.
             assert_eq!(clock::now() - t0, DRAIN);
-            assert!(
-                !bound(ADDRESS).await,
-                "{ADDRESS} still on lo after the stop"
-            );
-            peer.await.unwrap();
+            expect_unbound_and_peer_done(peer).await;
         });
     }
 
@@ -128,10 +121,8 @@ mod paused {
                 peer,
                 events,
                 daemon,
-            } = start(listener, daemon_settings(), None);
+            } = start_announced(listener).await;
 
-            assert_eq!(next_update(&mut seen).await, update(1, 0, false));
-            tokio::time::advance(Duration::from_millis(50)).await;
             daemon::forward_panics(events.clone());
             let crashed = tokio::spawn(async { panic!("a task panics (injected by the test)") });
             assert!(crashed.await.is_err_and(|e| e.is_panic()));
@@ -147,11 +138,7 @@ mod paused {
                 matches!(outcome, Err(daemon::DaemonError::Panicked)),
                 "{outcome:?}"
             );
-            assert!(
-                !bound(ADDRESS).await,
-                "{ADDRESS} still on lo after the stop"
-            );
-            peer.await.unwrap();
+            expect_unbound_and_peer_done(peer).await;
         });
     }
 
@@ -163,10 +150,8 @@ mod paused {
                 peer,
                 events,
                 daemon,
-            } = start(listener, daemon_settings(), None);
+            } = start_announced(listener).await;
 
-            assert_eq!(next_update(&mut seen).await, update(1, 0, false));
-            tokio::time::advance(Duration::from_millis(50)).await;
             let t0 = clock::now();
             events.send(OperatorEvent::Stop("SIGINT")).await.unwrap();
             assert_eq!(next_update(&mut seen).await, update(1, 0, true));
@@ -287,6 +272,24 @@ mod paused {
             events,
             daemon,
         }
+    }
+
+    /// [`start`] with [`daemon_settings`], once the route server has the announcement and the
+    /// loop is past the settle time of the address change its own bind caused.
+    async fn start_announced(listener: TcpListener) -> Running {
+        let mut running = start(listener, daemon_settings(), None);
+        assert_eq!(next_update(&mut running.seen).await, update(1, 0, false));
+        tokio::time::advance(Duration::from_millis(50)).await;
+        running
+    }
+
+    /// After a stop: [`ADDRESS`] is off lo and the route server saw all it expected.
+    async fn expect_unbound_and_peer_done(peer: tokio::task::JoinHandle<()>) {
+        assert!(
+            !bound(ADDRESS).await,
+            "{ADDRESS} still on lo after the stop"
+        );
+        peer.await.unwrap();
     }
 
     /// The Cease that names `signal`, then the connection's end.

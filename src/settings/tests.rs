@@ -330,6 +330,13 @@ fn hold_time_and_keepalive_default_to_lelastics_and_follow_each_other() {
             "{message}"
         );
     }
+    assert_eq!(
+        timers(&[], "keepalive: 10s\n")
+            .expect_err("too long")
+            .message,
+        "keepalive 10s must be shorter than hold_time 9s (a third of it is usual) \
+         (run 'elastic -h' for usage)"
+    );
 }
 
 #[test]

@@ -179,6 +179,23 @@ pub struct Discards {
     pub own: u64,
 }
 
+impl Discards {
+    /// Each count with the name metrics label it with, in the order of the checks.
+    pub fn by_reason(&self) -> [(&'static str, u64); 9] {
+        [
+            ("ttl", self.ttl),
+            ("version", self.version),
+            ("type", self.kind),
+            ("length", self.length),
+            ("checksum", self.checksum),
+            ("interval", self.interval),
+            ("vrid", self.vrid),
+            ("source", self.source),
+            ("own", self.own),
+        ]
+    }
+}
+
 /// What status and metrics show about one instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceStatus {

@@ -201,16 +201,16 @@ impl<'de, T, F: FnOnce(&str) -> Result<T, String>> serde::de::Visitor<'de> for T
     }
 }
 
+/// Whole seconds that fit a BGP timer field (16 bits); `expected` is the message for a bad form.
+fn u16_seconds(text: &str, expected: &str) -> Result<u16, String> {
+    let secs = whole_seconds(text, expected)?;
+    u16::try_from(secs).map_err(|_| "must be at most 65535s".to_string())
+}
+
 /// `hold_time` / `-holdtime`: the BGP hold time we propose, 0 (no keepalives, no hold timer) or
 /// 3 s to 65535 s in whole seconds (RFC 4271 §4.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HoldTime(u16);
-
-impl HoldTime {
-    pub fn get(self) -> u16 {
-        self.0
-    }
-}
 
 const HOLD_TIME_EXPECTED: &str = "expected 0 or a duration from 3s to 65535s, such as 9s";
 
@@ -227,15 +227,7 @@ impl TryFrom<u16> for HoldTime {
 impl FromStr for HoldTime {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
-        let secs = whole_seconds(text, HOLD_TIME_EXPECTED)?;
-        let secs = u16::try_from(secs).map_err(|_| "must be at most 65535s".to_string())?;
-        HoldTime::try_from(secs)
-    }
-}
-
-impl fmt::Display for HoldTime {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}s", self.0)
+        HoldTime::try_from(u16_seconds(text, HOLD_TIME_EXPECTED)?)
     }
 }
 
@@ -243,12 +235,6 @@ impl fmt::Display for HoldTime {
 /// never more than a third of the negotiated hold time is used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Keepalive(u16);
-
-impl Keepalive {
-    pub fn get(self) -> u16 {
-        self.0
-    }
-}
 
 const KEEPALIVE_EXPECTED: &str = "expected a duration from 1s to 65535s, such as 3s";
 
@@ -265,20 +251,23 @@ impl TryFrom<u16> for Keepalive {
 impl FromStr for Keepalive {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
-        let secs = whole_seconds(text, KEEPALIVE_EXPECTED)?;
-        let secs = u16::try_from(secs).map_err(|_| "must be at most 65535s".to_string())?;
-        Keepalive::try_from(secs)
+        Keepalive::try_from(u16_seconds(text, KEEPALIVE_EXPECTED)?)
     }
 }
 
-impl fmt::Display for Keepalive {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}s", self.0)
-    }
-}
-
-macro_rules! timer_serde {
-    ($($ty:ty),*) => {$(
+/// A BGP timer's seconds, its `3s` form and its serde (the form in a string, or a bare number).
+macro_rules! bgp_timer {
+    ($($ty:ident),*) => {$(
+        impl $ty {
+            pub fn get(self) -> u16 {
+                self.0
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}s", self.0)
+            }
+        }
         impl<'de> Deserialize<'de> for $ty {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 d.deserialize_any(TimerVisitor(<$ty>::from_str))
@@ -292,4 +281,4 @@ macro_rules! timer_serde {
     )*};
 }
 
-timer_serde!(HoldTime, Keepalive);
+bgp_timer!(HoldTime, Keepalive);
